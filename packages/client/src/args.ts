@@ -61,7 +61,8 @@ Ctrl-C ends them: a running transfer is cancelled, the session logged out,
 the rest not run (status ${EXIT.interrupted}).
 
 Exit status: ${EXIT.ok} after XIT or end of input (also one that ends before its first
-line: empty, closed, /dev/null; said, nothing is sent), ${EXIT.unreachable} when the server is unreachable,
+line: empty, closed, /dev/null; said, nothing is sent), ${EXIT.unreachable} when the server is unreachable
+or the connection was lost (a server restarted under the session: said at once),
 ${EXIT.usage} on bad arguments or when, read from a file or pipe, standard input holds a line
 over 1 MiB (/dev/zero; the rest is not read), ${EXIT.idleTimeout} when the server logged the session out for
 inactivity, ${EXIT.serverShutdown} when the server shut down, ${EXIT.hostKey} when its identity key

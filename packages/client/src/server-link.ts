@@ -1,5 +1,5 @@
 import { decodeServerMessage, encodeRequest, type Notice, type Reply, type RequestCommand } from 'forum-protocol';
-import type { RudpConnection } from 'rudpx';
+import type { CloseReason, RudpConnection } from 'rudpx';
 
 /**
  * Why a request got no reply: `timeout` (none in time), `lost` (the
@@ -20,6 +20,14 @@ export class LinkError extends Error {
     this.name = 'LinkError';
   }
 }
+
+/**
+ * Why the connection ended, in the client's words. A stateless reset (the server answered for a connection
+ * it no longer has: it was restarted, or lost it) says so; it read as a silent server, `no reply within
+ * 8 seconds`, after the whole request timeout (attack round 20).
+ */
+export const lostReason = (reason: CloseReason): string =>
+  reason.kind === 'reset' ? 'the server no longer knows this session: it was restarted, or lost it; log in again' : reason.message;
 
 /** What the link reports outside of request/reply. */
 export interface LinkEvents {
@@ -95,7 +103,7 @@ export class ServerLink {
     });
     conn.on('close', (reason) => {
       if (this.closing) return;
-      const message = `connection lost (${reason.message})`;
+      const message = `connection lost (${lostReason(reason)})`;
       const hadWaiting = this.waiting.size > 0;
       for (const w of this.waiting.values()) {
         clearTimeout(w.timer);

@@ -23,6 +23,20 @@ class RefusingConnection extends EventEmitter {
 }
 
 describe('ServerLink', () => {
+  it("a stateless reset (the server restarted under the session) is told as such, to the idle client too; another close keeps rudp's reason", () => {
+    const conn = new RefusingConnection();
+    const lost: string[] = [];
+    new ServerLink(conn as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: (r) => void lost.push(r) });
+    conn.emit('close', { kind: 'reset', code: 0, message: 'the server at 127.0.0.1:4000 no longer knows this connection (stateless reset): it was restarted, or lost the connection' });
+    const other = new RefusingConnection();
+    new ServerLink(other as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: (r) => void lost.push(r) });
+    other.emit('close', { kind: 'timeout', code: 0, message: 'no packet from 127.0.0.1:4000 for 10000 ms' });
+    expect(lost).toEqual([
+      'connection lost (the server no longer knows this session: it was restarted, or lost it; log in again)',
+      'connection lost (no packet from 127.0.0.1:4000 for 10000 ms)',
+    ]);
+  });
+
   // Before, the send's failure was swallowed and the request waited out its timeout (10 minutes here: the test timed out).
   it('a request that cannot be sent fails at once with the reason, not after the reply timeout', async () => {
     const conn = new RefusingConnection() as unknown as RudpConnection;

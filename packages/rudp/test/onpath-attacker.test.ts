@@ -89,6 +89,8 @@ interface Tally {
   dropped: number;
   /** Genuine datagrams withheld (altered in place instead of forwarded). */
   withheld: number;
+  /** Protected datagrams for another connection id than the receiver's, delivered while attacking: the server's resets for ids the attacker altered. */
+  unrelated: number;
   /** Every datagram that crossed, as sent. */
   readonly seen: Uint8Array[];
   /** What went wrong, collected here so the test fails with every reason rather than inside the simulator. */
@@ -106,13 +108,20 @@ interface Tally {
  */
 function attack(receiver: Endpoint, conn: () => Connection | undefined, random: RandomSource, active: () => boolean, rate: number): Tally {
   const problems: string[] = [];
-  const tally: Tally = { sent: { 'flip-header': 0, 'flip-body': 0, 'flip-tag': 0, 'forge-sealed': 0, 'forge-clear': 0, replay: 0 }, dropped: 0, withheld: 0, seen: [], problems };
+  const tally: Tally = { sent: { 'flip-header': 0, 'flip-body': 0, 'flip-tag': 0, 'forge-sealed': 0, 'forge-clear': 0, replay: 0 }, dropped: 0, withheld: 0, unrelated: 0, seen: [], problems };
   const accepted: Uint8Array[] = [];
   intercept(receiver, (_now, data, _from, deliver) => {
     tally.seen.push(data.slice());
     const h = parseHeader(data);
     const c = conn();
     if (typeof h === 'string' || !isProtected(h.type) || c === undefined || !active()) {
+      deliver(data);
+      return;
+    }
+    // Not the connection's: a stateless reset the server sent for an id an attacker altered (its id field is
+    // random). The client drops it (its token is another id's), one drop each, counted here.
+    if (h.dcid !== c.localCid) {
+      tally.unrelated++;
       deliver(data);
       return;
     }
@@ -255,7 +264,11 @@ describe('on-path attacker: altering, forging, replaying', () => {
       expect(t.dropped).toBe(total(t));
     }
     // The receivers' own counters agree with what the attackers sent: nothing else was dropped while they attacked.
-    expect(dropsWhenStopped).toEqual({ client: total(toClient), server: total(toServer) });
+    // Plus, at the client, the server's stateless resets for the ids the attacker altered (a flipped header bit): dropped, none of them the client's.
+    expect(dropsWhenStopped).toEqual({ client: total(toClient) + toClient.unrelated, server: total(toServer) });
+    expect(toServer.unrelated).toBe(0);
+    expect(toClient.unrelated).toBeLessThanOrEqual(pair.server.stats().statelessResetsSent);
+    expect(pair.client.stats().statelessResetsReceived).toBe(0);
     expect(pair.server.stats().dropped.replay).toBeGreaterThanOrEqual(toServer.sent.replay);
     expect(pair.server.stats().dropped.auth).toBeGreaterThanOrEqual(toServer.sent['flip-body'] + toServer.sent['flip-tag'] + toServer.sent['forge-sealed']);
     expect(pair.client.stats().dropped.unprotected).toBeGreaterThanOrEqual(toClient.sent['forge-clear']);
@@ -357,7 +370,7 @@ function ownAnswer(g: Uint8Array, hello: Uint8Array, random: RandomSource, windo
   if (a === undefined) throw new Error('genuine ACCEPT did not decode');
   const params = window === undefined ? a.params : { receiveWindow: window, initialLimit: a.params.initialLimit };
   const crypto = attackerCrypto(random);
-  const answer = answerClientHello(crypto, hello, { identity: crypto.generateKeyPair(), prologue: handshakePrologue(h.dcid), payload: encodeServerParams({ scid: a.scid, ...params }) });
+  const answer = answerClientHello(crypto, hello, { identity: crypto.generateKeyPair(), prologue: handshakePrologue(h.dcid), payload: encodeServerParams({ scid: a.scid, ...params, resetToken: crypto.randomBytes(16) }) });
   // To a pinned client (NK) the attacker cannot answer at all (the hello is sealed to the real key); it can only claim the key changed.
   if (answer.kind === 'accepted') keep?.(answer.keys);
   const kind = answer.kind === 'accepted' ? AcceptKind.ServerHello : AcceptKind.WrongKey;

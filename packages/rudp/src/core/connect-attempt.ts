@@ -4,7 +4,8 @@
  * this file keeps the Noise state beside that timing and decides what an
  * ACCEPT means before the connection believes anything in it: a refusal,
  * another key than the pinned one, a downgrade to plaintext, a forged or
- * altered hello, or the server's connection id, window, keys and identity.
+ * altered hello, or the server's connection id, window, keys, identity and
+ * stateless reset token.
  * The connection drops the attempt once established (cold code: nothing
  * here runs per data packet).
  */
@@ -27,8 +28,16 @@ export interface KeyMismatch {
 
 /** What an ACCEPT means to a client still connecting. */
 export type AcceptOutcome =
-  /** It checked out: the connection is established with what it carried (keys and server key: none in plaintext mode). */
-  | { readonly kind: 'accepted'; readonly remoteCid: number; readonly peerWindow: number; readonly peerLimit: number; readonly keys: SessionKeys | undefined; readonly serverKey: Uint8Array | undefined }
+  /** It checked out: the connection is established with what it carried (keys, server key and reset token: none in plaintext mode). */
+  | {
+      readonly kind: 'accepted';
+      readonly remoteCid: number;
+      readonly peerWindow: number;
+      readonly peerLimit: number;
+      readonly keys: SessionKeys | undefined;
+      readonly serverKey: Uint8Array | undefined;
+      readonly resetToken: Uint8Array | undefined;
+    }
   /**
    * The server refused the connection: it ends, and its close says why (`mismatch`: the server proved
    * another key than the pinned one). Not counted as a drop: the answer was well formed and acted on.
@@ -112,7 +121,7 @@ export class ConnectAttempt {
         this.droppedWindow ??= [accept.params.receiveWindow, accept.params.initialLimit];
         return MALFORMED;
       }
-      return { kind: 'accepted', remoteCid: accept.scid, peerWindow: accept.params.receiveWindow, peerLimit: accept.params.initialLimit, keys: undefined, serverKey: undefined };
+      return { kind: 'accepted', remoteCid: accept.scid, peerWindow: accept.params.receiveWindow, peerLimit: accept.params.initialLimit, keys: undefined, serverKey: undefined, resetToken: undefined };
     }
     if (accept.kind === AcceptKind.WrongKey) {
       const r = noise.finish(accept.handshake, true);
@@ -134,7 +143,7 @@ export class ConnectAttempt {
       const message = `protocol violation: the server at ${remote} announced an invalid receive window: ${windowProblem(params.receiveWindow, params.initialLimit)}`;
       return { kind: 'invalid', message, remoteCid: params.scid, keys: r.keys };
     }
-    return { kind: 'accepted', remoteCid: params.scid, peerWindow: params.receiveWindow, peerLimit: params.initialLimit, keys: r.keys, serverKey: r.serverKey };
+    return { kind: 'accepted', remoteCid: params.scid, peerWindow: params.receiveWindow, peerLimit: params.initialLimit, keys: r.keys, serverKey: r.serverKey, resetToken: params.resetToken };
   }
 
   /**

@@ -159,6 +159,8 @@ export class Connection {
   exporter: KeyingMaterialExporter | undefined;
   /** @internal The peer's static key (client: the server's proven identity). */
   peerStaticKey: Uint8Array | undefined;
+  /** @internal Client: the reset token its server's hello sealed, as a one-byte string (reset-tokens.ts); else none. */
+  resetToken: string | undefined = undefined;
   /** @internal */
   readonly encrypted: boolean;
 

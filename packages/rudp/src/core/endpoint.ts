@@ -15,8 +15,10 @@
  * follow (`migrated`). A client never moves, nor does a plaintext connection.
  *
  * In endpoint/: admission.ts (what a server does with an INITIAL: RETRY,
- * limits, a new connection), endpoint-config.ts (the options),
- * endpoint-stats.ts (the counters).
+ * limits, a new connection), stateless-reset.ts (a packet for a connection
+ * a server does not know, and a client ended by the answer),
+ * version-negotiation.ts (peers of other versions), endpoint-config.ts (the
+ * options), endpoint-stats.ts (the counters).
  */
 import { CookieJar, SpentCookies } from './cookie.js';
 import { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG, checkNumber, validateConnectionOptions } from './config.js';
@@ -25,7 +27,7 @@ import { ConnectionTable } from './connection-table.js';
 import { checkConnectionIds, checkCryptoProvider, checkIdentity, checkServerKey } from './key-options.js';
 import type { CloseReason, EndpointEvent } from './events.js';
 import { type ConnectionSecurity, handshakePrologue } from './security.js';
-import { type CryptoProvider, type KeyPair, startClientHandshake } from '../crypto/index.js';
+import { type CryptoProvider, type KeyPair, resetSecret, startClientHandshake } from '../crypto/index.js';
 import type { PeerAddress, RandomSource, SansIoEndpoint, Transmit } from './sans-io.js';
 import { DeadlineHeap } from './deadline-heap.js';
 import { WorkList } from './work-list.js';
@@ -36,6 +38,8 @@ import { HandshakeRate } from './handshake-rate.js';
 import { smallArray, withRoomFor } from './small-array.js';
 import { handleInitial, uncountHost } from './endpoint/admission.js';
 import { answerOtherVersion, handleVersionPacket } from './endpoint/version-negotiation.js';
+import { answerUnknownConnection, takeStatelessReset } from './endpoint/stateless-reset.js';
+import { ResetTokens } from './reset-tokens.js';
 import { mayComeFrom } from './connection/migration.js';
 import { sameHost } from './path-validation.js';
 import { hostLevels } from './host-key.js';
@@ -77,6 +81,10 @@ export class Endpoint implements SansIoEndpoint {
   readonly crypto: CryptoProvider | undefined;
   /** @internal */
   readonly identity: KeyPair | undefined;
+  /** @internal Server: the secret of its stateless reset tokens, derived from `identity` (none in plaintext mode). */
+  readonly resetSecret: Uint8Array | undefined;
+  /** @internal Client: its connections' stateless reset tokens, once their handshakes gave them. */
+  readonly resetTokens = new ResetTokens();
   private readonly connectionIds: ((random: RandomSource) => number) | undefined;
   /** @internal See `EndpointConfig.copyMessage` (read by each connection's reassembly). */
   readonly copyMessage: ((bytes: Uint8Array) => Uint8Array) | undefined;
@@ -125,6 +133,8 @@ export class Endpoint implements SansIoEndpoint {
     pathValidationsRefused: 0,
     migrations: 0,
     hostMigrations: 0,
+    statelessResetsSent: 0,
+    statelessResetsReceived: 0,
   };
   /** @internal */
   readonly drops: DropCounts = newDropCounts();
@@ -165,6 +175,8 @@ export class Endpoint implements SansIoEndpoint {
       if (crypto === undefined) throw new TypeError(`rudp: option 'crypto' (a CryptoProvider) is required unless 'plaintext: true' (the Node API supplies one, built on Node's crypto module)`);
       this.crypto = crypto;
       if (this.acceptIncoming) this.identity = identity ?? crypto.generateKeyPair();
+      // From the identity key alone, so a process restarted with the same key answers for the old one's connections.
+      if (this.identity !== undefined) this.resetSecret = resetSecret(crypto, this.identity);
     }
   }
 
@@ -294,6 +306,7 @@ export class Endpoint implements SansIoEndpoint {
           if (!a || (a.scid === 0) !== (a.kind === AcceptKind.Busy)) return void this.drops.malformed++;
           const result = conn.handleAccept(now, a);
           if (result !== 'ok') this.drops[result]++;
+          this.resetTokens.add(conn);
         }
         this.touch(conn);
         return;
@@ -302,11 +315,19 @@ export class Endpoint implements SansIoEndpoint {
       case PacketType.Protected0:
       case PacketType.Protected1: {
         const conn = this.connections.get(h.dcid);
-        if (!conn) return void this.drops.unknownConnection++;
+        // A reset's connection id is random (its sender forgot ours): it names no connection, or one it does not open for.
+        if (!conn) {
+          if (h.type === PacketType.Data || !takeStatelessReset(this, data, from)) {
+            this.drops.unknownConnection++;
+            if (h.type !== PacketType.Data) answerUnknownConnection(this, h.dcid, data.length, from);
+          }
+          return;
+        }
         if (conn.remote !== from && !mayComeFrom(conn, from)) return void this.drops.addressMismatch++;
         const result = conn.handlePacket(now, h, data.length, from);
-        if (result !== 'ok') this.drops[result]++;
         this.touch(conn);
+        if (result === 'auth' && takeStatelessReset(this, data, from)) return;
+        if (result !== 'ok') this.drops[result]++;
         return;
       }
     }
@@ -463,6 +484,7 @@ export class Endpoint implements SansIoEndpoint {
     // Called again for a connection already gone: its slot may belong to another one by now.
     if (this.connections.get(conn.localCid) === conn) {
       this.connections.delete(conn.localCid);
+      this.resetTokens.delete(conn);
       uncountHost(this, conn);
       this.drainingServed.delete(conn);
       this.timers.delete(conn.timerSlot);

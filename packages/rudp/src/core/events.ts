@@ -19,6 +19,11 @@ export type CloseKind =
    * or (code `PROTOCOL_VIOLATION`) its authenticated ACCEPT announced an invalid receive window.
    */
   | 'refused'
+  /**
+   * Client: the server no longer knows the connection (a stateless reset: it was restarted, or lost the
+   * connection), so it ended at once; an encrypted connection only, once its handshake completed.
+   */
+  | 'reset'
   /** The endpoint shut down. */
   | 'shutdown';
 

@@ -3,9 +3,11 @@
  * its own: what each side brings to a connection, the prologue both hash
  * (so a hello cannot be replayed into another connection), and the server's
  * parameters, carried encrypted in its hello so that nobody on the path can
- * change the connection id or window a client learns.
+ * change the connection id or window a client learns, nor read the
+ * connection's stateless reset token (crypto/reset-token.ts) before a reset
+ * spends it.
  */
-import type { ClientHandshake, KeyPair, SessionKeys } from '../crypto/index.js';
+import { type ClientHandshake, type KeyPair, RESET_TOKEN_BYTES, type SessionKeys } from '../crypto/index.js';
 import { PROTOCOL_VERSION } from '../wire/packet.js';
 import { Reader, writeU32, writeVarint } from '../wire/varint.js';
 
@@ -40,14 +42,17 @@ export interface ServerParams {
   readonly receiveWindow: number;
   /** The limit the server grants at first (at most `receiveWindow`). */
   readonly initialLimit: number;
+  /** The stateless reset token of `scid` (16 bytes): a datagram from the server that ends with it ends the connection. */
+  readonly resetToken: Uint8Array;
 }
 
 /** Encodes `p` for the server hello's payload. */
 export function encodeServerParams(p: ServerParams): Uint8Array {
-  const buf = new Uint8Array(4 + 8 + 8);
+  const buf = new Uint8Array(4 + 8 + 8 + RESET_TOKEN_BYTES);
   writeU32(buf, 0, p.scid);
   const end = writeVarint(buf, writeVarint(buf, 4, p.receiveWindow), p.initialLimit);
-  return buf.subarray(0, end);
+  buf.set(p.resetToken, end);
+  return buf.subarray(0, end + RESET_TOKEN_BYTES);
 }
 
 /** Decodes a server hello's payload; `undefined` if malformed. */
@@ -56,5 +61,6 @@ export function decodeServerParams(bytes: Uint8Array): ServerParams | undefined 
   const scid = r.u32();
   const receiveWindow = r.varint();
   const initialLimit = r.varint();
-  return r.ok && r.remaining() === 0 ? { scid, receiveWindow, initialLimit } : undefined;
+  const resetToken = r.ok && r.remaining() === RESET_TOKEN_BYTES ? r.bytes(RESET_TOKEN_BYTES) : undefined;
+  return r.ok && resetToken !== undefined && r.remaining() === 0 ? { scid, receiveWindow, initialLimit, resetToken: resetToken.slice() } : undefined;
 }

@@ -16,6 +16,7 @@ export { PacketProtection, type KeyPhase, type OpenFailure, type OpenResult, typ
 export { createExporter, type KeyingMaterialExporter } from './exporter.js';
 export { sessionKeys, type SessionKeys } from './session-keys.js';
 export { fingerprint } from './fingerprint.js';
+export { RESET_TOKEN_BYTES, resetSecret, resetToken } from './reset-token.js';
 export {
   startClientHandshake,
   answerClientHello,

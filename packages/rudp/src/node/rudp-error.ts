@@ -10,7 +10,8 @@ import { brand } from './brand.js';
  * Every `code` a `RudpError` carries.
  * - `ECONNREFUSED`: the peer's port is closed (ICMP port unreachable during the handshake), or the
  *   server refused the handshake (at a connection limit, or one end encrypts and the other not).
- * - `ECONNRESET`: the peer went away: it closed abruptly, or its port closed on an established connection.
+ * - `ECONNRESET`: the peer went away: it closed abruptly, its port closed on an established connection, or
+ *   (close kind `'reset'`) the server no longer knows the connection (a stateless reset: it was restarted).
  * - `ETIMEDOUT`: no answer within `handshakeTimeoutMs`, or nothing heard for `idleTimeoutMs`.
  * - `EPROTO`: `connect` only: the server's authenticated answer to the handshake broke the protocol (an invalid
  *   receive window). No send gets it: `connect` hands a connection over only once its handshake completed.
@@ -98,6 +99,7 @@ export function closeCode(reason: CloseReason): RudpErrorCode {
     case 'unreachable':
       return 'ETIMEDOUT';
     case 'peer':
+    case 'reset':
       return 'ECONNRESET';
     case 'refused':
       // A server that answered but broke the protocol did not refuse: a caller that retries a busy server should not retry it.

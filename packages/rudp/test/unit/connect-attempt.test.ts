@@ -16,6 +16,8 @@ const PARAMS: HandshakeParams = { localCid: 0x1234, receiveWindow: 65_536, initi
 const REMOTE = '192.0.2.1:4000';
 const KEYS = { protection: {}, exporter: {}, handshakeHash: new Uint8Array(32) } as unknown as SessionKeys;
 const SERVER_KEY = new Uint8Array(32).fill(7);
+/** A stateless reset token, as the server's sealed parameters carry one. */
+const TOKEN = new Uint8Array(16).fill(9);
 
 const accept = (kind: AcceptKind, handshake: Uint8Array = new Uint8Array(0), scid = 0x5678, receiveWindow = 32_768): AcceptPayload => ({ scid, params: { receiveWindow, initialLimit: receiveWindow }, kind, handshake });
 
@@ -55,7 +57,7 @@ describe('connect attempt: plaintext', () => {
 
   it('a plaintext ACCEPT gives the server id and window; any other kind is malformed', () => {
     const a = new ConnectAttempt(PARAMS, 0, undefined);
-    expect(a.check(accept(AcceptKind.Plaintext), REMOTE)).toEqual({ kind: 'accepted', remoteCid: 0x5678, peerWindow: 32_768, peerLimit: 32_768, keys: undefined, serverKey: undefined });
+    expect(a.check(accept(AcceptKind.Plaintext), REMOTE)).toEqual({ kind: 'accepted', remoteCid: 0x5678, peerWindow: 32_768, peerLimit: 32_768, keys: undefined, serverKey: undefined, resetToken: undefined });
     expect(a.check(accept(AcceptKind.ServerHello), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
   });
 
@@ -63,7 +65,7 @@ describe('connect attempt: plaintext', () => {
     const a = new ConnectAttempt(PARAMS, 0, undefined);
     expect(a.check(accept(AcceptKind.Plaintext, undefined, 0x5678, MIN_RECEIVE_WINDOW - 1), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
     expect(a.check(accept(AcceptKind.Plaintext, undefined, 0x5678, MIN_RECEIVE_WINDOW), REMOTE)).toMatchObject({ kind: 'accepted', peerWindow: MIN_RECEIVE_WINDOW });
-    const sealed = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 200, initialLimit: 200 }))));
+    const sealed = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ resetToken: TOKEN, scid: 0x5678, receiveWindow: 200, initialLimit: 200 }))));
     // Authenticated, it is the server's own: the attempt ends at once, naming the cause (it was dropped, and the client timed out).
     expect(sealed.check(accept(AcceptKind.ServerHello, undefined, 0x5678, 200), REMOTE)).toEqual({
       kind: 'invalid',
@@ -79,7 +81,7 @@ describe('connect attempt: plaintext', () => {
     expect(a.check(windowed(2 ** 53 - 1), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
     expect(a.check(windowed(MAX_RECEIVE_WINDOW), REMOTE)).toMatchObject({ kind: 'accepted', peerWindow: MAX_RECEIVE_WINDOW, peerLimit: 32_768 });
     const sealedWith = (receiveWindow: number): AcceptOutcome => {
-      const server = { scid: 0x5678, receiveWindow, initialLimit: 32_768 };
+      const server = { scid: 0x5678, receiveWindow, initialLimit: 32_768, resetToken: TOKEN };
       return new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams(server)))).check({ ...accept(AcceptKind.ServerHello), params: { receiveWindow, initialLimit: 32_768 } }, REMOTE);
     };
     expect(sealedWith(MAX_RECEIVE_WINDOW + 1)).toEqual({
@@ -98,7 +100,7 @@ describe('connect attempt: plaintext', () => {
     expect(a.check(limited(2 ** 53 - 1), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
     expect(a.check(limited(MIN_RECEIVE_WINDOW - 1), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
     expect(a.check(limited(MIN_RECEIVE_WINDOW), REMOTE)).toMatchObject({ kind: 'accepted', peerWindow: 32_768, peerLimit: MIN_RECEIVE_WINDOW });
-    const sealed = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 32_768, initialLimit: 32_769 }))));
+    const sealed = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ resetToken: TOKEN, scid: 0x5678, receiveWindow: 32_768, initialLimit: 32_769 }))));
     expect(sealed.check({ ...accept(AcceptKind.ServerHello), params: { receiveWindow: 32_768, initialLimit: 32_769 } }, REMOTE)).toEqual({
       kind: 'invalid',
       remoteCid: 0x5678,
@@ -123,13 +125,13 @@ describe("connect attempt: the handshake timeout's note", () => {
 });
 
 describe('connect attempt: encrypted', () => {
-  it('the server hello gives the id and window it carries, its keys and key', () => {
-    const a = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 32_768, initialLimit: 32_768 }))));
-    expect(a.check(accept(AcceptKind.ServerHello), REMOTE)).toEqual({ kind: 'accepted', remoteCid: 0x5678, peerWindow: 32_768, peerLimit: 32_768, keys: KEYS, serverKey: SERVER_KEY });
+  it('the server hello gives the id and window it carries, its keys, key and stateless reset token', () => {
+    const a = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ resetToken: TOKEN, scid: 0x5678, receiveWindow: 32_768, initialLimit: 32_768 }))));
+    expect(a.check(accept(AcceptKind.ServerHello), REMOTE)).toEqual({ kind: 'accepted', remoteCid: 0x5678, peerWindow: 32_768, peerLimit: 32_768, keys: KEYS, serverKey: SERVER_KEY, resetToken: TOKEN });
   });
 
   it('a plaintext ACCEPT is a downgrade, and parameters changed on the path or a failed hello are forgeries', () => {
-    const a = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 32_768, initialLimit: 32_768 }))));
+    const a = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ resetToken: TOKEN, scid: 0x5678, receiveWindow: 32_768, initialLimit: 32_768 }))));
     expect(a.check(accept(AcceptKind.Plaintext), REMOTE)).toEqual({ kind: 'dropped', why: 'unprotected' });
     expect(a.check(accept(AcceptKind.ServerHello, undefined, 0x9999), REMOTE)).toEqual({ kind: 'dropped', why: 'auth' });
     expect(a.check(accept(AcceptKind.ServerHello, undefined, 0x5678, 1), REMOTE)).toEqual({ kind: 'dropped', why: 'auth' });
@@ -140,9 +142,9 @@ describe('connect attempt: encrypted', () => {
   });
 
   it("the server's 'does not encrypt' refusal ends the attempt (never a plaintext connection), only after the cookie; a 'requires encryption' one is not meant for it", () => {
-    const early = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 32_768, initialLimit: 32_768 }))));
+    const early = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ resetToken: TOKEN, scid: 0x5678, receiveWindow: 32_768, initialLimit: 32_768 }))));
     expect(early.check(accept(AcceptKind.Busy, Uint8Array.of(BusyReason.NoEncryption), 0), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
-    const a = withCookie(new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 32_768, initialLimit: 32_768 })))));
+    const a = withCookie(new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ resetToken: TOKEN, scid: 0x5678, receiveWindow: 32_768, initialLimit: 32_768 })))));
     expect(a.check(accept(AcceptKind.Busy, Uint8Array.of(BusyReason.EncryptionRequired), 0), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
     expect(a.check(accept(AcceptKind.Busy, Uint8Array.of(BusyReason.NoEncryption), 0), REMOTE)).toEqual({
       kind: 'refused',

@@ -58,7 +58,7 @@ describe('first limit, BLOCKED and WINDOW on the wire (seeded fuzz)', () => {
 
   it("the server's sealed parameters carry both back unchanged; damaged or padded ones decode to nothing or to whole numbers", () => {
     for (let i = 0; i < ROUNDS; i++) {
-      const p = { scid: rnd() >>> 0, receiveWindow: value(), initialLimit: value() };
+      const p = { scid: rnd() >>> 0, receiveWindow: value(), initialLimit: value(), resetToken: fillRandomBytes(rnd, new Uint8Array(16)) };
       const bytes = encodeServerParams(p);
       expect(decodeServerParams(bytes)).toEqual(p);
       // A byte more or less: refused.

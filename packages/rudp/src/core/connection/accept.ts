@@ -7,6 +7,7 @@
 import type { Connection } from '../connection.js';
 import type { PacketDrop } from '../packet-sealing.js';
 import { PROTOCOL_VIOLATION, finish, startClose } from './close.js';
+import { tokenText } from '../reset-tokens.js';
 import type { AcceptPayload } from '../../wire/packet.js';
 
 /** The server's ACCEPT reached client `c` at `now`: `'ok'`, or why it was dropped (the endpoint counts it). */
@@ -42,6 +43,8 @@ export function applyAccept(c: Connection, now: number, accept: AcceptPayload): 
     c.protection = a.keys.protection;
     c.exporter = a.keys.exporter;
     c.peerStaticKey = a.serverKey;
+    // The endpoint indexes it once the ACCEPT is handled (endpoint/stateless-reset.ts).
+    c.resetToken = a.resetToken === undefined ? undefined : tokenText(a.resetToken);
   }
   c.connecting = undefined;
   c.remoteCid = a.remoteCid;

@@ -19,8 +19,9 @@ import { windowsValid } from '../connect-attempt.js';
 import { HANDSHAKE_COPIES } from '../handshake.js';
 import { hostLevels } from '../host-key.js';
 import type { PeerAddress } from '../sans-io.js';
+import { resetHost } from './stateless-reset.js';
 import { type ConnectionSecurity, type ServerParams, encodeServerParams, handshakePrologue } from '../security.js';
-import { answerClientHello } from '../../crypto/index.js';
+import { answerClientHello, resetToken } from '../../crypto/index.js';
 import { AcceptKind, BusyReason, MAX_DATAGRAM, decodeInitial, encodeAccept, encodeRetry } from '../../wire/packet.js';
 
 /** Server `e` received an INITIAL of `size` bytes (`payload` its body) from `from`. */
@@ -107,13 +108,15 @@ function refuse(e: Endpoint, to: PeerAddress, clientCid: number, reason: BusyRea
  */
 function answerHello(e: Endpoint, from: PeerAddress, clientCid: number, localCid: number, hello: Uint8Array): ConnectionSecurity | undefined {
   // handleInitial refused a hello of the other mode already.
-  if (e.crypto === undefined || e.identity === undefined) return { mode: 'plaintext' };
+  if (e.crypto === undefined || e.identity === undefined || e.resetSecret === undefined) return { mode: 'plaintext' };
   const answer = answerClientHello(e.crypto, hello, {
     identity: e.identity,
     prologue: handshakePrologue(clientCid),
     // The window, and the limit the connection will grant at first: its first grant, or what the
-    // endpoint's budget has room for now (`ReceivePool.opening`), as `FlowControl` computes it.
-    payload: encodeServerParams(serverParams(e, localCid, from)),
+    // endpoint's budget has room for now (`ReceivePool.opening`), as `FlowControl` computes it. And the
+    // reset token of the id the client will reach us by, sealed: nobody on the path learns it before a
+    // reset spends it.
+    payload: encodeServerParams({ ...serverParams(e, localCid, from), resetToken: resetToken(e.crypto, e.resetSecret, localCid, resetHost(from)) }),
   });
   switch (answer.kind) {
     case 'accepted':
@@ -147,7 +150,7 @@ export function uncountHost(e: Endpoint, conn: Connection): void {
 }
 
 /** The window and first limit a server connection opened now announces, as `Connection` and `FlowControl` compute them. */
-function serverParams(e: Endpoint, scid: number, from: PeerAddress): ServerParams {
+function serverParams(e: Endpoint, scid: number, from: PeerAddress): Omit<ServerParams, 'resetToken'> {
   const receiveWindow = windowWithin(e.config.receiveWindow, e.receivePool);
   return { scid, receiveWindow, initialLimit: e.receivePool.opening(firstGrantOf(receiveWindow, e.receivePool, partyOf(from))) };
 }

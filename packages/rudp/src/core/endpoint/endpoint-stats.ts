@@ -64,6 +64,10 @@ export interface EndpointStats {
   readonly migrations: number;
   /** Of `migrations`, those to another host (an IP address change), each a new path (RFC 9000 §9.4). */
   readonly hostMigrations: number;
+  /** Server: stateless resets sent, for protected packets of connections it does not know (counted `unknownConnection` too). */
+  readonly statelessResetsSent: number;
+  /** Client: stateless resets received for a connection of its (each ended it, unless it was already ending). */
+  readonly statelessResetsReceived: number;
   readonly connections: number;
   /** The receive budget and its use. */
   readonly receiveBuffer: ReceiveBufferStats;

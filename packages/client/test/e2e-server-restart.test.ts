@@ -1,0 +1,52 @@
+/**
+ * A server killed (SIGKILL) and started again on its port and data directory under a logged-in client
+ * (attack round 20, section 8), as the real binaries on loopback. The new process knows nothing of the
+ * old one's connections; before, it dropped the client's packets, and the client's next command waited
+ * out the whole request timeout (8 s) and said `Server unreachable: no reply within 8 seconds`. Now the
+ * new process, which holds the same identity key, answers with a stateless reset, and the client says at
+ * once that the server no longer knows its session, status 1 (a lost connection). The client reaches the
+ * server through a relay (udp-gate.ts), so no ICMP "port unreachable" from the dead port reaches it while
+ * the server is down: what ends it is the new process's answer, not the gap.
+ */
+import { describe, expect, it } from 'vitest';
+import { P, cleanupAfterEach, spawnClient, spawnServer, startServer, tempDir, withoutFirstContact } from '../../server/test/forum-processes.js';
+import { startUdpGate } from './udp-gate.js';
+
+/** Waits for `promise`, failing after `ms` with `what` (the test's bound, not a sleep). */
+const within = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
+  Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms).unref())]);
+
+describe('forum-client when its server is killed and started again', () => {
+  const scope = cleanupAfterEach();
+
+  it('the next command ends at once: the server no longer knows the session (exit 1), not a request timeout', async () => {
+    const data = await tempDir('data');
+    const cwd = await tempDir('cwd');
+    scope.dirs.push(data, cwd);
+    const first = await startServer(data);
+    const gate = await startUdpGate(first.port);
+    scope.closers.push(() => gate.close());
+    const c = spawnClient(gate.port, cwd);
+    scope.stops.push(() => c.child.kill('SIGKILL'));
+    c.send('yoda');
+    c.send('pw');
+    c.send('CRT t');
+    await c.stdout.waitFor(`Thread t created\n${P.cmd}`);
+
+    first.child.kill('SIGKILL');
+    expect(await first.exited).toBe('SIGKILL');
+    // The same UDP and TCP port, the same data directory (so the same identity key).
+    const again = spawnServer([String(first.port), '--data-dir', data, '--transfer-port', String(first.tcpPort)]);
+    scope.stops.push(() => again.child.kill('SIGKILL'));
+    await again.stdout.waitFor('Waiting for clients\n');
+
+    const sent = Date.now();
+    c.send('MSG t after the restart');
+    const code = await within(c.exited, 6_000, 'the client did not exit');
+    const took = Date.now() - sent;
+    expect(code).toBe(1);
+    expect(withoutFirstContact(c.stderr.text)).toBe('Server unreachable: connection lost (the server no longer knows this session: it was restarted, or lost it; log in again)\n');
+    // A round trip on loopback (or the next keep-alive's, at most 2 s after the restart), not the 8 s request timeout.
+    expect(took).toBeLessThan(3_000);
+  });
+});

@@ -1,0 +1,64 @@
+/**
+ * Stateless resets, both sides (wire/stateless-reset.ts has the packet,
+ * crypto/reset-token.ts the token). A server that gets a protected packet
+ * for a connection id it does not know (it was restarted, or forgot the
+ * connection) answers with a reset ending in that id's token, which it can
+ * compute from its identity key alone. The client whose server gave it that
+ * token in the encrypted handshake ends the connection at once
+ * (`closed`, kind `'reset'`), where it waited for its idle timeout or its
+ * application's request timeout before.
+ *
+ * A reset is unauthenticated, but only the server, or someone who saw a
+ * reset it sent, knows the token: an on-path attacker that can end a
+ * connection anyway (by dropping its packets) learns one only once the
+ * server has sent it, for a connection that server no longer has. The
+ * token is bound to the client's host too (`resetHost`), so a reset asked
+ * for from elsewhere carries another token, and goes elsewhere. Only a
+ * client connection that completed an encrypted handshake holds a token; a
+ * server connection never acts on one. Every reset is smaller than what
+ * asked for it, answers nothing under `MIN_RESET_TRIGGER` bytes, and waits
+ * in the stateless queue (`maxStatelessQueue`) with RETRYs and refusals.
+ */
+import type { Endpoint } from '../endpoint.js';
+import { type PeerAddress, parseAddress } from '../sans-io.js';
+import { finish } from '../connection/close.js';
+import { resetToken } from '../../crypto/index.js';
+import { MIN_RESET_TRIGGER, encodeStatelessReset } from '../../wire/stateless-reset.js';
+
+/**
+ * Client endpoint `e`: a protected datagram from `from` that no connection took (its id unknown, or it
+ * did not authenticate) is checked for a reset. True if it was one: its connection ends now, without a
+ * CLOSE (the server has nothing to close), unless it was already ending.
+ */
+export function takeStatelessReset(e: Endpoint, data: Uint8Array, from: PeerAddress): boolean {
+  const conn = e.resetTokens.match(data, from);
+  if (conn === undefined) return false;
+  e.counters.statelessResetsReceived++;
+  if (conn.state === 'established' || conn.state === 'closing') {
+    const message = `the server at ${conn.remote} no longer knows this connection (stateless reset): it was restarted, or lost the connection`;
+    finish(conn, 'reset', 0, message, false);
+    e.touch(conn);
+  }
+  return true;
+}
+
+/**
+ * Server endpoint `e`: a protected datagram of `size` bytes from `from` named connection id `cid`, which
+ * it does not know. It answers with a reset if it can compute the token (it encrypts) and the datagram
+ * is large enough, within the stateless queue.
+ */
+export function answerUnknownConnection(e: Endpoint, cid: number, size: number, from: PeerAddress): void {
+  const secret = e.resetSecret;
+  const crypto = e.crypto;
+  if (secret === undefined || crypto === undefined || cid === 0) return;
+  // Never in answer to a reset (the smallest is one byte short of this), so two endpoints cannot loop.
+  if (size < MIN_RESET_TRIGGER) return;
+  if (e.stateless.length >= e.maxStatelessQueue) return void e.drops.statelessQueueFull++;
+  e.stateless.push({ to: from, data: encodeStatelessReset(resetToken(crypto, secret, cid, resetHost(from)), size, () => e.drawRandom()) });
+  e.counters.statelessResetsSent++;
+}
+
+/** The host a reset token is bound to: `address` without its port (the whole address if it is no host and port). */
+export function resetHost(address: PeerAddress): string {
+  return parseAddress(address)?.host ?? address;
+}

@@ -1,0 +1,260 @@
+/**
+ * The stateless reset's rule, endpoint by endpoint (no simulator): the token a server seals into its
+ * hello, the reset a server answers an unknown connection's packet with (bounded, always smaller than
+ * what asked for it), and what a client acts on (only its own server's token, from that server's
+ * address, once its handshake gave it one). Here, not beside the simulated restart
+ * (transport-stateless-reset.test.ts), so the named mutants of the rule (scripts/named-mutants-list.mjs) run it.
+ */
+import { describe, expect, it } from 'vitest';
+import { Endpoint } from '../../src/core/endpoint.js';
+import type { EndpointConfig } from '../../src/core/endpoint/endpoint-config.js';
+import type { Connection } from '../../src/core/connection.js';
+import { nodeCryptoProvider } from '../../src/node/crypto-provider.js';
+import { deterministicCrypto } from '../../src/testing/deterministic-crypto.js';
+import { createRandom, fillRandomBytes } from '../../src/testing/prng.js';
+import { resetSecret, resetToken } from '../../src/crypto/index.js';
+import { MAX_PROBED_DATAGRAM, PROTOCOL_VERSION, PacketType, parseHeader } from '../../src/wire/packet.js';
+import { MAX_RESET_BYTES, MIN_RESET_BYTES, MIN_RESET_TRIGGER, RESET_TOKEN_BYTES } from '../../src/wire/stateless-reset.js';
+import { writeU32 } from '../../src/wire/varint.js';
+import { drain } from '../helpers/other-version.js';
+
+const SERVER = '10.0.0.2:4000';
+const CLIENT = '10.0.0.1:5000';
+const crypto = nodeCryptoProvider;
+
+const identityOf = (byte: number) => {
+  const pair = crypto.keyPairFromPrivateKey(new Uint8Array(32).fill(byte));
+  if (pair === undefined) throw new Error('no key pair');
+  return pair;
+};
+
+const endpoint = (seed: number, options: Partial<EndpointConfig> = {}): Endpoint =>
+  new Endpoint({ random: createRandom(seed), crypto: deterministicCrypto(crypto, createRandom(seed + 1000)), ...options });
+const server = (key = 1, options: Partial<EndpointConfig> = {}): Endpoint => endpoint(2, { acceptIncoming: true, identity: identityOf(key), ...options });
+
+/** Runs the handshake of a new client connection to `s` by hand; the client, its connection and the server's. */
+function handshake(s: Endpoint, clientOptions: Partial<EndpointConfig> = {}): { client: Endpoint; conn: Connection; served: Connection } {
+  const client = endpoint(1, clientOptions);
+  const conn = client.connect(0, SERVER);
+  let served: Connection | undefined;
+  for (let now = 0; now < 200 && conn.state === 'handshake'; now += 10) {
+    for (const d of drain(client, now)) s.handleDatagram(now, d, CLIENT);
+    for (let e = s.pollEvent(); e !== undefined; e = s.pollEvent()) if (e.type === 'incoming') served = e.connection;
+    for (const d of drain(s, now)) client.handleDatagram(now, d, SERVER);
+    for (const ep of [client, s]) {
+      const t = ep.pollTimeout();
+      if (t !== undefined && t <= now + 10) ep.handleTimeout(now + 10);
+    }
+  }
+  expect(conn.state).toBe('established');
+  if (served === undefined) throw new Error('no server connection');
+  while (client.pollEvent() !== undefined);
+  return { client, conn, served };
+}
+
+/** A protected packet of `size` bytes to connection `cid`, its bytes after the header random (as a client's packet looks to a server that cannot open it). */
+function protectedTo(cid: number, size: number, seed = 7): Uint8Array {
+  const d = fillRandomBytes(createRandom(seed), new Uint8Array(size));
+  d[0] = (PROTOCOL_VERSION << 4) | PacketType.Protected0;
+  writeU32(d, 1, cid);
+  return d;
+}
+
+/** The token server key `key` gives connection id `cid` for a client at CLIENT's host. */
+const tokenOf = (key: number, cid: number, host = '10.0.0.1'): Uint8Array => resetToken(crypto, resetSecret(crypto, identityOf(key)), cid, host);
+const lastBytes = (d: Uint8Array): Uint8Array => d.subarray(d.length - RESET_TOKEN_BYTES);
+/** The token `conn` holds, as bytes (it keeps them as a one-byte string). */
+const held = (conn: Connection): Uint8Array | undefined => (conn.resetToken === undefined ? undefined : Uint8Array.from(conn.resetToken, (c) => c.charCodeAt(0)));
+
+describe('stateless reset: the token', () => {
+  it("the server's sealed hello gives the client the token of the id it reaches the server by, derived from the identity key (not the key itself)", () => {
+    const { conn, served } = handshake(server(1));
+    expect(held(conn)).toEqual(tokenOf(1, served.localCid));
+    expect(held(conn)).not.toEqual(tokenOf(2, served.localCid));
+    // Keyed with the identity key itself, a token would be an HMAC under the key every handshake uses.
+    expect(held(conn)).not.toEqual(resetToken(crypto, identityOf(1).privateKey, served.localCid, '10.0.0.1'));
+    // The server side holds none: nothing can end it with one.
+    expect(served.resetToken).toBeUndefined();
+  });
+
+  it('a plaintext connection has none', () => {
+    const { conn } = handshake(endpoint(2, { acceptIncoming: true, plaintext: true, crypto: undefined }), { plaintext: true, crypto: undefined });
+    expect(conn.resetToken).toBeUndefined();
+  });
+});
+
+describe('stateless reset: the server side', () => {
+  it('a server with the same identity key answers a packet of a connection it does not know with a reset ending in that id\'s token, smaller than the packet', () => {
+    const restarted = server(1);
+    for (const size of [MIN_RESET_TRIGGER, 30, 60, 1_200, MAX_PROBED_DATAGRAM]) {
+      restarted.handleDatagram(0, protectedTo(0xabcdef01, size), CLIENT);
+      const answers = drain(restarted, 0);
+      expect(answers.length).toBe(1);
+      const reset = answers[0] as Uint8Array;
+      expect(lastBytes(reset)).toEqual(tokenOf(1, 0xabcdef01));
+      expect(reset.length).toBeLessThan(size);
+      expect(reset.length).toBeGreaterThanOrEqual(MIN_RESET_BYTES);
+      expect(reset.length).toBeLessThanOrEqual(MAX_RESET_BYTES);
+      // It passes for a protected packet of our version.
+      const h = parseHeader(reset);
+      expect(typeof h === 'string' ? h : h.type === PacketType.Protected0 || h.type === PacketType.Protected1).toBe(true);
+    }
+    expect(restarted.stats().statelessResetsSent).toBe(5);
+    expect(restarted.stats().dropped.unknownConnection).toBe(5);
+  });
+
+  it("a reset asked for from another host carries that host's token, not the client's: nobody collects a client's token from elsewhere", () => {
+    const { client, conn, served } = handshake(server(1));
+    const restarted = server(1);
+    restarted.handleDatagram(300, protectedTo(served.localCid, 60), '10.9.9.9:5000');
+    const elsewhere = drain(restarted, 300)[0] as Uint8Array;
+    expect(lastBytes(elsewhere)).toEqual(tokenOf(1, served.localCid, '10.9.9.9'));
+    expect(lastBytes(elsewhere)).not.toEqual(held(conn));
+    client.handleDatagram(300, elsewhere, SERVER);
+    expect(conn.state).toBe('established');
+    // From the client's host, another port (a NAT rebinding): the same token.
+    restarted.handleDatagram(300, protectedTo(served.localCid, 60), '10.0.0.1:6000');
+    expect(lastBytes(drain(restarted, 300)[0] as Uint8Array)).toEqual(held(conn));
+  });
+
+  it('every reset is smaller than its trigger, whatever the random size drawn', () => {
+    const s = server(1);
+    for (let size = MIN_RESET_TRIGGER; size < MIN_RESET_TRIGGER + 40; size++) {
+      for (let k = 0; k < 20; k++) s.handleDatagram(0, protectedTo(0x100 + k, size, size * 100 + k), CLIENT);
+      for (const reset of drain(s, 0)) expect(reset.length).toBeLessThan(size);
+    }
+  });
+
+  it('answers nothing smaller than the minimum (so two endpoints cannot answer each other for ever), no plain DATA, and a client endpoint answers nothing', () => {
+    const s = server(1);
+    for (let size = 11; size < MIN_RESET_TRIGGER; size++) s.handleDatagram(0, protectedTo(0x1234, size), CLIENT);
+    expect(drain(s, 0)).toEqual([]);
+    // A reset, the smallest there is, is itself never answered.
+    s.handleDatagram(0, protectedTo(0x1234, MIN_RESET_BYTES), CLIENT);
+    expect(drain(s, 0)).toEqual([]);
+    const bystander = endpoint(3);
+    bystander.handleDatagram(0, protectedTo(0x1234, 100), SERVER);
+    expect(drain(bystander, 0)).toEqual([]);
+    expect(bystander.stats().statelessResetsSent).toBe(0);
+  });
+
+  it('answers a spoofed flood within its stateless queue', () => {
+    const s = server(1, { maxStatelessQueue: 4 });
+    for (let i = 0; i < 50; i++) s.handleDatagram(0, protectedTo(0x1000 + i, 200, i), `10.0.1.${i}:5000`);
+    expect(drain(s, 0).length).toBe(4);
+    expect(s.stats().dropped.statelessQueueFull).toBe(46);
+    expect(s.stats().statelessResetsSent).toBe(4);
+  });
+
+  it('a server connection acts on no reset: a datagram ending in its own token, from its client, is an unauthenticated packet', () => {
+    const s = server(1);
+    const { served } = handshake(s);
+    const forged = protectedTo(served.localCid, 40);
+    forged.set(tokenOf(1, served.localCid), forged.length - RESET_TOKEN_BYTES);
+    s.handleDatagram(300, forged, CLIENT);
+    expect(served.state).toBe('established');
+    expect(s.stats().dropped.auth).toBe(1);
+    expect(s.stats().statelessResetsReceived).toBe(0);
+  });
+});
+
+describe('stateless reset: the client side', () => {
+  it("the restarted server's reset ends the connection at once, kind 'reset', and nothing is sent back", () => {
+    const { client, conn, served } = handshake(server(1));
+    const restarted = server(1);
+    restarted.handleDatagram(300, protectedTo(served.localCid, 60), CLIENT);
+    const reset = drain(restarted, 300)[0] as Uint8Array;
+    client.handleDatagram(300, reset, SERVER);
+    expect(conn.state).toBe('closed');
+    expect(conn.closeReason).toEqual({ kind: 'reset', code: 0, message: `the server at ${SERVER} no longer knows this connection (stateless reset): it was restarted, or lost the connection` });
+    expect(client.stats().statelessResetsReceived).toBe(1);
+    expect(drain(client, 300)).toEqual([]);
+    const closed = [];
+    for (let e = client.pollEvent(); e !== undefined; e = client.pollEvent()) if (e.type === 'closed') closed.push(e.reason.kind);
+    expect(closed).toEqual(['reset']);
+  });
+
+  it("ignores a reset from a server with another identity key, from another address, or with the token's last byte wrong", () => {
+    const { client, conn, served } = handshake(server(1));
+    const other = server(2);
+    other.handleDatagram(300, protectedTo(served.localCid, 60), CLIENT);
+    client.handleDatagram(300, drain(other, 300)[0] as Uint8Array, SERVER);
+    const restarted = server(1);
+    restarted.handleDatagram(300, protectedTo(served.localCid, 60), CLIENT);
+    const reset = drain(restarted, 300)[0] as Uint8Array;
+    client.handleDatagram(300, reset, '10.0.0.3:4000');
+    const lastWrong = Uint8Array.from(reset);
+    lastWrong[lastWrong.length - 1] = (lastWrong[lastWrong.length - 1] as number) ^ 0x80;
+    client.handleDatagram(300, lastWrong, SERVER);
+    expect(conn.state).toBe('established');
+    expect(client.stats().statelessResetsReceived).toBe(0);
+    // The genuine one still works.
+    client.handleDatagram(300, reset, SERVER);
+    expect(conn.state).toBe('closed');
+  });
+
+  it('a connection still in its handshake has no token, and no reset ends it', () => {
+    const s = server(1);
+    const client = endpoint(1);
+    const conn = client.connect(0, SERVER);
+    for (const d of drain(client, 0)) s.handleDatagram(0, d, CLIENT);
+    for (const d of drain(s, 0)) client.handleDatagram(0, d, SERVER);
+    expect(conn.state).toBe('handshake');
+    // Every token this server could have sent: none of them is the attempt's.
+    for (let cid = 1; cid < 50; cid++) {
+      const d = protectedTo(cid, 60);
+      d.set(tokenOf(1, cid), d.length - RESET_TOKEN_BYTES);
+      client.handleDatagram(1, d, SERVER);
+    }
+    expect(conn.state).toBe('handshake');
+    expect(client.stats().statelessResetsReceived).toBe(0);
+  });
+
+  it('a client endpoint of several connections ends the one the token names, and none once it is gone', () => {
+    const s = server(1);
+    const client = endpoint(1);
+    const conns: Connection[] = [];
+    const served: Connection[] = [];
+    for (let i = 0; i < 3; i++) conns.push(client.connect(0, SERVER));
+    for (let now = 0; now < 300 && conns.some((c) => c.state === 'handshake'); now += 10) {
+      for (const d of drain(client, now)) s.handleDatagram(now, d, CLIENT);
+      for (let e = s.pollEvent(); e !== undefined; e = s.pollEvent()) if (e.type === 'incoming') served.push(e.connection);
+      for (const d of drain(s, now)) client.handleDatagram(now, d, SERVER);
+      for (const ep of [client, s]) {
+        const t = ep.pollTimeout();
+        if (t !== undefined && t <= now + 10) ep.handleTimeout(now + 10);
+      }
+    }
+    expect(conns.map((c) => c.state)).toEqual(['established', 'established', 'established']);
+    const resetFor = (c: Connection): Uint8Array => {
+      const d = protectedTo(0x77, 40);
+      d.set(held(c) as Uint8Array, d.length - RESET_TOKEN_BYTES);
+      return d;
+    };
+    const [a, b, c] = conns as [Connection, Connection, Connection];
+    client.handleDatagram(400, resetFor(b), SERVER);
+    expect(conns.map((x) => x.state)).toEqual(['established', 'closed', 'established']);
+    // Gone from the index with the connection: its reset again ends nothing, and is dropped.
+    while (client.pollEvent() !== undefined);
+    drain(client, 400);
+    client.handleDatagram(401, resetFor(b), SERVER);
+    expect(client.stats().statelessResetsReceived).toBe(1);
+    client.handleDatagram(402, resetFor(c), SERVER);
+    expect([a.state, c.state]).toEqual(['established', 'closed']);
+    // The first, indexed alone until the second came, was moved into the index then.
+    client.handleDatagram(403, resetFor(a), SERVER);
+    expect(a.state).toBe('closed');
+    expect(client.stats().statelessResetsReceived).toBe(3);
+    expect(served.length).toBe(3);
+  });
+
+  it('a reset naming a live connection id of the client (its id field is random) is taken as well', () => {
+    const { client, conn, served } = handshake(server(1));
+    const d = protectedTo(conn.localCid, 60);
+    d.set(tokenOf(1, served.localCid), d.length - RESET_TOKEN_BYTES);
+    client.handleDatagram(300, d, SERVER);
+    expect(conn.state).toBe('closed');
+    expect(conn.closeReason?.kind).toBe('reset');
+    expect(client.stats().dropped.auth).toBe(0);
+  });
+});

@@ -12,7 +12,7 @@ import postgres from 'postgres';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { accountPolicy } from '../src/index.js';
-import { createPostgresSessionRegistry, createPostgresThrottleCounts, type PostgresStore } from '../src/postgres.js';
+import { createPostgresSessionRegistry, createPostgresThrottleCounts, type PostgresStore, type PostgresStoreOptions } from '../src/postgres.js';
 import { ABANDON_AFTER_MS } from '../src/postgres-store/postgres-abandon.js';
 import { withCommandDeadline } from '../src/store/command-deadline.js';
 import { commandErrorText, outcomeUnknownText, timedOutText } from '../src/store/errors.js';
@@ -58,9 +58,9 @@ const ownConnection = (): postgres.Sql => {
 const schemaOf = async (store: PostgresStore): Promise<string> => (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
 
 /** A store on `direct`'s schema that reaches the database through `proxy` (both closed after the file). */
-const storeBehind = async (direct: PostgresStore, proxy: LoopbackProxy, maxConnections = 2): Promise<PostgresStore> => {
+const storeBehind = async (direct: PostgresStore, proxy: LoopbackProxy, maxConnections = 2, options: PostgresStoreOptions = {}): Promise<PostgresStore> => {
   pg.onClose(() => proxy.close());
-  return pg.openPeerVia(proxy.url, await schemaOf(direct), { timeouts: TIMEOUTS, maxConnections });
+  return pg.openPeerVia(proxy.url, await schemaOf(direct), { timeouts: TIMEOUTS, maxConnections, ...options });
 };
 
 /** Polls `check` every 20 ms until it holds, for at most 5 s. */
@@ -286,6 +286,31 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
       if (E.isLeft(again)) throw new Error(`not begun after the resume: ${JSON.stringify(again.left)}`);
       again.right.stream.destroy();
       await again.right.commit();
+    },
+    30_000,
+  );
+
+  it(
+    "an upload begun when the sweep found stale uploads, the database going silent as their chunks are deleted, is answered just past the deadline, not when the database answers",
+    async () => {
+      const direct = await pg.openStore({ timeouts: TIMEOUTS });
+      const proxy = await holdAnswersAfter(pg.url());
+      // The sweep of stale uploads runs as every upload begins.
+      const store = await storeBehind(direct, proxy, 2, { staleSweepEveryMs: 0 });
+      expect(await command(store, 'CRT v')).toEqual(['Thread v created']);
+      // A dead server's half upload (its lease lapsed): the sweep deletes it and asks for its chunks' deletion now.
+      await direct.sql`INSERT INTO uploads (thread, filename, uploader, lease_expires_at) VALUES ('v', 'old.txt', 'bob', now() - interval '1 minute')`;
+      // The database goes silent on the connection that deletes those chunks (a batch outside the deadline).
+      proxy.arm('FROM doomed_uploads WHERE id = ANY');
+      const begun = await Promise.race([
+        timed(() => withCommandDeadline(DEADLINE_MS, () => store.beginUpload('v', 'f.txt', 'alice')())),
+        sleep(SILENT_MS).then(() => 'still waiting' as const),
+      ]);
+      // Before: 'still waiting' (the chunks' deletion, outside the deadline, was awaited whole).
+      expect(begun).not.toBe('still waiting');
+      if (begun === 'still waiting') return;
+      expect(begun.value).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+      expect(begun.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
     },
     30_000,
   );

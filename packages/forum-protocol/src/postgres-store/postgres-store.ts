@@ -439,8 +439,10 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
         const stale = await untilAnswerDue(sweepStaleUploads(sql, staleMs), []);
         // Their chunks deleted before this upload's room is checked: on a full forum it is the one that needs
         // that room, and left to the background they were still counted (an announced size refused at once).
-        // A failure leaves them to the sweeper, and the checks below to decide.
-        if (stale.length > 0) await sweeper.sweepUploads(stale).catch(() => sweeper.kick());
+        // A failure leaves them to the sweeper, and the checks below to decide. Awaited only until the answer
+        // is due, as the sweep: its batches run outside the deadline, and at a database gone silent as they ran
+        // the upload's start (a transfer's store step) waited for as long as TCP did.
+        if (stale.length > 0) await untilAnswerDue(sweeper.sweepUploads(stale).catch(() => sweeper.kick()), undefined);
       }
       const room = await uploadProblem(title, filename, uploader, granted);
       if (E.isLeft(room)) return room;

@@ -34,6 +34,9 @@ const SLACK_MS = 700;
 /** How long the database stays silent unless a test ends it first: long past every answer expected, so that waiting for it shows. */
 const SILENT_MS = 3 * DEADLINE_MS + 3_000;
 
+/** How long a store's close lets its pool's end wait for the statements under way, ms (`sql.end({ timeout: 5 })`). */
+const POOL_END_MS = 5_000;
+
 /** PostgreSQL's own limits far off: what ends the statements here is the command's deadline, not the database. */
 const TIMEOUTS = { statementMs: 60_000, lockMs: 60_000, idleInTransactionMs: 60_000 } as const;
 
@@ -311,6 +314,29 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
       if (begun === 'still waiting') return;
       expect(begun.value).toMatchObject(E.left({ kind: 'io', timedOut: true }));
       expect(begun.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+    },
+    30_000,
+  );
+
+  it(
+    "closing a store whose sweep of deleted uploads' chunks is at a database gone silent ends, not when the database answers",
+    async () => {
+      const store = await pg.openStore({ timeouts: TIMEOUTS });
+      // The pass the store kicked as it opened is over: the next one meets the hung database.
+      await store.sweepDoomedUploads();
+      freezePostgres(pg.url(), true);
+      const thaw = setTimeout(() => freezePostgres(pg.url(), false), SILENT_MS);
+      try {
+        const sweeping = store.sweepDoomedUploads().catch(() => 0);
+        const closed = await Promise.race([timed(() => store.close()), sleep(SILENT_MS - 500).then(() => 'still waiting' as const)]);
+        // Before: 'still waiting' (the close awaited the pass, whose statement runs outside any deadline).
+        expect(closed).not.toBe('still waiting');
+        if (closed !== 'still waiting') expect(closed.ms).toBeLessThan(ABANDON_AFTER_MS + POOL_END_MS + SLACK_MS);
+        await sweeping;
+      } finally {
+        clearTimeout(thaw);
+        freezePostgres(pg.url(), false);
+      }
     },
     30_000,
   );

@@ -16,7 +16,7 @@ import { deleteUploads, DoomedUploadSweeper, type DoomedUploadSweepOptions } fro
 import { deadlineSql, learnUserCancel } from './postgres-deadline.js';
 import { reconnectDelaySeconds } from './postgres-reconnect.js';
 import { committedAfterAll, settledTransaction } from './postgres-commit-landed.js';
-import { untilAnswerDue } from './postgres-abandon.js';
+import { awaitedBriefly, untilAnswerDue } from './postgres-abandon.js';
 import type { Account, AppendGuard, Download, ForumStore, ThreadUpdate, UploadError, UploadStat, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
 import { rememberReplyBytes } from '../store/thread-reply-size.js';
@@ -488,7 +488,10 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
     sweepDoomedUploads: () => sweeper.sweep(),
     close: async () => {
       leases.close();
-      await sweeper.close();
+      // The pass running ends after its batch (ms), but its statements run outside any deadline: at a database
+      // gone silent the close (and a server's stop) waited for as long as TCP did. Awaited briefly, then the
+      // pool's end (5 s at most) cuts it off.
+      await awaitedBriefly(sweeper.close());
       await sql.end({ timeout: 5 });
     },
     getAccount: (username) =>

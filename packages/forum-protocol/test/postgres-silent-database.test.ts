@@ -22,6 +22,7 @@ import { freezePostgres } from './postgres-freeze.js';
 import { usePostgres } from './postgres-harness.js';
 import { frontendMessages } from './postgres-wire.js';
 import { holdAnswersAfter, partitionAfterCommit } from './answer-holding-proxies.js';
+import { until } from './poll-until.js';
 
 const pg = usePostgres();
 
@@ -64,15 +65,6 @@ const schemaOf = async (store: PostgresStore): Promise<string> => (await store.s
 const storeBehind = async (direct: PostgresStore, proxy: LoopbackProxy, maxConnections = 2, options: PostgresStoreOptions = {}): Promise<PostgresStore> => {
   pg.onClose(() => proxy.close());
   return pg.openPeerVia(proxy.url, await schemaOf(direct), { timeouts: TIMEOUTS, maxConnections, ...options });
-};
-
-/** Polls `check` every 20 ms until it holds, for at most 5 s. */
-const until = async (check: () => Promise<boolean>): Promise<void> => {
-  for (let i = 0; i < 250; i++) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  throw new Error('the condition never held');
 };
 
 /**

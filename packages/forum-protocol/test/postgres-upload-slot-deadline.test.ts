@@ -14,6 +14,7 @@ import { holdAnswersAfter, partitionAfterCommit } from './answer-holding-proxies
 import { holdingProxy } from './holding-proxy.js';
 import type { LoopbackProxy } from './loopback-proxy.js';
 import { usePostgres } from './postgres-harness.js';
+import { until } from './poll-until.js';
 
 const pg = usePostgres();
 
@@ -28,16 +29,6 @@ const SLACK_MS = 700;
 
 /** PostgreSQL's own limits far off: what ends the statements here is the deadline, not the database. */
 const TIMEOUTS = { statementMs: 60_000, lockMs: 60_000, idleInTransactionMs: 60_000 } as const;
-
-/** Polls `check` every 20 ms until it holds, for at most `ms`. */
-const until = async (check: () => Promise<boolean>, ms = 5_000): Promise<void> => {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error('the condition never held');
-};
 
 /** `p`'s value and how long it took, or 'still waiting' after `ms`. */
 const timed = <A>(p: Promise<A>, ms: number): Promise<{ readonly value: A; readonly ms: number } | 'still waiting'> => {

@@ -11,6 +11,7 @@ import { ABANDON_AFTER_MS, RELEASE_DEADLINE_MS } from '../src/postgres-store/pos
 import { withCommandDeadline } from '../src/store/command-deadline.js';
 import { holdingProxy, type HoldingProxy } from './holding-proxy.js';
 import { usePostgres } from './postgres-harness.js';
+import { until } from './poll-until.js';
 
 const pg = usePostgres();
 
@@ -19,16 +20,6 @@ const DEADLINE_MS = 800;
 
 /** PostgreSQL's own limits far off: what ends the statements here is the command's deadline, not the database. */
 const TIMEOUTS = { statementMs: 60_000, lockMs: 60_000, idleInTransactionMs: 60_000 } as const;
-
-/** Polls `check` every 20 ms until it holds, for at most `ms`. */
-const until = async (check: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> => {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error('the condition never held');
-};
 
 /** A store through a {@link holdingProxy} (`connections` of them, every one open) on a store of its own's schema, and a registry on it. */
 const proxied = async (

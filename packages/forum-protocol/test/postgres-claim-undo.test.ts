@@ -12,6 +12,7 @@ import { UNDO_AT_CLOSE_MS, UNDO_QUESTION_MS } from '../src/postgres-store/postgr
 import { withCommandDeadline } from '../src/store/command-deadline.js';
 import { holdingProxy, type HoldingProxy } from './holding-proxy.js';
 import { usePostgres } from './postgres-harness.js';
+import { until } from './poll-until.js';
 
 const pg = usePostgres();
 
@@ -23,16 +24,6 @@ const TIMEOUTS = { statementMs: 60_000, lockMs: 60_000, idleInTransactionMs: 60_
 
 /** The schema `store` keeps its tables in. */
 const schemaOf = async (store: PostgresStore): Promise<string> => (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
-
-/** Polls `check` every 20 ms until it holds, for at most `ms`. */
-const until = async (check: () => Promise<boolean>, ms = 5_000): Promise<void> => {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error('the condition never held');
-};
 
 /** A store through a {@link holdingProxy} on the schema of a store of its own, with `connections` connections, and a session registry on it. */
 const proxiedStore = async (

@@ -12,7 +12,7 @@ import postgres from 'postgres';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { accountPolicy } from '../src/index.js';
-import { createPostgresSessionRegistry, createPostgresThrottleCounts, type PostgresStore } from '../src/postgres.js';
+import { createPostgresSessionRegistry, createPostgresThrottleCounts, type PostgresStore, type PostgresStoreOptions } from '../src/postgres.js';
 import { ABANDON_AFTER_MS } from '../src/postgres-store/postgres-abandon.js';
 import { withCommandDeadline } from '../src/store/command-deadline.js';
 import { commandErrorText, outcomeUnknownText, timedOutText } from '../src/store/errors.js';
@@ -22,6 +22,7 @@ import { freezePostgres } from './postgres-freeze.js';
 import { usePostgres } from './postgres-harness.js';
 import { frontendMessages } from './postgres-wire.js';
 import { holdAnswersAfter, partitionAfterCommit } from './answer-holding-proxies.js';
+import { until } from './poll-until.js';
 
 const pg = usePostgres();
 
@@ -33,6 +34,9 @@ const SLACK_MS = 700;
 
 /** How long the database stays silent unless a test ends it first: long past every answer expected, so that waiting for it shows. */
 const SILENT_MS = 3 * DEADLINE_MS + 3_000;
+
+/** How long a store's close lets its pool's end wait for the statements under way, ms (`sql.end({ timeout: 5 })`). */
+const POOL_END_MS = 5_000;
 
 /** PostgreSQL's own limits far off: what ends the statements here is the command's deadline, not the database. */
 const TIMEOUTS = { statementMs: 60_000, lockMs: 60_000, idleInTransactionMs: 60_000 } as const;
@@ -58,18 +62,9 @@ const ownConnection = (): postgres.Sql => {
 const schemaOf = async (store: PostgresStore): Promise<string> => (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
 
 /** A store on `direct`'s schema that reaches the database through `proxy` (both closed after the file). */
-const storeBehind = async (direct: PostgresStore, proxy: LoopbackProxy, maxConnections = 2): Promise<PostgresStore> => {
+const storeBehind = async (direct: PostgresStore, proxy: LoopbackProxy, maxConnections = 2, options: PostgresStoreOptions = {}): Promise<PostgresStore> => {
   pg.onClose(() => proxy.close());
-  return pg.openPeerVia(proxy.url, await schemaOf(direct), { timeouts: TIMEOUTS, maxConnections });
-};
-
-/** Polls `check` every 20 ms until it holds, for at most 5 s. */
-const until = async (check: () => Promise<boolean>): Promise<void> => {
-  for (let i = 0; i < 250; i++) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  throw new Error('the condition never held');
+  return pg.openPeerVia(proxy.url, await schemaOf(direct), { timeouts: TIMEOUTS, maxConnections, ...options });
 };
 
 /**
@@ -286,6 +281,54 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
       if (E.isLeft(again)) throw new Error(`not begun after the resume: ${JSON.stringify(again.left)}`);
       again.right.stream.destroy();
       await again.right.commit();
+    },
+    30_000,
+  );
+
+  it(
+    "an upload begun when the sweep found stale uploads, the database going silent as their chunks are deleted, is answered just past the deadline, not when the database answers",
+    async () => {
+      const direct = await pg.openStore({ timeouts: TIMEOUTS });
+      const proxy = await holdAnswersAfter(pg.url());
+      // The sweep of stale uploads runs as every upload begins.
+      const store = await storeBehind(direct, proxy, 2, { staleSweepEveryMs: 0 });
+      expect(await command(store, 'CRT v')).toEqual(['Thread v created']);
+      // A dead server's half upload (its lease lapsed): the sweep deletes it and asks for its chunks' deletion now.
+      await direct.sql`INSERT INTO uploads (thread, filename, uploader, lease_expires_at) VALUES ('v', 'old.txt', 'bob', now() - interval '1 minute')`;
+      // The database goes silent on the connection that deletes those chunks (a batch outside the deadline).
+      proxy.arm('FROM doomed_uploads WHERE id = ANY');
+      const begun = await Promise.race([
+        timed(() => withCommandDeadline(DEADLINE_MS, () => store.beginUpload('v', 'f.txt', 'alice')())),
+        sleep(SILENT_MS).then(() => 'still waiting' as const),
+      ]);
+      // Before: 'still waiting' (the chunks' deletion, outside the deadline, was awaited whole).
+      expect(begun).not.toBe('still waiting');
+      if (begun === 'still waiting') return;
+      expect(begun.value).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+      expect(begun.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+    },
+    30_000,
+  );
+
+  it(
+    "closing a store whose sweep of deleted uploads' chunks is at a database gone silent ends, not when the database answers",
+    async () => {
+      const store = await pg.openStore({ timeouts: TIMEOUTS });
+      // The pass the store kicked as it opened is over: the next one meets the hung database.
+      await store.sweepDoomedUploads();
+      freezePostgres(pg.url(), true);
+      const thaw = setTimeout(() => freezePostgres(pg.url(), false), SILENT_MS);
+      try {
+        const sweeping = store.sweepDoomedUploads().catch(() => 0);
+        const closed = await Promise.race([timed(() => store.close()), sleep(SILENT_MS - 500).then(() => 'still waiting' as const)]);
+        // Before: 'still waiting' (the close awaited the pass, whose statement runs outside any deadline).
+        expect(closed).not.toBe('still waiting');
+        if (closed !== 'still waiting') expect(closed.ms).toBeLessThan(ABANDON_AFTER_MS + POOL_END_MS + SLACK_MS);
+        await sweeping;
+      } finally {
+        clearTimeout(thaw);
+        freezePostgres(pg.url(), false);
+      }
     },
     30_000,
   );

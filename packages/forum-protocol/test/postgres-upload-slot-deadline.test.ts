@@ -11,9 +11,12 @@ import { createPostgresUploadSlots, type PostgresStore, type PostgresUploadSlots
 import { ABANDON_AFTER_MS } from '../src/postgres-store/postgres-abandon.js';
 import { withCommandDeadline } from '../src/store/command-deadline.js';
 import { holdAnswersAfter, partitionAfterCommit } from './answer-holding-proxies.js';
+import { loopbackProxy } from './loopback-proxy.js';
+import { commitSpotter, frontendMessages } from './postgres-wire.js';
 import { holdingProxy } from './holding-proxy.js';
 import type { LoopbackProxy } from './loopback-proxy.js';
 import { usePostgres } from './postgres-harness.js';
+import { until } from './poll-until.js';
 
 const pg = usePostgres();
 
@@ -29,20 +32,46 @@ const SLACK_MS = 700;
 /** PostgreSQL's own limits far off: what ends the statements here is the deadline, not the database. */
 const TIMEOUTS = { statementMs: 60_000, lockMs: 60_000, idleInTransactionMs: 60_000 } as const;
 
-/** Polls `check` every 20 ms until it holds, for at most `ms`. */
-const until = async (check: () => Promise<boolean>, ms = 5_000): Promise<void> => {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error('the condition never held');
-};
-
 /** `p`'s value and how long it took, or 'still waiting' after `ms`. */
 const timed = <A>(p: Promise<A>, ms: number): Promise<{ readonly value: A; readonly ms: number } | 'still waiting'> => {
   const from = performance.now();
   return Promise.race([p.then((value) => ({ value, ms: performance.now() - from })), new Promise<'still waiting'>((resolve) => setTimeout(() => resolve('still waiting'), ms))]);
+};
+
+/**
+ * A proxy in front of the database that, once armed, holds the client's bytes from the next COMMIT on, and its
+ * close, until `heal`: a COMMIT still on its way (TCP retransmitting it through a partition) when its take is
+ * given up and the undo asks about its backend.
+ */
+const holdCommit = async (url: string): Promise<LoopbackProxy & { arm(): void; heal(): void }> => {
+  let armed = false;
+  const heals: (() => void)[] = [];
+  const proxy = await loopbackProxy(url, (client, upstream) => {
+    const isCommit = commitSpotter();
+    let held: Buffer[] | undefined;
+    let closed = false;
+    client.on('data', (chunk: Buffer) => {
+      if (held === undefined && armed && frontendMessages(chunk).some(isCommit)) {
+        armed = false;
+        held = [];
+        heals.push(() => {
+          for (const c of held ?? []) upstream.write(c);
+          held = undefined;
+          if (closed) upstream.end();
+        });
+      }
+      if (held === undefined) upstream.write(chunk);
+      else held.push(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    return {
+      clientClosed: () => {
+        closed = true;
+        if (held === undefined) upstream.destroy();
+      },
+    };
+  });
+  return { ...proxy, arm: () => void (armed = true), heal: () => heals.splice(0).forEach((h) => h()) };
 };
 
 /** Places (1 per user) on a store of `connections` that reaches the database through `proxy`, on `direct`'s schema; its errors told. */
@@ -123,5 +152,24 @@ describe('PostgreSQL: an upload place taken or given back at a database that doe
     await slots.renew();
     expect(await places('cat')).toBe(0);
     expect(E.isRight(await withCommandDeadline(DEADLINE_MS, () => slots.take('cat')())) ? 'taken' : 'refused').toBe('taken');
+  }, 20_000);
+
+  it("a take whose COMMIT is still on its way when the undo asks is undone once it lands: its backend, in its transaction, is not taken for one that ran it", async () => {
+    const proxy = await holdCommit(pg.url());
+    const { slots, places, errors } = await slotsBehind(proxy);
+    proxy.arm();
+    const taken = await withCommandDeadline(DEADLINE_MS, () => slots.take('dan')());
+    expect(taken).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+    // Several rounds of the undo (every 250 ms) find the backend idle in its transaction, the COMMIT not read yet.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await places('dan')).toBe(0);
+    // The COMMIT lands (the place is taken), then the connection's end; the undo then deletes the place.
+    proxy.heal();
+    const watcher = postgres(pg.url(), { max: 1, onnotice: () => undefined });
+    pg.onClose(() => watcher.end({ timeout: 1 }));
+    await until(() => allIdle(watcher));
+    // An undo that took the backend in its transaction for one that had run the take deleted nothing: the place stayed.
+    await until(async () => (await places('dan')) === 0);
+    expect(errors).toEqual([]);
   }, 20_000);
 });

@@ -76,7 +76,7 @@ export interface ClaimUndoOptions<C extends GivenUpClaim> {
 /** One pending undo: its claim, when it gives up, why it has not ended yet, and its ending. */
 interface PendingUndo<C extends GivenUpClaim> {
   readonly claim: C;
-  until: number;
+  readonly until: number;
   why: string;
   readonly done: () => void;
 }

@@ -16,7 +16,7 @@ import { deleteUploads, DoomedUploadSweeper, type DoomedUploadSweepOptions } fro
 import { deadlineSql, learnUserCancel } from './postgres-deadline.js';
 import { reconnectDelaySeconds } from './postgres-reconnect.js';
 import { committedAfterAll, settledTransaction } from './postgres-commit-landed.js';
-import { untilAnswerDue } from './postgres-abandon.js';
+import { awaitedBriefly, untilAnswerDue } from './postgres-abandon.js';
 import type { Account, AppendGuard, Download, ForumStore, ThreadUpdate, UploadError, UploadStat, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
 import { rememberReplyBytes } from '../store/thread-reply-size.js';
@@ -439,8 +439,10 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
         const stale = await untilAnswerDue(sweepStaleUploads(sql, staleMs), []);
         // Their chunks deleted before this upload's room is checked: on a full forum it is the one that needs
         // that room, and left to the background they were still counted (an announced size refused at once).
-        // A failure leaves them to the sweeper, and the checks below to decide.
-        if (stale.length > 0) await sweeper.sweepUploads(stale).catch(() => sweeper.kick());
+        // A failure leaves them to the sweeper, and the checks below to decide. Awaited only until the answer
+        // is due, as the sweep: its batches run outside the deadline, and at a database gone silent as they ran
+        // the upload's start (a transfer's store step) waited for as long as TCP did.
+        if (stale.length > 0) await untilAnswerDue(sweeper.sweepUploads(stale).catch(() => sweeper.kick()), undefined);
       }
       const room = await uploadProblem(title, filename, uploader, granted);
       if (E.isLeft(room)) return room;
@@ -486,7 +488,10 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
     sweepDoomedUploads: () => sweeper.sweep(),
     close: async () => {
       leases.close();
-      await sweeper.close();
+      // The pass running ends after its batch (ms), but its statements run outside any deadline: at a database
+      // gone silent the close (and a server's stop) waited for as long as TCP did. Awaited briefly, then the
+      // pool's end (5 s at most) cuts it off.
+      await awaitedBriefly(sweeper.close());
       await sql.end({ timeout: 5 });
     },
     getAccount: (username) =>

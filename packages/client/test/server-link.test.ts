@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { RudpConnection } from 'rudpx';
 import { describe, expect, it } from 'vitest';
-import { LinkError, ServerLink } from '../src/server-link.js';
+import { LinkError, MAX_REPLY_WAITS, ServerLink } from '../src/server-link.js';
 
 /** A connection whose every send fails as rudp's does for a message larger than the peer's window. */
 class RefusingConnection extends EventEmitter {
@@ -157,5 +157,38 @@ describe('ServerLink', () => {
     clearInterval(trickle);
     conn.emit('message', new TextEncoder().encode(JSON.stringify({ type: 'reply', id: '1', status: 'ok', lines: ['1 bob: hi'], data: { kind: 'none' } })));
     expect((await reply).lines).toEqual(['1 bob: hi']);
+  });
+
+  it('a reply that keeps trickling in is given up on after MAX_REPLY_WAITS timeouts (the spec\'s bounded time)', async () => {
+    // Before, a server sending 4 KiB or more per timeout, and never the whole reply, held the client without bound.
+    let bytes = 0;
+    const conn = new EventEmitter() as EventEmitter & { maxMessageSize(): number; send(): Promise<void>; closed: boolean; stats(): { bytesReceived: number } };
+    conn.maxMessageSize = () => 1 << 20;
+    conn.stats = () => ({ bytesReceived: bytes });
+    conn.closed = false;
+    conn.send = () => Promise.resolve();
+    const timeoutMs = 100;
+    const link = new ServerLink(conn as unknown as RudpConnection, timeoutMs, { notice: () => undefined, lost: () => undefined });
+    const started = performance.now();
+    const trickle = setInterval(() => (bytes += 8192), 20);
+    const bound = MAX_REPLY_WAITS * timeoutMs;
+    let guard: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      link.request('RDT', ['big']).then(
+        () => 'answered',
+        (e: unknown) => e as LinkError,
+      ),
+      new Promise<string>((r) => (guard = setTimeout(() => r('still waiting'), bound * 3))),
+    ]);
+    const at = performance.now() - started;
+    clearInterval(trickle);
+    clearTimeout(guard);
+    expect(outcome).toBeInstanceOf(LinkError);
+    expect(at).toBeGreaterThanOrEqual(bound - 5);
+    expect(at).toBeLessThan(bound * 2);
+    expect({ kind: (outcome as LinkError).kind, message: (outcome as LinkError).message }).toEqual({
+      kind: 'timeout',
+      message: `no reply within ${Math.round(at / 1000)} seconds, the most a reply is waited for, though bytes were still arriving`,
+    });
   });
 });

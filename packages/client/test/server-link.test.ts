@@ -22,6 +22,18 @@ class RefusingConnection extends EventEmitter {
   }
 }
 
+type FakeConnection = EventEmitter & { maxMessageSize(): number; send(): Promise<void>; closed: boolean; stats(): { bytesReceived: number } };
+
+/** A connection that takes every request (`send`, resolved at once unless given), having received `received()` bytes so far. */
+const fakeConnection = (received: () => number = () => 0, send: () => Promise<void> = () => Promise.resolve()): FakeConnection => {
+  const conn = new EventEmitter() as FakeConnection;
+  conn.maxMessageSize = () => 1 << 20;
+  conn.stats = () => ({ bytesReceived: received() });
+  conn.send = send;
+  conn.closed = false;
+  return conn;
+};
+
 describe('ServerLink', () => {
   // Before, the send's failure was swallowed and the request waited out its timeout (10 minutes here: the test timed out).
   it('a request that cannot be sent fails at once with the reason, not after the reply timeout', async () => {
@@ -65,11 +77,7 @@ describe('ServerLink', () => {
 
   it('a request that times out says so of messages from the server it could not read meanwhile', async () => {
     // Before, a reply over the decoder's 8 MiB or of the wrong shape read as silence: "no reply within N seconds".
-    const conn = new EventEmitter() as EventEmitter & { maxMessageSize(): number; send(): Promise<void>; closed: boolean; stats(): { bytesReceived: number } };
-    conn.maxMessageSize = () => 1 << 20;
-    conn.stats = () => ({ bytesReceived: 0 });
-    conn.send = () => Promise.resolve();
-    conn.closed = false;
+    const conn = fakeConnection();
     const link = new ServerLink(conn as unknown as RudpConnection, 50, { notice: () => undefined, lost: () => undefined });
     const failure = link.request('LST', []).then(
       () => undefined,
@@ -91,11 +99,7 @@ describe('ServerLink', () => {
 
   it('a request left unanswered says whether the server\'s transport acknowledged it (timed out, or the connection lost)', async () => {
     let acknowledge = (): void => undefined;
-    const conn = new EventEmitter() as EventEmitter & { maxMessageSize(): number; send(): Promise<void>; closed: boolean; stats(): { bytesReceived: number } };
-    conn.maxMessageSize = () => 1 << 20;
-    conn.stats = () => ({ bytesReceived: 0 });
-    conn.closed = false;
-    conn.send = () => new Promise<void>((resolve) => (acknowledge = resolve));
+    const conn = fakeConnection(undefined, () => new Promise<void>((resolve) => (acknowledge = resolve)));
     const link = new ServerLink(conn as unknown as RudpConnection, 50, { notice: () => undefined, lost: () => undefined });
     const failed = (p: Promise<unknown>): Promise<LinkError> => p.then(() => Promise.reject(new Error('answered')), (e: unknown) => e as LinkError);
     // Never acknowledged: the request may not have reached the server.
@@ -117,11 +121,7 @@ describe('ServerLink', () => {
   it('a reply still arriving is waited for past the timeout; once it stalls, the request fails, saying how long it waited', async () => {
     // Before, a 3.9 MiB reply arriving over a lossy path for more than the 8 s was given up on (attack round 21).
     let bytes = 0;
-    const conn = new EventEmitter() as EventEmitter & { maxMessageSize(): number; send(): Promise<void>; closed: boolean; stats(): { bytesReceived: number } };
-    conn.maxMessageSize = () => 1 << 20;
-    conn.stats = () => ({ bytesReceived: bytes });
-    conn.closed = false;
-    conn.send = () => Promise.resolve();
+    const conn = fakeConnection(() => bytes);
     const link = new ServerLink(conn as unknown as RudpConnection, 300, { notice: () => undefined, lost: () => undefined });
     const started = performance.now();
     const settled = link.request('RDT', ['big']).then(
@@ -145,11 +145,7 @@ describe('ServerLink', () => {
 
   it('a reply that completes while it arrives past the timeout is answered', async () => {
     let bytes = 0;
-    const conn = new EventEmitter() as EventEmitter & { maxMessageSize(): number; send(): Promise<void>; closed: boolean; stats(): { bytesReceived: number } };
-    conn.maxMessageSize = () => 1 << 20;
-    conn.stats = () => ({ bytesReceived: bytes });
-    conn.closed = false;
-    conn.send = () => Promise.resolve();
+    const conn = fakeConnection(() => bytes);
     const link = new ServerLink(conn as unknown as RudpConnection, 200, { notice: () => undefined, lost: () => undefined });
     const reply = link.request('RDT', ['big']);
     const trickle = setInterval(() => (bytes += 8192), 50);
@@ -162,11 +158,7 @@ describe('ServerLink', () => {
   it('a reply that keeps trickling in is given up on after MAX_REPLY_WAITS timeouts (the spec\'s bounded time)', async () => {
     // Before, a server sending 4 KiB or more per timeout, and never the whole reply, held the client without bound.
     let bytes = 0;
-    const conn = new EventEmitter() as EventEmitter & { maxMessageSize(): number; send(): Promise<void>; closed: boolean; stats(): { bytesReceived: number } };
-    conn.maxMessageSize = () => 1 << 20;
-    conn.stats = () => ({ bytesReceived: bytes });
-    conn.closed = false;
-    conn.send = () => Promise.resolve();
+    const conn = fakeConnection(() => bytes);
     const timeoutMs = 100;
     const link = new ServerLink(conn as unknown as RudpConnection, timeoutMs, { notice: () => undefined, lost: () => undefined });
     const started = performance.now();

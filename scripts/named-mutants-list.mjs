@@ -61,4 +61,7 @@ export const MUTANTS = [
   { name: '14k a VERSION packet never dispatched', file: `${core}/endpoint.ts`, from: 'if (data[0] === VERSION_PACKET_BYTE) return handleVersionPacket(this, data, from);', to: '', tests: ['version-negotiation'] },
   { name: '14l another version never answered', file: `${core}/endpoint.ts`, from: "if (drop === 'version') answerOtherVersion(this, data, from);", to: '', tests: ['version-negotiation'] },
   { name: '14m a four-byte packet number taken as the INITIAL layout', file: 'packages/rudp/src/wire/version-packet.ts', from: ' || (first & 0x08) !== 0) return undefined;', to: ') return undefined;', tests: ['version-negotiation'] },
+  { name: '15 a port change resends nothing sent to the old port', file: `${core}/connection/migration.ts`, from: 'else c.recovery.leaveAddress(firstPn, now);', to: '', tests: ['migration'] },
+  { name: '15b a port change counts the old port from the validation, not the move', file: `${core}/connection/migration.ts`, from: 'const firstPn = path.moved ? path.startPn : c.nextPn;', to: 'const firstPn = c.nextPn;', tests: ['migration'] },
+  { name: '15c leaving an address keeps the probe backoff', file: `${core}/recovery/loss-detection.ts`, from: 'this.pathStartPn = firstPn;\n    this.ptoCount = 0;', to: 'this.pathStartPn = firstPn;', tests: ['loss-detection'] },
 ];

@@ -69,4 +69,7 @@ export const MUTANTS = [
   { name: '15f a client never indexes the token its handshake gave', file: `${core}/endpoint.ts`, from: 'this.resetTokens.add(conn);', to: '', tests: ['stateless-reset'] },
   { name: '15h a second connection with a token does not move the first into the index', file: `${core}/reset-tokens.ts`, from: '      this.insert(single);\n', to: '', tests: ['stateless-reset'] },
   { name: '15g the reset secret is the identity key itself', file: 'packages/rudp/src/crypto/reset-token.ts', from: "return hkdfExpandLabel(crypto, hkdfExtract(crypto, RESET_SALT, identity.privateKey), 'stateless reset', new Uint8Array(0), HASH_LEN);", to: 'return identity.privateKey;', tests: ['stateless-reset'] },
+  { name: '16 a port change resends nothing sent to the old port', file: `${core}/connection/migration.ts`, from: 'else c.recovery.leaveAddress(firstPn, now);', to: '', tests: ['migration'] },
+  { name: '16b a port change counts the old port from the validation, not the move', file: `${core}/connection/migration.ts`, from: 'const firstPn = path.moved ? path.startPn : c.nextPn;', to: 'const firstPn = c.nextPn;', tests: ['migration'] },
+  { name: '16c leaving an address keeps the probe backoff', file: `${core}/recovery/loss-detection.ts`, from: 'this.pathStartPn = firstPn;\n    this.ptoCount = 0;', to: 'this.pathStartPn = firstPn;', tests: ['loss-detection'] },
 ];

@@ -44,7 +44,8 @@ pipe; exits at end of input (logging out).
   --timeout SECONDS   how long to wait for the server before saying it is
                       unreachable (default ${DEFAULT_TIMEOUT_SECONDS}): connecting waits SECONDS; once
                       connected, a request gets 1.6 × SECONDS for its reply
-                      (again while 4 KiB or more of it arrived meanwhile) and
+                      (again while 4 KiB or more of it arrived meanwhile, up
+                      to 16 × that) and
                       the connection 2 × SECONDS of silence (8 s and 10 s by
                       default)
   --stall-bytes BYTES, --stall-seconds SECONDS

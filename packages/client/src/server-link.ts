@@ -43,6 +43,14 @@ export interface LinkEvents {
  */
 export const PROGRESS_BYTES = 4096;
 
+/**
+ * The most a reply is waited for, in reply timeouts, however much keeps arriving: the spec has an unreachable server
+ * reported after a bounded time, and a broken or hostile server trickling {@link PROGRESS_BYTES} per timeout would
+ * otherwise hold the client for ever (attack round 21's review). 16 × 8 s (the default) is 128 s: the protocol's
+ * largest reply (8 MiB) at 64 KiB/s, twice the 46–75 s a 3.9 MiB RDT took on loopback losing half the server's packets.
+ */
+export const MAX_REPLY_WAITS = 16;
+
 /** How long {@link ServerLink.close} waits for the server to acknowledge the close, ms. */
 export const CLOSE_GRACE_MS = 1000;
 
@@ -67,7 +75,8 @@ interface Waiting {
  * matched by id, and a request with no reply within `timeoutMs` fails (the
  * client then says the server is unreachable instead of hanging), unless
  * {@link PROGRESS_BYTES} or more arrived meanwhile: a large reply still
- * arriving gets another `timeoutMs`, and so on while it keeps coming.
+ * arriving gets another `timeoutMs`, and so on while it keeps coming, up to
+ * {@link MAX_REPLY_WAITS} × `timeoutMs` in all.
  */
 export class ServerLink {
   private nextId = 0;
@@ -124,14 +133,19 @@ export class ServerLink {
     const unreadableBefore = this.unreadable;
     return new Promise<Reply>((resolve, reject) => {
       const started = performance.now();
+      const deadline = started + MAX_REPLY_WAITS * this.timeoutMs;
       let seen = this.conn.stats().bytesReceived;
+      let stretch = this.timeoutMs;
       const expire = (): void => {
         // A reply on its way: a 3.9 MiB thread over a path losing half the server's packets took over 8 s, and the
         // client gave up on it, saying the server was unreachable while its reply kept arriving (attack round 21).
         const now = this.conn.stats().bytesReceived;
-        if (now - seen >= PROGRESS_BYTES) {
+        const left = deadline - performance.now();
+        const arriving = now - seen >= PROGRESS_BYTES;
+        if (arriving && left > 0) {
           seen = now;
-          waiting.timer = setTimeout(expire, this.timeoutMs);
+          stretch = Math.min(this.timeoutMs, left);
+          waiting.timer = setTimeout(expire, stretch);
           return;
         }
         this.waiting.delete(id);
@@ -140,7 +154,11 @@ export class ServerLink {
         const why = unread === 0 ? '' : `; meanwhile the server sent ${unread} ${unread === 1 ? 'message' : 'messages'} this client cannot read (the last: ${this.lastUnreadable})`;
         const waited = Math.round((performance.now() - started) / 1000);
         const within = Math.round(this.timeoutMs / 1000);
-        const span = waited > within + 1 ? `${waited} seconds, the last ${within} with next to nothing arriving` : `${within} seconds`;
+        const span = arriving
+          ? `${waited} seconds, the most a reply is waited for, though bytes were still arriving`
+          : waited > within + 1
+            ? `${waited} seconds, the last ${Math.round(stretch / 1000)} with next to nothing arriving`
+            : `${within} seconds`;
         reject(new LinkError(`no reply within ${span}${why}`, 'timeout', waiting.received));
       };
       const waiting: Waiting = { resolve, reject, timer: setTimeout(expire, this.timeoutMs), received: false };

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { RudpConnection } from 'rudpx';
 import { describe, expect, it } from 'vitest';
-import { LinkError, ServerLink } from '../src/server-link.js';
+import { LinkError, MAX_REPLY_WAITS, ServerLink } from '../src/server-link.js';
 
 /** A connection whose every send fails as rudp's does for a message larger than the peer's window. */
 class RefusingConnection extends EventEmitter {
@@ -21,6 +21,18 @@ class RefusingConnection extends EventEmitter {
     return Promise.reject(new RangeError(`message of ${bytes.length} bytes exceeds the peer's window`));
   }
 }
+
+type FakeConnection = EventEmitter & { maxMessageSize(): number; send(): Promise<void>; closed: boolean; stats(): { bytesReceived: number } };
+
+/** A connection that takes every request (`send`, resolved at once unless given), having received `received()` bytes so far. */
+const fakeConnection = (received: () => number = () => 0, send: () => Promise<void> = () => Promise.resolve()): FakeConnection => {
+  const conn = new EventEmitter() as FakeConnection;
+  conn.maxMessageSize = () => 1 << 20;
+  conn.stats = () => ({ bytesReceived: received() });
+  conn.send = send;
+  conn.closed = false;
+  return conn;
+};
 
 describe('ServerLink', () => {
   it("a stateless reset (the server restarted under the session) is told as such, to the idle client too; another close keeps rudp's reason", () => {
@@ -79,11 +91,7 @@ describe('ServerLink', () => {
 
   it('a request that times out says so of messages from the server it could not read meanwhile', async () => {
     // Before, a reply over the decoder's 8 MiB or of the wrong shape read as silence: "no reply within N seconds".
-    const conn = new EventEmitter() as EventEmitter & { maxMessageSize(): number; send(): Promise<void>; closed: boolean; stats(): { bytesReceived: number } };
-    conn.maxMessageSize = () => 1 << 20;
-    conn.stats = () => ({ bytesReceived: 0 });
-    conn.send = () => Promise.resolve();
-    conn.closed = false;
+    const conn = fakeConnection();
     const link = new ServerLink(conn as unknown as RudpConnection, 50, { notice: () => undefined, lost: () => undefined });
     const failure = link.request('LST', []).then(
       () => undefined,
@@ -105,11 +113,7 @@ describe('ServerLink', () => {
 
   it('a request left unanswered says whether the server\'s transport acknowledged it (timed out, or the connection lost)', async () => {
     let acknowledge = (): void => undefined;
-    const conn = new EventEmitter() as EventEmitter & { maxMessageSize(): number; send(): Promise<void>; closed: boolean; stats(): { bytesReceived: number } };
-    conn.maxMessageSize = () => 1 << 20;
-    conn.stats = () => ({ bytesReceived: 0 });
-    conn.closed = false;
-    conn.send = () => new Promise<void>((resolve) => (acknowledge = resolve));
+    const conn = fakeConnection(undefined, () => new Promise<void>((resolve) => (acknowledge = resolve)));
     const link = new ServerLink(conn as unknown as RudpConnection, 50, { notice: () => undefined, lost: () => undefined });
     const failed = (p: Promise<unknown>): Promise<LinkError> => p.then(() => Promise.reject(new Error('answered')), (e: unknown) => e as LinkError);
     // Never acknowledged: the request may not have reached the server.
@@ -131,11 +135,7 @@ describe('ServerLink', () => {
   it('a reply still arriving is waited for past the timeout; once it stalls, the request fails, saying how long it waited', async () => {
     // Before, a 3.9 MiB reply arriving over a lossy path for more than the 8 s was given up on (attack round 21).
     let bytes = 0;
-    const conn = new EventEmitter() as EventEmitter & { maxMessageSize(): number; send(): Promise<void>; closed: boolean; stats(): { bytesReceived: number } };
-    conn.maxMessageSize = () => 1 << 20;
-    conn.stats = () => ({ bytesReceived: bytes });
-    conn.closed = false;
-    conn.send = () => Promise.resolve();
+    const conn = fakeConnection(() => bytes);
     const link = new ServerLink(conn as unknown as RudpConnection, 300, { notice: () => undefined, lost: () => undefined });
     const started = performance.now();
     const settled = link.request('RDT', ['big']).then(
@@ -159,11 +159,7 @@ describe('ServerLink', () => {
 
   it('a reply that completes while it arrives past the timeout is answered', async () => {
     let bytes = 0;
-    const conn = new EventEmitter() as EventEmitter & { maxMessageSize(): number; send(): Promise<void>; closed: boolean; stats(): { bytesReceived: number } };
-    conn.maxMessageSize = () => 1 << 20;
-    conn.stats = () => ({ bytesReceived: bytes });
-    conn.closed = false;
-    conn.send = () => Promise.resolve();
+    const conn = fakeConnection(() => bytes);
     const link = new ServerLink(conn as unknown as RudpConnection, 200, { notice: () => undefined, lost: () => undefined });
     const reply = link.request('RDT', ['big']);
     const trickle = setInterval(() => (bytes += 8192), 50);
@@ -171,5 +167,34 @@ describe('ServerLink', () => {
     clearInterval(trickle);
     conn.emit('message', new TextEncoder().encode(JSON.stringify({ type: 'reply', id: '1', status: 'ok', lines: ['1 bob: hi'], data: { kind: 'none' } })));
     expect((await reply).lines).toEqual(['1 bob: hi']);
+  });
+
+  it('a reply that keeps trickling in is given up on after MAX_REPLY_WAITS timeouts (the spec\'s bounded time)', async () => {
+    // Before, a server sending 4 KiB or more per timeout, and never the whole reply, held the client without bound.
+    let bytes = 0;
+    const conn = fakeConnection(() => bytes);
+    const timeoutMs = 100;
+    const link = new ServerLink(conn as unknown as RudpConnection, timeoutMs, { notice: () => undefined, lost: () => undefined });
+    const started = performance.now();
+    const trickle = setInterval(() => (bytes += 8192), 20);
+    const bound = MAX_REPLY_WAITS * timeoutMs;
+    let guard: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      link.request('RDT', ['big']).then(
+        () => 'answered',
+        (e: unknown) => e as LinkError,
+      ),
+      new Promise<string>((r) => (guard = setTimeout(() => r('still waiting'), bound * 3))),
+    ]);
+    const at = performance.now() - started;
+    clearInterval(trickle);
+    clearTimeout(guard);
+    expect(outcome).toBeInstanceOf(LinkError);
+    expect(at).toBeGreaterThanOrEqual(bound - 5);
+    expect(at).toBeLessThan(bound * 2);
+    expect({ kind: (outcome as LinkError).kind, message: (outcome as LinkError).message }).toEqual({
+      kind: 'timeout',
+      message: `no reply within ${Math.round(at / 1000)} seconds, the most a reply is waited for, though bytes were still arriving`,
+    });
   });
 });

@@ -36,6 +36,8 @@ const tuning = process.env.ACK_DELAY === undefined ? {} : { maxAckDelayMs: Numbe
  */
 const simTuning = { ...tuning, ...(process.env.ACK_EVERY === undefined ? {} : { ackEveryPackets: Number(process.env.ACK_EVERY) }) };
 const SIM_DELAY_MS = Number(process.env.DELAY_MS ?? 1);
+/** Simulator only: `$BATCH_MS`, both nodes' `receiveBatchMs` (datagrams read in batches, as the adapter reads a socket). */
+const batchOption = process.env.BATCH_MS === undefined ? {} : { receiveBatchMs: Number(process.env.BATCH_MS) };
 const [mode = 'real', kase = 'data50', third] = process.argv.slice(2);
 
 const CASES: Record<string, { readonly down: number; readonly up: number }> = {
@@ -286,11 +288,13 @@ const simRun = (name: string, seed: number): number => {
   let received = 0;
   let saveTimeline: () => void = () => undefined;
   sim.addNode('c', ce, {
+    ...batchOption,
     onActivity: (now) => {
       for (let ev = ce.pollEvent(); ev; ev = ce.pollEvent()) if (ev.type === 'message' && ++received === COUNT) doneAt ??= now;
     },
   });
   sim.addNode('s', se, {
+    ...batchOption,
     onActivity: () => {
       for (let ev = se.pollEvent(); ev; ev = se.pollEvent()) {
         if (ev.type === 'message' && ev.data.length === 1) {

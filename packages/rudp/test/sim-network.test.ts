@@ -219,6 +219,23 @@ describe('SimNetwork links', () => {
     expect(Array.from(b.received[0]!.data)).toEqual([1, 2, 3]);
   });
 
+  it('with receiveBatchMs, reads the datagrams that arrived within the window together, then drains once (a socket read in batches)', () => {
+    // 1,000-byte datagrams at 80 Mbit/s: one every 0.1 ms, the first at 1.1 ms.
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 1, bandwidthBps: 80e6 } });
+    const a = new Host();
+    const b = new Host();
+    let drains = 0;
+    sim.addNode(A, a);
+    sim.addNode(B, b, { receiveBatchMs: 0.35, onActivity: () => drains++ });
+    for (let i = 0; i < 8; i++) a.queue(B, new Uint8Array(1000));
+    sim.wake(A);
+    sim.runUntilIdle(100);
+    // Arrivals 1.1–1.4 ms read at 1.45, arrivals 1.5–1.8 ms at 1.85: two reads, one activity each.
+    expect(b.received.map((r) => Math.round(r.at * 100) / 100)).toEqual([1.45, 1.45, 1.45, 1.45, 1.85, 1.85, 1.85, 1.85]);
+    expect(drains).toBe(2);
+    expect(() => sim.addNode('c:1', new Host(), { receiveBatchMs: -1 })).toThrow(RangeError);
+  });
+
   it('counts datagrams sent to an address with no node as no-route drops', () => {
     const sim = new SimNetwork({ seed: 1 });
     const a = new Host();

@@ -34,6 +34,15 @@ export interface SimNodeOptions {
    * poll the endpoint's events (and send replies) at the exact instant.
    */
   readonly onActivity?: (now: number) => void;
+  /**
+   * Reads datagrams in batches, as the Node adapter reads a socket
+   * (`recvmmsg`, GRO): a datagram that reaches an idle node is handled this
+   * many ms later, with every datagram that arrived meanwhile, all at that
+   * time, before one `onActivity` and one drain of its transmits. So a burst
+   * gets one ACK, as on real sockets, where the simulator's one-by-one
+   * delivery gives one per `ackEveryPackets`. Unset: each datagram on its own.
+   */
+  readonly receiveBatchMs?: number;
 }
 
 interface NodeState {
@@ -47,6 +56,9 @@ interface NodeState {
   firesAtInstant: number;
   /** Consecutive timer fires, each within 1 ms of the last, after which the node sent nothing. */
   idleFires: number;
+  readonly receiveBatchMs: number | undefined;
+  /** Datagrams waiting for the batch read (`receiveBatchMs`), in arrival order. */
+  readonly batch: { readonly data: Uint8Array; readonly from: PeerAddress }[];
 }
 
 interface LinkState {
@@ -143,6 +155,7 @@ export class SimNetwork {
    */
   addNode(address: PeerAddress, endpoint: SansIoEndpoint, options: SimNodeOptions = {}): void {
     if (this.nodes.has(address)) throw new Error(`SimNetwork: a node is already registered at ${address}`);
+    if (options.receiveBatchMs !== undefined && !(options.receiveBatchMs >= 0)) throw new RangeError(`SimNetwork: receiveBatchMs must be ≥ 0, got ${options.receiveBatchMs}`);
     const node: NodeState = {
       address,
       endpoint,
@@ -152,6 +165,8 @@ export class SimNetwork {
       lastFireAt: -Infinity,
       firesAtInstant: 0,
       idleFires: 0,
+      receiveBatchMs: options.receiveBatchMs,
+      batch: [],
     };
     this.nodes.set(address, node);
     this.service(node);
@@ -327,7 +342,22 @@ export class SimNetwork {
     }
     stats.deliveredDatagrams++;
     stats.deliveredBytes += data.length;
+    if (node.receiveBatchMs !== undefined) {
+      node.batch.push({ data, from });
+      if (node.batch.length === 1) this.schedule(this.clock + node.receiveBatchMs, () => this.readBatch(node));
+      return;
+    }
     node.endpoint.handleDatagram(this.clock, data, from);
+    node.onActivity?.(this.clock);
+    this.service(node);
+  }
+
+  /** The batch read of `receiveBatchMs`: every datagram waiting, then one `onActivity` and one drain. */
+  private readBatch(node: NodeState): void {
+    const batch = node.batch.splice(0);
+    // Removed meanwhile: what it had not read is lost with it, as a closed socket's queue.
+    if (this.nodes.get(node.address) !== node) return;
+    for (const d of batch) node.endpoint.handleDatagram(this.clock, d.data, d.from);
     node.onActivity?.(this.clock);
     this.service(node);
   }

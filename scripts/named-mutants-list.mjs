@@ -68,6 +68,6 @@ export const MUTANTS = [
   { name: "15e the token's last byte not compared", file: `${core}/reset-tokens.ts`, from: 'for (let i = 0; i < RESET_TOKEN_BYTES; i++) diff |=', to: 'for (let i = 0; i < RESET_TOKEN_BYTES - 1; i++) diff |=', tests: ['stateless-reset'] },
   { name: '15f a client never indexes the token its handshake gave', file: `${core}/endpoint.ts`, from: 'this.resetTokens.add(conn);', to: '', tests: ['stateless-reset'] },
   { name: '15h a second connection with a token does not move the first into the index', file: `${core}/reset-tokens.ts`, from: '      this.insert(single);\n', to: '', tests: ['stateless-reset'] },
-  { name: '15i stateless resets past their rate (a 24-byte junk datagram costs an HMAC each)', file: `${core}/endpoint/stateless-reset.ts`, from: '  if (!e.resetRate.take(now)) return void e.counters.statelessResetsLimited++;\n', to: '', tests: ['stateless-reset'] },
+  { name: '15i stateless resets past their rate (a 24-byte junk datagram costs an HMAC each)', file: `${core}/endpoint/stateless-reset.ts`, from: '  if (!rate.take(now)) return void e.counters.statelessResetsLimited++;\n', to: '', tests: ['stateless-reset'] },
   { name: '15g the reset secret is the identity key itself', file: 'packages/rudp/src/crypto/reset-token.ts', from: "return hkdfExpandLabel(crypto, hkdfExtract(crypto, RESET_SALT, identity.privateKey), 'stateless reset', new Uint8Array(0), HASH_LEN);", to: 'return identity.privateKey;', tests: ['stateless-reset'] },
 ];

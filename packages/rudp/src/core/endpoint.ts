@@ -83,8 +83,8 @@ export class Endpoint implements SansIoEndpoint {
   readonly identity: KeyPair | undefined;
   /** @internal Server: the secret of its stateless reset tokens, derived from `identity` (none in plaintext mode). */
   readonly resetSecret: Uint8Array | undefined;
-  /** @internal Server: how many stateless resets it may send now (endpoint/stateless-reset.ts). */
-  readonly resetRate = new ResetRate();
+  /** @internal Server: how many stateless resets it may send now (endpoint/stateless-reset.ts); a client endpoint has none to send. */
+  readonly resetRate: ResetRate | undefined;
   /** @internal Client: its connections' stateless reset tokens, once their handshakes gave them. */
   readonly resetTokens = new ResetTokens();
   private readonly connectionIds: ((random: RandomSource) => number) | undefined;
@@ -179,7 +179,10 @@ export class Endpoint implements SansIoEndpoint {
       this.crypto = crypto;
       if (this.acceptIncoming) this.identity = identity ?? crypto.generateKeyPair();
       // From the identity key alone, so a process restarted with the same key answers for the old one's connections.
-      if (this.identity !== undefined) this.resetSecret = resetSecret(crypto, this.identity);
+      if (this.identity !== undefined) {
+        this.resetSecret = resetSecret(crypto, this.identity);
+        this.resetRate = new ResetRate();
+      }
     }
   }
 

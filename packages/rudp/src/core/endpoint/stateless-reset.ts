@@ -51,11 +51,12 @@ export function takeStatelessReset(e: Endpoint, data: Uint8Array, from: PeerAddr
 export function answerUnknownConnection(e: Endpoint, now: number, cid: number, size: number, from: PeerAddress): void {
   const secret = e.resetSecret;
   const crypto = e.crypto;
-  if (secret === undefined || crypto === undefined || cid === 0) return;
+  const rate = e.resetRate;
+  if (secret === undefined || crypto === undefined || rate === undefined || cid === 0) return;
   // Never in answer to a reset (the smallest is one byte short of this), so two endpoints cannot loop.
   if (size < MIN_RESET_TRIGGER) return;
   if (e.stateless.length >= e.maxStatelessQueue) return void e.drops.statelessQueueFull++;
-  if (!e.resetRate.take(now)) return void e.counters.statelessResetsLimited++;
+  if (!rate.take(now)) return void e.counters.statelessResetsLimited++;
   e.stateless.push({ to: from, data: encodeStatelessReset(resetToken(crypto, secret, cid, resetHost(from)), size, () => e.drawRandom()) });
   e.counters.statelessResetsSent++;
 }

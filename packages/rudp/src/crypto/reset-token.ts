@@ -25,17 +25,14 @@ export function resetSecret(crypto: CryptoProvider, identity: KeyPair): Uint8Arr
 }
 
 /**
- * The token of connection id `cid` for a client at `address` (its host and port, as the server's socket
- * names it) under `secret`: the first 16 bytes of HMAC(secret, cid as four bytes big-endian, address in
- * UTF-8). The address binds it: a server answers a reset for any id it does not know, to whoever asked,
- * and ids are 32 bits (QUIC-LB ids carry 8 or 16 bits of nonce), so tokens of ids alone could be
- * collected from anywhere, for ids the server would give out later. Bound to the address, a reset goes
- * to the address the token is for: nobody else learns it. The port is in it too: behind a shared NAT
- * (one address for many clients), a client could otherwise ask for every id's reset from its own port
- * and hold the token of any connection the server gives a neighbour later. The price: after a NAT
- * rebinding (a new port) the client's token no longer matches, and it times out as before resets.
+ * The token of connection id `cid` for a client at host `host` (its IP address, as the server's socket
+ * names it) under `secret`: the first 16 bytes of HMAC(secret, cid as four bytes big-endian, host in
+ * UTF-8). The host binds it: a server answers a reset for any id it does not know, to whoever asked, and
+ * ids are 32 bits (QUIC-LB ids carry 8 or 16 bits of nonce), so tokens of ids alone could be collected
+ * from anywhere, for ids the server would give out later. Bound to the host, a reset goes to the host
+ * the token is for: nobody else learns it. The port is left out, so a NAT rebinding keeps the token.
  */
-export function resetToken(crypto: CryptoProvider, secret: Uint8Array, cid: number, address: string): Uint8Array {
+export function resetToken(crypto: CryptoProvider, secret: Uint8Array, cid: number, host: string): Uint8Array {
   const id = Uint8Array.of(cid >>> 24, (cid >>> 16) & 0xff, (cid >>> 8) & 0xff, cid & 0xff);
-  return crypto.hmacSha256(secret, id, utf8(address)).slice(0, RESET_TOKEN_BYTES);
+  return crypto.hmacSha256(secret, id, utf8(host)).slice(0, RESET_TOKEN_BYTES);
 }

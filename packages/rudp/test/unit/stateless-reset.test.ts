@@ -61,8 +61,8 @@ function protectedTo(cid: number, size: number, seed = 7): Uint8Array {
   return d;
 }
 
-/** The token server key `key` gives connection id `cid` for a client at `address` (CLIENT's by default). */
-const tokenOf = (key: number, cid: number, address = CLIENT): Uint8Array => resetToken(crypto, resetSecret(crypto, identityOf(key)), cid, address);
+/** The token server key `key` gives connection id `cid` for a client at CLIENT's host. */
+const tokenOf = (key: number, cid: number, host = '10.0.0.1'): Uint8Array => resetToken(crypto, resetSecret(crypto, identityOf(key)), cid, host);
 const lastBytes = (d: Uint8Array): Uint8Array => d.subarray(d.length - RESET_TOKEN_BYTES);
 /** The token `conn` holds, as bytes (it keeps them as a one-byte string). */
 const held = (conn: Connection): Uint8Array | undefined => (conn.resetToken === undefined ? undefined : Uint8Array.from(conn.resetToken, (c) => c.charCodeAt(0)));
@@ -73,7 +73,7 @@ describe('stateless reset: the token', () => {
     expect(held(conn)).toEqual(tokenOf(1, served.localCid));
     expect(held(conn)).not.toEqual(tokenOf(2, served.localCid));
     // Keyed with the identity key itself, a token would be an HMAC under the key every handshake uses.
-    expect(held(conn)).not.toEqual(resetToken(crypto, identityOf(1).privateKey, served.localCid, CLIENT));
+    expect(held(conn)).not.toEqual(resetToken(crypto, identityOf(1).privateKey, served.localCid, '10.0.0.1'));
     // The server side holds none: nothing can end it with one.
     expect(served.resetToken).toBeUndefined();
   });
@@ -104,39 +104,18 @@ describe('stateless reset: the server side', () => {
     expect(restarted.stats().dropped.unknownConnection).toBe(5);
   });
 
-  it("a reset asked for from another address carries that address's token, not the client's: nobody collects a client's token from elsewhere", () => {
+  it("a reset asked for from another host carries that host's token, not the client's: nobody collects a client's token from elsewhere", () => {
     const { client, conn, served } = handshake(server(1));
     const restarted = server(1);
     restarted.handleDatagram(300, protectedTo(served.localCid, 60), '10.9.9.9:5000');
     const elsewhere = drain(restarted, 300)[0] as Uint8Array;
-    expect(lastBytes(elsewhere)).toEqual(tokenOf(1, served.localCid, '10.9.9.9:5000'));
+    expect(lastBytes(elsewhere)).toEqual(tokenOf(1, served.localCid, '10.9.9.9'));
     expect(lastBytes(elsewhere)).not.toEqual(held(conn));
     client.handleDatagram(300, elsewhere, SERVER);
     expect(conn.state).toBe('established');
-    // From the client's host, another port (another client behind its NAT, or its own rebinding): another token.
+    // From the client's host, another port (a NAT rebinding): the same token.
     restarted.handleDatagram(300, protectedTo(served.localCid, 60), '10.0.0.1:6000');
-    const otherPort = drain(restarted, 300)[0] as Uint8Array;
-    expect(lastBytes(otherPort)).not.toEqual(held(conn));
-    client.handleDatagram(300, otherPort, SERVER);
-    expect(conn.state).toBe('established');
-    // From the client's own address: its token.
-    restarted.handleDatagram(300, protectedTo(served.localCid, 60), CLIENT);
     expect(lastBytes(drain(restarted, 300)[0] as Uint8Array)).toEqual(held(conn));
-  });
-
-  it('a client behind the same address (a shared NAT, another port) cannot collect beforehand the token of an id the server gives another client there later', () => {
-    // QUIC-LB ids (forum-server's cluster) leave 16 bits of nonce per server: every one of them can be asked for.
-    const given = 0x1234abcd;
-    const s = server(1, { connectionIds: () => given });
-    // The attacker asks for the id's reset from its own port of the shared address, before it is given out.
-    s.handleDatagram(0, protectedTo(given, 60), '10.0.0.1:6000');
-    const collected = drain(s, 0)[0] as Uint8Array;
-    const { client, conn, served } = handshake(s);
-    expect(served.localCid).toBe(given);
-    // Replayed as from the server (forged on the NAT's inside, say): it must not end the victim's connection.
-    client.handleDatagram(300, collected, SERVER);
-    expect(conn.state).toBe('established');
-    expect(client.stats().statelessResetsReceived).toBe(0);
   });
 
   it('every reset is smaller than its trigger, whatever the random size drawn', () => {

@@ -19,6 +19,7 @@ import { windowsValid } from '../connect-attempt.js';
 import { HANDSHAKE_COPIES } from '../handshake.js';
 import { hostLevels } from '../host-key.js';
 import type { PeerAddress } from '../sans-io.js';
+import { resetHost } from './stateless-reset.js';
 import { type ConnectionSecurity, type ServerParams, encodeServerParams, handshakePrologue } from '../security.js';
 import { answerClientHello, resetToken } from '../../crypto/index.js';
 import { AcceptKind, BusyReason, MAX_DATAGRAM, decodeInitial, encodeAccept, encodeRetry } from '../../wire/packet.js';
@@ -115,7 +116,7 @@ function answerHello(e: Endpoint, from: PeerAddress, clientCid: number, localCid
     // endpoint's budget has room for now (`ReceivePool.opening`), as `FlowControl` computes it. And the
     // reset token of the id the client will reach us by, sealed: nobody on the path learns it before a
     // reset spends it.
-    payload: encodeServerParams({ ...serverParams(e, localCid, from), resetToken: resetToken(e.crypto, e.resetSecret, localCid, from) }),
+    payload: encodeServerParams({ ...serverParams(e, localCid, from), resetToken: resetToken(e.crypto, e.resetSecret, localCid, resetHost(from)) }),
   });
   switch (answer.kind) {
     case 'accepted':

@@ -12,8 +12,8 @@
  * reset it sent, knows the token: an on-path attacker that can end a
  * connection anyway (by dropping its packets) learns one only once the
  * server has sent it, for a connection that server no longer has. The
- * token is bound to the client's address too (host and port), so a reset
- * asked for from elsewhere carries another token, and goes elsewhere. Only a
+ * token is bound to the client's host too (`resetHost`), so a reset asked
+ * for from elsewhere carries another token, and goes elsewhere. Only a
  * client connection that completed an encrypted handshake holds a token; a
  * server connection never acts on one. Every reset is smaller than what
  * asked for it, answers nothing under `MIN_RESET_TRIGGER` bytes, and waits
@@ -21,7 +21,7 @@
  * and a server sends at most `STATELESS_RESETS_PER_SECOND` (`ResetRate`).
  */
 import type { Endpoint } from '../endpoint.js';
-import type { PeerAddress } from '../sans-io.js';
+import { type PeerAddress, parseAddress } from '../sans-io.js';
 import { finish } from '../connection/close.js';
 import { resetToken } from '../../crypto/index.js';
 import { MIN_RESET_TRIGGER, encodeStatelessReset } from '../../wire/stateless-reset.js';
@@ -57,10 +57,14 @@ export function answerUnknownConnection(e: Endpoint, now: number, cid: number, s
   if (size < MIN_RESET_TRIGGER) return;
   if (e.stateless.length >= e.maxStatelessQueue) return void e.drops.statelessQueueFull++;
   if (!rate.take(now)) return void e.counters.statelessResetsLimited++;
-  e.stateless.push({ to: from, data: encodeStatelessReset(resetToken(crypto, secret, cid, from), size, () => e.drawRandom()) });
+  e.stateless.push({ to: from, data: encodeStatelessReset(resetToken(crypto, secret, cid, resetHost(from)), size, () => e.drawRandom()) });
   e.counters.statelessResetsSent++;
 }
 
+/** The host a reset token is bound to: `address` without its port (the whole address if it is no host and port). */
+export function resetHost(address: PeerAddress): string {
+  return parseAddress(address)?.host ?? address;
+}
 
 /**
  * Stateless resets a server sends per second at most, and as many at once: what a restarted server's

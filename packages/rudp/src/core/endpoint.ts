@@ -38,7 +38,7 @@ import { HandshakeRate } from './handshake-rate.js';
 import { smallArray, withRoomFor } from './small-array.js';
 import { handleInitial, uncountHost } from './endpoint/admission.js';
 import { answerOtherVersion, handleVersionPacket } from './endpoint/version-negotiation.js';
-import { answerUnknownConnection, takeStatelessReset } from './endpoint/stateless-reset.js';
+import { ResetRate, answerUnknownConnection, takeStatelessReset } from './endpoint/stateless-reset.js';
 import { ResetTokens } from './reset-tokens.js';
 import { mayComeFrom } from './connection/migration.js';
 import { sameHost } from './path-validation.js';
@@ -83,6 +83,8 @@ export class Endpoint implements SansIoEndpoint {
   readonly identity: KeyPair | undefined;
   /** @internal Server: the secret of its stateless reset tokens, derived from `identity` (none in plaintext mode). */
   readonly resetSecret: Uint8Array | undefined;
+  /** @internal Server: how many stateless resets it may send now (endpoint/stateless-reset.ts); a client endpoint has none to send. */
+  readonly resetRate: ResetRate | undefined;
   /** @internal Client: its connections' stateless reset tokens, once their handshakes gave them. */
   readonly resetTokens = new ResetTokens();
   private readonly connectionIds: ((random: RandomSource) => number) | undefined;
@@ -135,6 +137,7 @@ export class Endpoint implements SansIoEndpoint {
     hostMigrations: 0,
     statelessResetsSent: 0,
     statelessResetsReceived: 0,
+    statelessResetsLimited: 0,
   };
   /** @internal */
   readonly drops: DropCounts = newDropCounts();
@@ -176,7 +179,10 @@ export class Endpoint implements SansIoEndpoint {
       this.crypto = crypto;
       if (this.acceptIncoming) this.identity = identity ?? crypto.generateKeyPair();
       // From the identity key alone, so a process restarted with the same key answers for the old one's connections.
-      if (this.identity !== undefined) this.resetSecret = resetSecret(crypto, this.identity);
+      if (this.identity !== undefined) {
+        this.resetSecret = resetSecret(crypto, this.identity);
+        this.resetRate = new ResetRate();
+      }
     }
   }
 
@@ -319,7 +325,7 @@ export class Endpoint implements SansIoEndpoint {
         if (!conn) {
           if (h.type === PacketType.Data || !takeStatelessReset(this, data, from)) {
             this.drops.unknownConnection++;
-            if (h.type !== PacketType.Data) answerUnknownConnection(this, h.dcid, data.length, from);
+            if (h.type !== PacketType.Data) answerUnknownConnection(this, now, h.dcid, data.length, from);
           }
           return;
         }

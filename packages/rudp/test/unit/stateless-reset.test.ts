@@ -17,6 +17,7 @@ import { MAX_PROBED_DATAGRAM, PROTOCOL_VERSION, PacketType, parseHeader } from '
 import { MAX_RESET_BYTES, MIN_RESET_BYTES, MIN_RESET_TRIGGER, RESET_TOKEN_BYTES } from '../../src/wire/stateless-reset.js';
 import { writeU32 } from '../../src/wire/varint.js';
 import { drain } from '../helpers/other-version.js';
+import { STATELESS_RESETS_PER_SECOND } from '../../src/core/endpoint/stateless-reset.js';
 
 const SERVER = '10.0.0.2:4000';
 const CLIENT = '10.0.0.1:5000';
@@ -146,6 +147,29 @@ describe('stateless reset: the server side', () => {
     expect(s.stats().statelessResetsSent).toBe(4);
   });
 
+  it('sends at most STATELESS_RESETS_PER_SECOND resets: a spoofed flood of 24-byte junk costs the server an HMAC and a datagram for only so many', () => {
+    // A queue drained after every datagram, as a socket keeps it: the queue alone bounds nothing then.
+    const s = server(1);
+    let answered = 0;
+    const flood = (now: number, n: number): void => {
+      for (let i = 0; i < n; i++) {
+        s.handleDatagram(now, protectedTo(0x10000 + i, MIN_RESET_TRIGGER, i), `10.0.2.${i % 250}:5000`);
+        answered += drain(s, now).length;
+      }
+    };
+    flood(0, 3 * STATELESS_RESETS_PER_SECOND);
+    expect(answered).toBe(STATELESS_RESETS_PER_SECOND);
+    expect(s.stats().statelessResetsLimited).toBe(2 * STATELESS_RESETS_PER_SECOND);
+    // Half a second later, half the budget is back; a second later, all of it and no more.
+    flood(500, STATELESS_RESETS_PER_SECOND);
+    expect(answered).toBe(1.5 * STATELESS_RESETS_PER_SECOND);
+    flood(5_000, 3 * STATELESS_RESETS_PER_SECOND);
+    expect(answered).toBe(2.5 * STATELESS_RESETS_PER_SECOND);
+    expect(s.stats().statelessResetsSent).toBe(answered);
+    // Every datagram was counted, answered or not.
+    expect(s.stats().dropped.unknownConnection).toBe(7 * STATELESS_RESETS_PER_SECOND);
+  });
+
   it('a server connection acts on no reset: a datagram ending in its own token, from its client, is an unauthenticated packet', () => {
     const s = server(1);
     const { served } = handshake(s);
@@ -246,6 +270,24 @@ describe('stateless reset: the client side', () => {
     expect(a.state).toBe('closed');
     expect(client.stats().statelessResetsReceived).toBe(3);
     expect(served.length).toBe(3);
+  });
+
+  it('the client knows every reset its restarted server sends, whatever its size (23 to 48 bytes) and random bytes', () => {
+    const { client, conn, served } = handshake(server(1));
+    const restarted = server(1);
+    const sizes = new Set<number>();
+    const rnd = createRandom(11);
+    for (let i = 0; i < 400; i++) {
+      restarted.handleDatagram(300, protectedTo(served.localCid, MIN_RESET_TRIGGER + (rnd() % 1400), i), CLIENT);
+      const reset = drain(restarted, 300)[0] as Uint8Array;
+      sizes.add(reset.length);
+      // Its events unread, the closed connection stays indexed: each reset is counted as its.
+      client.handleDatagram(300, reset, SERVER);
+      expect(client.stats().statelessResetsReceived).toBe(i + 1);
+    }
+    expect(conn.closeReason?.kind).toBe('reset');
+    expect(sizes.size).toBe(MAX_RESET_BYTES - MIN_RESET_BYTES + 1);
+    expect(client.stats().droppedTotal).toBe(0);
   });
 
   it('a reset naming a live connection id of the client (its id field is random) is taken as well', () => {

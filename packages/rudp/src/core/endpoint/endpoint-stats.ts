@@ -68,6 +68,8 @@ export interface EndpointStats {
   readonly statelessResetsSent: number;
   /** Client: stateless resets received for a connection of its (each ended it, unless it was already ending). */
   readonly statelessResetsReceived: number;
+  /** Server: resets not sent, past `STATELESS_RESETS_PER_SECOND` (a spoofed flood; its clients time out instead). */
+  readonly statelessResetsLimited: number;
   readonly connections: number;
   /** The receive budget and its use. */
   readonly receiveBuffer: ReceiveBufferStats;

@@ -17,7 +17,8 @@
  * client connection that completed an encrypted handshake holds a token; a
  * server connection never acts on one. Every reset is smaller than what
  * asked for it, answers nothing under `MIN_RESET_TRIGGER` bytes, and waits
- * in the stateless queue (`maxStatelessQueue`) with RETRYs and refusals.
+ * in the stateless queue (`maxStatelessQueue`) with RETRYs and refusals,
+ * and a server sends at most `STATELESS_RESETS_PER_SECOND` (`ResetRate`).
  */
 import type { Endpoint } from '../endpoint.js';
 import { type PeerAddress, parseAddress } from '../sans-io.js';
@@ -44,16 +45,18 @@ export function takeStatelessReset(e: Endpoint, data: Uint8Array, from: PeerAddr
 
 /**
  * Server endpoint `e`: a protected datagram of `size` bytes from `from` named connection id `cid`, which
- * it does not know. It answers with a reset if it can compute the token (it encrypts) and the datagram
- * is large enough, within the stateless queue.
+ * it does not know, at `now`. It answers with a reset if it can compute the token (it encrypts) and the
+ * datagram is large enough, within the stateless queue and the endpoint's reset rate.
  */
-export function answerUnknownConnection(e: Endpoint, cid: number, size: number, from: PeerAddress): void {
+export function answerUnknownConnection(e: Endpoint, now: number, cid: number, size: number, from: PeerAddress): void {
   const secret = e.resetSecret;
   const crypto = e.crypto;
-  if (secret === undefined || crypto === undefined || cid === 0) return;
+  const rate = e.resetRate;
+  if (secret === undefined || crypto === undefined || rate === undefined || cid === 0) return;
   // Never in answer to a reset (the smallest is one byte short of this), so two endpoints cannot loop.
   if (size < MIN_RESET_TRIGGER) return;
   if (e.stateless.length >= e.maxStatelessQueue) return void e.drops.statelessQueueFull++;
+  if (!rate.take(now)) return void e.counters.statelessResetsLimited++;
   e.stateless.push({ to: from, data: encodeStatelessReset(resetToken(crypto, secret, cid, resetHost(from)), size, () => e.drawRandom()) });
   e.counters.statelessResetsSent++;
 }
@@ -61,4 +64,30 @@ export function answerUnknownConnection(e: Endpoint, cid: number, size: number, 
 /** The host a reset token is bound to: `address` without its port (the whole address if it is no host and port). */
 export function resetHost(address: PeerAddress): string {
   return parseAddress(address)?.host ?? address;
+}
+
+/**
+ * Stateless resets a server sends per second at most, and as many at once: what a restarted server's
+ * clients need (each needs one; one refused tries again with its next packet), where an HMAC and a
+ * datagram for every junk packet of 24 bytes let a spoofed flood cost the server some 25 times the CPU
+ * a RETRY's 1,200-byte INITIAL does, per byte the attacker sends. Past it, counted
+ * `statelessResetsLimited`, and the client times out as it did before resets.
+ */
+export const STATELESS_RESETS_PER_SECOND = 1_000;
+
+/** A token bucket of `STATELESS_RESETS_PER_SECOND` for a server's resets (times in ms, the endpoint's `now`). */
+export class ResetRate {
+  private tokens = STATELESS_RESETS_PER_SECOND;
+  private at: number | undefined = undefined;
+
+  /** Whether a reset may be sent at `now`; takes a token if so. */
+  take(now: number): boolean {
+    // A `now` behind the last one refills nothing, rather than draining the bucket.
+    const elapsed = this.at === undefined ? 0 : Math.max(0, now - this.at);
+    this.at = Math.max(this.at ?? now, now);
+    this.tokens = Math.min(STATELESS_RESETS_PER_SECOND, this.tokens + (elapsed * STATELESS_RESETS_PER_SECOND) / 1000);
+    if (this.tokens < 1) return false;
+    this.tokens--;
+    return true;
+  }
 }

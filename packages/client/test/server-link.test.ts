@@ -197,4 +197,25 @@ describe('ServerLink', () => {
       message: `no reply within ${Math.round(at / 1000)} seconds, the most a reply is waited for, though bytes were still arriving`,
     });
   });
+
+  it('timers that run late (a loaded machine) still give a steadily arriving reply MAX_REPLY_WAITS full timeouts', async () => {
+    // Regression (CI, session 42): the bound was a clock deadline, so timers running late left a last stretch of a few
+    // ms, in which no reply shows 4 KiB of progress, and a reply arriving at a steady rate was reported as stalled.
+    const timeoutMs = 100;
+    const started = performance.now();
+    // 50 bytes a ms: 5,000 per timeout (over PROGRESS_BYTES), under it in any stretch shorter than 82 ms.
+    const conn = fakeConnection(() => {
+      // Each look at the counter costs 10 ms, as a busy event loop delays each timer.
+      const until = performance.now() + 10;
+      while (performance.now() < until);
+      return Math.floor((performance.now() - started) * 50);
+    });
+    const link = new ServerLink(conn as unknown as RudpConnection, timeoutMs, { notice: () => undefined, lost: () => undefined });
+    const outcome = await link.request('RDT', ['big']).then(
+      () => undefined,
+      (e: unknown) => e as LinkError,
+    );
+    expect(outcome?.message).toMatch(/^no reply within \d+ seconds, the most a reply is waited for, though bytes were still arriving$/);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(MAX_REPLY_WAITS * timeoutMs);
+  });
 });

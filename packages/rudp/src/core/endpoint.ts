@@ -39,6 +39,7 @@ import { smallArray, withRoomFor } from './small-array.js';
 import { handleInitial, uncountHost } from './endpoint/admission.js';
 import { answerOtherVersion, handleVersionPacket } from './endpoint/version-negotiation.js';
 import { ResetRate, answerUnknownConnection, takeStatelessReset } from './endpoint/stateless-reset.js';
+import { ResetBudget } from './endpoint/reset-budget.js';
 import { ResetTokens } from './reset-tokens.js';
 import { mayComeFrom } from './connection/migration.js';
 import { sameHost } from './path-validation.js';
@@ -85,8 +86,10 @@ export class Endpoint implements SansIoEndpoint {
   readonly resetSecret: Uint8Array | undefined;
   /** @internal Server: how many stateless resets it may send now (endpoint/stateless-reset.ts); a client endpoint has none to send. */
   readonly resetRate: ResetRate | undefined;
+  /** @internal Server: the resets each client host may still have this minute (endpoint/reset-budget.ts). */
+  readonly resetBudget: ResetBudget | undefined;
   /** @internal Client: its connections' stateless reset tokens, once their handshakes gave them. */
-  readonly resetTokens = new ResetTokens();
+  readonly resetTokens: ResetTokens;
   private readonly connectionIds: ((random: RandomSource) => number) | undefined;
   /** @internal See `EndpointConfig.copyMessage` (read by each connection's reassembly). */
   readonly copyMessage: ((bytes: Uint8Array) => Uint8Array) | undefined;
@@ -138,6 +141,7 @@ export class Endpoint implements SansIoEndpoint {
     statelessResetsSent: 0,
     statelessResetsReceived: 0,
     statelessResetsLimited: 0,
+    statelessResetsHostLimited: 0,
   };
   /** @internal */
   readonly drops: DropCounts = newDropCounts();
@@ -182,8 +186,10 @@ export class Endpoint implements SansIoEndpoint {
       if (this.identity !== undefined) {
         this.resetSecret = resetSecret(crypto, this.identity);
         this.resetRate = new ResetRate();
+        this.resetBudget = new ResetBudget();
       }
     }
+    this.resetTokens = new ResetTokens(this.crypto);
   }
 
   /** Server: the public key clients pin (`undefined` in plaintext mode or for a client endpoint). */

@@ -3,20 +3,37 @@
  * kept where an idle connection pays least for them: each token as a
  * 16-character one-byte string on its connection (some 32 bytes of heap,
  * where a `Uint8Array` of 16 costs a view, a buffer and the bytes, some
- * 150), and the index of them by their first four bytes built only once an
- * endpoint holds two (a client endpoint of one connection, the common
- * case, keeps that one alone). Measured: the many scenario's heap per
- * connection side went from 3,980 B to 4,129 B with a `Uint8Array` each and a
- * map per endpoint, past its 4 KiB target.
+ * 150), and the index of them built only once an endpoint holds two (a
+ * client endpoint of one connection, the common case, keeps that one
+ * alone). Measured: the many scenario's heap per connection side went from
+ * 3,980 B to 4,129 B with a `Uint8Array` each and a map per endpoint, past
+ * its 4 KiB target.
+ *
+ * The index is keyed by a keyed hash of the whole token (four bytes of
+ * HMAC-SHA256 under a random key of the endpoint's, drawn when the index is
+ * made), not by the token's own first bytes: a lookup that finds a list
+ * takes longer than one that does not, and keyed by the token's bytes that
+ * told whoever timed it when four of them were right (RFC 9000 §10.3.1:
+ * a token's comparison must leak nothing). Under a key nobody knows, it
+ * tells nothing of the token.
  */
 import type { Connection } from './connection.js';
 import type { PeerAddress } from './sans-io.js';
+import type { CryptoProvider } from '../crypto/crypto-provider.js';
 import { MIN_RESET_BYTES, RESET_TOKEN_BYTES } from '../wire/stateless-reset.js';
 import { readU32 } from '../wire/varint.js';
+
+/** Bytes of the index's key. */
+const INDEX_KEY_BYTES = 32;
 
 /** `token` (16 bytes) as the one-byte string a connection keeps. */
 export function tokenText(token: Uint8Array): string {
   return String.fromCharCode(...token);
+}
+
+/** A `tokenText` as its 16 bytes. */
+function tokenBytes(token: string): Uint8Array {
+  return Uint8Array.from(token, (c) => c.charCodeAt(0));
 }
 
 /** Whether the last 16 bytes of `data` are `token` (a `tokenText`); the time taken does not depend on where they differ. */
@@ -28,11 +45,6 @@ export function endsWithToken(data: Uint8Array, token: string): boolean {
   return diff === 0;
 }
 
-/** The first four bytes of `token` as a big-endian number (the index's key). */
-function headOf(token: string): number {
-  return ((token.charCodeAt(0) << 24) | (token.charCodeAt(1) << 16) | (token.charCodeAt(2) << 8) | token.charCodeAt(3)) >>> 0;
-}
-
 /** Whether `data` from `from` is `conn`'s server's reset. */
 function isResetOf(conn: Connection, data: Uint8Array, from: PeerAddress): boolean {
   const token = conn.resetToken;
@@ -41,25 +53,33 @@ function isResetOf(conn: Connection, data: Uint8Array, from: PeerAddress): boole
 }
 
 /**
- * Client connections with a reset token. With two or more, by the token's first four bytes: a datagram's
- * last 16 bytes find their connection without a walk over every connection (a forged datagram would cost
- * a comparison per connection). A list per key: two tokens may share four bytes.
+ * Client connections with a reset token. With two or more, by a keyed hash of the token (see the file's
+ * comment): a datagram's last 16 bytes find their connection without a walk over every connection (a
+ * forged datagram would cost a comparison per connection). A list per key: two tokens may share a hash.
  */
 export class ResetTokens {
-  /** The one connection with a token, while the endpoint has no more (then `byHead` is made, and this stays unset). */
+  /** The one connection with a token, while the endpoint has no more (then `byHash` is made, and this stays unset). */
   private single: Connection | undefined = undefined;
-  private byHead: Map<number, Connection[]> | undefined = undefined;
+  private byHash: Map<number, Connection[]> | undefined = undefined;
+  /** The index's hash key, drawn with the index. */
+  private key: Uint8Array | undefined = undefined;
+  /** @internal Tokens compared with a datagram's last 16 bytes so far (what a lookup's time depends on). */
+  compared = 0;
+
+  /** `crypto` hashes the index's keys (an endpoint without one never holds a token). */
+  constructor(private readonly crypto: CryptoProvider | undefined) {}
 
   /** Indexes `conn` under its token, if it has one. */
   add(conn: Connection): void {
-    if (conn.resetToken === undefined) return;
-    if (this.byHead === undefined) {
+    if (conn.resetToken === undefined || this.crypto === undefined) return;
+    if (this.byHash === undefined) {
       const single = this.single;
       if (single === undefined || single === conn) {
         this.single = conn;
         return;
       }
-      this.byHead = new Map();
+      this.key = this.crypto.randomBytes(INDEX_KEY_BYTES);
+      this.byHash = new Map();
       this.single = undefined;
       this.insert(single);
     }
@@ -73,32 +93,42 @@ export class ResetTokens {
       return;
     }
     const token = conn.resetToken;
-    if (token === undefined || this.byHead === undefined) return;
-    const head = headOf(token);
-    const list = this.byHead.get(head);
+    if (token === undefined || this.byHash === undefined) return;
+    const hash = this.hashOf(tokenBytes(token));
+    const list = this.byHash.get(hash);
     if (list === undefined) return;
     const at = list.indexOf(conn);
     if (at >= 0) list.splice(at, 1);
-    if (list.length === 0) this.byHead.delete(head);
+    if (list.length === 0) this.byHash.delete(hash);
   }
 
   /** The connection to `from` whose token `data` ends with, if any (compared in constant time). */
   match(data: Uint8Array, from: PeerAddress): Connection | undefined {
     if (data.length < MIN_RESET_BYTES) return undefined;
     const single = this.single;
-    if (single !== undefined) return isResetOf(single, data, from) ? single : undefined;
-    const list = this.byHead?.get(readU32(data, data.length - RESET_TOKEN_BYTES));
+    if (single !== undefined) return this.isResetOf(single, data, from) ? single : undefined;
+    if (this.byHash === undefined) return undefined;
+    const list = this.byHash.get(this.hashOf(data.subarray(data.length - RESET_TOKEN_BYTES)));
     if (list === undefined) return undefined;
-    for (const conn of list) if (isResetOf(conn, data, from)) return conn;
+    for (const conn of list) if (this.isResetOf(conn, data, from)) return conn;
     return undefined;
   }
 
+  private isResetOf(conn: Connection, data: Uint8Array, from: PeerAddress): boolean {
+    this.compared++;
+    return isResetOf(conn, data, from);
+  }
+
+  /** The index's key of a token's 16 bytes: four bytes of their HMAC under the index's key. */
+  private hashOf(token: Uint8Array): number {
+    return readU32((this.crypto as CryptoProvider).hmacSha256(this.key as Uint8Array, token), 0);
+  }
+
   private insert(conn: Connection): void {
-    const token = conn.resetToken as string;
-    const map = this.byHead as Map<number, Connection[]>;
-    const head = headOf(token);
-    const list = map.get(head);
-    if (list === undefined) map.set(head, [conn]);
+    const map = this.byHash as Map<number, Connection[]>;
+    const hash = this.hashOf(tokenBytes(conn.resetToken as string));
+    const list = map.get(hash);
+    if (list === undefined) map.set(hash, [conn]);
     else if (!list.includes(conn)) list.push(conn);
   }
 }

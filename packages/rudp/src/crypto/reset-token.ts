@@ -30,7 +30,9 @@ export function resetSecret(crypto: CryptoProvider, identity: KeyPair): Uint8Arr
  * UTF-8). The host binds it: a server answers a reset for any id it does not know, to whoever asked, and
  * ids are 32 bits (QUIC-LB ids carry 8 or 16 bits of nonce), so tokens of ids alone could be collected
  * from anywhere, for ids the server would give out later. Bound to the host, a reset goes to the host
- * the token is for: nobody else learns it. The port is left out, so a NAT rebinding keeps the token.
+ * the token is for: nobody else learns it. The port is left out, so a NAT rebinding keeps the token; a
+ * client behind the same NAT address as another is held to its host's budget of resets instead
+ * (core/endpoint/reset-budget.ts).
  */
 export function resetToken(crypto: CryptoProvider, secret: Uint8Array, cid: number, host: string): Uint8Array {
   const id = Uint8Array.of(cid >>> 24, (cid >>> 16) & 0xff, (cid >>> 8) & 0xff, cid & 0xff);

@@ -18,6 +18,8 @@ import { MAX_RESET_BYTES, MIN_RESET_BYTES, MIN_RESET_TRIGGER, RESET_TOKEN_BYTES 
 import { writeU32 } from '../../src/wire/varint.js';
 import { drain } from '../helpers/other-version.js';
 import { STATELESS_RESETS_PER_SECOND } from '../../src/core/endpoint/stateless-reset.js';
+import { MAX_RESET_BUDGET_HOSTS, RESETS_PER_HOST_PER_MINUTE, RESET_BUDGET_WINDOW_MS } from '../../src/core/endpoint/reset-budget.js';
+import { type QuicLbConfig, encodeQuicLbCid, quicLbCidGenerator } from '../../src/wire/quic-lb-cid.js';
 
 const SERVER = '10.0.0.2:4000';
 const CLIENT = '10.0.0.1:5000';
@@ -121,8 +123,11 @@ describe('stateless reset: the server side', () => {
   it('every reset is smaller than its trigger, whatever the random size drawn', () => {
     const s = server(1);
     for (let size = MIN_RESET_TRIGGER; size < MIN_RESET_TRIGGER + 40; size++) {
-      for (let k = 0; k < 20; k++) s.handleDatagram(0, protectedTo(0x100 + k, size, size * 100 + k), CLIENT);
-      for (const reset of drain(s, 0)) expect(reset.length).toBeLessThan(size);
+      // From as many hosts: one host's budget would answer only a few.
+      for (let k = 0; k < 20; k++) s.handleDatagram(0, protectedTo(0x100 + k, size, size * 100 + k), `10.0.${size}.${k}:5000`);
+      const resets = drain(s, 0);
+      expect(resets.length).toBe(20);
+      for (const reset of resets) expect(reset.length).toBeLessThan(size);
     }
   });
 
@@ -182,6 +187,34 @@ describe('stateless reset: the server side', () => {
   });
 });
 
+/** A datagram from the server's address ending in `token`. */
+const endingIn = (token: Uint8Array): Uint8Array => {
+  const d = protectedTo(0x77, 40);
+  d.set(token, d.length - RESET_TOKEN_BYTES);
+  return d;
+};
+const resetFor = (c: Connection): Uint8Array => endingIn(held(c) as Uint8Array);
+
+/** One client endpoint with three connections to one server, each holding its token (so indexed). */
+function threeConnections(): { client: Endpoint; conns: Connection[]; served: Connection[] } {
+  const s = server(1);
+  const client = endpoint(1);
+  const conns: Connection[] = [];
+  const served: Connection[] = [];
+  for (let i = 0; i < 3; i++) conns.push(client.connect(0, SERVER));
+  for (let now = 0; now < 300 && conns.some((c) => c.state === 'handshake'); now += 10) {
+    for (const d of drain(client, now)) s.handleDatagram(now, d, CLIENT);
+    for (let e = s.pollEvent(); e !== undefined; e = s.pollEvent()) if (e.type === 'incoming') served.push(e.connection);
+    for (const d of drain(s, now)) client.handleDatagram(now, d, SERVER);
+    for (const ep of [client, s]) {
+      const t = ep.pollTimeout();
+      if (t !== undefined && t <= now + 10) ep.handleTimeout(now + 10);
+    }
+  }
+  expect(conns.map((c) => c.state)).toEqual(['established', 'established', 'established']);
+  return { client, conns, served };
+}
+
 describe('stateless reset: the client side', () => {
   it("the restarted server's reset ends the connection at once, kind 'reset', and nothing is sent back", () => {
     const { client, conn, served } = handshake(server(1));
@@ -235,26 +268,7 @@ describe('stateless reset: the client side', () => {
   });
 
   it('a client endpoint of several connections ends the one the token names, and none once it is gone', () => {
-    const s = server(1);
-    const client = endpoint(1);
-    const conns: Connection[] = [];
-    const served: Connection[] = [];
-    for (let i = 0; i < 3; i++) conns.push(client.connect(0, SERVER));
-    for (let now = 0; now < 300 && conns.some((c) => c.state === 'handshake'); now += 10) {
-      for (const d of drain(client, now)) s.handleDatagram(now, d, CLIENT);
-      for (let e = s.pollEvent(); e !== undefined; e = s.pollEvent()) if (e.type === 'incoming') served.push(e.connection);
-      for (const d of drain(s, now)) client.handleDatagram(now, d, SERVER);
-      for (const ep of [client, s]) {
-        const t = ep.pollTimeout();
-        if (t !== undefined && t <= now + 10) ep.handleTimeout(now + 10);
-      }
-    }
-    expect(conns.map((c) => c.state)).toEqual(['established', 'established', 'established']);
-    const resetFor = (c: Connection): Uint8Array => {
-      const d = protectedTo(0x77, 40);
-      d.set(held(c) as Uint8Array, d.length - RESET_TOKEN_BYTES);
-      return d;
-    };
+    const { client, conns, served } = threeConnections();
     const [a, b, c] = conns as [Connection, Connection, Connection];
     client.handleDatagram(400, resetFor(b), SERVER);
     expect(conns.map((x) => x.state)).toEqual(['established', 'closed', 'established']);
@@ -278,16 +292,39 @@ describe('stateless reset: the client side', () => {
     const sizes = new Set<number>();
     const rnd = createRandom(11);
     for (let i = 0; i < 400; i++) {
-      restarted.handleDatagram(300, protectedTo(served.localCid, MIN_RESET_TRIGGER + (rnd() % 1400), i), CLIENT);
-      const reset = drain(restarted, 300)[0] as Uint8Array;
+      // The host's budget a minute, then the next minute's.
+      const now = 300 + Math.floor(i / RESETS_PER_HOST_PER_MINUTE) * RESET_BUDGET_WINDOW_MS;
+      restarted.handleDatagram(now, protectedTo(served.localCid, MIN_RESET_TRIGGER + (rnd() % 1400), i), CLIENT);
+      const reset = drain(restarted, now)[0] as Uint8Array;
       sizes.add(reset.length);
       // Its events unread, the closed connection stays indexed: each reset is counted as its.
-      client.handleDatagram(300, reset, SERVER);
+      client.handleDatagram(now, reset, SERVER);
       expect(client.stats().statelessResetsReceived).toBe(i + 1);
     }
     expect(conn.closeReason?.kind).toBe('reset');
     expect(sizes.size).toBe(MAX_RESET_BYTES - MIN_RESET_BYTES + 1);
     expect(client.stats().droppedTotal).toBe(0);
+  });
+
+  it("the index a client endpoint of several connections finds a token by tells nothing of the token's bytes: a datagram ending in a token's first twelve bytes is compared with none", () => {
+    // Keyed by the token's first four bytes, a datagram that had them found the list and was compared with its token:
+    // a lookup that took longer told whoever timed it that four bytes were right (RFC 9000 §10.3.1).
+    const { client, conns } = threeConnections();
+    const b = conns[1] as Connection;
+    const token = held(b) as Uint8Array;
+    for (let wrong = 4; wrong < RESET_TOKEN_BYTES; wrong++) {
+      const guess = token.slice();
+      guess[wrong] = (guess[wrong] as number) ^ 0x01;
+      const before = client.resetTokens.compared;
+      client.handleDatagram(400, endingIn(guess), SERVER);
+      expect(client.resetTokens.compared - before).toBe(0);
+    }
+    expect(b.state).toBe('established');
+    // The token itself is found, and compared once.
+    const before = client.resetTokens.compared;
+    client.handleDatagram(401, resetFor(b), SERVER);
+    expect(client.resetTokens.compared - before).toBe(1);
+    expect(b.state).toBe('closed');
   });
 
   it('a reset naming a live connection id of the client (its id field is random) is taken as well', () => {
@@ -298,5 +335,70 @@ describe('stateless reset: the client side', () => {
     expect(conn.state).toBe('closed');
     expect(conn.closeReason?.kind).toBe('reset');
     expect(client.stats().dropped.auth).toBe(0);
+  });
+});
+
+describe('stateless reset: the budget of a client host', () => {
+  /** Asks `s` at `now`, from `from`, for the reset of `cid`; the resets it answers with. */
+  const ask = (s: Endpoint, now: number, from: string, cid: number): Uint8Array[] => {
+    s.handleDatagram(now, protectedTo(cid, 60, cid), from);
+    return drain(s, now);
+  };
+
+  it('a host gets RESETS_PER_HOST_PER_MINUTE resets a minute from whatever ports it asks (an IPv6 host: its /64), no more, and as many again the next minute; another host is not held back', () => {
+    const s = server(1);
+    let got = 0;
+    for (let i = 0; i < 100; i++) got += ask(s, i, `10.0.0.1:${5000 + i}`, 0x5000 + i).length;
+    expect(got).toBe(RESETS_PER_HOST_PER_MINUTE);
+    expect(s.stats().statelessResetsSent).toBe(RESETS_PER_HOST_PER_MINUTE);
+    expect(s.stats().statelessResetsHostLimited).toBe(100 - RESETS_PER_HOST_PER_MINUTE);
+    expect(s.stats().statelessResetsLimited).toBe(0);
+    expect(ask(s, 200, '10.0.0.3:5000', 0x6000).length).toBe(1);
+    let v6 = 0;
+    for (let i = 0; i < 100; i++) v6 += ask(s, 300 + i, `[2001:db8:0:1::${(i + 1).toString(16)}]:5000`, 0x7000 + i).length;
+    expect(v6).toBe(RESETS_PER_HOST_PER_MINUTE);
+    expect(ask(s, 500, '[2001:db8:0:2::1]:5000', 0x8000).length).toBe(1);
+    // A minute after its first: as many again, no more.
+    got = 0;
+    for (let i = 0; i < 100; i++) got += ask(s, RESET_BUDGET_WINDOW_MS + i, `10.0.0.1:${7000 + i}`, 0x9000 + i).length;
+    expect(got).toBe(RESETS_PER_HOST_PER_MINUTE);
+  });
+
+  it("a client behind its neighbour's NAT address cannot collect the neighbour's token: asking for all 65,536 ids of a cluster server's QUIC-LB layout at the endpoint's whole rate gets it 32 tokens in 65 s, where it got every one", () => {
+    const config: QuicLbConfig = { configRotation: 0, serverIdBytes: 1, selfEncodeLength: true };
+    // The neighbour, at CLIENT (10.0.0.1:5000), is served by server 7 of a cluster sharing one identity key.
+    const { conn: neighbour } = handshake(server(1, { connectionIds: quicLbCidGenerator(config, 7) }));
+    const wanted = Array.from(held(neighbour) as Uint8Array).join();
+    // The collector, at the same NAT address, another port, asks another process holding the key (a server
+    // of the cluster, or this one restarted) for each id server 7 can give out, one a millisecond.
+    const other = server(1, { connectionIds: quicLbCidGenerator(config, 7) });
+    const collected = new Set<string>();
+    for (let nonce = 0; nonce < 2 ** 16; nonce++) {
+      for (const reset of ask(other, nonce, '10.0.0.1:6000', encodeQuicLbCid(config, 7, nonce))) collected.add(Array.from(lastBytes(reset)).join());
+    }
+    expect(collected.has(wanted)).toBe(false);
+    // Two minutes' budgets (the first minute's and the one begun at 60 s): at that pace all 65,536 take 4,096 minutes (68 hours).
+    expect(collected.size).toBe(2 * RESETS_PER_HOST_PER_MINUTE);
+    expect(other.stats().statelessResetsHostLimited).toBe(2 ** 16 - 2 * RESETS_PER_HOST_PER_MINUTE);
+  });
+
+  it('is bounded under a flood of spoofed sources, and a full table forgets nobody: a counted host keeps its count, a new one waits for the next minute', () => {
+    const s = server(1);
+    let answered = 0;
+    // A new source every millisecond, at the endpoint's whole rate, for 20 s.
+    const source = (i: number): string => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:5000`;
+    for (let i = 0; i < 20_000; i++) answered += ask(s, i, source(i), 0x100 + (i & 0xff)).length;
+    expect(answered).toBe(MAX_RESET_BUDGET_HOSTS);
+    expect(s.resetBudget?.size).toBe(MAX_RESET_BUDGET_HOSTS);
+    expect(s.stats().statelessResetsHostLimited).toBe(20_000 - MAX_RESET_BUDGET_HOSTS);
+    // A host counted before the table filled has the rest of its budget, and no more.
+    let first = 0;
+    for (let k = 0; k < 100; k++) first += ask(s, 20_000 + k, source(0), 0x5000 + k).length;
+    expect(first).toBe(RESETS_PER_HOST_PER_MINUTE - 1);
+    expect(ask(s, 20_200, '10.200.0.1:5000', 0x6000).length).toBe(0);
+    expect(s.resetBudget?.size).toBe(MAX_RESET_BUDGET_HOSTS);
+    // The next minute, the table starts again.
+    expect(ask(s, RESET_BUDGET_WINDOW_MS, '10.200.0.1:5000', 0x6000).length).toBe(1);
+    expect(s.resetBudget?.size).toBe(1);
   });
 });

@@ -70,6 +70,8 @@ export interface EndpointStats {
   readonly statelessResetsReceived: number;
   /** Server: resets not sent, past `STATELESS_RESETS_PER_SECOND` (a spoofed flood; its clients time out instead). */
   readonly statelessResetsLimited: number;
+  /** Server: resets not sent, past their host's `RESETS_PER_HOST_PER_MINUTE` (a client collecting its neighbours' tokens), or to a new host past `MAX_RESET_BUDGET_HOSTS` in a minute. */
+  readonly statelessResetsHostLimited: number;
   readonly connections: number;
   /** The receive budget and its use. */
   readonly receiveBuffer: ReceiveBufferStats;

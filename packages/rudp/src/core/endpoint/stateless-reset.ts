@@ -18,11 +18,15 @@
  * server connection never acts on one. Every reset is smaller than what
  * asked for it, answers nothing under `MIN_RESET_TRIGGER` bytes, and waits
  * in the stateless queue (`maxStatelessQueue`) with RETRYs and refusals,
- * and a server sends at most `STATELESS_RESETS_PER_SECOND` (`ResetRate`).
+ * and a server sends at most `STATELESS_RESETS_PER_SECOND` (`ResetRate`),
+ * and to one client host at most `RESETS_PER_HOST_PER_MINUTE`
+ * (reset-budget.ts): a client behind its neighbours' NAT address cannot
+ * collect the tokens of the ids the server will give them.
  */
 import type { Endpoint } from '../endpoint.js';
 import { type PeerAddress, parseAddress } from '../sans-io.js';
 import { finish } from '../connection/close.js';
+import { hostKey } from '../host-key.js';
 import { resetToken } from '../../crypto/index.js';
 import { MIN_RESET_TRIGGER, encodeStatelessReset } from '../../wire/stateless-reset.js';
 
@@ -46,17 +50,21 @@ export function takeStatelessReset(e: Endpoint, data: Uint8Array, from: PeerAddr
 /**
  * Server endpoint `e`: a protected datagram of `size` bytes from `from` named connection id `cid`, which
  * it does not know, at `now`. It answers with a reset if it can compute the token (it encrypts) and the
- * datagram is large enough, within the stateless queue and the endpoint's reset rate.
+ * datagram is large enough, within the stateless queue, the endpoint's reset rate and the host's budget.
  */
 export function answerUnknownConnection(e: Endpoint, now: number, cid: number, size: number, from: PeerAddress): void {
   const secret = e.resetSecret;
   const crypto = e.crypto;
   const rate = e.resetRate;
-  if (secret === undefined || crypto === undefined || rate === undefined || cid === 0) return;
+  const budget = e.resetBudget;
+  if (secret === undefined || crypto === undefined || rate === undefined || budget === undefined || cid === 0) return;
   // Never in answer to a reset (the smallest is one byte short of this), so two endpoints cannot loop.
   if (size < MIN_RESET_TRIGGER) return;
   if (e.stateless.length >= e.maxStatelessQueue) return void e.drops.statelessQueueFull++;
-  if (!rate.take(now)) return void e.counters.statelessResetsLimited++;
+  if (!rate.ready(now)) return void e.counters.statelessResetsLimited++;
+  // The host's budget only then: a flood past the endpoint's rate costs no address parsing.
+  if (!budget.take(now, hostKey(from))) return void e.counters.statelessResetsHostLimited++;
+  rate.take(now);
   e.stateless.push({ to: from, data: encodeStatelessReset(resetToken(crypto, secret, cid, resetHost(from)), size, () => e.drawRandom()) });
   e.counters.statelessResetsSent++;
 }
@@ -80,13 +88,18 @@ export class ResetRate {
   private tokens = STATELESS_RESETS_PER_SECOND;
   private at: number | undefined = undefined;
 
-  /** Whether a reset may be sent at `now`; takes a token if so. */
-  take(now: number): boolean {
+  /** Whether a reset may be sent at `now`; takes nothing. */
+  ready(now: number): boolean {
     // A `now` behind the last one refills nothing, rather than draining the bucket.
     const elapsed = this.at === undefined ? 0 : Math.max(0, now - this.at);
     this.at = Math.max(this.at ?? now, now);
     this.tokens = Math.min(STATELESS_RESETS_PER_SECOND, this.tokens + (elapsed * STATELESS_RESETS_PER_SECOND) / 1000);
-    if (this.tokens < 1) return false;
+    return this.tokens >= 1;
+  }
+
+  /** Whether a reset may be sent at `now`; takes a token if so. */
+  take(now: number): boolean {
+    if (!this.ready(now)) return false;
     this.tokens--;
     return true;
   }

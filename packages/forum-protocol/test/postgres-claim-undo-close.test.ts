@@ -4,12 +4,10 @@
  * each undo that gave up said so on a line of its own, so an outage's burst of given-up logins flooded the log.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { createPostgresSessionRegistry, type PostgresSessionRegistry, type PostgresStore } from '../src/postgres.js';
 import { ABANDON_AFTER_MS, RELEASE_DEADLINE_MS } from '../src/postgres-store/postgres-abandon.js';
 import { withCommandDeadline } from '../src/store/command-deadline.js';
-import { holdingProxy, type HoldingProxy } from './holding-proxy.js';
+import { claimBackend, proxiedRegistry, type ProxiedRegistry } from './proxied-registry.js';
 import { usePostgres } from './postgres-harness.js';
 import { until } from './poll-until.js';
 
@@ -18,29 +16,11 @@ const pg = usePostgres();
 /** The commands' deadline here (the server's is 6 s): short, for a quick test. */
 const DEADLINE_MS = 800;
 
-/** PostgreSQL's own limits far off: what ends the statements here is the command's deadline, not the database. */
-const TIMEOUTS = { statementMs: 60_000, lockMs: 60_000, idleInTransactionMs: 60_000 } as const;
-
-/** A store through a {@link holdingProxy} (`connections` of them, every one open) on a store of its own's schema, and a registry on it. */
-const proxied = async (
-  connections: number,
-  undoClaimForMs?: number,
-): Promise<{ readonly direct: PostgresStore; readonly proxy: HoldingProxy; readonly registry: PostgresSessionRegistry; readonly errors: readonly string[] }> => {
-  const direct = await pg.openStore({ timeouts: TIMEOUTS });
-  const [{ s: schema } = { s: '' }] = await direct.sql<{ s: string }[]>`SELECT current_schema() AS s`;
-  const proxy = await holdingProxy(pg.url());
-  pg.onClose(() => proxy.close());
-  const store = await pg.openPeerVia(proxy.url, schema, { timeouts: TIMEOUTS, maxConnections: connections });
-  const errors: string[] = [];
-  const registry = createPostgresSessionRegistry(store.sql, {
-    serverId: 'closing',
-    leaseMs: 15_000,
-    onError: (m) => errors.push(m),
-    ...(undoClaimForMs === undefined ? {} : { undoClaimForMs }),
-  });
-  pg.onClose(() => registry.close());
-  await Promise.all(Array.from({ length: connections }, () => store.sql`SELECT pg_sleep(0.05)`));
-  return { direct, proxy, registry, errors };
+/** {@link proxiedRegistry}'s, every connection of its pool open. */
+const proxied = async (connections: number, undoClaimForMs?: number): Promise<ProxiedRegistry> => {
+  const proxiedOne = await proxiedRegistry(pg, { connections, serverId: 'closing', ...(undoClaimForMs === undefined ? {} : { undoClaimForMs }) });
+  await Promise.all(Array.from({ length: connections }, () => proxiedOne.store.sql`SELECT pg_sleep(0.05)`));
+  return proxiedOne;
 };
 
 describe("PostgreSQL: given-up lease claims' undos at close, and as they give up", () => {
@@ -48,18 +28,14 @@ describe("PostgreSQL: given-up lease claims' undos at close, and as they give up
     const { direct, proxy, registry, errors } = await proxied(1);
     expect(await registry.tryAcquire('ann', 'closing/c1')()).toEqual(E.right(true));
     // The backend of the pool's one connection (idle, ann's claim its last statement): bob's claim goes there.
-    const watcher = postgres(pg.url(), { max: 1, onnotice: () => undefined });
-    pg.onClose(() => watcher.end({ timeout: 1 }));
-    const [backend] = await watcher<{ pid: number }[]>`
-      SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND state = 'idle' AND query LIKE '%INSERT INTO session_leases%'`;
-    if (backend === undefined) throw new Error("no backend ran ann's claim");
+    const { watcher, pid } = await claimBackend(pg);
     proxy.hold();
     expect(await withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('bob', 'closing/c2')())).toMatchObject(E.left({ kind: 'io', timedOut: true }));
     // A graceful stop while bob's claim is still on its way; the partition heals as it closes.
     const closing = registry.close();
     proxy.heal();
     // The database runs bob's claim, then reads its client's close, and its backend ends.
-    await until(async () => (await watcher`SELECT 1 FROM pg_stat_activity WHERE pid = ${backend.pid}`).length === 0);
+    await until(async () => (await watcher`SELECT 1 FROM pg_stat_activity WHERE pid = ${pid}`).length === 0);
     await closing;
     // Before: the close stopped the undo at once, and bob's lease, landed after, held the account for 15 s.
     expect(await direct.sql`SELECT username FROM session_leases WHERE server_id = 'closing'`).toEqual([]);

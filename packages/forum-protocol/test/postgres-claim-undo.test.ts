@@ -4,13 +4,14 @@
  * server sent, then lets it through.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import postgres, { type Sql } from 'postgres';
+import type { Sql } from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { createPostgresSessionRegistry, type PostgresSessionRegistry, type PostgresStore } from '../src/postgres.js';
 import { ABANDON_AFTER_MS } from '../src/postgres-store/postgres-abandon.js';
 import { UNDO_AT_CLOSE_MS, UNDO_QUESTION_MS } from '../src/postgres-store/postgres-claim-undo.js';
 import { withCommandDeadline } from '../src/store/command-deadline.js';
 import { holdingProxy, type HoldingProxy } from './holding-proxy.js';
+import { claimBackend, proxiedRegistry, schemaOf, TIMEOUTS } from './proxied-registry.js';
 import { usePostgres } from './postgres-harness.js';
 import { until } from './poll-until.js';
 
@@ -19,50 +20,25 @@ const pg = usePostgres();
 /** The commands' deadline here (the server's is 6 s): short, for a quick test. */
 const DEADLINE_MS = 1_500;
 
-/** PostgreSQL's own limits far off: what ends the statements here is the command's deadline, not the database. */
-const TIMEOUTS = { statementMs: 60_000, lockMs: 60_000, idleInTransactionMs: 60_000 } as const;
-
-/** The schema `store` keeps its tables in. */
-const schemaOf = async (store: PostgresStore): Promise<string> => (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
-
-/** A store through a {@link holdingProxy} on the schema of a store of its own, with `connections` connections, and a session registry on it. */
-const proxiedStore = async (
-  connections: number,
-): Promise<{ readonly direct: PostgresStore; readonly proxy: HoldingProxy; readonly store: PostgresStore; readonly registry: PostgresSessionRegistry; readonly errors: readonly string[] }> => {
-  const direct = await pg.openStore({ timeouts: TIMEOUTS });
-  const proxy = await holdingProxy(pg.url());
-  pg.onClose(() => proxy.close());
-  const store = await pg.openPeerVia(proxy.url, await schemaOf(direct), { timeouts: TIMEOUTS, maxConnections: connections });
-  const errors: string[] = [];
-  const registry = createPostgresSessionRegistry(store.sql, { serverId: 'held', leaseMs: 15_000, onError: (m) => errors.push(m) });
-  pg.onClose(() => registry.close());
-  return { direct, proxy, store, registry, errors };
-};
-
 describe('PostgreSQL: a given-up lease claim still on its way to the database', () => {
   it(
     "is undone once the database ran it, even when its connection's last statement was an earlier claim: " +
       'the account is free once the partition heals, not "already logged in" for the lease (15 s)',
     async () => {
       // One connection: the given-up claim goes to the backend that ran ann's claim just before.
-      const { direct, proxy, registry, errors } = await proxiedStore(1);
+      const { direct, proxy, registry, errors } = await proxiedRegistry(pg, { connections: 1, serverId: 'held' });
       expect(await registry.tryAcquire('ann', 'held/c1')()).toEqual(E.right(true));
       // The backend that ran it (idle, ann's claim its last statement).
-      // A watcher of its own, one connection: none of direct's has asked pg_stat_activity anything.
-      const watcher = postgres(pg.url(), { max: 1, onnotice: () => undefined });
-      pg.onClose(() => watcher.end({ timeout: 1 }));
-      const [backend] = await watcher<{ pid: number }[]>`
-        SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND state = 'idle' AND query LIKE '%INSERT INTO session_leases%'`;
-      if (backend === undefined) throw new Error("no backend ran ann's claim");
+      const { watcher, pid } = await claimBackend(pg);
       proxy.hold();
       const taken = await withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('bob', 'held/c2')());
       expect(taken).toMatchObject(E.left({ kind: 'io', timedOut: true }));
       // The undo has asked (and been answered) on a new connection (new ones pass) while bob's claim is held: that
       // backend was still idle with ann's claim.
-      await until(async () => (await watcher`SELECT 1 FROM pg_stat_activity WHERE pid NOT IN (pg_backend_pid(), ${backend.pid}) AND state = 'idle' AND query LIKE '%pg_stat_activity%'`).length > 0);
+      await until(async () => (await watcher`SELECT 1 FROM pg_stat_activity WHERE pid NOT IN (pg_backend_pid(), ${pid}) AND state = 'idle' AND query LIKE '%pg_stat_activity%'`).length > 0);
       proxy.heal();
       // It runs bob's claim, then reads its client's close and ends.
-      await until(async () => (await watcher`SELECT 1 FROM pg_stat_activity WHERE pid = ${backend.pid}`).length === 0);
+      await until(async () => (await watcher`SELECT 1 FROM pg_stat_activity WHERE pid = ${pid}`).length === 0);
       const ended = performance.now();
       // Before: the undo had taken ann's claim for bob's and deleted nothing; bob's lease landed after, and held the account for 15 s.
       await until(async () => (await direct.sql`SELECT 1 FROM session_leases WHERE username = 'bob'`).length === 0);
@@ -77,7 +53,7 @@ describe('PostgreSQL: a given-up lease claim still on its way to the database', 
     "a question of the undo written to a connection cut off (held open) is given up at its own deadline: the lease is deleted once the database answers on another, " +
       'not held, and the login on that connection refused, for as long as the cut one stays open',
     async () => {
-      const { direct, proxy, store, registry, errors } = await proxiedStore(2);
+      const { direct, proxy, store, registry, errors } = await proxiedRegistry(pg, { connections: 2, serverId: 'held' });
       // Both connections of the pool open.
       await Promise.all([store.sql`SELECT pg_sleep(0.05)`, store.sql`SELECT pg_sleep(0.05)`]);
       proxy.holdAnswersAfter('INSERT INTO session_leases');
@@ -147,18 +123,13 @@ describe('PostgreSQL: a given-up lease claim still on its way to the database', 
     readonly errors: readonly string[];
     readonly asked: () => number;
   }> => {
-    const direct = await pg.openStore({ timeouts: TIMEOUTS });
-    const proxy = await holdingProxy(pg.url());
-    pg.onClose(() => proxy.close());
-    const store = await pg.openPeerVia(proxy.url, await schemaOf(direct), { timeouts: TIMEOUTS, maxConnections: PENDING });
     let asked = 0;
-    const counted = ((strings: TemplateStringsArray, ...values: readonly unknown[]) => {
-      if (strings.join('').includes('pg_stat_activity')) asked += 1;
-      return store.sql(strings, ...(values as never[]));
-    }) as unknown as Sql;
-    const errors: string[] = [];
-    const registry = createPostgresSessionRegistry(counted, { serverId: 'many', leaseMs: 15_000, onError: (m) => errors.push(m) });
-    pg.onClose(() => registry.close());
+    const counted = (sql: Sql): Sql =>
+      ((strings: TemplateStringsArray, ...values: readonly unknown[]) => {
+        if (strings.join('').includes('pg_stat_activity')) asked += 1;
+        return sql(strings, ...(values as never[]));
+      }) as unknown as Sql;
+    const { direct, proxy, store, registry, errors } = await proxiedRegistry(pg, { connections: PENDING, serverId: 'many', sql: counted });
     // Every connection of the pool open, then cut off: each claim is written to one of them and held.
     await Promise.all(Array.from({ length: PENDING }, () => store.sql`SELECT pg_sleep(0.1)`));
     proxy.hold();

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { openFileStore } from 'forum-protocol';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { answered, cleanupAfterEach, LOCK_FILE, P, runClient, SERVER_BIN, spawnClient, startServer, tempDir } from './forum-processes.js';
 
 /** Runs forum-server to its exit (a refused start exits at once; the timeout only ends a hang). */
@@ -50,20 +50,23 @@ describe('forum-server data directory lock (real processes)', () => {
 
   /** Lock takers started side by side: {@link Takers.round} has them race for one directory's lock. */
   interface Takers {
-    /** Tells every taker at once to take `dir`'s lock; resolves with what each got (`held` or `refused: …`) once all have given it up again. */
-    readonly round: (dir: string) => Promise<string[]>;
+    /**
+     * Tells every taker at once to take `dir`'s lock (`noLinks`: on a file system that refuses hard links);
+     * resolves with what each got (`held` or `refused: …`) once all have given it up again.
+     */
+    readonly round: (dir: string, noLinks?: boolean) => Promise<string[]>;
     /** Ends the takers (their stdin) and waits for their exits. */
     readonly close: () => Promise<void>;
   }
 
   /**
-   * Starts `n` lock takers (`launcher` + the fixture, with `extra` arguments), each ready to race for a
-   * directory's lock round after round: a process start a taker, not a round (tsx takes seconds at load).
+   * Starts `n` lock takers (`launcher` + the fixture), each ready to race for a directory's lock round
+   * after round: a process start a taker, not a round (tsx takes 1.5 s of CPU at load).
    */
-  const takers = async (n: number, launcher: readonly string[], extra: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Takers> => {
+  const takers = async (n: number, launcher: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Takers> => {
     const [cmd = process.execPath, ...pre] = launcher;
     const children: ChildProcessWithoutNullStreams[] = Array.from({ length: n }, () =>
-      spawn(cmd, [...pre, '--import', 'tsx', fixture, ...extra], { env: { ...process.env, ...env } }),
+      spawn(cmd, [...pre, '--import', 'tsx', fixture], { env: { ...process.env, ...env } }),
     );
     const outputs = children.map((c) => createInterface({ input: c.stdout })[Symbol.asyncIterator]());
     const next = async (i: number): Promise<string> => String((await outputs[i]?.next())?.value ?? '');
@@ -77,8 +80,8 @@ describe('forum-server data directory lock (real processes)', () => {
       await close();
       throw e;
     }
-    const round = async (dir: string): Promise<string[]> => {
-      for (const c of children) c.stdin.write(`take ${dir}\n`);
+    const round = async (dir: string, noLinks = false): Promise<string[]> => {
+      for (const c of children) c.stdin.write(`${noLinks ? 'take-no-links' : 'take'} ${dir}\n`);
       const results = await Promise.all(children.map((_, i) => next(i)));
       for (const c of children) c.stdin.write('release\n');
       expect(await Promise.all(children.map((_, i) => next(i)))).toEqual(Array.from({ length: n }, () => 'released'));
@@ -88,6 +91,12 @@ describe('forum-server data directory lock (real processes)', () => {
   };
 
   const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/take-data-dir-lock.ts');
+
+  // The three racers of both tests below, started once (each test's rounds are independent of the other's).
+  let racers: Promise<Takers> | undefined;
+  afterAll(async () => {
+    await (await racers)?.close();
+  });
 
   for (const links of ['hard links', 'no hard links'] as const) {
     it(`servers starting side by side on a stale lock: exactly one takes it, every time (${links})`, async () => {
@@ -99,19 +108,16 @@ describe('forum-server data directory lock (real processes)', () => {
       // 1.5 s of CPU each) was what took the time, not the race. Twenty rounds, not six, now that a round is
       // cheap: a lock deleted by name again (the mutant of removedStale) failed 4 of 4 runs of the two tests
       // with twenty, 2 of 4 with six (on fresh processes as on these).
-      const racers = await takers(3, [process.execPath], links === 'no hard links' ? ['no-links'] : []);
-      try {
-        for (let round = 0; round < 20; round++) {
-          const dir = await tempDir('race');
-          scope.dirs.push(dir);
-          // A lock left by a process that is gone (every other round: none at all).
-          if (round % 2 === 0) await writeFile(join(dir, LOCK_FILE), '999999999\n');
-          const results = await racers.round(dir);
-          expect(results.filter((r) => r === 'held'), results.join(' | ')).toHaveLength(1);
-          expect(results.filter((r) => r.startsWith('refused: in use by forum-server process'))).toHaveLength(2);
-        }
-      } finally {
-        await racers.close();
+      racers ??= takers(3, [process.execPath]);
+      const three = await racers;
+      for (let round = 0; round < 20; round++) {
+        const dir = await tempDir('race');
+        scope.dirs.push(dir);
+        // A lock left by a process that is gone (every other round: none at all).
+        if (round % 2 === 0) await writeFile(join(dir, LOCK_FILE), '999999999\n');
+        const results = await three.round(dir, links === 'no hard links');
+        expect(results.filter((r) => r === 'held'), results.join(' | ')).toHaveLength(1);
+        expect(results.filter((r) => r.startsWith('refused: in use by forum-server process'))).toHaveLength(2);
       }
     }, 60_000);
   }
@@ -121,7 +127,7 @@ describe('forum-server data directory lock (real processes)', () => {
   const canUnshare = spawnSync('unshare', ['--pid', '--fork', 'true']).status === 0;
   it.skipIf(!canUnshare)('two servers as PID 1 of their own pid namespaces on one directory: one takes it, the other is refused', async () => {
     // The same two PID 1s race round after round (a start under tsx is what took the time).
-    const racers = await takers(2, ['unshare', '--pid', '--fork', process.execPath], [], { LOCK_RENEW_MS: '100', LOCK_STALE_MS: '5000' });
+    const pid1s = await takers(2, ['unshare', '--pid', '--fork', process.execPath], { LOCK_RENEW_MS: '100', LOCK_STALE_MS: '5000' });
     try {
       for (let round = 0; round < 3; round++) {
         const dir = await tempDir('pidns');
@@ -130,7 +136,7 @@ describe('forum-server data directory lock (real processes)', () => {
         if (round % 2 === 1) await writeFile(join(dir, LOCK_FILE), '1\n');
         // Before: each read the other's lock, naming pid 1, as its own restart's, and both held the directory.
         // Now the second waits for a renewal of the first's lock (every 100 ms here), sees it, and is refused.
-        const results = await racers.round(dir);
+        const results = await pid1s.round(dir);
         expect(results.filter((r) => r === 'held'), results.join(' | ')).toHaveLength(1);
         expect(
           results.filter((r) => r.startsWith('refused: in use by forum-server process 1 in another container or process-id namespace of this host') && r.includes('which renews it')),
@@ -138,7 +144,7 @@ describe('forum-server data directory lock (real processes)', () => {
         ).toHaveLength(1);
       }
     } finally {
-      await racers.close();
+      await pid1s.close();
     }
   }, 60_000);
 

@@ -98,27 +98,29 @@ export const expectedFilesAfterB = (): Map<string, Buffer> =>
 
 /**
  * Runs A, B and C against the server reachable at `port` (directly or via a
- * relay), checking every client's stdout, exit code and the files on disk.
+ * relay), checking every client's stdout, exit code and the files on disk;
+ * `clientArgs` are the clients' extra arguments.
  */
-export const runScenario = async (port: number, dataDir: string, workDir: string, serverLines: () => string[]): Promise<void> => {
+export const runScenario = async (port: number, dataDir: string, workDir: string, serverLines: () => string[], clientArgs: readonly string[] = []): Promise<void> => {
   const cwdA = join(workDir, 'a');
   const cwdB = join(workDir, 'b');
   await mkdir(cwdA, { recursive: true });
   await mkdir(cwdB, { recursive: true });
   await writeFile(join(cwdA, 'up.bin'), UPLOAD);
 
-  const a = await runClient(port, cwdA, SCRIPT_A);
-  expect(a.stdout).toBe(EXPECTED_A);
+  const a = await runClient(port, cwdA, SCRIPT_A, clientArgs);
+  // Its stderr the message: why a client that failed did (`Unable to reach the server`, …).
+  expect(a.stdout, a.stderr).toBe(EXPECTED_A);
   expect(a.code).toBe(0);
 
-  const b = await runClient(port, cwdB, SCRIPT_B);
-  expect(b.stdout).toBe(EXPECTED_B);
+  const b = await runClient(port, cwdB, SCRIPT_B, clientArgs);
+  expect(b.stdout, b.stderr).toBe(EXPECTED_B);
   expect(b.code).toBe(0);
   expect(await snapshotDir(cwdB)).toEqual(new Map([['up.bin', UPLOAD]]));
   expect(await snapshotDir(dataDir)).toEqual(expectedFilesAfterB());
 
-  const c = await runClient(port, cwdA, SCRIPT_C);
-  expect(c.stdout).toBe(EXPECTED_C);
+  const c = await runClient(port, cwdA, SCRIPT_C, clientArgs);
+  expect(c.stdout, c.stderr).toBe(EXPECTED_C);
   expect(c.code).toBe(0);
   const after = expectedFilesAfterB();
   after.delete('t1');

@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { Writable, type Readable } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   deriveTransferKeys,
   MAX_RECORD_PLAINTEXT,
@@ -22,11 +22,8 @@ import {
   type UploadWriter,
 } from 'forum-protocol';
 import { openPostgresStore } from 'forum-protocol/postgres';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
-import { DiskQuota } from '../src/disk-quota.js';
-import { TransferActivity } from '../src/transfer-activity.js';
-import { startTransferServer, type TransferServer } from '../src/transfer-server.js';
-import { cleanup, tempDir } from './forum-processes.js';
+import type { TransferServer } from '../src/transfer-server.js';
+import { suitePostgres, transferScope } from './transfer-server-fixture.js';
 import { withFile } from './store-with-file.js';
 import { until } from './until.js';
 
@@ -66,9 +63,7 @@ const mostOver = async (measure: () => number): Promise<number> => {
 const kernelCeiling = async (direction: 'rmem' | 'wmem'): Promise<number> => Number((await readFile(`/proc/sys/net/ipv4/tcp_${direction}`, 'utf8')).trim().split(/\s+/)[2]);
 
 describe('transfer server: memory per transfer when the other end is slow', () => {
-  const dirs: string[] = [];
-  let server: TransferServer | undefined;
-  const sockets: net.Socket[] = [];
+  const { sockets, ...scope } = transferScope();
   /** The server's side of every connection, for the bytes it has read and written. */
   const serverSockets: net.Socket[] = [];
 
@@ -77,8 +72,7 @@ describe('transfer server: memory per transfer when the other end is slow', () =
     const createServer = net.createServer.bind(net);
     vi.spyOn(net, 'createServer').mockImplementation(((...args: Parameters<typeof net.createServer>) =>
       createServer(...args).on('connection', (s: net.Socket) => serverSockets.push(s))) as typeof net.createServer);
-    server = await startTransferServer({ store, tokens, activity: new TransferActivity(), log: () => undefined, maxUploadBytes: 1024 * MiB, quota: new DiskQuota(dir, undefined), overloaded: () => undefined }, 0, '127.0.0.1');
-    return server;
+    return (await scope.serve({ dir, store, tokens, log: () => undefined, maxUploadBytes: 1024 * MiB })).server;
   };
 
   /** A connection to the server that has sent `token`'s line. */
@@ -91,12 +85,8 @@ describe('transfer server: memory per transfer when the other end is slow', () =
   };
 
   afterEach(async () => {
-    for (const s of sockets.splice(0)) s.destroy();
-    await server?.close();
-    server = undefined;
     serverSockets.splice(0);
     vi.restoreAllMocks();
-    await cleanup(...dirs.splice(0));
   });
 
   /**
@@ -151,33 +141,24 @@ describe('transfer server: memory per transfer when the other end is slow', () =
 
   it.runIf(process.platform === 'linux')('downloads whose receivers never read: at most 1 MiB each in the server, the file left on disk (the socket written only as it drains)', async () => {
     const size = 48 * MiB;
-    const dir = await tempDir('paused-downloads');
-    dirs.push(dir);
+    const dir = await scope.tempDir('paused-downloads');
     const opened = await openFileStore(dir)();
     if (opened._tag === 'Left') throw new Error(opened.left.message);
     await pausedDownloads(await withFile(opened.right, size), size, 8, dir);
   });
 
   describe.runIf(process.platform === 'linux')('from PostgreSQL', () => {
-    let pg: EmbeddedPostgresHandle | undefined;
-    beforeAll(async () => {
-      pg = await startEmbeddedPostgres();
-    }, 120_000);
-    afterAll(async () => {
-      await pg?.stop();
-    }, 60_000);
+    const pg = suitePostgres();
 
     it("downloads whose receivers never read: at most 1 MiB each in the server (a chunk in the store's stream, one on its way), the rest left in the database", async () => {
       const size = 24 * MiB;
-      const dir = await tempDir('paused-pg-downloads');
-      dirs.push(dir);
-      const opened = await openPostgresStore(pg?.url ?? '', { schema: `paused_${process.pid}`, maxConnections: 4 })();
+      const dir = await scope.tempDir('paused-pg-downloads');
+      const opened = await openPostgresStore(pg.url(), { schema: `paused_${process.pid}`, maxConnections: 4 })();
       if (opened._tag === 'Left') throw new Error(opened.left.message);
       try {
         await pausedDownloads(await withFile(opened.right, size), size, 4, dir);
         // The transfer server closes before the store: its downloads may be asking for their next chunk.
-        await server?.close();
-        server = undefined;
+        await scope.closeServer();
       } finally {
         await opened.right.close();
       }
@@ -186,8 +167,7 @@ describe('transfer server: memory per transfer when the other end is slow', () =
 
   it('an upload faster than its store: at most 1 MiB in the server, the socket not read while a store write is pending', async () => {
     const size = 64 * MiB;
-    const dir = await tempDir('stalled-upload');
-    dirs.push(dir);
+    const dir = await scope.tempDir('stalled-upload');
     // A store that takes the first chunk and then holds the next: its write does not complete while the test looks.
     let offered = 0;
     let held: (() => void) | undefined;

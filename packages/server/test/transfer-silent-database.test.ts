@@ -8,15 +8,9 @@
  */
 import net from 'node:net';
 import postgres from 'postgres';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deriveTransferKeys, SecureTransferChannel, uploadSlotsOf, type TransferGrant, type TransferTokens } from 'forum-protocol';
-import { openPostgresStore, type PostgresStore } from 'forum-protocol/postgres';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
-import { freezePostgres } from '../../forum-protocol/test/postgres-freeze.js';
-import { DiskQuota } from '../src/disk-quota.js';
-import { TransferActivity } from '../src/transfer-activity.js';
-import { startTransferServer, type TransferServer } from '../src/transfer-server.js';
-import { cleanup, tempDir } from './forum-processes.js';
+import { suitePostgres, transferScope } from './transfer-server-fixture.js';
 import { until } from './until.js';
 
 /** The chunk's deadline here (6 s in a server). */
@@ -31,56 +25,17 @@ const MiB = 1024 * 1024;
 const TOKEN = 'cd'.repeat(32);
 const keys = deriveTransferKeys({ exportKeyingMaterial: (_label, _context, length) => new Uint8Array(length) }, TOKEN);
 
-/** PostgreSQL's own limits far off: what ends a chunk here is its deadline, not the database. */
-const TIMEOUTS = { statementMs: 60_000, lockMs: 60_000, idleInTransactionMs: 60_000 } as const;
-
 describe.runIf(process.platform === 'linux')('transfer server on PostgreSQL: an upload whose database goes silent, or whose sender leaves mid-chunk', () => {
-  let pg: EmbeddedPostgresHandle | undefined;
-  let frozen = false;
-  let server: TransferServer | undefined;
-  const stores: PostgresStore[] = [];
-  const sockets: net.Socket[] = [];
-  const dirs: string[] = [];
-  const log: string[] = [];
-
-  beforeAll(async () => {
-    pg = await startEmbeddedPostgres();
-  }, 120_000);
-  afterAll(async () => {
-    await pg?.stop();
-  }, 60_000);
-  afterEach(async () => {
-    if (frozen && pg !== undefined) freezePostgres(pg.url, false);
-    frozen = false;
-    for (const s of sockets.splice(0)) s.destroy();
-    await server?.close();
-    server = undefined;
-    for (const s of stores.splice(0)) await s.close();
-    log.splice(0);
-    await cleanup(...dirs.splice(0));
-  }, 30_000);
-
-  const freeze = (on: boolean): void => {
-    if (pg === undefined) throw new Error('not started');
-    freezePostgres(pg.url, on);
-    frozen = on;
-  };
+  const pg = suitePostgres();
+  const { freeze } = pg;
+  const { sockets, closers, log, ...scope } = transferScope(pg);
 
   /** A store of its own schema with thread `t`, the transfer server over it, and its upload slots' count. */
   const start = async (name: string, maxStoredUploadBytes?: number, chunkDeadlineMs = CHUNK_DEADLINE_MS) => {
-    const opened = await openPostgresStore(pg?.url ?? '', {
-      schema: `${name}_${process.pid}`,
+    const { store, incarnation } = await scope.openUploadStore(name, {
       uploadChunkDeadlineMs: chunkDeadlineMs,
-      timeouts: TIMEOUTS,
       ...(maxStoredUploadBytes === undefined ? {} : { maxStoredUploadBytes }),
-    })();
-    if (opened._tag === 'Left') throw new Error(opened.left.message);
-    const store = opened.right;
-    stores.push(store);
-    expect(await store.createThread('t', 'u')()).toEqual({ _tag: 'Right', right: true });
-    const checked = await store.checkUpload('t', 'f', 'u')();
-    if (checked._tag === 'Left') throw new Error(checked.left.kind);
-    const incarnation = checked.right;
+    });
     const tokens: TransferTokens = {
       issue: () => async () => ({ _tag: 'Left', left: { kind: 'io', message: 'not in this test' } }),
       redeem: () => async () => {
@@ -94,14 +49,7 @@ describe.runIf(process.platform === 'linux')('transfer server on PostgreSQL: an 
       running++;
       return () => void running--;
     });
-    const dir = await tempDir('silent-db');
-    dirs.push(dir);
-    const activity = new TransferActivity();
-    server = await startTransferServer(
-      { store, tokens, activity, log: (line) => void log.push(line), maxUploadBytes: 1 << 30, quota: new DiskQuota(dir, undefined), overloaded: () => undefined, uploadSlots },
-      0,
-      '127.0.0.1',
-    );
+    const { server, activity } = await scope.serve({ dir: await scope.tempDir('silent-db'), store, tokens, uploadSlots });
     /** Chunks stored of the upload, and its rows: read once the database answers. */
     const rows = async (): Promise<{ readonly uploads: number; readonly committed: number; readonly chunks: number }> => {
       const [r] = await store.sql<{ uploads: number; committed: number; chunks: number }[]>`
@@ -208,7 +156,7 @@ describe.runIf(process.platform === 'linux')('transfer server on PostgreSQL: an 
     // Every chunk's insert from now on takes 3 s (a busy disk): the one after this waits at the database.
     await s.store.sql.unsafe(`CREATE FUNCTION slow_chunk() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(3); RETURN NEW; END $$`);
     await s.store.sql.unsafe(`CREATE TRIGGER slow_chunk BEFORE INSERT ON upload_chunks FOR EACH ROW EXECUTE FUNCTION slow_chunk()`);
-    const watcher = postgres(pg?.url ?? '', { max: 1, onnotice: () => undefined });
+    const watcher = postgres(pg.url(), { max: 1, onnotice: () => undefined });
     try {
       // The server's insert sleeps at the database.
       const sleeping = async (): Promise<boolean> => (await watcher<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event = 'PgSleep'`)[0]?.n === 1;

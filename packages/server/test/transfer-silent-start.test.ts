@@ -7,15 +7,11 @@
  */
 import net from 'node:net';
 import postgres from 'postgres';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deriveTransferKeys, SecureTransferChannel, uploadSlotsOf, type TransferGrant, type TransferTokens, type UploadSlots } from 'forum-protocol';
-import { createPostgresTransferTokens, createPostgresUploadSlots, openPostgresStore, type PostgresStore } from 'forum-protocol/postgres';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
-import { freezePostgres } from '../../forum-protocol/test/postgres-freeze.js';
-import { DiskQuota } from '../src/disk-quota.js';
-import { TransferActivity } from '../src/transfer-activity.js';
-import { startTransferServer, type TransferServer } from '../src/transfer-server.js';
-import { cleanup, tempDir } from './forum-processes.js';
+import { createPostgresTransferTokens, createPostgresUploadSlots, type PostgresStore } from 'forum-protocol/postgres';
+import type { TransferActivity } from '../src/transfer-activity.js';
+import { suitePostgres, transferScope } from './transfer-server-fixture.js';
 
 /** The store steps' deadline here (6 s in a server). */
 const STEP_DEADLINE_MS = 1_000;
@@ -29,53 +25,17 @@ const session = { exportKeyingMaterial: (_label: string, _context: Buffer, lengt
 const FIXED_TOKEN = 'ab'.repeat(32);
 const keys = deriveTransferKeys(session, FIXED_TOKEN);
 
-/** PostgreSQL's own limits far off: what ends a step here is its deadline, not the database. */
-const TIMEOUTS = { statementMs: 60_000, lockMs: 60_000, idleInTransactionMs: 60_000 } as const;
-
 const TIMED_OUT = (what: string): string => `ERR The server's database did not answer in time, so the ${what} was cancelled: please try again\n`;
 
 describe.runIf(process.platform === 'linux')("transfer server on PostgreSQL: a transfer's store steps before its body at a database gone silent", () => {
-  let pg: EmbeddedPostgresHandle | undefined;
-  let frozen = false;
-  let server: TransferServer | undefined;
-  const closers: (() => Promise<void>)[] = [];
-  const sockets: net.Socket[] = [];
-  const dirs: string[] = [];
-  const log: string[] = [];
-
-  beforeAll(async () => {
-    pg = await startEmbeddedPostgres();
-  }, 120_000);
-  afterAll(async () => {
-    await pg?.stop();
-  }, 60_000);
-  afterEach(async () => {
-    if (frozen && pg !== undefined) freezePostgres(pg.url, false);
-    frozen = false;
-    for (const s of sockets.splice(0)) s.destroy();
-    await server?.close();
-    server = undefined;
-    for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
-    log.splice(0);
-    await cleanup(...dirs.splice(0));
-  }, 30_000);
-
-  const freeze = (on: boolean): void => {
-    if (pg === undefined) throw new Error('not started');
-    freezePostgres(pg.url, on);
-    frozen = on;
-  };
+  const pg = suitePostgres();
+  const { freeze } = pg;
+  const { sockets, closers, log, ...scope } = transferScope(pg);
 
   /** A store of its own schema with thread `t`, and the grant of an upload of `f` to it by `u`. */
   const open = async (name: string): Promise<{ readonly store: PostgresStore; readonly grant: TransferGrant }> => {
-    const opened = await openPostgresStore(pg?.url ?? '', { schema: `${name}_${process.pid}`, timeouts: TIMEOUTS })();
-    if (opened._tag === 'Left') throw new Error(opened.left.message);
-    const store = opened.right;
-    closers.push(() => store.close());
-    expect(await store.createThread('t', 'u')()).toEqual({ _tag: 'Right', right: true });
-    const checked = await store.checkUpload('t', 'f', 'u')();
-    if (checked._tag === 'Left') throw new Error(checked.left.kind);
-    return { store, grant: { direction: 'upload', thread: 't', incarnation: checked.right, filename: 'f', username: 'u', expiresAt: Date.now() + 60_000, keys } };
+    const { store, incarnation } = await scope.openUploadStore(name);
+    return { store, grant: { direction: 'upload', thread: 't', incarnation, filename: 'f', username: 'u', expiresAt: Date.now() + 60_000, keys } };
   };
 
   /** Tokens that grant `grant` for any token, without the database. */
@@ -87,24 +47,7 @@ describe.runIf(process.platform === 'linux')("transfer server on PostgreSQL: a t
 
   /** The transfer server over `store`, with `tokens` and `uploadSlots`, its steps under {@link STEP_DEADLINE_MS}; its "transferring" marks. */
   const serve = async (store: PostgresStore, tokens: TransferTokens, uploadSlots: UploadSlots): Promise<{ readonly port: number; readonly activity: TransferActivity }> => {
-    const dir = await tempDir('silent-start');
-    dirs.push(dir);
-    const activity = new TransferActivity();
-    server = await startTransferServer(
-      {
-        store,
-        tokens,
-        activity,
-        log: (line) => void log.push(line),
-        maxUploadBytes: 1 << 30,
-        quota: new DiskQuota(dir, undefined),
-        overloaded: () => undefined,
-        uploadSlots,
-        storeDeadlineMs: STEP_DEADLINE_MS,
-      },
-      0,
-      '127.0.0.1',
-    );
+    const { server, activity } = await scope.serve({ dir: await scope.tempDir('silent-start'), store, tokens, uploadSlots, storeDeadlineMs: STEP_DEADLINE_MS });
     return { port: server.port, activity };
   };
 
@@ -135,7 +78,7 @@ describe.runIf(process.platform === 'linux')("transfer server on PostgreSQL: a t
 
   /** Waits until no backend of the database runs a statement or holds a transaction open (its own watcher's aside). */
   const databaseSettled = async (): Promise<void> => {
-    const watcher = postgres(pg?.url ?? '', { max: 1, onnotice: () => undefined });
+    const watcher = postgres(pg.url(), { max: 1, onnotice: () => undefined });
     try {
       for (let i = 0; i < 250; i++) {
         const busy = await watcher`SELECT 1 FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'`;

@@ -405,6 +405,36 @@ describe('stateless reset: the budget of a client host', () => {
     expect(other.stats().statelessResetsHostLimited).toBe(2 ** 16 - 2 * RESETS_PER_HOST_PER_MINUTE);
   });
 
+  it("a clock set back (a driver's wall clock) holds a host to its budget for a minute of the clock's running, not a minute and the hour it went back", () => {
+    const s = server(1);
+    const t = 10 * 3_600_000;
+    let got = 0;
+    for (let i = 0; i < 20; i++) got += ask(s, t, `10.0.0.1:${5000 + i}`, 0x5000 + i).length;
+    expect(got).toBe(RESETS_PER_HOST_PER_MINUTE);
+    // Set back an hour: no fresh budget for it, and the minute goes on from where the clock is now.
+    const back = t - 3_600_000;
+    expect(ask(s, back, '10.0.0.1:6000', 0x6000).length).toBe(0);
+    expect(ask(s, back + RESET_BUDGET_WINDOW_MS - 1, '10.0.0.1:6001', 0x6001).length).toBe(0);
+    got = 0;
+    for (let i = 0; i < 20; i++) got += ask(s, back + RESET_BUDGET_WINDOW_MS, `10.0.0.1:${7000 + i}`, 0x7000 + i).length;
+    expect(got).toBe(RESETS_PER_HOST_PER_MINUTE);
+  });
+
+  it("a clock set back (a driver's wall clock) stops the endpoint's reset rate refilling for no longer than the clock then runs", () => {
+    const s = server(1);
+    const t = 10 * 3_600_000;
+    let answered = 0;
+    // The whole rate spent at once, from as many hosts.
+    for (let i = 0; i < 2 * STATELESS_RESETS_PER_SECOND; i++) answered += ask(s, t, `10.1.${i >> 8}.${i & 255}:5000`, 0x100 + i).length;
+    expect(answered).toBe(STATELESS_RESETS_PER_SECOND);
+    const back = t - 3_600_000;
+    expect(ask(s, back, '10.2.0.1:5000', 0x9000).length).toBe(0);
+    // A second of the clock's running later, a second's resets again.
+    answered = 0;
+    for (let i = 0; i < 2 * STATELESS_RESETS_PER_SECOND; i++) answered += ask(s, back + 1000, `10.3.${i >> 8}.${i & 255}:5000`, 0x100 + i).length;
+    expect(answered).toBe(STATELESS_RESETS_PER_SECOND);
+  });
+
   it('is bounded under a flood of spoofed sources, and a full table forgets nobody: a counted host keeps its count, a new one waits for the next minute', () => {
     const s = server(1);
     let answered = 0;

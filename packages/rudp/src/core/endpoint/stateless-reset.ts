@@ -90,9 +90,11 @@ export class ResetRate {
 
   /** Whether a reset may be sent at `now`; takes nothing. */
   ready(now: number): boolean {
-    // A `now` behind the last one refills nothing, rather than draining the bucket.
+    // A `now` behind the last one (a driver's wall clock set back) refills nothing, rather than draining the
+    // bucket, and the bucket refills from it on: kept at the latest `now`, it refilled nothing until the clock
+    // was back there, and once drained the server sent no reset for as long as the clock had been set back.
     const elapsed = this.at === undefined ? 0 : Math.max(0, now - this.at);
-    this.at = Math.max(this.at ?? now, now);
+    this.at = now;
     this.tokens = Math.min(STATELESS_RESETS_PER_SECOND, this.tokens + (elapsed * STATELESS_RESETS_PER_SECOND) / 1000);
     return this.tokens >= 1;
   }

@@ -405,6 +405,19 @@ describe('stateless reset: the budget of a client host', () => {
     expect(other.stats().statelessResetsHostLimited).toBe(2 ** 16 - 2 * RESETS_PER_HOST_PER_MINUTE);
   });
 
+  it("a host past its budget asking on at a flood's pace has its address parsed at most STATELESS_RESETS_PER_SECOND times a second, not for every datagram", () => {
+    // Each refusal counted statelessResetsHostLimited parsed the address (hostKey: some 2 µs for an IPv6 one);
+    // those counted statelessResetsLimited were refused before it.
+    const s = server(1);
+    for (const now of [0, 1000, 2000]) {
+      for (let i = 0; i < 5 * STATELESS_RESETS_PER_SECOND; i++) ask(s, now, `[2001:db8:0:1:${(i & 0xffff).toString(16)}::1]:${1024 + (i % 60_000)}`, 0x10000 + i);
+    }
+    const st = s.stats();
+    expect(st.statelessResetsSent).toBe(RESETS_PER_HOST_PER_MINUTE);
+    expect(st.statelessResetsSent + st.statelessResetsHostLimited).toBe(3 * STATELESS_RESETS_PER_SECOND);
+    expect(st.statelessResetsLimited).toBe(12 * STATELESS_RESETS_PER_SECOND);
+  });
+
   it("a clock set back (a driver's wall clock) holds a host to its budget for a minute of the clock's running, not a minute and the hour it went back", () => {
     const s = server(1);
     const t = 10 * 3_600_000;

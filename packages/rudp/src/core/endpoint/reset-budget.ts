@@ -19,7 +19,11 @@
  * hosts in a minute a new one gets nothing until the next. A full table
  * forgets nobody, so a flood of spoofed sources cannot push out a host's
  * count and give it a fresh budget; it only stops resets to new hosts for
- * the rest of that minute, as the endpoint's rate would.
+ * the rest of that minute, as the endpoint's rate would. Every look-up,
+ * refused or not, spends a token of the endpoint's rate (the host's key is
+ * parsed from its address, some 2 µs for IPv6), so a host past its budget
+ * that asks on at a flood's pace holds back other hosts' resets as a flood
+ * of spoofed sources does, but costs no more per datagram than one.
  *
  * Pure: time is the `now` the endpoint is given.
  */

@@ -79,5 +79,5 @@ export const MUTANTS = [
   { name: '17d the reset budget never renews', file: `${core}/endpoint/reset-budget.ts`, from: '      this.spent.clear();\n', to: '', tests: ['stateless-reset'] },
   { name: '17e the reset budget table unbounded (a spoofed flood grows it)', file: `${core}/endpoint/reset-budget.ts`, from: 'if (spent === 0 && this.spent.size >= MAX_RESET_BUDGET_HOSTS) return false;', to: '', tests: ['stateless-reset'] },
   { name: '17f a full reset budget table forgets every host (a spoofed flood gives the collector a fresh budget)', file: `${core}/endpoint/reset-budget.ts`, from: 'if (spent === 0 && this.spent.size >= MAX_RESET_BUDGET_HOSTS) return false;', to: 'if (spent === 0 && this.spent.size >= MAX_RESET_BUDGET_HOSTS) this.spent.clear();', tests: ['stateless-reset'] },
-  { name: "17g the client's token index keyed by the token's own first bytes (a timing leak)", file: `${core}/reset-tokens.ts`, from: 'return halfSipHash24(this.k0, this.k1, token);', to: 'return readU32(token, 0);', tests: ['stateless-reset'] },
+  { name: "17g the client's token index keyed by the token's own first bytes (a timing leak)", file: `${core}/reset-tokens.ts`, from: 'return halfSipHash24(key[0] as number, key[1] as number, token);', to: 'return readU32(token, 0);', tests: ['stateless-reset'] },
 ];

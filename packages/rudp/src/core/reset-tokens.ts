@@ -67,9 +67,8 @@ export class ResetTokens {
   /** The one connection with a token, while the endpoint has no more (then `byHash` is made, and this stays unset). */
   private single: Connection | undefined = undefined;
   private byHash: Map<number, Connection[]> | undefined = undefined;
-  /** The index's hash key, drawn with the index. */
-  private k0 = 0;
-  private k1 = 0;
+  /** The index's hash key (two 32-bit words), drawn with the index: a typed array, as two number fields would each be boxed on every endpoint once one held a key past the small-integer range. */
+  private key: Uint32Array | undefined = undefined;
   /** @internal Tokens compared with a datagram's last 16 bytes so far (what a lookup's time depends on). */
   compared = 0;
 
@@ -86,8 +85,7 @@ export class ResetTokens {
         return;
       }
       const key = this.crypto.randomBytes(INDEX_KEY_BYTES);
-      this.k0 = readU32(key, 0);
-      this.k1 = readU32(key, 4);
+      this.key = Uint32Array.of(readU32(key, 0), readU32(key, 4));
       this.byHash = new Map();
       this.single = undefined;
       this.insert(single);
@@ -130,7 +128,8 @@ export class ResetTokens {
 
   /** The index's key of a token's 16 bytes: their HalfSipHash under the index's key. */
   private hashOf(token: Uint8Array): number {
-    return halfSipHash24(this.k0, this.k1, token);
+    const key = this.key as Uint32Array;
+    return halfSipHash24(key[0] as number, key[1] as number, token);
   }
 
   private insert(conn: Connection): void {

@@ -8,39 +8,12 @@
  * no crypto module, and forging a tag takes ~2^64 guesses.
  */
 import type { RandomSource } from './sans-io.js';
+import { halfSipHash24 } from './half-siphash.js';
 
 /** Bytes in a cookie token: issue time (u32 seconds) + 64-bit tag. */
 export const COOKIE_SIZE = 12;
 /** A cookie verifies up to this long past its lifetime: its issue time is in whole seconds. */
 export const COOKIE_CLOCK_SLACK_MS = 1000;
-
-const rotl = (x: number, b: number): number => ((x << b) | (x >>> (32 - b))) >>> 0;
-
-function halfSipHash24(k0: number, k1: number, data: Uint8Array): number {
-  let v0 = k0 >>> 0;
-  let v1 = k1 >>> 0;
-  let v2 = (0x6c796765 ^ k0) >>> 0;
-  let v3 = (0x74656462 ^ k1) >>> 0;
-  const round = (): void => {
-    v0 = (v0 + v1) >>> 0; v1 = rotl(v1, 5); v1 ^= v0; v0 = rotl(v0, 16);
-    v2 = (v2 + v3) >>> 0; v3 = rotl(v3, 8); v3 ^= v2;
-    v0 = (v0 + v3) >>> 0; v3 = rotl(v3, 7); v3 ^= v0;
-    v2 = (v2 + v1) >>> 0; v1 = rotl(v1, 13); v1 ^= v2; v2 = rotl(v2, 16);
-  };
-  const len = data.length;
-  const whole = len - (len % 4);
-  for (let i = 0; i < whole; i += 4) {
-    const m = ((data[i] as number) | ((data[i + 1] as number) << 8) | ((data[i + 2] as number) << 16) | ((data[i + 3] as number) << 24)) >>> 0;
-    v3 ^= m; round(); round(); v0 ^= m;
-  }
-  let b = (len & 0xff) << 24;
-  for (let i = whole, s = 0; i < len; i++, s += 8) b |= (data[i] as number) << s;
-  b >>>= 0;
-  v3 ^= b; round(); round(); v0 ^= b;
-  v2 ^= 0xff;
-  round(); round(); round(); round();
-  return (v1 ^ v3) >>> 0;
-}
 
 const encoder = new TextEncoder();
 

@@ -196,9 +196,9 @@ const endingIn = (token: Uint8Array): Uint8Array => {
 const resetFor = (c: Connection): Uint8Array => endingIn(held(c) as Uint8Array);
 
 /** One client endpoint with three connections to one server, each holding its token (so indexed). */
-function threeConnections(): { client: Endpoint; conns: Connection[]; served: Connection[] } {
+function threeConnections(clientOptions: Partial<EndpointConfig> = {}): { client: Endpoint; conns: Connection[]; served: Connection[] } {
   const s = server(1);
-  const client = endpoint(1);
+  const client = endpoint(1, clientOptions);
   const conns: Connection[] = [];
   const served: Connection[] = [];
   for (let i = 0; i < 3; i++) conns.push(client.connect(0, SERVER));
@@ -327,6 +327,29 @@ describe('stateless reset: the client side', () => {
     expect(b.state).toBe('closed');
   });
 
+  it('a datagram no connection takes costs a client endpoint of several connections no call into its crypto provider, from its server\'s address or any other', () => {
+    // Every such datagram is looked up, from any address: an HMAC-SHA256 through the provider for each took
+    // some 8 µs, a hundred times the rest of its path, for whoever sent junk (README, "Stateless reset").
+    let calls = 0;
+    const base = deterministicCrypto(crypto, createRandom(1001));
+    const counting = Object.fromEntries(
+      Object.entries(base).map(([name, value]) => [name, typeof value === 'function' ? (...args: unknown[]) => (calls++, (value as (...a: unknown[]) => unknown)(...args)) : value]),
+    ) as unknown as typeof base;
+    const { client, conns } = threeConnections({ crypto: counting });
+    const b = conns[1] as Connection;
+    const rnd = createRandom(12);
+    const before = calls;
+    for (let i = 0; i < 100; i++) {
+      client.handleDatagram(400, protectedTo(0x5000 + i, 24 + (rnd() % 1000), i), SERVER);
+      client.handleDatagram(400, protectedTo(0x6000 + i, 24 + (rnd() % 1000), i), '10.9.9.9:4000');
+    }
+    expect(client.stats().dropped.unknownConnection).toBe(200);
+    // The reset itself as well.
+    client.handleDatagram(401, resetFor(b), SERVER);
+    expect(b.state).toBe('closed');
+    expect(calls - before).toBe(0);
+  });
+
   it('a reset naming a live connection id of the client (its id field is random) is taken as well', () => {
     const { client, conn, served } = handshake(server(1));
     const d = protectedTo(conn.localCid, 60);
@@ -380,6 +403,49 @@ describe('stateless reset: the budget of a client host', () => {
     // Two minutes' budgets (the first minute's and the one begun at 60 s): at that pace all 65,536 take 4,096 minutes (68 hours).
     expect(collected.size).toBe(2 * RESETS_PER_HOST_PER_MINUTE);
     expect(other.stats().statelessResetsHostLimited).toBe(2 ** 16 - 2 * RESETS_PER_HOST_PER_MINUTE);
+  });
+
+  it("a host past its budget asking on at a flood's pace has its address parsed at most STATELESS_RESETS_PER_SECOND times a second, not for every datagram", () => {
+    // Each refusal counted statelessResetsHostLimited parsed the address (hostKey: some 2 µs for an IPv6 one);
+    // those counted statelessResetsLimited were refused before it.
+    const s = server(1);
+    for (const now of [0, 1000, 2000]) {
+      for (let i = 0; i < 5 * STATELESS_RESETS_PER_SECOND; i++) ask(s, now, `[2001:db8:0:1:${(i & 0xffff).toString(16)}::1]:${1024 + (i % 60_000)}`, 0x10000 + i);
+    }
+    const st = s.stats();
+    expect(st.statelessResetsSent).toBe(RESETS_PER_HOST_PER_MINUTE);
+    expect(st.statelessResetsSent + st.statelessResetsHostLimited).toBe(3 * STATELESS_RESETS_PER_SECOND);
+    expect(st.statelessResetsLimited).toBe(12 * STATELESS_RESETS_PER_SECOND);
+  });
+
+  it("a clock set back (a driver's wall clock) holds a host to its budget for a minute of the clock's running, not a minute and the hour it went back", () => {
+    const s = server(1);
+    const t = 10 * 3_600_000;
+    let got = 0;
+    for (let i = 0; i < 20; i++) got += ask(s, t, `10.0.0.1:${5000 + i}`, 0x5000 + i).length;
+    expect(got).toBe(RESETS_PER_HOST_PER_MINUTE);
+    // Set back an hour: no fresh budget for it, and the minute goes on from where the clock is now.
+    const back = t - 3_600_000;
+    expect(ask(s, back, '10.0.0.1:6000', 0x6000).length).toBe(0);
+    expect(ask(s, back + RESET_BUDGET_WINDOW_MS - 1, '10.0.0.1:6001', 0x6001).length).toBe(0);
+    got = 0;
+    for (let i = 0; i < 20; i++) got += ask(s, back + RESET_BUDGET_WINDOW_MS, `10.0.0.1:${7000 + i}`, 0x7000 + i).length;
+    expect(got).toBe(RESETS_PER_HOST_PER_MINUTE);
+  });
+
+  it("a clock set back (a driver's wall clock) stops the endpoint's reset rate refilling for no longer than the clock then runs", () => {
+    const s = server(1);
+    const t = 10 * 3_600_000;
+    let answered = 0;
+    // The whole rate spent at once, from as many hosts.
+    for (let i = 0; i < 2 * STATELESS_RESETS_PER_SECOND; i++) answered += ask(s, t, `10.1.${i >> 8}.${i & 255}:5000`, 0x100 + i).length;
+    expect(answered).toBe(STATELESS_RESETS_PER_SECOND);
+    const back = t - 3_600_000;
+    expect(ask(s, back, '10.2.0.1:5000', 0x9000).length).toBe(0);
+    // A second of the clock's running later, a second's resets again.
+    answered = 0;
+    for (let i = 0; i < 2 * STATELESS_RESETS_PER_SECOND; i++) answered += ask(s, back + 1000, `10.3.${i >> 8}.${i & 255}:5000`, 0x100 + i).length;
+    expect(answered).toBe(STATELESS_RESETS_PER_SECOND);
   });
 
   it('is bounded under a flood of spoofed sources, and a full table forgets nobody: a counted host keeps its count, a new one waits for the next minute', () => {

@@ -19,7 +19,11 @@
  * hosts in a minute a new one gets nothing until the next. A full table
  * forgets nobody, so a flood of spoofed sources cannot push out a host's
  * count and give it a fresh budget; it only stops resets to new hosts for
- * the rest of that minute, as the endpoint's rate would.
+ * the rest of that minute, as the endpoint's rate would. Every look-up,
+ * refused or not, spends a token of the endpoint's rate (the host's key is
+ * parsed from its address, some 2 µs for IPv6), so a host past its budget
+ * that asks on at a flood's pace holds back other hosts' resets as a flood
+ * of spoofed sources does, but costs no more per datagram than one.
  *
  * Pure: time is the `now` the endpoint is given.
  */
@@ -36,13 +40,20 @@ export const MAX_RESET_BUDGET_HOSTS = 16_384;
 /** Resets sent per host in the current minute; see the file's comment. */
 export class ResetBudget {
   private readonly spent = new Map<string, number>();
-  private windowEnd = Number.NEGATIVE_INFINITY;
+  /** How much of the current minute has gone by: the sum of the steps forward of the `now`s given. */
+  private age = 0;
+  private at: number | undefined = undefined;
 
   /** Whether host `host` may be sent a reset at `now`; counts it if so. */
   take(now: number, host: string): boolean {
-    if (now >= this.windowEnd) {
+    // A clock set back (a driver's wall clock) moves the minute on by nothing, and on from there as it runs:
+    // measured from the minute's first `now`, the minute lasted as long again as the clock was set back,
+    // every host that had spent its budget got none for that long, and neither did a new one past a full table.
+    this.age += this.at === undefined ? 0 : Math.max(0, now - this.at);
+    this.at = now;
+    if (this.age >= RESET_BUDGET_WINDOW_MS) {
       this.spent.clear();
-      this.windowEnd = now + RESET_BUDGET_WINDOW_MS;
+      this.age = 0;
     }
     const spent = this.spent.get(host) ?? 0;
     if (spent >= RESETS_PER_HOST_PER_MINUTE) return false;

@@ -358,8 +358,10 @@ describe('client transfers (fake transfer server on loopback)', () => {
 
   it("an upload whose commit outlasts the inactivity limit gets its answer: the limit is off once the last byte is sent", async () => {
     // A server's commit of 30 s (a slow disk) read as `failed: no bytes moved in the last 30 s`, and the file landed.
-    const server = await committingServer((s) => void setTimeout(() => s.end('OK\n'), 1000));
-    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress(), { stallTimeoutMs: 200, commitWaitMs: 5000 });
+    // The limit scaled to 1 s, not less: before its last byte the client's own moments count (its file read waits for
+    // libuv's threads), and on a loaded machine they passed 0.2 s.
+    const server = await committingServer((s) => void setTimeout(() => s.end('OK\n'), 2_000));
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress(), { stallTimeoutMs: 1_000, commitWaitMs: 5000 });
     expect(result).toEqual({ ok: true });
   });
 
@@ -368,10 +370,12 @@ describe('client transfers (fake transfer server on loopback)', () => {
     let openCommit!: () => void;
     const commitHeld = new Promise<void>((resolve) => (openCommit = resolve));
     const server = await committingServer((s) => void commitHeld.then(() => s.end('OK\n')));
-    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress(), { stallTimeoutMs: 200, commitWaitMs: 600 });
+    // No inactivity limit scaled down: not what is tested, and one of 0.2 s ended the upload before its last byte when
+    // the client's own file read was slow (a loaded machine), and the test then waited for the server's read for good.
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress(), { commitWaitMs: 600 });
     openCommit();
-    await server.finalRead;
     expect(result).toEqual({ ok: false, cancelled: false, reason: 'no answer from the server within 0.6 s of the last byte', maybeStored: true });
+    await server.finalRead;
     expect(uploadUnknownLine('f.bin', 't', result.ok || result.cancelled ? '' : result.reason)).toBe(
       'Upload of f.bin: no answer from the server within 0.6 s of the last byte; it may or may not have been stored (RDT t shows it if it was)',
     );
@@ -385,8 +389,9 @@ describe('client transfers (fake transfer server on loopback)', () => {
   });
 
   it("an upload refused after its last byte (the server's sealed ERR) is still a plain failure: nothing was stored", async () => {
-    const server = await committingServer((s) => void setTimeout(() => s.end('ERR File already exists in Thread t\n'), 400));
-    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress(), { stallTimeoutMs: 200 });
+    // Past the inactivity limit, scaled to 1 s (see the commit above).
+    const server = await committingServer((s) => void setTimeout(() => s.end('ERR File already exists in Thread t\n'), 1_500));
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress(), { stallTimeoutMs: 1_000 });
     expect(result).toEqual({ ok: false, cancelled: false, reason: 'File already exists in Thread t' });
   });
 
@@ -394,7 +399,7 @@ describe('client transfers (fake transfer server on loopback)', () => {
     // The server's PostgreSQL went silent after its COMMIT was sent: the file may be on the forum. Before: `Upload of
     // f.bin failed: The server's database did not confirm…`, a failure whose retry met `File already exists`.
     const server = await committingServer((s) => void s.end(`ERR ${outcomeUnknownText('command')}\n`));
-    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress(), { stallTimeoutMs: 200 });
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress());
     expect(result).toEqual({ ok: false, cancelled: false, reason: "the server's database did not confirm it in time", maybeStored: true });
     expect(uploadUnknownLine('f.bin', 't', result.ok || result.cancelled ? '' : result.reason)).toBe(
       "Upload of f.bin: the server's database did not confirm it in time; it may or may not have been stored (RDT t shows it if it was)",
@@ -403,7 +408,7 @@ describe('client transfers (fake transfer server on loopback)', () => {
 
   it('an upload whose commit was written while its server lost its data directory lock (its sealed ERR says so) is said maybe stored', async () => {
     const server = await committingServer((s) => void s.end(`ERR ${unconfirmedWriteText('command')}\n`));
-    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress(), { stallTimeoutMs: 200 });
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress());
     expect(result).toEqual({ ok: false, cancelled: false, reason: 'the server could not confirm it', maybeStored: true });
   });
 

@@ -309,6 +309,7 @@ const simRun = (name: string, seed: number): number => {
     },
   });
   const conn = ce.connect(0, 's');
+  const saveReceiverTimeline = timeline(conn, 'sim-receiver', (now) => now);
   sim.wake('c');
   sim.runFor(100);
   sim.setLink('s', 'c', { delayMs: SIM_DELAY_MS, bandwidthBps: 100e6, headerBytes: 28, mtu: 1472, loss: loss.down });
@@ -319,6 +320,7 @@ const simRun = (name: string, seed: number): number => {
   while (doneAt === undefined && sim.now < t0 + 300_000) sim.runFor(10);
   const ms = (doneAt ?? Number.NaN) - t0;
   saveTimeline();
+  saveReceiverTimeline();
   console.log(`${name} seed ${seed}: ${(ms / 1000).toFixed(2)} s`);
   if (serverConn) console.log(`  sender:   ${brief(serverConn.stats())}\n            ${probes?.() ?? ''}`);
   console.log(`  receiver: ${brief(conn.stats())}`);

@@ -252,7 +252,7 @@ describe('packet-number skipping with honest peers', () => {
 });
 
 describe('LossDetection.ackViolation', () => {
-  const config = { packetThreshold: 3, timeThreshold: 9 / 8, maxAckDelayMs: 25, maxPtoMs: 60_000, idleTimeoutMs: 30_000 };
+  const config = { packetThreshold: 3, timeThreshold: 9 / 8, maxAckDelayMs: 25, ackEveryPackets: 2, maxPtoMs: 60_000, idleTimeoutMs: 30_000 };
   const fate = { acked: () => {}, lost: () => {}, spurious: () => {} };
   const make = (): LossDetection => new LossDetection(config, new RttEstimator(), new RecordingController(), fate);
 

@@ -78,6 +78,14 @@ describe('reordering and jitter (simulated)', () => {
     // Before the adaptive window: 620–885 packets of ~7,200 declared lost and resent, 14–29 s.
     const plain = bulk(makePair({ seed, link: JITTERY }));
     const p = makePair({ seed, link: REORDERING });
+    // The packet threshold's widest while the transfer ran: it narrows again after 32 round trips
+    // without a spurious loss, which on seed 2 came just before the end once probes went earlier.
+    let widest = 0;
+    const watch = (now: number): void => {
+      widest = Math.max(widest, p.conn.stats().packetThreshold);
+      if (now < 60_000) p.sim.schedule(now + 10, watch);
+    };
+    p.sim.schedule(0, watch);
     const ms = bulk(p);
     const st = p.conn.stats();
     expect(st.spuriousRetransmissions).toBeGreaterThan(0);
@@ -85,7 +93,7 @@ describe('reordering and jitter (simulated)', () => {
     expect(plain / ms).toBeGreaterThanOrEqual(0.8);
     // The window widened: the time rule covers the held datagrams, and the packet rule steps aside.
     expect(st.reorderWindowMs).toBeGreaterThan(25);
-    expect(st.packetThreshold).toBeGreaterThan(3);
+    expect(widest).toBeGreaterThan(3);
   });
 
   it.each([1, 2, 3])('seed %i: a short path whose delay is drawn per datagram: 4 MiB within 8× the time over the same path without jitter', (seed) => {

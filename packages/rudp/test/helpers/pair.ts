@@ -41,6 +41,8 @@ export interface PairOptions {
   readonly server?: Partial<EndpointConfig>;
   /** Do not poll server events automatically (a receiver that does not read). */
   readonly serverReads?: () => boolean;
+  /** Both nodes read datagrams in batches of this window, ms (`SimNodeOptions.receiveBatchMs`), as the Node adapter reads its socket. */
+  readonly receiveBatchMs?: number;
 }
 
 /**
@@ -79,13 +81,15 @@ export function makePair(options: PairOptions = {}): Pair {
       hook()?.(e, now);
     }
   };
+  const batch = options.receiveBatchMs === undefined ? {} : { receiveBatchMs: options.receiveBatchMs };
   sim.addNode(SERVER, server, {
+    ...batch,
     onActivity: (now) => {
       if (options.serverReads && !options.serverReads()) return;
       drain(server, serverEvents, now, () => pair.onServerEvent);
     },
   });
-  sim.addNode(CLIENT, client, { onActivity: (now) => drain(client, clientEvents, now, () => pair.onClientEvent) });
+  sim.addNode(CLIENT, client, { ...batch, onActivity: (now) => drain(client, clientEvents, now, () => pair.onClientEvent) });
   (pair as { conn: Connection }).conn = client.connect(0, SERVER);
   sim.wake(CLIENT);
   return pair;

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ACK_ONLY_PER_ACK_OF_ACK, type AckConfig, AckTracker, MAX_PN_JUMP, RANGES_BEFORE_ACK_OF_ACK } from '../../src/core/receive/ack-generation.js';
+import { ACK_ONLY_PER_ACK_OF_ACK, type AckConfig, AckTracker, MAX_ACKS_PER_BATCH, MAX_PN_JUMP, RANGES_BEFORE_ACK_OF_ACK } from '../../src/core/receive/ack-generation.js';
 import { type AckFrame, type PnRange, ackFrameSize } from '../../src/wire/ack-frame.js';
 import { framesIn, payloadBytes, writerWithRoom } from './fixtures.js';
 
@@ -385,3 +385,39 @@ function toRanges(pns: readonly number[]): PnRange[] {
   }
   return out;
 }
+
+describe('AckTracker: a batch of packets handled before one write (recvmmsg) gets the ACKs one at a time would have drawn', () => {
+  /** How many ACKs go out at `now` for what `t` holds, writing while one is due. */
+  function acksNow(t: AckTracker, now: number): number {
+    let n = 0;
+    while (t.isDue(now) && n < 100) {
+      expect(writeAndParse(t, now).largest).toBe(t.largest);
+      n++;
+    }
+    return n;
+  }
+
+  it('one per ackEveryPackets ack-eliciting packets of the batch, each a copy of the newest frame, at most MAX_ACKS_PER_BATCH', () => {
+    expect(acksNow(tracker([1, 2]), 0)).toBe(1);
+    expect(acksNow(tracker([1, 2, 3]), 0)).toBe(1);
+    expect(acksNow(tracker([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]), 0)).toBe(5);
+    expect(acksNow(tracker(Array.from({ length: 64 }, (_, i) => i + 1)), 0)).toBe(MAX_ACKS_PER_BATCH);
+    expect(acksNow(tracker([1, 2, 3, 4, 5, 6], { ackEveryPackets: 3, maxAckDelayMs: 25 }), 0)).toBe(2);
+  });
+
+  it('packets handled one at a time, each written for, draw one ACK each time as before', () => {
+    const t = tracker([1, 2]);
+    expect(acksNow(t, 0)).toBe(1);
+    for (const pn of [3, 4]) {
+      const before = t.largest;
+      t.record(pn);
+      t.onPacket(1, pn, before, true, false);
+    }
+    expect(acksNow(t, 1)).toBe(1);
+    // Nothing owed after: the next lone packet waits for the ACK delay again.
+    t.record(5);
+    t.onPacket(2, 5, 4, true, false);
+    expect(t.isDue(2)).toBe(false);
+    expect(t.deadline()).toBe(2 + 25);
+  });
+});

@@ -117,9 +117,23 @@ describe('LossDetection: the probe timeout', () => {
     const r = rig();
     expect(r.ld.ptoDeadline()).toBe(Number.POSITIVE_INFINITY);
     send(r, 1, 0);
+    expect(r.ld.ptoDeadline()).toBe(BASE);
     send(r, 2, 40);
     expect(r.ld.lastAckElicitingSentAt).toBe(40);
-    expect(r.ld.ptoDeadline()).toBe(40 + BASE);
+    // Two in flight: the peer owes an immediate ACK (`ackEveryPackets`), so no ACK-delay allowance.
+    expect(r.ld.ptoDeadline()).toBe(40 + BASE - 25);
+  });
+
+  it("leaves the peer's ACK delay out only while ackEveryPackets packets are in flight (RFC 8985 §7.2)", () => {
+    const r = rig({ ackEveryPackets: 3 });
+    send(r, 1, 0);
+    send(r, 2, 10);
+    expect(r.ld.ptoDeadline()).toBe(10 + BASE);
+    send(r, 3, 20);
+    expect(r.ld.ptoDeadline()).toBe(20 + BASE - 25);
+    // The oldest two acknowledged: one left, whose ACK the peer may hold back.
+    r.ld.onAck(30, ack([[1, 2]]), 3);
+    expect(r.ld.ptoDeadline() - r.ld.lastAckElicitingSentAt).toBe(r.rtt.pto(25));
   });
 
   it('doubles on each expiry up to the default 2 s cap', () => {

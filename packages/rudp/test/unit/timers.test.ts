@@ -139,7 +139,7 @@ describe('Connection.nextTimeout: the earliest armed timer', () => {
 });
 
 describe('Connection: the probe timer', () => {
-  it('with every packet lost, probes are spaced 775, 1550, then the 2 s cap', () => {
+  it('with every packet lost, probes are spaced 775, 1500 (three in flight: no ACK-delay allowance), then the 2 s cap', () => {
     const { c } = server();
     c.send(new Uint8Array(10));
     drain(c, 0);
@@ -153,7 +153,7 @@ describe('Connection: the probe timer', () => {
       if (n > 0) probes.push(t);
       sent += n;
     }
-    expect(probes).toEqual([775, 775 + 1_550, 2_325 + 2_000, 4_325 + 2_000, 6_325 + 2_000]);
+    expect(probes).toEqual([775, 775 + 1_500, 2_275 + 2_000, 4_275 + 2_000, 6_275 + 2_000]);
     // Two probe packets each time.
     expect(sent).toBe(1 + 2 * 5);
   });
@@ -180,10 +180,11 @@ describe('Connection: the probe timer', () => {
     drain(c, 0);
     c.handleTimeout(775);
     drain(c, 775);
-    expect(c.nextTimeout()).toBe(775 + 1_550);
+    // Doubled, without the 25 ms ACK-delay allowance: the two probes are in flight too (the peer owes an immediate ACK).
+    expect(c.nextTimeout()).toBe(775 + 1_500);
     c.send(new Uint8Array(10));
     drain(c, 790);
-    expect(c.nextTimeout()).toBe(790 + 1_550);
+    expect(c.nextTimeout()).toBe(790 + 1_500);
     fromPeer(c, 800, 1, (w) => writeAck(w, [{ lo: 1, hi: 3 }], 0));
     // Sample 25 ms (the probe): srtt 25, rttvar 12.5, so 25 + 50 + 25 after the last send, not doubled.
     expect(c.nextTimeout()).toBe(790 + 100);

@@ -78,8 +78,10 @@ export interface LossDetectionConfig {
   readonly packetThreshold: number;
   /** …or once it is older than this multiple of the RTT when a newer one is acknowledged. */
   readonly timeThreshold: number;
-  /** The peer's longest ACK delay, ms (part of the probe timeout). */
+  /** The peer's longest ACK delay, ms (part of the probe timeout while fewer than `ackEveryPackets` are in flight). */
   readonly maxAckDelayMs: number;
+  /** Ack-eliciting packets after which the peer acknowledges at once (its ACK policy, assumed ours). */
+  readonly ackEveryPackets: number;
   /** Cap of the backed-off probe timeout, ms. */
   readonly maxPtoMs: number;
   /** The idle timeout, ms: the probe timer never waits more than `PROBES_PER_IDLE_TIMEOUT`th of it past `maxPtoMs`. */
@@ -503,14 +505,22 @@ export class LossDetection {
   }
 
   /**
-   * When the probe timer fires (`Infinity` with nothing in flight): the RFC 9002 PTO, doubled per expiry
+   * When the probe timer fires (`Infinity` with nothing in flight): the RFC 9002 PTO (without the peer's
+   * ACK delay while `ackEveryPackets` or more are in flight), doubled per expiry
    * up to `maxPtoMs` or the PTO itself if longer, but never longer than `maxPtoMs` and a tenth of the
    * idle timeout (`PROBES_PER_IDLE_TIMEOUT`), so an idle timeout always holds probes enough to tell a
    * lossy path from a dead one.
    */
   ptoDeadline(): number {
     if (this.sent.size === 0) return Number.POSITIVE_INFINITY;
-    const base = this.rtt.pto(this.config.maxAckDelayMs);
+    // The peer's ACK delay only while it may hold its ACK back (RFC 8985 §7.2 adds it for a flight of one
+    // segment only): with `ackEveryPackets` in flight it owes an immediate ACK, so the allowance only
+    // delays the probe that replaces a lost ACK or a lost tail. A receiver that reads a burst in one
+    // batch (recvmmsg) ACKs it once at the end; that ACK lost, the 25 ms made every such stall ~27 ms
+    // against a sub-millisecond round trip (attack/README-21-sim-vs-real.md). A probe sent early costs
+    // two packets and draws an immediate ACK itself (two in a row, or a gap).
+    const ackDelay = this.sent.size >= this.config.ackEveryPackets ? 0 : this.config.maxAckDelayMs;
+    const base = this.rtt.pto(ackDelay);
     const cap = Math.max(this.config.maxPtoMs, Math.min(base, this.config.idleTimeoutMs / PROBES_PER_IDLE_TIMEOUT));
     return this.lastAckElicitingSentAt + Math.min(base * 2 ** this.ptoCount, cap);
   }

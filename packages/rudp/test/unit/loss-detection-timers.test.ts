@@ -136,6 +136,14 @@ describe('LossDetection: the probe timeout', () => {
     expect(r.ld.ptoDeadline() - r.ld.lastAckElicitingSentAt).toBe(r.rtt.pto(25));
   });
 
+  it("keeps the peer's ACK delay for a lone packet where we ACK every packet (ours is no promise of the peer's)", () => {
+    const r = rig({ ackEveryPackets: 1 });
+    send(r, 1, 0);
+    expect(r.ld.ptoDeadline()).toBe(BASE);
+    send(r, 2, 10);
+    expect(r.ld.ptoDeadline()).toBe(10 + BASE - 25);
+  });
+
   it('doubles on each expiry up to the default 2 s cap', () => {
     const r = rig();
     send(r, 1, 0);

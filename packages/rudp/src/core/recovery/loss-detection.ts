@@ -100,6 +100,12 @@ export interface LossDetectionConfig {
  */
 export const PROBES_PER_IDLE_TIMEOUT = 10;
 
+/**
+ * Fewest ack-eliciting packets in flight for which the probe timeout leaves the peer's ACK delay out:
+ * a flight of one always waits for it (RFC 8985 §7.2), whatever our own `ackEveryPackets`.
+ */
+export const MIN_FLIGHT_OWING_ACK = 2;
+
 /** Sent packets, loss detection and the probe timeout of one connection. */
 export class LossDetection {
   /**
@@ -518,8 +524,11 @@ export class LossDetection {
     // delays the probe that replaces a lost ACK or a lost tail. A receiver that reads a burst in one
     // batch (recvmmsg) ACKs it once at the end; that ACK lost, the 25 ms made every such stall ~27 ms
     // against a sub-millisecond round trip (attack/README-21-sim-vs-real.md). A probe sent early costs
-    // two packets and draws an immediate ACK itself (two in a row, or a gap).
-    const ackDelay = this.sent.size >= this.config.ackEveryPackets ? 0 : this.config.maxAckDelayMs;
+    // two packets and draws an immediate ACK itself (two in a row, or a gap). Never for one packet, even
+    // where we ACK every packet (`ackEveryPackets` 1): that is our receive policy, and a peer with the
+    // default holds a lone packet's ACK; probes timed without it fired every srtt + 1 ms, each pair
+    // drawing the held ACK that ended the backoff, so an idle connection sent two packets every 3 ms.
+    const ackDelay = this.sent.size >= Math.max(MIN_FLIGHT_OWING_ACK, this.config.ackEveryPackets) ? 0 : this.config.maxAckDelayMs;
     const base = this.rtt.pto(ackDelay);
     const cap = Math.max(this.config.maxPtoMs, Math.min(base, this.config.idleTimeoutMs / PROBES_PER_IDLE_TIMEOUT));
     return this.lastAckElicitingSentAt + Math.min(base * 2 ** this.ptoCount, cap);

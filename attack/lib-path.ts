@@ -13,6 +13,16 @@ import dgram from 'node:dgram';
 import net, { type AddressInfo } from 'node:net';
 
 /** What one direction of the path does to a datagram; every field optional, all off by default. */
+/** Polls `f` every 20 ms until it holds or `ms` have passed; whether it held. */
+export const waitFor = async (f: () => boolean, ms: number): Promise<boolean> => {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (f()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return f();
+};
+
 export interface Impairment {
   /** Probability a datagram is dropped. */
   loss?: number;

@@ -32,7 +32,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { largeThreadFile } from '../packages/server/test/large-thread.js';
-import { startPathRelay, startTcpPath, type PathRelay, type TcpPath } from './lib-path.js';
+import { startPathRelay, startTcpPath, waitFor, type PathRelay, type TcpPath } from './lib-path.js';
 
 const SERVER_BIN = new URL('../packages/server/bin/forum-server.js', import.meta.url).pathname;
 const CLIENT_BIN = new URL('../packages/client/bin/forum-client.js', import.meta.url).pathname;
@@ -74,15 +74,6 @@ const proc = (args: readonly string[], cwd?: string): Proc => {
     write: (s) => void child.stdin?.write(s),
     exited: new Promise((r) => child.once('exit', (c) => r(c))),
   };
-};
-
-const waitFor = async (f: () => boolean, ms: number): Promise<boolean> => {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (f()) return true;
-    await sleep(20);
-  }
-  return f();
 };
 
 const freePort = (): Promise<number> =>

@@ -18,6 +18,7 @@ import dgram from 'node:dgram';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from './lib-path.js';
 
 const SERVER_BIN = new URL('../packages/server/bin/forum-server.js', import.meta.url).pathname;
 const CLIENT_BIN = new URL('../packages/client/bin/forum-client.js', import.meta.url).pathname;
@@ -33,15 +34,6 @@ const proc = (args: string[], label: string): { child: ChildProcess; out: () => 
   void label;
   return { child, out: () => out, exited: new Promise((r) => child.once('exit', (c) => r(c))) };
 };
-const waitFor = async (f: () => boolean, ms: number): Promise<boolean> => {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (f()) return true;
-    await sleep(20);
-  }
-  return f();
-};
-
 /** The relay: one client address; upstream socket replaceable (rebinding); client datagrams may be withheld. */
 const relay = async (serverPort: number) => {
   const front = dgram.createSocket('udp4');

@@ -14,7 +14,7 @@ import { RttEstimator } from '../packages/rudp/src/core/recovery/rtt.js';
 import { RecordingController } from '../packages/rudp/test/unit/fixtures.js';
 
 for (const inFlight of [3, 100, 300, 1000]) {
-  const config = { packetThreshold: 300, timeThreshold: 1e9, maxAckDelayMs: 25, maxPtoMs: 60_000, idleTimeoutMs: 30_000 };
+  const config = { packetThreshold: 300, timeThreshold: 1e9, maxAckDelayMs: 25, ackEveryPackets: 2, maxPtoMs: 60_000, idleTimeoutMs: 30_000 };
   const ld = new LossDetection(config, new RttEstimator(), new RecordingController(), { acked: () => {}, lost: () => {}, spurious: () => {} });
   let pn = 1;
   const send = (): void => void ld.onPacketSent(0, { pn: pn++, timeSent: 0, size: 1200, chunks: [], retransmission: false, ackLargest: -1, carriedMaxData: false, carriedBlocked: false, appLimited: false, leftQueueEmpty: false, pingOnly: false });

@@ -35,8 +35,8 @@ const SLACK_MS = 700;
 /** How long the database stays silent unless a test ends it first: long past every answer expected, so that waiting for it shows. */
 const SILENT_MS = 3 * DEADLINE_MS + 3_000;
 
-/** How long a store's close lets its pool's end wait for the statements under way, ms (`sql.end({ timeout: 5 })`). */
-const POOL_END_MS = 5_000;
+/** How long a store's close lets its pool's end wait for the statements under way here, ms (closeTimeoutMs; the default is 5 s). */
+const POOL_END_MS = 1_000;
 
 /** PostgreSQL's own limits far off: what ends the statements here is the command's deadline, not the database. */
 const TIMEOUTS = { statementMs: 60_000, lockMs: 60_000, idleInTransactionMs: 60_000 } as const;
@@ -313,7 +313,7 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
   it(
     "closing a store whose sweep of deleted uploads' chunks is at a database gone silent ends, not when the database answers",
     async () => {
-      const store = await pg.openStore({ timeouts: TIMEOUTS });
+      const store = await pg.openStore({ timeouts: TIMEOUTS, closeTimeoutMs: POOL_END_MS });
       // The pass the store kicked as it opened is over: the next one meets the hung database.
       await store.sweepDoomedUploads();
       freezePostgres(pg.url(), true);

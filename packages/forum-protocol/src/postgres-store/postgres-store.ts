@@ -75,6 +75,11 @@ export interface PostgresStoreOptions {
    * uploads leave them to it, after their reply. Default: automatic, 64 chunks a transaction.
    */
   readonly doomedUploadSweep?: DoomedUploadSweepOptions;
+  /**
+   * How long `close` lets the statements under way finish before it ends their connections, ms (postgres.js's
+   * `end({ timeout })`): at a database gone silent, how long a close waits at most. Default 5 s.
+   */
+  readonly closeTimeoutMs?: number;
 }
 
 /** A {@link ForumStore} in PostgreSQL, with the connection pool that the session leases and transfer tokens share. */
@@ -490,9 +495,9 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
       leases.close();
       // The pass running ends after its batch (ms), but its statements run outside any deadline: at a database
       // gone silent the close (and a server's stop) waited for as long as TCP did. Awaited briefly, then the
-      // pool's end (5 s at most) cuts it off.
+      // pool's end (closeTimeoutMs, 5 s by default) cuts it off.
       await awaitedBriefly(sweeper.close());
-      await sql.end({ timeout: 5 });
+      await sql.end({ timeout: (options.closeTimeoutMs ?? 5_000) / 1_000 });
     },
     getAccount: (username) =>
       attemptEither(async () => {

@@ -2,115 +2,88 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import { describe, expect, it as base } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, isServerOwnFile, startServer, tempDir, type ServerProc } from './forum-processes.js';
 import { rawClient, rawLogin, sealedExchange, tcpExchange, type RawClient } from './raw-client.js';
 import { largeThreadFile } from './large-thread.js';
 
 
-/** One test's server and clients; each test has its own, so tests that are not timed can run at once. */
-const fixture = () => {
-  let current: ServerProc | undefined;
+describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
+  let server: ServerProc;
+  let data: string;
   const clients: RawClient[] = [];
-  const dirs: string[] = [];
-  /** The server the test started. */
-  const server = (): ServerProc => {
-    if (current === undefined) throw new Error('no server started');
-    return current;
-  };
+
   const open = async (): Promise<RawClient> => {
-    const c = await rawClient(server().port);
+    const c = await rawClient(server.port);
     clients.push(c);
     return c;
   };
-  return {
-    server,
-    open,
-    /** Starts the server with `args`, after `prepare` has written what it needs into the data directory. */
-    start: async (args: readonly string[] = [], prepare?: (dir: string) => Promise<void>): Promise<ServerProc> => {
-      const data = await tempDir('proto');
-      dirs.push(data);
-      await prepare?.(data);
-      current = await startServer(data, args);
-      return current;
-    },
-    loggedIn: async (username: string): Promise<RawClient> => {
-      const c = await open();
-      await rawLogin(c, username, 'pw');
-      return c;
-    },
-    /** A client of the test's from `localAddress`, to be closed after it. */
-    fromAddress: async (localAddress: string): Promise<RawClient> => {
-      const c = await rawClient(server().port, { localAddress });
-      clients.push(c);
-      return c;
-    },
-    end: async (): Promise<void> => {
-      await Promise.all(clients.splice(0).map((c) => c.close()));
-      await current?.stop();
-      await cleanup(...dirs.splice(0));
-    },
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await server.stop();
+    await cleanup(data);
+  });
+
+  /** Starts the server with `args`, after `prepare` has written what it needs into the data directory. */
+  const start = async (args: readonly string[] = [], prepare?: (dir: string) => Promise<void>): Promise<void> => {
+    data = await tempDir('proto');
+    await prepare?.(data);
+    server = await startServer(data, args);
   };
-};
-type Fixture = ReturnType<typeof fixture>;
 
-/** `it` with a fixture of its own (`t`), ended after the test. */
-const it = base.extend<{ t: Fixture }>({
-  // eslint-disable-next-line no-empty-pattern
-  t: async ({}, use) => {
-    const t = fixture();
-    await use(t);
-    await t.end();
-  },
-});
+  const loggedIn = async (username: string): Promise<RawClient> => {
+    const c = await open();
+    await rawLogin(c, username, 'pw');
+    return c;
+  };
 
-/**
- * Ten LSTs of no threads at once from each of `flooders`, and one from another host (127.0.0.2, logged in as
- * `obi`) right after: every reply as the spec says; when the flood started, its last reply came, and the other's.
- */
-const floodBesideAnotherHost = async (t: Fixture, flooders: readonly RawClient[]): Promise<{ started: number; last: number; elsewhereAt: number }> => {
-  const elsewhere = await t.fromAddress('127.0.0.2');
-  await rawLogin(elsewhere, 'obi', 'pw');
-  const started = performance.now();
-  const replies = flooders.flatMap((c, k) => Array.from({ length: 10 }, (_, i) => c.request(`f${k}-${i}`, 'LST', []).then((r) => ({ r, at: performance.now() }))));
-  const mine = await elsewhere.request('o', 'LST', []);
-  const elsewhereAt = performance.now();
-  const done = await Promise.all(replies);
-  expect(mine.lines).toEqual(['No threads to list']);
-  expect(done.every((d) => d.r.lines[0] === 'No threads to list')).toBe(true);
-  return { started, last: Math.max(...done.map((d) => d.at)), elsewhereAt };
-};
+  /**
+   * Ten LSTs of no threads at once from each of `flooders`, and one from another host (127.0.0.2, logged in as
+   * `obi`) right after: every reply as the spec says; when the flood started, its last reply came, and the other's.
+   */
+  const floodBesideAnotherHost = async (flooders: readonly RawClient[]): Promise<{ started: number; last: number; elsewhereAt: number }> => {
+    const elsewhere = await rawClient(server.port, { localAddress: '127.0.0.2' });
+    clients.push(elsewhere);
+    await rawLogin(elsewhere, 'obi', 'pw');
+    const started = performance.now();
+    const replies = flooders.flatMap((c, k) => Array.from({ length: 10 }, (_, i) => c.request(`f${k}-${i}`, 'LST', []).then((r) => ({ r, at: performance.now() }))));
+    const mine = await elsewhere.request('o', 'LST', []);
+    const elsewhereAt = performance.now();
+    const done = await Promise.all(replies);
+    expect(mine.lines).toEqual(['No threads to list']);
+    expect(done.every((d) => d.r.lines[0] === 'No threads to list')).toBe(true);
+    return { started, last: Math.max(...done.map((d) => d.at)), elsewhereAt };
+  };
 
-// Concurrent: each test has its own server, and none of these is timed.
-describe.concurrent('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
-  it('the username field is never trusted: the session user acts', async ({ t, expect }) => {
-    const server = await t.start();
-    const c = await t.open();
+  it('the username field is never trusted: the session user acts', async () => {
+    await start();
+    const c = await open();
     const before = await c.request('1', 'CRT', ['spoof'], 'yoda');
     expect(before.lines).toEqual(['Please log in first']);
     expect((await rawLogin(c, 'obi', 'pw')).lines).toEqual(['Welcome to the forum']);
     expect((await c.request('2', 'CRT', ['t'], 'yoda')).lines).toEqual(['Thread t created']);
     expect((await c.request('3', 'MSG', ['t', 'hi'], 'yoda')).lines).toEqual(['Message posted to t thread']);
-    expect(await readFile(join(server.dataDir, 't'), 'utf8')).toBe('obi\n1 obi: hi\n');
+    expect(await readFile(join(data, 't'), 'utf8')).toBe('obi\n1 obi: hi\n');
     expect(server.lines()).toContain('obi issued CRT command');
     expect(server.lines()).not.toContain('yoda issued CRT command');
   });
 
-  it('a repeated request id is executed once and answered with the first reply', async ({ t, expect }) => {
-    const server = await t.start();
-    const c = await t.open();
+  it('a repeated request id is executed once and answered with the first reply', async () => {
+    await start();
+    const c = await open();
     await rawLogin(c, 'yoda', 'pw');
     await c.request('c', 'CRT', ['t'], 'yoda');
     const first = await c.request('m', 'MSG', ['t', 'once'], 'yoda');
     const again = await c.request('m', 'MSG', ['t', 'once'], 'yoda');
     expect(again).toEqual(first);
-    expect(await readFile(join(server.dataDir, 't'), 'utf8')).toBe('yoda\n1 yoda: once\n');
+    expect(await readFile(join(data, 't'), 'utf8')).toBe('yoda\n1 yoda: once\n');
     expect(server.lines().filter((l) => l === 'yoda issued MSG command')).toHaveLength(1);
   });
 
-  it('a repeated read (RDT, LST) runs again and answers with what is there now, not a cached copy', async ({ t, expect }) => {
-    const server = await t.start();
-    const c = await t.open();
+  it('a repeated read (RDT, LST) runs again and answers with what is there now, not a cached copy', async () => {
+    await start();
+    const c = await open();
     await rawLogin(c, 'yoda', 'pw');
     await c.request('c', 'CRT', ['t'], 'yoda');
     expect((await c.request('r', 'RDT', ['t'], 'yoda')).lines).toEqual(['Thread t is empty']);
@@ -121,9 +94,9 @@ describe.concurrent('forum-server protocol guarantees (raw rudp and TCP clients)
     expect(server.lines().filter((l) => l === 'yoda issued RDT command')).toHaveLength(2);
   });
 
-  it('a malformed message gets an error reply and a log line; the server keeps serving', async ({ t, expect }) => {
-    const server = await t.start();
-    const c = await t.open();
+  it('a malformed message gets an error reply and a log line; the server keeps serving', async () => {
+    await start();
+    const c = await open();
     const garbage = await c.sendRaw(new Uint8Array([0xff, 0xfe, 0x00, 0x7b]));
     expect(garbage).toMatchObject({ type: 'reply', status: 'error', lines: ['Malformed request'] });
     const badSchema = await c.sendRaw(new TextEncoder().encode(JSON.stringify({ id: '9', cmd: 'DROP', args: [] })));
@@ -134,9 +107,9 @@ describe.concurrent('forum-server protocol guarantees (raw rudp and TCP clients)
     expect((await rawLogin(c, 'yoda', 'pw')).lines).toEqual(['Welcome to the forum']);
   });
 
-  it("a malformed request's log line shows its control characters, never writes them to the operator's terminal", async ({ t, expect }) => {
-    const server = await t.start();
-    const c = await t.open();
+  it("a malformed request's log line shows its control characters, never writes them to the operator's terminal", async () => {
+    await start();
+    const c = await open();
     // JSON.parse's error quotes the request (whole up to 20 characters, else 10 from the error):
     // ESC[1A ESC[2K erases the log line above, OSC 0 sets the title, ESC[3J clears the scrollback,
     // and a newline starts a line of the client's own.
@@ -154,9 +127,9 @@ describe.concurrent('forum-server protocol guarantees (raw rudp and TCP clients)
     expect(server.lines().some((l) => l.startsWith('yoda exited'))).toBe(false);
   });
 
-  it('transfer tokens: wrong, reused and missing tokens are refused; broken or oversized uploads leave no file', async ({ t, expect }) => {
-    const server = await t.start();
-    const c = await t.open();
+  it('transfer tokens: wrong, reused and missing tokens are refused; broken or oversized uploads leave no file', async () => {
+    await start();
+    const c = await open();
     await rawLogin(c, 'yoda', 'pw');
     await c.request('c', 'CRT', ['t'], 'yoda');
 
@@ -188,15 +161,15 @@ describe.concurrent('forum-server protocol guarantees (raw rudp and TCP clients)
     const good = await upd('u4', 'f');
     // The spent tokens are refused even though they were valid once.
     expect(await sealedExchange(server.tcpPort, c, oversized, '3\nabc')).toBe('ERR invalid or expired token\n');
-    expect((await readdir(server.dataDir)).filter((n) => !isServerOwnFile(n)).sort()).toEqual(['credentials.txt', 't']);
+    expect((await readdir(data)).filter((n) => !isServerOwnFile(n)).sort()).toEqual(['credentials.txt', 't']);
     // The old plaintext form (size and bytes unsealed) no longer works: nothing is stored, nothing answered.
     const plain = await upd('u5', 'f');
     expect(await tcpExchange(server.tcpPort, Buffer.from(`${plain}\n3\nabc`))).toBe('');
     expect(await sealedExchange(server.tcpPort, c, good, '3\nabc')).toBe('OK\n');
     expect(await sealedExchange(server.tcpPort, c, good, '3\nabc')).toBe('ERR invalid or expired token\n');
-    expect((await readdir(server.dataDir)).filter((n) => !isServerOwnFile(n)).sort()).toEqual(['credentials.txt', 't', 't-f']);
-    expect(await readFile(join(server.dataDir, 't'), 'utf8')).toBe('yoda\nyoda uploaded f\n');
-    expect(await readFile(join(server.dataDir, 't-f'), 'utf8')).toBe('abc');
+    expect((await readdir(data)).filter((n) => !isServerOwnFile(n)).sort()).toEqual(['credentials.txt', 't', 't-f']);
+    expect(await readFile(join(data, 't'), 'utf8')).toBe('yoda\nyoda uploaded f\n');
+    expect(await readFile(join(data, 't-f'), 'utf8')).toBe('abc');
 
     const dwn = await c.request('d1', 'DWN', ['t', 'f'], 'yoda');
     if (dwn.data.kind !== 'transfer') throw new Error(JSON.stringify(dwn));
@@ -205,39 +178,19 @@ describe.concurrent('forum-server protocol guarantees (raw rudp and TCP clients)
     expect(await sealedExchange(server.tcpPort, c, dwn.data.token, '')).toBe('ERR invalid or expired token\n');
   });
 
-  it('--request-rate 0 (no pacing) still answers every request', async ({ t, expect }) => {
+  it('--request-rate 0 (no pacing) still answers every request', async () => {
     // Attack finding: with no pacer the reply's send sat inside `pacer?.replied(…, send(reply), …)`,
     // which optional chaining skips whole, so the server ran every request and answered none.
-    await t.start(['--request-rate', '0']);
-    const c = await t.loggedIn('obi');
+    await start(['--request-rate', '0']);
+    const c = await loggedIn('obi');
     expect((await c.request('c', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
     expect((await c.request('l', 'LST', [])).lines).toEqual(['The list of active threads:', 't']);
   });
 
-  it('a client firing hundreds of requests and garbage without waiting does not stall another client', async ({ t, expect }) => {
-    const server = await t.start();
-    const flooder = await t.open();
-    const other = await t.open();
-    await rawLogin(other, 'obi', 'pw');
-    const encoder = new TextEncoder();
-    const sends: Promise<void>[] = [];
-    for (let i = 0; i < 300; i++) {
-      const bytes = i % 3 === 0 ? randomBytes(64) : encoder.encode(JSON.stringify({ id: `x${i}`, username: 'obi', cmd: 'LST', args: [] }));
-      sends.push(flooder.conn.send(bytes).catch(() => undefined));
-    }
-    expect((await other.request('l', 'LST', [])).lines).toEqual(['No threads to list']);
-    await Promise.all(sends);
-    expect((await other.request('c', 'CRT', ['after'])).lines).toEqual(['Thread after created']);
-    expect(server.child.exitCode).toBeNull();
-  });
-});
-
-// One at a time: these time the server's pacing from this process, which tests running beside them would slow.
-describe('forum-server request pacing (raw rudp clients)', () => {
-  it('--request-rate: an account sending faster is served at that rate, in order, while another account is served at once', async ({ t, expect }) => {
-    const server = await t.start(['--request-rate', '5']);
-    const other = await t.loggedIn('obi');
-    const flooder = await t.loggedIn('yoda');
+  it('--request-rate: an account sending faster is served at that rate, in order, while another account is served at once', async () => {
+    await start(['--request-rate', '5']);
+    const other = await loggedIn('obi');
+    const flooder = await loggedIn('yoda');
     const started = performance.now();
     // 20 at once, within the 32 a connection may queue: a burst of 10 (twice the rate), then one per 200 ms.
     const replies = Array.from({ length: 20 }, (_, i) => flooder.request(`f${i}`, 'LST', []).then((r) => ({ r, at: performance.now() })));
@@ -256,11 +209,11 @@ describe('forum-server request pacing (raw rudp clients)', () => {
     expect(server.child.exitCode).toBeNull();
   });
 
-  it('--request-rate: a large reply costs its account more turns, so a loop of full-thread reads is paced by bytes', async ({ t, expect }) => {
+  it('--request-rate: a large reply costs its account more turns, so a loop of full-thread reads is paced by bytes', async () => {
     // A 1 MB thread: its RDT reply is about 1 MB of JSON, 16 turns past its request's own.
-    const server = await t.start(['--request-rate', '5'], (dir) => writeFile(join(dir, 'big'), largeThreadFile('obi', 256)));
-    const reader = await t.loggedIn('yoda');
-    const other = await t.loggedIn('obi');
+    await start(['--request-rate', '5'], (dir) => writeFile(join(dir, 'big'), largeThreadFile('obi', 256)));
+    const reader = await loggedIn('yoda');
+    const other = await loggedIn('obi');
     const started = performance.now();
     // The LST goes right behind the RDT, before any of its reply: it waits its turn at the server, counted on the
     // server's clock from when the reply left, however slowly this process then takes in the 1 MB. Before, it went
@@ -281,11 +234,11 @@ describe('forum-server request pacing (raw rudp clients)', () => {
     expect(served()).toEqual(['yoda issued RDT command', 'obi issued LST command', 'yoda issued LST command']);
   });
 
-  it('--request-rate: a write costs its account four turns, so a loop of MSGs is paced at a quarter of the rate', async ({ t, expect }) => {
+  it('--request-rate: a write costs its account four turns, so a loop of MSGs is paced at a quarter of the rate', async () => {
     // Attack round 10 (attack/request-cost.ts msg-own 1 1): a MSG costs about 2.7 ms of CPU, a read of a small thread
     // 0.2-0.4 ms; one turn each, an account's MSGs at its pace kept 30-46 % of a core busy.
-    const server = await t.start(['--request-rate', '5']);
-    const writer = await t.loggedIn('yoda');
+    await start(['--request-rate', '5']);
+    const writer = await loggedIn('yoda');
     expect((await writer.request('c', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
     const started = performance.now();
     // The CRT took 4 of the burst of 10; then 1 + 3 per MSG: the second MSG goes into debt, the third waits for
@@ -297,38 +250,56 @@ describe('forum-server request pacing (raw rudp clients)', () => {
     expect(server.child.exitCode).toBeNull();
   });
 
-  it('--request-rate: the accounts of one client host share four times the rate, while another host is served at once', async ({ t, expect }) => {
+  it('--request-rate: the accounts of one client host share four times the rate, while another host is served at once', async () => {
     // Attack round 10 (attack/request-cost.ts msg-own 10 1): paced by account alone, ten accounts of one address
     // were served ten accounts' worth (1,108 MSGs a second, the server past a core). With rate 5 a host's accounts
     // share 20 a second, in bursts of 40.
-    const server = await t.start(['--request-rate', '5', '--account-limit', '0']);
-    const accounts = await Promise.all(Array.from({ length: 10 }, (_, a) => t.loggedIn(`u${a}`)));
+    await start(['--request-rate', '5', '--account-limit', '0']);
+    const accounts = await Promise.all(Array.from({ length: 10 }, (_, a) => loggedIn(`u${a}`)));
     // Each account sends its own burst (10) at once: by account alone all 100 went at once.
-    const { started, last, elsewhereAt } = await floodBesideAnotherHost(t, accounts);
+    const { started, last, elsewhereAt } = await floodBesideAnotherHost(accounts);
     // 40 at once, the other 60 at 20 a second: the last 3 s after (it took under a second before).
     expect(last - started).toBeGreaterThanOrEqual(2_800);
     expect(elsewhereAt).toBeLessThan(last);
     expect(server.child.exitCode).toBeNull();
   });
 
-  it('--large-reply-rate and --request-charge: the cheap requests of many hosts share one server-wide rate, while another host is served first', async ({ t, expect }) => {
+  it('--large-reply-rate and --request-charge: the cheap requests of many hosts share one server-wide rate, while another host is served first', async () => {
     // Paced per account and host only, N addresses got N hosts' pace (8 reading 1 KiB threads: 4,189-4,241 replies a
     // second, 54-69 % of a core). A charge of 1 MiB at 8 MiB/s: 8 requests a second in all, and 8 MiB of burst.
-    const server = await t.start(['--large-reply-rate', '8', '--request-charge', '1024', '--request-rate', '1000', '--account-limit', '0']);
+    await start(['--large-reply-rate', '8', '--request-charge', '1024', '--request-rate', '1000', '--account-limit', '0']);
     const hosts = await Promise.all(
       Array.from({ length: 4 }, async (_, h) => {
-        const c = await t.fromAddress(`127.0.0.${11 + h}`);
+        const c = await rawClient(server.port, { localAddress: `127.0.0.${11 + h}` });
+        clients.push(c);
         await rawLogin(c, `h${h}`, 'pw');
         return c;
       }),
     );
     // 40 LSTs of no threads (one-line replies) at once, 10 a host: under each host's pace, all went at once before.
-    const { started, last, elsewhereAt } = await floodBesideAnotherHost(t, hosts);
+    const { started, last, elsewhereAt } = await floodBesideAnotherHost(hosts);
     // At most the burst and as much again (parties under their share while in debt) at once, the rest at 8 a second:
     // the last at least (40 - 17) / 8 s after.
     expect(last - started).toBeGreaterThanOrEqual(2_500);
     // The other host read less than its share: it goes first, not after the flood.
     expect(elsewhereAt).toBeLessThan(last - 1_000);
+    expect(server.child.exitCode).toBeNull();
+  });
+
+  it('a client firing hundreds of requests and garbage without waiting does not stall another client', async () => {
+    await start();
+    const flooder = await open();
+    const other = await open();
+    await rawLogin(other, 'obi', 'pw');
+    const encoder = new TextEncoder();
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < 300; i++) {
+      const bytes = i % 3 === 0 ? randomBytes(64) : encoder.encode(JSON.stringify({ id: `x${i}`, username: 'obi', cmd: 'LST', args: [] }));
+      sends.push(flooder.conn.send(bytes).catch(() => undefined));
+    }
+    expect((await other.request('l', 'LST', [])).lines).toEqual(['No threads to list']);
+    await Promise.all(sends);
+    expect((await other.request('c', 'CRT', ['after'])).lines).toEqual(['Thread after created']);
     expect(server.child.exitCode).toBeNull();
   });
 });

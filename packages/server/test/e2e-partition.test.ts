@@ -52,7 +52,7 @@ const fixture = () => {
 
 /** `it` with a fixture of its own (`f`), ended after the test. */
 const it = base.extend<{ f: ReturnType<typeof fixture> }>({
-  // eslint-disable-next-line no-empty-pattern
+  // vitest reads which fixtures this one uses from its first parameter's pattern: none.
   f: async ({}, use) => {
     const f = fixture();
     await use(f);

@@ -252,7 +252,7 @@ export const cleanupAfterEach = (): TestScope => {
  * for tests that run at once (`describe.concurrent`), where one shared scope's `afterEach` would stop another's servers.
  */
 export const itWithScope = it.extend<{ scope: TestScope }>({
-  // eslint-disable-next-line no-empty-pattern
+  // vitest reads which fixtures this one uses from its first parameter's pattern: none.
   scope: async ({}, use) => {
     const scope = newScope();
     await use(scope);

@@ -169,9 +169,11 @@ describe.concurrent('transfer server: an upload whose sender stops or leaves', (
     const { start, send } = f;
     const s = slowStore();
     const { port, activity, running } = await start(s.store);
+    // Timed from before the bytes are sent: the server reads them after, and its timer runs from its last read. Timed
+    // from when this test saw them written (polled), the cut came 879 ms after on a loaded machine, tests running beside it.
+    const stalled = Date.now();
     const { socket } = send(port, 1 << 20, 100_000);
     expect(await until(() => s.written() === 100_000, 5_000)).toBe(true);
-    const stalled = Date.now();
     expect(await until(() => socket.closed, 4 * STALL_MS)).toBe(true);
     expect(Date.now() - stalled).toBeGreaterThanOrEqual(STALL_MS - 100);
     expect(await until(() => s.aborted() && running() === 0 && !activity.busy('u'), 2_000)).toBe(true);
@@ -258,10 +260,11 @@ describe.concurrent('transfer server: an upload whose sender stops or leaves', (
     // Held 3 stall limits: not the sender's silence (before, cut a limit into the hold).
     await new Promise((resolve) => setTimeout(resolve, 3 * STALL_MS));
     expect(socket.closed).toBe(false);
+    // Timed from the release (the server reads the rest after it), not from when this test saw it written (polled, later).
+    const silentFrom = Date.now();
     s.release();
     // The rest of what it sent is read now; then it is silent.
     expect(await until(() => s.written() === sent, 5_000)).toBe(true);
-    const silentFrom = Date.now();
     expect(await until(() => socket.closed, 4 * STALL_MS)).toBe(true);
     expect(Date.now() - silentFrom).toBeGreaterThanOrEqual(STALL_MS - 100);
     expect(await until(() => s.aborted() && running() === 0 && !activity.busy('u'), 2_000)).toBe(true);

@@ -1,12 +1,13 @@
 import dgram from 'node:dgram';
-import { describe, expect, it } from 'vitest';
-import { runClient, spawnClient, tempDir, cleanupAfterEach } from './forum-processes.js';
+import { describe } from 'vitest';
+import { itWithScope as it, runClient, spawnClient, tempDir } from './forum-processes.js';
 import { rawClient } from './raw-client.js';
 
-describe('failures: vanished client, dead server, no server (real processes)', () => {
-  const { dirs, stops, startInTemp: start } = cleanupAfterEach();
+// Concurrent: the first two mostly wait for a transport to notice a peer gone, each with a scope of its own.
+describe.concurrent('failures: vanished client, dead server, no server (real processes)', () => {
 
-  it('a client that vanishes (kill -9) frees its login once rudp notices, well under the idle timeout', async () => {
+  it('a client that vanishes (kill -9) frees its login once rudp notices, well under the idle timeout', async ({ scope, expect }) => {
+    const { stops, startInTemp: start } = scope;
     const { server, cwd } = await start();
     const c = spawnClient(server.port, cwd);
     c.send('yoda');
@@ -28,7 +29,8 @@ describe('failures: vanished client, dead server, no server (real processes)', (
     expect(server.lines()).toContain('yoda exited');
   });
 
-  it('a server that dies is reported by the client within a few seconds, non-zero', async () => {
+  it('a server that dies is reported by the client within a few seconds, non-zero', async ({ scope, expect }) => {
+    const { stops, startInTemp: start } = scope;
     const { server, cwd } = await start();
     const c = spawnClient(server.port, cwd);
     stops.push(() => c.child.kill('SIGKILL'));
@@ -45,7 +47,8 @@ describe('failures: vanished client, dead server, no server (real processes)', (
     expect(c.stderr.text).toMatch(/^Server unreachable: /m);
   });
 
-  it('no server at the address: the client says so and exits 1', async () => {
+  it('no server at the address: the client says so and exits 1', async ({ scope, expect }) => {
+    const { dirs, stops } = scope;
     const silent = dgram.createSocket('udp4');
     await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', () => resolve()));
     stops.push(() => silent.close());

@@ -12,8 +12,8 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { cleanupAfterEach, startServer, tempDir, type ServerProc } from './forum-processes.js';
+import { describe } from 'vitest';
+import { itWithScope as it, startServer, tempDir, type ServerProc, type TestScope } from './forum-processes.js';
 import { startOneWayProxy } from './one-way-proxy.js';
 import { rawClient, rawLogin, tcpExchange, type RawClient } from './raw-client.js';
 import { connect } from 'rudpx';
@@ -80,10 +80,9 @@ const p99 = (xs: readonly number[]): number => {
   return s[Math.min(s.length - 1, Math.floor(s.length * 0.99))] ?? 0;
 };
 
-describe('server memory stays bounded per client (real server, RSS from /proc)', () => {
-  const scope = cleanupAfterEach();
-
-  const startWithBigThread = async (extra: readonly string[] = []): Promise<ServerProc> => {
+// Concurrent: the two long tests are mostly waiting (10 s of attack; the transport's 10 s rule), each on a server of its own.
+describe.concurrent('server memory stays bounded per client (real server, RSS from /proc)', () => {
+  const startWithBigThread = async (scope: TestScope, extra: readonly string[] = []): Promise<ServerProc> => {
     const data = await tempDir('mem');
     scope.dirs.push(data);
     await writeFile(join(data, 'credentials.txt'), ['alice', 'm1', 'm2', 'm3'].map((u) => `${u} pw\n`).join(''));
@@ -95,8 +94,8 @@ describe('server memory stays bounded per client (real server, RSS from /proc)',
     return server;
   };
 
-  it('three logged-in clients stop acknowledging while sending RDTs of a 1 MiB thread: RSS stays bounded, they are cut off, a normal session keeps working', async () => {
-    const server = await startWithBigThread();
+  it('three logged-in clients stop acknowledging while sending RDTs of a 1 MiB thread: RSS stays bounded, they are cut off, a normal session keeps working', async ({ scope, expect }) => {
+    const server = await startWithBigThread(scope);
     const pid = server.child.pid as number;
     const normal = await rawClient(server.port);
     await rawLogin(normal, 'alice', 'pw');
@@ -153,10 +152,10 @@ describe('server memory stays bounded per client (real server, RSS from /proc)',
     expect(log.filter((l) => l.startsWith('Client is not acknowledging replies') || l === 'Client sent too many requests at once, disconnecting').length).toBeGreaterThanOrEqual(3);
   }, 120_000);
 
-  it('logged-in clients that never acknowledge but keep sending tiny requests are closed by the transport (finding 4c): their accounts are free again', async () => {
+  it('logged-in clients that never acknowledge but keep sending tiny requests are closed by the transport (finding 4c): their accounts are free again', async ({ scope, expect }) => {
     // LST replies are small: the 1 MiB reply backlog would take minutes to fill. What ends these peers is the
     // transport's rule that the oldest unacknowledged packet may not grow older than the idle timeout (10 s).
-    const server = await startWithBigThread();
+    const server = await startWithBigThread(scope);
     const proxies = await Promise.all([0, 1].map(() => startOneWayProxy(server.port)));
     // The attackers themselves would wait a minute for silence: only the server's rule can end them in time.
     const attackers = await Promise.all(proxies.map((p) => connect({ port: p.port, idleTimeoutMs: 60_000, keepAliveMs: 1_000 })));
@@ -204,8 +203,8 @@ describe('server memory stays bounded per client (real server, RSS from /proc)',
     }
   }, 60_000);
 
-  it('the server advertises 8 KiB of receive window before login and near the largest request after: a peer cannot send it a 9 KB message before, nor a 200 KB one after', async () => {
-    const server = await startWithBigThread();
+  it('the server advertises 8 KiB of receive window before login and near the largest request after: a peer cannot send it a 9 KB message before, nor a 200 KB one after', async ({ scope, expect }) => {
+    const server = await startWithBigThread(scope);
     const c = await rawClient(server.port);
     try {
       // Before login, what an unfinished message may make the server hold is 8 KiB, not 128 (SECURITY.md: many hosts).
@@ -223,9 +222,9 @@ describe('server memory stays bounded per client (real server, RSS from /proc)',
     }
   }, 60_000);
 
-  it('over the memory budget new connections are refused with a reason (rudp and TCP)', async () => {
+  it('over the memory budget new connections are refused with a reason (rudp and TCP)', async ({ scope, expect }) => {
     // A budget below any Node process's RSS: every new connection is over it.
-    const server = await startWithBigThread(['--memory-budget-mib', '1']);
+    const server = await startWithBigThread(scope, ['--memory-budget-mib', '1']);
     const c = await rawClient(server.port);
     try {
       const r = await c.request('u', 'username', ['alice']);

@@ -6,7 +6,7 @@
  * must go on serving, the same account included.
  */
 import { startLossyRelay, type LossyRelay } from 'udp-relay';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it as base } from 'vitest';
 import { answered, cleanup, P, runClient, spawnClient, startServer, tempDir, withoutFirstContact, type ServerProc } from './forum-processes.js';
 
 /** The server's --idle-timeout here, in seconds. */
@@ -23,30 +23,47 @@ const droppedByPartition = async (relay: LossyRelay, timeoutMs = 5_000): Promise
   }
 };
 
-describe('partition between client and server, then healing (real processes through the relay)', () => {
+/** One test's server, relay, client stops and directories; each test has its own, so the two run at once. */
+const fixture = () => {
   const dirs: string[] = [];
   const servers: ServerProc[] = [];
   const relays: LossyRelay[] = [];
   const stops: (() => void)[] = [];
-  afterEach(async () => {
-    stops.splice(0).forEach((s) => s());
-    await Promise.all(relays.splice(0).map((r) => r.close()));
-    await Promise.all(servers.splice(0).map((s) => s.stop()));
-    await cleanup(...dirs.splice(0));
-  });
-  const start = async (): Promise<{ server: ServerProc; relay: LossyRelay; cwd: string }> => {
-    const data = await tempDir('data');
-    const cwd = await tempDir('cwd');
-    dirs.push(data, cwd);
-    const server = await startServer(data, ['--idle-timeout', String(IDLE_S), '--transfer-port', '0']);
-    servers.push(server);
-    const relay = await startLossyRelay({ targetPort: server.port, seed: 1 });
-    relays.push(relay);
-    return { server, relay, cwd };
+  return {
+    stops,
+    start: async (): Promise<{ server: ServerProc; relay: LossyRelay; cwd: string }> => {
+      const data = await tempDir('data');
+      const cwd = await tempDir('cwd');
+      dirs.push(data, cwd);
+      const server = await startServer(data, ['--idle-timeout', String(IDLE_S), '--transfer-port', '0']);
+      servers.push(server);
+      const relay = await startLossyRelay({ targetPort: server.port, seed: 1 });
+      relays.push(relay);
+      return { server, relay, cwd };
+    },
+    end: async (): Promise<void> => {
+      stops.splice(0).forEach((s) => s());
+      await Promise.all(relays.splice(0).map((r) => r.close()));
+      await Promise.all(servers.splice(0).map((s) => s.stop()));
+      await cleanup(...dirs.splice(0));
+    },
   };
+};
 
+/** `it` with a fixture of its own (`f`), ended after the test. */
+const it = base.extend<{ f: ReturnType<typeof fixture> }>({
+  // vitest reads which fixtures this one uses from its first parameter's pattern: none.
+  f: async ({}, use) => {
+    const f = fixture();
+    await use(f);
+    await f.end();
+  },
+});
+
+// Concurrent: each test is mostly waiting out idle timeouts (2 s, then the client's 10 s), each on a server and relay of its own.
+describe.concurrent('partition between client and server, then healing (real processes through the relay)', () => {
   /** A client logged in as yoda through the relay, then cut off from the server at once. */
-  const loggedInThenCut = async (relay: LossyRelay, cwd: string) => {
+  const loggedInThenCut = async (stops: (() => void)[], relay: LossyRelay, cwd: string) => {
     const c = spawnClient(relay.port, cwd);
     stops.push(() => c.child.kill('SIGKILL'));
     let exitedAt: number | undefined;
@@ -67,9 +84,9 @@ describe('partition between client and server, then healing (real processes thro
     expect(server.child.exitCode).toBeNull();
   };
 
-  it('longer than the server idle timeout: the server logs yoda out; after healing the client is told, says so and exits 3', async () => {
-    const { server, relay, cwd } = await start();
-    const { c, exitedAt } = await loggedInThenCut(relay, cwd);
+  it('longer than the server idle timeout: the server logs yoda out; after healing the client is told, says so and exits 3', async ({ f, expect }) => {
+    const { server, relay, cwd } = await f.start();
+    const { c, exitedAt } = await loggedInThenCut(f.stops, relay, cwd);
     await server.stdout.waitFor('yoda timed out\n');
     // The notice went into the cut: the client cannot have heard of it yet. (The server logs before it
     // sends, and the relay reads in this process: its count can lag the log line; failed once under load.)
@@ -82,9 +99,9 @@ describe('partition between client and server, then healing (real processes thro
     await yodaLogsInAgain(server, relay, cwd);
   });
 
-  it('longer than the transport idle timeout too: the client reports the server unreachable and exits 1; after healing yoda logs in again', async () => {
-    const { server, relay, cwd } = await start();
-    const { c, cutAt } = await loggedInThenCut(relay, cwd);
+  it('longer than the transport idle timeout too: the client reports the server unreachable and exits 1; after healing yoda logs in again', async ({ f, expect }) => {
+    const { server, relay, cwd } = await f.start();
+    const { c, cutAt } = await loggedInThenCut(f.stops, relay, cwd);
     await server.stdout.waitFor('yoda timed out\n');
     // Still cut when the client gives up: it finds out by itself, within a bound.
     expect(await c.exited).toBe(1);

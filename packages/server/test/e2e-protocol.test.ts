@@ -215,18 +215,23 @@ describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
     const reader = await loggedIn('yoda');
     const other = await loggedIn('obi');
     const started = performance.now();
-    expect((await reader.request('r1', 'RDT', ['big'])).lines).toHaveLength(256);
+    // The LST goes right behind the RDT, before any of its reply: it waits its turn at the server, counted on the
+    // server's clock from when the reply left, however slowly this process then takes in the 1 MB. Before, it went
+    // once the reply had arrived, and on a loaded machine (load 15-20) that took so long that the debt was paid.
+    const read = reader.request('r1', 'RDT', ['big']);
     const next = reader.request('r2', 'LST', []).then(() => performance.now());
+    // The other asks once the server has run the RDT (its log, written as each command runs), while the LST waits.
+    await server.stdout.waitFor('yoda issued RDT command\n');
     expect((await other.request('o', 'LST', [])).lines).toEqual(['The list of active threads:', 'big']);
+    expect((await read).lines).toHaveLength(256);
     // The RDT took its request's turn and 15 more (1 MB of reply) from the reader's burst of 10: its next
-    // request waits for 6 turns of debt and its own, 7 at 5 a second, counted from when the reply left.
+    // request waits for 6 turns of debt and its own, 7 at 5 a second, counted from when the reply left (after `started`).
     const nextAt = await next;
     expect(nextAt - started).toBeGreaterThanOrEqual(1_300);
-    // The other was served first, in the server's own order (its log, written as each command runs), not by when the
-    // replies reached this process: on a loaded machine both came in one turn of its loop (the other's 0.5 ms after).
-    const served = (): string[] => server.lines().filter((l) => / issued LST command$/.test(l));
-    await expect.poll(served).toHaveLength(2);
-    expect(served()).toEqual(['obi issued LST command', 'yoda issued LST command']);
+    // The other was served first, in the server's own order (its log), not by when the replies reached this process.
+    const served = (): string[] => server.lines().filter((l) => / issued (?:LST|RDT) command$/.test(l));
+    await expect.poll(served).toHaveLength(3);
+    expect(served()).toEqual(['yoda issued RDT command', 'obi issued LST command', 'yoda issued LST command']);
   });
 
   it('--request-rate: a write costs its account four turns, so a loop of MSGs is paced at a quarter of the rate', async () => {

@@ -1,4 +1,4 @@
-import { afterEach } from 'vitest';
+import { afterEach, it } from 'vitest';
 /**
  * Test helpers: run the real forum-server and forum-client binaries (built
  * by `pnpm build`) as child processes on loopback.
@@ -213,8 +213,8 @@ export interface TestScope {
   startInTemp(args?: readonly string[]): Promise<{ server: ServerProc; cwd: string }>;
 }
 
-/** Call inside a `describe`: after each test, runs `stops`, awaits `closers`, stops `servers` and removes `dirs`. */
-export const cleanupAfterEach = (): TestScope => {
+/** A new scope: nothing started yet. */
+const newScope = (): TestScope => {
   const scope: TestScope = {
     dirs: [],
     servers: [],
@@ -229,14 +229,36 @@ export const cleanupAfterEach = (): TestScope => {
       return { server, cwd };
     },
   };
-  afterEach(async () => {
-    scope.stops.splice(0).forEach((s) => s());
-    await Promise.all(scope.closers.splice(0).map((c) => c()));
-    await Promise.all(scope.servers.splice(0).map((s) => s.stop()));
-    await cleanup(...scope.dirs.splice(0));
-  });
   return scope;
 };
+
+/** Runs `scope`'s `stops`, awaits its `closers`, stops its `servers` and removes its `dirs`. */
+const endScope = async (scope: TestScope): Promise<void> => {
+  scope.stops.splice(0).forEach((s) => s());
+  await Promise.all(scope.closers.splice(0).map((c) => c()));
+  await Promise.all(scope.servers.splice(0).map((s) => s.stop()));
+  await cleanup(...scope.dirs.splice(0));
+};
+
+/** Call inside a `describe`: after each test, runs `stops`, awaits `closers`, stops `servers` and removes `dirs`. */
+export const cleanupAfterEach = (): TestScope => {
+  const scope = newScope();
+  afterEach(() => endScope(scope));
+  return scope;
+};
+
+/**
+ * `it` whose tests get a {@link TestScope} of their own (`scope` in the test's context), ended after the test:
+ * for tests that run at once (`describe.concurrent`), where one shared scope's `afterEach` would stop another's servers.
+ */
+export const itWithScope = it.extend<{ scope: TestScope }>({
+  // vitest reads which fixtures this one uses from its first parameter's pattern: none.
+  scope: async ({}, use) => {
+    const scope = newScope();
+    await use(scope);
+    await endScope(scope);
+  },
+});
 
 /** Resolves with the first entry of `dir` that `test` accepts, already there or created later; rejects after `timeoutMs`. */
 export const waitForEntry = (dir: string, test: (name: string) => boolean, timeoutMs = 15_000): Promise<string> =>

@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import { Writable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, it as base } from 'vitest';
 import { deriveTransferKeys, SecureTransferChannel, uploadSlotsOf, type ForumStore, type TransferGrant, type TransferTokens, type UploadWriter } from 'forum-protocol';
 import { DiskQuota } from '../src/disk-quota.js';
 import { TransferActivity } from '../src/transfer-activity.js';
@@ -96,21 +96,13 @@ const slowStore = (options: { readonly abortWaitsForWrite?: boolean } = {}) => {
   };
 };
 
-describe('transfer server: an upload whose sender stops or leaves', () => {
+/** One test's transfer server, senders, log and timers; each test has its own, so the file's tests run at once. */
+const fixture = () => {
   const dirs: string[] = [];
   const sockets: net.Socket[] = [];
   const timers: NodeJS.Timeout[] = [];
   const log: string[] = [];
   let server: TransferServer | undefined;
-
-  afterEach(async () => {
-    for (const t of timers.splice(0)) clearInterval(t);
-    log.splice(0);
-    for (const s of sockets.splice(0)) s.destroy();
-    await server?.close();
-    server = undefined;
-    await cleanup(...dirs.splice(0));
-  });
 
   /** The server over `store`; its upload slots (1 per user) and activity, to see what is held. */
   const start = async (store: ForumStore, closeSettleMs?: number, limits: TransferLimits = {}) => {
@@ -140,18 +132,55 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     return { socket, channel };
   };
 
-  it('a sender silent mid-body is cut at the stall limit: its upload aborted, its slot and activity given back', async () => {
+  return {
+    log,
+    timers,
+    start,
+    send,
+    /** Closes the server (as the test's end would). */
+    closeServer: async (): Promise<void> => {
+      const s = server;
+      server = undefined;
+      await s?.close();
+    },
+    end: async (): Promise<void> => {
+      for (const t of timers.splice(0)) clearInterval(t);
+      for (const s of sockets.splice(0)) s.destroy();
+      await server?.close();
+      server = undefined;
+      await cleanup(...dirs.splice(0));
+    },
+  };
+};
+
+/** `it` with a fixture of its own (`f`), ended after the test. */
+const it = base.extend<{ f: ReturnType<typeof fixture> }>({
+  // vitest reads which fixtures this one uses from its first parameter's pattern: none.
+  f: async ({}, use) => {
+    const f = fixture();
+    await use(f);
+    await f.end();
+  },
+});
+
+// Concurrent: nearly all of each test is waiting (stall limits, holds); each has its own server and sockets.
+describe.concurrent('transfer server: an upload whose sender stops or leaves', () => {
+  it('a sender silent mid-body is cut at the stall limit: its upload aborted, its slot and activity given back', async ({ f, expect }) => {
+    const { start, send } = f;
     const s = slowStore();
     const { port, activity, running } = await start(s.store);
+    // Timed from before the bytes are sent: the server reads them after, and its timer runs from its last read. Timed
+    // from when this test saw them written (polled), the cut came 879 ms after on a loaded machine, tests running beside it.
+    const stalled = Date.now();
     const { socket } = send(port, 1 << 20, 100_000);
     expect(await until(() => s.written() === 100_000, 5_000)).toBe(true);
-    const stalled = Date.now();
     expect(await until(() => socket.closed, 4 * STALL_MS)).toBe(true);
     expect(Date.now() - stalled).toBeGreaterThanOrEqual(STALL_MS - 100);
     expect(await until(() => s.aborted() && running() === 0 && !activity.busy('u'), 2_000)).toBe(true);
   });
 
-  it('a sender that resets its connection while a store write is pending: the upload is aborted and its slot and activity let go at once, not when the write completes', async () => {
+  it('a sender that resets its connection while a store write is pending: the upload is aborted and its slot and activity let go at once, not when the write completes', async ({ f, expect }) => {
+    const { start, send } = f;
     const s = slowStore();
     const { port, activity, running } = await start(s.store);
     s.hold();
@@ -167,7 +196,8 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     s.release();
   });
 
-  it("a sender gone while a store write is pending, into a store whose abort waits for the write (a disk's): let go when the write completes", async () => {
+  it("a sender gone while a store write is pending, into a store whose abort waits for the write (a disk's): let go when the write completes", async ({ f, expect }) => {
+    const { start, send } = f;
     const s = slowStore({ abortWaitsForWrite: true });
     const { port, activity, running } = await start(s.store);
     s.hold();
@@ -182,7 +212,8 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     expect(await until(() => s.aborted() && running() === 0 && !activity.busy('u'), 2_000)).toBe(true);
   });
 
-  it('a sender that sends its whole file, its final record and its FIN while a store write is held for several reads of the kernel\'s table: not taken for gone, the upload is stored', async () => {
+  it('a sender that sends its whole file, its final record and its FIN while a store write is held for several reads of the kernel\'s table: not taken for gone, the upload is stored', async ({ f, expect }) => {
+    const { start, send, log } = f;
     const s = slowStore();
     const { port, running } = await start(s.store);
     s.hold();
@@ -201,15 +232,15 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     expect(log).toEqual(['u uploaded f to t thread']);
   });
 
-  it("close() is not held beyond its settle limit by an upload whose store write never completes, and the upload lets go when it does", async () => {
+  it("close() is not held beyond its settle limit by an upload whose store write never completes, and the upload lets go when it does", async ({ f, expect }) => {
+    const { start, send } = f;
     const s = slowStore({ abortWaitsForWrite: true });
     const { port, activity, running } = await start(s.store, 500);
     s.hold();
     send(port, 1 << 20, 256 * 1024);
     expect(await until(() => s.pending(), 5_000)).toBe(true);
     const closing = Date.now();
-    await server?.close();
-    server = undefined;
+    await f.closeServer();
     const took = Date.now() - closing;
     expect(took).toBeGreaterThanOrEqual(450);
     expect(took).toBeLessThan(1500);
@@ -218,7 +249,8 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     expect(await until(() => s.aborted() && running() === 0 && !activity.busy('u'), 2_000)).toBe(true);
   });
 
-  it("a sender silent mid-body whose last bytes the store held back for 3 stall limits is still cut a stall limit of its own silence after the store took them", async () => {
+  it("a sender silent mid-body whose last bytes the store held back for 3 stall limits is still cut a stall limit of its own silence after the store took them", async ({ f, expect }) => {
+    const { start, send } = f;
     const s = slowStore();
     const { port, activity, running } = await start(s.store);
     s.hold();
@@ -228,10 +260,11 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     // Held 3 stall limits: not the sender's silence (before, cut a limit into the hold).
     await new Promise((resolve) => setTimeout(resolve, 3 * STALL_MS));
     expect(socket.closed).toBe(false);
+    // Timed from the release (the server reads the rest after it), not from when this test saw it written (polled, later).
+    const silentFrom = Date.now();
     s.release();
     // The rest of what it sent is read now; then it is silent.
     expect(await until(() => s.written() === sent, 5_000)).toBe(true);
-    const silentFrom = Date.now();
     expect(await until(() => socket.closed, 4 * STALL_MS)).toBe(true);
     expect(Date.now() - silentFrom).toBeGreaterThanOrEqual(STALL_MS - 100);
     expect(await until(() => s.aborted() && running() === 0 && !activity.busy('u'), 2_000)).toBe(true);
@@ -244,11 +277,15 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     return new Promise((resolve) => channel.once('end', () => resolve(text)).once('close', () => resolve(text)));
   };
 
-  it('a sender that sends 4 MiB fast and then a byte every 0.4 stall limits is refused about a window after its trickle began: its upload aborted, its slot given back (an average since the start credited its first part with 2 minutes at this pace; 100 MiB with 7 hours in a server)', async () => {
+  it('a sender that sends 4 MiB fast and then a byte every 0.4 stall limits is refused about a window after its trickle began: its upload aborted, its slot given back (an average since the start credited its first part with 2 minutes at this pace; 100 MiB with 7 hours in a server)', async ({ f, expect }) => {
+    const { start, send, log, timers } = f;
     const s = slowStore();
     const { port, activity, running } = await start(s.store, undefined, { uploadPace: PACE });
     const size = 8 << 20;
     const first = 4 << 20;
+    // The lower bound is timed from before the first part is sent (the server reads it after), the upper from when this
+    // test saw it written (polled, later): under load each can only widen its own margin.
+    const sentAt = Date.now();
     const { channel } = send(port, size, first);
     const answer = answerOf(channel);
     expect(await until(() => s.written() === first, 5_000)).toBe(true);
@@ -256,11 +293,11 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     timers.push(setInterval(() => channel.write(Buffer.from('x')), (2 * STALL_MS) / 5));
     // Before, it ran on: still open 60 s on (the test's timeout), credited for 2 minutes.
     const text = await Promise.race([answer, new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 5 * PACE.windowMs))]);
-    const took = Date.now() - trickleFrom;
+    const answeredAt = Date.now();
     expect(text).toMatch(/^ERR upload too slow: \d+ bytes received in the last 1 s, the server needs 32768 bytes a second\n$/);
     // Within a window and a tick of its trickle's start, and after a window at least (before it, the first part counted).
-    expect(took).toBeGreaterThanOrEqual(PACE.windowMs - 150);
-    expect(took).toBeLessThan(PACE.windowMs + 500);
+    expect(answeredAt - sentAt).toBeGreaterThanOrEqual(PACE.windowMs - 150);
+    expect(answeredAt - trickleFrom).toBeLessThan(PACE.windowMs + 500);
     expect(log).toEqual([`Upload of f by u refused: ${text.slice(4, -1)}`]);
     // The store's upload aborted and the user's slot given back at once, not after the refusal's drain.
     expect(s.aborted()).toBe(true);
@@ -269,7 +306,8 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     expect(await until(() => !activity.busy('u'), 2_000)).toBe(true);
   });
 
-  it("an upload whose commit takes 3 stall limits (the sender has sent it all and waits for the answer) is not cut: it is stored", async () => {
+  it("an upload whose commit takes 3 stall limits (the sender has sent it all and waits for the answer) is not cut: it is stored", async ({ f, expect }) => {
+    const { start, send, log } = f;
     const s = slowStore();
     const { port } = await start(s.store);
     const size = 64 * 1024;
@@ -289,7 +327,8 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
   // What forum-client's verdict rests on (its transfer.ts, afterLastByte): once the server has read the final record,
   // nothing the sender does stops the commit, so a client that gives up waiting may not say the upload failed.
   for (const leave of ['close', 'reset'] as const) {
-    it(`a sender that leaves (${leave}) after its final record while the commit is held: the commit still runs and the upload is stored`, async () => {
+    it(`a sender that leaves (${leave}) after its final record while the commit is held: the commit still runs and the upload is stored`, async ({ f, expect }) => {
+      const { start, send, log } = f;
       const s = slowStore();
       const { port, running } = await start(s.store);
       const size = 64 * 1024;
@@ -324,7 +363,8 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     },
   ] as const;
   for (const r of refusals) {
-    it(`an upload refused mid-body (${r.what}) lets its user's transferring mark go at the refusal, while its connection drains`, async () => {
+    it(`an upload refused mid-body (${r.what}) lets its user's transferring mark go at the refusal, while its connection drains`, async ({ f, expect }) => {
+      const { start, send } = f;
       const s = slowStore();
       const { port, activity, running } = await start(s.store, undefined, r.limits);
       // The session that asked for the upload: its idle timer reads the mark, and the end of the user's last transfer.
@@ -346,13 +386,13 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
       activity.start('u');
       channel.destroy();
       expect(await until(() => socket.closed, 2_000)).toBe(true);
-      await server?.close();
-      server = undefined;
+      await f.closeServer();
       expect(activity.busy('u')).toBe(true);
     });
   }
 
-  it('an honest sender at twice the pace, steady, for 4 windows, is not refused: its upload is stored', async () => {
+  it('an honest sender at twice the pace, steady, for 4 windows, is not refused: its upload is stored', async ({ f, expect }) => {
+    const { start, send, log, timers } = f;
     const s = slowStore();
     const { port, running } = await start(s.store, undefined, { uploadPace: PACE });
     const rate = 2 * PACE.minBytesPerSecond;
@@ -377,7 +417,8 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     expect(await until(() => running() === 0, 2_000)).toBe(true);
   });
 
-  it("an upload held back by its store for 3 windows (3 stall limits) is not ended for the server's own slowness, by the pace or the stall limit: once the store takes its bytes, it is stored", async () => {
+  it("an upload held back by its store for 3 windows (3 stall limits) is not ended for the server's own slowness, by the pace or the stall limit: once the store takes its bytes, it is stored", async ({ f, expect }) => {
+    const { start, send, log } = f;
     const s = slowStore();
     // The stall limit as long as the window: before, it counted the hold and cut the connection a limit into it.
     const { port } = await start(s.store, undefined, { uploadPace: PACE, stallTimeoutMs: STALL_MS });

@@ -87,4 +87,5 @@ export const MUTANTS = [
   { name: "19 an idle client never answers its ACCEPT (the server times its first RTT on the client's silence)", file: `${core}/connection/timeouts.ts`, from: "if (c.role === 'client' && c.state !== 'handshake') c.acceptAnswerDue = true;", to: '', tests: ['accept-answer'] },
   { name: '19b the ACCEPT answered in the poll right after it (an empty packet ahead of most requests)', file: `${core}/connection/transmit.ts`, from: 'const answer = c.acceptAnswerDue;', to: "const answer = c.acceptAnswerDue || (c.role === 'client' && c.nextPn === 1);", tests: ['accept-answer'] },
   { name: '19c the answer to the ACCEPT owed for ever (an empty packet every poll)', file: `${core}/connection/transmit.ts`, from: '  c.acceptAnswerDue = false;\n', to: '', tests: ['accept-answer'] },
+  { name: "14n a client takes a VERSION packet after the server's RETRY (a forgery ends a reached server)", file: `${core}/endpoint/version-negotiation.ts`, from: '  if (conn.connecting?.timing.hasToken === true) return void e.drops.unexpected++;\n', to: '', tests: ['version-negotiation'] },
 ];

@@ -49,7 +49,7 @@ import type { CloseReason } from './events.js';
 import { MESSAGE_CREDIT, creditOf, partyOf, windowWithin } from './credit.js';
 import { FlowControl } from './flow-control.js';
 import { ConnectAttempt, type KeyMismatch } from './connect-attempt.js';
-import { HANDSHAKE_COPIES, ServerHandshake } from './handshake.js';
+import { FIRST_PACKET_NUMBER, HANDSHAKE_COPIES, ServerHandshake } from './handshake.js';
 import type { PeerAddress } from './sans-io.js';
 import { AckTracker } from './receive/ack-generation.js';
 import { Reassembly } from './receive/reassembly.js';
@@ -165,7 +165,7 @@ export class Connection {
   readonly encrypted: boolean;
 
   /** @internal The next packet number to send. */
-  nextPn = 1;
+  nextPn = FIRST_PACKET_NUMBER;
   /**
    * @internal When the last new-data probe was sent (see `newDataProbeAt`; `undefined`: never, read as
    * `-Infinity`). Not `-Infinity` itself: a field that holds one is a 16-byte HeapNumber in every connection.
@@ -177,6 +177,11 @@ export class Connection {
   probesDue = 0;
   /** @internal A PING is owed (keep-alive or a probe with no data to resend). */
   pingDue = false;
+  /**
+   * @internal Client: the ACCEPT is in, nothing answered it, and the timer turn after it came went by, so
+   * the answer leaves now, empty if nothing else is to send (handshake.ts, connection/timeouts.ts).
+   */
+  acceptAnswerDue = false;
   /** @internal When the last authenticated packet arrived. */
   lastReceived: number;
   /**

@@ -7,7 +7,7 @@
  *                                 ◄──  RETRY ×2 (per INITIAL)
  *   INITIAL + cookie ×2           ──►        cookie valid: connection created
  *                                 ◄──  ACCEPT (server cid, receive window) ×2
- *   DATA …                        ──►        (first packet times the ACCEPT)
+ *   DATA (or an empty answer)     ──►        (first packet times the ACCEPT)
  *
  * Every handshake packet leaves with a copy (`HANDSHAKE_COPIES`), so a leg
  * is lost only when both are. INITIALs are resent on a gentle backoff; once
@@ -15,10 +15,24 @@
  * 250 ms. The handshake also gives both sides their first estimates: the
  * client RTT samples from the RETRY and the ACCEPT and a loss rate from how
  * many INITIALs it took and how many RETRY copies came, the server an RTT
- * from its first ACCEPT to the client's first packet.
+ * from its first ACCEPT to the client's first packet. That packet leaves as
+ * soon as the ACCEPT is in (RFC 9002 §5 takes samples only from what is
+ * answered at once, or with its delay reported): the client's request, or,
+ * if it has nothing to say by its next timer turn, a packet of PADDING
+ * alone (`FIRST_PACKET_NUMBER`), which asks for nothing back. Timed from a
+ * client that waited before its first message, the server's estimate was
+ * that wait (100 ms on a 2 ms path), and its first reply's probe timeouts
+ * backed off from there.
  */
 import { INITIAL_RTT_MS } from './recovery/rtt.js';
 import { AcceptKind, encodeAccept, encodeInitial } from '../wire/packet.js';
+
+/**
+ * The number of a connection's first DATA packet. A client whose number is
+ * still this once its ACCEPT came has not answered it yet (handshake.ts's
+ * first paragraph; connection/timeouts.ts makes the answer due).
+ */
+export const FIRST_PACKET_NUMBER = 1;
 
 /** First retransmission interval of the client's INITIAL, ms. */
 const INITIAL_RESEND_MS = 250;
@@ -242,13 +256,15 @@ export class ServerHandshake {
   }
 
   /**
-   * A packet from the client arrived. A client with a request queued sends
-   * it the moment the ACCEPT arrives, so its first packet times a round
-   * trip; without this the server knows no RTT until the client acknowledges
-   * its first reply, and a lost first reply waited for a probe timeout on
-   * the 250 ms initial RTT (~775 ms). A later first packet (a client with
-   * nothing to say yet) is no measure: `undefined`. The client has an
-   * ACCEPT, so a copy still owed is not sent.
+   * A packet from the client arrived. The client sends one the moment the
+   * ACCEPT arrives (its request, or an empty answer when it has none), so
+   * its first packet times a round trip; without this the server knows no
+   * RTT until the client acknowledges its first reply, and a lost first
+   * reply waited for a probe timeout on the 250 ms initial RTT (~775 ms).
+   * When that packet was lost, the first to come is late, and the sample
+   * long (a bound, used below the initial RTT); at the initial RTT or more
+   * it is no measure: `undefined`. The client has an ACCEPT, so a copy still
+   * owed is not sent.
    */
   onClientPacket(now: number): number | undefined {
     this.copyDue = Number.POSITIVE_INFINITY;

@@ -8,7 +8,7 @@
 
 /** Every timer a connection runs. */
 export enum Timer {
-  /** Client: resend the INITIAL (or send its copy); server: send the ACCEPT's copy. */
+  /** Client: resend the INITIAL (or send its copy), then answer the ACCEPT if nothing else did; server: send the ACCEPT's copy. */
   Initial,
   /** The handshake gives up. */
   HandshakeTimeout,

@@ -316,7 +316,16 @@ function attempt(
       const error = established
         ? new RudpError('ECONNRESET', `connection to ${named} reset: the peer's port is closed`, { reason, cause: e, syscall: syscallOf(e), ...details })
         : new RudpError('ECONNREFUSED', `cannot connect to ${named}: connection refused (port unreachable)`, { reason, cause: e, syscall: 'connect', ...details });
-      c.fail(error, reason);
+      if (!established) {
+        c.fail(error, reason);
+        return;
+      }
+      // The kernel tells a queued ICMP error before the datagrams queued ahead of it: a server that closed
+      // sent its CLOSE first, and the connection ends as the peer closed it if that is there (its 'close'
+      // may not be dispatched yet: the core drains), not as a reset.
+      io.afterWaitingDatagrams(() => {
+        if (core.state !== 'draining' && core.state !== 'closed') c.fail(error, reason);
+      });
     };
     return new Promise<RudpConnection>((resolve, reject) => {
       io.onEvent = (e) => {

@@ -24,6 +24,14 @@ const TIMER_GRANULARITY_MS = 1;
  * below `TIMER_GRANULARITY_MS`.
  */
 const IMMEDIATE_WITHIN_MS = 0.1;
+/**
+ * A wake-up (timer, immediate, end of a burst) this late past when it was
+ * due, ms, finds that the process was paused (its event loop blocked, a
+ * SIGSTOP, a starved CPU): datagrams that came meanwhile may wait in the
+ * socket, so its timeouts are acted on after the next poll phase reads
+ * them. Timers fire up to a millisecond late on an idle machine.
+ */
+const STALL_MS = 5;
 
 /** Options common to `listen` and `connect`: any connection setting may be overridden. */
 /**
@@ -114,6 +122,14 @@ export class UdpEndpoint {
   /** The deadline `timer` was set for (it may be earlier than the endpoint's current one). */
   private timerAt = Number.POSITIVE_INFINITY;
   private immediate: NodeJS.Immediate | undefined;
+  /** When `immediate` was set. */
+  private immediateAt = 0;
+  /** When the last datagram was handed over (a burst's end is due right after it). */
+  private lastDatagramAt = 0;
+  /** The wake-up put off past a poll phase after a pause (`wakeDue`). */
+  private afterPause: NodeJS.Immediate | undefined;
+  /** A listener held the event loop for more than `STALL_MS` (the socket has not been read since). */
+  private listenerPaused = false;
   /** When the current run of `setImmediate` wake-ups without any datagram in or out began. */
   private idleSpinSince: number | undefined;
   private pumpQueued = false;
@@ -140,12 +156,14 @@ export class UdpEndpoint {
     this.endpoint = new Endpoint({ ...(options.plaintext === true ? {} : { crypto: defaultCryptoProvider }), ...endpointOptions, random: cryptoRandom(), acceptIncoming, copyMessage: copyToBuffer });
     socket.onDatagram = (data, from) => {
       if (this.closed) return;
-      this.endpoint.handleDatagram(this.now(), data, from);
+      const now = this.now();
+      this.lastDatagramAt = now;
+      this.endpoint.handleDatagram(now, data, from);
       this.idleSpinSince = undefined;
     };
     // One pump per burst the socket hands over, after all of its datagrams: the ACKs for the burst
     // go out as one, and the sender answers a burst of ACKs with one round of sends.
-    socket.onBurstEnd = () => this.wake();
+    socket.onBurstEnd = () => this.wakeDue(this.lastDatagramAt);
     socket.onError = (e) => {
       this.socketErrors++;
       this.onSocketError?.(e);
@@ -207,6 +225,8 @@ export class UdpEndpoint {
     if (this.closed) return;
     const now = this.now();
     const errors = this.dispatchAll();
+    // A listener that held the loop paused the process as a blocked loop does: the next wake-up reads first.
+    if (this.now() - now > STALL_MS) this.listenerPaused = true;
     // A listener may have shut the endpoint down (`server.close()`): nothing is left to send or time.
     if (!this.closed) {
       for (let t = this.endpoint.pollTransmit(now); t; t = this.endpoint.pollTransmit(now)) {
@@ -252,6 +272,8 @@ export class UdpEndpoint {
       this.cancelTimer();
       if (this.immediate) clearImmediate(this.immediate);
       this.immediate = undefined;
+      if (this.afterPause) clearImmediate(this.afterPause);
+      this.afterPause = undefined;
     }
     await this.socket.close();
     rethrowErrors(errors);
@@ -326,7 +348,10 @@ export class UdpEndpoint {
     if (delay < IMMEDIATE_WITHIN_MS) {
       if (!this.spunTooLong(now)) {
         // Not unref'd: an unref'd immediate does not stop the loop from blocking in its I/O poll.
-        this.immediate ??= setImmediate(this.onImmediate);
+        if (this.immediate === undefined) {
+          this.immediateAt = now;
+          this.immediate = setImmediate(this.onImmediate);
+        }
         return;
       }
     } else {
@@ -360,15 +385,51 @@ export class UdpEndpoint {
   }
 
   private readonly onTimer = (): void => {
+    const due = this.timerAt;
     this.timer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
-    this.wake();
+    this.wakeDue(due);
   };
 
   private readonly onImmediate = (): void => {
     this.immediate = undefined;
+    this.wakeDue(this.immediateAt);
+  };
+
+  /**
+   * A wake-up that was due at `due`. Later than `STALL_MS`, the process was
+   * paused, and a peer's datagrams may wait in the socket: the timeouts are
+   * handled once the next poll phase has read them (an immediate set now
+   * runs after it, from the timers phase and from the check phase alike).
+   * Acted on first, a peer that kept sending through a pause past the idle
+   * timeout was given up with its packets unread, and a probe or loss
+   * declared whose ACK was there. A listener that held the loop in the last
+   * pump (`listenerPaused`) is such a pause too, though the wake-up it is
+   * followed by was set after it.
+   */
+  private wakeDue(due: number): void {
+    if (this.closed || this.afterPause !== undefined) return;
+    if (this.listenerPaused || this.now() - due > STALL_MS) {
+      this.afterPause = setImmediate(this.onAfterPause);
+      return;
+    }
+    this.wake();
+  }
+
+  private readonly onAfterPause = (): void => {
+    this.afterPause = undefined;
+    this.listenerPaused = false;
     this.wake();
   };
+
+  /**
+   * Runs `action` once the datagrams already waiting in the socket were
+   * handed over: after the next poll phase (two immediates: an error comes
+   * in a poll phase, and an immediate set there runs before the next one).
+   */
+  afterWaitingDatagrams(action: () => void): void {
+    setImmediate(() => setImmediate(action));
+  }
 
   private wake(): void {
     if (this.closed) return;

@@ -209,6 +209,11 @@ export function writeMessageAck(w: PacketWriter, next: number): void {
   w.varint(next);
 }
 
+/** Writes one PADDING byte: a packet with nothing else in it is no frame at all, and asks for no acknowledgement. */
+export function writePadding(w: PacketWriter): void {
+  w.u8(FrameType.Padding);
+}
+
 /** Writes a PING frame. */
 export function writePing(w: PacketWriter): void {
   w.u8(FrameType.Ping);

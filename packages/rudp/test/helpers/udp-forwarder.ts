@@ -8,6 +8,40 @@
  */
 import dgram from 'node:dgram';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+
+/**
+ * A socket on 127.0.0.1, at a port below the kernel's ephemeral range where it has one (Linux). Closed,
+ * the forwarder's front port must stay closed for its ICMP error to come: a port the kernel hands out
+ * for a bind to port 0 could go to another test's socket meanwhile, which took the client's datagrams
+ * without a word (the client then waited out its idle timeout: ETIMEDOUT after 60 s, once in 8 runs
+ * of node-api-errors.test.ts under load). Nobody else binds these ports but by name.
+ */
+async function bindOutsideEphemeral(): Promise<dgram.Socket> {
+  let low: number | undefined;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    low = undefined;
+  }
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const socket = dgram.createSocket('udp4');
+    const port = low !== undefined && low > 11_024 ? low - 10_000 + Math.floor(Math.random() * 10_000) : 0;
+    try {
+      socket.bind(port, '127.0.0.1');
+      await once(socket, 'listening');
+      return socket;
+    } catch {
+      // Taken (EADDRINUSE): another port.
+      try {
+        socket.close();
+      } catch {
+        // Not running after the failed bind: nothing to close.
+      }
+    }
+  }
+  throw new Error('startUdpForwarder: no free port below the ephemeral range');
+}
 
 /** A running forwarder. */
 export interface UdpForwarder {
@@ -29,7 +63,7 @@ export interface UdpForwarder {
 
 /** Forwards between one client and `127.0.0.1:targetPort`. */
 export async function startUdpForwarder(targetPort: number): Promise<UdpForwarder> {
-  const front = dgram.createSocket('udp4');
+  const front = await bindOutsideEphemeral();
   let client: { address: string; port: number } | undefined;
   let silent = false;
   /** Every back socket opened: the current one forwards, the older ones only stay bound until `close`. */
@@ -49,8 +83,7 @@ export async function startUdpForwarder(targetPort: number): Promise<UdpForwarde
     client = { address: rinfo.address, port: rinfo.port };
     backs[backs.length - 1]?.send(msg, targetPort, '127.0.0.1');
   });
-  front.bind(0, '127.0.0.1');
-  await Promise.all([once(front, 'listening'), openBack()]);
+  await openBack();
   return {
     port: front.address().port,
     get sourcePort() {

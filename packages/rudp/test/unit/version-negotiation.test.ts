@@ -133,6 +133,20 @@ describe('VERSION packet: the client side', () => {
     expect([dropped.addressMismatch, dropped.unexpected, dropped.malformed]).toEqual([1, 1, 2]);
   });
 
+  it('an attempt that took a RETRY ignores a VERSION packet (the server answered in our version: a forgery)', () => {
+    const s = server();
+    const { client, conn, initial, cid } = attempt();
+    s.handleDatagram(0, initial, CLIENT);
+    const answers = drain(s, 0);
+    expect(answers.length).toBeGreaterThan(0);
+    for (const d of answers) client.handleDatagram(1, d, SERVER);
+    expect(conn.state).toBe('handshake');
+    // RFC 9000 §6.2: a client discards a Version Negotiation packet once it processed any other packet.
+    client.handleDatagram(2, encodeVersionPacket(cid, [PROTOCOL_VERSION + 1]), SERVER);
+    expect(conn.state).toBe('handshake');
+    expect(client.stats().dropped.unexpected).toBe(1);
+  });
+
   it('an established connection ignores a VERSION packet naming it', () => {
     const s = server();
     const { client, conn } = attempt();

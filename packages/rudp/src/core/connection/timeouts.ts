@@ -6,6 +6,7 @@
  */
 import type { Connection } from '../connection.js';
 import { keepAliveInterval } from '../config.js';
+import { FIRST_PACKET_NUMBER } from '../handshake.js';
 import { TIMER_ORDER, Timer } from '../timers.js';
 import { PROTOCOL_VIOLATION, finish, startClose } from './close.js';
 import { amplificationBlocked, expirePath, pathDeadline } from './migration.js';
@@ -351,6 +352,17 @@ function idleReason(c: Connection, now: number): string {
   return `${silence} (data sent ${Math.round(now - sent)} ms ago unanswered)`;
 }
 
+/**
+ * When an established client answers its ACCEPT (`Infinity`: it did, or it is due already): at the
+ * first timer turn after the ACCEPT came (handshake.ts: the server times its first RTT sample on the
+ * answer). Not in the poll that follows the ACCEPT: an application told of the connection writes its
+ * request after that poll on a real event loop (a promise's continuation), and the request is the
+ * answer; taken then, an empty packet went ahead of nearly every client's request.
+ */
+function acceptAnswerDeadline(c: Connection): number {
+  return c.role === 'client' && c.nextPn === FIRST_PACKET_NUMBER && !c.acceptAnswerDue ? c.lastReceived : Number.POSITIVE_INFINITY;
+}
+
 /** The earliest time something must happen to `c`, or `Infinity`. */
 export function earliestDeadline(c: Connection): number {
   let t = Number.POSITIVE_INFINITY;
@@ -375,7 +387,8 @@ function deadline(c: Connection, kind: Timer): number {
   switch (kind) {
     case Timer.Initial:
       if (c.serverHandshake !== undefined) return live ? c.serverHandshake.copyDeadline() : Number.POSITIVE_INFINITY;
-      return c.state === 'handshake' ? (c.connecting?.timing.initialDeadline() ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
+      if (c.state === 'handshake') return c.connecting?.timing.initialDeadline() ?? Number.POSITIVE_INFINITY;
+      return live ? acceptAnswerDeadline(c) : Number.POSITIVE_INFINITY;
     case Timer.HandshakeTimeout:
       return c.state === 'handshake' ? (c.connecting?.timing.timeoutDeadline() ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
     case Timer.Drain:
@@ -449,6 +462,10 @@ function expire(c: Connection, now: number, kind: Timer): void {
       expireOvercommit(c, now);
       return;
     case Timer.Initial:
+      // A client's INITIAL (or copy) or a server's ACCEPT copy is sent by the poll after this timeout;
+      // an established client owes the answer to its ACCEPT.
+      if (c.role === 'client' && c.state !== 'handshake') c.acceptAnswerDue = true;
+      return;
     case Timer.Ack:
     case Timer.Resend:
     case Timer.Pacing:

@@ -18,7 +18,7 @@ import { emptyArray } from '../shared-empty.js';
 import { startClose } from './close.js';
 import { amplificationBlocked, pathProbeDue, pollPathProbe } from './migration.js';
 import { pollPathResponse } from './path-response.js';
-import { writeCloseFitting } from '../../wire/frame.js';
+import { writeCloseFitting, writePadding } from '../../wire/frame.js';
 import { HEADER_SIZE, type PacketWriter, TAG_SIZE, TRAILER_SIZE, packetNumberLength } from '../../wire/packet.js';
 
 /** A data packet with less room than this left is full (its sender would fill larger ones). */
@@ -74,7 +74,9 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
   const hasNew = c.sendQueue.hasNewData();
   const wantData = canSendData && (hasRetransmit || hasNew || c.flow.due || c.pingDue || probe);
   const wantAck = c.acks.isDue(now);
-  if (!wantData && !wantAck) {
+  // A client's answer to its ACCEPT (handshake.ts): any packet is one, and one goes now.
+  const answer = c.acceptAnswerDue;
+  if (!wantData && !wantAck && !answer) {
     if (!canSendData && (hasRetransmit || hasNew)) c.pacer.block(now, cwndOpen);
     return undefined;
   }
@@ -93,7 +95,11 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
   plan.ping = c.pingDue || probe;
   // Resends wait for the window: the packet-threshold rule sends them once this packet's ACK comes.
   plan.resends = !dataProbe || c.recovery.bytesInFlight + mtu <= c.cc.window();
+  const room = w.room();
   const p = populate(c, now, pn, w, plan);
+  // Nothing else to say: PADDING alone, which asks for no acknowledgement (an old peer parses it as no frame).
+  if (answer && w.room() === room) writePadding(w);
+  c.acceptAnswerDue = false;
   if (wantData) {
     c.pingDue = false;
     if (c.probesDue > 0) c.probesDue--;

@@ -8,7 +8,8 @@
  *
  * The answer is unauthenticated, as a RETRY is: forging it takes the
  * client's connection id and the server's address, and it only ever ends an
- * attempt still in its handshake. It is 11 bytes to a datagram of at least
+ * attempt still in its handshake that has heard nothing else from the server
+ * (no RETRY). It is 11 bytes to a datagram of at least
  * 1,200, so no amplifier, and bounded by the stateless queue.
  */
 import type { Endpoint } from '../endpoint.js';
@@ -36,6 +37,10 @@ export function handleVersionPacket(e: Endpoint, data: Uint8Array, from: PeerAdd
   const conn = e.connections.get(v.clientCid);
   if (conn === undefined || conn.role !== 'client' || conn.state !== 'handshake') return void e.drops.unexpected++;
   if (conn.remote !== from) return void e.drops.addressMismatch++;
+  // The server's RETRY came in our version, so it speaks it: a later VERSION packet is a forgery (RFC 9000
+  // §6.2: discarded once any other packet was processed), which an attacker who saw the INITIAL could
+  // send to make the client give up a server it had reached.
+  if (conn.connecting?.timing.hasToken === true) return void e.drops.unexpected++;
   // A server of our version never sends one: a forgery, or a broken server; the attempt goes on.
   if (v.versions.includes(PROTOCOL_VERSION)) return void e.drops.malformed++;
   const theirs = v.versions.length === 1 ? `version ${v.versions[0]}` : `versions ${v.versions.join(', ')}`;

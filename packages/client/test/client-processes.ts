@@ -139,6 +139,19 @@ export const ownScope = (test: Pick<TestContext, 'onTestFinished'>): TestScope =
   return scope;
 };
 
+/** {@link ownScope} with a way to make a working directory in it (`label` names it), for tests that take their directories one by one. */
+export const ownScopeWithCwd = (test: Pick<TestContext, 'onTestFinished'>, label: string): TestScope & { cwd(): Promise<string> } => {
+  const scope = ownScope(test);
+  return {
+    ...scope,
+    cwd: async () => {
+      const dir = await tempDir(label);
+      scope.dirs.push(dir);
+      return dir;
+    },
+  };
+};
+
 /** One server for a file's tests (started before the first, stopped after the last), and working directories of their own. */
 export interface SharedServer {
   /** The server (once the file's tests run). */

@@ -8,26 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { answered, P, runClient, spawnClient, tempDir, type TestScope } from '../../server/test/forum-processes.js';
-import { ownScope } from './client-processes.js';
+import { ownScopeWithCwd } from './client-processes.js';
 import { grantReply, loginReply, startFakeServer, type FakeAnswer, type FakeServerOptions } from './fake-forum-server.js';
-
-/** A test's clean-up scope, and a working directory in it. */
-const testScope = (test: Parameters<typeof ownScope>[0]): { closers: TestScope['closers']; dirs: TestScope['dirs']; cwd(): Promise<string> } => {
-  const scope = ownScope(test);
-  return {
-    closers: scope.closers,
-    dirs: scope.dirs,
-    cwd: async () => {
-      const dir = await tempDir('hostile-server');
-      scope.dirs.push(dir);
-      return dir;
-    },
-  };
-};
 
 describe.concurrent('forum-client against a hostile or broken server (real client process, fake server)', () => {
   it('a long answer read through a pipe arrives whole, and the Goodbye after it', async (test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'hostile-server');
     // 200,000 lines (2.9 MB): far more than a pipe holds. process.exit dropped what was still queued:
     // 4,412 lines reached the reader, and no Goodbye. (With 20,000 the reader kept up: the old client passed.)
     const LINES = 200_000;
@@ -40,7 +26,7 @@ describe.concurrent('forum-client against a hostile or broken server (real clien
   });
 
   it('so does one followed by the shutdown notice (the exit of a fatal event)', async (test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'hostile-server');
     const LINES = 200_000;
     // The notice answers the next command: sent with the long answer, it would overtake it (rudp delivers whole messages as they complete).
     const server = await startFakeServer((req) =>
@@ -54,7 +40,7 @@ describe.concurrent('forum-client against a hostile or broken server (real clien
   });
 
   it('a reader that stops reading holds the client back: the next command waits for its output to be taken', async (test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'hostile-server');
     // Writes to a pipe do not block in Node: the client sent command after command and queued every answer
     // (attack/slow-reader.ts: 1,418 MiB resident after 20 answers of 650,000 lines, and on without end).
     // Each answer is 0.42 MB, far more than the pipe and the test's paused reader hold (64 KiB each).
@@ -101,7 +87,7 @@ describe.concurrent('forum-client against a hostile or broken server (real clien
   });
 
   it('a download body trickled below --stall-bytes in --stall-seconds fails, nothing kept, and the next command runs', async (test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'hostile-server');
     // Attack round 8 (attack/hostile-trickle.ts dwn-body): a byte every 10 s held a piped client for good.
     // Scaled down: a byte every 100 ms against 64 bytes in 0.5 s.
     const server = await startFakeServer(
@@ -121,7 +107,7 @@ describe.concurrent('forum-client against a hostile or broken server (real clien
   });
 
   it('an upload the server stops reading fails at --stall-bytes in --stall-seconds, and the next command runs', async (test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'hostile-server');
     // 64 MiB do not fit in the socket buffers: the client's sends wait on TCP's flow control. With the default
     // floor (1024 bytes in 60 s) this run would take a minute; the options given make it half a second.
     const server = await startFakeServer(
@@ -141,7 +127,7 @@ describe.concurrent('forum-client against a hostile or broken server (real clien
   }, 20_000);
 
   it('SIGTERM while a DWN waits for its grant: the transfer granted after it is not started (143, nothing fetched)', async (test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'hostile-server');
     let asked!: () => void;
     const dwnAsked = new Promise<void>((resolve) => (asked = resolve));
     let signalled!: () => void;
@@ -175,7 +161,7 @@ describe.concurrent('forum-client against a hostile or broken server (real clien
   });
 
   it("Ctrl-C while the server commits an upload it has whole says it may or may not be stored, not 'cancelled' (which keeps nothing)", async (test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'hostile-server');
     // The server commits what it read whole whatever the client does next (server's transfer-upload-stall.test.ts):
     // `Upload of f.bin cancelled` (nothing kept on either side) was printed for an upload that could land.
     let haveAll!: () => void;
@@ -204,7 +190,7 @@ describe.concurrent('forum-client against a hostile or broken server (real clien
   }, 20_000);
 
   it('a second Ctrl-C still ends the client at once while its reader reads nothing', async (test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'hostile-server');
     // The exit waits for output to be taken (above), but not on the interrupt meant to end the client now.
     let asked = 0;
     const server = await startFakeServer((req) => {
@@ -265,7 +251,7 @@ describe.concurrent('forum-client exiting while its reader reads nothing', () =>
     ['SIGHUP', 'SIGHUP', 129],
   ] as const)('%s ends a client whose exit at the end of input waits for its reader', { timeout: 15_000 }, async ([, signal, status], test) => {
     const client = await exitingClient(
-      testScope(test),
+      ownScopeWithCwd(test, 'hostile-server'),
       ['yoda', 'pw'],
       (req) => [req.cmd === 'XIT' ? simpleReply(req.id, 'ok', [...LINES, 'Goodbye'], { kind: 'goodbye' }) : (loginReply(req) ?? simpleReply(req.id, 'ok', [], { kind: 'none' }))],
       { answersLogin: true },
@@ -274,12 +260,12 @@ describe.concurrent('forum-client exiting while its reader reads nothing', () =>
   });
 
   it('and one whose exit at a fatal event (the server shutting down) waits for its reader', async (test) => {
-    const client = await exitingClient(testScope(test), ['yoda', 'pw', 'LST'], (req) => [simpleReply(req.id, 'ok', LINES, { kind: 'none' }), shutdownNotice()]);
+    const client = await exitingClient(ownScopeWithCwd(test, 'hostile-server'), ['yoda', 'pw', 'LST'], (req) => [simpleReply(req.id, 'ok', LINES, { kind: 'none' }), shutdownNotice()]);
     expect(await signalUntilExit(client, 'SIGINT')).toBe(130);
   }, 15_000);
 
   it('SIGHUP while the next command waits for the reader: the connection closed, the rest not run, 129', async (test) => {
-    const { closers, dirs } = testScope(test);
+    const { closers, dirs } = ownScopeWithCwd(test, 'hostile-server');
     // A script still being written (its input not ended); the first answer fills the pipe nobody reads.
     let asked = 0;
     const server = await startFakeServer((req) => {
@@ -300,7 +286,7 @@ describe.concurrent('forum-client exiting while its reader reads nothing', () =>
   }, 15_000);
 
   it('one SIGTERM while the next command waits for the reader: the connection closed, the client gone, 143', async (test) => {
-    const { closers, dirs } = testScope(test);
+    const { closers, dirs } = ownScopeWithCwd(test, 'hostile-server');
     let asked = 0;
     const server = await startFakeServer((req) => {
       asked++;

@@ -5,9 +5,9 @@
  */
 import { simpleReply, type NextStep, type Reply, type Request } from 'forum-protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { answered, P, runClient, tempDir, type TestScope } from '../../server/test/forum-processes.js';
+import { answered, P, runClient, type TestScope } from '../../server/test/forum-processes.js';
 import { busyGiveUpNotice, LOGIN_PAUSE_SCALE_ENV, loginPauses, retryNotice } from '../src/login-pauses.js';
-import { ownScope } from './client-processes.js';
+import { ownScopeWithCwd } from './client-processes.js';
 import { startFakeServer } from './fake-forum-server.js';
 
 /**
@@ -62,22 +62,10 @@ const loginServer = async (failing: (req: Request, n: number) => boolean, faultN
   return { server, seen };
 };
 
-/** A test's clean-up (tests run side by side: each its own fake, client and scope), and a working directory in it. */
-const testScope = (test: Parameters<typeof ownScope>[0]): { closers: TestScope['closers']; cwd(): Promise<string> } => {
-  const scope = ownScope(test);
-  return {
-    closers: scope.closers,
-    cwd: async () => {
-      const dir = await tempDir('login-fault');
-      scope.dirs.push(dir);
-      return dir;
-    },
-  };
-};
-
+// Side by side: each test its own fake, client and clean-up scope.
 describe.concurrent('forum-client with piped answers, a login the server could not complete (fault)', () => {
   it('a fault at the username step: the same username is sent again after a pause, and the password answers the password prompt', async (test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const { server, seen } = await loginServer((req, n) => req.cmd === 'username' && n === 1);
     closers.push(() => server.close());
     const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'LST']);
@@ -90,7 +78,7 @@ describe.concurrent('forum-client with piped answers, a login the server could n
   });
 
   it('a fault at the password step: the login is made again from the username, with the same password', async (test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const { server, seen } = await loginServer((req, n) => req.cmd === 'password' && n === 2);
     closers.push(() => server.close());
     const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'LST']);
@@ -100,7 +88,7 @@ describe.concurrent('forum-client with piped answers, a login the server could n
   });
 
   it('a fault that lasts: after the retries the client exits with status 6, no line of the script read as another answer', async (test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const { server, seen } = await loginServer(() => true);
     closers.push(() => server.close());
     const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'LST']);
@@ -111,7 +99,7 @@ describe.concurrent('forum-client with piped answers, a login the server could n
   });
 
   it('a refusal that is no fault (Invalid password) is answered by the next line, as before: the script plans for it', async (test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const { server, seen } = await loginServer(() => false);
     closers.push(() => server.close());
     const run = await runClient(server.port, await cwd(), ['yoda', 'wrong', 'yoda', 'pw']);
@@ -120,7 +108,7 @@ describe.concurrent('forum-client with piped answers, a login the server could n
   });
 
   it('a fault whose next step is not the username (a hostile or faulty server): no answer is sent again at another prompt', async (test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     // The password step "fails" and says the next line is a command: the script's answers replayed there
     // sent its username and password as commands (the password as a command line, to be logged as one).
     const { server, seen } = await loginServer((req) => req.cmd === 'password', 'command');
@@ -132,7 +120,7 @@ describe.concurrent('forum-client with piped answers, a login the server could n
   });
 
   it('a fault at the username step that asks for the password next: the password prompt gets the password, not the username again', async (test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const { server, seen } = await loginServer((req, n) => req.cmd === 'username' && n === 1, 'password');
     closers.push(() => server.close());
     const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'LST']);
@@ -141,7 +129,7 @@ describe.concurrent('forum-client with piped answers, a login the server could n
   });
 
   it('a fault at the password step, then a refusal that is no fault as the username is sent again: the password is not sent as a username', async (test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const seen: string[] = [];
     const server = await startFakeServer(
       (req) => {
@@ -183,7 +171,7 @@ describe.concurrent('forum-client with piped answers, a login refused', () => {
   };
 
   it('a username refused: its next line, the password, is not sent as a username; status 7, no command run', async (test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const refusal = "Invalid username: must not contain ':'";
     const { port, seen } = await fake(closers, (req) => (req.cmd === 'username' ? simpleReply(req.id, 'error', [refusal], { kind: 'auth', next: 'username' }) : undefined));
     const run = await runClient(port, await cwd(), ['yo:da', 'secret', 'LST']);
@@ -195,7 +183,7 @@ describe.concurrent('forum-client with piped answers, a login refused', () => {
   });
 
   it('a refused password followed by a command: the command is not sent as a username; status 7', async (test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const { port, seen } = await fake(closers, () => undefined);
     const run = await runClient(port, await cwd(), ['yoda', 'wrong', 'LST', 'XIT']);
     // Before: ['username yoda', 'password wrong', 'username LST', 'password XIT'] — an account LST made, XIT its password.
@@ -205,7 +193,7 @@ describe.concurrent('forum-client with piped answers, a login refused', () => {
   });
 
   it('"Server busy" at the username: the same username again after a pause, then the password at its prompt', async (test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const { port, seen } = await fake(closers, (req, n) => (n === 1 ? simpleReply(req.id, 'error', [BUSY_LINE], { kind: 'auth', next: 'username' }) : undefined));
     const run = await runClient(port, await cwd(), ['yoda', 'pw', 'LST']);
     // Before: ['username yoda', 'username pw', 'password LST'].
@@ -218,7 +206,7 @@ describe.concurrent('forum-client with piped answers, a login refused', () => {
     ['username', 1, ['yoda', 'obi', 'pw', 'LST'], ['username yoda', 'username obi', 'password pw', 'LST', 'XIT'], ''],
     ['password', 2, ['yoda', 'pw', 'obi', 'pw', 'LST'], ['username yoda', 'password pw', 'username obi', 'password pw', 'LST', 'XIT'], P.pass],
   ] as const)('"already logged in" answering the %s: the script\'s next line answers the username prompt (the spec\'s flow), nothing tried again', async ([, at, lines, sent, passPrompt], test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const { port, seen } = await fake(closers, (req, n) => (n === at ? simpleReply(req.id, 'error', ['yoda has already logged in'], { kind: 'auth', next: 'username' }) : undefined));
     const run = await runClient(port, await cwd(), [...lines]);
     // Between 26dc58b and the spec's flow restored: yoda's answers sent again after 1 s, obi read as its password.
@@ -229,7 +217,7 @@ describe.concurrent('forum-client with piped answers, a login refused', () => {
   });
 
   it('"already logged in" followed by a command: the command is not sent as a username; status 7', async (test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const { port, seen } = await fake(closers, (req, n) => (n === 1 ? simpleReply(req.id, 'error', ['yoda has already logged in'], { kind: 'auth', next: 'username' }) : undefined));
     const run = await runClient(port, await cwd(), ['yoda', 'LST', 'XIT']);
     expect(seen).toEqual(['username yoda']);
@@ -238,7 +226,7 @@ describe.concurrent('forum-client with piped answers, a login refused', () => {
   });
 
   it('"Server busy" answering the password (not a login step answer): the password again at its prompt', async (test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const busy = 'Server busy: too many replies waiting to be acknowledged, try again later';
     const { port, seen } = await fake(closers, (req, n) => (n === 2 ? simpleReply(req.id, 'error', [busy]) : undefined));
     const run = await runClient(port, await cwd(), ['yoda', 'pw', 'LST']);
@@ -249,7 +237,7 @@ describe.concurrent('forum-client with piped answers, a login refused', () => {
   });
 
   it('a server busy for good: tried 5 times over its 4 pauses (15 s, here scaled), then status 7, no line read as another answer', async (test) => {
-    const { closers, cwd } = testScope(test);
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const { port, seen } = await fake(closers, (req) => (req.cmd === 'username' ? simpleReply(req.id, 'error', [BUSY_LINE], { kind: 'auth', next: 'username' }) : undefined));
     const started = performance.now();
     const run = await runClient(port, await cwd(), ['yoda', 'pw', 'LST']);

@@ -29,7 +29,12 @@ export const startUdpGate = async (serverPort: number): Promise<UdpGate> => {
   front.on('message', (msg, from) => {
     client = from;
     if (!dropping) back.send(msg, serverPort, '127.0.0.1');
-    else for (const w of dropWatchers.filter((x) => msg.length >= x.minBytes)) dropWatchers.splice(dropWatchers.indexOf(w), 1), w.resolve();
+    else {
+      for (const w of dropWatchers.filter((x) => msg.length >= x.minBytes)) {
+        dropWatchers.splice(dropWatchers.indexOf(w), 1);
+        w.resolve();
+      }
+    }
   });
   back.on('message', (msg) => {
     if (client !== undefined && !droppingBack) front.send(msg, client.port, client.address);

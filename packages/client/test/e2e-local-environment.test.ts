@@ -8,33 +8,31 @@ import dgram from 'node:dgram';
 import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { answered, CLIENT_BIN, P, runClient, spawnClient, startServer, tempDir, waitForEntry, waitForNoEntry, withoutFirstContact, type ServerProc, type TestScope } from '../../server/test/forum-processes.js';
-import { dataWithUpload, ownScope } from './client-processes.js';
+import { answered, cleanupAfterEach, CLIENT_BIN, P, runClient, spawnClient, startServer, tempDir, waitForEntry, waitForNoEntry, withoutFirstContact, type ServerProc } from '../../server/test/forum-processes.js';
+import { dataWithUpload } from './client-processes.js';
 
 /** The uid and gid of `nobody`, to run the client without root's right to write anywhere. */
 const NOBODY = 65534;
 
-// Side by side, each test its own server (if any), clients and clean-up scope.
-describe.concurrent('forum-client, local environment', () => {
+describe('forum-client, local environment', () => {
+  const scope = cleanupAfterEach();
   /** A working directory for a client that reaches no server (no server started: these runs never get to one). */
-  const cwdOnly = async (scope: TestScope): Promise<string> => {
+  const cwdOnly = async (): Promise<string> => {
     const cwd = await tempDir('cwd');
     scope.dirs.push(cwd);
     return cwd;
   };
 
-  it('a host name that does not resolve is said so (exit 1), not taken for a server that does not answer', async (test) => {
-    const scope = ownScope(test);
-    const cwd = await cwdOnly(scope);
+  it('a host name that does not resolve is said so (exit 1), not taken for a server that does not answer', async () => {
+    const cwd = await cwdOnly();
     const r = await runClient(4000, cwd, ['yoda'], ['--host', 'no-such-host.invalid']);
     expect(r.code).toBe(1);
     // Before: `Unable to reach the server at no-such-host.invalid:4000`, as for a server that is down.
     expect(r.stderr).toMatch(/^Unable to reach the server at no-such-host\.invalid:4000: the host name no-such-host\.invalid does not resolve \(getaddrinfo (ENOTFOUND|EAI_AGAIN)\)\n$/);
   });
 
-  it('a port with nothing on it is said so at once (exit 1)', async (test) => {
-    const scope = ownScope(test);
-    const cwd = await cwdOnly(scope);
+  it('a port with nothing on it is said so at once (exit 1)', async () => {
+    const cwd = await cwdOnly();
     const closed = dgram.createSocket('udp4');
     await new Promise<void>((resolve) => closed.bind(0, '127.0.0.1', () => resolve()));
     const port = closed.address().port;
@@ -49,9 +47,8 @@ describe.concurrent('forum-client, local environment', () => {
     expect(performance.now() - started).toBeLessThan(20_000);
   });
 
-  it('an IPv6 address with nothing on its port is named in brackets, its port apart (exit 1)', async (test) => {
-    const scope = ownScope(test);
-    const cwd = await cwdOnly(scope);
+  it('an IPv6 address with nothing on its port is named in brackets, its port apart (exit 1)', async () => {
+    const cwd = await cwdOnly();
     const closed = dgram.createSocket('udp6');
     await new Promise<void>((resolve) => closed.bind(0, '::1', () => resolve()));
     const port = closed.address().port;
@@ -62,8 +59,7 @@ describe.concurrent('forum-client, local environment', () => {
     expect(r.stderr).toBe(`Unable to reach the server at [::1]:${port}: nothing listens on UDP port ${port} there (port unreachable): is the server running, on that port?\n`);
   });
 
-  it('an IPv6 server named in brackets, as a URL has it (--host [::1]), is reached', async (test) => {
-    const scope = ownScope(test);
+  it('an IPv6 server named in brackets, as a URL has it (--host [::1]), is reached', async () => {
     const { server, cwd } = await scope.startInTemp(['--host', '::1']);
     const r = await runClient(server.port, cwd, ['yoda', 'pw', 'XIT'], ['--host', '[::1]']);
     // Before: exit 1, `the host name [::1] does not resolve (getaddrinfo ENOTFOUND)`.
@@ -79,7 +75,7 @@ describe.concurrent('forum-client, local environment', () => {
   });
 
   /** yoda's forum with `notes.txt` uploaded to thread t. */
-  const withUpload = async (scope: TestScope): Promise<{ server: ServerProc; cwd: string }> => {
+  const withUpload = async (): Promise<{ server: ServerProc; cwd: string }> => {
     const { server, cwd } = await scope.startInTemp();
     await writeFile(join(cwd, 'notes.txt'), 'from the server\n');
     const up = await runClient(server.port, cwd, ['yoda', 'pw', 'CRT t', 'UPD t notes.txt', 'XIT']);
@@ -87,9 +83,8 @@ describe.concurrent('forum-client, local environment', () => {
     return { server, cwd };
   };
 
-  it('a directory of the download\'s name is not fetched into, with or without --overwrite; nothing is left', async (test) => {
-    const scope = ownScope(test);
-    const { server, cwd } = await withUpload(scope);
+  it('a directory of the download\'s name is not fetched into, with or without --overwrite; nothing is left', async () => {
+    const { server, cwd } = await withUpload();
     const place = join(cwd, 'place');
     await mkdir(join(place, 'notes.txt'), { recursive: true });
     const r = await runClient(server.port, place, ['yoda', 'pw', 'DWN t notes.txt', 'DWN t notes.txt --overwrite', 'XIT']);
@@ -102,9 +97,8 @@ describe.concurrent('forum-client, local environment', () => {
     expect(server.lines()).not.toContain('yoda downloaded notes.txt from t thread');
   });
 
-  it('a working directory the client cannot write in is said so before the download starts', async (test) => {
-    const scope = ownScope(test);
-    const { server, cwd } = await withUpload(scope);
+  it('a working directory the client cannot write in is said so before the download starts', async () => {
+    const { server, cwd } = await withUpload();
     const place = join(cwd, 'read-only');
     await mkdir(place);
     await chmod(cwd, 0o755);
@@ -130,8 +124,7 @@ describe.concurrent('forum-client, local environment', () => {
     expect(await readdir(place)).toEqual([]);
   });
 
-  it('SIGTERM at the command prompt logs the session out (exit 143): the account is free at once', async (test) => {
-    const scope = ownScope(test);
+  it('SIGTERM at the command prompt logs the session out (exit 143): the account is free at once', async () => {
     const { server, cwd } = await scope.startInTemp();
     const c = spawnClient(server.port, cwd);
     scope.stops.push(() => c.child.kill('SIGKILL'));
@@ -148,8 +141,7 @@ describe.concurrent('forum-client, local environment', () => {
     expect(again.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Goodbye']));
   });
 
-  it('SIGTERM at the username prompt, and during a download: said, nothing left, exit 143', async (test) => {
-    const scope = ownScope(test);
+  it('SIGTERM at the username prompt, and during a download: said, nothing left, exit 143', async () => {
     const data = await tempDir('data');
     const cwd = await tempDir('cwd');
     scope.dirs.push(data, cwd);

@@ -5,7 +5,7 @@
  */
 import { simpleReply } from 'forum-protocol';
 import { describe, expect, it } from 'vitest';
-import { cleanupAfterEach, P, spawnClient, tempDir, withoutFirstContact, type TestScope } from '../../server/test/forum-processes.js';
+import { P, spawnClient, tempDir, withoutFirstContact, type TestScope } from '../../server/test/forum-processes.js';
 import { ownScope } from './client-processes.js';
 import { startFakeServer } from './fake-forum-server.js';
 
@@ -21,7 +21,7 @@ const scriptedClient = async (scope: TestScope, port: number): Promise<ReturnTyp
 /** The server's refusal when it has no room (client-connection.ts refuseConnection, memory budget reached). */
 const BUSY_LINE = 'Server busy: memory budget reached (200 MiB of 100 MiB in use), try again later';
 
-// The two side by side, each its own fake, client and clean-up: each waits out the 1 s and 2 s pauses first.
+// Side by side, each its own fake, client and clean-up: the first two wait out the 1 s and 2 s pauses first.
 describe.concurrent('forum-client with piped answers, a signal during the pause before a login is tried again', () => {
   it.for([
     ['SIGTERM', 143, 'Terminated (SIGTERM) at the username prompt: not logged in\n', ''],
@@ -53,12 +53,10 @@ describe.concurrent('forum-client with piped answers, a signal during the pause 
     expect(client.stdout.text).toBe(`${P.user}${`${BUSY_LINE}\n`.repeat(3)}${farewell}`);
     expect(withoutFirstContact(client.stderr.text).endsWith(`trying again in 4 s with the same answers\n${said}`)).toBe(true);
   });
-});
 
-describe('forum-client with piped answers, a login refused as the server closes the connection', () => {
-  const scope = cleanupAfterEach();
-
-  it('"Server busy" and the connection closed (a server over its memory budget): the login not completed, status 7, not an unreachable server (1)', async () => {
+  // With the two above, side by side: a login refused as the server closes the connection.
+  it('"Server busy" and the connection closed (a server over its memory budget): the login not completed, status 7, not an unreachable server (1)', async (test) => {
+    const scope = ownScope(test);
     const busy = 'Server busy: over its memory budget, try again later';
     const seen: string[] = [];
     const server = await startFakeServer(

@@ -60,7 +60,7 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
         return 'unsent';
       }
       // A change asked for and not answered: said that it may have been made, not left to read as a failure.
-      const unknown = e instanceof LinkError ? unansweredWriteText(cmd, e.received) : undefined;
+      const unknown = e instanceof LinkError ? unansweredWriteText(cmd, e.delivery) : undefined;
       const reason = e instanceof LinkError ? e.message : String(e);
       connectionGone(state, end, unknown === undefined ? reason : `${reason}; ${unknown}`, e instanceof LinkError && e.kind === 'lost');
       return undefined;

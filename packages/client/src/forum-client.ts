@@ -1,6 +1,7 @@
 import type { Notice } from 'forum-protocol';
 import type { ClientArgs } from './args.js';
 import { ClientState } from './client-state.js';
+import { closeGraceMs } from './close-grace.js';
 import { err, out } from './client-output.js';
 import { runCommandLoop } from './command-loop.js';
 import { connectionGone } from './connection-gone.js';
@@ -29,7 +30,8 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   // The input reports Ctrl-C at a terminal (readline takes it there); its handler needs the state that holds the input.
   const input = new LineInput(terminal, () => interrupt());
   const state = new ClientState(process.stdin.isTTY !== true, input);
-  const end = new SessionExit(state);
+  // 1 s but in tests (close-grace.ts).
+  const end = new SessionExit(state, closeGraceMs(process.env));
   const interrupt = interruptHandler(state, end);
   if (!terminal) process.on('SIGINT', interrupt);
   process.on('SIGHUP', hangUpHandler(state, end));

@@ -2,19 +2,23 @@ import { decodeServerMessage, encodeRequest, type Notice, type Reply, type Reque
 import type { CloseReason, RudpConnection } from 'rudpx';
 
 /**
+ * How far a request that got no reply went: `received` (the server's transport acknowledged it: it reached the
+ * server, which may have carried it out), `unknown` (sent, and no acknowledgement came: it may or may not have
+ * reached the server), `notSent` (it never left: the connection had ended, or refused it, before it was sent).
+ */
+export type Delivery = 'received' | 'unknown' | 'notSent';
+
+/**
  * Why a request got no reply: `timeout` (none in time), `lost` (the
  * connection ended), `unsent` (refused before sending, e.g. larger than the
  * server takes: the connection is fine and the user may try another).
  */
 export class LinkError extends Error {
-  /**
-   * @param received for `timeout` and `lost`: whether the server's transport had acknowledged the request (it
-   *   reached the server, which may have carried it out); `false` says only that no acknowledgement came.
-   */
+  /** @param delivery how far the request went (an `unsent` one: `notSent`). */
   constructor(
     message: string,
     readonly kind: 'timeout' | 'lost' | 'unsent',
-    readonly received = false,
+    readonly delivery: Delivery = kind === 'unsent' ? 'notSent' : 'unknown',
   ) {
     super(message);
     this.name = 'LinkError';
@@ -82,6 +86,8 @@ export class ServerLink {
   private nextId = 0;
   private readonly waiting = new Map<string, Waiting>();
   private closing = false;
+  /** Why the connection ended (`connection lost (…)`), once it has and not by {@link close}. */
+  private lostWith: string | undefined;
   /** Messages from the server that could not be decoded, and why the last one could not. */
   private unreadable = 0;
   private lastUnreadable = '';
@@ -113,10 +119,11 @@ export class ServerLink {
     conn.on('close', (reason) => {
       if (this.closing) return;
       const message = `connection lost (${lostReason(reason)})`;
+      this.lostWith = message;
       const hadWaiting = this.waiting.size > 0;
       for (const w of this.waiting.values()) {
         clearTimeout(w.timer);
-        w.reject(new LinkError(message, 'lost', w.received));
+        w.reject(new LinkError(message, 'lost', w.received ? 'received' : 'unknown'));
       }
       this.waiting.clear();
       if (!hadWaiting) this.events.lost(message);
@@ -130,6 +137,9 @@ export class ServerLink {
     // Checked here for a reason the user can act on; rudp would refuse it with its own words.
     const max = this.conn.maxMessageSize();
     if (bytes.length > max) return Promise.reject(new LinkError(`the request is ${bytes.length} bytes, more than the ${max} the server takes now`, 'unsent'));
+    // Made after the connection ended (its 'close' already told): it never leaves. Said so, not "may or may not have
+    // reached the server" of a change that certainly did not.
+    if (this.conn.closed) return Promise.reject(new LinkError(`request not sent: ${this.lostWith ?? 'the connection had ended'}`, 'lost', 'notSent'));
     const unreadableBefore = this.unreadable;
     return new Promise<Reply>((resolve, reject) => {
       const started = performance.now();
@@ -160,7 +170,7 @@ export class ServerLink {
           : waits > 1
             ? `${waited} seconds, the last ${within} with next to nothing arriving`
             : `${within} seconds`;
-        reject(new LinkError(`no reply within ${span}${why}`, 'timeout', waiting.received));
+        reject(new LinkError(`no reply within ${span}${why}`, 'timeout', waiting.received ? 'received' : 'unknown'));
       };
       const waiting: Waiting = { resolve, reject, timer: setTimeout(expire, this.timeoutMs), received: false };
       this.waiting.set(id, waiting);
@@ -174,11 +184,15 @@ export class ServerLink {
         },
         (e: unknown) => {
           const w = this.waiting.get(id);
-          if (w === undefined) return;
+          // Rejected as this link closes the connection itself (the client is on its way out, the request's outcome moot):
+          // it was sent, and its rejection is no news. Reported, it read `Server unreachable: request not sent: …
+          // close aborted` after a shutdown notice, of a message that had left.
+          if (w === undefined || this.closing) return;
           this.waiting.delete(id);
           clearTimeout(w.timer);
-          // Refused by a connection that has ended (a request made after its 'close'): lost, not a request to change.
-          w.reject(new LinkError(`request not sent: ${e instanceof Error ? e.message : String(e)}`, this.conn.closed ? 'lost' : 'unsent'));
+          // Still waiting, so not rejected by a 'close' (which rejects what was sent before its listeners' promises
+          // settle): refused as it was queued, it never left. By a connection that has ended: lost, not a request to change.
+          w.reject(new LinkError(`request not sent: ${e instanceof Error ? e.message : String(e)}`, this.conn.closed ? 'lost' : 'unsent', 'notSent'));
         },
       );
     });

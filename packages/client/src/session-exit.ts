@@ -1,11 +1,11 @@
 import type { ClientState } from './client-state.js';
 import { EXIT } from './exit-status.js';
 import { exitAfterOutput } from './exit-after-output.js';
-import type { ServerLink } from './server-link.js';
+import { CLOSE_GRACE_MS, type ServerLink } from './server-link.js';
 
 /**
  * The client's way out: closing the connection, then exiting once standard output has taken what was
- * written. The close waits up to 1 s for the server to acknowledge; a signal meanwhile cuts it short
+ * written. The close waits up to `graceMs` (1 s but in tests) for the server to acknowledge; a signal meanwhile cuts it short
  * ({@link SessionExit.cutClose}): such a SIGHUP or Ctrl-C was lost, the client waited out the close
  * and exited 0.
  */
@@ -16,7 +16,11 @@ export class SessionExit {
   /** What a cut close makes of an exit that would have been 0. */
   private closeCutStatus: number | undefined;
 
-  constructor(private readonly state: ClientState) {}
+  /** @param graceMs the longest wait for the server to acknowledge the close (close-grace.ts). */
+  constructor(
+    private readonly state: ClientState,
+    private readonly graceMs = CLOSE_GRACE_MS,
+  ) {}
 
   /** True while the connection closes on the way out (after the logout or a fatal event). */
   get closing(): boolean {
@@ -26,7 +30,7 @@ export class SessionExit {
   /** Closes the connection, at once if {@link cutClose} is called meanwhile. */
   async closeLink(link: ServerLink): Promise<void> {
     this.closingLink = true;
-    await link.close({ signal: this.closeCut.signal });
+    await link.close({ graceMs: this.graceMs, signal: this.closeCut.signal });
     // Then the exit waits for standard output, and exitAfterOutput's own handlers take the signals.
     this.closingLink = false;
   }

@@ -1,4 +1,5 @@
 import type { RequestCommand } from 'forum-protocol';
+import type { Delivery } from './server-link.js';
 
 /** The commands that change the forum (UPD's file travels on its own connection, with its own outcome line). */
 const WRITES: ReadonlySet<RequestCommand> = new Set<RequestCommand>(['CRT', 'MSG', 'EDT', 'DLT', 'RMV']);
@@ -8,11 +9,17 @@ const WRITES: ReadonlySet<RequestCommand> = new Set<RequestCommand>(['CRT', 'MSG
  * ended while it waited): its outcome is unknown, whether or not the server's transport acknowledged it. A reply
  * lost on the way back leaves the change made (attack round 21: an MSG stored while its client, its replies cut
  * for 15 s, said only `Server unreachable: no reply within 8 seconds`, as if nothing had happened): a user who
- * sends it again posts it twice. `undefined` for a command that changes nothing.
+ * sends it again posts it twice. One that never left (the connection had ended before it was sent) is said not
+ * sent: it was said to have maybe reached the server. `undefined` for a command that changes nothing.
  */
-export const unansweredWriteText = (cmd: RequestCommand, received: boolean): string | undefined => {
+export const unansweredWriteText = (cmd: RequestCommand, delivery: Delivery): string | undefined => {
   if (!WRITES.has(cmd)) return undefined;
-  return received
-    ? `the server had received the ${cmd} (it acknowledged it) and may have carried it out: check before sending it again`
-    : `the ${cmd} may or may not have reached the server: check before sending it again`;
+  switch (delivery) {
+    case 'received':
+      return `the server had received the ${cmd} (it acknowledged it) and may have carried it out: check before sending it again`;
+    case 'unknown':
+      return `the ${cmd} may or may not have reached the server: check before sending it again`;
+    case 'notSent':
+      return `the ${cmd} was not sent (the connection had ended before it could leave): the server did not carry it out`;
+  }
 };

@@ -1,12 +1,14 @@
 /**
  * Helpers of the client's binary-level tests: the forum-client binary under
  * a pseudo-terminal (util-linux `script`), a data directory prepared with a
- * large upload, and waiting for a directory entry.
+ * large upload, a test's own clean-up scope (for tests run side by side), a
+ * server shared by a file's tests, and a login that makes thread `t`.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CLIENT_BIN, ownKnownHosts, P, type Proc } from '../../server/test/forum-processes.js';
+import { afterAll, beforeAll, type TestContext } from 'vitest';
+import { cleanup, CLIENT_BIN, ownKnownHosts, P, spawnClient, startServer, tempDir, type Proc, type ServerProc, type TestScope } from '../../server/test/forum-processes.js';
 
 /** True when util-linux `script` can give a child a pseudo-terminal here. */
 export const HAVE_SCRIPT = spawnSync('script', ['--version'], { encoding: 'utf8' }).stdout?.includes('util-linux') === true;
@@ -105,4 +107,110 @@ export const pause = (proc: Proc): (() => void) => {
     resumed = true;
     proc.child.kill('SIGCONT');
   };
+};
+
+/**
+ * A clean-up scope of the test whose context is `test`, run when that test finishes (`stops`, then `closers`, then
+ * `servers` stopped, then `dirs` removed): cleanupAfterEach's, for tests run side by side (`describe.concurrent`),
+ * where one test's afterEach would end what the others started. The context's own `onTestFinished`: the global one
+ * does not know which of the tests running side by side calls it, and ended another test's processes.
+ */
+export const ownScope = (test: Pick<TestContext, 'onTestFinished'>): TestScope => {
+  const scope: TestScope = {
+    dirs: [],
+    servers: [],
+    stops: [],
+    closers: [],
+    startInTemp: async (args = []) => {
+      const data = await tempDir('data');
+      const cwd = await tempDir('cwd');
+      scope.dirs.push(data, cwd);
+      const server = await startServer(data, args);
+      scope.servers.push(server);
+      return { server, cwd };
+    },
+  };
+  test.onTestFinished(async () => {
+    scope.stops.splice(0).forEach((s) => s());
+    await Promise.all(scope.closers.splice(0).map((c) => c()));
+    await Promise.all(scope.servers.splice(0).map((s) => s.stop()));
+    await cleanup(...scope.dirs.splice(0));
+  });
+  return scope;
+};
+
+/** {@link ownScope} with a way to make a working directory in it (`label` names it), for tests that take their directories one by one. */
+export const ownScopeWithCwd = (test: Pick<TestContext, 'onTestFinished'>, label: string): TestScope & { cwd(): Promise<string> } => {
+  const scope = ownScope(test);
+  return {
+    ...scope,
+    cwd: async () => {
+      const dir = await tempDir(label);
+      scope.dirs.push(dir);
+      return dir;
+    },
+  };
+};
+
+/** One server for a file's tests (started before the first, stopped after the last), and working directories of their own. */
+export interface SharedServer {
+  /** The server (once the file's tests run). */
+  readonly server: ServerProc;
+  /** A fresh working directory, removed after the file. */
+  cwd(): Promise<string>;
+}
+
+/**
+ * Call inside a `describe`: a server on a fresh data directory shared by its tests (a server start is some
+ * 0.5 s of CPU, seconds on a loaded machine). For tests that neither stop, pause nor fill it, each with
+ * usernames of its own, and that look only at their own users' lines of its log.
+ */
+export const sharedServer = (args: readonly string[] = []): SharedServer => {
+  const dirs: string[] = [];
+  let running: ServerProc | undefined;
+  beforeAll(async () => {
+    const data = await tempDir('data');
+    dirs.push(data);
+    running = await startServer(data, args);
+  });
+  afterAll(async () => {
+    await running?.stop();
+    await cleanup(...dirs.splice(0));
+  });
+  return {
+    get server(): ServerProc {
+      if (running === undefined) throw new Error('the shared server runs only while the tests do');
+      return running;
+    },
+    cwd: async () => {
+      const dir = await tempDir('cwd');
+      dirs.push(dir);
+      return dir;
+    },
+  };
+};
+
+/** spawnClient with `env` added to this process's environment for the child alone (set and restored around the spawn, which copies it). */
+export const spawnClientWithEnv = (env: Readonly<Record<string, string>>, port: number, cwd: string, extraArgs: readonly string[] = []): ReturnType<typeof spawnClient> => {
+  const before = Object.keys(env).map((k) => [k, process.env[k]] as const);
+  Object.assign(process.env, env);
+  try {
+    return spawnClient(port, cwd, extraArgs);
+  } finally {
+    for (const [k, v] of before) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+};
+
+/**
+ * Logs the piped client `c` in as yoda/pw (a new account on a fresh server) and creates thread `t`; resolves at
+ * the prompt after `Thread t created`.
+ */
+export const loggedInWithThread = async (c: ReturnType<typeof spawnClient>): Promise<void> => {
+  c.send('yoda');
+  c.send('pw');
+  c.send('CRT t');
+  await c.stdout.waitFor(`Thread t created\n${P.cmd}`);
 };

@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ClientState } from '../src/client-state.js';
 import { EXIT } from '../src/exit-status.js';
 import { LineInput } from '../src/line-input.js';
+import { CLOSE_GRACE_ENV, closeGraceMs, MAX_TEST_CLOSE_GRACE_MS } from '../src/close-grace.js';
 import { CLOSE_GRACE_MS, ServerLink } from '../src/server-link.js';
 import { SessionExit } from '../src/session-exit.js';
 import { hangUpHandler, interruptHandler } from '../src/signal-handling.js';
@@ -105,5 +106,14 @@ describe('the close cut short by a signal', () => {
     expect(stderr.join('')).toBe('Interrupted (SIGINT) while closing the connection\n');
     // What the fatal path (exit after `Server unreachable`) makes of its own status once the close was cut.
     expect(end.statusAfterClose(EXIT.unreachable)).toBe(EXIT.unreachable);
+  });
+});
+
+describe('the close grace a test may lengthen (close-grace.ts)', () => {
+  it('is 1 s unless the environment lengthens it, to at most 60 s; nothing shortens it', () => {
+    expect(closeGraceMs({})).toBe(CLOSE_GRACE_MS);
+    expect(closeGraceMs({ [CLOSE_GRACE_ENV]: '30000' })).toBe(30_000);
+    expect(closeGraceMs({ [CLOSE_GRACE_ENV]: String(MAX_TEST_CLOSE_GRACE_MS) })).toBe(MAX_TEST_CLOSE_GRACE_MS);
+    for (const text of ['', ' ', '0', '999', '60001', '1e4', '-5000', '5000.5', 'abc', 'Infinity']) expect(closeGraceMs({ [CLOSE_GRACE_ENV]: text }), text).toBe(CLOSE_GRACE_MS);
   });
 });

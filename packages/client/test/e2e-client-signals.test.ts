@@ -1,16 +1,18 @@
 /**
  * SIGHUP and Ctrl-C at the two ends of a session, where the client used to wait rather than act on them:
  * while it connects (the handshake may wait up to --timeout) and while it closes its connection after the
- * logout (up to 1 s for the server's acknowledgement). The real client binary, a fake or silent server.
+ * logout (up to 1 s for the server's acknowledgement). The real client binary, a fake or silent server. The tests
+ * run side by side (each its own server, client and clean-up): they wait on the client, not on the CPU.
  */
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { simpleReply } from 'forum-protocol';
+import { shutdownNotice, simpleReply } from 'forum-protocol';
 import { describe, expect, it } from 'vitest';
-import { cleanupAfterEach, CLIENT_BIN, ownKnownHosts, P, spawnClient, tempDir, withoutFirstContact } from '../../server/test/forum-processes.js';
-import { HAVE_SCRIPT } from './client-processes.js';
+import { CLIENT_BIN, ownKnownHosts, P, spawnClient, tempDir, withoutFirstContact, type TestScope } from '../../server/test/forum-processes.js';
+import { CLOSE_GRACE_ENV } from '../src/close-grace.js';
+import { HAVE_SCRIPT, ownScope, spawnClientWithEnv } from './client-processes.js';
 import { loginReply, startFakeServer } from './fake-forum-server.js';
 import { startUdpGate } from './udp-gate.js';
 
@@ -44,11 +46,12 @@ const signalTaken = async (pid: number, signo: number): Promise<void> => {
   throw new Error(`signal ${signo} not taken by process ${pid} after 10 s (still pending, or its main thread never back in epoll_wait)`);
 };
 
-describe('forum-client given SIGHUP while it connects, or a signal while it closes', () => {
-  const scope = cleanupAfterEach();
+/** The close grace the clients of the closing tests get (close-grace.ts): the old client waited it out. */
+const CLOSE_GRACE_TEST_MS = 30_000;
 
+describe.concurrent('forum-client given SIGHUP while it connects, or a signal while it closes', () => {
   /** A UDP socket that never answers, and a promise of the first datagram it gets: the client's handshake under way. */
-  const silentServer = async (): Promise<{ port: number; heard: Promise<void> }> => {
+  const silentServer = async (scope: TestScope): Promise<{ port: number; heard: Promise<void> }> => {
     const silent = dgram.createSocket('udp4');
     await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', () => resolve()));
     scope.stops.push(() => silent.close());
@@ -56,8 +59,9 @@ describe('forum-client given SIGHUP while it connects, or a signal while it clos
     return { port: silent.address().port, heard };
   };
 
-  it('SIGHUP during the handshake, commands piped: given up at once, 129', async () => {
-    const { port, heard } = await silentServer();
+  it('SIGHUP during the handshake, commands piped: given up at once, 129', async (test) => {
+    const scope = ownScope(test);
+    const { port, heard } = await silentServer(scope);
     const cwd = await tempDir('hup-connecting');
     scope.dirs.push(cwd);
     // A long --timeout: only the signal can end this run in time. The script's input stays open.
@@ -71,8 +75,9 @@ describe('forum-client given SIGHUP while it connects, or a signal while it clos
     expect(client.stderr.text).toBe('Hung up (SIGHUP) while connecting: not logged in\n');
   });
 
-  it.skipIf(!HAVE_SCRIPT)('SIGHUP during the handshake at a terminal: given up at once, 0 (the end of input)', async () => {
-    const { port, heard } = await silentServer();
+  it.skipIf(!HAVE_SCRIPT)('SIGHUP during the handshake at a terminal: given up at once, 0 (the end of input)', async (test) => {
+    const scope = ownScope(test);
+    const { port, heard } = await silentServer(scope);
     const cwd = await tempDir('hup-connecting-tty');
     scope.dirs.push(cwd);
     const quote = (a: string): string => `'${a.replaceAll("'", "'\\''")}'`;
@@ -105,41 +110,51 @@ describe('forum-client given SIGHUP while it connects, or a signal while it clos
     expect(screen).toContain('End of input while connecting: not logged in');
   });
 
-  // Closing waits for the server to take what the client sent, up to a 1 s grace: after a request that timed out
-  // (the server stopped hearing the client), all of it. The old client waited it out, whatever the signal.
-  it.each([
+  // Closing waits for the server to take what the client sent, up to a grace (1 s; here lengthened to
+  // CLOSE_GRACE_TEST_MS): here a message the server never hears (the gate drops all the client sends), then the
+  // server's shutdown notice, a fatal event, has the client close. The old client waited the grace out, whatever the
+  // signal. With the 1 s grace the test could only bound the exit under it (500 ms after the signal), and a run at
+  // load 15 took 510 ms; now the bound is seconds and the grace tens of seconds. (It waited for a request to time
+  // out first, whose --timeout 2 also gave the handshake only 2 s.)
+  it.for([
     ['SIGHUP', 'SIGHUP', 'Hung up (SIGHUP) while closing the connection\n'],
     ['Ctrl-C', 'SIGINT', 'Interrupted (SIGINT) while closing the connection\n'],
-  ] as const)('%s while the connection closes cuts the close short; the fatal status (1) stands', async (_, signal, line) => {
-    const server = await startFakeServer((req) => [simpleReply(req.id, 'ok', [], { kind: 'none' })]);
+  ] as const)('%s while the connection closes cuts the close short; the fatal status (4) stands', { timeout: CLOSE_GRACE_TEST_MS + 20_000 }, async ([, signal, line], test) => {
+    const scope = ownScope(test);
+    // It does not drop the client it no longer hears before the grace is over: that close would end the wait first.
+    const server = await startFakeServer((req) => [simpleReply(req.id, 'ok', [], { kind: 'none' })], undefined, { idleTimeoutMs: 2 * CLOSE_GRACE_TEST_MS });
     scope.closers.push(() => server.close());
     const gate = await startUdpGate(server.port);
     scope.closers.push(() => gate.close());
     const cwd = await tempDir('signal-closing');
     scope.dirs.push(cwd);
-    // --timeout 2: a request gives up after 3.2 s, the connection after 4 s of silence (which would close it first).
-    const client = spawnClient(gate.port, cwd, ['--timeout', '2']);
+    // --timeout 21: the client's own connection outlives the grace too (silence ends it after 2 × 21 s).
+    const client = spawnClientWithEnv({ [CLOSE_GRACE_ENV]: String(CLOSE_GRACE_TEST_MS) }, gate.port, cwd, ['--timeout', String((CLOSE_GRACE_TEST_MS / 1000) * 0.7)]);
     scope.stops.push(() => client.child.kill('SIGKILL'));
     client.send('yoda');
     client.send('pw');
-    await client.stdout.waitFor('Welcome to the forum\n');
+    await client.stdout.waitFor(`Welcome to the forum\n${P.cmd}`);
     gate.dropFromClient();
-    client.send('LST');
-    await client.stderr.waitFor('Server unreachable: no reply within 3 seconds\n', 10_000);
-    const sent = performance.now();
+    // A message of 2,000 bytes: a datagram of 500 or more, dropped, is part of it (acknowledgements and keep-alives are tens of bytes).
+    const sent = gate.droppedFromClient(500);
+    client.send(`MSG t ${'m'.repeat(2_000)}`);
+    await sent;
+    void server.send(shutdownNotice()).catch(() => undefined);
+    await client.stdout.waitFor('The server is shutting down\n');
     client.child.kill(signal);
-    expect(await exitWithin(client.exited, 8_000)).toBe(1);
-    // The old client exited once the grace was over: some 1,000 ms after the line above.
-    expect(performance.now() - sent).toBeLessThan(500);
+    // Well within the grace: the old client exited only once it was over.
+    expect(await exitWithin(client.exited, CLOSE_GRACE_TEST_MS / 2)).toBe(4);
+    // The line, and nothing after it (the message left waiting is no news as the client leaves).
     expect(client.stderr.text.endsWith(line)).toBe(true);
-  }, 15_000);
+  });
 
   // The XIT is the script's last word (its own, or the end of input's): a signal while its answer is awaited cuts
   // nothing short. Before: `Terminated (SIGTERM): the commands after this point were not run` (every one had run).
-  it.each([
+  it.for([
     ['at the end of input', false],
     ["to the script's own XIT", true],
-  ] as const)('SIGTERM while the XIT %s is answered: the logout goes ahead, and stderr says that every command had run (143)', async (_, ownXit) => {
+  ] as const)('SIGTERM while the XIT %s is answered: the logout goes ahead, and stderr says that every command had run (143)', async ([, ownXit], test) => {
+    const scope = ownScope(test);
     let xitSeen = (): void => undefined;
     const seen = new Promise<void>((resolve) => (xitSeen = resolve));
     let answerXit = (): void => undefined;

@@ -10,32 +10,33 @@ import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { answered, cleanupAfterEach, CLIENT_BIN, isServerOwnFile, ownKnownHosts, P, runClient, spawnClient, type ServerProc, startServer, tempDir, waitForEntry, waitForNoEntry, withoutFirstContact } from '../../server/test/forum-processes.js';
-import { dataWithUpload, HAVE_SCRIPT, pause, sparseFile, spawnTerminalClient } from './client-processes.js';
+import { answered, CLIENT_BIN, isServerOwnFile, ownKnownHosts, P, runClient, spawnClient, type ServerProc, startServer, tempDir, type TestScope, waitForEntry, waitForNoEntry, withoutFirstContact } from '../../server/test/forum-processes.js';
+import { dataWithUpload, HAVE_SCRIPT, loggedInWithThread, ownScope, pause, sharedServer, sparseFile, spawnTerminalClient } from './client-processes.js';
 
 /** Long enough that a loopback transfer is still running when the server is paused. */
 const BIG = 2 * 1024 ** 3;
 const isDownloadTemp = (n: string): boolean => n.startsWith('.forum-download-');
 const isServerTemp = (n: string): boolean => n.startsWith('.forum-tmp-');
 
-describe('forum-client UX (real processes)', () => {
-  const scope = cleanupAfterEach();
+/**
+ * One server for the tests that neither stop nor pause it (each with users of its own); those that do start their
+ * own. The tests run side by side, each with its own clean-up scope.
+ */
+const shared = sharedServer();
 
+describe.concurrent('forum-client UX (real processes)', () => {
   /**
    * yoda, logged in on a fresh server, uploading a 4 GiB sparse file (over the default upload limit,
    * so the limit is raised), the server paused once its temporary file exists: the upload is certainly
    * under way, and cannot finish, when the test's signal lands. `resume` lets the server go on.
    */
-  const uploadUnderWay = async (): Promise<{ server: ServerProc; cwd: string; c: ReturnType<typeof spawnClient>; resume: () => void }> => {
+  const uploadUnderWay = async (scope: TestScope): Promise<{ server: ServerProc; cwd: string; c: ReturnType<typeof spawnClient>; resume: () => void }> => {
     const { server, cwd } = await scope.startInTemp(['--max-upload-bytes', String(4 * 1024 ** 3)]);
     await sparseFile(`${cwd}/big.bin`, BIG);
     const c = spawnClient(server.port, cwd);
     scope.stops.push(() => c.child.kill('SIGKILL'));
-    c.send('yoda');
-    c.send('pw');
-    c.send('CRT t');
     // Account and thread are written through temporary files too: the upload's is the first after the thread exists.
-    await c.stdout.waitFor(`Thread t created\n${P.cmd}`);
+    await loggedInWithThread(c);
     c.send('UPD t big.bin');
     await waitForEntry(server.dataDir, isServerTemp);
     const resume = pause(server);
@@ -44,8 +45,9 @@ describe('forum-client UX (real processes)', () => {
   };
 
   it('help, help CMD, and an incorrect syntax followed by its usage line', async () => {
-    const { server, cwd } = await scope.startInTemp();
-    const r = await runClient(server.port, cwd, ['yoda', 'pw', 'help', 'help EDT', 'MSG t1', 'DLT t1 x', 'FOO', 'XIT']);
+    const { server } = shared;
+    const cwd = await shared.cwd();
+    const r = await runClient(server.port, cwd, ['han', 'pw', 'help', 'help EDT', 'MSG t1', 'DLT t1 x', 'FOO', 'XIT']);
     expect(r.code).toBe(0);
     const out = r.stdout.split('\n');
     expect(out).toContain('  EDT <title> <N> <message…>            replace the text of your message N');
@@ -56,11 +58,12 @@ describe('forum-client UX (real processes)', () => {
     // The spec's other lines are untouched.
     expect(r.stdout).toContain(`${P.cmd}Invalid command\n${P.cmd}`);
     // help and refused lines never reach the server.
-    expect(server.lines().filter((l) => l.startsWith('yoda issued'))).toEqual(['yoda issued XIT command']);
+    expect(server.lines().filter((l) => l.startsWith('han issued'))).toEqual(['han issued XIT command']);
   });
 
   it('a username larger than the server takes is not sent and says why; a script then ends (status 7), its password unread', async () => {
-    const { server, cwd } = await scope.startInTemp();
+    const { server } = shared;
+    const cwd = await shared.cwd();
     // Before login the server takes ~8 KB; this name made forum-client exit 1 with "Server unreachable: request not sent: …".
     // A script's username not sent ends the script (status 7): its next line, the password, is no username.
     const r = await runClient(server.port, cwd, ['y'.repeat(9000), 'pw', 'XIT']);
@@ -70,7 +73,8 @@ describe('forum-client UX (real processes)', () => {
   });
 
   it('DWN keeps a local file of the same name; DWN … --overwrite replaces it', async () => {
-    const { server, cwd } = await scope.startInTemp();
+    const { server } = shared;
+    const cwd = await shared.cwd();
     await writeFile(`${cwd}/notes.txt`, 'from the server\n');
     const up = await runClient(server.port, cwd, ['yoda', 'pw', 'CRT t', 'UPD t notes.txt', 'XIT']);
     expect(up.stdout).toContain('notes.txt uploaded to t thread\n');
@@ -83,13 +87,14 @@ describe('forum-client UX (real processes)', () => {
     expect(await readFile(`${cwd}/notes.txt`, 'utf8')).toBe('from the server\n');
     expect(await readdir(cwd)).toEqual(['notes.txt']);
     // The server granted both (the flag is not sent); only the second was fetched.
-    expect(server.lines().filter((l) => l.includes('DWN') || l.includes('downloaded'))).toEqual(['yoda issued DWN command', 'yoda issued DWN command', 'yoda downloaded notes.txt from t thread']);
+    expect(server.lines().filter((l) => l.startsWith('yoda') && (l.includes('DWN') || l.includes('downloaded')))).toEqual(['yoda issued DWN command', 'yoda issued DWN command', 'yoda downloaded notes.txt from t thread']);
     // The server's answers come first, as the spec has them, whether or not the file is here.
     const missing = await runClient(server.port, cwd, ['yoda', 'pw', 'DWN nothread notes.txt', 'DWN t other.txt', 'XIT']);
     expect(missing.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Thread nothread does not exist'], ['File does not exist in Thread t'], ['Goodbye']));
   });
 
-  it.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)('%s: the server says so, tells connected clients, and exits 0; the client prints the notice and exits 4', async (signal) => {
+  it.for(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)('%s: the server says so, tells connected clients, and exits 0; the client prints the notice and exits 4', async (signal, test) => {
+    const scope = ownScope(test);
     const { server, cwd } = await scope.startInTemp();
     const c = spawnClient(server.port, cwd);
     scope.stops.push(() => c.child.kill('SIGKILL'));
@@ -105,8 +110,8 @@ describe('forum-client UX (real processes)', () => {
     expect(withoutFirstContact(c.stderr.text)).toBe('');
   });
 
-  it('SIGTERM during an UPD: the client says the upload failed, then prints the notice and exits 4; the server keeps nothing', async () => {
-    const { server, c, resume } = await uploadUnderWay();
+  it('SIGTERM during an UPD: the client says the upload failed, then prints the notice and exits 4; the server keeps nothing', async (test) => {
+    const { server, c, resume } = await uploadUnderWay(ownScope(test));
     server.child.kill('SIGTERM');
     resume();
     expect(await server.exited).toBe(0);
@@ -119,7 +124,8 @@ describe('forum-client UX (real processes)', () => {
   });
 
   // Piped, as a script runs the client: a Ctrl-C ends the script (at a terminal, below, the prompt comes back).
-  it('Ctrl-C during a piped DWN cancels it, no partial file; the session is logged out, the rest not run: 130', async () => {
+  it('Ctrl-C during a piped DWN cancels it, no partial file; the session is logged out, the rest not run: 130', async (test) => {
+    const scope = ownScope(test);
     const data = await tempDir('data');
     const cwd = await tempDir('cwd');
     scope.dirs.push(data, cwd);
@@ -151,8 +157,8 @@ describe('forum-client UX (real processes)', () => {
     expect(server.lines()).toContain('yoda exited');
   });
 
-  it('Ctrl-C during a piped UPD cancels it: the server keeps nothing, the rest is not run (130), and the upload can be done again', async () => {
-    const { server, cwd, c, resume } = await uploadUnderWay();
+  it('Ctrl-C during a piped UPD cancels it: the server keeps nothing, the rest is not run (130), and the upload can be done again', async (test) => {
+    const { server, cwd, c, resume } = await uploadUnderWay(ownScope(test));
     c.child.kill('SIGINT');
     await c.stdout.waitFor('Upload of big.bin cancelled\n');
     resume();
@@ -169,12 +175,14 @@ describe('forum-client UX (real processes)', () => {
     expect(again.stdout).toContain('small.bin uploaded to t thread\n');
   });
 
-  it('Ctrl-C at a piped prompt logs out (Goodbye), runs none of the rest, says so and exits 130', async () => {
+  it('Ctrl-C at a piped prompt logs out (Goodbye), runs none of the rest, says so and exits 130', async (test) => {
     // The old client exited 0: a script cut short read as one that ran to its end.
-    const { server, cwd } = await scope.startInTemp();
+    const scope = ownScope(test);
+    const { server } = shared;
+    const cwd = await shared.cwd();
     const c = spawnClient(server.port, cwd);
     scope.stops.push(() => c.child.kill('SIGKILL'));
-    c.send('yoda');
+    c.send('leia');
     c.send('pw');
     await c.stdout.waitFor(`Welcome to the forum\n${P.cmd}`);
     c.child.kill('SIGINT');
@@ -185,11 +193,11 @@ describe('forum-client UX (real processes)', () => {
     expect(await c.exited).toBe(130);
     expect(c.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + P.cmd + '\nGoodbye\n');
     expect(withoutFirstContact(c.stderr.text)).toBe('Interrupted (SIGINT): the commands after this point were not run\n');
-    expect(server.lines().filter((l) => l.startsWith('yoda'))).toEqual(['yoda successfully logged in', 'yoda issued XIT command', 'yoda exited']);
+    expect(server.lines().filter((l) => l.startsWith('leia'))).toEqual(['leia successfully logged in', 'leia issued XIT command', 'leia exited']);
     // Before logging in: the same farewell, said on stderr, 130.
     const early = spawnClient(server.port, cwd);
     scope.stops.push(() => early.child.kill('SIGKILL'));
-    early.send('yoda');
+    early.send('leia');
     await early.stdout.waitFor(P.pass);
     early.child.kill('SIGINT');
     expect(await early.exited).toBe(130);
@@ -197,7 +205,9 @@ describe('forum-client UX (real processes)', () => {
     expect(withoutFirstContact(early.stderr.text)).toBe('Interrupted (SIGINT) at the password prompt: not logged in\n');
   });
 
-  it('--timeout sets how long connecting waits; a bad value is a usage error', async () => {
+  // Alone: it bounds the client's exit after its handshake began, which clients started beside it would slow.
+  it.sequential('--timeout sets how long connecting waits; a bad value is a usage error', async (test) => {
+    const scope = ownScope(test);
     const silent = dgram.createSocket('udp4');
     await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', () => resolve()));
     scope.stops.push(() => silent.close());
@@ -223,11 +233,11 @@ describe('forum-client UX (real processes)', () => {
   });
 });
 
-describe.skipIf(!HAVE_SCRIPT)('forum-client on a terminal (pseudo-terminal through util-linux script)', () => {
-  const scope = cleanupAfterEach();
-
-  it('shows that it connects, hides both passwords, and Ctrl-C at the prompt says Goodbye', async () => {
-    const { server, cwd } = await scope.startInTemp();
+describe.skipIf(!HAVE_SCRIPT)('forum-client on a terminal (pseudo-terminal through util-linux script)', { concurrent: true }, () => {
+  it('shows that it connects, hides both passwords, and Ctrl-C at the prompt says Goodbye', async (test) => {
+    const scope = ownScope(test);
+    const { server } = shared;
+    const cwd = await shared.cwd();
     const t = spawnTerminalClient(server.port, cwd);
     scope.stops.push(() => t.kill());
     await t.screen.waitFor(P.user);
@@ -255,7 +265,8 @@ describe.skipIf(!HAVE_SCRIPT)('forum-client on a terminal (pseudo-terminal throu
     expect(server.lines().filter((l) => l.startsWith('obi'))).toEqual(['obi successfully logged in', 'obi issued XIT command', 'obi exited', 'obi successful login', 'obi issued XIT command', 'obi exited']);
   });
 
-  it('Ctrl-C while connecting exits at once (130), not after the connect timeout', async () => {
+  it('Ctrl-C while connecting exits at once (130), not after the connect timeout', async (test) => {
+    const scope = ownScope(test);
     const silent = dgram.createSocket('udp4');
     await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', () => resolve()));
     scope.stops.push(() => silent.close());
@@ -270,7 +281,8 @@ describe.skipIf(!HAVE_SCRIPT)('forum-client on a terminal (pseudo-terminal throu
     expect(t.screen.text).not.toContain('Unable to reach');
   });
 
-  it('a download shows size, rate and time left; Ctrl-C cancels it and the prompt comes back', async () => {
+  it('a download shows size, rate and time left; Ctrl-C cancels it and the prompt comes back', async (test) => {
+    const scope = ownScope(test);
     const data = await tempDir('data');
     const cwd = await tempDir('cwd');
     scope.dirs.push(data, cwd);
@@ -303,10 +315,12 @@ describe.skipIf(!HAVE_SCRIPT)('forum-client on a terminal (pseudo-terminal throu
     expect(await readdir(cwd)).toEqual([]);
   });
 
-  it('typing at a terminal with the output piped (forum-client … | tee log), SIGHUP is the end of input: exit 0', async () => {
+  it('typing at a terminal with the output piped (forum-client … | tee log), SIGHUP is the end of input: exit 0', async (test) => {
     // The commands come from the terminal, not from a file or pipe: none were cut short. The old client judged
     // by standard output as well and said 'Hung up (SIGHUP)', exit 129.
-    const { server, cwd } = await scope.startInTemp();
+    const scope = ownScope(test);
+    const { server } = shared;
+    const cwd = await shared.cwd();
     const quote = (a: string): string => `'${a.replaceAll("'", "'\\''")}'`;
     const pidFile = `${cwd}/client.pid`;
     const client = [process.execPath, CLIENT_BIN, String(server.port), ...ownKnownHosts([])].map(quote).join(' ');

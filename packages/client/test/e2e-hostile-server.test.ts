@@ -1,25 +1,21 @@
 /**
  * The real forum-client (piped, as a script runs it) against a fake server that is hostile or
  * broken (attack round 11, attack/README-11.md): what it prints, how it exits, what it leaves.
+ * The tests run side by side, each with its own fake, client and clean-up.
  */
 import { shutdownNotice, simpleReply, type Request } from 'forum-protocol';
 import { describe, expect, it } from 'vitest';
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { answered, cleanupAfterEach, P, runClient, spawnClient, tempDir } from '../../server/test/forum-processes.js';
+import { answered, P, runClient, spawnClient, tempDir, type TestScope } from '../../server/test/forum-processes.js';
+import { ownScopeWithCwd } from './client-processes.js';
 import { grantReply, loginReply, startFakeServer, type FakeAnswer, type FakeServerOptions } from './fake-forum-server.js';
 
-describe('forum-client against a hostile or broken server (real client process, fake server)', () => {
-  const { dirs, closers } = cleanupAfterEach();
-  const cwd = async (): Promise<string> => {
-    const dir = await tempDir('hostile-server');
-    dirs.push(dir);
-    return dir;
-  };
-
-  it('a long answer read through a pipe arrives whole, and the Goodbye after it', async () => {
+describe.concurrent('forum-client against a hostile or broken server (real client process, fake server)', () => {
+  it('a long answer read through a pipe arrives whole, and the Goodbye after it', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'hostile-server');
     // 200,000 lines (2.9 MB): far more than a pipe holds. process.exit dropped what was still queued:
-    // 4,412 lines reached the reader, and no Goodbye.
+    // 4,412 lines reached the reader, and no Goodbye. (With 20,000 the reader kept up: the old client passed.)
     const LINES = 200_000;
     const server = await startFakeServer((req) => [simpleReply(req.id, 'ok', Array.from({ length: LINES }, (_, i) => `${i + 1} mallory: m`), { kind: 'threadLines', title: 't', count: LINES })]);
     closers.push(() => server.close());
@@ -29,7 +25,8 @@ describe('forum-client against a hostile or broken server (real client process, 
     expect(run.stdout).toMatch(/Goodbye\n$/);
   });
 
-  it('so does one followed by the shutdown notice (the exit of a fatal event)', async () => {
+  it('so does one followed by the shutdown notice (the exit of a fatal event)', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'hostile-server');
     const LINES = 200_000;
     // The notice answers the next command: sent with the long answer, it would overtake it (rudp delivers whole messages as they complete).
     const server = await startFakeServer((req) =>
@@ -42,11 +39,12 @@ describe('forum-client against a hostile or broken server (real client process, 
     expect(run.stdout).toMatch(/The server is shutting down\n$/);
   });
 
-  it('a reader that stops reading holds the client back: the next command waits for its output to be taken', async () => {
+  it('a reader that stops reading holds the client back: the next command waits for its output to be taken', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'hostile-server');
     // Writes to a pipe do not block in Node: the client sent command after command and queued every answer
     // (attack/slow-reader.ts: 1,418 MiB resident after 20 answers of 650,000 lines, and on without end).
-    // Each answer is 2.1 MB, far more than the pipe and the test's paused reader hold (64 KiB each).
-    const LINES = 300_000;
+    // Each answer is 0.42 MB, far more than the pipe and the test's paused reader hold (64 KiB each).
+    const LINES = 60_000;
     // Two: the second is what the old client asked while the first answer's output waited.
     const ASKED = 2;
     let asked = 0;
@@ -88,7 +86,8 @@ describe('forum-client against a hostile or broken server (real client process, 
     expect(client.stdout.text.split('\n').filter((l) => /(^|: )[0-9]{6}$/.test(l))).toHaveLength(ASKED * LINES);
   });
 
-  it('a download body trickled below --stall-bytes in --stall-seconds fails, nothing kept, and the next command runs', async () => {
+  it('a download body trickled below --stall-bytes in --stall-seconds fails, nothing kept, and the next command runs', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'hostile-server');
     // Attack round 8 (attack/hostile-trickle.ts dwn-body): a byte every 10 s held a piped client for good.
     // Scaled down: a byte every 100 ms against 64 bytes in 0.5 s.
     const server = await startFakeServer(
@@ -107,7 +106,8 @@ describe('forum-client against a hostile or broken server (real client process, 
     expect(await readdir(dir)).toEqual([]);
   });
 
-  it('an upload the server stops reading fails at --stall-bytes in --stall-seconds, and the next command runs', async () => {
+  it('an upload the server stops reading fails at --stall-bytes in --stall-seconds, and the next command runs', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'hostile-server');
     // 64 MiB do not fit in the socket buffers: the client's sends wait on TCP's flow control. With the default
     // floor (1024 bytes in 60 s) this run would take a minute; the options given make it half a second.
     const server = await startFakeServer(
@@ -126,7 +126,8 @@ describe('forum-client against a hostile or broken server (real client process, 
     expect(client.stdout.text).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Upload of big.bin failed: under 64 bytes in the last 0.5 s'], ['The list of active threads:', 't']) + P.cmd + '\nGoodbye\n');
   }, 20_000);
 
-  it('SIGTERM while a DWN waits for its grant: the transfer granted after it is not started (143, nothing fetched)', async () => {
+  it('SIGTERM while a DWN waits for its grant: the transfer granted after it is not started (143, nothing fetched)', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'hostile-server');
     let asked!: () => void;
     const dwnAsked = new Promise<void>((resolve) => (asked = resolve));
     let signalled!: () => void;
@@ -159,7 +160,8 @@ describe('forum-client against a hostile or broken server (real client process, 
     expect(await readdir(dir)).toEqual([]);
   });
 
-  it("Ctrl-C while the server commits an upload it has whole says it may or may not be stored, not 'cancelled' (which keeps nothing)", async () => {
+  it("Ctrl-C while the server commits an upload it has whole says it may or may not be stored, not 'cancelled' (which keeps nothing)", async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'hostile-server');
     // The server commits what it read whole whatever the client does next (server's transfer-upload-stall.test.ts):
     // `Upload of f.bin cancelled` (nothing kept on either side) was printed for an upload that could land.
     let haveAll!: () => void;
@@ -187,12 +189,13 @@ describe('forum-client against a hostile or broken server (real client process, 
     );
   }, 20_000);
 
-  it('a second Ctrl-C still ends the client at once while its reader reads nothing', async () => {
+  it('a second Ctrl-C still ends the client at once while its reader reads nothing', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'hostile-server');
     // The exit waits for output to be taken (above), but not on the interrupt meant to end the client now.
     let asked = 0;
     const server = await startFakeServer((req) => {
       asked++;
-      return [simpleReply(req.id, 'ok', Array.from({ length: 300_000 }, (_, i) => String(i).padStart(6, '0')), { kind: 'none' })];
+      return [simpleReply(req.id, 'ok', Array.from({ length: 60_000 }, (_, i) => String(i).padStart(6, '0')), { kind: 'none' })];
     });
     closers.push(() => server.close());
     const client = spawnClient(server.port, await cwd());
@@ -209,15 +212,15 @@ describe('forum-client against a hostile or broken server (real client process, 
   });
 });
 
-describe('forum-client exiting while its reader reads nothing', () => {
-  const { dirs, closers } = cleanupAfterEach();
-  const LINES = Array.from({ length: 300_000 }, (_, i) => String(i).padStart(6, '0'));
+describe.concurrent('forum-client exiting while its reader reads nothing', () => {
+  // 0.42 MB: far more than the pipe and the test's paused reader hold (64 KiB each).
+  const LINES = Array.from({ length: 60_000 }, (_, i) => String(i).padStart(6, '0'));
 
   /**
    * A client whose reader reads nothing, fed `input` then end of input, against a fake answering as `answer`
    * does; once it has closed its connection, which it does on its way out, before it waits for its reader.
    */
-  const exitingClient = async (input: readonly string[], answer: (req: Request) => FakeAnswer, options: FakeServerOptions = {}) => {
+  const exitingClient = async ({ closers, dirs }: { closers: TestScope['closers']; dirs: TestScope['dirs'] }, input: readonly string[], answer: (req: Request) => FakeAnswer, options: FakeServerOptions = {}) => {
     const server = await startFakeServer(answer, undefined, options);
     closers.push(() => server.close());
     const dir = await tempDir('stuck-reader');
@@ -243,24 +246,26 @@ describe('forum-client exiting while its reader reads nothing', () => {
   };
 
   // An XIT answer larger than the pipe: the old client, exiting, took no interrupt and no hangup and waited for ever.
-  it.each([
+  it.for([
     ['Ctrl-C', 'SIGINT', 130],
     ['SIGHUP', 'SIGHUP', 129],
-  ] as const)('%s ends a client whose exit at the end of input waits for its reader', async (_, signal, status) => {
+  ] as const)('%s ends a client whose exit at the end of input waits for its reader', { timeout: 15_000 }, async ([, signal, status], test) => {
     const client = await exitingClient(
+      ownScopeWithCwd(test, 'hostile-server'),
       ['yoda', 'pw'],
       (req) => [req.cmd === 'XIT' ? simpleReply(req.id, 'ok', [...LINES, 'Goodbye'], { kind: 'goodbye' }) : (loginReply(req) ?? simpleReply(req.id, 'ok', [], { kind: 'none' }))],
       { answersLogin: true },
     );
     expect(await signalUntilExit(client, signal)).toBe(status);
-  }, 15_000);
+  });
 
-  it('and one whose exit at a fatal event (the server shutting down) waits for its reader', async () => {
-    const client = await exitingClient(['yoda', 'pw', 'LST'], (req) => [simpleReply(req.id, 'ok', LINES, { kind: 'none' }), shutdownNotice()]);
+  it('and one whose exit at a fatal event (the server shutting down) waits for its reader', async (test) => {
+    const client = await exitingClient(ownScopeWithCwd(test, 'hostile-server'), ['yoda', 'pw', 'LST'], (req) => [simpleReply(req.id, 'ok', LINES, { kind: 'none' }), shutdownNotice()]);
     expect(await signalUntilExit(client, 'SIGINT')).toBe(130);
   }, 15_000);
 
-  it('SIGHUP while the next command waits for the reader: the connection closed, the rest not run, 129', async () => {
+  it('SIGHUP while the next command waits for the reader: the connection closed, the rest not run, 129', async (test) => {
+    const { closers, dirs } = ownScopeWithCwd(test, 'hostile-server');
     // A script still being written (its input not ended); the first answer fills the pipe nobody reads.
     let asked = 0;
     const server = await startFakeServer((req) => {
@@ -280,7 +285,8 @@ describe('forum-client exiting while its reader reads nothing', () => {
     expect(client.stderr.text).toContain('the commands after this point were not run');
   }, 15_000);
 
-  it('one SIGTERM while the next command waits for the reader: the connection closed, the client gone, 143', async () => {
+  it('one SIGTERM while the next command waits for the reader: the connection closed, the client gone, 143', async (test) => {
+    const { closers, dirs } = ownScopeWithCwd(test, 'hostile-server');
     let asked = 0;
     const server = await startFakeServer((req) => {
       asked++;

@@ -5,7 +5,8 @@
  */
 import { simpleReply } from 'forum-protocol';
 import { describe, expect, it } from 'vitest';
-import { cleanupAfterEach, P, spawnClient, tempDir, withoutFirstContact, type TestScope } from '../../server/test/forum-processes.js';
+import { P, spawnClient, tempDir, withoutFirstContact, type TestScope } from '../../server/test/forum-processes.js';
+import { ownScope } from './client-processes.js';
 import { startFakeServer } from './fake-forum-server.js';
 
 /** A client with its answers piped, in a directory of its own, both cleaned up after the test. */
@@ -20,13 +21,13 @@ const scriptedClient = async (scope: TestScope, port: number): Promise<ReturnTyp
 /** The server's refusal when it has no room (client-connection.ts refuseConnection, memory budget reached). */
 const BUSY_LINE = 'Server busy: memory budget reached (200 MiB of 100 MiB in use), try again later';
 
-describe('forum-client with piped answers, a signal during the pause before a login is tried again', () => {
-  const scope = cleanupAfterEach();
-
-  it.each([
+// Side by side, each its own fake, client and clean-up: the first two wait out the 1 s and 2 s pauses first.
+describe.concurrent('forum-client with piped answers, a signal during the pause before a login is tried again', () => {
+  it.for([
     ['SIGTERM', 143, 'Terminated (SIGTERM) at the username prompt: not logged in\n', ''],
     ['SIGINT', 130, 'Interrupted (SIGINT) at the username prompt: not logged in\n', 'Goodbye\n'],
-  ] as const)('%s during the 4 s pause: the client ends at once (status %i), nothing more sent', async (signal, status, said, farewell) => {
+  ] as const)('%s during the 4 s pause: the client ends at once (status %i), nothing more sent', { timeout: 30_000 }, async ([signal, status, said, farewell], test) => {
+    const scope = ownScope(test);
     const seen: string[] = [];
     const server = await startFakeServer(
       (req) => {
@@ -51,13 +52,11 @@ describe('forum-client with piped answers, a signal during the pause before a lo
     // The answers sent again are not prompted for (the script's lines are not read for them).
     expect(client.stdout.text).toBe(`${P.user}${`${BUSY_LINE}\n`.repeat(3)}${farewell}`);
     expect(withoutFirstContact(client.stderr.text).endsWith(`trying again in 4 s with the same answers\n${said}`)).toBe(true);
-  }, 30_000);
-});
+  });
 
-describe('forum-client with piped answers, a login refused as the server closes the connection', () => {
-  const scope = cleanupAfterEach();
-
-  it('"Server busy" and the connection closed (a server over its memory budget): the login not completed, status 7, not an unreachable server (1)', async () => {
+  // With the two above, side by side: a login refused as the server closes the connection.
+  it('"Server busy" and the connection closed (a server over its memory budget): the login not completed, status 7, not an unreachable server (1)', async (test) => {
+    const scope = ownScope(test);
     const busy = 'Server busy: over its memory budget, try again later';
     const seen: string[] = [];
     const server = await startFakeServer(

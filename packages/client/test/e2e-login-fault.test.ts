@@ -5,8 +5,9 @@
  */
 import { simpleReply, type NextStep, type Reply, type Request } from 'forum-protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { answered, cleanupAfterEach, P, runClient, tempDir } from '../../server/test/forum-processes.js';
+import { answered, P, runClient, type TestScope } from '../../server/test/forum-processes.js';
 import { busyGiveUpNotice, LOGIN_PAUSE_SCALE_ENV, loginPauses, retryNotice } from '../src/login-pauses.js';
+import { ownScopeWithCwd } from './client-processes.js';
 import { startFakeServer } from './fake-forum-server.js';
 
 /**
@@ -61,15 +62,10 @@ const loginServer = async (failing: (req: Request, n: number) => boolean, faultN
   return { server, seen };
 };
 
-describe('forum-client with piped answers, a login the server could not complete (fault)', () => {
-  const { dirs, closers } = cleanupAfterEach();
-  const cwd = async (): Promise<string> => {
-    const dir = await tempDir('login-fault');
-    dirs.push(dir);
-    return dir;
-  };
-
-  it('a fault at the username step: the same username is sent again after a pause, and the password answers the password prompt', async () => {
+// Side by side: each test its own fake, client and clean-up scope.
+describe.concurrent('forum-client with piped answers, a login the server could not complete (fault)', () => {
+  it('a fault at the username step: the same username is sent again after a pause, and the password answers the password prompt', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const { server, seen } = await loginServer((req, n) => req.cmd === 'username' && n === 1);
     closers.push(() => server.close());
     const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'LST']);
@@ -81,7 +77,8 @@ describe('forum-client with piped answers, a login the server could not complete
     expect(run.code).toBe(0);
   });
 
-  it('a fault at the password step: the login is made again from the username, with the same password', async () => {
+  it('a fault at the password step: the login is made again from the username, with the same password', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const { server, seen } = await loginServer((req, n) => req.cmd === 'password' && n === 2);
     closers.push(() => server.close());
     const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'LST']);
@@ -90,7 +87,8 @@ describe('forum-client with piped answers, a login the server could not complete
     expect(run.code).toBe(0);
   });
 
-  it('a fault that lasts: after the retries the client exits with status 6, no line of the script read as another answer', async () => {
+  it('a fault that lasts: after the retries the client exits with status 6, no line of the script read as another answer', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const { server, seen } = await loginServer(() => true);
     closers.push(() => server.close());
     const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'LST']);
@@ -100,7 +98,8 @@ describe('forum-client with piped answers, a login the server could not complete
     expect(run.code).toBe(6);
   });
 
-  it('a refusal that is no fault (Invalid password) is answered by the next line, as before: the script plans for it', async () => {
+  it('a refusal that is no fault (Invalid password) is answered by the next line, as before: the script plans for it', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const { server, seen } = await loginServer(() => false);
     closers.push(() => server.close());
     const run = await runClient(server.port, await cwd(), ['yoda', 'wrong', 'yoda', 'pw']);
@@ -108,7 +107,8 @@ describe('forum-client with piped answers, a login the server could not complete
     expect(run.code).toBe(0);
   });
 
-  it('a fault whose next step is not the username (a hostile or faulty server): no answer is sent again at another prompt', async () => {
+  it('a fault whose next step is not the username (a hostile or faulty server): no answer is sent again at another prompt', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     // The password step "fails" and says the next line is a command: the script's answers replayed there
     // sent its username and password as commands (the password as a command line, to be logged as one).
     const { server, seen } = await loginServer((req) => req.cmd === 'password', 'command');
@@ -119,7 +119,8 @@ describe('forum-client with piped answers, a login the server could not complete
     expect(run.code).toBe(0);
   });
 
-  it('a fault at the username step that asks for the password next: the password prompt gets the password, not the username again', async () => {
+  it('a fault at the username step that asks for the password next: the password prompt gets the password, not the username again', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const { server, seen } = await loginServer((req, n) => req.cmd === 'username' && n === 1, 'password');
     closers.push(() => server.close());
     const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'LST']);
@@ -127,7 +128,8 @@ describe('forum-client with piped answers, a login the server could not complete
     expect(run.code).toBe(0);
   });
 
-  it('a fault at the password step, then a refusal that is no fault as the username is sent again: the password is not sent as a username', async () => {
+  it('a fault at the password step, then a refusal that is no fault as the username is sent again: the password is not sent as a username', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const seen: string[] = [];
     const server = await startFakeServer(
       (req) => {
@@ -152,16 +154,9 @@ describe('forum-client with piped answers, a login the server could not complete
   });
 });
 
-describe('forum-client with piped answers, a login refused', () => {
-  const { dirs, closers } = cleanupAfterEach();
-  const cwd = async (): Promise<string> => {
-    const dir = await tempDir('login-refused');
-    dirs.push(dir);
-    return dir;
-  };
-
+describe.concurrent('forum-client with piped answers, a login refused', () => {
   /** A fake whose answer to the n-th request (from 1) `special` may give; otherwise a login that works for yoda/pw. */
-  const fake = async (special: (req: Request, n: number) => Reply | undefined): Promise<{ readonly port: number; readonly seen: string[] }> => {
+  const fake = async (closers: TestScope['closers'], special: (req: Request, n: number) => Reply | undefined): Promise<{ readonly port: number; readonly seen: string[] }> => {
     const seen: string[] = [];
     const server = await startFakeServer(
       (req) => {
@@ -175,9 +170,10 @@ describe('forum-client with piped answers, a login refused', () => {
     return { port: server.port, seen };
   };
 
-  it('a username refused: its next line, the password, is not sent as a username; status 7, no command run', async () => {
+  it('a username refused: its next line, the password, is not sent as a username; status 7, no command run', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const refusal = "Invalid username: must not contain ':'";
-    const { port, seen } = await fake((req) => (req.cmd === 'username' ? simpleReply(req.id, 'error', [refusal], { kind: 'auth', next: 'username' }) : undefined));
+    const { port, seen } = await fake(closers, (req) => (req.cmd === 'username' ? simpleReply(req.id, 'error', [refusal], { kind: 'auth', next: 'username' }) : undefined));
     const run = await runClient(port, await cwd(), ['yo:da', 'secret', 'LST']);
     // Before: ['username yo:da', 'username secret', 'username LST'] — the password sent, and logged, as a username.
     expect(seen).toEqual(['username yo:da']);
@@ -186,8 +182,9 @@ describe('forum-client with piped answers, a login refused', () => {
     expect(run.code).toBe(7);
   });
 
-  it('a refused password followed by a command: the command is not sent as a username; status 7', async () => {
-    const { port, seen } = await fake(() => undefined);
+  it('a refused password followed by a command: the command is not sent as a username; status 7', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
+    const { port, seen } = await fake(closers, () => undefined);
     const run = await runClient(port, await cwd(), ['yoda', 'wrong', 'LST', 'XIT']);
     // Before: ['username yoda', 'password wrong', 'username LST', 'password XIT'] — an account LST made, XIT its password.
     expect(seen).toEqual(['username yoda', 'password wrong']);
@@ -195,8 +192,9 @@ describe('forum-client with piped answers, a login refused', () => {
     expect(run.code).toBe(7);
   });
 
-  it('"Server busy" at the username: the same username again after a pause, then the password at its prompt', async () => {
-    const { port, seen } = await fake((req, n) => (n === 1 ? simpleReply(req.id, 'error', [BUSY_LINE], { kind: 'auth', next: 'username' }) : undefined));
+  it('"Server busy" at the username: the same username again after a pause, then the password at its prompt', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
+    const { port, seen } = await fake(closers, (req, n) => (n === 1 ? simpleReply(req.id, 'error', [BUSY_LINE], { kind: 'auth', next: 'username' }) : undefined));
     const run = await runClient(port, await cwd(), ['yoda', 'pw', 'LST']);
     // Before: ['username yoda', 'username pw', 'password LST'].
     expect(seen).toEqual(['username yoda', 'username yoda', 'password pw', 'LST', 'XIT']);
@@ -204,11 +202,12 @@ describe('forum-client with piped answers, a login refused', () => {
     expect(run.code).toBe(0);
   });
 
-  it.each([
+  it.for([
     ['username', 1, ['yoda', 'obi', 'pw', 'LST'], ['username yoda', 'username obi', 'password pw', 'LST', 'XIT'], ''],
     ['password', 2, ['yoda', 'pw', 'obi', 'pw', 'LST'], ['username yoda', 'password pw', 'username obi', 'password pw', 'LST', 'XIT'], P.pass],
-  ] as const)('"already logged in" answering the %s: the script\'s next line answers the username prompt (the spec\'s flow), nothing tried again', async (_step, at, lines, sent, passPrompt) => {
-    const { port, seen } = await fake((req, n) => (n === at ? simpleReply(req.id, 'error', ['yoda has already logged in'], { kind: 'auth', next: 'username' }) : undefined));
+  ] as const)('"already logged in" answering the %s: the script\'s next line answers the username prompt (the spec\'s flow), nothing tried again', async ([, at, lines, sent, passPrompt], test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
+    const { port, seen } = await fake(closers, (req, n) => (n === at ? simpleReply(req.id, 'error', ['yoda has already logged in'], { kind: 'auth', next: 'username' }) : undefined));
     const run = await runClient(port, await cwd(), [...lines]);
     // Between 26dc58b and the spec's flow restored: yoda's answers sent again after 1 s, obi read as its password.
     expect(seen).toEqual(sent);
@@ -217,17 +216,19 @@ describe('forum-client with piped answers, a login refused', () => {
     expect(run.code).toBe(0);
   });
 
-  it('"already logged in" followed by a command: the command is not sent as a username; status 7', async () => {
-    const { port, seen } = await fake((req, n) => (n === 1 ? simpleReply(req.id, 'error', ['yoda has already logged in'], { kind: 'auth', next: 'username' }) : undefined));
+  it('"already logged in" followed by a command: the command is not sent as a username; status 7', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
+    const { port, seen } = await fake(closers, (req, n) => (n === 1 ? simpleReply(req.id, 'error', ['yoda has already logged in'], { kind: 'auth', next: 'username' }) : undefined));
     const run = await runClient(port, await cwd(), ['yoda', 'LST', 'XIT']);
     expect(seen).toEqual(['username yoda']);
     expect(run.stderr).toContain('Login refused (yoda has already logged in): the script went on with the command LST, not taken for a username; the commands were not run\n');
     expect(run.code).toBe(7);
   });
 
-  it('"Server busy" answering the password (not a login step answer): the password again at its prompt', async () => {
+  it('"Server busy" answering the password (not a login step answer): the password again at its prompt', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const busy = 'Server busy: too many replies waiting to be acknowledged, try again later';
-    const { port, seen } = await fake((req, n) => (n === 2 ? simpleReply(req.id, 'error', [busy]) : undefined));
+    const { port, seen } = await fake(closers, (req, n) => (n === 2 ? simpleReply(req.id, 'error', [busy]) : undefined));
     const run = await runClient(port, await cwd(), ['yoda', 'pw', 'LST']);
     // Before: ['username yoda', 'password pw', 'password LST'] — the first command sent as the password.
     expect(seen).toEqual(['username yoda', 'password pw', 'password pw', 'LST', 'XIT']);
@@ -235,8 +236,9 @@ describe('forum-client with piped answers, a login refused', () => {
     expect(run.code).toBe(0);
   });
 
-  it('a server busy for good: tried 5 times over its 4 pauses (15 s, here scaled), then status 7, no line read as another answer', async () => {
-    const { port, seen } = await fake((req) => (req.cmd === 'username' ? simpleReply(req.id, 'error', [BUSY_LINE], { kind: 'auth', next: 'username' }) : undefined));
+  it('a server busy for good: tried 5 times over its 4 pauses (15 s, here scaled), then status 7, no line read as another answer', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
+    const { port, seen } = await fake(closers, (req) => (req.cmd === 'username' ? simpleReply(req.id, 'error', [BUSY_LINE], { kind: 'auth', next: 'username' }) : undefined));
     const started = performance.now();
     const run = await runClient(port, await cwd(), ['yoda', 'pw', 'LST']);
     expect(seen).toEqual(Array<string>(5).fill('username yoda'));

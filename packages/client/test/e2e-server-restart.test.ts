@@ -9,7 +9,8 @@
  * the server is down: what ends it is the new process's answer, not the gap.
  */
 import { describe, expect, it } from 'vitest';
-import { P, cleanupAfterEach, spawnClient, spawnServer, startServer, tempDir, withoutFirstContact } from '../../server/test/forum-processes.js';
+import { cleanupAfterEach, spawnClient, spawnServer, startServer, tempDir, withoutFirstContact } from '../../server/test/forum-processes.js';
+import { loggedInWithThread } from './client-processes.js';
 import { startUdpGate } from './udp-gate.js';
 
 /** Waits for `promise`, failing after `ms` with `what` (the test's bound, not a sleep). */
@@ -28,10 +29,7 @@ describe('forum-client when its server is killed and started again', () => {
     scope.closers.push(() => gate.close());
     const c = spawnClient(gate.port, cwd);
     scope.stops.push(() => c.child.kill('SIGKILL'));
-    c.send('yoda');
-    c.send('pw');
-    c.send('CRT t');
-    await c.stdout.waitFor(`Thread t created\n${P.cmd}`);
+    await loggedInWithThread(c);
 
     first.child.kill('SIGKILL');
     expect(await first.exited).toBe('SIGKILL');

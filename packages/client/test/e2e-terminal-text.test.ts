@@ -8,8 +8,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONTINUATION_MARK } from '../src/screen-rows.js';
-import { cleanupAfterEach, P, runClient } from '../../server/test/forum-processes.js';
-import { HAVE_SCRIPT, loginAtTerminal, spawnTerminalClient } from './client-processes.js';
+import { P, runClient } from '../../server/test/forum-processes.js';
+import { HAVE_SCRIPT, loginAtTerminal, ownScope, spawnTerminalClient } from './client-processes.js';
 
 /** A message with a zero-width space and tag characters (text hidden from the eye), and an upload named `{value}.bin`. */
 const MESSAGE = 'pay\u200bpal \u{e0069}\u{e0067}\u{e006e}';
@@ -46,10 +46,10 @@ const terminalRowsOf = (output: string, columns: number): string[] =>
       return [...rows, row];
     });
 
-describe.skipIf(!HAVE_SCRIPT)('forum-client showing a co-user\'s text', () => {
-  const scope = cleanupAfterEach();
-
-  it('at a terminal invisible characters are shown as <U+XXXX> and a file named {value} as it is; through a pipe the message is kept as sent', async () => {
+// The two side by side, each its own server, clients and clean-up scope.
+describe.skipIf(!HAVE_SCRIPT)('forum-client showing a co-user\'s text', { concurrent: true }, () => {
+  it('at a terminal invisible characters are shown as <U+XXXX> and a file named {value} as it is; through a pipe the message is kept as sent', async (test) => {
+    const scope = ownScope(test);
     const { server, cwd } = await scope.startInTemp();
     const mallory = join(cwd, 'mallory');
     const yoda = join(cwd, 'yoda');
@@ -78,7 +78,8 @@ describe.skipIf(!HAVE_SCRIPT)('forum-client showing a co-user\'s text', () => {
     expect(await t.exited).toBe(0);
   });
 
-  it('at a terminal a co-user\'s message padded to its width is wrapped by the client: no row after the padding starts like a message line', async () => {
+  it('at a terminal a co-user\'s message padded to its width is wrapped by the client: no row after the padding starts like a message line', async (test) => {
+    const scope = ownScope(test);
     const { server, cwd } = await scope.startInTemp();
     const mallory = join(cwd, 'mallory');
     const yoda = join(cwd, 'yoda');

@@ -57,6 +57,8 @@ export interface FakeServerOptions {
   readonly onAnswered?: (req: Request, acknowledged: Promise<void>) => void;
   /** The connection is closed once the answer to a request it returns true for is sent (the real server's refusal of a connection). */
   readonly closesAfter?: (req: Request) => boolean;
+  /** The silence after which the fake drops a connection, ms (rudpx's default unless given). */
+  readonly idleTimeoutMs?: number;
 }
 
 /**
@@ -89,7 +91,7 @@ export const startFakeServer = async (
   });
   await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
   const tcpPort = (tcp.address() as net.AddressInfo).port;
-  const udp = await listen({ port: 0 });
+  const udp = await listen({ port: 0, ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }) });
   let sessionClosed = (): void => undefined;
   const closed = new Promise<void>((resolve) => (sessionClosed = resolve));
   udp.on('connection', (conn) => {

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { RudpConnection } from 'rudpx';
 import { describe, expect, it, vi } from 'vitest';
 import { LinkError, MAX_REPLY_WAITS, ServerLink } from '../src/server-link.js';
+import { unansweredWriteText } from '../src/unanswered-write.js';
 
 /** A connection whose every send fails as rudp's does for a message larger than the peer's window. */
 class RefusingConnection extends EventEmitter {
@@ -92,6 +93,51 @@ describe('ServerLink', () => {
     expect((failure as LinkError).kind).toBe('lost');
   });
 
+  it('a change asked for after the connection ended is said not sent, not "may or may not have reached the server"', async () => {
+    const closed = new RefusingConnection();
+    const link = new ServerLink(closed as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: () => undefined });
+    closed.closed = true;
+    closed.emit('close', { kind: 'reset', code: 0, message: 'stateless reset' });
+    const failure = (await link.request('MSG', ['t', 'hello']).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as LinkError;
+    expect({ kind: failure.kind, delivery: failure.delivery, message: failure.message }).toEqual({
+      kind: 'lost',
+      delivery: 'notSent',
+      message: 'request not sent: connection lost (the server no longer knows this session: it was restarted, or lost it; log in again)',
+    });
+    // The line the client prints after `Server unreachable: <message>; `: before, the MSG "may or may not have reached the server".
+    expect(unansweredWriteText('MSG', failure.delivery)).toBe('the MSG was not sent (the connection had ended before it could leave): the server did not carry it out');
+    // Sent and unacknowledged, or acknowledged: as before.
+    expect(unansweredWriteText('MSG', 'unknown')).toBe('the MSG may or may not have reached the server: check before sending it again');
+    expect(unansweredWriteText('LST', 'notSent')).toBeUndefined();
+  });
+
+  it('a send refused as it is queued (the connection refusing it while it ends) is not sent; one rejected as the link closes itself is not reported', async () => {
+    // Open when asked, refused by rudp's send (a connection past its end that has not told its 'close' yet).
+    const ending = new RefusingConnection();
+    const link = new ServerLink(ending as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: () => undefined });
+    const asked = link.request('DLT', ['t', '1']).then(
+      () => undefined,
+      (e: unknown) => e as LinkError,
+    );
+    ending.closed = true;
+    expect(await asked).toMatchObject({ kind: 'lost', delivery: 'notSent' });
+    // A request left waiting as the client closes on its way out (a shutdown notice during an MSG): its send's
+    // rejection is no news. It read `Server unreachable: request not sent: … close aborted`, of a message that had left.
+    let reject: (e: Error) => void = () => undefined;
+    const conn = fakeConnection(undefined, () => new Promise<void>((_, r) => (reject = r)));
+    (conn as unknown as { close(): Promise<void>; destroy(): void }).close = () => Promise.resolve();
+    (conn as unknown as { close(): Promise<void>; destroy(): void }).destroy = () => reject(new Error('connection closed (local): close aborted'));
+    const leaving = new ServerLink(conn as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: () => undefined });
+    let settled = false;
+    void leaving.request('MSG', ['t', 'x']).finally(() => (settled = true));
+    await leaving.close();
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+  });
+
   it('a request that times out says so of messages from the server it could not read meanwhile', async () => {
     // Before, a reply over the decoder's 8 MiB or of the wrong shape read as silence: "no reply within N seconds".
     const conn = fakeConnection();
@@ -121,18 +167,18 @@ describe('ServerLink', () => {
     const failed = (p: Promise<unknown>): Promise<LinkError> => p.then(() => Promise.reject(new Error('answered')), (e: unknown) => e as LinkError);
     // Never acknowledged: the request may not have reached the server.
     const unacknowledged = await failed(link.request('MSG', ['t', 'a']));
-    expect({ kind: unacknowledged.kind, received: unacknowledged.received }).toEqual({ kind: 'timeout', received: false });
+    expect({ kind: unacknowledged.kind, delivery: unacknowledged.delivery }).toEqual({ kind: 'timeout', delivery: 'unknown' });
     // Acknowledged, then no reply: it reached the server.
     const acknowledged = failed(link.request('MSG', ['t', 'b']));
     acknowledge();
-    expect(await acknowledged).toMatchObject({ kind: 'timeout', received: true });
+    expect(await acknowledged).toMatchObject({ kind: 'timeout', delivery: 'received' });
     // The same when the connection ends while the reply is awaited.
     const slow = new ServerLink(conn as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: () => undefined });
     const lost = failed(slow.request('EDT', ['t', '1', 'c']));
     acknowledge();
     await Promise.resolve();
     conn.emit('close', { kind: 'timeout', code: 0, message: 'no packet for 10000 ms' });
-    expect(await lost).toMatchObject({ kind: 'lost', received: true, message: 'connection lost (no packet for 10000 ms)' });
+    expect(await lost).toMatchObject({ kind: 'lost', delivery: 'received', message: 'connection lost (no packet for 10000 ms)' });
   });
 
   it('a reply still arriving is waited for past the timeout; once it stalls, the request fails, saying how long it waited', async () => {

@@ -3,7 +3,7 @@ import { mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promise
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi, type TestContext } from 'vitest';
 import { deriveTransferKeys, outcomeUnknownText, readHeaderLines, SecureTransferChannel, unconfirmedWriteText } from 'forum-protocol';
 import { nodeCryptoProvider } from 'rudpx';
 import { createExporter } from 'rudpx/crypto';
@@ -51,18 +51,29 @@ const fakeTransferServer = async (serve: (channel: SecureTransferChannel) => voi
   };
 };
 
-describe('client transfers (fake transfer server on loopback)', () => {
+/** A test's clean-ups, run in order when it finishes (tests run side by side: each its own), and a temporary directory among them. */
+const own = (test: Pick<TestContext, 'onTestFinished'>): { cleanups: (() => Promise<void>)[]; tempDir(): Promise<string> } => {
   const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
+  test.onTestFinished(async () => {
     for (const c of cleanups.splice(0)) await c();
   });
-  const tempDir = async (): Promise<string> => {
-    const dir = await mkdtemp(join(tmpdir(), 'forum-client-transfer-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    return dir;
+  return {
+    cleanups,
+    tempDir: async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'forum-client-transfer-'));
+      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      return dir;
+    },
   };
+};
 
-  it('a download cancelled mid-way resolves as cancelled and leaves no file', async () => {
+// Side by side: most of these wait on timers (a window, an answer timeout, a slow commit) and on loopback sockets.
+// Alone (it.sequential): the two that set what statfs answers (the others' downloads would read it), and the five
+// that move tens of MiB through this process's event loop, which would hold back the timers of those beside them.
+describe.concurrent('client transfers (fake transfer server on loopback)', () => {
+
+  it('a download cancelled mid-way resolves as cancelled and leaves no file', async (test) => {
+    const { cleanups, tempDir } = own(test);
     let sentSome!: () => void;
     const midway = new Promise<void>((resolve) => (sentSome = resolve));
     const server = await fakeTransferServer((s) => {
@@ -84,7 +95,8 @@ describe('client transfers (fake transfer server on loopback)', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
-  it('a download keeps an existing local file unless asked to overwrite', async () => {
+  it('a download keeps an existing local file unless asked to overwrite', async (test) => {
+    const { cleanups, tempDir } = own(test);
     const server = await fakeTransferServer((s) => s.end('OK 5\nfresh'));
     cleanups.push(() => server.close());
     const dir = await tempDir();
@@ -99,7 +111,8 @@ describe('client transfers (fake transfer server on loopback)', () => {
     expect(await readdir(dir)).toEqual(['f.txt']);
   });
 
-  it('a download to a free name lands whole', async () => {
+  it('a download to a free name lands whole', async (test) => {
+    const { cleanups, tempDir } = own(test);
     const server = await fakeTransferServer((s) => s.end('OK 5\nfresh'));
     cleanups.push(() => server.close());
     const dir = await tempDir();
@@ -107,7 +120,8 @@ describe('client transfers (fake transfer server on loopback)', () => {
     expect(await readFile(join(dir, 'f.txt'), 'utf8')).toBe('fresh');
   });
 
-  it('a download longer than announced stops at the announced size: nothing kept, the rest never read', async () => {
+  it.sequential('a download longer than announced stops at the announced size: nothing kept, the rest never read', async (test) => {
+    const { cleanups, tempDir } = own(test);
     // A hostile server announces 10 bytes for the file the user asked for, then sends as much as it may.
     const SENT = 64 * 1024 * 1024;
     const server = await fakeTransferServer((s) => {
@@ -145,7 +159,8 @@ describe('client transfers (fake transfer server on loopback)', () => {
     next();
   };
 
-  it("a download's OK line trickled a byte at a time is given up after the answer timeout, nothing kept", async () => {
+  it("a download's OK line trickled a byte at a time is given up after the answer timeout, nothing kept", async (test) => {
+    const { cleanups, tempDir } = own(test);
     // Attack round 8: the stall timeout is one of inactivity, so a byte every 29 s held the client for good.
     // Scaled down: 5 bytes 200 ms apart against a 300 ms answer timeout (the old client waited, then took the file).
     const server = await fakeTransferServer((s) => trickle(s, 'OK 5\n', 200, () => s.end('fresh')));
@@ -156,7 +171,8 @@ describe('client transfers (fake transfer server on loopback)', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
-  it('a download body trickled below the pace floor fails once a window has passed, its partial file removed', async () => {
+  it('a download body trickled below the pace floor fails once a window has passed, its partial file removed', async (test) => {
+    const { cleanups, tempDir } = own(test);
     // Attack round 8 (attack/hostile-trickle.ts dwn-body): OK 100, then a byte every 10 s, and the client waited for
     // good (each byte restarts the 30 s inactivity limit). Scaled down: a byte every 50 ms against 64 bytes in 0.5 s
     // (the old client waited the 5 s and took the file).
@@ -187,7 +203,8 @@ describe('client transfers (fake transfer server on loopback)', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
-  it('a slow download that keeps above the floor lands whole', async () => {
+  it('a slow download that keeps above the floor lands whole', async (test) => {
+    const { cleanups, tempDir } = own(test);
     // 20 bytes every 100 ms: about 100 in any 0.5 s, against a floor of 40. Slow is not hostile.
     const body = Buffer.alloc(200, 0x61);
     const server = await fakeTransferServer((s) => {
@@ -208,7 +225,8 @@ describe('client transfers (fake transfer server on loopback)', () => {
     expect(await readFile(join(dir, 'f.bin'))).toEqual(body);
   });
 
-  it('an upload the server stops reading fails once a window has passed, the connection reset: the server keeps nothing', async () => {
+  it.sequential('an upload the server stops reading fails once a window has passed, the connection reset: the server keeps nothing', async (test) => {
+    const { cleanups, tempDir } = own(test);
     // 64 MiB do not fit in the socket buffers: the client's sends wait on TCP's flow control. The old client
     // waited for the 30 s inactivity limit; this test gives up at 10 s.
     const SIZE = 64 * 1024 * 1024;
@@ -236,7 +254,8 @@ describe('client transfers (fake transfer server on loopback)', () => {
     expect(await seen).toBe('the transfer connection ended before its final record');
   }, 10_000);
 
-  it('a transfer the inactivity limit ends says so, not that the connection ended early', async () => {
+  it.sequential('a transfer the inactivity limit ends says so, not that the connection ended early', async (test) => {
+    const { cleanups, tempDir } = own(test);
     // An upload the server stopped reading (attack/hostile-trickle.ts upd-body) failed with 'the transfer connection
     // ended before its final record', a download gone silent with 'transfer broken off: …' the same. No pace floor
     // here: only the inactivity limit, scaled from 30 s to 0.3 s.
@@ -259,7 +278,8 @@ describe('client transfers (fake transfer server on loopback)', () => {
     expect(up).toEqual({ ok: false, cancelled: false, reason: 'no bytes moved in the last 0.3 s' });
   }, 10_000);
 
-  it("an upload's answer trickled a byte at a time is given up after the answer timeout", async () => {
+  it("an upload's answer trickled a byte at a time is given up after the answer timeout", async (test) => {
+    const { cleanups, tempDir } = own(test);
     const server = await fakeTransferServer((s) => {
       s.resume();
       // After the whole upload (its final record), the answer comes one byte every 200 ms.
@@ -274,7 +294,8 @@ describe('client transfers (fake transfer server on loopback)', () => {
     expect(result).toEqual({ ok: false, cancelled: false, reason: 'the server did not send its answer within 0.3 s', maybeStored: true });
   });
 
-  it("an upload's answer is one short line: a server that goes on sending is cut off, not buffered", async () => {
+  it.sequential("an upload's answer is one short line: a server that goes on sending is cut off, not buffered", async (test) => {
+    const { cleanups, tempDir } = own(test);
     // A hostile server answers an upload with OK and then as much as it may: the old client kept all of it in memory.
     const SENT = 64 * 1024 * 1024;
     let written!: (bytes: number) => void;
@@ -308,7 +329,8 @@ describe('client transfers (fake transfer server on loopback)', () => {
     expect(await wrote).toBeLessThan(SENT);
   });
 
-  it('an upload cancelled mid-way stops: the server gets the connection cut, never the whole file', async () => {
+  it.sequential('an upload cancelled mid-way stops: the server gets the connection cut, never the whole file', async (test) => {
+    const { cleanups, tempDir } = own(test);
     const SIZE = 64 * 1024 * 1024;
     let serverSaw!: (bytes: number) => void;
     const seen = new Promise<number>((resolve) => (serverSaw = resolve));
@@ -334,14 +356,14 @@ describe('client transfers (fake transfer server on loopback)', () => {
   });
 
   /** A 5-byte file to upload. */
-  const smallFile = async (): Promise<string> => {
+  const smallFile = async (tempDir: () => Promise<string>): Promise<string> => {
     const path = join(await tempDir(), 'f.bin');
     await writeFile(path, 'hello');
     return path;
   };
 
   /** A fake transfer server that reads an upload whole, then runs `commit` (the test's slow disk) before any answer. */
-  const committingServer = async (commit: (s: SecureTransferChannel) => void): Promise<{ port: number; close(): Promise<void>; finalRead: Promise<void> }> => {
+  const committingServer = async (cleanups: (() => Promise<void>)[], commit: (s: SecureTransferChannel) => void): Promise<{ port: number; close(): Promise<void>; finalRead: Promise<void> }> => {
     let read!: () => void;
     const finalRead = new Promise<void>((resolve) => (read = resolve));
     const server = await fakeTransferServer((s) => {
@@ -356,23 +378,25 @@ describe('client transfers (fake transfer server on loopback)', () => {
     return { ...server, finalRead };
   };
 
-  it("an upload whose commit outlasts the inactivity limit gets its answer: the limit is off once the last byte is sent", async () => {
+  it("an upload whose commit outlasts the inactivity limit gets its answer: the limit is off once the last byte is sent", async (test) => {
+    const { cleanups, tempDir } = own(test);
     // A server's commit of 30 s (a slow disk) read as `failed: no bytes moved in the last 30 s`, and the file landed.
     // The limit scaled to 1 s, not less: before its last byte the client's own moments count (its file read waits for
     // libuv's threads), and on a loaded machine they passed 0.2 s.
-    const server = await committingServer((s) => void setTimeout(() => s.end('OK\n'), 2_000));
-    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress(), { stallTimeoutMs: 1_000, commitWaitMs: 5000 });
+    const server = await committingServer(cleanups, (s) => void setTimeout(() => s.end('OK\n'), 2_000));
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(tempDir), 5, noProgress(), { stallTimeoutMs: 1_000, commitWaitMs: 5000 });
     expect(result).toEqual({ ok: true });
   });
 
-  it("an upload the server has whole and answers only after the client's limit is said maybe stored, never failed", async () => {
+  it("an upload the server has whole and answers only after the client's limit is said maybe stored, never failed", async (test) => {
+    const { cleanups, tempDir } = own(test);
     // The server's commit (held here) ends once the client has given up: the file lands after the client's verdict.
     let openCommit!: () => void;
     const commitHeld = new Promise<void>((resolve) => (openCommit = resolve));
-    const server = await committingServer((s) => void commitHeld.then(() => s.end('OK\n')));
+    const server = await committingServer(cleanups, (s) => void commitHeld.then(() => s.end('OK\n')));
     // No inactivity limit scaled down: not what is tested, and one of 0.2 s ended the upload before its last byte when
     // the client's own file read was slow (a loaded machine), and the test then waited for the server's read for good.
-    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress(), { commitWaitMs: 600 });
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(tempDir), 5, noProgress(), { commitWaitMs: 600 });
     openCommit();
     expect(result).toEqual({ ok: false, cancelled: false, reason: 'no answer from the server within 0.6 s of the last byte', maybeStored: true });
     await server.finalRead;
@@ -381,52 +405,59 @@ describe('client transfers (fake transfer server on loopback)', () => {
     );
   });
 
-  it('an upload cancelled while the server commits is said maybe stored, not cancelled (which keeps nothing)', async () => {
+  it('an upload cancelled while the server commits is said maybe stored, not cancelled (which keeps nothing)', async (test) => {
+    const { cleanups, tempDir } = own(test);
     const cancel = new AbortController();
-    const server = await committingServer(() => cancel.abort());
-    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress(), { signal: cancel.signal });
+    const server = await committingServer(cleanups, () => cancel.abort());
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(tempDir), 5, noProgress(), { signal: cancel.signal });
     expect(result).toEqual({ ok: false, cancelled: false, reason: 'cancelled after its last byte was sent', maybeStored: true });
   });
 
-  it("an upload refused after its last byte (the server's sealed ERR) is still a plain failure: nothing was stored", async () => {
+  it("an upload refused after its last byte (the server's sealed ERR) is still a plain failure: nothing was stored", async (test) => {
+    const { cleanups, tempDir } = own(test);
     // Past the inactivity limit, scaled to 1 s (see the commit above).
-    const server = await committingServer((s) => void setTimeout(() => s.end('ERR File already exists in Thread t\n'), 1_500));
-    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress(), { stallTimeoutMs: 1_000 });
+    const server = await committingServer(cleanups, (s) => void setTimeout(() => s.end('ERR File already exists in Thread t\n'), 1_500));
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(tempDir), 5, noProgress(), { stallTimeoutMs: 1_000 });
     expect(result).toEqual({ ok: false, cancelled: false, reason: 'File already exists in Thread t' });
   });
 
-  it("an upload whose commit the server's database did not confirm (its sealed ERR says so) is said maybe stored, in the client's own words", async () => {
+  it("an upload whose commit the server's database did not confirm (its sealed ERR says so) is said maybe stored, in the client's own words", async (test) => {
+    const { cleanups, tempDir } = own(test);
     // The server's PostgreSQL went silent after its COMMIT was sent: the file may be on the forum. Before: `Upload of
     // f.bin failed: The server's database did not confirm…`, a failure whose retry met `File already exists`.
-    const server = await committingServer((s) => void s.end(`ERR ${outcomeUnknownText('command')}\n`));
-    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress());
+    const server = await committingServer(cleanups, (s) => void s.end(`ERR ${outcomeUnknownText('command')}\n`));
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(tempDir), 5, noProgress());
     expect(result).toEqual({ ok: false, cancelled: false, reason: "the server's database did not confirm it in time", maybeStored: true });
     expect(uploadUnknownLine('f.bin', 't', result.ok || result.cancelled ? '' : result.reason)).toBe(
       "Upload of f.bin: the server's database did not confirm it in time; it may or may not have been stored (RDT t shows it if it was)",
     );
   });
 
-  it('an upload whose commit was written while its server lost its data directory lock (its sealed ERR says so) is said maybe stored', async () => {
-    const server = await committingServer((s) => void s.end(`ERR ${unconfirmedWriteText('command')}\n`));
-    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress());
+  it('an upload whose commit was written while its server lost its data directory lock (its sealed ERR says so) is said maybe stored', async (test) => {
+    const { cleanups, tempDir } = own(test);
+    const server = await committingServer(cleanups, (s) => void s.end(`ERR ${unconfirmedWriteText('command')}\n`));
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(tempDir), 5, noProgress());
     expect(result).toEqual({ ok: false, cancelled: false, reason: 'the server could not confirm it', maybeStored: true });
   });
 
-  it('an upload whose server closes after its last byte without an answer is said maybe stored (a server killed mid-commit)', async () => {
-    const server = await committingServer((s) => void s.destroy());
-    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress());
+  it('an upload whose server closes after its last byte without an answer is said maybe stored (a server killed mid-commit)', async (test) => {
+    const { cleanups, tempDir } = own(test);
+    const server = await committingServer(cleanups, (s) => void s.destroy());
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(tempDir), 5, noProgress());
     expect(result.ok || result.cancelled ? undefined : result.maybeStored).toBe(true);
   });
 
-  it('an upload whose sealed OK came whole is stored whatever befalls the connection after it', async () => {
+  it('an upload whose sealed OK came whole is stored whatever befalls the connection after it', async (test) => {
+    const { cleanups, tempDir } = own(test);
     // The server's OK is sent once the upload is committed; the channel then cut before its final record.
     // The old client needed a whole channel too, and said "may or may not have been stored" of a stored file.
-    const server = await committingServer((s) => void s.write('OK\n', () => s.destroy()));
-    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress());
+    const server = await committingServer(cleanups, (s) => void s.write('OK\n', () => s.destroy()));
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(tempDir), 5, noProgress());
     expect(result).toEqual({ ok: true });
   });
 
-  it('an upload whose file shrank while being sent is cut before its final record, and said failed', async () => {
+  it('an upload whose file shrank while being sent is cut before its final record, and said failed', async (test) => {
+    const { cleanups, tempDir } = own(test);
     // The size line says 11; the file is 5 bytes when read. Sent short and ended, the server refused it; with the
     // connection lost before that answer the client said "may or may not have been stored" of what cannot be.
     let finalRecord = false;
@@ -441,7 +472,7 @@ describe('client transfers (fake transfer server on loopback)', () => {
       s.resume();
     });
     cleanups.push(() => server.close());
-    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 11, noProgress());
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(tempDir), 11, noProgress());
     await closed;
     expect(result).toEqual({ ok: false, cancelled: false, reason: 'the file shrank to 5 of the 11 bytes announced while it was being sent' });
     expect(finalRecord).toBe(false);
@@ -463,7 +494,8 @@ describe('client transfers (fake transfer server on loopback)', () => {
     return { port: (server.address() as net.AddressInfo).port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
   };
 
-  it("a refusal in clear, which anyone on the path can write, is said to be unauthenticated: never the server's thread-gone line", async () => {
+  it("a refusal in clear, which anyone on the path can write, is said to be unauthenticated: never the server's thread-gone line", async (test) => {
+    const { cleanups, tempDir } = own(test);
     // Attack round 11: a relay passed an upload whole, dropped the server's sealed OK and answered
     // `ERR Thread t does not exist` in clear; the client printed the spec's line while the file was stored.
     const server = await clearAnswerServer('ERR Thread t does not exist\n');
@@ -481,7 +513,8 @@ describe('client transfers (fake transfer server on loopback)', () => {
     expect(await readdir(dir)).toEqual(['f.bin']);
   });
 
-  it('a download announced larger than the free space here is refused before a byte is written', async () => {
+  it.sequential('a download announced larger than the free space here is refused before a byte is written', async (test) => {
+    const { cleanups, tempDir } = own(test);
     // Attack round 11: a server announcing 512 TiB for the file asked for had the client fill the disk (1 GiB in 8 s).
     // 40 KiB free, whatever this host has (its /tmp may be a tmpfs of no size, or have more than 2^53 bytes).
     statfsHere.answer = { blocks: 1000, bavail: 10, bsize: 4096 };
@@ -502,7 +535,8 @@ describe('client transfers (fake transfer server on loopback)', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
-  it('a file system that tells no size (ramfs, tmpfs with size=0: 0 blocks, 0 available) does not refuse downloads', async () => {
+  it.sequential('a file system that tells no size (ramfs, tmpfs with size=0: 0 blocks, 0 available) does not refuse downloads', async (test) => {
+    const { cleanups, tempDir } = own(test);
     // The old client refused every download there: 'the server announced 5 bytes, more than the 0 free here'.
     statfsHere.answer = { blocks: 0, bavail: 0, bsize: 4096 };
     cleanups.push(async () => void (statfsHere.answer = undefined));
@@ -517,7 +551,8 @@ describe('client transfers (fake transfer server on loopback)', () => {
     expect(full).toEqual({ ok: false, cancelled: false, reason: 'the server announced 5 bytes, more than the 0 free here' });
   });
 
-  it('an upload sends the size it announced, not what the file grew to since it was measured', async () => {
+  it('an upload sends the size it announced, not what the file grew to since it was measured', async (test) => {
+    const { cleanups, tempDir } = own(test);
     let body = Buffer.alloc(0);
     const server = await fakeTransferServer((s) => {
       void readHeaderLines(s, 1, 80).then((size) => {

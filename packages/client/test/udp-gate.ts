@@ -13,6 +13,8 @@ export interface UdpGate {
   dropFromClient(): void;
   /** From now on the server's datagrams are dropped: the client hears nothing more (replies, acknowledgements). */
   dropToClient(): void;
+  /** Resolves once a datagram of `minBytes` or more from the client has been dropped (a large message sent; acknowledgements and keep-alives are small). */
+  droppedFromClient(minBytes: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -23,9 +25,16 @@ export const startUdpGate = async (serverPort: number): Promise<UdpGate> => {
   let client: dgram.RemoteInfo | undefined;
   let dropping = false;
   let droppingBack = false;
+  const dropWatchers: { minBytes: number; resolve: () => void }[] = [];
   front.on('message', (msg, from) => {
     client = from;
     if (!dropping) back.send(msg, serverPort, '127.0.0.1');
+    else {
+      for (const w of dropWatchers.filter((x) => msg.length >= x.minBytes)) {
+        dropWatchers.splice(dropWatchers.indexOf(w), 1);
+        w.resolve();
+      }
+    }
   });
   back.on('message', (msg) => {
     if (client !== undefined && !droppingBack) front.send(msg, client.port, client.address);
@@ -36,6 +45,7 @@ export const startUdpGate = async (serverPort: number): Promise<UdpGate> => {
     port: front.address().port,
     dropFromClient: () => void (dropping = true),
     dropToClient: () => void (droppingBack = true),
+    droppedFromClient: (minBytes) => new Promise<void>((resolve) => dropWatchers.push({ minBytes, resolve })),
     close: () => Promise.all([front, back].map((s) => new Promise<void>((resolve) => s.close(() => resolve())))).then(() => undefined),
   };
 };

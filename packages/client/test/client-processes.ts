@@ -8,7 +8,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, type TestContext } from 'vitest';
-import { cleanup, CLIENT_BIN, ownKnownHosts, P, spawnClient, startServer, tempDir, type Proc, type ServerProc, type TestScope } from '../../server/test/forum-processes.js';
+import { cleanup, CLIENT_BIN, ownKnownHosts, ownScope, P, spawnClient, startServer, tempDir, type Proc, type ServerProc, type TestScope } from '../../server/test/forum-processes.js';
+
+/** The server helpers' per-test scope (for tests run side by side), here beside the client's own helpers. */
+export { ownScope };
 
 /** True when util-linux `script` can give a child a pseudo-terminal here. */
 export const HAVE_SCRIPT = spawnSync('script', ['--version'], { encoding: 'utf8' }).stdout?.includes('util-linux') === true;
@@ -107,36 +110,6 @@ export const pause = (proc: Proc): (() => void) => {
     resumed = true;
     proc.child.kill('SIGCONT');
   };
-};
-
-/**
- * A clean-up scope of the test whose context is `test`, run when that test finishes (`stops`, then `closers`, then
- * `servers` stopped, then `dirs` removed): cleanupAfterEach's, for tests run side by side (`describe.concurrent`),
- * where one test's afterEach would end what the others started. The context's own `onTestFinished`: the global one
- * does not know which of the tests running side by side calls it, and ended another test's processes.
- */
-export const ownScope = (test: Pick<TestContext, 'onTestFinished'>): TestScope => {
-  const scope: TestScope = {
-    dirs: [],
-    servers: [],
-    stops: [],
-    closers: [],
-    startInTemp: async (args = []) => {
-      const data = await tempDir('data');
-      const cwd = await tempDir('cwd');
-      scope.dirs.push(data, cwd);
-      const server = await startServer(data, args);
-      scope.servers.push(server);
-      return { server, cwd };
-    },
-  };
-  test.onTestFinished(async () => {
-    scope.stops.splice(0).forEach((s) => s());
-    await Promise.all(scope.closers.splice(0).map((c) => c()));
-    await Promise.all(scope.servers.splice(0).map((s) => s.stop()));
-    await cleanup(...scope.dirs.splice(0));
-  });
-  return scope;
 };
 
 /** {@link ownScope} with a way to make a working directory in it (`label` names it), for tests that take their directories one by one. */

@@ -1,4 +1,4 @@
-import { afterEach, it } from 'vitest';
+import { afterEach, it, type TestContext } from 'vitest';
 /**
  * Test helpers: run the real forum-server and forum-client binaries (built
  * by `pnpm build`) as child processes on loopback.
@@ -244,6 +244,17 @@ const endScope = async (scope: TestScope): Promise<void> => {
 export const cleanupAfterEach = (): TestScope => {
   const scope = newScope();
   afterEach(() => endScope(scope));
+  return scope;
+};
+
+/**
+ * A scope of the test whose context is `test`, ended when that test finishes: for tests run side by side
+ * (`describe.concurrent`) whose scope is made inside the test. The context's own `onTestFinished`: the global one does
+ * not know which of the tests running side by side calls it, and ended another test's processes.
+ */
+export const ownScope = (test: Pick<TestContext, 'onTestFinished'>): TestScope => {
+  const scope = newScope();
+  test.onTestFinished(() => endScope(scope));
   return scope;
 };
 

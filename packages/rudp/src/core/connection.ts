@@ -49,7 +49,7 @@ import type { CloseReason } from './events.js';
 import { MESSAGE_CREDIT, creditOf, partyOf, windowWithin } from './credit.js';
 import { FlowControl } from './flow-control.js';
 import { ConnectAttempt, type KeyMismatch } from './connect-attempt.js';
-import { FIRST_PACKET_NUMBER, HANDSHAKE_COPIES, ServerHandshake } from './handshake.js';
+import { AcceptAnswer, FIRST_PACKET_NUMBER, HANDSHAKE_COPIES, ServerHandshake } from './handshake.js';
 import type { PeerAddress } from './sans-io.js';
 import { AckTracker } from './receive/ack-generation.js';
 import { Reassembly } from './receive/reassembly.js';
@@ -178,10 +178,11 @@ export class Connection {
   /** @internal A PING is owed (keep-alive or a probe with no data to resend). */
   pingDue = false;
   /**
-   * @internal Client: the ACCEPT is in, nothing answered it, and the timer turn after it came went by, so
-   * the answer leaves now, empty if nothing else is to send (handshake.ts, connection/timeouts.ts).
+   * @internal Client: where its answer to the ACCEPT stands (`AcceptAnswer`): due once a poll after the ACCEPT
+   * and then a timer turn went by with nothing sent (handshake.ts, connection/timeouts.ts). One field, not two
+   * booleans: every connection holds it.
    */
-  acceptAnswerDue = false;
+  acceptAnswer = AcceptAnswer.Unpolled;
   /** @internal When the last authenticated packet arrived. */
   lastReceived: number;
   /**

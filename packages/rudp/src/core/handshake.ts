@@ -34,6 +34,24 @@ import { AcceptKind, encodeAccept, encodeInitial } from '../wire/packet.js';
  */
 export const FIRST_PACKET_NUMBER = 1;
 
+/**
+ * Where a client's answer to its ACCEPT stands while its packet number is
+ * still `FIRST_PACKET_NUMBER` (connection/timeouts.ts, connection/transmit.ts).
+ */
+export enum AcceptAnswer {
+  /**
+   * No poll since the ACCEPT: the application has not had its turn. On the
+   * Node adapter the ACCEPT's timer turn comes before the poll that tells
+   * the application (a promise's continuation runs after that poll), so a
+   * timer turn alone must not make the answer due.
+   */
+  Unpolled,
+  /** Polled once and nothing went: the next timer turn makes the answer due. */
+  Armed,
+  /** The answer leaves at the next poll, PADDING alone if nothing else is to send. */
+  Due,
+}
+
 /** First retransmission interval of the client's INITIAL, ms. */
 const INITIAL_RESEND_MS = 250;
 /** Shortest interval between INITIAL retransmissions once a RETRY measured the path, ms. */

@@ -79,4 +79,27 @@ describe('a client answers its ACCEPT', () => {
     c.handleTimeout(4);
     expect(drain(c, 4)).toEqual([]);
   });
+
+  it("with the first message when the timer turn comes before the poll that tells the application (the Node adapter's order after a burst)", () => {
+    const c = accepted();
+    // The adapter handles timeouts right after the burst that held the ACCEPT, then polls; the application
+    // learns of the connection in that poll and writes after it (a promise's continuation).
+    c.handleTimeout(4);
+    expect(drain(c, 4)).toEqual([]);
+    c.send(new Uint8Array([1, 2, 3]));
+    const sent = drain(c, 4);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.pn).toBe(FIRST_PACKET_NUMBER);
+    expect((parseFrames(sent[0]?.payload ?? new Uint8Array(0)) ?? []).map((f) => f.type)).toEqual(['fragment']);
+  });
+
+  it('with PADDING at the timer turn after that poll when the application wrote nothing', () => {
+    const c = accepted();
+    c.handleTimeout(4);
+    expect(drain(c, 4)).toEqual([]);
+    expect(c.nextTimeout()).toBe(4);
+    c.handleTimeout(4);
+    const sent = drain(c, 4);
+    expect(sent.map((s) => [s.pn, [...s.payload]])).toEqual([[FIRST_PACKET_NUMBER, [FrameType.Padding]]]);
+  });
 });

@@ -6,7 +6,7 @@
  */
 import type { Connection } from '../connection.js';
 import { keepAliveInterval } from '../config.js';
-import { FIRST_PACKET_NUMBER } from '../handshake.js';
+import { AcceptAnswer, FIRST_PACKET_NUMBER } from '../handshake.js';
 import { TIMER_ORDER, Timer } from '../timers.js';
 import { PROTOCOL_VIOLATION, finish, startClose } from './close.js';
 import { amplificationBlocked, expirePath, pathDeadline } from './migration.js';
@@ -353,14 +353,15 @@ function idleReason(c: Connection, now: number): string {
 }
 
 /**
- * When an established client answers its ACCEPT (`Infinity`: it did, or it is due already): at the
- * first timer turn after the ACCEPT came (handshake.ts: the server times its first RTT sample on the
- * answer). Not in the poll that follows the ACCEPT: an application told of the connection writes its
- * request after that poll on a real event loop (a promise's continuation), and the request is the
- * answer; taken then, an empty packet went ahead of nearly every client's request.
+ * When an established client answers its ACCEPT (`Infinity`: it did, it is due already, or no poll
+ * followed the ACCEPT yet): at the first timer turn after the poll that followed it (handshake.ts: the
+ * server times its first RTT sample on the answer). Not in that poll, nor at a timer turn before it (the
+ * Node adapter handles its timeouts right after a burst of datagrams, then polls): an application told
+ * of the connection writes its request after that poll on a real event loop (a promise's continuation),
+ * and the request is the answer; taken earlier, an empty packet went ahead of nearly every client's request.
  */
 function acceptAnswerDeadline(c: Connection): number {
-  return c.role === 'client' && c.nextPn === FIRST_PACKET_NUMBER && !c.acceptAnswerDue ? c.lastReceived : Number.POSITIVE_INFINITY;
+  return c.role === 'client' && c.nextPn === FIRST_PACKET_NUMBER && c.acceptAnswer === AcceptAnswer.Armed ? c.lastReceived : Number.POSITIVE_INFINITY;
 }
 
 /** The earliest time something must happen to `c`, or `Infinity`. */
@@ -464,7 +465,7 @@ function expire(c: Connection, now: number, kind: Timer): void {
     case Timer.Initial:
       // A client's INITIAL (or copy) or a server's ACCEPT copy is sent by the poll after this timeout;
       // an established client owes the answer to its ACCEPT.
-      if (c.role === 'client' && c.state !== 'handshake') c.acceptAnswerDue = true;
+      if (c.role === 'client' && c.state !== 'handshake' && c.acceptAnswer === AcceptAnswer.Armed) c.acceptAnswer = AcceptAnswer.Due;
       return;
     case Timer.Ack:
     case Timer.Resend:

@@ -15,6 +15,7 @@ import { type PacketContents, type PacketPlan, type PacketSources, populateDataP
 import { OUTGOING, PLAN, SOURCES } from '../send/packet-scratch.js';
 import { writeMtuProbe } from '../send/path-mtu.js';
 import { emptyArray } from '../shared-empty.js';
+import { AcceptAnswer } from '../handshake.js';
 import { startClose } from './close.js';
 import { amplificationBlocked, pathProbeDue, pollPathProbe } from './migration.js';
 import { pollPathResponse } from './path-response.js';
@@ -74,8 +75,10 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
   const hasNew = c.sendQueue.hasNewData();
   const wantData = canSendData && (hasRetransmit || hasNew || c.flow.due || c.pingDue || probe);
   const wantAck = c.acks.isDue(now);
-  // A client's answer to its ACCEPT (handshake.ts): any packet is one, and one goes now.
-  const answer = c.acceptAnswerDue;
+  // A client's answer to its ACCEPT (handshake.ts): any packet is one, and one goes now. This poll gave
+  // the application its turn (what it writes on learning of the connection goes by the next poll).
+  const answer = c.acceptAnswer === AcceptAnswer.Due;
+  c.acceptAnswer = AcceptAnswer.Armed;
   if (!wantData && !wantAck && !answer) {
     if (!canSendData && (hasRetransmit || hasNew)) c.pacer.block(now, cwndOpen);
     return undefined;
@@ -99,7 +102,6 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
   const p = populate(c, now, pn, w, plan);
   // Nothing else to say: PADDING alone, which asks for no acknowledgement (an old peer parses it as no frame).
   if (answer && w.room() === room) writePadding(w);
-  c.acceptAnswerDue = false;
   if (wantData) {
     c.pingDue = false;
     if (c.probesDue > 0) c.probesDue--;

@@ -159,7 +159,11 @@ const guardLeft = async (l: Locker, guard: string, text: string): Promise<string
   const mtimeMs = await l.fs.mtimeMs(guard).catch(() => undefined);
   const watched = performance.now() - (l.seen.get(guard)?.since ?? performance.now());
   const age = Math.max(mtimeMs === undefined ? 0 : Date.now() - mtimeMs, watched);
-  return age >= l.staleMs ? `a takeover that did not finish within ${Math.round(age / 1000)} s` : undefined;
+  if (age < l.staleMs) return undefined;
+  // Judged a few milliseconds before, its record may have been just short of stale: judged again, its holder's
+  // own account (whose process, where, unrenewed how long) goes in the log rather than the bare age.
+  const again = await judged(l, guard, text);
+  return again.kind === 'stale' ? again.why : `a takeover that did not finish within ${Math.round(age / 1000)} s`;
 };
 
 /**

@@ -6,8 +6,8 @@
  * must go on serving, the same account included.
  */
 import { startLossyRelay, type LossyRelay } from 'udp-relay';
-import { describe, expect, it as base } from 'vitest';
-import { answered, cleanup, P, runClient, spawnClient, startServer, tempDir, withoutFirstContact, type ServerProc } from './forum-processes.js';
+import { describe, expect } from 'vitest';
+import { answered, cleanup, itWithFixture, P, runClient, spawnClient, startServer, tempDir, withoutFirstContact, type ServerProc } from './forum-processes.js';
 
 /** The server's --idle-timeout here, in seconds. */
 const IDLE_S = 2;
@@ -51,14 +51,7 @@ const fixture = () => {
 };
 
 /** `it` with a fixture of its own (`f`), ended after the test. */
-const it = base.extend<{ f: ReturnType<typeof fixture> }>({
-  // vitest reads which fixtures this one uses from its first parameter's pattern: none.
-  f: async ({}, use) => {
-    const f = fixture();
-    await use(f);
-    await f.end();
-  },
-});
+const it = itWithFixture(fixture);
 
 // Concurrent: each test is mostly waiting out idle timeouts (2 s, then the client's 10 s), each on a server and relay of its own.
 describe.concurrent('partition between client and server, then healing (real processes through the relay)', () => {

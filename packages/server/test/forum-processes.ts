@@ -259,6 +259,20 @@ export const ownScope = (test: Pick<TestContext, 'onTestFinished'>): TestScope =
 };
 
 /**
+ * `it` whose tests get a fixture of their own (`f`, made by `make`), ended (`f.end()`) after the test: for tests run
+ * at once (`describe.concurrent`), each on servers and sockets of its own.
+ */
+export const itWithFixture = <F extends { end(): Promise<void> }>(make: () => F) =>
+  it.extend<{ f: F }>({
+    // vitest reads which fixtures this one uses from its first parameter's pattern: none.
+    f: async ({}, use) => {
+      const f = make();
+      await use(f);
+      await f.end();
+    },
+  });
+
+/**
  * `it` whose tests get a {@link TestScope} of their own (`scope` in the test's context), ended after the test:
  * for tests that run at once (`describe.concurrent`), where one shared scope's `afterEach` would stop another's servers.
  */

@@ -5,14 +5,14 @@
  */
 import net from 'node:net';
 import { Writable } from 'node:stream';
-import { describe, it as base } from 'vitest';
+import { describe } from 'vitest';
 import { deriveTransferKeys, SecureTransferChannel, uploadSlotsOf, type ForumStore, type TransferGrant, type TransferTokens, type UploadWriter } from 'forum-protocol';
 import { DiskQuota } from '../src/disk-quota.js';
 import { TransferActivity } from '../src/transfer-activity.js';
 import type { TransferPace } from '../src/transfer-pace.js';
 import { TCP_TABLE_EVERY_MS } from '../src/kernel-tcp-table.js';
 import { startTransferServer, type TransferLimits, type TransferServer } from '../src/transfer-server.js';
-import { cleanup, tempDir } from './forum-processes.js';
+import { cleanup, itWithFixture, tempDir } from './forum-processes.js';
 import { until } from './until.js';
 
 const STALL_MS = 1000;
@@ -154,14 +154,7 @@ const fixture = () => {
 };
 
 /** `it` with a fixture of its own (`f`), ended after the test. */
-const it = base.extend<{ f: ReturnType<typeof fixture> }>({
-  // vitest reads which fixtures this one uses from its first parameter's pattern: none.
-  f: async ({}, use) => {
-    const f = fixture();
-    await use(f);
-    await f.end();
-  },
-});
+const it = itWithFixture(fixture);
 
 // Concurrent: nearly all of each test is waiting (stall limits, holds); each has its own server and sockets.
 describe.concurrent('transfer server: an upload whose sender stops or leaves', () => {

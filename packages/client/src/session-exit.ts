@@ -67,9 +67,12 @@ export class SessionExit {
    * Something ended the session (the server's notice, a lost connection): `report` says what, then the
    * client exits with `code`. During a download this waits for the transfer to clean up its temporary file.
    * The first one is what happened: the server's shutdown notice, not the connection's close that follows it.
+   * Nothing is said once the client is on its way out (a fatal event, a signal or the logout came first): a
+   * connection lost while it closes is no news, and read as a second `Server unreachable` after the first report.
    */
   fatal(code: number, report: () => void): void {
     const go = (): void => {
+      if (this.state.exiting) return;
       if (this.state.input.promptPending) process.stdout.write('\n');
       report();
       this.exit(code);

@@ -3,6 +3,7 @@
  * for the server's acknowledgement) cuts the close short. e2e-client-signals.test.ts shows it on the real
  * binary by timing; here the same path runs on a fake connection whose close only ends when its signal
  * aborts, with fake timers, so the 1 s grace never passes: the close ends only if the signal is heeded.
+ * On the same fake connection: a fatal event that comes once the client is on its way out says nothing.
  */
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
@@ -106,6 +107,53 @@ describe('the close cut short by a signal', () => {
     expect(stderr.join('')).toBe('Interrupted (SIGINT) while closing the connection\n');
     // What the fatal path (exit after `Server unreachable`) makes of its own status once the close was cut.
     expect(end.statusAfterClose(EXIT.unreachable)).toBe(EXIT.unreachable);
+  });
+});
+
+describe('a fatal event once the client is on its way out', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('says nothing: the first report stands (the server\'s notice, then its connection lost while closing)', () => {
+    const { end } = closingSession(true);
+    const notice = vi.fn();
+    const lostWhileClosing = vi.fn();
+    end.fatal(EXIT.unreachable, notice);
+    expect(end.closing).toBe(true);
+    end.fatal(EXIT.unreachable, lostWhileClosing);
+    // Before, the second printed `Server unreachable: connection lost (…)` after the notice.
+    expect(notice).toHaveBeenCalledTimes(1);
+    expect(lostWhileClosing).not.toHaveBeenCalled();
+  });
+
+  it('says nothing after the logout: a connection lost while the XIT\'s close is acknowledged is no news', async () => {
+    const { end, link } = closingSession(false);
+    const quitting = end.quit(link, EXIT.ok);
+    const lostWhileClosing = vi.fn();
+    end.fatal(EXIT.unreachable, lostWhileClosing);
+    expect(lostWhileClosing).not.toHaveBeenCalled();
+    expect((await settledNow(quitting)).settled).toBe(false);
+  });
+
+  it('during a transfer, waits for it and then reports, unless the client began to exit meanwhile', () => {
+    const waited = closingSession(false);
+    waited.state.transferring = true;
+    const report = vi.fn();
+    waited.end.fatal(EXIT.unreachable, report);
+    expect(report).not.toHaveBeenCalled();
+    waited.state.transferring = false;
+    waited.state.deferredExit?.();
+    expect(report).toHaveBeenCalledTimes(1);
+
+    const cut = closingSession(false);
+    cut.state.transferring = true;
+    const late = vi.fn();
+    cut.end.fatal(EXIT.unreachable, late);
+    // A second Ctrl-C during the transfer: the client exits at once, its own way.
+    cut.end.exit(EXIT.interrupted);
+    cut.state.transferring = false;
+    cut.state.deferredExit?.();
+    expect(late).not.toHaveBeenCalled();
   });
 });
 

@@ -1,9 +1,10 @@
 /**
  * The two binaries carry forum-protocol, fp-ts and io-ts inside their dist (tsup `noExternal`): loaded as some 40
  * separate modules these took about 0.2 s of every start. A bundled package's changes must rebuild the binaries,
- * which scripts/run-changed.mjs knows from its BUNDLED list.
+ * which scripts/run-changed.mjs knows from its BUNDLED list; as they are needed only to build them, the binaries list them as devDependencies.
  */
 import { readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { describe, expect, it } from 'vitest';
 
 const root = new URL('../../../', import.meta.url);
@@ -12,7 +13,9 @@ const BUNDLED = /^(forum-protocol|fp-ts|io-ts|postgres|string-width)(\/|$)/;
 
 /** The module specifiers a built ES module imports (static and dynamic). */
 const importedSpecifiers = (code: string): readonly string[] =>
-  [...code.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)["']([^"']+)["']/g)].map((m) => m[1] ?? '');
+  [...code.matchAll(/^\s*(?:import|export)\b[^'"`;]*?\bfrom\s*["']([^"']+)["']|^\s*import\s*["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/gm)].map(
+    (m) => m[1] ?? m[2] ?? m[3] ?? '',
+  );
 
 describe('the binaries bundle what their start would otherwise load module by module', () => {
   for (const name of BINARIES) {
@@ -21,6 +24,16 @@ describe('the binaries bundle what their start would otherwise load module by mo
       const imported = importedSpecifiers(code);
       expect(imported).toContain('rudpx');
       expect(imported.filter((s) => BUNDLED.test(s))).toEqual([]);
+    });
+  }
+
+  for (const name of BINARIES) {
+    it(`forum-${name}'s dependencies are the packages its dist imports: a bundled one is only needed to build it`, () => {
+      const code = readFileSync(new URL(`packages/${name}/dist/main.js`, root), 'utf8');
+      const manifest = JSON.parse(readFileSync(new URL(`packages/${name}/package.json`, root), 'utf8')) as { dependencies?: Record<string, string> };
+      const packageOf = (s: string): string => s.split('/').slice(0, s.startsWith('@') ? 2 : 1).join('/');
+      const imported = new Set(importedSpecifiers(code).filter((s) => !s.startsWith('node:') && !s.startsWith('.') && !builtinModules.includes(packageOf(s))).map(packageOf));
+      expect(Object.keys(manifest.dependencies ?? {}).sort()).toEqual([...imported].sort());
     });
   }
 

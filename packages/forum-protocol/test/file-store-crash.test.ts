@@ -13,11 +13,11 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import * as E from 'fp-ts/lib/Either.js';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { formatThreadFile, openFileStore, type Thread, type ThreadEntry } from '../src/index.js';
 import { prng } from './seeded-random.js';
 
@@ -72,9 +72,13 @@ const script = (seed: number, length: number): { ops: Op[]; states: State[] } =>
   return { ops, states };
 };
 
+/** Every directory of this file's, removed after it: a run made some 80 (each kill point's copy) and left them. */
+const TEMP_ROOT = mkdtempSync(join(tmpdir(), 'forum-store-crash-'));
+afterAll(() => rmSync(TEMP_ROOT, { recursive: true, force: true }));
+
 /** The script in a file beside (not in) the data directory: it is too big for argv. */
 const opsFileOf = (ops: readonly Op[]): string => {
-  const opsFile = join(mkdtempSync(join(tmpdir(), 'forum-store-crash-ops-')), 'ops.json');
+  const opsFile = join(mkdtempSync(join(TEMP_ROOT, 'ops-')), 'ops.json');
   writeFileSync(opsFile, JSON.stringify(ops));
   return opsFile;
 };
@@ -107,7 +111,7 @@ const runChild = (dir: string, ops: readonly Op[], kill: { readonly after: numbe
 
 /** A directory with thread `t` by ann, as the child starts from. */
 const startDir = async (): Promise<string> => {
-  const dir = mkdtempSync(join(tmpdir(), 'forum-store-crash-'));
+  const dir = mkdtempSync(join(TEMP_ROOT, 'dir-'));
   const opened = await openFileStore(dir)();
   if (E.isLeft(opened)) throw new Error(opened.left.message);
   expect(E.isRight(await opened.right.createThread('t', 'ann')())).toBe(true);
@@ -157,7 +161,7 @@ const atEveryKillPoint = async (dir: string, ops: readonly Op[], killedAt: (k: n
       else if (stop !== null) {
         const k = Number(stop[1]);
         expect(k, 'kill points in order, none skipped').toBe(++stops);
-        const copy = mkdtempSync(join(tmpdir(), 'forum-store-crash-'));
+        const copy = mkdtempSync(join(TEMP_ROOT, 'dir-'));
         cpSync(dir, copy, { recursive: true });
         await killedAt(k, acked, copy);
         child.stdin.write('\n');

@@ -345,6 +345,32 @@ describe('on-path attacker: server keys', () => {
   });
 });
 
+describe('on-path attacker: a forged WrongKey before the cookie', () => {
+  it.each([31, 32])('a pinned client that meets a WrongKey naming another key before the RETRY drops it and connects (seed %i; attack round 22)', (seed) => {
+    const p = keyedPair(seed, (server) => server.publicKey);
+    const other = deterministicCrypto(nodeCryptoProvider, new SimNetwork({ seed: seed + 2000 }).random('other')).generateKeyPair().publicKey;
+    let forged = 0;
+    // The attacker answers the client's first INITIAL (no cookie yet) at once, ahead of the server's RETRY.
+    intercept(p.server, (_now, data, _from, deliver) => {
+      const h = parseHeader(data);
+      const init = typeof h !== 'string' && h.type === PacketType.Initial ? decodeInitial(h.payload) : undefined;
+      if (init !== undefined && init.token.length === 0 && forged === 0) {
+        forged++;
+        const wrongKey = encodeAccept(new Uint8Array(MAX_DATAGRAM), init.scid, { scid: 0x0bad_cafe, params: { receiveWindow: 0, initialLimit: 0 }, kind: AcceptKind.WrongKey, handshake: other }).slice();
+        p.client.handleDatagram(p.sim.now, wrongKey, SERVER);
+      }
+      deliver(data);
+    });
+    const conn = p.start();
+    p.sim.runUntil(5_000);
+    expect(forged).toBe(1);
+    expect(p.client.stats().dropped.malformed).toBe(1);
+    expect(conn.keyMismatch).toBeUndefined();
+    expect(p.clientEvents.map((e) => e.type)).toContain('connected');
+    expect(conn.peerKey).toEqual(p.server.publicKey);
+  });
+});
+
 /** A forged ACCEPT built from the genuine one the attacker just saw (it sits on the path, so it wins the race). */
 type Forgery = (genuine: Uint8Array, hello: Uint8Array, random: RandomSource) => Uint8Array;
 

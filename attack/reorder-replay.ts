@@ -9,7 +9,7 @@
  *     counts those sent before the transfer ended),
  * on the client → server path the same with the same settings.
  *
- *   npx tsx attack/reorder-replay.ts [seeds=3]
+ *   npx tsx attack/reorder-replay.ts [seeds=3]     (A22_DROPS=1: every drop counter that moved, both ends)
  *
  * Checked for every setting and seed: every message arrives once, whole, in
  * order, both ways (a replay that got through would deliver a duplicate or
@@ -62,7 +62,7 @@ const message = (tag: string, i: number): Uint8Array => {
 };
 
 /** Wraps `ep.handleDatagram` so that datagrams reach it reordered and replayed as `s` says. */
-const attack = (ep: Endpoint, s: Setting, random: () => number, counts: { held: number; replayed: number }): void => {
+const attack = (ep: Endpoint, s: Setting, random: () => number, counts: { held: number; replayed: number; readonly plainReplays: Map<number, number> }): void => {
   if (s.hold === 0 && s.replayAfter === undefined) return;
   const real = ep.handleDatagram.bind(ep);
   // Due datagrams by the index of the genuine arrival at which they go.
@@ -88,7 +88,11 @@ const attack = (ep: Endpoint, s: Setting, random: () => number, counts: { held: 
       due.delete(index);
       for (const g of go) {
         // Counted as it goes: those due after the transfer ended never reach the endpoint.
-        if (g.replay) counts.replayed++;
+        if (g.replay) {
+          counts.replayed++;
+          const type = (g.d[0] as number) & 0x07;
+          if (type !== 5 && type !== 6) counts.plainReplays.set(type, (counts.plainReplays.get(type) ?? 0) + 1);
+        }
         real(now, g.d, from);
       }
     }
@@ -112,7 +116,7 @@ const run = (seed: number, s: Setting): Result => {
   const server = new Endpoint({ random: sim.random('server'), acceptIncoming: true, crypto: deterministicCrypto(nodeCryptoProvider, sim.random('server-crypto')) });
   const arand = sim.random('attacker');
   const r = (): number => (arand() >>> 0) / 2 ** 32;
-  const counts = { held: 0, replayed: 0 };
+  const counts = { held: 0, replayed: 0, plainReplays: new Map<number, number>() };
   attack(client, s, r, counts);
   attack(server, s, r, counts);
   const down: Uint8Array[] = [];
@@ -145,6 +149,12 @@ const run = (seed: number, s: Setting): Result => {
     got.length === n && got.every((g, i) => Buffer.compare(Buffer.from(g), Buffer.from(message(tag, i))) === 0);
   const cd = client.stats().dropped;
   const sd = server.stats().dropped;
+  // A22_DROPS=1: every drop counter that moved, both ends (where the replays that were not `replay` went).
+  if (process.env.A22_DROPS === '1') {
+    const moved = (d: Record<string, number>): string => Object.entries(d).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ');
+    const plain = [...counts.plainReplays].map(([t, n]) => `type ${t}: ${n}`).join(', ');
+    console.log(`  [${s.name}, seed ${seed}] client: ${moved(cd as unknown as Record<string, number>)}; server: ${moved(sd as unknown as Record<string, number>)}; replays of plain (handshake) datagrams: ${plain}`);
+  }
   return {
     ms: doneAt,
     downOk: same(down, 'd', DOWN),

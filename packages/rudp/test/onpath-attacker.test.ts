@@ -29,6 +29,7 @@ import {
   decodeAccept,
   decodeInitial,
   encodeAccept,
+  encodeInitial,
   isProtected,
   parseHeader,
   parseHeaderInto,
@@ -368,6 +369,42 @@ describe('on-path attacker: a forged WrongKey before the cookie', () => {
     expect(conn.keyMismatch).toBeUndefined();
     expect(p.clientEvents.map((e) => e.type)).toContain('connected');
     expect(conn.peerKey).toEqual(p.server.publicKey);
+  });
+});
+
+describe("on-path attacker: the client's window in its INITIAL", () => {
+  // The client's window and first limit travel in clear in the INITIAL (the server's are sealed in its hello).
+  it.each([
+    ['window and first limit', 1024, 1024],
+    ['first limit', undefined, 1024],
+  ] as const)('rewritten to 1,024 in the cookie INITIAL (%s): the server learns the real ones, sealed, with the first request, and a 64 KiB answer goes (attack round 22)', (_what, window, limit) => {
+    const p = makePair({ seed: 41, link: { delayMs: 10 } });
+    let rewritten = 0;
+    intercept(p.server, (_now, data, _from, deliver) => {
+      const h = parseHeader(data);
+      const init = typeof h !== 'string' && h.type === PacketType.Initial ? decodeInitial(h.payload) : undefined;
+      if (typeof h === 'string' || init === undefined || init.token.length === 0) return deliver(data);
+      rewritten++;
+      deliver(encodeInitial(new Uint8Array(MAX_DATAGRAM), h.pn, { ...init, params: { receiveWindow: window ?? init.params.receiveWindow, initialLimit: limit } }).slice());
+    });
+    const answer = new Uint8Array(64 * 1024).fill(7);
+    const refused: string[] = [];
+    p.onServerEvent = (e) => {
+      if (e.type !== 'message') return;
+      try {
+        p.serverConn()?.send(answer);
+      } catch (err) {
+        // Before: `message of 65536 bytes exceeds the 768 bytes the peer's receive window of 1024 bytes takes`.
+        refused.push(err instanceof Error ? err.message : String(err));
+      }
+    };
+    p.conn.send(te.encode('request'));
+    p.sim.runUntil(5_000);
+    expect(rewritten).toBeGreaterThan(0);
+    expect(refused).toEqual([]);
+    // Before, with the first limit alone rewritten, the answer waited for credit the client believed it had granted.
+    expect(messagesOf(p.clientEvents)).toEqual([answer]);
+    expect(p.serverConn()?.maxMessageSize()).toBeGreaterThan(answer.length);
   });
 });
 

@@ -13,6 +13,9 @@
  *   min     window and first limit 1,024 bytes (the least a peer may announce)
  *   max     window and first limit 2^40 (the most)
  *   limit   the window kept, the first limit 1,024
+ *   race    nothing rewritten: a copy of the cookie INITIAL with the figures of `min` (its cookie and the
+ *           client's hello copied, both in clear) reaches the server first, the genuine one after it (what
+ *           anyone who sees the RETRY and the INITIAL can send, dropping nothing)
  *
  * Prints whether every message arrived once, whole, in order, both ways, the
  * virtual time against `none`, what the server believed of the client's
@@ -33,8 +36,8 @@ const SERVER = '10.0.0.2:4000';
 const DOWN = 64;
 const UP = 16;
 const SIZE = 64 * 1024;
-type Mode = 'none' | 'min' | 'max' | 'limit';
-const MODES: readonly Mode[] = ['none', 'min', 'max', 'limit'];
+type Mode = 'none' | 'min' | 'max' | 'limit' | 'race';
+const MODES: readonly Mode[] = ['none', 'min', 'max', 'limit', 'race'];
 
 const message = (tag: string, i: number): Uint8Array => {
   const b = new Uint8Array(SIZE);
@@ -49,7 +52,7 @@ const rewrite = (data: Uint8Array, mode: Mode): Uint8Array | undefined => {
   if (typeof h === 'string' || h.type !== PacketType.Initial) return undefined;
   const init = decodeInitial(h.payload);
   if (init === undefined || init.token.length === 0) return undefined;
-  const window = mode === 'min' ? 1024 : mode === 'max' ? 2 ** 40 : init.params.receiveWindow;
+  const window = mode === 'min' || mode === 'race' ? 1024 : mode === 'max' ? 2 ** 40 : init.params.receiveWindow;
   const initialLimit = mode === 'max' ? 2 ** 40 : 1024;
   return encodeInitial(new Uint8Array(MAX_DATAGRAM), h.pn, { ...init, params: { receiveWindow: window, initialLimit } }).slice();
 };
@@ -60,7 +63,11 @@ const run = (seed: number, mode: Mode): { ms: number; down: boolean; up: boolean
   const server = new Endpoint({ random: sim.random('server'), acceptIncoming: true, crypto: deterministicCrypto(nodeCryptoProvider, sim.random('server-crypto')) });
   if (mode !== 'none') {
     const real = server.handleDatagram.bind(server);
-    server.handleDatagram = (now: number, data: Uint8Array, from: PeerAddress): void => real(now, rewrite(data, mode) ?? data, from);
+    server.handleDatagram = (now: number, data: Uint8Array, from: PeerAddress): void => {
+      const changed = rewrite(data, mode);
+      if (mode === 'race' && changed !== undefined) real(now, changed, from);
+      real(now, mode === 'race' ? data : (changed ?? data), from);
+    };
   }
   const down: Uint8Array[] = [];
   const up: Uint8Array[] = [];

@@ -29,6 +29,7 @@ import {
   decodeAccept,
   decodeInitial,
   encodeAccept,
+  encodeInitial,
   isProtected,
   parseHeader,
   parseHeaderInto,
@@ -342,6 +343,68 @@ describe('on-path attacker: server keys', () => {
     const dropped = p.client.stats().dropped;
     expect(dropped.malformed).toBe(0);
     expect({ ...dropped, unexpected: 0 }).toEqual(Object.fromEntries(Object.keys(dropped).map((k) => [k, 0])));
+  });
+});
+
+describe('on-path attacker: a forged WrongKey before the cookie', () => {
+  it.each([31, 32])('a pinned client that meets a WrongKey naming another key before the RETRY drops it and connects (seed %i; attack round 22)', (seed) => {
+    const p = keyedPair(seed, (server) => server.publicKey);
+    const other = deterministicCrypto(nodeCryptoProvider, new SimNetwork({ seed: seed + 2000 }).random('other')).generateKeyPair().publicKey;
+    let forged = 0;
+    // The attacker answers the client's first INITIAL (no cookie yet) at once, ahead of the server's RETRY.
+    intercept(p.server, (_now, data, _from, deliver) => {
+      const h = parseHeader(data);
+      const init = typeof h !== 'string' && h.type === PacketType.Initial ? decodeInitial(h.payload) : undefined;
+      if (init !== undefined && init.token.length === 0 && forged === 0) {
+        forged++;
+        const wrongKey = encodeAccept(new Uint8Array(MAX_DATAGRAM), init.scid, { scid: 0x0bad_cafe, params: { receiveWindow: 0, initialLimit: 0 }, kind: AcceptKind.WrongKey, handshake: other }).slice();
+        p.client.handleDatagram(p.sim.now, wrongKey, SERVER);
+      }
+      deliver(data);
+    });
+    const conn = p.start();
+    p.sim.runUntil(5_000);
+    expect(forged).toBe(1);
+    expect(p.client.stats().dropped.malformed).toBe(1);
+    expect(conn.keyMismatch).toBeUndefined();
+    expect(p.clientEvents.map((e) => e.type)).toContain('connected');
+    expect(conn.peerKey).toEqual(p.server.publicKey);
+  });
+});
+
+describe("on-path attacker: the client's window in its INITIAL", () => {
+  // The client's window and first limit travel in clear in the INITIAL (the server's are sealed in its hello).
+  it.each([
+    ['window and first limit', 1024, 1024],
+    ['first limit', undefined, 1024],
+  ] as const)('rewritten to 1,024 in the cookie INITIAL (%s): the server learns the real ones, sealed, with the first request, and a 64 KiB answer goes (attack round 22)', (_what, window, limit) => {
+    const p = makePair({ seed: 41, link: { delayMs: 10 } });
+    let rewritten = 0;
+    intercept(p.server, (_now, data, _from, deliver) => {
+      const h = parseHeader(data);
+      const init = typeof h !== 'string' && h.type === PacketType.Initial ? decodeInitial(h.payload) : undefined;
+      if (typeof h === 'string' || init === undefined || init.token.length === 0) return deliver(data);
+      rewritten++;
+      deliver(encodeInitial(new Uint8Array(MAX_DATAGRAM), h.pn, { ...init, params: { receiveWindow: window ?? init.params.receiveWindow, initialLimit: limit } }).slice());
+    });
+    const answer = new Uint8Array(64 * 1024).fill(7);
+    const refused: string[] = [];
+    p.onServerEvent = (e) => {
+      if (e.type !== 'message') return;
+      try {
+        p.serverConn()?.send(answer);
+      } catch (err) {
+        // Before: `message of 65536 bytes exceeds the 768 bytes the peer's receive window of 1024 bytes takes`.
+        refused.push(err instanceof Error ? err.message : String(err));
+      }
+    };
+    p.conn.send(te.encode('request'));
+    p.sim.runUntil(5_000);
+    expect(rewritten).toBeGreaterThan(0);
+    expect(refused).toEqual([]);
+    // Before, with the first limit alone rewritten, the answer waited for credit the client believed it had granted.
+    expect(messagesOf(p.clientEvents)).toEqual([answer]);
+    expect(p.serverConn()?.maxMessageSize()).toBeGreaterThan(answer.length);
   });
 });
 

@@ -124,6 +124,10 @@ export class ConnectAttempt {
       return { kind: 'accepted', remoteCid: accept.scid, peerWindow: accept.params.receiveWindow, peerLimit: accept.params.initialLimit, keys: undefined, serverKey: undefined, resetToken: undefined };
     }
     if (accept.kind === AcceptKind.WrongKey) {
+      // The server answers a hello only in a cookie INITIAL (admission.ts), so a WrongKey before the cookie is
+      // forged, as an early Busy is: unchecked, it ended a pinned client's attempt with the changed-key
+      // refusal from the first INITIAL on, a round trip before any server could have said so.
+      if (!this.timing.hasToken) return MALFORMED;
       const r = noise.finish(accept.handshake, true);
       if (r.ok) return IGNORED;
       if (r.error !== 'server-key-mismatch') return MALFORMED;

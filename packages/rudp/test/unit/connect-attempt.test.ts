@@ -153,15 +153,23 @@ describe('connect attempt: encrypted', () => {
     });
   });
 
-  it('another key than the pinned one refuses the connection, not counted as a drop; a WrongKey that does not prove one is dropped as malformed', () => {
+  it('a WrongKey before the cookie is forged (the server answers a hello only in a cookie INITIAL): dropped as malformed, the attempt goes on', () => {
     const expected = new Uint8Array(32).fill(1);
     const a = new ConnectAttempt(PARAMS, 0, noise({ ok: false, error: 'server-key-mismatch', expected, offered: SERVER_KEY }));
+    expect(a.check(accept(AcceptKind.WrongKey, SERVER_KEY), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
+    // The same answer once the cookie came is the server's word (unauthenticated, as a Busy is).
+    expect(withCookie(a).check(accept(AcceptKind.WrongKey, SERVER_KEY), REMOTE)).toMatchObject({ kind: 'refused' });
+  });
+
+  it('another key than the pinned one refuses the connection, not counted as a drop; a WrongKey that does not prove one is dropped as malformed', () => {
+    const expected = new Uint8Array(32).fill(1);
+    const a = withCookie(new ConnectAttempt(PARAMS, 0, noise({ ok: false, error: 'server-key-mismatch', expected, offered: SERVER_KEY })));
     expect(a.check(accept(AcceptKind.WrongKey, SERVER_KEY), REMOTE)).toEqual({
       kind: 'refused',
       message: `the server at ${REMOTE} proved another key than the pinned one`,
       mismatch: { expected, offered: SERVER_KEY },
     });
-    const other = new ConnectAttempt(PARAMS, 0, noise({ ok: false, error: 'malformed' }));
+    const other = withCookie(new ConnectAttempt(PARAMS, 0, noise({ ok: false, error: 'malformed' })));
     expect(other.check(accept(AcceptKind.WrongKey, SERVER_KEY), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
   });
 });

@@ -117,7 +117,7 @@ function fill(now: number, pn: number, w: PacketWriter, s: PacketSources, plan: 
   let pingOnly = false;
   let repairSent = false;
   if (plan.data) {
-    const flowFrames = s.flow.writeIfDue(w);
+    const flowFrames = s.flow.writeIfDue(w, plan.newData);
     if (flowFrames !== 0) {
       carriedMaxData = (flowFrames & WROTE_MAX_DATA) !== 0;
       carriedBlocked = (flowFrames & WROTE_BLOCKED) !== 0;

@@ -375,9 +375,11 @@ describe('on-path attacker: a forged WrongKey before the cookie', () => {
 describe("on-path attacker: the client's window in its INITIAL", () => {
   // The client's window and first limit travel in clear in the INITIAL (the server's are sealed in its hello).
   it.each([
-    ['window and first limit', 1024, 1024],
-    ['first limit', undefined, 1024],
-  ] as const)('rewritten to 1,024 in the cookie INITIAL (%s): the server learns the real ones, sealed, with the first request, and a 64 KiB answer goes (attack round 22)', (_what, window, limit) => {
+    ['window and first limit', 1024, 1024, true],
+    ['first limit', undefined, 1024, true],
+    // The first new data an unreliable datagram: before, only reliable data carried them, and the answer was refused.
+    ['window and first limit, the request a datagram', 1024, 1024, false],
+  ] as const)('rewritten to 1,024 in the cookie INITIAL (%s): the server learns the real ones, sealed, with the first request, and a 64 KiB answer goes (attack round 22)', (_what, window, limit, reliable) => {
     const p = makePair({ seed: 41, link: { delayMs: 10 } });
     let rewritten = 0;
     intercept(p.server, (_now, data, _from, deliver) => {
@@ -398,13 +400,32 @@ describe("on-path attacker: the client's window in its INITIAL", () => {
         refused.push(err instanceof Error ? err.message : String(err));
       }
     };
-    p.conn.send(te.encode('request'));
+    p.conn.send(te.encode('request'), { reliable });
     p.sim.runUntil(5_000);
     expect(rewritten).toBeGreaterThan(0);
     expect(refused).toEqual([]);
     // Before, with the first limit alone rewritten, the answer waited for credit the client believed it had granted.
     expect(messagesOf(p.clientEvents)).toEqual([answer]);
     expect(p.serverConn()?.maxMessageSize()).toBeGreaterThan(answer.length);
+  });
+
+  it('the first limit rewritten to 1,024, the client only listening: the server\'s BLOCKED has the client say its limit again, and the server\'s 64 KiB goes', () => {
+    const p = makePair({ seed: 41, link: { delayMs: 10 } });
+    intercept(p.server, (_now, data, _from, deliver) => {
+      const h = parseHeader(data);
+      const init = typeof h !== 'string' && h.type === PacketType.Initial ? decodeInitial(h.payload) : undefined;
+      if (typeof h === 'string' || init === undefined || init.token.length === 0) return deliver(data);
+      deliver(encodeInitial(new Uint8Array(MAX_DATAGRAM), h.pn, { ...init, params: { ...init.params, initialLimit: 1024 } }).slice());
+    });
+    p.sim.runUntil(500);
+    expect(p.conn.state).toBe('established');
+    const push = new Uint8Array(64 * 1024).fill(5);
+    p.serverConn()?.send(push);
+    p.sim.wake(SERVER);
+    // Before: the client's limit (its first grant, 1 MiB) already covered what the server's BLOCKED asked for, so it
+    // answered nothing, and the server waited for good.
+    p.sim.runUntil(5_000);
+    expect(messagesOf(p.clientEvents)).toEqual([push]);
   });
 });
 

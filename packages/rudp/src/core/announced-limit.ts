@@ -91,10 +91,19 @@ export class AnnouncedLimit extends PeerLimit {
    * peer took smaller than ours is then raised (`onWindow`, `onMaxData`: neither shrinks), where before one
    * rewritten INITIAL kept the peer's `send` to 768-byte messages, or its data blocked, for the connection's life.
    * The first time at the head of the first packet with new data (`writeIfDue`), so that it goes with the first
-   * request, whose answer may be large; never in a packet of its own (the ACCEPT's answer stays as it was).
+   * request, whose answer may be large; never in a packet of its own (the ACCEPT's answer stays as it was),
+   * unless the peer waits for credit first (`FlowControl.onPeerBlocked`: a client that only listens).
    */
   reannounceHandshake(): void {
     this.raiseUnacked = RAISED_HANDSHAKE;
+  }
+
+  /**
+   * Whether the handshake's window and limit are owed and not yet sent (`reannounceHandshake`): the packet
+   * builder then asks whether new data of any kind waits, unreliable datagrams included (`writeIfDue`).
+   */
+  get handshakeOwed(): boolean {
+    return this.raiseUnacked === RAISED_HANDSHAKE;
   }
 
   /** Bytes the MAX_DATA frame takes, with the WINDOW frame written beside it while a raised window is unacknowledged. */

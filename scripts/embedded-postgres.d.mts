@@ -1,3 +1,4 @@
+import type { DerivedTemplate } from './template-cluster.mjs';
 /** A running throw-away PostgreSQL (see embedded-postgres.mjs). */
 export interface EmbeddedPostgresHandle {
   /** `postgres://…` of its `forum` database. */
@@ -6,5 +7,5 @@ export interface EmbeddedPostgresHandle {
   /** Stops the server and deletes its directory. */
   stop(): Promise<void>;
 }
-/** Starts PostgreSQL in a fresh temporary directory on loopback, with a database `forum`. */
-export declare const startEmbeddedPostgres: (options?: { readonly log?: (line: string) => void }) => Promise<EmbeddedPostgresHandle>;
+/** Starts PostgreSQL in a fresh temporary directory on loopback, with a database `forum` (as `template` left it, if given). */
+export declare const startEmbeddedPostgres: (options?: { readonly log?: (line: string) => void; readonly template?: DerivedTemplate }) => Promise<EmbeddedPostgresHandle>;

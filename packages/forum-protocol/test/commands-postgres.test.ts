@@ -2,7 +2,7 @@ import { createPostgresSessionRegistry, type PostgresStore } from '../src/postgr
 import { commandSuite } from './command-suite.js';
 import { insertThread, usePostgres } from './postgres-harness.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 32 });
 let last: PostgresStore | undefined;
 
 commandSuite(

@@ -10,7 +10,7 @@ import { lines, run } from './helpers.js';
 import { insertThread, usePostgres } from './postgres-harness.js';
 import { prng } from './seeded-random.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 3 });
 
 const schemaOf = async (sql: postgres.Sql): Promise<string> => (await sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
 

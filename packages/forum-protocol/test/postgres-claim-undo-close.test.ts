@@ -11,7 +11,7 @@ import { claimBackend, proxiedRegistry, type ProxiedRegistry } from './proxied-r
 import { usePostgres } from './postgres-harness.js';
 import { until } from './poll-until.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 3 });
 
 /** The commands' deadline here (the server's is 6 s): short, for a quick test. */
 const DEADLINE_MS = 800;

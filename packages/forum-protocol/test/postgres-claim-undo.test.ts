@@ -15,7 +15,7 @@ import { claimBackend, proxiedRegistry, schemaOf, TIMEOUTS } from './proxied-reg
 import { usePostgres } from './postgres-harness.js';
 import { until } from './poll-until.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 5 });
 
 /** The commands' deadline here (the server's is 6 s): short, for a quick test. */
 const DEADLINE_MS = 1_500;

@@ -8,7 +8,7 @@ import postgres, { type Sql } from 'postgres';
 import { describe, expect, it, vi } from 'vitest';
 import { usePostgres } from './postgres-harness.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 1 });
 
 /**
  * A pool of one connection of its own (no store), ended after the file's tests. `socket` (postgres.js's,

@@ -14,7 +14,7 @@ import { usePostgres } from './postgres-harness.js';
 import net from 'node:net';
 import { openPostgresStore } from '../src/postgres.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 12 });
 
 let watching: postgres.Sql | undefined;
 const watcher = (): postgres.Sql => {

@@ -18,7 +18,7 @@ import { loopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
 import { usePostgres } from './postgres-harness.js';
 import { frontendMessages, idleSpotter } from './postgres-wire.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 21 });
 
 /**
  * How long the database is out of reach after a cut armed as a restart, ms: past the first question, which

@@ -14,7 +14,7 @@ import { createCommittedAfterAll, lockForCreate } from '../src/postgres-store/po
 import { withCommandDeadline } from '../src/store/command-deadline.js';
 import { usePostgres } from './postgres-harness.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 8 });
 
 /**
  * `change` run in a transaction left open until the question `asked(xid)` is waiting (it has not answered

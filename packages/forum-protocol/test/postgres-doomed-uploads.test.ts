@@ -11,7 +11,7 @@ import { sweepDoomedBatch } from '../src/postgres-store/postgres-doomed-uploads.
 import { lines, readAll, run, upload } from './helpers.js';
 import { backToSchema, usePostgres } from './postgres-harness.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 21 });
 
 const schemaOf = async (sql: postgres.Sql): Promise<string> => (await sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
 

@@ -1,6 +1,9 @@
 import * as E from 'fp-ts/lib/Either.js';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
+import type { DerivedTemplate } from '../../../scripts/template-cluster.mjs';
 import type { Sql } from 'postgres';
 import { lockForCreate } from '../src/postgres-store/postgres-create-thread.js';
 import { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from '../src/postgres.js';
@@ -11,8 +14,13 @@ import type { Thread } from '../src/store/thread.js';
 export interface PostgresHarness {
   /** The database URL (after `beforeAll`). */
   url(): string;
-  /** A store on a fresh schema of its own (an empty forum), closed after the file's tests. */
+  /**
+   * A store on a schema of its own (an empty forum), closed after the file's tests: one of the file's
+   * `migrated` schemas while any is left (the store finds it current), then a new one it migrates.
+   */
   openStore(options?: PostgresStoreOptions): Promise<PostgresStore>;
+  /** A store on a new schema, which it creates and migrates from empty as it opens (a new database's path). */
+  openNewStore(options?: PostgresStoreOptions): Promise<PostgresStore>;
   /** Another store (another "server") on `schema`, the schema of a store opened before. */
   openPeer(schema: string, options?: PostgresStoreOptions): Promise<PostgresStore>;
   /** Another store on `schema` that reaches the database at `url` (a proxy in front of it). */
@@ -21,18 +29,63 @@ export interface PostgresHarness {
   onClose(close: () => Promise<void>): void;
 }
 
+/** Options for {@link usePostgres}. */
+export interface PostgresHarnessOptions {
+  /**
+   * About how many stores the file opens with `openStore`: its cluster is copied from a template holding
+   * that many schemas already migrated (rounded up to 4, 8, 16 or 32), which those stores take in turn.
+   * Each costs a copy about 20 ms (its 60 files); a store that migrates a new schema as it opens,
+   * 0.15-0.2 s more than one finding its schema current (a loaded 2-core machine). Default 0.
+   */
+  readonly migrated?: number;
+}
+
 let schemas = 0;
+
+/** The sizes of the templates of migrated schemas: each made from the one before (a few seconds, once per machine). */
+const MIGRATED_TIERS = [4, 8, 16, 32] as const;
+
+/** The name of the template's `i`th migrated schema (from 1). */
+const migratedSchema = (i: number): string => `migrated_${i}`;
+
+// Whatever migrate() writes is in this file (its statements and the version row): a change makes new templates.
+const SCHEMA_SOURCE_DIGEST = createHash('sha256')
+  .update(readFileSync(new URL('../src/postgres-store/postgres-schema.ts', import.meta.url)))
+  .digest('hex')
+  .slice(0, 16);
+
+/**
+ * The template of `count` migrated schemas: the one of half as many, and the rest migrated as a server's
+ * store migrates a new database (openPostgresStore), one at a time.
+ */
+const migratedTemplate = (count: number): DerivedTemplate => {
+  const before = count > (MIGRATED_TIERS[0] ?? 0) ? count / 2 : 0;
+  return {
+    key: `migrated-${SCHEMA_SOURCE_DIGEST}-${count}`,
+    ...(before === 0 ? {} : { from: migratedTemplate(before) }),
+    prepare: async (url) => {
+      for (let i = before + 1; i <= count; i++) {
+        const opened = await openPostgresStore(url, { schema: migratedSchema(i), maxConnections: 1 })();
+        if (E.isLeft(opened)) throw new Error(opened.left.message);
+        await opened.right.close();
+      }
+    },
+  };
+};
 
 /**
  * Call at the top of a test file: starts one PostgreSQL for the file (the
  * `embedded-postgres` binaries, see scripts/embedded-postgres.mjs) and stops
  * it, with every store opened through the harness, after the file.
  */
-export const usePostgres = (): PostgresHarness => {
+export const usePostgres = (options: PostgresHarnessOptions = {}): PostgresHarness => {
+  const wanted = options.migrated ?? 0;
+  const migrated = wanted === 0 ? 0 : (MIGRATED_TIERS.find((t) => t >= wanted) ?? MIGRATED_TIERS[MIGRATED_TIERS.length - 1] ?? 0);
+  let taken = 0;
   let pg: EmbeddedPostgresHandle | undefined;
   const closers: (() => Promise<void>)[] = [];
   beforeAll(async () => {
-    pg = await startEmbeddedPostgres();
+    pg = await startEmbeddedPostgres(migrated === 0 ? {} : { template: migratedTemplate(migrated) });
   }, 120_000);
   afterAll(async () => {
     // All at once: a store whose connection a test left at a silent database or a held proxy waits out its
@@ -52,7 +105,8 @@ export const usePostgres = (): PostgresHarness => {
   };
   return {
     url,
-    openStore: (options = {}) => open({ schema: `t${process.pid}_${++schemas}`, ...options }),
+    openStore: (options = {}) => open({ schema: taken < migrated ? migratedSchema(++taken) : `t${process.pid}_${++schemas}`, ...options }),
+    openNewStore: (options = {}) => open({ schema: `t${process.pid}_${++schemas}`, ...options }),
     openPeer: (schema, options = {}) => open({ ...options, schema }),
     openPeerVia: (at, schema, options = {}) => open({ ...options, schema }, at),
     onClose: (close) => void closers.push(close),

@@ -13,7 +13,7 @@ import type { PostgresStore } from '../src/postgres.js';
 import { replyOf, run } from './helpers.js';
 import { usePostgres } from './postgres-harness.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 2 });
 
 const TEXT = 'lorem ipsum '.repeat(334).slice(0, 4000);
 const old = (reply: Reply): Buffer => Buffer.from(new TextEncoder().encode(JSON.stringify(reply)));

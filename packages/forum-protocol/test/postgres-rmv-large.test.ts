@@ -12,7 +12,7 @@ import { withCommandDeadline } from '../src/store/command-deadline.js';
 import { lines, run } from './helpers.js';
 import { usePostgres } from './postgres-harness.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 1 });
 
 /** `work`'s value and how long it took, ms. */
 const timed = async <A>(work: () => Promise<A>): Promise<{ readonly value: A; readonly ms: number }> => {

@@ -8,7 +8,7 @@ import { createPostgresTransferTokens, openPostgresStore, SCHEMA_VERSION, type P
 import { lines, run } from './helpers.js';
 import { backToSchema, usePostgres } from './postgres-harness.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 9 });
 
 const schemaOf = async (sql: postgres.Sql): Promise<string> => (await sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
 

@@ -24,7 +24,7 @@ import { frontendMessages } from './postgres-wire.js';
 import { holdAnswersAfter, partitionAfterCommit } from './answer-holding-proxies.js';
 import { until } from './poll-until.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 12 });
 
 /** The commands' deadline here (the server's is 6 s): short, for a quick test. */
 const DEADLINE_MS = 1_500;

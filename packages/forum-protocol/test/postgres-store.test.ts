@@ -10,22 +10,47 @@ import { lines, readAll, run, upload } from './helpers.js';
 import { backToSchema, insertThread, usePostgres } from './postgres-harness.js';
 import { threadOfLines } from './thread-seed.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 20 });
 
 const schemaOf = async (sql: postgres.Sql): Promise<string> => {
   const rows = await sql<{ s: string }[]>`SELECT current_schema() AS s`;
   return rows[0]?.s ?? '';
 };
 
+/** What the store's schema defines, each definition with the schema's name as `S`. */
+const schemaDefinition = async (sql: postgres.Sql): Promise<readonly string[]> => {
+  const schema = await schemaOf(sql);
+  const rows = await sql<{ d: string }[]>`
+    SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '') AS d
+      FROM information_schema.columns WHERE table_schema = ${schema}
+    UNION ALL SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = ${schema}
+    UNION ALL SELECT 'constraint ' || c.conname || ' ' || pg_get_constraintdef(c.oid) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = ${schema}
+    UNION ALL SELECT 'function ' || pg_get_functiondef(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ${schema}
+    UNION ALL SELECT 'trigger ' || pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class r ON r.oid = t.tgrelid JOIN pg_namespace n ON n.oid = r.relnamespace WHERE n.nspname = ${schema} AND NOT t.tgisinternal
+    UNION ALL SELECT 'relation ' || r.relname || ' ' || r.relkind::text FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace WHERE n.nspname = ${schema}`;
+  return rows.map((r) => r.d.replaceAll(schema, 'S')).sort();
+};
+
 describe('PostgreSQL store', () => {
   it('creates its tables with a version row, and opening again migrates nothing', async () => {
-    const a = await pg.openStore();
+    // A new schema, not one of the template's: the tables are created as this store opens.
+    const a = await pg.openNewStore();
+    expect(a.schemaFound).toBe(0);
     const schema = await schemaOf(a.sql);
     expect(await a.sql`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
     await run(a, 'alice', 'CRT kept');
     const b = await pg.openPeer(schema);
+    expect(b.schemaFound).toBe(SCHEMA_VERSION);
     expect(await b.sql`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
     expect(await lines(run(b, 'bob', 'LST'))).toEqual(['The list of active threads:', 'kept']);
+  });
+
+  it("a schema of the harness's template is the one a new database's store makes: tables, columns, indexes, constraints, functions, triggers", async () => {
+    const fromTemplate = await pg.openStore();
+    const made = await pg.openNewStore();
+    expect(fromTemplate.schemaFound).toBe(SCHEMA_VERSION);
+    expect(made.schemaFound).toBe(0);
+    expect(await schemaDefinition(fromTemplate.sql)).toEqual(await schemaDefinition(made.sql));
   });
 
   it('migrates a version 1 database: its transfer tokens (which had no keys) are dropped, the keys column added', async () => {

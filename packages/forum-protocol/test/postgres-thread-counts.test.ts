@@ -6,7 +6,7 @@ import { lines, run } from './helpers.js';
 import { backToSchema, usePostgres } from './postgres-harness.js';
 import { prng } from './seeded-random.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 6 });
 
 const schemaOf = async (store: PostgresStore): Promise<string> => (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
 

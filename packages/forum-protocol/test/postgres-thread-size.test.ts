@@ -8,7 +8,7 @@ import { lines, replyOf, run, upload } from './helpers.js';
 import { backToSchema, usePostgres } from './postgres-harness.js';
 import { prng } from './seeded-random.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 5 });
 
 const FULL = (title: string): string => `Thread ${title} is full: it cannot grow any longer (delete or shorten messages, or start a new thread)`;
 

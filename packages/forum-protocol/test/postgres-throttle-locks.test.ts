@@ -8,7 +8,7 @@ import type postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { usePostgres } from './postgres-harness.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 2 });
 
 /** The caller's clock (`now_ms`); the rows are dated an hour after it, as a step back of an hour leaves them. */
 const NOW = 10_000_000;

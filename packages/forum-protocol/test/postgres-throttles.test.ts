@@ -6,7 +6,7 @@ import { accountPolicy, type AccountPolicy, type PasswordVerdict, type RegisterV
 import { createPostgresThrottleCounts, SCHEMA_VERSION, type PostgresStore } from '../src/postgres.js';
 import { backToSchema, usePostgres } from './postgres-harness.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 12 });
 
 /** One "server": its store (a pool of its own) and its policy, counting in the database. */
 interface Server {

@@ -8,7 +8,7 @@ import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE } from '../src
 import { lines, run } from './helpers.js';
 import { usePostgres } from './postgres-harness.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 11 });
 
 /** Small limits, so that a statement held by a lock gives up within a test. */
 const TIMEOUTS = { statementMs: 1_500, lockMs: 300, idleInTransactionMs: 2_000 } as const;

@@ -14,7 +14,7 @@ import { lapsedUploads, UploadLeases } from '../src/postgres-store/postgres-uplo
 import { run } from './helpers.js';
 import { usePostgres } from './postgres-harness.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 1 });
 
 /** SQLSTATE deadlock_detected. */
 const DEADLOCK_DETECTED = '40P01';

@@ -8,7 +8,7 @@ import type { UploadError, UploadWriter } from '../src/store/store.js';
 import { run } from './helpers.js';
 import { usePostgres } from './postgres-harness.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 5 });
 
 const LIMIT = 4 * UPLOAD_CHUNK_BYTES;
 /** Short, so that a killed server's leases lapse within the test; its heartbeat renews every third of it. */

@@ -7,7 +7,7 @@ import type { UploadError } from '../src/store/store.js';
 import { lines, run } from './helpers.js';
 import { usePostgres } from './postgres-harness.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 8 });
 
 const LIMIT = 4 * UPLOAD_CHUNK_BYTES;
 

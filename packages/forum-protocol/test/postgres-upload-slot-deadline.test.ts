@@ -18,7 +18,7 @@ import type { LoopbackProxy } from './loopback-proxy.js';
 import { usePostgres } from './postgres-harness.js';
 import { until } from './poll-until.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 4 });
 
 /** The take's command deadline here (a transfer's store step is 6 s in a server). */
 const DEADLINE_MS = 800;

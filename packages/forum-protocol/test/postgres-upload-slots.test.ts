@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createPostgresUploadSlots, type PostgresStore, type PostgresUploadSlots } from '../src/postgres.js';
 import { usePostgres } from './postgres-harness.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 5 });
 
 const schemaOf = async (sql: postgres.Sql): Promise<string> => {
   const rows = await sql<{ s: string }[]>`SELECT current_schema() AS s`;

@@ -376,6 +376,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
       handshakesPerHostPerSecond: options.handshakeRate ?? DEFAULT_HANDSHAKE_RATE,
       ...(options.cidServerId === undefined ? {} : { connectionIds: quicLbCidGenerator(QUIC_LB_CONFIG, options.cidServerId) }),
       ...TRANSPORT,
+      ...options.transportIdle,
     });
   } catch (e) {
     await state.close();

@@ -8,6 +8,7 @@ import { exitAfterLogs } from './exit-after-logs.js';
 import { redactUrl, startForumServer, type ForumServer } from './forum-server.js';
 import { createdIdentityNotice, loadOrCreateIdentity } from './identity-key.js';
 import { otherIdentityBeside, replacedIdentityWarning } from './identity-replaced.js';
+import { transportIdle } from './transport-idle.js';
 
 /**
  * The exit status of a server that stopped because another server took its
@@ -136,6 +137,7 @@ const main = async (): Promise<number | undefined> => {
       ...(args.cidServerId === undefined ? {} : { cidServerId: args.cidServerId }),
       ...(args.databaseUrl === undefined ? {} : { databaseUrl: args.databaseUrl }),
       idleTimeoutMs: durationMs(args.idleTimeoutSeconds),
+      transportIdle: transportIdle(process.env),
       transferPort: args.transferPort,
       ...(args.advertisedTransferPort === undefined ? {} : { advertisedTransferPort: args.advertisedTransferPort }),
       transferHeaderTimeoutMs: durationMs(args.transferHeaderTimeoutSeconds),

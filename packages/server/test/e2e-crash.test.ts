@@ -382,58 +382,69 @@ const checkDataDir = async (dir: string, run: CrashRun, settled: Settled): Promi
 };
 
 const SEEDS = Array.from({ length: 20 }, (_, i) => i + 1);
+/**
+ * The seeds in two chains, run side by side (most of a seed is waiting: replies, the kill, the restart), each on a
+ * data directory of its own: seed n's restart serves seed n + 2, and checks that the files of every earlier seed of its
+ * chain survived it (9 at most, where one chain of 20 checked up to 19).
+ */
+const CHAINS = [SEEDS.filter((s) => s % 2 === 1), SEEDS.filter((s) => s % 2 === 0)];
 
 // TCP on any free port, not the UDP port's number: a client TCP socket of an
 // earlier run in TIME_WAIT on that number would make the listen fail (EADDRINUSE).
 const SERVER_ARGS = ['--transfer-port', '0'];
 
-// One data directory for all seeds, as a crash-looping server would have: each
+// One data directory a chain, as a crash-looping server would have: each
 // seed's restart serves the next seed, and earlier seeds' files must survive.
 describe('server killed (SIGKILL) with writes in flight, then restarted on the same data directory', () => {
-  let dir = '';
-  let server: ServerProc | undefined;
-  const settled: Settled = { files: new Map(), accounts: new Map() };
-  const tally = { seeds: 0, midSession: 0, acked: 0, inFlight: 0 };
-  beforeAll(async () => {
-    dir = await tempDir('crash');
-    server = await startServer(dir, SERVER_ARGS);
-  });
-  afterAll(async () => {
-    await server?.stop();
-    await cleanup(dir);
-    console.log(`crash runs: ${tally.seeds} seeds, ${tally.midSession} killed mid-session, ${tally.acked} acknowledged commands checked, ${tally.inFlight} in flight at the kill`);
-  });
+  for (const [c, seeds] of CHAINS.entries()) {
+    // Concurrent: this chain beside the other; its seeds one after another (it.sequential), each on the last one's server.
+    describe.concurrent(`chain ${c + 1} of ${CHAINS.length} (seeds ${seeds.join(', ')})`, () => {
+      let dir = '';
+      let server: ServerProc | undefined;
+      const settled: Settled = { files: new Map(), accounts: new Map() };
+      const tally = { seeds: 0, midSession: 0, acked: 0, inFlight: 0 };
+      beforeAll(async () => {
+        dir = await tempDir('crash');
+        server = await startServer(dir, SERVER_ARGS);
+      });
+      afterAll(async () => {
+        await server?.stop();
+        await cleanup(dir);
+        console.log(`crash runs, chain ${c + 1}: ${tally.seeds} seeds, ${tally.midSession} killed mid-session, ${tally.acked} acknowledged commands checked, ${tally.inFlight} in flight at the kill`);
+      });
 
-  it.each(SEEDS)('seed %i: every file parses and every acknowledged command is on disk', async (seed) => {
-    expect(server, 'a server from the previous run').toBeDefined();
-    const run = await crashSession(server as ServerProc, seed);
-    tally.seeds++;
-    if (!run.completed) tally.midSession++;
-    for (const p of run.progress) {
-      tally.acked += p.acked + (p.loginAcked ? 1 : 0);
-      tally.inFlight += p.sent - p.acked + (p.loginSent && !p.loginAcked ? 1 : 0);
-    }
-    server = undefined;
-    const again = await startServer(dir, SERVER_ARGS);
-    server = again;
-    expect(again.stderr.text, 'warnings when reopening the data directory').not.toMatch(/Warning/);
-    await checkDataDir(dir, run, settled);
+      it.sequential.each(seeds)('seed %i: every file parses and every acknowledged command is on disk', async (seed) => {
+        expect(server, 'a server from the previous run').toBeDefined();
+        const run = await crashSession(server as ServerProc, seed);
+        tally.seeds++;
+        if (!run.completed) tally.midSession++;
+        for (const p of run.progress) {
+          tally.acked += p.acked + (p.loginAcked ? 1 : 0);
+          tally.inFlight += p.sent - p.acked + (p.loginSent && !p.loginAcked ? 1 : 0);
+        }
+        server = undefined;
+        const again = await startServer(dir, SERVER_ARGS);
+        server = again;
+        expect(again.stderr.text, 'warnings when reopening the data directory').not.toMatch(/Warning/);
+        await checkDataDir(dir, run, settled);
 
-    // The restarted server reads what it left: an acknowledged user logs in and sees every thread on disk.
-    const index = run.progress.findIndex((p) => p.loginAcked);
-    const script = run.scripts[index];
-    if (script === undefined) return;
-    const client = await rawClient(again.port);
-    try {
-      expect((await rawLogin(client, script.user, script.password)).lines).toEqual(['Welcome to the forum']);
-      const threads = (await readdir(dir)).filter((n) => /^[a-z][0-9]+-t[0-9]+$/.test(n)).sort();
-      const listed = await client.request('lst', 'LST', []);
-      expect(listed.lines).toEqual(threads.length === 0 ? ['No threads to list'] : ['The list of active threads:', ...threads]);
-      await client.request('xit', 'XIT', []);
-    } finally {
-      await client.close();
-    }
-  });
+        // The restarted server reads what it left: an acknowledged user logs in and sees every thread on disk.
+        const index = run.progress.findIndex((p) => p.loginAcked);
+        const script = run.scripts[index];
+        if (script === undefined) return;
+        const client = await rawClient(again.port);
+        try {
+          expect((await rawLogin(client, script.user, script.password)).lines).toEqual(['Welcome to the forum']);
+          const threads = (await readdir(dir)).filter((n) => /^[a-z][0-9]+-t[0-9]+$/.test(n)).sort();
+          const listed = await client.request('lst', 'LST', []);
+          expect(listed.lines).toEqual(threads.length === 0 ? ['No threads to list'] : ['The list of active threads:', ...threads]);
+          await client.request('xit', 'XIT', []);
+        } finally {
+          await client.close();
+        }
+      });
+    });
+  }
 });
 
 // Regression cases for what the seeds above found in the store (an UPD commit

@@ -1,14 +1,21 @@
 import dgram from 'node:dgram';
 import { describe } from 'vitest';
-import { itWithScope as it, runClient, spawnClient, tempDir } from './forum-processes.js';
+import { TRANSPORT_IDLE_ENV } from '../src/transport-idle.js';
+import { itWithScope as it, runClient, spawnClient, startServer, tempDir } from './forum-processes.js';
 import { rawClient } from './raw-client.js';
 
 // Concurrent: the first two mostly wait for a transport to notice a peer gone, each with a scope of its own.
 describe.concurrent('failures: vanished client, dead server, no server (real processes)', () => {
 
   it('a client that vanishes (kill -9) frees its login once rudp notices, well under the idle timeout', async ({ scope, expect }) => {
-    const { stops, startInTemp: start } = scope;
-    const { server, cwd } = await start();
+    const { dirs, servers, stops } = scope;
+    const data = await tempDir('data');
+    const cwd = await tempDir('cwd');
+    dirs.push(data, cwd);
+    // The transport's idle timeout (how soon rudp notices) at its test-only 2 s, not 10 s: the same freeing, sooner.
+    // The login is the session's for --idle-timeout (600 s) unless the transport's end frees it.
+    const server = await startServer(data, [], undefined, { [TRANSPORT_IDLE_ENV]: '2000' });
+    servers.push(server);
     const c = spawnClient(server.port, cwd);
     c.send('yoda');
     c.send('pw1');

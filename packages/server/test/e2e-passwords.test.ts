@@ -2,11 +2,11 @@
  * `--hash-passwords` and login throttling, through the built forum-server
  * and forum-client binaries.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { answered, P, runClient, SERVER_BIN, spawnClient, startServer, tempDir, type ServerProc, cleanupAfterEach } from './forum-processes.js';
+import { describe } from 'vitest';
+import { answered, itWithScope as it, P, runClient, SERVER_BIN, spawnClient, startServer, tempDir, type ServerProc, type TestScope } from './forum-processes.js';
 import { rawClient, rawLogin } from './raw-client.js';
 
 const HASHED = /^scrypt\$[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=$/;
@@ -27,31 +27,35 @@ const credentials = async (dir: string): Promise<[string, string][]> =>
 const failedLogin = (line: string): string => P.user + P.pass + `${line}\n`;
 const loggedIn = P.user + P.pass + 'Welcome to the forum\n';
 
-describe('passwords: --hash-passwords and login throttling (real processes)', () => {
-  const { dirs, servers, stops } = cleanupAfterEach();
-  const dirsFor = async (): Promise<{ data: string; cwd: string }> => {
-    const data = await tempDir('pw-data');
-    const cwd = await tempDir('pw-cwd');
-    dirs.push(data, cwd);
-    return { data, cwd };
-  };
-  const start = async (data: string, args: readonly string[] = []): Promise<ServerProc> => {
-    const server = await startServer(data, args);
-    servers.push(server);
-    return server;
-  };
+/** A fresh data directory and client working directory of `scope`'s. */
+const dirsFor = async ({ dirs }: TestScope): Promise<{ data: string; cwd: string }> => {
+  const data = await tempDir('pw-data');
+  const cwd = await tempDir('pw-cwd');
+  dirs.push(data, cwd);
+  return { data, cwd };
+};
+/** A server of `scope`'s on `data`. */
+const startIn = async ({ servers }: TestScope, data: string, args: readonly string[] = []): Promise<ServerProc> => {
+  const server = await startServer(data, args);
+  servers.push(server);
+  return server;
+};
 
-  it('without --hash-passwords a new account is written in the plain format of the spec', async () => {
-    const { data, cwd } = await dirsFor();
-    const server = await start(data);
+// Concurrent: each test has servers and directories of its own (its scope), and most of their time is process starts
+// and replies awaited; scrypt runs on the servers' thread pools.
+describe.concurrent('passwords: --hash-passwords and login throttling (real processes)', () => {
+
+  it('without --hash-passwords a new account is written in the plain format of the spec', async ({ scope, expect }) => {
+    const { data, cwd } = await dirsFor(scope);
+    const server = await startIn(scope, data);
     const r = await runClient(server.port, cwd, ['yoda', 'pw1', 'XIT']);
     expect(r.stdout).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(['Goodbye']));
     expect(await readFile(join(data, 'credentials.txt'), 'utf8')).toBe('yoda pw1\n');
   });
 
-  it('with --hash-passwords a new account is stored as scrypt and logs in after a restart (with and without the flag)', async () => {
-    const { data, cwd } = await dirsFor();
-    const first = await start(data, ['--hash-passwords']);
+  it('with --hash-passwords a new account is stored as scrypt and logs in after a restart (with and without the flag)', async ({ scope, expect }) => {
+    const { data, cwd } = await dirsFor(scope);
+    const first = await startIn(scope, data, ['--hash-passwords']);
     expect((await runClient(first.port, cwd, ['yoda', 'pw1', 'XIT'])).stdout).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(['Goodbye']));
     const stored = await credentials(data);
     expect(stored.map(([u]) => u)).toEqual(['yoda']);
@@ -59,7 +63,7 @@ describe('passwords: --hash-passwords and login throttling (real processes)', ()
     expect(await readFile(join(data, 'credentials.txt'), 'utf8')).not.toContain('pw1');
     await first.stop();
 
-    const second = await start(data, ['--hash-passwords']);
+    const second = await startIn(scope, data, ['--hash-passwords']);
     const again = await runClient(second.port, cwd, ['yoda', 'wrong', 'yoda', 'pw1', 'XIT']);
     expect(again.stdout).toBe(failedLogin('Invalid password') + loggedIn + answered(['Goodbye']));
     await second.stdout.waitFor('yoda exited\n');
@@ -67,15 +71,15 @@ describe('passwords: --hash-passwords and login throttling (real processes)', ()
     await second.stop();
 
     // Turning the flag off later locks nobody out: hashed entries are still checked as hashes.
-    const plain = await start(data);
+    const plain = await startIn(scope, data);
     expect((await runClient(plain.port, cwd, ['yoda', 'pw1', 'XIT'])).stdout).toBe(loggedIn + answered(['Goodbye']));
     expect(await credentials(data)).toEqual(stored);
   });
 
-  it('with --hash-passwords an existing plain entry logs in and is rewritten hashed on that login; other lines are kept', async () => {
-    const { data, cwd } = await dirsFor();
+  it('with --hash-passwords an existing plain entry logs in and is rewritten hashed on that login; other lines are kept', async ({ scope, expect }) => {
+    const { data, cwd } = await dirsFor(scope);
     await writeFile(join(data, 'credentials.txt'), 'obi pw2\nthis line is malformed\nyoda pw1\n');
-    const server = await start(data, ['--hash-passwords']);
+    const server = await startIn(scope, data, ['--hash-passwords']);
     // A wrong password upgrades nothing.
     expect((await runClient(server.port, cwd, ['yoda', 'nope'])).stdout).toBe(failedLogin('Invalid password') + P.user);
     expect(await readFile(join(data, 'credentials.txt'), 'utf8')).toBe('obi pw2\nthis line is malformed\nyoda pw1\n');
@@ -93,10 +97,10 @@ describe('passwords: --hash-passwords and login throttling (real processes)', ()
     expect((await readFile(join(data, 'credentials.txt'), 'utf8')).split('\n').slice(0, 2)).toEqual(['obi pw2', 'this line is malformed']);
   });
 
-  it('on by default: the 6th attempt after 5 wrong passwords within a minute is refused, even with the right password', async () => {
-    const { data, cwd } = await dirsFor();
+  it('on by default: the 6th attempt after 5 wrong passwords within a minute is refused, even with the right password', async ({ scope, expect }) => {
+    const { data, cwd } = await dirsFor(scope);
     await writeFile(join(data, 'credentials.txt'), 'yoda pw1\n');
-    const server = await start(data);
+    const server = await startIn(scope, data);
     const wrong = Array.from({ length: 5 }, () => ['yoda', 'bad']).flat();
     const r = await runClient(server.port, cwd, [...wrong, 'yoda', 'pw1']);
     const refusal = (r.stdout.split('\n').at(-2) ?? '').slice(P.user.length + P.pass.length);
@@ -111,13 +115,13 @@ describe('passwords: --hash-passwords and login throttling (real processes)', ()
     expect(server.lines()).not.toContain('yoda successful login');
   });
 
-  it('--login-attempts/--login-window: throttled after N wrong passwords, a right one works once the window has passed', async () => {
-    const { data, cwd } = await dirsFor();
+  it('--login-attempts/--login-window: throttled after N wrong passwords, a right one works once the window has passed', async ({ scope, expect }) => {
+    const { data, cwd } = await dirsFor(scope);
     await writeFile(join(data, 'credentials.txt'), 'yoda pw1\n');
     const windowMs = 1_500;
-    const server = await start(data, ['--hash-passwords', '--login-attempts', '3', '--login-window', String(windowMs / 1000)]);
+    const server = await startIn(scope, data, ['--hash-passwords', '--login-attempts', '3', '--login-window', String(windowMs / 1000)]);
     const c = spawnClient(server.port, cwd);
-    stops.push(() => c.child.kill('SIGKILL'));
+    scope.stops.push(() => c.child.kill('SIGKILL'));
     let expected = '';
     // The account unblocks when its oldest counted failure leaves the window; the server records it before replying.
     let firstFailureSeen = 0;
@@ -149,12 +153,12 @@ describe('passwords: --hash-passwords and login throttling (real processes)', ()
     expect(server.lines().filter((l) => l === 'Login of yoda throttled')).toHaveLength(1);
   });
 
-  it('--login-host-attempts: failures on several accounts from one host throttle that host for every account', async () => {
-    const { data } = await dirsFor();
+  it('--login-host-attempts: failures on several accounts from one host throttle that host for every account', async ({ scope, expect }) => {
+    const { data } = await dirsFor(scope);
     await writeFile(join(data, 'credentials.txt'), 'a pa\nb pb\nc pc\n');
-    const server = await start(data, ['--login-attempts', '3', '--login-host-attempts', '4', '--login-window', '30']);
+    const server = await startIn(scope, data, ['--login-attempts', '3', '--login-host-attempts', '4', '--login-window', '30']);
     const c = await rawClient(server.port);
-    stops.push(() => void c.close());
+    scope.stops.push(() => void c.close());
     // Four wrong passwords, at most two per account: no account is at its own limit of 3.
     for (const [i, u] of ['a', 'a', 'b', 'b'].entries()) {
       // The username field of the datagram names another user and does not matter: the host is the connection's.
@@ -168,12 +172,12 @@ describe('passwords: --hash-passwords and login throttling (real processes)', ()
     await server.stdout.waitFor('Login of c throttled\n');
   });
 
-  it('--login-checks: checks of any outcome throttle an account before its failures do, with their own line', async () => {
-    const { data } = await dirsFor();
+  it('--login-checks: checks of any outcome throttle an account before its failures do, with their own line', async ({ scope, expect }) => {
+    const { data } = await dirsFor(scope);
     await writeFile(join(data, 'credentials.txt'), 'a pa\n');
-    const server = await start(data, ['--login-attempts', '5', '--login-checks', '2', '--login-window', '30']);
+    const server = await startIn(scope, data, ['--login-attempts', '5', '--login-checks', '2', '--login-window', '30']);
     const c = await rawClient(server.port);
-    stops.push(() => void c.close());
+    scope.stops.push(() => void c.close());
     for (let i = 0; i < 2; i++) {
       expect((await c.request(`u${i}`, 'username', ['a'], 'c')).data).toEqual({ kind: 'auth', next: 'password' });
       expect((await c.request(`p${i}`, 'password', ['wrong'], 'c')).lines).toEqual(['Invalid password']);
@@ -185,32 +189,41 @@ describe('passwords: --hash-passwords and login throttling (real processes)', ()
     await server.stdout.waitFor('Login of a throttled\n');
   });
 
-  it('--login-attempts 0 turns throttling off', async () => {
-    const { data, cwd } = await dirsFor();
+  it('--login-attempts 0 turns throttling off', async ({ scope, expect }) => {
+    const { data, cwd } = await dirsFor(scope);
     await writeFile(join(data, 'credentials.txt'), 'yoda pw1\n');
-    const server = await start(data, ['--login-attempts', '0']);
+    const server = await startIn(scope, data, ['--login-attempts', '0']);
     const wrong = Array.from({ length: 8 }, () => ['yoda', 'bad']).flat();
     const r = await runClient(server.port, cwd, [...wrong, 'yoda', 'pw1', 'XIT']);
     expect(r.stdout).toBe(failedLogin('Invalid password').repeat(8) + loggedIn + answered(['Goodbye']));
   });
 
-  it('the new options are in --help and bad values are refused with the usage line', () => {
-    const run = (args: readonly string[]): { code: number | null; stdout: string; stderr: string } => {
-      const r = spawnSync(process.execPath, [SERVER_BIN, ...args], { encoding: 'utf8', input: '', timeout: 10_000 });
-      return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-    };
-    const help = run(['--help']);
+  it('the new options are in --help and bad values are refused with the usage line', async ({ expect }) => {
+    // Spawned, not spawnSync: the tests running beside this one (describe.concurrent) keep their event loop.
+    const run = (args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+      new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [SERVER_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+        child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+      });
+    const help = await run(['--help']);
     expect(help.code).toBe(0);
     for (const option of ['--hash-passwords', '--login-attempts N', '--login-host-attempts N', '--login-checks N', '--login-host-checks N', '--login-window SECONDS']) expect(help.stdout).toContain(option);
-    for (const [args, message] of [
+    const refusals = [
       [['4000', '--login-attempts', 'many'], 'invalid login attempts: many'],
       [['4000', '--login-attempts', '-1'], "Option '--login-attempts' argument is ambiguous"],
       [['4000', '--login-host-attempts', '0'], 'invalid login host attempts: 0'],
       [['4000', '--login-window', '0'], 'invalid login window: 0'],
       [['4000', '--login-checks', '0'], 'invalid login checks: 0'],
       [['4000', '--hash-passwords=yes'], "Option '--hash-passwords' does not take an argument"],
-    ] as const) {
-      const r = run(args);
+    ] as const;
+    const runs = await Promise.all(refusals.map(([args]) => run(args)));
+    for (const [i, [, message]] of refusals.entries()) {
+      const r = runs[i] as Awaited<ReturnType<typeof run>>;
       expect(r.code).toBe(2);
       expect(r.stderr.split('\n')[0]).toContain(message);
       expect(r.stderr.trimEnd().split('\n').at(-1)).toMatch(/^Usage: forum-server <port>/);

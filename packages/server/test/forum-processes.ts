@@ -133,9 +133,14 @@ export interface ServerProc extends Proc {
   stop(): Promise<void>;
 }
 
-/** Starts forum-server on an ephemeral port in `dataDir` and waits for `Waiting for clients`. `cwd`: the server's working directory (default: inherited). */
-export const startServer = async (dataDir: string, extraArgs: readonly string[] = [], cwd?: string): Promise<ServerProc> => {
-  const proc = track(spawn(process.execPath, [SERVER_BIN, '0', '--data-dir', dataDir, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd === undefined ? {} : { cwd }) }));
+/**
+ * Starts forum-server on an ephemeral port in `dataDir` and waits for `Waiting for clients`. `cwd`: the server's working
+ * directory (default: inherited); `env`: variables added to the inherited environment.
+ */
+export const startServer = async (dataDir: string, extraArgs: readonly string[] = [], cwd?: string, env: Readonly<Record<string, string>> = {}): Promise<ServerProc> => {
+  const proc = track(
+    spawn(process.execPath, [SERVER_BIN, '0', '--data-dir', dataDir, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, ...(cwd === undefined ? {} : { cwd }) }),
+  );
   // A server that exits at start-up is reported at once, with what it said, not after the wait times out.
   const died = proc.exited.then((code) => {
     throw new Error(`forum-server exited (${code}) before it was ready: ${proc.stderr.text.trim()}`);

@@ -90,7 +90,8 @@ const instrument = (core: Connection): (() => string) => {
 
 /**
  * With `$TIMELINE=<file>`, appends one line per event of `core` to `<file>.<role>`: the time (ms, on
- * the clock `at` gives), then `s pn` a packet sent, `a hi` an ACK whose largest is `hi` handled,
+ * the clock `at` gives), then `s pn` a packet sent, `a hi` an ACK whose largest is `hi` handled (and the
+ * congestion controller's state after it), `G` an ACK-only packet asking for an ack-of-ack,
  * `P` a probe timeout (stamped with the time of the event before it: the core does not pass the time), `r pn` a packet received, `A` an ACK frame written.
  */
 const timeline = (core: Connection, role: string, at: (now: number) => number): (() => void) => {
@@ -108,12 +109,30 @@ const timeline = (core: Connection, role: string, at: (now: number) => number): 
   const onSent = r.onPacketSent.bind(r);
   r.onPacketSent = (now, p) => ((last = at(now)), lines.push(`${last.toFixed(3)} s ${p.pn}`), onSent(now, p));
   const onAck = r.onAck.bind(r);
-  r.onAck = (now, f, ...rest) => ((last = at(now)), lines.push(`${last.toFixed(3)} a ${f.ranges[0]?.hi}`), onAck(now, f, ...rest));
+  // After each ACK the controller's state (BBR's fields, read as they are): window, bottleneck rate (bytes/ms), loss
+  // average, whether it takes the RTT as queueing (no loss compensation then), smallest RTT, and the connection's srtt.
+  const cc = (core as unknown as { cc: Record<string, unknown> }).cc;
+  const num = (v: unknown): string => (typeof v === 'number' ? v.toFixed(3) : String(v));
+  const ccState = (): string => `cwnd ${num(cc.cwnd)} bw ${num(cc.maxBw)} loss ${num(cc.lossFraction)} qd ${String(cc.queueDelayed)} minRtt ${num(cc.smallestRtt)} srtt ${core.stats().srttMs.toFixed(3)}`;
+  r.onAck = (now, f, ...rest) => {
+    last = at(now);
+    const out = onAck(now, f, ...rest);
+    lines.push(`${last.toFixed(3)} a ${f.ranges[0]?.hi} ${ccState()}`);
+    return out;
+  };
   const k = c.acks;
   const onPacket = k.onPacket.bind(k);
   k.onPacket = (now, pn, ...rest) => ((last = at(now)), lines.push(`${last.toFixed(3)} r ${pn}`), onPacket(now, pn, ...rest));
   const write = k.write.bind(k);
   k.write = (now, ...rest) => ((last = at(now)), lines.push(`${last.toFixed(3)} A`), write(now, ...rest));
+  // `G`: an ACK-only packet asks for an ack-of-ack (carries a PING).
+  const kk = k as unknown as { wantsAckOfAck(): boolean };
+  const wants = kk.wantsAckOfAck.bind(kk);
+  kk.wantsAckOfAck = () => {
+    const yes = wants();
+    if (yes) lines.push(`${last.toFixed(3)} G`);
+    return yes;
+  };
   return () => writeFileSync(`${file}.${role}`, lines.join('\n') + '\n');
 };
 

@@ -6,6 +6,7 @@
  * against a round trip of about 1 ms (attack/README-21-sim-vs-real.md). Now the receiver sends
  * the ACKs a one-datagram-at-a-time reader would have (one per `ackEveryPackets` packets of the
  * batch), and the probe timeout leaves the ACK delay out while the peer owes an immediate ACK.
+ * Under data loss the batch windows' jitter must not pass for a queue either (bbr.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { CLIENT, SERVER, makePair } from './helpers/pair.js';
@@ -38,9 +39,11 @@ describe('a receiver that reads its datagrams in 1 ms batches (simulated, 0.2 ms
   it.each([1, 2, 3, 4])('seed %i: 2 MiB with 50 %% of the receiver\'s packets lost takes under 0.3 s', (seed) => {
     expect(transfer(seed, 0, 0.5)).toBeLessThan(300);
   });
-  // Before, 11.6 and 13.9 s; after, 4.6 and 3.6 s (the batch window itself adds up to a millisecond to
-  // every round trip of a window-limited sender, so this stays slower than without batching).
-  it.each([1, 2])('seed %i: 2 MiB with 50 %% of the sender\'s packets lost takes under 7 s', (seed) => {
-    expect(transfer(seed, 0.5, 0)).toBeLessThan(7_000);
+  // Before the batch ACKs, 11.6 and 13.9 s (seeds 1-2); with them, 4.6, 4.4, 4.5, 4.3 s (seeds 1-4): the
+  // batch windows put srtt about 1 ms above the luckiest RTT sample, more than 25 % of it, and BBR took
+  // that for a queue and stopped compensating the loss, so its rate ratcheted down (bbr.ts,
+  // `QUEUE_FLOOR_TICKS`). Now 0.48, 0.53, 0.56, 0.75 s.
+  it.each([1, 2, 3, 4])('seed %i: 2 MiB with 50 %% of the sender\'s packets lost takes under 1.5 s', (seed) => {
+    expect(transfer(seed, 0.5, 0)).toBeLessThan(1_500);
   });
 });

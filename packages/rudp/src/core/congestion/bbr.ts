@@ -32,8 +32,17 @@ const DELAY_EXIT_SAMPLES = 24;
 const LOSS_KEEP = 0.98;
 /** Loss compensated for at most (1 / (1 − 0.3) ≈ 1.43× the delivery rate). */
 const MAX_COMPENSATED_LOSS = 0.3;
-/** Smoothed RTT above this multiple of min RTT means loss is congestion, not noise. */
+/** Smoothed RTT above this multiple of min RTT (and `QUEUE_FLOOR_TICKS` ticks above it) means loss is congestion, not noise. */
 const CONGESTED_RTT_RATIO = 1.25;
+/**
+ * Driver ticks (`SEND_QUANTUM_MS`) srtt must also sit above min RTT to count as a queue. A driver that
+ * reads datagrams in batches (recvmmsg; `receiveBatchMs`) or wakes on a millisecond timer adds up to a
+ * tick at each end to a round trip with no queue at all, and min RTT is the luckiest sample: on a path
+ * of a few ms, 25 % above it is that jitter, and taking it for a queue turned the loss compensation off
+ * at 50 % loss, so the rate ratcheted down to a 4-packet window (4 MiB over 1 ms each way with 1 ms
+ * batches: up to 15 s instead of 1.2; attack/README-21-sim-vs-real.md).
+ */
+const QUEUE_FLOOR_TICKS = 2;
 
 const MIN_WINDOW_PACKETS = 4;
 /** RTT samples a round needs before its mean counts towards the path's RTT. */
@@ -202,7 +211,7 @@ export class Bbr implements CongestionController {
     // No loss yet: the rate stays 0 (and `undefined`).
     if (this.lossFraction !== undefined) this.lossFraction *= LOSS_KEEP ** (s.ackedBytes / this.mtu);
     this.smallestRtt = Math.min(this.minRtt, s.minRttMs);
-    this.queueDelayed = s.srttMs > this.pathRtt() * CONGESTED_RTT_RATIO;
+    this.queueDelayed = s.srttMs > Math.max(this.pathRtt() * CONGESTED_RTT_RATIO, this.pathRtt() + QUEUE_FLOOR_TICKS * SEND_QUANTUM_MS);
     if (s.priorDelivered >= this.nextRoundDelivered) {
       this.endRttRound();
       this.round++;

@@ -193,17 +193,25 @@ export const withLock = async (lock, body) => {
   }
 };
 
+/** A log that also keeps its last 2,000 characters (`tail()`), for the error of a cluster that would not start. */
+const logTail = (log) => {
+  let kept = '';
+  return {
+    keep: (line) => {
+      kept = (kept + line).slice(-2000);
+      log(line);
+    },
+    tail: () => kept,
+  };
+};
+
 /** initdb in `dir`/data, then the database, and a clean shutdown; three ports tried. */
 const build = async (dir, log) => {
   let last;
   for (let attempt = 0; attempt < 3; attempt++) {
     const data = join(dir, 'data');
     await rm(data, { recursive: true, force: true });
-    let tail = '';
-    const keep = (line) => {
-      tail = (tail + line).slice(-2000);
-      log(line);
-    };
+    const { keep, tail } = logTail(log);
     const port = await freePort();
     // The segments before the shutdown's checkpoint deleted, not kept for reuse: they are not copied.
     const pg = new EmbeddedPostgres(clusterOptions(data, port, keep, true, ['-c', 'wal_recycle=off']));
@@ -234,7 +242,7 @@ const build = async (dir, log) => {
       return;
     } catch (e) {
       await pg.stop().catch(() => undefined);
-      last = new Error(`the template PostgreSQL cluster was not made (port ${port}): ${e instanceof Error ? e.message : String(e)}\n${tail}`);
+      last = new Error(`the template PostgreSQL cluster was not made (port ${port}): ${e instanceof Error ? e.message : String(e)}\n${tail()}`);
     }
   }
   throw last;
@@ -285,11 +293,7 @@ const prepareCopy = async (from, data, prepare, log) => {
   let last;
   for (let attempt = 0; attempt < 3; attempt++) {
     await rm(data, { recursive: true, force: true });
-    let tail = '';
-    const keep = (line) => {
-      tail = (tail + line).slice(-2000);
-      log(line);
-    };
+    const { keep, tail } = logTail(log);
     const port = await freePort();
     // As the base's build: the segments before the shutdown's checkpoint deleted, not kept (and copied).
     const pg = new EmbeddedPostgres(clusterOptions(data, port, keep, true, ['-c', 'wal_recycle=off']));
@@ -298,7 +302,7 @@ const prepareCopy = async (from, data, prepare, log) => {
       await pg.start();
     } catch (e) {
       await pg.stop().catch(() => undefined);
-      last = new Error(`a template PostgreSQL cluster was not made (port ${port}): ${e instanceof Error ? e.message : String(e)}\n${tail}`);
+      last = new Error(`a template PostgreSQL cluster was not made (port ${port}): ${e instanceof Error ? e.message : String(e)}\n${tail()}`);
       continue;
     }
     try {

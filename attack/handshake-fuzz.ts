@@ -41,21 +41,14 @@ import type { PeerAddress } from '../packages/rudp/src/core/sans-io.js';
 import { crc32c } from '../packages/rudp/src/wire/crc32c.js';
 import { AcceptKind, PacketType, PacketWriter, encodeAccept, encodeRetry } from '../packages/rudp/src/wire/packet.js';
 import { encodeVersionPacket } from '../packages/rudp/src/wire/version-packet.js';
+import { mulberry32 } from './lib-random.js';
 
 const trials = Number(process.argv[2] ?? 3000);
-let seed = Number(process.argv[3] ?? 22);
 const CLIENT = '10.0.0.1:5000';
 const SERVER = '10.0.0.2:4000';
 const MESSAGES = 6;
 
-const rnd = (): number => {
-  // mulberry32
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const rnd = mulberry32(Number(process.argv[3] ?? 22));
 const int = (n: number): number => Math.floor(rnd() * n);
 const pick = <A>(xs: readonly A[]): A => xs[int(xs.length)] as A;
 const bytes = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => int(256));

@@ -18,18 +18,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeServerMessage, type Reply } from '../packages/forum-protocol/dist/index.js';
 import { session, startServer, type Session } from './forum-raw.js';
+import { mulberry32 } from './lib-random.js';
 
 const total = Number(process.argv[2] ?? 6000);
-let seed = Number(process.argv[3] ?? 17);
 const nAccounts = Number(process.argv[4] ?? 4);
-const rnd = (): number => {
-  // mulberry32
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const rnd = mulberry32(Number(process.argv[3] ?? 17));
 const pick = <A>(xs: readonly A[]): A => xs[Math.floor(rnd() * xs.length)] as A;
 const CMDS = ['CRT', 'MSG', 'DLT', 'EDT', 'LST', 'RDT', 'UPD', 'DWN', 'RMV', 'username', 'password', 'newPassword', 'FOO', 'crt', '', 'XIT '];
 const STRINGS = [

@@ -15,18 +15,12 @@
  * addresses (a NAT: 1).
  */
 import { LargeReplyRate } from '../packages/server/src/large-reply-rate.js';
+import { mulberry32 } from './lib-random.js';
 
 const [honest = 300, perSecond = 2, attackers = 0, seconds = 60, rateMib = 32, chargeKib = 48, churn = 0, churnHeld = 4096, honestAddresses = honest] = process.argv.slice(2).map(Number);
 
 /** A seeded generator (mulberry32): runs repeat. */
-let seed = 12345;
-const random = (): number => {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const random = mulberry32(12345);
 
 let now = 0;
 /** Pending events, kept sorted by time (few thousand at most). */

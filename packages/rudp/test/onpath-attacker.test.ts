@@ -30,6 +30,7 @@ import {
   decodeInitial,
   encodeAccept,
   encodeInitial,
+  encodeRetry,
   isProtected,
   parseHeader,
   parseHeaderInto,
@@ -369,6 +370,32 @@ describe('on-path attacker: a forged WrongKey before the cookie', () => {
     expect(conn.keyMismatch).toBeUndefined();
     expect(p.clientEvents.map((e) => e.type)).toContain('connected');
     expect(conn.peerKey).toEqual(p.server.publicKey);
+  });
+});
+
+describe('on-path attacker: a forged RETRY before the genuine one', () => {
+  it('ends the attempt (the first RETRY wins, as in QUIC), and the timeout says a RETRY came and no ACCEPT for its cookie, not a bare "no answer" (attack round 22)', () => {
+    const p = keyedPair(33, () => undefined);
+    let forged = 0;
+    // The attacker answers the client's first INITIAL at once with a cookie the server never made.
+    intercept(p.server, (_now, data, _from, deliver) => {
+      const h = parseHeader(data);
+      const init = typeof h !== 'string' && h.type === PacketType.Initial ? decodeInitial(h.payload) : undefined;
+      if (init !== undefined && init.token.length === 0 && forged === 0) {
+        forged++;
+        p.client.handleDatagram(p.sim.now, encodeRetry(new Uint8Array(MAX_DATAGRAM), init.scid, new Uint8Array(32).fill(0xee)).slice(), SERVER);
+      }
+      deliver(data);
+    });
+    p.start();
+    p.sim.runUntil(6_000);
+    expect(forged).toBe(1);
+    expect(p.server.stats().connectionsAccepted).toBe(0);
+    const closed = p.clientEvents.find((e) => e.type === 'closed');
+    const reason = closed?.type === 'closed' ? closed.reason : undefined;
+    expect(reason?.kind).toBe('unreachable');
+    // Before: "no answer from … within 5000 ms", which sent the user to look for a server that is down.
+    expect(reason?.message).toMatch(/^no answer from .* within 5000 ms; a RETRY came, but no ACCEPT for any of the \d+ INITIALs that carried its cookie back \(lost on the path, or the RETRY was forged\)$/);
   });
 });
 

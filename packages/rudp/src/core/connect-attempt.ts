@@ -152,11 +152,17 @@ export class ConnectAttempt {
 
   /**
    * What the handshake timeout's "no answer" reason adds: that a plaintext ACCEPT was dropped for an
-   * invalid window (the first such), or nothing. Told as unauthenticated, since it proves nothing.
+   * invalid window (the first such), else that a RETRY came but no ACCEPT for the INITIALs carrying its
+   * cookie, else nothing. Told as unauthenticated, since neither proves anything.
    */
   noAnswerNote(): string {
     const w = this.droppedWindow;
-    return w === undefined ? '' : `; an unauthenticated ACCEPT was dropped for announcing an invalid receive window: ${windowProblem(w[0], w[1])}`;
+    if (w !== undefined) return `; an unauthenticated ACCEPT was dropped for announcing an invalid receive window: ${windowProblem(w[0], w[1])}`;
+    // Something did answer: a bare "no answer" sent the user to look for a server that is down, where the
+    // path lost the cookie INITIALs or their answers, or an on-path attacker's RETRY came first (attack round 22).
+    const sent = this.timing.cookieInitialsSent;
+    if (sent === 0) return '';
+    return `; a RETRY came, but no ACCEPT for any of the ${sent} INITIAL${sent === 1 ? '' : 's'} that carried its cookie back (lost on the path, or the RETRY was forged)`;
   }
 
   /**

@@ -96,6 +96,10 @@ export class ClientHandshake {
   get hasToken(): boolean {
     return this.token.length > 0;
   }
+  /** INITIALs sent with the RETRY's cookie, copies not counted (none: no RETRY came). */
+  get cookieInitialsSent(): number {
+    return this.cookieInitials;
+  }
   private lastInitialSent = 0;
   /** INITIALs sent, copies not counted. */
   private sentInitials = 0;

@@ -124,6 +124,26 @@ describe("connect attempt: the handshake timeout's note", () => {
   });
 });
 
+describe("connect attempt: the handshake timeout's note after a RETRY", () => {
+  it('counts the INITIALs that carried the cookie back (copies not counted); nothing before the RETRY; the dropped ACCEPT comes first', () => {
+    const a = new ConnectAttempt(PARAMS, 0, undefined);
+    const scratch = new Uint8Array(1_500);
+    expect(a.timing.pollInitial(0, scratch)).toBeDefined();
+    expect(a.noAnswerNote()).toBe('');
+    a.timing.onRetry(40, Uint8Array.of(1, 2, 3));
+    expect(a.noAnswerNote()).toBe('');
+    expect(a.timing.pollInitial(40, scratch)).toBeDefined();
+    // The INITIAL's copy (PARAMS.copies: 1) is the same INITIAL again.
+    expect(a.timing.pollInitial(43, scratch)).toBeDefined();
+    const one = '; a RETRY came, but no ACCEPT for any of the 1 INITIAL that carried its cookie back (lost on the path, or the RETRY was forged)';
+    expect(a.noAnswerNote()).toBe(one);
+    expect(a.timing.pollInitial(a.timing.initialDeadline(), scratch)).toBeDefined();
+    expect(a.noAnswerNote()).toBe(one.replace('1 INITIAL', '2 INITIALs'));
+    a.check({ ...accept(AcceptKind.Plaintext), params: { receiveWindow: 32_768, initialLimit: 32_769 } }, REMOTE);
+    expect(a.noAnswerNote()).toMatch(/^; an unauthenticated ACCEPT was dropped for announcing an invalid receive window: /);
+  });
+});
+
 describe('connect attempt: encrypted', () => {
   it('the server hello gives the id and window it carries, its keys, key and stateless reset token', () => {
     const a = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ resetToken: TOKEN, scid: 0x5678, receiveWindow: 32_768, initialLimit: 32_768 }))));

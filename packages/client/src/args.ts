@@ -1,6 +1,5 @@
-import { repeatedOption } from 'forum-protocol';
+import { parseProgramArguments } from 'forum-protocol';
 import { isIPv6 } from 'node:net';
-import { parseArgs } from 'node:util';
 import { EXIT } from './exit-status.js';
 import { DEFAULT_TRANSFER_PACE, type TransferPace } from './transfer-pace.js';
 
@@ -109,28 +108,16 @@ const hostOf = (text: string): { readonly host: string } | { readonly error: str
 
 /** Parses `argv` (without `node` and the script). Never throws. */
 export const parseClientArgs = (argv: readonly string[]): ClientCommand => {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        host: { type: 'string' },
-        'known-hosts': { type: 'string' },
-        timeout: { type: 'string' },
-        'stall-bytes': { type: 'string' },
-        'stall-seconds': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      tokens: true,
-    });
-  } catch (e) {
-    return { kind: 'error', message: e instanceof Error ? e.message : 'bad arguments' };
-  }
-  const { values, positionals, tokens } = parsed;
-  const repeated = repeatedOption(tokens);
-  if (repeated !== undefined) return { kind: 'error', message: `--${repeated} given more than once` };
+  const parsed = parseProgramArguments(argv, {
+    host: { type: 'string' },
+    'known-hosts': { type: 'string' },
+    timeout: { type: 'string' },
+    'stall-bytes': { type: 'string' },
+    'stall-seconds': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (parsed._tag === 'Left') return { kind: 'error', message: parsed.left };
+  const { values, positionals } = parsed.right;
   if (values.help === true) return { kind: 'help' };
   if (positionals.length !== 1) return { kind: 'error', message: 'expected exactly one <port>' };
   const text = positionals[0] ?? '';

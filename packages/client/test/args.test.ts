@@ -28,6 +28,11 @@ describe('forum-client options', () => {
     expect(parseClientArgs(['4000', '--host=a', '--host', 'b'])).toEqual({ kind: 'error', message: '--host given more than once' });
     expect(parseClientArgs(['4000', '--timeout', '2'])).toMatchObject({ kind: 'run', args: { timeoutSeconds: 2 } });
   });
+
+  it("an unknown option, or one without its value, is refused in parseArgs's words, never thrown", () => {
+    expect(parseClientArgs(['4000', '--bogus'])).toMatchObject({ kind: 'error', message: expect.stringContaining("Unknown option '--bogus'") });
+    expect(parseClientArgs(['4000', '--timeout'])).toMatchObject({ kind: 'error', message: expect.stringContaining("Option '--timeout <value>' argument missing") });
+  });
 });
 
 describe('forum-client --stall-bytes / --stall-seconds', () => {

@@ -12,7 +12,7 @@ export * from './protocol/codec.js';
 export * from './protocol/encoded-lines-cache.js';
 export * from './protocol/names.js';
 export * from './protocol/grammar.js';
-export * from './protocol/repeated-option.js';
+export * from './protocol/program-arguments.js';
 export * from './protocol/terminal-text.js';
 export * from './process/standard-streams.js';
 export * from './store/system-error-code.js';

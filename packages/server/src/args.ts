@@ -1,6 +1,5 @@
-import { DEFAULT_DISK_STALL_MS, DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, repeatedOption } from 'forum-protocol';
+import { DEFAULT_DISK_STALL_MS, DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, parseProgramArguments } from 'forum-protocol';
 import { DEFAULT_POSTGRES_TIMEOUTS as PG_TIMEOUTS } from 'forum-protocol/postgres';
-import { parseArgs } from 'node:util';
 import { DEFAULT_MIN_FREE_BYTES } from './disk-quota.js';
 import { DEFAULT_RATE_IDLE_BELOW } from './event-loop-busy.js';
 import { DEFAULT_LARGE_REPLY_BYTES_PER_SECOND, REPLY_FIXED_BYTES } from './large-reply-rate.js';
@@ -288,57 +287,45 @@ const parseBytes = (s: string, min: number): number | undefined => {
 
 /** Parses `argv` (without `node` and the script) and `env` (`FORUM_DATABASE_URL`). Never throws. */
 export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ServerCommand => {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        'data-dir': { type: 'string' },
-        store: { type: 'string' },
-        'idle-timeout': { type: 'string' },
-        host: { type: 'string' },
-        'transfer-port': { type: 'string' },
-        'advertised-transfer-port': { type: 'string' },
-        'transfer-header-timeout': { type: 'string' },
-        'identity-file': { type: 'string' },
-        'cid-server-id': { type: 'string' },
-        'hash-passwords': { type: 'boolean' },
-        'login-attempts': { type: 'string' },
-        'login-host-attempts': { type: 'string' },
-        'login-checks': { type: 'string' },
-        'login-host-checks': { type: 'string' },
-        'login-window': { type: 'string' },
-        'show-fingerprint': { type: 'boolean' },
-        'account-limit': { type: 'string' },
-        'account-window': { type: 'string' },
-        'max-upload-bytes': { type: 'string' },
-        'max-data-bytes': { type: 'string' },
-        'min-free-bytes': { type: 'string' },
-        'disk-stall-ms': { type: 'string' },
-        'max-thread-bytes': { type: 'string' },
-        'memory-budget-mib': { type: 'string' },
-        'max-connections-per-host': { type: 'string' },
-        'max-connections-before-login': { type: 'string' },
-        'handshake-rate': { type: 'string' },
-        'max-threads-per-user': { type: 'string' },
-        'max-accounts': { type: 'string' },
-        'request-rate': { type: 'string' },
-        'max-reply-bytes': { type: 'string' },
-        'large-reply-rate': { type: 'string' },
-        'request-charge': { type: 'string' },
-        'rate-idle-below': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      tokens: true,
-    });
-  } catch (e) {
-    return { kind: 'error', message: e instanceof Error ? e.message : 'bad arguments' };
-  }
-  const { values, positionals, tokens } = parsed;
-  const repeated = repeatedOption(tokens);
-  if (repeated !== undefined) return { kind: 'error', message: `--${repeated} given more than once` };
+  const parsed = parseProgramArguments(argv, {
+    'data-dir': { type: 'string' },
+    store: { type: 'string' },
+    'idle-timeout': { type: 'string' },
+    host: { type: 'string' },
+    'transfer-port': { type: 'string' },
+    'advertised-transfer-port': { type: 'string' },
+    'transfer-header-timeout': { type: 'string' },
+    'identity-file': { type: 'string' },
+    'cid-server-id': { type: 'string' },
+    'hash-passwords': { type: 'boolean' },
+    'login-attempts': { type: 'string' },
+    'login-host-attempts': { type: 'string' },
+    'login-checks': { type: 'string' },
+    'login-host-checks': { type: 'string' },
+    'login-window': { type: 'string' },
+    'show-fingerprint': { type: 'boolean' },
+    'account-limit': { type: 'string' },
+    'account-window': { type: 'string' },
+    'max-upload-bytes': { type: 'string' },
+    'max-data-bytes': { type: 'string' },
+    'min-free-bytes': { type: 'string' },
+    'disk-stall-ms': { type: 'string' },
+    'max-thread-bytes': { type: 'string' },
+    'memory-budget-mib': { type: 'string' },
+    'max-connections-per-host': { type: 'string' },
+    'max-connections-before-login': { type: 'string' },
+    'handshake-rate': { type: 'string' },
+    'max-threads-per-user': { type: 'string' },
+    'max-accounts': { type: 'string' },
+    'request-rate': { type: 'string' },
+    'max-reply-bytes': { type: 'string' },
+    'large-reply-rate': { type: 'string' },
+    'request-charge': { type: 'string' },
+    'rate-idle-below': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (parsed._tag === 'Left') return { kind: 'error', message: parsed.left };
+  const { values, positionals } = parsed.right;
   if (values.help === true) return { kind: 'help' };
   // `--data-dir "$FORUM_DIR"` with the variable unset: resolved, '' was the working directory (a home, /),
   // whose files the server then took as its own (their names taken, its lock and key written there).

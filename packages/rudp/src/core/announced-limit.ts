@@ -141,6 +141,18 @@ export class AnnouncedLimit extends PeerLimit {
   }
 
   /**
+   * The probe timer fired while packets that carried MAX_DATA or BLOCKED are unacknowledged: the probes
+   * carry them again (RFC 9002 §6.2.4: a probe repeats what is in flight). A probe of PING alone left a lost
+   * BLOCKED owed until an ACK showed its packet lost, and where ACKs are lost too nothing moved: the server
+   * of a 4 MiB message (past the 1 MiB first grant) over 30 % loss each way sent its BLOCKED once, then
+   * 12 probes of PING alone, and began after 2 s (`sim-vs-real.ts sim both30`, seed 10; 0.55 s the others).
+   */
+  onProbeTimeout(maxDataInFlight: boolean, blockedInFlight: boolean): void {
+    if (maxDataInFlight) this.maxDataDue = true;
+    if (blockedInFlight) this.onBlockedLost();
+  }
+
+  /**
    * Writes the owed MAX_DATA and BLOCKED frames that fit; returns which it wrote (`WROTE_MAX_DATA`,
    * `WROTE_BLOCKED`, 0: none), so the packet's loss owes again only what it carried. A packet with
    * only BLOCKED was counted as carrying MAX_DATA: its loss sent an unchanged limit again, and its

@@ -360,6 +360,17 @@ function idleReason(c: Connection, now: number): string {
  * of the connection writes its request after that poll on a real event loop (a promise's continuation),
  * and the request is the answer; taken earlier, an empty packet went ahead of nearly every client's request.
  */
+/** The probes about to leave repeat the MAX_DATA and BLOCKED of packets still unacknowledged (`AnnouncedLimit.onProbeTimeout`). */
+function probeRepeatsFlowFrames(c: Connection): void {
+  let maxData = false;
+  let blocked = false;
+  for (const p of c.recovery.packets()) {
+    maxData ||= p.carriedMaxData;
+    blocked ||= p.carriedBlocked;
+  }
+  if (maxData || blocked) c.flow.onProbeTimeout(maxData, blocked);
+}
+
 function acceptAnswerDeadline(c: Connection): number {
   return c.role === 'client' && c.nextPn === FIRST_PACKET_NUMBER && c.acceptAnswer === AcceptAnswer.Armed ? c.lastReceived : Number.POSITIVE_INFINITY;
 }
@@ -450,6 +461,7 @@ function expire(c: Connection, now: number, kind: Timer): void {
     case Timer.Probe:
       c.recovery.onPtoExpired();
       c.probesDue = PTO_PROBES;
+      probeRepeatsFlowFrames(c);
       // Re-send the oldest unacknowledged data without declaring it lost; a PING if there is none.
       if (!c.retransmits.queueProbe(now, c.recovery.packets())) c.pingDue = true;
       return;

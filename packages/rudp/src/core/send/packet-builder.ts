@@ -60,7 +60,7 @@ export interface PacketContents {
   /** It carried a resend. */
   readonly retransmission: boolean;
   readonly ackEliciting: boolean;
-  /** Its only ack-eliciting frame is a PING (`plan.ping`, or an ACK-only packet's ask to be acknowledged). */
+  /** Its only ack-eliciting frame is a PING (`plan.ping`, or an ACK-only packet's ask to be acknowledged), or a probe's flow-control frames. */
   readonly pingOnly: boolean;
   readonly repairSent: boolean;
 }
@@ -145,6 +145,11 @@ function fill(now: number, pn: number, w: PacketWriter, s: PacketSources, plan: 
     if (!ackEliciting && plan.ping) {
       writePing(w);
       ackEliciting = true;
+      pingOnly = true;
+    } else if (plan.ping && (carriedMaxData || carriedBlocked) && chunks.length === 0 && datagrams === 0) {
+      // A probe (or keep-alive) with nothing to resend but the flow-control frames of packets in flight
+      // (`AnnouncedLimit.onProbeTimeout`): no more the application's data than its PING was, so it does not
+      // restart the idle timer either.
       pingOnly = true;
     }
   } else if (ackLargest >= 0 && w.room() > 0 && s.acks.wantsAckOfAck()) {

@@ -16,7 +16,7 @@ import type { PostgresStore } from '../src/postgres.js';
 import { threadLines, type Thread } from '../src/store/thread.js';
 import { replyOf, run } from './helpers.js';
 import { insertThread, usePostgres } from './postgres-harness.js';
-import { until } from './poll-until.js';
+import { heldUntilWaiting } from './held-lock.js';
 
 const pg = usePostgres({ migrated: 4 });
 
@@ -69,35 +69,9 @@ const nearlyFull = async (sql: Sql, title: string, author: string, room: number)
   return { messages: entries.length };
 };
 
-/** Backends of the database waiting on a lock (a row, a transaction, an advisory lock). */
-const lockWaiters = async (sql: Sql): Promise<number> =>
-  (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)[0]?.n ?? 0;
-
-/**
- * Runs `commands` while a transaction of `sql` holds thread `title`'s row (FOR UPDATE: every mode of row lock
- * waits for it), released once `waiters` backends wait on a lock: each command has run up to its first
- * statement that touches the row. Resolves to the commands' results.
- */
-const heldUntilAllWait = async <A>(sql: Sql, title: string, waiters: number, commands: () => readonly Promise<A>[]): Promise<readonly A[]> => {
-  let release: () => void = () => undefined;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  let locked: () => void = () => undefined;
-  const isLocked = new Promise<void>((resolve) => (locked = resolve));
-  const holder = sql.begin(async (tx) => {
-    await tx`SELECT 1 FROM threads WHERE title = ${title} FOR UPDATE`;
-    locked();
-    await released;
-  });
-  await isLocked;
-  const running = commands();
-  try {
-    await until(async () => (await lockWaiters(sql)) >= waiters, 20_000);
-  } finally {
-    release();
-    await holder;
-  }
-  return Promise.all(running);
-};
+/** Runs `commands` while a transaction holds thread `title`'s row (FOR UPDATE: every mode of row lock waits for it). */
+const heldUntilAllWait = <A>(sql: Sql, title: string, waiters: number, commands: () => readonly Promise<A>[]): Promise<readonly A[]> =>
+  heldUntilWaiting(sql, (tx) => tx`SELECT 1 FROM threads WHERE title = ${title} FOR UPDATE`, waiters, commands);
 
 describe('PostgreSQL thread size under changes at once on two servers', () => {
   it('two EDTs that each fit alone: one is refused, the thread stays within its limit and its size stays exact', async () => {

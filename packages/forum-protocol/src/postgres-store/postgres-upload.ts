@@ -148,9 +148,17 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
   const line: ThreadEntry = { kind: 'upload', uploader, filename };
   const leaseMs = leases.ms;
   // Only into that thread row: a thread of the title made since is another row, and gets no pending upload.
+  // A RMV of it under way as the insert runs (another server's, uncommitted): the select still sees the row, the
+  // foreign key's check waits for the RMV and fails once it commits. That is the thread gone too: read as an
+  // error of the database, the sender was told "could not complete the upload, please try again" (attack round 23).
   const inserted = await sql<{ id: string }[]>`
     INSERT INTO uploads (thread, filename, uploader, lease_expires_at)
-    SELECT title, ${filename}, ${uploader}, now() + ${leaseMs} * interval '1 millisecond' FROM threads WHERE title = ${title} AND id = ${threadId} RETURNING id`;
+    SELECT title, ${filename}, ${uploader}, now() + ${leaseMs} * interval '1 millisecond' FROM threads WHERE title = ${title} AND id = ${threadId} RETURNING id`.catch(
+    (e: unknown) => {
+      if (e instanceof postgres.PostgresError && e.code === FOREIGN_KEY_VIOLATION) return [];
+      throw e;
+    },
+  );
   const id = inserted[0]?.id;
   if (id === undefined) return E.left(threadGone(title));
   leases.hold(id);

@@ -91,15 +91,19 @@ export type Session = Awaited<ReturnType<typeof session>>;
 
 /** Upload over TCP (from `localAddress` if given); true when the server said OK. */
 export const upload = (s: Session, reply: Reply, bytes: Buffer, signal: AbortSignal, localAddress?: string): Promise<boolean> =>
+  uploadAnswer(s, reply, bytes, signal, localAddress).then((answer) => answer === 'OK\n');
+
+/** Upload over TCP (from `localAddress` if given); what the server answered on the transfer connection ('' if nothing). */
+export const uploadAnswer = (s: Session, reply: Reply, bytes: Buffer, signal: AbortSignal, localAddress?: string): Promise<string> =>
   new Promise((resolve) => {
-    if (reply.data.kind !== 'transfer') return resolve(false);
+    if (reply.data.kind !== 'transfer') return resolve('');
     const { port, token } = reply.data;
     const socket = net.connect({ host: '127.0.0.1', port, ...(localAddress === undefined ? {} : { localAddress }) });
     let answer = '';
     const stop = (): void => void socket.destroy();
     signal.addEventListener('abort', stop);
     socket.on('error', () => undefined);
-    socket.on('close', () => resolve(answer === 'OK\n'));
+    socket.on('close', () => resolve(answer));
     socket.write(`${token}\n`);
     const ch = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(s.conn), token), 'client');
     ch.on('error', () => undefined);

@@ -148,9 +148,17 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
   const line: ThreadEntry = { kind: 'upload', uploader, filename };
   const leaseMs = leases.ms;
   // Only into that thread row: a thread of the title made since is another row, and gets no pending upload.
+  // A RMV of it under way as the insert runs (another server's, uncommitted): the select still sees the row, the
+  // foreign key's check waits for the RMV and fails once it commits. That is the thread gone too: read as an
+  // error of the database, the sender was told "could not complete the upload, please try again" (attack round 23).
   const inserted = await sql<{ id: string }[]>`
     INSERT INTO uploads (thread, filename, uploader, lease_expires_at)
-    SELECT title, ${filename}, ${uploader}, now() + ${leaseMs} * interval '1 millisecond' FROM threads WHERE title = ${title} AND id = ${threadId} RETURNING id`;
+    SELECT title, ${filename}, ${uploader}, now() + ${leaseMs} * interval '1 millisecond' FROM threads WHERE title = ${title} AND id = ${threadId} RETURNING id`.catch(
+    (e: unknown) => {
+      if (e instanceof postgres.PostgresError && e.code === FOREIGN_KEY_VIOLATION) return [];
+      throw e;
+    },
+  );
   const id = inserted[0]?.id;
   if (id === undefined) return E.left(threadGone(title));
   leases.hold(id);
@@ -305,8 +313,12 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
       const done = await sql.begin(async (tx): Promise<E.Either<UploadError, void>> => {
         const size = await lockThreadSize(tx, title);
         // Under the thread row's lock: the pending row is there unless RMV removed its thread (the cascade),
-        // so a thread of the title made again meanwhile is another row, which it does not belong to.
-        const mine = size === undefined ? [] : await tx`SELECT 1 FROM uploads WHERE id = ${id}`;
+        // so a thread of the title made again meanwhile is another row, which it does not belong to. Locked too:
+        // another server deleting it as a dead server's (its lease lapsed) takes no thread lock, and read only, a
+        // deletion that landed between this and the update below left the update nothing to change, and the line
+        // went in: listed, its sender told it was stored, and no file (attack round 23). Now such a deletion waits
+        // and finds the row committed, or went first and the row is not found here.
+        const mine = size === undefined ? [] : await tx`SELECT 1 FROM uploads WHERE id = ${id} FOR NO KEY UPDATE`;
         if (size === undefined) return E.left(threadGone(title));
         if (mine.length === 0) return E.left(failure(await rowGone(tx)));
         const taken = await tx`SELECT 1 FROM uploads WHERE thread = ${title} AND filename = ${filename} AND committed`;

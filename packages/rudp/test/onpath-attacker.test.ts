@@ -347,25 +347,34 @@ describe('on-path attacker: server keys', () => {
   });
 });
 
+/**
+ * The attacker answers the client's first INITIAL (no cookie yet) at once, ahead of the server's RETRY, with
+ * `forge(the client's connection id)`; returns how many it forged (one, once the client sent).
+ */
+function answerFirstInitial(p: ReturnType<typeof keyedPair>, forge: (scid: number) => Uint8Array): () => number {
+  let forged = 0;
+  intercept(p.server, (_now, data, _from, deliver) => {
+    const h = parseHeader(data);
+    const init = typeof h !== 'string' && h.type === PacketType.Initial ? decodeInitial(h.payload) : undefined;
+    if (init !== undefined && init.token.length === 0 && forged === 0) {
+      forged++;
+      p.client.handleDatagram(p.sim.now, forge(init.scid).slice(), SERVER);
+    }
+    deliver(data);
+  });
+  return () => forged;
+}
+
 describe('on-path attacker: a forged WrongKey before the cookie', () => {
   it.each([31, 32])('a pinned client that meets a WrongKey naming another key before the RETRY drops it and connects (seed %i; attack round 22)', (seed) => {
     const p = keyedPair(seed, (server) => server.publicKey);
     const other = deterministicCrypto(nodeCryptoProvider, new SimNetwork({ seed: seed + 2000 }).random('other')).generateKeyPair().publicKey;
-    let forged = 0;
-    // The attacker answers the client's first INITIAL (no cookie yet) at once, ahead of the server's RETRY.
-    intercept(p.server, (_now, data, _from, deliver) => {
-      const h = parseHeader(data);
-      const init = typeof h !== 'string' && h.type === PacketType.Initial ? decodeInitial(h.payload) : undefined;
-      if (init !== undefined && init.token.length === 0 && forged === 0) {
-        forged++;
-        const wrongKey = encodeAccept(new Uint8Array(MAX_DATAGRAM), init.scid, { scid: 0x0bad_cafe, params: { receiveWindow: 0, initialLimit: 0 }, kind: AcceptKind.WrongKey, handshake: other }).slice();
-        p.client.handleDatagram(p.sim.now, wrongKey, SERVER);
-      }
-      deliver(data);
-    });
+    const forged = answerFirstInitial(p, (scid) =>
+      encodeAccept(new Uint8Array(MAX_DATAGRAM), scid, { scid: 0x0bad_cafe, params: { receiveWindow: 0, initialLimit: 0 }, kind: AcceptKind.WrongKey, handshake: other }),
+    );
     const conn = p.start();
     p.sim.runUntil(5_000);
-    expect(forged).toBe(1);
+    expect(forged()).toBe(1);
     expect(p.client.stats().dropped.malformed).toBe(1);
     expect(conn.keyMismatch).toBeUndefined();
     expect(p.clientEvents.map((e) => e.type)).toContain('connected');
@@ -376,20 +385,11 @@ describe('on-path attacker: a forged WrongKey before the cookie', () => {
 describe('on-path attacker: a forged RETRY before the genuine one', () => {
   it('ends the attempt (the first RETRY wins, as in QUIC), and the timeout says a RETRY came and no ACCEPT for its cookie, not a bare "no answer" (attack round 22)', () => {
     const p = keyedPair(33, () => undefined);
-    let forged = 0;
-    // The attacker answers the client's first INITIAL at once with a cookie the server never made.
-    intercept(p.server, (_now, data, _from, deliver) => {
-      const h = parseHeader(data);
-      const init = typeof h !== 'string' && h.type === PacketType.Initial ? decodeInitial(h.payload) : undefined;
-      if (init !== undefined && init.token.length === 0 && forged === 0) {
-        forged++;
-        p.client.handleDatagram(p.sim.now, encodeRetry(new Uint8Array(MAX_DATAGRAM), init.scid, new Uint8Array(32).fill(0xee)).slice(), SERVER);
-      }
-      deliver(data);
-    });
+    // A cookie the server never made.
+    const forged = answerFirstInitial(p, (scid) => encodeRetry(new Uint8Array(MAX_DATAGRAM), scid, new Uint8Array(32).fill(0xee)));
     p.start();
     p.sim.runUntil(6_000);
-    expect(forged).toBe(1);
+    expect(forged()).toBe(1);
     expect(p.server.stats().connectionsAccepted).toBe(0);
     const closed = p.clientEvents.find((e) => e.type === 'closed');
     const reason = closed?.type === 'closed' ? closed.reason : undefined;

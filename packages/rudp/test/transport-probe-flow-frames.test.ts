@@ -35,59 +35,36 @@ function answeringPair(seed: number): Pair {
 }
 
 describe('probes repeat the flow-control frames in flight', () => {
-  it.each([1, 2, 3])("the server's BLOCKED lost and the path back cut: its probes carry BLOCKED again, and the answer arrives (seed %i)", (seed) => {
-    const p = answeringPair(seed);
-    let cutUntil = Number.NEGATIVE_INFINITY;
-    let probedBlocked = 0;
-    // Server → client: the first BLOCKED is lost; those the probes carry while the way back is cut are counted.
-    intercept(p.client, (now, data, _from, deliver) => {
-      if (!carries(data, 'blocked')) return deliver(data);
-      if (cutUntil === Number.NEGATIVE_INFINITY) {
-        cutUntil = now + OUTAGE_MS;
-        return;
-      }
-      if (now < cutUntil) probedBlocked++;
-      deliver(data);
-    });
-    // Client → server: nothing arrives during the cut, so no ACK shows the BLOCKED's packet lost.
-    intercept(p.server, (now, data, _from, deliver) => {
-      if (now >= cutUntil) deliver(data);
-    });
-    p.conn.send(Uint8Array.of(1));
-    p.sim.wake(CLIENT);
-    p.sim.runFor(OUTAGE_MS + 5_000);
-    expect(cutUntil).toBeGreaterThan(0);
-    // Before: 0 (the probes were PINGs; the BLOCKED went again only once an ACK, after the cut, showed it lost).
-    expect(probedBlocked).toBeGreaterThan(0);
-    expect(messagesOf(p.clientEvents).map((m) => m.length)).toEqual([ANSWER.length]);
-  });
-
-  it.each([1, 2, 3])("the client's MAX_DATA lost and the server's way cut: the client's probes carry MAX_DATA again, and the answer arrives (seed %i)", (seed) => {
-    const p = answeringPair(seed);
-    let cutUntil = Number.NEGATIVE_INFINITY;
-    let probedMaxData = 0;
-    // Client → server: the first MAX_DATA after the request (the answer to BLOCKED) is lost; those sent during the cut are counted.
-    let requested = false;
-    intercept(p.server, (now, data, _from, deliver) => {
-      if (!requested || !carries(data, 'max-data')) return deliver(data);
-      if (cutUntil === Number.NEGATIVE_INFINITY) {
-        cutUntil = now + OUTAGE_MS;
-        return;
-      }
-      if (now < cutUntil) probedMaxData++;
-      deliver(data);
-    });
-    // Server → client: nothing arrives during the cut, so no ACK shows the MAX_DATA's packet lost.
-    intercept(p.client, (now, data, _from, deliver) => {
-      if (now >= cutUntil) deliver(data);
-    });
-    requested = true;
-    p.conn.send(Uint8Array.of(1));
-    p.sim.wake(CLIENT);
-    p.sim.runFor(OUTAGE_MS + 5_000);
-    expect(cutUntil).toBeGreaterThan(0);
-    // Before: 0 (the client's probes were PINGs).
-    expect(probedMaxData).toBeGreaterThan(0);
-    expect(messagesOf(p.clientEvents).map((m) => m.length)).toEqual([ANSWER.length]);
+  it.each([
+    ["the server's BLOCKED lost and the path back cut: its probes carry BLOCKED again", 'blocked', 'server'],
+    ["the client's MAX_DATA (its answer to BLOCKED) lost and the server's way cut: the client's probes carry MAX_DATA again", 'max-data', 'client'],
+  ] as const)('%s, and the answer arrives (seeds 1-3)', (_what, frame, sender) => {
+    for (const seed of [1, 2, 3]) {
+      const p = answeringPair(seed);
+      const [from, to] = sender === 'server' ? [p.server, p.client] : [p.client, p.server];
+      let cutUntil = Number.NEGATIVE_INFINITY;
+      let repeated = 0;
+      // The frame's first packet after the request is lost; its copies sent while the way back is cut are counted.
+      intercept(to, (now, data, _from, deliver) => {
+        if (!carries(data, frame)) return deliver(data);
+        if (cutUntil === Number.NEGATIVE_INFINITY) {
+          cutUntil = now + OUTAGE_MS;
+          return;
+        }
+        if (now < cutUntil) repeated++;
+        deliver(data);
+      });
+      // Nothing comes back during the cut, so no ACK shows the frame's packet lost.
+      intercept(from, (now, data, _from, deliver) => {
+        if (now >= cutUntil) deliver(data);
+      });
+      p.conn.send(Uint8Array.of(1));
+      p.sim.wake(CLIENT);
+      p.sim.runFor(OUTAGE_MS + 5_000);
+      expect(cutUntil, `seed ${seed}`).toBeGreaterThan(0);
+      // Before: 0 (the probes were PINGs; the frame went again only once an ACK, after the cut, showed it lost).
+      expect(repeated, `seed ${seed}`).toBeGreaterThan(0);
+      expect(messagesOf(p.clientEvents).map((m) => m.length)).toEqual([ANSWER.length]);
+    }
   });
 });

@@ -15,39 +15,15 @@
  *       what it leaves (pending rows and bytes, upload places, the session lease) and when each goes
  */
 import { randomBytes } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createRequire } from 'node:module';
-import type Postgres from '../packages/forum-protocol/node_modules/postgres/types/index.js';
-import { startEmbeddedPostgres } from '../scripts/embedded-postgres.mjs';
-import { startServerProcess } from '../scripts/cluster.mjs';
 import { session, upload, type Session } from './forum-raw.js';
 import { cpuMs, sleep, stat } from './frame-lib.js';
-
-// The driver is forum-protocol's dependency, not the workspace root's.
-const postgres = createRequire(new URL('../packages/forum-protocol/package.json', import.meta.url))('postgres') as typeof Postgres;
+import { openPgCluster, type ClusterServer } from './lib-pg-cluster.js';
 
 const mode = process.argv[2] ?? 'fill';
-const pg = await startEmbeddedPostgres();
-const sql = postgres(pg.url, { max: 2, onnotice: () => undefined });
-const keyDir = await mkdtemp(join(tmpdir(), 'cluster-pg-'));
-const stop = new AbortController();
-setMaxListeners(0, stop.signal);
-type Proc = Awaited<ReturnType<typeof startServerProcess>>;
-const procs: Proc[] = [];
-const start = async (extra: readonly string[], idleTimeoutSeconds = 600): Promise<Proc> => {
-  const p = await startServerProcess({ port: 0, databaseUrl: pg.url, idleTimeoutSeconds, cwd: keyDir, identityFile: join(keyDir, 'identity'), extraArgs: ['--account-limit', '0', ...extra] });
-  procs.push(p);
-  return p;
-};
-/** `n` servers, one after another (two creating the identity file at once would race). */
-const startAll = async (n: number, extra: readonly string[]): Promise<readonly Proc[]> => {
-  const all: Proc[] = [];
-  for (let i = 0; i < n; i++) all.push(await start(extra));
-  return all;
-};
+const cluster = await openPgCluster('cluster-pg-');
+const { sql, signal } = cluster;
+type Proc = ClusterServer;
+const { start, startAll } = cluster;
 const dbBytes = async (): Promise<{ readonly uploads: number; readonly database: number }> => {
   const [r] = await sql<{ u: string; d: string }[]>`SELECT (SELECT bytes FROM upload_bytes) AS u, pg_database_size(current_database()) AS d`;
   return { uploads: Number(r?.u ?? 0), database: Number(r?.d ?? 0) };
@@ -78,11 +54,11 @@ try {
     const worker = async (s: Session, thread: string, w: number): Promise<void> => {
       for (let i = 0; Date.now() < until; i++) {
         const r = await s.request('UPD', [thread, `f${w}-${i}`]);
-        if (await upload(s, r, file, stop.signal)) ok++;
+        if (await upload(s, r, file, signal)) ok++;
         else refused++;
       }
     };
-    const sessions = await Promise.all(servers.map((p, i) => session(p.port, `m${i}`, stop.signal)));
+    const sessions = await Promise.all(servers.map((p, i) => session(p.port, `m${i}`, signal)));
     await Promise.all(sessions.map((s, i) => s.request('CRT', [`t${i}`])));
     const t0 = Date.now();
     const samples: string[] = [];
@@ -99,7 +75,7 @@ try {
     const depth = Number(process.argv[5] ?? 8);
     const servers = await startAll(n, []);
     const first = servers[0] as Proc;
-    const owner = await session(first.port, 'owner', stop.signal);
+    const owner = await session(first.port, 'owner', signal);
     await owner.request('CRT', ['big']);
     // 3.9 MiB of messages of 3,990 characters, written as the owner posts them (MSG by MSG: what a user can do).
     const text = 'x'.repeat(3990);
@@ -107,11 +83,11 @@ try {
       const r = await Promise.all(Array.from({ length: 8 }, () => owner.request('MSG', ['big', text])));
       if (!r.every((x) => x.lines[0]?.startsWith('Message posted'))) throw new Error(r.map((x) => x.lines.join('|')).join('; '));
     }
-    const honest = await session(first.port, 'honest', stop.signal);
+    const honest = await session(first.port, 'honest', signal);
     await honest.request('CRT', ['h']);
     const probe = (ms: number): Promise<number[]> => honestMsgs(honest, ms);
     const before = await probe(2000);
-    const hostile = await Promise.all(servers.flatMap((p, i) => [0, 1].map((k) => session(p.port, `r${i}-${k}`, stop.signal))));
+    const hostile = await Promise.all(servers.flatMap((p, i) => [0, 1].map((k) => session(p.port, `r${i}-${k}`, signal))));
     let answered = 0;
     let bytes = 0;
     // Rows the database handed out (tup_returned + tup_fetched, all backends) and the servers' CPU, over the attack.
@@ -146,12 +122,12 @@ try {
     const depth = Number(process.argv[6] ?? 16);
     const servers = await startAll(n, []);
     const first = servers[0] as Proc;
-    const honest = await session(first.port, 'honest', stop.signal);
+    const honest = await session(first.port, 'honest', signal);
     await honest.request('CRT', ['h']);
     await honest.request('CRT', ['hot']);
     const probe = (ms: number): Promise<number[]> => honestMsgs(honest, ms);
     const before = await probe(2000);
-    const hostile = await Promise.all(servers.flatMap((p, i) => Array.from({ length: perServer }, (_, k) => session(p.port, `h${i}-${k}`, stop.signal))));
+    const hostile = await Promise.all(servers.flatMap((p, i) => Array.from({ length: perServer }, (_, k) => session(p.port, `h${i}-${k}`, signal))));
     let posted = 0;
     const refusals = new Map<string, number>();
     const until = Date.now() + seconds * 1000;
@@ -176,7 +152,7 @@ try {
     /** A login of `user` with `password` on `port`: the reply's first line, and the session's request function. */
     const login = async (port: number, user: string, password: string) => {
       const conn = await connect({ port, idleTimeoutMs: 30_000 });
-      stop.signal.addEventListener('abort', () => conn.destroy());
+      signal.addEventListener('abort', () => conn.destroy());
       type Answer = { readonly lines: readonly string[]; readonly next: string };
       const waiting = new Map<string, (a: Answer) => void>();
       let id = 0;
@@ -232,7 +208,7 @@ try {
     for (const [k, v] of tally) console.log(`${v} x ${k}`);
   } else if (mode === 'kill') {
     const [a, b] = [await start([], 60), await start([], 60)];
-    const s = await session(a.port, 'mallory', stop.signal);
+    const s = await session(a.port, 'mallory', signal);
     await s.request('CRT', ['t']);
     const r = await s.request('UPD', ['t', 'half']);
     if (r.data.kind !== 'transfer') throw new Error(r.lines.join('|'));
@@ -273,9 +249,5 @@ try {
     console.log(`kill: mallory logs in on the other server ${((Date.now() - t0) / 1000).toFixed(1)} s after; ${await state()}`);
   }
 } finally {
-  stop.abort();
-  for (const p of procs) await p.stop().catch(() => undefined);
-  await sql.end();
-  await pg.stop();
-  await rm(keyDir, { recursive: true, force: true });
+  await cluster.close();
 }

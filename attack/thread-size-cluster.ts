@@ -14,17 +14,8 @@
  * missing `FOR UPDATE` in `lockThreadSize` took both edits past the limit in the deterministic test
  * (`postgres-thread-size-race.test.ts`); this shows whether anything lets it pass on real servers.
  */
-import { setMaxListeners } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createRequire } from 'node:module';
-import type Postgres from '../packages/forum-protocol/node_modules/postgres/types/index.js';
-import { startEmbeddedPostgres } from '../scripts/embedded-postgres.mjs';
-import { startServerProcess } from '../scripts/cluster.mjs';
 import { session, upload, type Session } from './forum-raw.js';
-
-const postgres = createRequire(new URL('../packages/forum-protocol/package.json', import.meta.url))('postgres') as typeof Postgres;
+import { openPgCluster, type ClusterServer } from './lib-pg-cluster.js';
 
 const rounds = Number(process.argv[2] ?? 10);
 const accounts = Number(process.argv[3] ?? 8);
@@ -32,13 +23,9 @@ const accounts = Number(process.argv[3] ?? 8);
 const LIMIT = 4 * 1024 * 1024;
 const ROOM = 12_000;
 
-const pg = await startEmbeddedPostgres();
-const sql = postgres(pg.url, { max: 2, onnotice: () => undefined });
-const keyDir = await mkdtemp(join(tmpdir(), 'a23-size-'));
-const stop = new AbortController();
-setMaxListeners(0, stop.signal);
-type Proc = Awaited<ReturnType<typeof startServerProcess>>;
-const procs: Proc[] = [];
+const cluster = await openPgCluster('a23-size-');
+const { sql, signal } = cluster;
+type Proc = ClusterServer;
 const problems: string[] = [];
 
 /** The RDT reply's size as the store counts it: JSON of the lines, and one comma too many. */
@@ -46,15 +33,11 @@ const recount = (lines: readonly string[]): number => Buffer.byteLength(JSON.str
 const stored = async (): Promise<number> => Number((await sql<{ b: string }[]>`SELECT reply_bytes AS b FROM threads WHERE title = 'big'`)[0]?.b);
 
 try {
-  for (let i = 0; i < 2; i++) {
-    // One after another: two creating the identity file at once would race.
-    procs.push(await startServerProcess({ port: 0, databaseUrl: pg.url, cwd: keyDir, identityFile: join(keyDir, 'identity'), extraArgs: ['--account-limit', '0', '--request-rate', '0'] }));
-  }
-  const [p0, p1] = procs as [Proc, Proc];
-  const owner = await session(p0.port, 'owner', stop.signal);
+  const [p0, p1] = (await cluster.startAll(2, ['--request-rate', '0'])) as [Proc, Proc];
+  const owner = await session(p0.port, 'owner', signal);
   await owner.request('CRT', ['big']);
   const users: Session[] = [];
-  for (let i = 0; i < accounts; i++) users.push(await session(i % 2 === 0 ? p0.port : p1.port, `u${i}`, stop.signal));
+  for (let i = 0; i < accounts; i++) users.push(await session(i % 2 === 0 ? p0.port : p1.port, `u${i}`, signal));
   // Each account's message: numbers 1 to `accounts`, in order.
   for (const [i, u] of users.entries()) {
     const r = await u.request('MSG', ['big', 'a']);
@@ -87,7 +70,7 @@ try {
       const what = kind === 'edt' || i % 2 === 0 ? 'EDT' : i % 4 === 1 ? 'MSG' : 'UPD';
       if (what === 'EDT') return u.request('EDT', ['big', String(i + 1), grown]).then((r) => ({ what, ok: r.status === 'ok' }));
       if (what === 'MSG') return u.request('MSG', ['big', 'e'.repeat(g)]).then((r) => ({ what, ok: r.status === 'ok' }));
-      return u.request('UPD', ['big', `f${round}-${i}`]).then(async (r) => ({ what, ok: r.status === 'ok' && (await upload(u, r, Buffer.from('data'), stop.signal)) }));
+      return u.request('UPD', ['big', `f${round}-${i}`]).then(async (r) => ({ what, ok: r.status === 'ok' && (await upload(u, r, Buffer.from('data'), signal)) }));
     });
     const done = await Promise.all(changes);
     const ms = performance.now() - t0;
@@ -115,9 +98,5 @@ try {
   console.log(`${rounds} rounds: ${taken} of ${asked} changes taken; thread ${last.length} lines, ${recount(last)} bytes`);
   console.log(problems.length === 0 ? 'HELD: no problem found' : `PROBLEMS:\n  ${problems.join('\n  ')}`);
 } finally {
-  stop.abort();
-  for (const p of procs) await p.stop().catch(() => undefined);
-  await sql.end();
-  await pg.stop();
-  await rm(keyDir, { recursive: true, force: true });
+  await cluster.close();
 }

@@ -12,30 +12,17 @@
  * bytes must download whole.
  */
 import { randomBytes } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createRequire } from 'node:module';
-import type Postgres from '../packages/forum-protocol/node_modules/postgres/types/index.js';
-import { startEmbeddedPostgres } from '../scripts/embedded-postgres.mjs';
-import { startServerProcess } from '../scripts/cluster.mjs';
 import { download, session, uploadAnswer, type Session } from './forum-raw.js';
 import { sleep } from './frame-lib.js';
-
-const postgres = createRequire(new URL('../packages/forum-protocol/package.json', import.meta.url))('postgres') as typeof Postgres;
+import { openPgCluster, type ClusterServer } from './lib-pg-cluster.js';
 
 const seconds = Number(process.argv[2] ?? 20);
 const uploaders = Number(process.argv[3] ?? 4);
 const kib = Number(process.argv[4] ?? 64);
 
-const pg = await startEmbeddedPostgres();
-const sql = postgres(pg.url, { max: 2, onnotice: () => undefined });
-const keyDir = await mkdtemp(join(tmpdir(), 'a23-rmv-'));
-const stop = new AbortController();
-setMaxListeners(0, stop.signal);
-type Proc = Awaited<ReturnType<typeof startServerProcess>>;
-const procs: Proc[] = [];
+const cluster = await openPgCluster('a23-rmv-');
+const { sql, signal } = cluster;
+type Proc = ClusterServer;
 const problems: string[] = [];
 const tally = new Map<string, number>();
 const count = (what: string): void => void tally.set(what, (tally.get(what) ?? 0) + 1);
@@ -43,14 +30,10 @@ const count = (what: string): void => void tally.set(what, (tally.get(what) ?? 0
 const shape = (line: string): string => line.trim().replace(/\bf\d+-\d+\b/g, 'F').replace(/\bt\b/g, 'T');
 
 try {
-  for (let i = 0; i < 2; i++) {
-    // One after another: two creating the identity file at once would race.
-    procs.push(await startServerProcess({ port: 0, databaseUrl: pg.url, cwd: keyDir, identityFile: join(keyDir, 'identity'), extraArgs: ['--account-limit', '0', '--request-rate', '0'] }));
-  }
-  const [p0, p1] = procs as [Proc, Proc];
-  const owner = await session(p1.port, 'o', stop.signal);
+  const [p0, p1] = (await cluster.startAll(2, ['--request-rate', '0'])) as [Proc, Proc];
+  const owner = await session(p1.port, 'o', signal);
   const users: Session[] = [];
-  for (let i = 0; i < uploaders; i++) users.push(await session(p0.port, `u${i}`, stop.signal));
+  for (let i = 0; i < uploaders; i++) users.push(await session(p0.port, `u${i}`, signal));
   const body = randomBytes(kib * 1024);
   const until = Date.now() + seconds * 1000;
   let cycles = 0;
@@ -71,7 +54,7 @@ try {
         await sleep(2);
         continue;
       }
-      const answer = await uploadAnswer(u, r, body, stop.signal);
+      const answer = await uploadAnswer(u, r, body, signal);
       count(`upload: ${shape(answer) || '(closed without an answer)'}`);
       if (/could not complete|try again/i.test(answer)) problems.push(`f${w}-${i}: ${answer.trim()}`);
     }
@@ -83,7 +66,7 @@ try {
   await Promise.all(
     users.map(async (u, w) => {
       const r = await u.request('UPD', ['t', `last${w}`]);
-      if ((await uploadAnswer(u, r, body, stop.signal)) === 'OK\n') kept.push(`last${w}`);
+      if ((await uploadAnswer(u, r, body, signal)) === 'OK\n') kept.push(`last${w}`);
     }),
   );
   const lines = (await owner.request('RDT', ['t'])).lines;
@@ -92,7 +75,7 @@ try {
   if ([...listed].sort().join() !== rows.map((r) => r.filename).sort().join()) problems.push(`listed ${listed.join(',')} but committed ${rows.map((r) => r.filename).join(',')}`);
   if ([...kept].sort().join() !== [...listed].sort().join()) problems.push(`answered OK ${kept.join(',')} but listed ${listed.join(',')}`);
   for (const f of listed) {
-    const got = await download(owner, await owner.request('DWN', ['t', f]), stop.signal);
+    const got = await download(owner, await owner.request('DWN', ['t', f]), signal);
     if (!(got instanceof Buffer) || !got.equals(body)) problems.push(`DWN ${f}: ${got instanceof Buffer ? `${got.length} bytes, not the ones sent` : got}`);
   }
   const [left] = await sql<{ pending: number }[]>`SELECT count(*)::int AS pending FROM uploads WHERE NOT committed`;
@@ -101,9 +84,5 @@ try {
   console.log(`end: ${listed.length} uploads listed, each committed and whole; pending rows left ${left?.pending}`);
   console.log(problems.length === 0 ? 'HELD: no problem found' : `PROBLEMS (${problems.length}):\n  ${problems.slice(0, 10).join('\n  ')}`);
 } finally {
-  stop.abort();
-  for (const p of procs) await p.stop().catch(() => undefined);
-  await sql.end();
-  await pg.stop();
-  await rm(keyDir, { recursive: true, force: true });
+  await cluster.close();
 }

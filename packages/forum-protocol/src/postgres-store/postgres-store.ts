@@ -364,6 +364,11 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
             if (locked === undefined) return E.left(noThread(title));
             const ok = guard(locked.thread);
             if (E.isLeft(ok)) return ok;
+            // Its upload rows locked first in the order of their ids, as the lease heartbeat and deleteUploads lock
+            // them: the cascade alone took them in the table's scan order, which a row's update (every chunk renews
+            // its lease) leaves unlike the ids', and a RMV beside either deadlocked, one of the two ended after
+            // deadlock_timeout (1 s) (test postgres-rmv-upload-lock-order).
+            await tx`SELECT 1 FROM uploads WHERE thread = ${title} ORDER BY id FOR UPDATE`;
             // Its lines and upload rows (committed or pending) go with it (ON DELETE CASCADE); the uploads' chunks
             // are doomed with them (schema 8's trigger) and deleted after the reply, however many GiB they hold.
             const rows = await tx<{ id: string; xid: string }[]>`DELETE FROM threads WHERE title = ${title} RETURNING id, txid_current()::text AS xid`;

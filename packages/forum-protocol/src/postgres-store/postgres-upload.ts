@@ -148,12 +148,16 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
   const line: ThreadEntry = { kind: 'upload', uploader, filename };
   const leaseMs = leases.ms;
   // Only into that thread row: a thread of the title made since is another row, and gets no pending upload.
-  // A RMV of it under way as the insert runs (another server's, uncommitted): the select still sees the row, the
-  // foreign key's check waits for the RMV and fails once it commits. That is the thread gone too: read as an
-  // error of the database, the sender was told "could not complete the upload, please try again" (attack round 23).
+  // The row read is locked (KEY SHARE, the foreign key's own lock): the key is checked at the statement's end
+  // against the title alone, and with another server's RMV and a CRT of the title committed in between, the
+  // check found the new thread and the upload went into another user's thread (test postgres-upload-begin-remade).
+  // A RMV under way (uncommitted) is waited for, and once it commits the row is not found: the thread gone. Before
+  // the lock the foreign key's check waited for it and failed (23503), still read so; read as an error of the
+  // database, the sender was told "could not complete the upload, please try again" (attack round 23).
   const inserted = await sql<{ id: string }[]>`
     INSERT INTO uploads (thread, filename, uploader, lease_expires_at)
-    SELECT title, ${filename}, ${uploader}, now() + ${leaseMs} * interval '1 millisecond' FROM threads WHERE title = ${title} AND id = ${threadId} RETURNING id`.catch(
+    SELECT title, ${filename}, ${uploader}, now() + ${leaseMs} * interval '1 millisecond' FROM threads WHERE title = ${title} AND id = ${threadId}
+    FOR KEY SHARE RETURNING id`.catch(
     (e: unknown) => {
       if (e instanceof postgres.PostgresError && e.code === FOREIGN_KEY_VIOLATION) return [];
       throw e;

@@ -352,14 +352,6 @@ function idleReason(c: Connection, now: number): string {
   return `${silence} (data sent ${Math.round(now - sent)} ms ago unanswered)`;
 }
 
-/**
- * When an established client answers its ACCEPT (`Infinity`: it did, it is due already, or no poll
- * followed the ACCEPT yet): at the first timer turn after the poll that followed it (handshake.ts: the
- * server times its first RTT sample on the answer). Not in that poll, nor at a timer turn before it (the
- * Node adapter handles its timeouts right after a burst of datagrams, then polls): an application told
- * of the connection writes its request after that poll on a real event loop (a promise's continuation),
- * and the request is the answer; taken earlier, an empty packet went ahead of nearly every client's request.
- */
 /** The probes about to leave repeat the MAX_DATA and BLOCKED of packets still unacknowledged (`AnnouncedLimit.onProbeTimeout`). */
 function probeRepeatsFlowFrames(c: Connection): void {
   let maxData = false;
@@ -371,6 +363,14 @@ function probeRepeatsFlowFrames(c: Connection): void {
   if (maxData || blocked) c.flow.onProbeTimeout(maxData, blocked);
 }
 
+/**
+ * When an established client answers its ACCEPT (`Infinity`: it did, it is due already, or no poll
+ * followed the ACCEPT yet): at the first timer turn after the poll that followed it (handshake.ts: the
+ * server times its first RTT sample on the answer). Not in that poll, nor at a timer turn before it (the
+ * Node adapter handles its timeouts right after a burst of datagrams, then polls): an application told
+ * of the connection writes its request after that poll on a real event loop (a promise's continuation),
+ * and the request is the answer; taken earlier, an empty packet went ahead of nearly every client's request.
+ */
 function acceptAnswerDeadline(c: Connection): number {
   return c.role === 'client' && c.nextPn === FIRST_PACKET_NUMBER && c.acceptAnswer === AcceptAnswer.Armed ? c.lastReceived : Number.POSITIVE_INFINITY;
 }

@@ -4,15 +4,16 @@
  * relay on a clean path, then the loss is set and it reads a 3.9 MiB thread (RDT) and downloads a file
  * (DWN: the request and its grant over the relay, the bytes over TCP, which the relay does not carry).
  *
- *   npx tsx attack/forum-under-loss.ts <case[,case…]> [rounds=3] [what=rdt,dwn,bare]
+ *   npx tsx attack/forum-under-loss.ts <case[,case…]> [rounds=3] [what=rdt,dwn,bare]   # also `msg`: 20 MSGs of 4 KB
  *
  * Cases: `clean`, `data30`, `data50` (that share of server → client datagrams lost), `ack50` (client →
  * server), `both30`. Each round runs every case once, in order (rounds interleave the cases), and each
  * case's `what` in order: `rdt` and `dwn` on one fresh server and client, `bare` one plain rudpx
  * transfer of the RDT reply's bytes through the same relay (`sim-vs-real.ts real`, a process of its own).
  * Prints each figure as it comes, then per case the runs, the median and the load average.
- * `$FILE_MIB` sets the downloaded file's size (default 4). `$FORUM_PRELOAD=<file>` is passed as
- * `--import <file>` to both forum processes (the trace hooks of forum-trace.ts).
+ * `$FILE_MIB` sets the downloaded file's size (default 4). `$FORUM_PRELOAD=attack/forum-trace.mjs` (a path
+ * from a build's root) is passed as `--import` to both forum processes: each RDT then also prints where its
+ * time went. `$FORUM_BUILDS=new=/this/tree,old=/an/older/built/tree` compares builds, case by case in turn.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -22,12 +23,22 @@ import { join } from 'node:path';
 import { largeThreadFile } from '../packages/server/test/large-thread.js';
 import { startPathRelay, waitFor, type PathRelay } from './lib-path.js';
 
-const SERVER_BIN = new URL('../packages/server/bin/forum-server.js', import.meta.url).pathname;
-const CLIENT_BIN = new URL('../packages/client/bin/forum-client.js', import.meta.url).pathname;
-const SIM_VS_REAL = new URL('./sim-vs-real.ts', import.meta.url).pathname;
+const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
+/**
+ * `$FORUM_BUILDS=name=/a/worktree,name2=/another`: built trees to compare, each case of each round run on
+ * each in turn (their `attack/sim-vs-real.ts` for `bare`, their `attack/forum-trace.mjs` for the preload);
+ * default this one.
+ */
+const BUILDS: readonly { readonly name: string; readonly root: string }[] = (process.env.FORUM_BUILDS ?? `this=${ROOT}`).split(',').map((b) => {
+  const [name = '', root = ''] = b.split('=');
+  return { name, root };
+});
+const serverBin = (root: string): string => join(root, 'packages/server/bin/forum-server.js');
+const clientBin = (root: string): string => join(root, 'packages/client/bin/forum-client.js');
 const BIG_MESSAGES = Math.floor((3.9 * 1024 * 1024) / 4012);
 const FILE_BYTES = Number(process.env.FILE_MIB ?? 4) * 2 ** 20;
-const PRELOAD = process.env.FORUM_PRELOAD === undefined ? undefined : new URL(process.env.FORUM_PRELOAD, `file://${process.cwd()}/`).pathname;
+/** `$FORUM_PRELOAD`: a preload's path relative to a build's root (each build loads its own copy, bound to its rudpx). */
+const PRELOAD = process.env.FORUM_PRELOAD;
 
 const CASES: Record<string, { readonly down: number; readonly up: number }> = {
   clean: { down: 0, up: 0 },
@@ -50,8 +61,8 @@ interface Proc {
   readonly exited: Promise<number | null>;
 }
 
-const proc = (args: readonly string[], cwd?: string, env?: NodeJS.ProcessEnv): Proc => {
-  const pre = PRELOAD === undefined ? [] : ['--import', PRELOAD];
+const proc = (args: readonly string[], cwd?: string, env?: NodeJS.ProcessEnv, root?: string): Proc => {
+  const pre = PRELOAD === undefined || root === undefined ? [] : ['--import', join(root, PRELOAD)];
   const child = spawn(process.execPath, [...pre, ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd, env: { ...process.env, ...env } });
   // Kept as chunks: 4 MB of RDT output appended to one string is quadratic.
   const chunks: string[] = [];
@@ -91,20 +102,20 @@ interface World {
   readonly client: Proc;
 }
 
-const startWorld = async (label: string): Promise<World> => {
+const startWorld = async (label: string, root: string): Promise<World> => {
   const dir = await mkdtemp(join(tmpdir(), 'a23-'));
   await writeFile(join(dir, 'credentials.txt'), 'alice pw\nbob pw\n');
   await writeFile(join(dir, 'big'), largeThreadFile('bob', BIG_MESSAGES));
   // A thread with one upload line and its file, as an UPD leaves them.
   await writeFile(join(dir, 'files'), 'bob\nbob uploaded f.bin\n');
   await writeFile(join(dir, 'files-f.bin'), Buffer.alloc(FILE_BYTES, 7));
-  const server = proc([SERVER_BIN, '0', '--data-dir', dir, '--transfer-port', '0'], undefined, { FORUM_TRACE_LABEL: `${label}.server` });
+  const server = proc([serverBin(root), '0', '--data-dir', dir, '--transfer-port', '0'], undefined, { FORUM_TRACE_LABEL: `${label}.server` }, root);
   if (!(await waitFor(() => /UDP [^ ]+:([0-9]+)/.test(server.text()), 30_000))) throw new Error(`no server: ${server.text()}`);
   const port = Number(/UDP [^ ]+:([0-9]+)/.exec(server.text())?.[1]);
   const relay = await startPathRelay(port);
   const cwd = join(dir, 'client');
   await mkdir(cwd);
-  const client = proc([CLIENT_BIN, String(relay.port), '--known-hosts', join(dir, 'kh')], cwd, { FORUM_TRACE_LABEL: `${label}.client` });
+  const client = proc([clientBin(root), String(relay.port), '--known-hosts', join(dir, 'kh')], cwd, { FORUM_TRACE_LABEL: `${label}.client` }, root);
   client.write('alice\npw\n');
   if (!(await waitFor(() => client.text().includes('Welcome') || client.child.exitCode !== null, 20_000)) || !client.text().includes('Welcome')) {
     throw new Error(`no login: ${client.text().slice(-500)}`);
@@ -195,9 +206,21 @@ const dwn = async (w: World): Promise<number | string> => {
   return `failed: ${JSON.stringify(since(w.client, mark).slice(0, 300))}`;
 };
 
+/** 20 MSGs of 4 KB, written at once (the client sends them one at a time): seconds until the 20th is acknowledged. */
+const msgs = async (w: World): Promise<number | string> => {
+  const mark = w.client.text().length;
+  const t0 = performance.now();
+  const text = 'x'.repeat(4000);
+  w.client.write(Array.from({ length: 20 }, (_, i) => `MSG files m${i} ${text}\n`).join(''));
+  const posted = (): number => (since(w.client, mark).match(/Message posted to files thread/g) ?? []).length;
+  const failed = (): boolean => w.client.child.exitCode !== null || /unreachable|busy|may or may not/i.test(since(w.client, mark));
+  await waitFor(() => posted() >= 20 || failed(), TIMEOUT_MS);
+  return posted() >= 20 ? (performance.now() - t0) / 1000 : `failed after ${posted()}: ${JSON.stringify(since(w.client, mark).slice(-300))}`;
+};
+
 /** The bare transport: one message of the RDT reply's bytes through the same relay, in `sim-vs-real.ts real`. */
-const bare = async (kase: string): Promise<number | string> => {
-  const p = proc([...process.execArgv, SIM_VS_REAL, 'real', kase, '1'], undefined, { SIZE: String(RDT_REPLY_BYTES) });
+const bare = async (kase: string, root: string): Promise<number | string> => {
+  const p = proc([...process.execArgv, join(root, 'attack/sim-vs-real.ts'), 'real', kase, '1'], undefined, { SIZE: String(RDT_REPLY_BYTES) });
   await p.exited;
   const m = new RegExp(`real ${kase}: ([0-9.]+) s`).exec(p.text());
   return m === null ? `failed: ${JSON.stringify(p.text().slice(-300))}` : Number(m[1]);
@@ -215,25 +238,29 @@ const show = (v: number | string): string => (typeof v === 'number' ? v.toFixed(
 console.log(`RDT reply about ${RDT_REPLY_BYTES} B (${BIG_MESSAGES} lines); file ${FILE_BYTES} B; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 for (let round = 1; round <= Number(roundsArg); round++) {
   for (const kase of cases) {
+    // Builds in turn, and in the other order every other round: neither always runs first after a case change.
+    for (const { name, root } of round % 2 === 1 ? BUILDS : [...BUILDS].reverse()) {
     const loss = CASES[kase] as { readonly down: number; readonly up: number };
-    if (what.includes('rdt') || what.includes('dwn')) {
-      const w = await startWorld(`${kase}.${round}`);
+    const tag = BUILDS.length > 1 ? ` [${name}]` : '';
+    if (what.some((x) => x !== 'bare')) {
+      const w = await startWorld(`${kase}.${round}.${name}`, root);
       w.relay.down = { loss: loss.down };
       w.relay.up = { loss: loss.up };
       for (const x of what) {
-        if (x !== 'rdt' && x !== 'dwn') continue;
-        const r = x === 'rdt' ? await rdt(w) : await dwn(w);
-        add(`${kase} ${x}`, r);
-        console.log(`round ${round} ${kase} ${x}: ${show(r)} s; relay down ${w.relay.downCounts.offered}/${w.relay.downCounts.dropped} up ${w.relay.upCounts.offered}/${w.relay.upCounts.dropped} (offered/dropped so far); load ${loadavg()[0]?.toFixed(2)}`);
+        if (x === 'bare') continue;
+        const r = x === 'rdt' ? await rdt(w) : x === 'dwn' ? await dwn(w) : await msgs(w);
+        add(`${kase} ${x}${tag}`, r);
+        console.log(`round ${round} ${kase} ${x}${tag}: ${show(r)} s; relay down ${w.relay.downCounts.offered}/${w.relay.downCounts.dropped} up ${w.relay.upCounts.offered}/${w.relay.upCounts.dropped} (offered/dropped so far); load ${loadavg()[0]?.toFixed(2)}`);
       }
       await stopWorld(w);
     }
     if (what.includes('bare')) {
-      const r = await bare(kase);
-      add(`${kase} bare`, r);
-      console.log(`round ${round} ${kase} bare: ${show(r)} s; load ${loadavg()[0]?.toFixed(2)}`);
+      const r = await bare(kase, root);
+      add(`${kase} bare${tag}`, r);
+      console.log(`round ${round} ${kase} bare${tag}: ${show(r)} s; load ${loadavg()[0]?.toFixed(2)}`);
     }
     loads.push(loadavg()[0] ?? 0);
+    }
   }
 }
 const median = (xs: readonly number[]): number => {

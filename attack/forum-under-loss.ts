@@ -240,26 +240,26 @@ for (let round = 1; round <= Number(roundsArg); round++) {
   for (const kase of cases) {
     // Builds in turn, and in the other order every other round: neither always runs first after a case change.
     for (const { name, root } of round % 2 === 1 ? BUILDS : [...BUILDS].reverse()) {
-    const loss = CASES[kase] as { readonly down: number; readonly up: number };
-    const tag = BUILDS.length > 1 ? ` [${name}]` : '';
-    if (what.some((x) => x !== 'bare')) {
-      const w = await startWorld(`${kase}.${round}.${name}`, root);
-      w.relay.down = { loss: loss.down };
-      w.relay.up = { loss: loss.up };
-      for (const x of what) {
-        if (x === 'bare') continue;
-        const r = x === 'rdt' ? await rdt(w) : x === 'dwn' ? await dwn(w) : await msgs(w);
-        add(`${kase} ${x}${tag}`, r);
-        console.log(`round ${round} ${kase} ${x}${tag}: ${show(r)} s; relay down ${w.relay.downCounts.offered}/${w.relay.downCounts.dropped} up ${w.relay.upCounts.offered}/${w.relay.upCounts.dropped} (offered/dropped so far); load ${loadavg()[0]?.toFixed(2)}`);
+      const loss = CASES[kase] as { readonly down: number; readonly up: number };
+      const tag = BUILDS.length > 1 ? ` [${name}]` : '';
+      if (what.some((x) => x !== 'bare')) {
+        const w = await startWorld(`${kase}.${round}.${name}`, root);
+        w.relay.down = { loss: loss.down };
+        w.relay.up = { loss: loss.up };
+        for (const x of what) {
+          if (x === 'bare') continue;
+          const r = x === 'rdt' ? await rdt(w) : x === 'dwn' ? await dwn(w) : await msgs(w);
+          add(`${kase} ${x}${tag}`, r);
+          console.log(`round ${round} ${kase} ${x}${tag}: ${show(r)} s; relay down ${w.relay.downCounts.offered}/${w.relay.downCounts.dropped} up ${w.relay.upCounts.offered}/${w.relay.upCounts.dropped} (offered/dropped so far); load ${loadavg()[0]?.toFixed(2)}`);
+        }
+        await stopWorld(w);
       }
-      await stopWorld(w);
-    }
-    if (what.includes('bare')) {
-      const r = await bare(kase, root);
-      add(`${kase} bare${tag}`, r);
-      console.log(`round ${round} ${kase} bare${tag}: ${show(r)} s; load ${loadavg()[0]?.toFixed(2)}`);
-    }
-    loads.push(loadavg()[0] ?? 0);
+      if (what.includes('bare')) {
+        const r = await bare(kase, root);
+        add(`${kase} bare${tag}`, r);
+        console.log(`round ${round} ${kase} bare${tag}: ${show(r)} s; load ${loadavg()[0]?.toFixed(2)}`);
+      }
+      loads.push(loadavg()[0] ?? 0);
     }
   }
 }

@@ -63,7 +63,7 @@ const watch = (conn) => {
     const sent2 = rec.onPacketSent;
     lines.push(`${performance.now().toFixed(3)} H (reply handed) ${sched()}`);
     rec.onPacketSent = (now, p, ...a) => (
-      lines.push(`${now.toFixed(3)} s ${p.pn} ${p.size} B chunks ${p.chunks.length}${p.retransmission ? ' rtx' : ''}${p.pingOnly ? ' ping' : ''} ${sched()}`), sent2(now, p, ...a)
+      lines.push(`${now.toFixed(3)} s ${p.pn} ${p.size} B chunks ${p.chunks.length}${p.retransmission ? ' rtx' : ''}${p.pingOnly ? ' ping' : ''}${p.carriedBlocked ? ' BLOCKED' : ''}${p.carriedMaxData ? ' MAX_DATA' : ''} ${sched()}`), sent2(now, p, ...a)
     );
     const ack = rec.onAck.bind(rec);
     rec.onAck = (now, f, ...a) => {

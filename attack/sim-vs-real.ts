@@ -7,7 +7,7 @@
  *   npx tsx attack/sim-vs-real.ts sim <case> [seeds=1-6]   # the seeded simulator, 1 ms each way, 100 Mbit/s
  *   npx tsx attack/sim-vs-real.ts raw <case>               # the relay alone: raw dgram through it
  *
- * Cases: `clean`, `data50` (50 % of server → client datagrams lost), `ack50` (50 % of client → server
+ * Cases: `clean`, `data30`, `data50` (30 or 50 % of server → client datagrams lost), `ack50` (50 % of client → server
  * lost: its ACKs), `both30` (30 % each way).
  *
  * `real`: the server and the client are child processes of their own (so neither shares an event loop
@@ -42,6 +42,7 @@ const [mode = 'real', kase = 'data50', third] = process.argv.slice(2);
 
 const CASES: Record<string, { readonly down: number; readonly up: number }> = {
   clean: { down: 0, up: 0 },
+  data30: { down: 0.3, up: 0 },
   data50: { down: 0.5, up: 0 },
   ack50: { down: 0, up: 0.5 },
   both30: { down: 0.3, up: 0.3 },

@@ -152,6 +152,10 @@ function fill(now: number, pn: number, w: PacketWriter, s: PacketSources, plan: 
       // restart the idle timer either.
       pingOnly = true;
     }
+  } else if (ackLargest >= 0 && w.room() > 0 && s.flow.repeatAnswerIfRoom(w)) {
+    // An ACK-only packet repeats our answer to the peer's BLOCKED until it is known to have arrived.
+    carriedMaxData = true;
+    ackEliciting = true;
   } else if (ackLargest >= 0 && w.room() > 0 && s.acks.wantsAckOfAck()) {
     // An ACK-only packet whose frame carries old gaps asks to be acknowledged, so they can be dropped.
     writePing(w);

@@ -42,7 +42,10 @@ export function answerBlocked(c: Connection): void {
   const flow = c.flow;
   if (!flow.peerWaiting || c.isPaused || c.reassembly.hasNext()) return;
   if (c.state !== 'established' && c.state !== 'closing') return;
-  if (!flow.answerBlocked() && flow.credit >= flow.wanted && !flow.shareWaiting) return;
+  const answered = flow.answerBlocked();
+  // The answer is repeated until a packet sent from now on that carried it is acknowledged (`onMaxDataAcked`).
+  if (answered) c.raisedAtPn = c.nextPn;
+  if (!answered && flow.credit >= flow.wanted && !flow.shareWaiting) return;
   if (flow.credit < flow.wanted || flow.shareWaiting) c.host.receivePool?.wait(c);
   c.host.wake(c);
 }

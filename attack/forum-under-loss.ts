@@ -21,7 +21,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { largeThreadFile } from '../packages/server/test/large-thread.js';
-import { startPathRelay, waitFor, type PathRelay } from './lib-path.js';
+import { startPathRelay, waitFor, type PathRelay, LOSS_CASES } from './lib-path.js';
 
 const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 /**
@@ -40,13 +40,7 @@ const FILE_BYTES = Number(process.env.FILE_MIB ?? 4) * 2 ** 20;
 /** `$FORUM_PRELOAD`: a preload's path relative to a build's root (each build loads its own copy, bound to its rudpx). */
 const PRELOAD = process.env.FORUM_PRELOAD;
 
-const CASES: Record<string, { readonly down: number; readonly up: number }> = {
-  clean: { down: 0, up: 0 },
-  data30: { down: 0.3, up: 0 },
-  data50: { down: 0.5, up: 0 },
-  ack50: { down: 0, up: 0.5 },
-  both30: { down: 0.3, up: 0.3 },
-};
+const CASES = LOSS_CASES;
 
 /** The RDT reply's JSON bytes, about: each line, its quotes and comma (the reply's head is some tens of bytes). */
 const RDT_REPLY_BYTES = largeThreadFile('bob', BIG_MESSAGES)

@@ -232,3 +232,12 @@ export const startTcpPath = async (targetPort: number): Promise<TcpPath> => {
     },
   };
 };
+
+/** The loss cases of `sim-vs-real.ts` and `forum-under-loss.ts`: the fraction of datagrams lost server → client (`down`) and client → server (`up`). */
+export const LOSS_CASES: Readonly<Record<string, { readonly down: number; readonly up: number }>> = {
+  clean: { down: 0, up: 0 },
+  data30: { down: 0.3, up: 0 },
+  data50: { down: 0.5, up: 0 },
+  ack50: { down: 0, up: 0.5 },
+  both30: { down: 0.3, up: 0.3 },
+};

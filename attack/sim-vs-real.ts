@@ -23,7 +23,7 @@ import type { AddressInfo } from 'node:net';
 import { connect, listen, nodeCryptoProvider, type RudpConnection } from '../packages/rudp/dist/index.js';
 import { Endpoint, type Connection, type ConnectionStats } from '../packages/rudp/dist/core.js';
 import { SimNetwork, createRandom, deterministicCrypto } from '../packages/rudp/dist/testing.js';
-import { startPathRelay, type Impairment } from './lib-path.js';
+import { startPathRelay, type Impairment, LOSS_CASES } from './lib-path.js';
 
 const SIZE = Number(process.env.SIZE ?? 4 * 2 ** 20);
 /** `$COUNT` messages of `$SIZE` bytes each (the forum's RDT of a 3.9 MiB thread is about 1,000 of 4,012 B); default 1. */
@@ -40,13 +40,7 @@ const SIM_DELAY_MS = Number(process.env.DELAY_MS ?? 1);
 const batchOption = process.env.BATCH_MS === undefined ? {} : { receiveBatchMs: Number(process.env.BATCH_MS) };
 const [mode = 'real', kase = 'data50', third] = process.argv.slice(2);
 
-const CASES: Record<string, { readonly down: number; readonly up: number }> = {
-  clean: { down: 0, up: 0 },
-  data30: { down: 0.3, up: 0 },
-  data50: { down: 0.5, up: 0 },
-  ack50: { down: 0, up: 0.5 },
-  both30: { down: 0.3, up: 0.3 },
-};
+const CASES = LOSS_CASES;
 
 /** The counters worth a look, on one line. */
 const brief = (s: ConnectionStats): string =>

@@ -40,7 +40,9 @@ export default defineConfig({
     pool: 'forks',
     // vitest's default is one worker less than the cores: a single one on a 2-core CI machine, where most
     // test time is waiting on sockets, processes and timers (the suite took 599 s; on two workers 350-360 s,
-    // clean). Two at least.
+    // clean). Two at least. Three forks on 2 cores (VITEST_MAX_FORKS=3) were tried: 552 s against 812 s back to back
+    // (load ~5), but each of three runs at three had a failure the two-worker runs did not (a lossy-relay client
+    // unable to connect in 20 s, a node:dgram close never heard, vitest's own onTaskUpdate RPC timing out), so two.
     maxWorkers: Math.max(2, availableParallelism() - 1),
     // One pool of each kind serves all projects, with the root's options: threads shared, forks one a file.
     poolOptions: { threads: { isolate: false }, forks: { isolate: true } },

@@ -411,3 +411,54 @@ describe('FlowControl: BLOCKED', () => {
     expect(g.creditFor((4096 - 1624) * 1024)).toBe(g.credit);
   });
 });
+
+describe('FlowControl: frames repeated while their packets are in flight', () => {
+  it("a probe timeout owes again the MAX_DATA and the BLOCKED of packets in flight, and only those", () => {
+    const MiB = 1024 * 1024;
+    const f = new FlowControl(64 * MiB, 64 * MiB, undefined, MiB);
+    // The sender waits past the peer's limit: BLOCKED, written once.
+    expect(f.allows(2 * MiB)).toBe(false);
+    expect(owed(f)).toEqual([['blocked', 2 * MiB]]);
+    expect(f.due).toBe(false);
+    f.onProbeTimeout(false, false);
+    expect(f.due).toBe(false);
+    f.onProbeTimeout(false, true);
+    expect(owed(f)).toEqual([['blocked', 2 * MiB]]);
+    // The receiver side: a MAX_DATA in flight goes again (the latest limit).
+    f.onRead(MiB / 2);
+    expect(owed(f).map(([type]) => type)).toEqual(['max-data']);
+    f.onProbeTimeout(true, false);
+    expect(owed(f)).toEqual([['max-data', f.limit]]);
+    // Once the peer's limit covers what it waited for, the BLOCKED is not owed again.
+    f.onMaxData(2 * MiB, 0);
+    f.onProbeTimeout(false, true);
+    expect(f.due).toBe(false);
+  });
+
+  it("the answer to a BLOCKED rides on ACK-only packets until a packet that carried it is acknowledged, and not once its message began", () => {
+    const MiB = 1024 * 1024;
+    const g = new FlowControl(64 * MiB, 5_000);
+    const repeated = (): [string, number][] => {
+      const w = writerWithRoom(100);
+      g.repeatAnswerIfRoom(w);
+      return framesIn(w).map(valueOf);
+    };
+    // No BLOCKED answered: nothing to repeat.
+    expect(repeated()).toEqual([]);
+    g.onPeerBlocked(4 * MiB);
+    expect(g.answerBlocked()).toBe(true);
+    expect(owed(g)).toEqual([['max-data', 4 * MiB]]);
+    // Sent once; until it is known to have arrived, every ACK-only packet carries it again.
+    expect(repeated()).toEqual([['max-data', 4 * MiB]]);
+    expect(repeated()).toEqual([['max-data', 4 * MiB]]);
+    g.onMaxDataAcked();
+    expect(repeated()).toEqual([]);
+    // A second answer, not acknowledged, whose message begins: no longer repeated in ACKs.
+    g.onPeerBlocked(8 * MiB);
+    expect(g.answerBlocked()).toBe(true);
+    owed(g);
+    expect(repeated()).toEqual([['max-data', 8 * MiB]]);
+    g.began(8 * MiB);
+    expect(repeated()).toEqual([]);
+  });
+});

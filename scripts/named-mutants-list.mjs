@@ -93,4 +93,6 @@ export const MUTANTS = [
   { name: '20a a probe timeout leaves the BLOCKED in flight unrepeated', file: `${core}/announced-limit.ts`, from: '    if (blockedInFlight) this.onBlockedLost();\n', to: '', tests: ['flow-control'] },
   { name: "20b the answer to a BLOCKED not repeated in ACK-only packets (lost, it waits for the receiver's own probe timeout)", file: `${core}/flow-control.ts`, from: '    return this.repeatRaiseIfRoom(w);', to: '    return false;', tests: ['flow-control'] },
   { name: '20c a RETRY with no ACCEPT for its cookie times out as a bare "no answer"', file: `${core}/connect-attempt.ts`, from: "    if (sent === 0) return '';", to: "    if (sent >= 0) return '';", tests: ['connect-attempt'] },
+  { name: "21 the client's window and first limit not bound into the handshake's prologue (an INITIAL rewritten on the path holds the server to them)", file: `${core}/security.ts`, from: '  const end = writeVarint(out, writeVarint(out, LABEL.length + 5, client.receiveWindow), client.initialLimit);', to: '  const end = LABEL.length + 5;', tests: ['handshake-prologue'] },
+  { name: '21b ACCEPTs that failed to authenticate not counted (the timeout says a RETRY came and no ACCEPT)', file: `${core}/connect-attempt.ts`, from: '      this.failedAccepts++;\n', to: '', tests: ['connect-attempt'] },
 ];

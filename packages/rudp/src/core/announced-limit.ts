@@ -19,11 +19,6 @@ const RAISED_NONE = 0;
 const RAISED_LIMIT = 1;
 /** `AnnouncedLimit.raiseUnacked`: a raised window (and any raised limit) is not yet known to have reached the peer. */
 const RAISED_WINDOW = 2;
-/**
- * `AnnouncedLimit.raiseUnacked`: as `RAISED_WINDOW`, and not yet sent at all: the handshake's window and
- * limit (`reannounceHandshake`), owed at the head of the first packet that carries new data.
- */
-const RAISED_HANDSHAKE = 3;
 
 /**
  * The limit we announce, and the MAX_DATA and BLOCKED frames owed: between the sender's `PeerLimit` and
@@ -84,28 +79,6 @@ export class AnnouncedLimit extends PeerLimit {
     this.maxDataDue = true;
   }
 
-  /**
-   * The handshake is done (client, encrypted): our window and first limit went to the peer in clear in the
-   * INITIAL, where anyone on the path can rewrite them (the server's travel sealed), so they are repeated,
-   * sealed, as a raise is (`repeatRaiseIfRoom`), until the peer is known to have them. A window or limit the
-   * peer took smaller than ours is then raised (`onWindow`, `onMaxData`: neither shrinks), where before one
-   * rewritten INITIAL kept the peer's `send` to 768-byte messages, or its data blocked, for the connection's life.
-   * The first time at the head of the first packet with new data (`writeIfDue`), so that it goes with the first
-   * request, whose answer may be large; never in a packet of its own (the ACCEPT's answer stays as it was),
-   * unless the peer waits for credit first (`FlowControl.onPeerBlocked`: a client that only listens).
-   */
-  reannounceHandshake(): void {
-    this.raiseUnacked = RAISED_HANDSHAKE;
-  }
-
-  /**
-   * Whether the handshake's window and limit are owed and not yet sent (`reannounceHandshake`): the packet
-   * builder then asks whether new data of any kind waits, unreliable datagrams included (`writeIfDue`).
-   */
-  get handshakeOwed(): boolean {
-    return this.raiseUnacked === RAISED_HANDSHAKE;
-  }
-
   /** Bytes the MAX_DATA frame takes, with the WINDOW frame written beside it while a raised window is unacknowledged. */
   private announcementSize(): number {
     const size = 1 + varintSize(this.advertisedLimit);
@@ -120,7 +93,6 @@ export class AnnouncedLimit extends PeerLimit {
   private writeAnnouncement(w: PacketWriter): void {
     writeMaxData(w, this.advertisedLimit);
     if (this.raiseUnacked >= RAISED_WINDOW) writeWindow(w, this.receiveWindow);
-    if (this.raiseUnacked === RAISED_HANDSHAKE) this.raiseUnacked = RAISED_WINDOW;
   }
 
   /**
@@ -158,10 +130,9 @@ export class AnnouncedLimit extends PeerLimit {
    * only BLOCKED was counted as carrying MAX_DATA: its loss sent an unchanged limit again, and its
    * ACK stopped the repeats of a raise that packet never carried.
    */
-  writeIfDue(w: PacketWriter, newData = false): number {
+  writeIfDue(w: PacketWriter): number {
     let wrote = 0;
-    // `newData`: the packet is planned to carry new data, which the handshake's window and limit go in front of.
-    if ((this.maxDataDue || (newData && this.raiseUnacked === RAISED_HANDSHAKE)) && w.room() >= this.announcementSize()) {
+    if (this.maxDataDue && w.room() >= this.announcementSize()) {
       this.writeAnnouncement(w);
       this.maxDataDue = false;
       wrote |= WROTE_MAX_DATA;

@@ -90,6 +90,8 @@ export class ConnectAttempt {
    * the "no answer" close (`noAnswerNote`).
    */
   private droppedWindow: readonly [window: number, initialLimit: number] | undefined = undefined;
+  /** ACCEPTs whose Noise answer failed to authenticate (`FORGED`), for the "no answer" close (`noAnswerNote`). */
+  private failedAccepts = 0;
 
   constructor(
     params: HandshakeParams,
@@ -139,7 +141,10 @@ export class ConnectAttempt {
     const params = r.ok ? decodeServerParams(r.payload) : undefined;
     // Forged or altered on the path: dropped and counted, and the genuine ACCEPT (tried on a fresh
     // copy of the Noise state) still completes the handshake.
-    if (!r.ok || params === undefined || params.scid !== accept.scid || params.receiveWindow !== accept.params.receiveWindow || params.initialLimit !== accept.params.initialLimit) return FORGED;
+    if (!r.ok || params === undefined || params.scid !== accept.scid || params.receiveWindow !== accept.params.receiveWindow || params.initialLimit !== accept.params.initialLimit) {
+      this.failedAccepts++;
+      return FORGED;
+    }
     // Authenticated, so the server's own: a window no message fits is a broken server's. Its genuine
     // ACCEPT will say no better (both copies carry the same), so the attempt ends now, saying why, rather
     // than at the handshake timeout as "no answer" (as it did when this was dropped as malformed).
@@ -152,12 +157,18 @@ export class ConnectAttempt {
 
   /**
    * What the handshake timeout's "no answer" reason adds: that a plaintext ACCEPT was dropped for an
-   * invalid window (the first such), else that a RETRY came but no ACCEPT for the INITIALs carrying its
-   * cookie, else nothing. Told as unauthenticated, since neither proves anything.
+   * invalid window (the first such), else that ACCEPTs came that failed to authenticate, else that a RETRY
+   * came but no ACCEPT for the INITIALs carrying its cookie, else nothing. Told as unauthenticated, since
+   * none proves anything.
    */
   noAnswerNote(): string {
     const w = this.droppedWindow;
     if (w !== undefined) return `; an unauthenticated ACCEPT was dropped for announcing an invalid receive window: ${windowProblem(w[0], w[1])}`;
+    // Every answer failed: the server's hello did not open under what this client sent, so something on the
+    // path altered the INITIALs (their window, since protocol version 7 bound into the handshake) or forged
+    // the answers. A bare "no answer" sent the user to look for a server that is down.
+    const failed = this.failedAccepts;
+    if (failed > 0) return `; ${failed} ACCEPT${failed === 1 ? '' : 's'} came that failed to authenticate (the INITIAL or the answer altered or forged on the path)`;
     // Something did answer: a bare "no answer" sent the user to look for a server that is down, where the
     // path lost the cookie INITIALs or their answers, or an on-path attacker's RETRY came first (attack round 22).
     const sent = this.timing.cookieInitialsSent;

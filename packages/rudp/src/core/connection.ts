@@ -263,7 +263,7 @@ export class Connection {
     // The handshake announces the window (the largest message) and the credit granted at first: the
     // first grant, or less while the endpoint's budget is short.
     const handshake = { localCid, receiveWindow: window, initialLimit: this.flow.limit, mtu: config.mtu, handshakeTimeoutMs: config.handshakeTimeoutMs, copies: HANDSHAKE_COPIES, copySpacingMs: config.redundantSpacingMs };
-    if (role === 'client') this.connecting = new ConnectAttempt(handshake, now, security.mode === 'client' ? security.handshake : undefined);
+    if (role === 'client') this.connecting = new ConnectAttempt(handshake, now, security.mode === 'client' ? security.begin(handshake) : undefined);
     else this.serverHandshake = new ServerHandshake(handshake, security.mode === 'server' ? security.serverHello : undefined);
     this.acks = new AckTracker(config);
     this.reassembly = new Reassembly(window, host.copyMessage, this.flow);

@@ -26,8 +26,8 @@ import { Connection } from './connection.js';
 import { ConnectionTable } from './connection-table.js';
 import { checkConnectionIds, checkCryptoProvider, checkIdentity, checkServerKey } from './key-options.js';
 import type { CloseReason, EndpointEvent } from './events.js';
-import { type ConnectionSecurity, handshakePrologue } from './security.js';
-import { type CryptoProvider, type KeyPair, resetSecret, startClientHandshake } from '../crypto/index.js';
+import { type ConnectionSecurity, clientSecurity } from './security.js';
+import { type CryptoProvider, type KeyPair, resetSecret } from '../crypto/index.js';
 import type { PeerAddress, RandomSource, SansIoEndpoint, Transmit } from './sans-io.js';
 import { DeadlineHeap } from './deadline-heap.js';
 import { WorkList } from './work-list.js';
@@ -215,7 +215,7 @@ export class Endpoint implements SansIoEndpoint {
     const security: ConnectionSecurity =
       this.crypto === undefined
         ? { mode: 'plaintext' }
-        : { mode: 'client', handshake: startClientHandshake(this.crypto, { prologue: handshakePrologue(cid), ...(serverKey !== undefined ? { serverKey } : {}) }) };
+        : clientSecurity(this.crypto, cid, serverKey);
     const conn = new Connection(this, config, 'client', cid, 0, to, now, config.receiveWindow, security);
     this.add(conn);
     this.touch(conn);

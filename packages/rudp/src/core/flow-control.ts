@@ -286,10 +286,6 @@ export class FlowControl extends AnnouncedLimit {
   onPeerBlocked(limit: number): void {
     this.blocked ??= { peerWants: 0, end: 0, from: 0, reservedCharge: 0, shareEnd: 0, shareWaiting: false, overcommits: 0, overcommitEnd: 0 };
     if (limit > this.blocked.peerWants) this.blocked.peerWants = limit;
-    // Waiting before we said our handshake's window and limit again (a client that has sent nothing yet):
-    // the limit it holds may be a rewritten INITIAL's, below ours, which no growth answers (`peerWaiting`
-    // is false for a limit we already grant). Said now: a listening client's data waited for good.
-    if (this.handshakeOwed) this.maxDataDue = true;
   }
 
   /** Whether the peer waits for a limit past the one we announced (a message larger than what we grant). */

@@ -1,22 +1,27 @@
 /**
  * How the core binds the Noise handshake (crypto/secure-handshake.ts) into
  * its own: what each side brings to a connection, the prologue both hash
- * (so a hello cannot be replayed into another connection), and the server's
+ * (so a hello cannot be replayed into another connection, and the client's
+ * window and first limit, which its INITIAL carries in clear, cannot be
+ * rewritten on the path without the handshake failing), and the server's
  * parameters, carried encrypted in its hello so that nobody on the path can
  * change the connection id or window a client learns, nor read the
  * connection's stateless reset token (crypto/reset-token.ts) before a reset
  * spends it.
  */
-import { type ClientHandshake, type KeyPair, RESET_TOKEN_BYTES, type SessionKeys } from '../crypto/index.js';
-import { PROTOCOL_VERSION } from '../wire/packet.js';
+import { type ClientHandshake, type CryptoProvider, type KeyPair, RESET_TOKEN_BYTES, type SessionKeys, startClientHandshake } from '../crypto/index.js';
+import { PROTOCOL_VERSION, type TransportParams } from '../wire/packet.js';
 import { Reader, writeU32, writeVarint } from '../wire/varint.js';
 
 /** What a connection starts with. */
 export type ConnectionSecurity =
   /** No encryption: the explicit plaintext mode, for peers that cannot encrypt. */
   | { readonly mode: 'plaintext' }
-  /** Client: the hello it sends in every INITIAL, and the state that reads the answer. */
-  | { readonly mode: 'client'; readonly handshake: ClientHandshake }
+  /**
+   * Client: starts the Noise state (its hello goes in every INITIAL, the state reads the answer) once the
+   * connection knows the window and first limit that INITIAL announces, which the prologue binds.
+   */
+  | { readonly mode: 'client'; readonly begin: (own: TransportParams) => ClientHandshake }
   /** Server: the keys of the accepted handshake and the hello its ACCEPT carries. */
   | { readonly mode: 'server'; readonly keys: SessionKeys; readonly serverHello: Uint8Array };
 
@@ -27,13 +32,29 @@ export interface EndpointSecurity {
 
 const LABEL = new TextEncoder().encode('rudp handshake');
 
-/** The prologue of a connection's handshake: protocol, version and the client's connection id. */
-export function handshakePrologue(clientCid: number): Uint8Array {
-  const out = new Uint8Array(LABEL.length + 5);
+/**
+ * The prologue of a connection's handshake: protocol, version, the client's connection id, and the window
+ * and first limit its INITIAL announces in clear. Both sides hash it, so an INITIAL whose figures were
+ * rewritten on the path fails the handshake (the server's read of a pinned hello, else the client's read
+ * of the answer) instead of holding the server to a window the client never announced. Before protocol
+ * version 7 the client repeated them sealed after the handshake; a listening-only client's stayed
+ * rewritten until the server's data blocked, and a larger one stayed for good (attack round 22).
+ */
+export function handshakePrologue(clientCid: number, client: TransportParams): Uint8Array {
+  const out = new Uint8Array(LABEL.length + 5 + 16);
   out.set(LABEL);
   out[LABEL.length] = PROTOCOL_VERSION;
   writeU32(out, LABEL.length + 1, clientCid);
-  return out;
+  const end = writeVarint(out, writeVarint(out, LABEL.length + 5, client.receiveWindow), client.initialLimit);
+  return out.subarray(0, end);
+}
+
+/** A client connection's security: its Noise state, begun under the prologue of `clientCid` and the figures its INITIAL announces; pinned to `serverKey` if given. */
+export function clientSecurity(crypto: CryptoProvider, clientCid: number, serverKey: Uint8Array | undefined): ConnectionSecurity {
+  return {
+    mode: 'client',
+    begin: (own) => startClientHandshake(crypto, { prologue: handshakePrologue(clientCid, own), ...(serverKey !== undefined ? { serverKey } : {}) }),
+  };
 }
 
 /** The parameters a server sends inside its hello. */

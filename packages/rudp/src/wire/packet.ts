@@ -40,7 +40,7 @@ import { crc32c } from './crc32c.js';
 import { Reader, readU32, varintSize, writeU32, writeVarint } from './varint.js';
 
 /** Protocol version carried in the high four bits of byte 0. */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 /** The base datagram size: INITIALs are padded to it, and every path is assumed to carry it. */
 export const MAX_DATAGRAM = 1200;
 /** Largest datagram path MTU discovery may raise the size to (a 1500-byte IPv4 MTU less 28 bytes of IP and UDP header); the largest accepted. */

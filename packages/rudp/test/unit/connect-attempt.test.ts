@@ -144,6 +144,18 @@ describe("connect attempt: the handshake timeout's note after a RETRY", () => {
   });
 });
 
+describe("connect attempt: the handshake timeout's note after ACCEPTs that failed to authenticate", () => {
+  it('counts them, and says so before the RETRY note (ACCEPTs did come); a forged window in clear is not one of them', () => {
+    const a = withCookie(new ConnectAttempt(PARAMS, 0, noise({ ok: false, error: 'decrypt-failed' })));
+    a.timing.pollInitial(20, new Uint8Array(1_500));
+    expect(a.noAnswerNote()).toMatch(/^; a RETRY came/);
+    expect(a.check(accept(AcceptKind.ServerHello), REMOTE)).toEqual({ kind: 'dropped', why: 'auth' });
+    expect(a.noAnswerNote()).toBe('; 1 ACCEPT came that failed to authenticate (the INITIAL or the answer altered or forged on the path)');
+    a.check(accept(AcceptKind.ServerHello), REMOTE);
+    expect(a.noAnswerNote()).toBe('; 2 ACCEPTs came that failed to authenticate (the INITIAL or the answer altered or forged on the path)');
+  });
+});
+
 describe('connect attempt: encrypted', () => {
   it('the server hello gives the id and window it carries, its keys, key and stateless reset token', () => {
     const a = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ resetToken: TOKEN, scid: 0x5678, receiveWindow: 32_768, initialLimit: 32_768 }))));

@@ -49,11 +49,6 @@ export function applyAccept(c: Connection, now: number, accept: AcceptPayload): 
   c.connecting = undefined;
   c.remoteCid = a.remoteCid;
   c.flow.setPeerWindow(a.peerWindow, a.peerLimit);
-  // What our INITIAL said of our window and first limit was in clear: said again, sealed, on our first data packets.
-  if (a.keys !== undefined) {
-    c.flow.reannounceHandshake();
-    c.raisedAtPn = c.nextPn;
-  }
   c.state = c.closeRequested ? 'closing' : 'established';
   c.lastReceived = now;
   attempt.seedEstimates(now, c.rtt, c.repairPolicy, c.stat.packetsLost > 0);

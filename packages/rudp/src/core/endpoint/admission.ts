@@ -22,7 +22,7 @@ import type { PeerAddress } from '../sans-io.js';
 import { resetHost } from './stateless-reset.js';
 import { type ConnectionSecurity, type ServerParams, encodeServerParams, handshakePrologue } from '../security.js';
 import { answerClientHello, resetToken } from '../../crypto/index.js';
-import { AcceptKind, BusyReason, MAX_DATAGRAM, decodeInitial, encodeAccept, encodeRetry } from '../../wire/packet.js';
+import { AcceptKind, BusyReason, type InitialPayload, MAX_DATAGRAM, decodeInitial, encodeAccept, encodeRetry } from '../../wire/packet.js';
 
 /** Server `e` received an INITIAL of `size` bytes (`payload` its body) from `from`. */
 export function handleInitial(e: Endpoint, now: number, size: number, payload: Uint8Array, from: PeerAddress): void {
@@ -69,7 +69,7 @@ export function handleInitial(e: Endpoint, now: number, size: number, payload: U
   if (serverFull) endOldestDrain(e);
   const cid = e.newCid();
   if (cid === undefined) return refuseBusy(e, from, init.scid, BusyReason.ServerFull);
-  const security = answerHello(e, from, init.scid, cid, init.hello);
+  const security = answerHello(e, from, init, cid);
   if (security === undefined) return;
   const conn = new Connection(e, e.config, 'server', cid, init.scid, from, now, init.params, security);
   e.add(conn);
@@ -106,12 +106,14 @@ function refuse(e: Endpoint, to: PeerAddress, clientCid: number, reason: BusyRea
  * connection's security, or `undefined` if the hello was refused (counted;
  * a hello pinned to another key gets our key back, statelessly).
  */
-function answerHello(e: Endpoint, from: PeerAddress, clientCid: number, localCid: number, hello: Uint8Array): ConnectionSecurity | undefined {
+function answerHello(e: Endpoint, from: PeerAddress, init: InitialPayload, localCid: number): ConnectionSecurity | undefined {
+  const clientCid = init.scid;
   // handleInitial refused a hello of the other mode already.
   if (e.crypto === undefined || e.identity === undefined || e.resetSecret === undefined) return { mode: 'plaintext' };
-  const answer = answerClientHello(e.crypto, hello, {
+  const answer = answerClientHello(e.crypto, init.hello, {
     identity: e.identity,
-    prologue: handshakePrologue(clientCid),
+    // The client's window and first limit as its INITIAL says them: rewritten on the path, the handshake fails.
+    prologue: handshakePrologue(clientCid, init.params),
     // The window, and the limit the connection will grant at first: its first grant, or what the
     // endpoint's budget has room for now (`ReceivePool.opening`), as `FlowControl` computes it. And the
     // reset token of the id the client will reach us by, sealed: nobody on the path learns it before a

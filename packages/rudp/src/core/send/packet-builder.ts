@@ -117,9 +117,7 @@ function fill(now: number, pn: number, w: PacketWriter, s: PacketSources, plan: 
   let pingOnly = false;
   let repairSent = false;
   if (plan.data) {
-    // The handshake's window and limit go in front of the first new data, a datagram too (`plan.newData` is
-    // reliable data only): a client whose first message was unreliable left a rewritten window in place.
-    const flowFrames = s.flow.writeIfDue(w, plan.newData || (s.flow.handshakeOwed && s.sendQueue.hasNewData()));
+    const flowFrames = s.flow.writeIfDue(w);
     if (flowFrames !== 0) {
       carriedMaxData = (flowFrames & WROTE_MAX_DATA) !== 0;
       carriedBlocked = (flowFrames & WROTE_BLOCKED) !== 0;

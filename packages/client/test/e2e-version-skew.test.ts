@@ -3,10 +3,10 @@
  * protocol versions differ, so they cannot connect. Before, each dropped the other's packets and forum-client
  * waited its whole --timeout (30 s with `--timeout 30`), then said `Unable to reach the server at H:P`, as for
  * a server that is down. Now a server answers another version's INITIAL with the versions it speaks, and the
- * client says so at once.
+ * client says so at once. Also here: a handshake that heard something and still timed out says what it heard.
  */
 import dgram from 'node:dgram';
-import { crc32c, decodeVersionPacket, encodeVersionPacket, MAX_DATAGRAM, PacketType, PROTOCOL_VERSION } from 'rudpx/core';
+import { crc32c, decodeInitial, decodeVersionPacket, encodeRetry, encodeVersionPacket, MAX_DATAGRAM, PacketType, parseHeader, PROTOCOL_VERSION } from 'rudpx/core';
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach, runClient } from '../../server/test/forum-processes.js';
 
@@ -41,6 +41,27 @@ describe('forum-client and forum-server of different protocol versions', () => {
     );
     // One round trip, not the 30 s timeout.
     expect(performance.now() - (await connecting)).toBeLessThan(10_000);
+  });
+
+  it('a handshake that heard a RETRY and no ACCEPT says so at its timeout (exit 1), not a bare "Unable to reach"', async () => {
+    const { cwd } = await scope.startInTemp();
+    // What an attacker on the path who forges the first RETRY leaves the client (or a path that loses every
+    // answer to the cookie INITIALs): a RETRY with a cookie no server made, then nothing.
+    const forger = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => forger.bind(0, '127.0.0.1', () => resolve()));
+    scope.closers.push(() => new Promise<void>((resolve) => forger.close(() => resolve())));
+    forger.on('message', (msg, from) => {
+      const h = parseHeader(msg);
+      const init = typeof h !== 'string' && h.type === PacketType.Initial ? decodeInitial(h.payload) : undefined;
+      if (init !== undefined && init.token.length === 0) forger.send(encodeRetry(new Uint8Array(MAX_DATAGRAM), init.scid, new Uint8Array(32).fill(0xee)), from.port, from.address);
+    });
+    const port = forger.address().port;
+    const r = await runClient(port, cwd, ['yoda', 'pw', 'XIT'], ['--timeout', '2']);
+    expect(r.code).toBe(1);
+    // Before: `Unable to reach the server at 127.0.0.1:P` alone (the note reached rudpx users only).
+    expect(r.stderr).toMatch(
+      /^Unable to reach the server at 127\.0\.0\.1:\d+: no answer within --timeout; a RETRY came, but no ACCEPT for any of the \d+ INITIALs? that carried its cookie back \(lost on the path, or the RETRY was forged\)\n$/,
+    );
   });
 
   it("forum-server answers an older client's INITIAL with the version it speaks", async () => {

@@ -397,6 +397,9 @@ describe('on-path attacker: a forged RETRY before the genuine one', () => {
     expect(reason?.kind).toBe('unreachable');
     // Before: "no answer from … within 5000 ms", which sent the user to look for a server that is down.
     expect(reason?.message).toMatch(/^no answer from .* within 5000 ms; a RETRY came, but no ACCEPT for any of the \d+ INITIALs that carried its cookie back \(lost on the path, or the RETRY was forged\)$/);
+    // The same, apart, for an application that shows it (forum-client does).
+    expect(reason?.note).toMatch(/^a RETRY came, but no ACCEPT for any of the \d+ INITIALs/);
+    expect(reason?.message.endsWith(`; ${reason.note}`)).toBe(true);
   });
 });
 
@@ -456,6 +459,7 @@ describe("on-path attacker: the client's window in its INITIAL", () => {
     expect(reason?.kind).toBe('unreachable');
     // Before this note the timeout said a RETRY came but no ACCEPT, though ACCEPTs had come.
     expect(reason?.message).toMatch(/^no answer from .* within 5000 ms; \d+ ACCEPTs came that failed to authenticate \(the INITIAL or the answer altered or forged on the path\)$/);
+    expect(reason?.message.endsWith(`; ${reason.note}`)).toBe(true);
   });
 
   it('rewritten in the first cookie INITIAL only, to a pinned server: its copy connects with the real window, and a 64 KiB answer goes', () => {

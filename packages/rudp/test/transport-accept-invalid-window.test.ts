@@ -128,6 +128,7 @@ describe("a server's plaintext ACCEPT with an invalid receive window", () => {
       kind: 'unreachable',
       code: 0,
       message: `no answer from ${SERVER} within ${HANDSHAKE_TIMEOUT_MS} ms; an unauthenticated ACCEPT was dropped for announcing an invalid receive window: ${window} bytes (a window is ${MIN_RECEIVE_WINDOW} bytes to 2^40)`,
+      note: `an unauthenticated ACCEPT was dropped for announcing an invalid receive window: ${window} bytes (a window is ${MIN_RECEIVE_WINDOW} bytes to 2^40)`,
     });
     // Not trusted: the attempt ran to its timeout, every such ACCEPT dropped as malformed.
     expect(closed?.at).toBe(HANDSHAKE_TIMEOUT_MS);
@@ -140,5 +141,6 @@ describe("a server's plaintext ACCEPT with an invalid receive window", () => {
     p.sim.runFor(2 * HANDSHAKE_TIMEOUT_MS);
     const closed = firstOf(p.clientEvents, 'closed');
     expect(closed?.event.type === 'closed' ? closed.event.reason.message : undefined).toBe(`no answer from ${SERVER} within ${HANDSHAKE_TIMEOUT_MS} ms`);
+    expect(closed?.event.type === 'closed' ? 'note' in closed.event.reason : undefined).toBe(false);
   });
 });

@@ -156,24 +156,24 @@ export class ConnectAttempt {
   }
 
   /**
-   * What the handshake timeout's "no answer" reason adds: that a plaintext ACCEPT was dropped for an
+   * What the handshake timeout's "no answer" reason adds (`CloseReason.note`): that a plaintext ACCEPT was dropped for an
    * invalid window (the first such), else that ACCEPTs came that failed to authenticate, else that a RETRY
-   * came but no ACCEPT for the INITIALs carrying its cookie, else nothing. Told as unauthenticated, since
+   * came but no ACCEPT for the INITIALs carrying its cookie, else nothing (`undefined`). Told as unauthenticated, since
    * none proves anything.
    */
-  noAnswerNote(): string {
+  noAnswerNote(): string | undefined {
     const w = this.droppedWindow;
-    if (w !== undefined) return `; an unauthenticated ACCEPT was dropped for announcing an invalid receive window: ${windowProblem(w[0], w[1])}`;
+    if (w !== undefined) return `an unauthenticated ACCEPT was dropped for announcing an invalid receive window: ${windowProblem(w[0], w[1])}`;
     // Every answer failed: the server's hello did not open under what this client sent, so something on the
     // path altered the INITIALs (their window, since protocol version 7 bound into the handshake) or forged
     // the answers. A bare "no answer" sent the user to look for a server that is down.
     const failed = this.failedAccepts;
-    if (failed > 0) return `; ${failed} ACCEPT${failed === 1 ? '' : 's'} came that failed to authenticate (the INITIAL or the answer altered or forged on the path)`;
+    if (failed > 0) return `${failed} ACCEPT${failed === 1 ? '' : 's'} came that failed to authenticate (the INITIAL or the answer altered or forged on the path)`;
     // Something did answer: a bare "no answer" sent the user to look for a server that is down, where the
     // path lost the cookie INITIALs or their answers, or an on-path attacker's RETRY came first (attack round 22).
     const sent = this.timing.cookieInitialsSent;
-    if (sent === 0) return '';
-    return `; a RETRY came, but no ACCEPT for any of the ${sent} INITIAL${sent === 1 ? '' : 's'} that carried its cookie back (lost on the path, or the RETRY was forged)`;
+    if (sent === 0) return undefined;
+    return `a RETRY came, but no ACCEPT for any of the ${sent} INITIAL${sent === 1 ? '' : 's'} that carried its cookie back (lost on the path, or the RETRY was forged)`;
   }
 
   /**

@@ -33,6 +33,12 @@ export interface CloseReason {
   /** Application close code (0 for a graceful close). */
   readonly code: number;
   readonly message: string;
+  /**
+   * A handshake that timed out (`unreachable`) with something heard: what (a RETRY but no ACCEPT for its
+   * cookie, ACCEPTs that failed to authenticate, a plaintext ACCEPT dropped for its window). Also at the end
+   * of `message`; here so that an application can show it without parsing the message. Absent otherwise.
+   */
+  readonly note?: string;
 }
 
 /** An event for the application. */

@@ -81,14 +81,14 @@ export function startClose(c: Connection, now: number, told: CloseReason): void 
 }
 
 /** Ends `c` without a goodbye (or after draining); `alreadyReported`: its `closed` event was emitted when the drain began. */
-export function finish(c: Connection, kind: CloseKind, code: number, message: string, alreadyReported: boolean): void {
+export function finish(c: Connection, kind: CloseKind, code: number, message: string, alreadyReported: boolean, note?: string): void {
   c.state = 'closed';
   c.recovery.clear();
   c.retransmits.clear();
   c.sendQueue.discard();
   c.flow.release(c.reassembly.datagramsHeld);
   if (!alreadyReported) {
-    const reason: CloseReason = { kind, code, message };
+    const reason: CloseReason = note === undefined ? { kind, code, message } : { kind, code, message, note };
     c.closeReason = reason;
     c.host.emit({ type: 'closed', connection: c, reason });
   }

@@ -443,9 +443,11 @@ function deadline(c: Connection, kind: Timer): number {
 /** Timer `kind` of `c` fired at `now`. */
 function expire(c: Connection, now: number, kind: Timer): void {
   switch (kind) {
-    case Timer.HandshakeTimeout:
-      finish(c, 'unreachable', 0, `no answer from ${c.remote} within ${c.config.handshakeTimeoutMs} ms${c.connecting?.noAnswerNote() ?? ''}`, false);
+    case Timer.HandshakeTimeout: {
+      const note = c.connecting?.noAnswerNote();
+      finish(c, 'unreachable', 0, `no answer from ${c.remote} within ${c.config.handshakeTimeoutMs} ms${note === undefined ? '' : `; ${note}`}`, false, note);
       return;
+    }
     case Timer.Drain:
       finish(c, c.closing?.reason.kind ?? 'local', c.closing?.reason.code ?? 0, c.closing?.reason.message ?? 'closed', true);
       return;

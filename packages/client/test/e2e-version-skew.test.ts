@@ -22,14 +22,20 @@ const initialOfVersion = (version: number, cid: number): Buffer => {
 describe('forum-client and forum-server of different protocol versions', () => {
   const scope = cleanupAfterEach();
 
+  /** A UDP socket on loopback in the server's place, closed after the test; `answer` gets each datagram. */
+  const fakeServer = async (answer: (socket: dgram.Socket, msg: Buffer, from: dgram.RemoteInfo) => void): Promise<dgram.Socket> => {
+    const socket = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+    scope.closers.push(() => new Promise<void>((resolve) => socket.close(() => resolve())));
+    socket.on('message', (msg, from) => answer(socket, msg, from));
+    return socket;
+  };
+
   it('a client whose server speaks another version says so at once (exit 1), not that the server is unreachable', async () => {
     const { cwd } = await scope.startInTemp();
     // A server of the next version: it answers every INITIAL of ours with its own version, as this release's does.
-    const other = dgram.createSocket('udp4');
-    await new Promise<void>((resolve) => other.bind(0, '127.0.0.1', () => resolve()));
-    scope.closers.push(() => new Promise<void>((resolve) => other.close(() => resolve())));
-    other.on('message', (msg, from) => {
-      if (msg.length >= MAX_DATAGRAM && (msg[0] as number) >> 4 === PROTOCOL_VERSION) other.send(encodeVersionPacket(msg.readUInt32BE(7), [PROTOCOL_VERSION + 1]), from.port, from.address);
+    const other = await fakeServer((socket, msg, from) => {
+      if (msg.length >= MAX_DATAGRAM && (msg[0] as number) >> 4 === PROTOCOL_VERSION) socket.send(encodeVersionPacket(msg.readUInt32BE(7), [PROTOCOL_VERSION + 1]), from.port, from.address);
     });
     const port = other.address().port;
     // Timed from the client's first datagram, not from the spawn: a loaded machine took up to 6.9 s to start a client.
@@ -47,13 +53,10 @@ describe('forum-client and forum-server of different protocol versions', () => {
     const { cwd } = await scope.startInTemp();
     // What an attacker on the path who forges the first RETRY leaves the client (or a path that loses every
     // answer to the cookie INITIALs): a RETRY with a cookie no server made, then nothing.
-    const forger = dgram.createSocket('udp4');
-    await new Promise<void>((resolve) => forger.bind(0, '127.0.0.1', () => resolve()));
-    scope.closers.push(() => new Promise<void>((resolve) => forger.close(() => resolve())));
-    forger.on('message', (msg, from) => {
+    const forger = await fakeServer((socket, msg, from) => {
       const h = parseHeader(msg);
       const init = typeof h !== 'string' && h.type === PacketType.Initial ? decodeInitial(h.payload) : undefined;
-      if (init !== undefined && init.token.length === 0) forger.send(encodeRetry(new Uint8Array(MAX_DATAGRAM), init.scid, new Uint8Array(32).fill(0xee)), from.port, from.address);
+      if (init !== undefined && init.token.length === 0) socket.send(encodeRetry(new Uint8Array(MAX_DATAGRAM), init.scid, new Uint8Array(32).fill(0xee)), from.port, from.address);
     });
     const port = forger.address().port;
     const r = await runClient(port, cwd, ['yoda', 'pw', 'XIT'], ['--timeout', '2']);

@@ -12,7 +12,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { connect, listen, type RudpConnection } from '../packages/rudp/dist/index.js';
-import type { Connection } from '../packages/rudp/dist/core.js';
 import { startPathRelay } from './lib-path.js';
 
 const [mode = '4000', a1, a2, a3] = process.argv.slice(2);
@@ -63,7 +62,7 @@ if (mode === 'server') {
   process.send?.({ kind: 'port', port: server.address().port });
 } else if (mode === 'client') {
   const c = await connect({ port: Number(a1), host: '127.0.0.1', ...tuning });
-  const r = (c as unknown as { core: { recovery: Recovery } } & { core: Connection }).core.recovery;
+  const r = (c as unknown as { core: { recovery: Recovery } }).core.recovery;
   let sentAt = 0;
   const probes: Probe[] = [];
   let ofRequest: string[] = [];

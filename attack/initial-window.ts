@@ -19,7 +19,7 @@
  *
  * Prints whether every message arrived once, whole, in order, both ways, the
  * virtual time against `none`, what the server believed of the client's
- * window and what the client refused (fragments past its real limit). *
+ * window and what the client refused (fragments past its real limit).
  * Since rudpx protocol version 7 (session 47) the figures are bound into the
  * handshake's prologue: every case but `none` ends with no connection (2 seeds:
  * `NOT DONE`, 52 client datagrams received, each ACCEPT dropped as `auth`, the

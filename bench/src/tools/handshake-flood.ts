@@ -3,7 +3,8 @@
  * handshakes: raw INITIALs from `sockets` UDP sockets on 127.0.0.1, each
  * doing the cookie exchange and then sending a client hello computed once
  * in advance (`hellos` of them, one per client connection id: a hello is
- * bound to its id, not to the address, so one serves every port). The
+ * bound to its id and the INITIAL's window and first limit, not to the
+ * address, so one serves every port). The
  * server answers each with a full handshake and a connection (which the
  * forum sheds later, never logged in), or with a refusal; the flood never
  * finishes a handshake itself, so it spends no X25519 per attempt.
@@ -40,7 +41,8 @@ const port = server.port;
 const params = { receiveWindow: 1 << 20, initialLimit: 1 << 20 };
 const hellos = Array.from({ length: HELLOS }, (_, i) => {
   const cid = 0x1000_0000 + i;
-  return { cid, hello: startClientHandshake(nodeCryptoProvider, { prologue: handshakePrologue(cid) }).hello };
+  // The prologue binds the figures the INITIAL carries (rudpx protocol version 7), as a real client's does.
+  return { cid, hello: startClientHandshake(nodeCryptoProvider, { prologue: handshakePrologue(cid, params) }).hello };
 });
 const initial = (cid: number, token: Uint8Array, hello: Uint8Array): Buffer => Buffer.from(encodeInitial(new Uint8Array(MAX_DATAGRAM), 0, { scid: cid, token, params, hello }));
 

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Endpoint } from '../src/core/endpoint.js';
 import { type CloseReason, type LookupFunction, PROTOCOL_VIOLATION, RudpError, ServerKeyMismatchError, connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
 import { MAX_RECEIVE_WINDOW } from '../src/wire/frame.js';
+import { MAX_DATAGRAM, PacketType, decodeInitial, encodeRetry, parseHeader } from '../src/wire/packet.js';
 import { canCountSockets, eventually, socketsNow, socketsSince } from './helpers/open-sockets.js';
 import { startUdpForwarder } from './helpers/udp-forwarder.js';
 import { closeOpened, opened, rejection, server, silentPort } from './helpers/node-loopback.js';
@@ -85,6 +86,40 @@ describe('connect: host names and Node-style errors', () => {
     const conn = await connect({ host: 'dual.test', port: s.address().port, lookup: resolvesTo('127.0.0.1', '::1'), handshakeTimeoutMs: 60_000 });
     expect(conn.remoteAddress).toBe('::1');
     await conn.close();
+  });
+
+  it("every address timed out: the error is the one whose attempt heard something (its reason's note), not the first to fail", async () => {
+    // A silent socket on 127.0.0.1 (tried first, so it fails first) and, on ::1 at the same port, something that
+    // answers every INITIAL with a RETRY whose cookie no server made, then nothing (an attacker on the path, or a
+    // path that loses the cookie INITIALs). Before, the first to fail won: a bare ETIMEDOUT, its note lost.
+    for (let tries = 0; ; tries++) {
+      const forger = dgram.createSocket('udp6');
+      await new Promise<void>((r) => forger.bind(0, '::1', r));
+      const port = forger.address().port;
+      const silent = dgram.createSocket('udp4');
+      const bound = await new Promise<boolean>((r) => {
+        silent.once('error', () => r(false));
+        silent.bind(port, '127.0.0.1', () => r(true));
+      });
+      if (!bound) {
+        silent.close();
+        forger.close();
+        if (tries >= 20) throw new Error('no port free on both ::1 and 127.0.0.1 in 20 tries');
+        continue;
+      }
+      opened.push({ close: () => new Promise<void>((r) => silent.close(() => r())) }, { close: () => new Promise<void>((r) => forger.close(() => r())) });
+      forger.on('message', (msg, from) => {
+        const h = parseHeader(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
+        const init = typeof h !== 'string' && h.type === PacketType.Initial ? decodeInitial(h.payload) : undefined;
+        if (init !== undefined && init.token.length === 0) forger.send(encodeRetry(new Uint8Array(MAX_DATAGRAM), init.scid, new Uint8Array(32).fill(0xee)), from.port, from.address);
+      });
+      const e = await rejection(connect({ host: 'dual.test', port, lookup: resolvesTo('127.0.0.1', '::1'), handshakeTimeoutMs: 1_000 }));
+      expect(e.code).toBe('ETIMEDOUT');
+      expect(e.address).toBe('::1');
+      expect(e.reason?.kind).toBe('unreachable');
+      expect(e.reason?.note).toMatch(/^a RETRY came, but no ACCEPT for any of the \d+ INITIALs? that carried its cookie back/);
+      return;
+    }
   });
 
   it('every address refused: ECONNREFUSED; the lookup failing: its code', async () => {

@@ -170,10 +170,11 @@ export class ConnectAttempt {
     const failed = this.failedAccepts;
     if (failed > 0) return `${failed} ACCEPT${failed === 1 ? '' : 's'} came that failed to authenticate (the INITIAL or the answer altered or forged on the path)`;
     // Something did answer: a bare "no answer" sent the user to look for a server that is down, where the
-    // path lost the cookie INITIALs or their answers, or an on-path attacker's RETRY came first (attack round 22).
+    // path lost the cookie INITIALs or their answers, or an on-path attacker's RETRY came first (attack round 22),
+    // or (protocol version 7) rewrote their window, which a pinned client's server then cannot open, so never answers.
     const sent = this.timing.cookieInitialsSent;
     if (sent === 0) return undefined;
-    return `a RETRY came, but no ACCEPT for any of the ${sent} INITIAL${sent === 1 ? '' : 's'} that carried its cookie back (lost on the path, or the RETRY was forged)`;
+    return `a RETRY came, but no ACCEPT for any of the ${sent} INITIAL${sent === 1 ? '' : 's'} that carried its cookie back (lost or altered on the path, or the RETRY was forged)`;
   }
 
   /**

@@ -362,7 +362,8 @@ function attempt(
  * `NEXT_ADDRESS_DELAY_MS` or as soon as every running one failed; the first
  * connection wins and the others are cancelled. All failing rejects with the
  * most telling error: a server's own refusal (it is at a connection limit,
- * and says so) first, then a timeout or other failure, then a closed port.
+ * and says so) first, then a timeout that heard something (its reason's
+ * `note`), then a timeout or other failure, then a closed port.
  */
 function race(starters: readonly (() => Attempt)[], signal: AbortSignal | undefined): Promise<RudpConnection> {
   return new Promise((resolve, reject) => {
@@ -401,7 +402,9 @@ function race(starters: readonly (() => Attempt)[], signal: AbortSignal | undefi
           errors.push(e instanceof RudpError ? e : fromSystemError(e, 'ERR_RUDP_CLOSED', 'cannot connect'));
           if (errors.length === starters.length) {
             finish();
-            reject(errors.find((x) => x.reason?.kind === 'refused') ?? errors.find((x) => x.code !== 'ECONNREFUSED') ?? errors[0]);
+            // A timeout whose attempt heard a RETRY or an ACCEPT it could not use says more than a silent address
+            // tried before it: the first to fail won, and forum-client lost the note (`CloseReason.note`).
+            reject(errors.find((x) => x.reason?.kind === 'refused') ?? errors.find((x) => x.reason?.note !== undefined) ?? errors.find((x) => x.code !== 'ECONNREFUSED') ?? errors[0]);
           } else if (errors.length === started) {
             startNext();
           }

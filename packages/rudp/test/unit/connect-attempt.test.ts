@@ -135,7 +135,7 @@ describe("connect attempt: the handshake timeout's note after a RETRY", () => {
     expect(a.timing.pollInitial(40, scratch)).toBeDefined();
     // The INITIAL's copy (PARAMS.copies: 1) is the same INITIAL again.
     expect(a.timing.pollInitial(43, scratch)).toBeDefined();
-    const one = 'a RETRY came, but no ACCEPT for any of the 1 INITIAL that carried its cookie back (lost on the path, or the RETRY was forged)';
+    const one = 'a RETRY came, but no ACCEPT for any of the 1 INITIAL that carried its cookie back (lost or altered on the path, or the RETRY was forged)';
     expect(a.noAnswerNote()).toBe(one);
     expect(a.timing.pollInitial(a.timing.initialDeadline(), scratch)).toBeDefined();
     expect(a.noAnswerNote()).toBe(one.replace('1 INITIAL', '2 INITIALs'));

@@ -13,7 +13,7 @@ export const unreachableReason = (e: unknown, host: string, port: number): strin
   // Something answered but the handshake did not complete (a RETRY and no ACCEPT, or ACCEPTs that failed to
   // authenticate: the path lost or altered them, or an attacker on it forged them): said, where a bare line
   // sent the user to look for a server that is down.
-  if (e.reason?.kind === 'unreachable' && e.reason.note !== undefined) return `: no answer within --timeout; ${e.reason.note}`;
+  if (e.reason?.kind === 'unreachable' && e.reason.note !== undefined) return `: the handshake did not complete within --timeout: ${e.reason.note}`;
   // A closed port on a reachable host answers with ICMP port unreachable; a refused handshake is the case above.
   if (e.code === 'ECONNREFUSED') return `: nothing listens on UDP port ${port} there (port unreachable): is the server running, on that port?`;
   // dns.lookup's codes (ENOTFOUND: no such name; EAI_AGAIN: the name server did not answer, try again).

@@ -63,7 +63,7 @@ describe('forum-client and forum-server of different protocol versions', () => {
     expect(r.code).toBe(1);
     // Before: `Unable to reach the server at 127.0.0.1:P` alone (the note reached rudpx users only).
     expect(r.stderr).toMatch(
-      /^Unable to reach the server at 127\.0\.0\.1:\d+: no answer within --timeout; a RETRY came, but no ACCEPT for any of the \d+ INITIALs? that carried its cookie back \(lost or altered on the path, or the RETRY was forged\)\n$/,
+      /^Unable to reach the server at 127\.0\.0\.1:\d+: the handshake did not complete within --timeout: a RETRY came, but no ACCEPT for any of the \d+ INITIALs? that carried its cookie back \(lost or altered on the path, or the RETRY was forged\)\n$/,
     );
   });
 

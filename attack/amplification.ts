@@ -17,6 +17,10 @@
  * and the attacker sends the smallest DATA packets that name the connection, from the client's address, numbered
  * upwards, 1,000 a second for the drain: plaintext (they are taken as the client's) and encrypted (sealed
  * junk, and the client's last genuine packets replayed). Bytes sent to the client's address over bytes received.
+ *
+ * Part 3, an established plaintext connection: the client is gone and the attacker sends 14-byte PING packets
+ * naming the connection from the client's address, 1,000 a second for 1 s, numbered 1 apart (in order) or 2 apart
+ * (each leaves a gap, so each is acknowledged at once, with up to 32 ranges). Bytes sent to the client's address.
  */
 import { Endpoint } from '../packages/rudp/src/core/endpoint.js';
 import type { Connection } from '../packages/rudp/src/core/connection.js';
@@ -236,3 +240,29 @@ const drain = (plaintext: boolean, reasonBytes: number, replay: boolean): string
 };
 console.log('\npart 2: a draining server connection, 1,000 forged datagrams a second from the client\'s address for 8 s:');
 for (const [plaintext, reason, replay] of [[true, 6, false], [true, 200, false], [false, 200, false], [false, 200, true]] as const) console.log(`  ${drain(plaintext, reason, replay)}`);
+
+// ---------------------------------------------------------------- part 3
+console.log('\npart 3: an established plaintext connection, 1,000 forged PING packets a second from the client\'s address for 1 s:');
+for (const step of [1, 2]) {
+  const p = makePair(true, 9);
+  p.sim.runUntil(300);
+  const sc = p.serverConn as Connection;
+  p.sim.removeNode(CLIENT);
+  const before = p.sim.linkStats(SERVER, CLIENT);
+  let pn = sc.acks.largest + 1;
+  let got = 0;
+  const buf = new Uint8Array(64);
+  for (let t = 0; t < 1000; t++) {
+    const w = new PacketWriter(buf, PacketType.Data, sc.localCid, pn, 4);
+    pn += step;
+    w.u8(1);
+    const d = w.finish().slice();
+    got += d.length;
+    p.server.handleDatagram(p.sim.now, d, CLIENT);
+    p.sim.wake(SERVER);
+    p.sim.runFor(1);
+  }
+  const after = p.sim.linkStats(SERVER, CLIENT);
+  const sent = after.sentBytes - before.sentBytes;
+  console.log(`  numbered ${step} apart: ${got} bytes in, ${sent} bytes out in ${after.sentDatagrams - before.sentDatagrams} datagrams (${(sent / got).toFixed(2)}x), connection ${sc.state}`);
+}

@@ -11,6 +11,7 @@ import { type PacketDrop, openPayload } from '../packet-sealing.js';
 import { EMPTY_FRAME, FRAMES, FRAME_SCRATCH, anyFrame, isAckEliciting, isClose, isRepair } from '../receive/received-frames.js';
 import { noteMessageAcked, reportAckedRun } from '../send/acked-runs.js';
 import { ANSWER_FACTOR, PROTOCOL_VIOLATION, startClose } from './close.js';
+import { ACK_CREDIT_CAP } from './transmit.js';
 import { noteOvercommitBegun, noteOvercommitProgress } from './timeouts.js';
 import { checkValidated, copyFromValidated, notePacketFrom } from './migration.js';
 import { notePathChallenge } from './path-response.js';
@@ -79,6 +80,7 @@ function handleFrames(c: Connection, now: number, pn: number, size: number, from
   // `lastReceived`) and restart its unacknowledged count (connection/timeouts.ts).
   if (now - c.lastReceived >= c.config.idleTimeoutMs / 2) c.heardAgainAt = now;
   c.lastReceived = now;
+  if (!c.encrypted) c.ackCredit = Math.min(ACK_CREDIT_CAP, c.ackCredit + ANSWER_FACTOR * size);
   if (c.state === 'draining') {
     // Any packet but the peer's own CLOSE gets ours again (the peer missed it, and is still sending
     // data or acknowledging what came before it): two draining ends answering each other's CLOSEs

@@ -22,6 +22,19 @@ import { pollPathResponse } from './path-response.js';
 import { closeFrameSize, writeCloseFitting, writePadding } from '../../wire/frame.js';
 import { HEADER_SIZE, type PacketWriter, TAG_SIZE, TRAILER_SIZE, packetNumberLength } from '../../wire/packet.js';
 
+/**
+ * The smallest ACK-only packet a plaintext connection sends whatever its credit (`Connection.ackCredit`):
+ * the header, the largest one-range ACK frame (type, then largest, delay and first range as 8-byte
+ * varints, a range count of 0), the checksum. Smaller, the frame might not fit and the ACK would stay due.
+ */
+const MIN_ACK_ONLY_PACKET = HEADER_SIZE + 1 + 8 + 8 + 1 + 8 + TRAILER_SIZE;
+
+/**
+ * Most credit a plaintext connection's ACK-only packets keep (`Connection.ackCredit`): what 16 full
+ * datagrams give, so a long honest transfer does not bank room for a forger to spend later.
+ */
+export const ACK_CREDIT_CAP = 3 * 16 * 1472;
+
 /** A data packet with less room than this left is full (its sender would fill larger ones). */
 const FULL_PACKET_SLACK = 64;
 
@@ -89,7 +102,11 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
   if (probeSize !== undefined && c.recovery.bytesInFlight + probeSize <= c.cc.window()) return pollMtuProbe(c, now, scratch, probeSize);
 
   const pn = takePn(c);
-  const w = scratch.writer(mtu, dataPacketType(c.protection), c.remoteCid, pn, packetNumberLength(pn, c.recovery.largestAcked));
+  // Plaintext: an ACK-only packet within the credit the peer's packets gave (`Connection.ackCredit`): fewer
+  // ranges, never none (one always fits), so every packet is still acknowledged.
+  const ackOnly = !wantData && !answer && !c.encrypted;
+  const size = ackOnly ? Math.min(mtu, Math.max(c.ackCredit, MIN_ACK_ONLY_PACKET)) : mtu;
+  const w = scratch.writer(size, dataPacketType(c.protection), c.remoteCid, pn, packetNumberLength(pn, c.recovery.largestAcked));
   const plan = PLAN;
   plan.ack = wantAck;
   plan.data = wantData;
@@ -115,6 +132,7 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
   if (p.repairSent) c.stat.repairsSent++;
   if (p.chunks.length > 0 && w.room() < FULL_PACKET_SLACK) c.filledPacket = true;
   const datagram = sealDatagram(c.protection, w, pn, scratch);
+  if (ackOnly) c.ackCredit -= datagram.length;
   c.stat.packetsSent++;
   c.stat.bytesSent += datagram.length;
   if (p.retransmission) c.stat.packetsRetransmitted++;

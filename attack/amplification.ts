@@ -243,7 +243,11 @@ for (const [plaintext, reason, replay] of [[true, 6, false], [true, 200, false],
 
 // ---------------------------------------------------------------- part 3
 console.log('\npart 3: an established plaintext connection, 1,000 forged PING packets a second from the client\'s address for 1 s:');
-for (const step of [1, 2]) {
+for (const [step, pnBytes] of [
+  [1, 4],
+  [2, 4],
+  [2, 2],
+] as const) {
   const p = makePair(true, 9);
   p.sim.runUntil(300);
   const sc = p.serverConn as Connection;
@@ -253,7 +257,7 @@ for (const step of [1, 2]) {
   let got = 0;
   const buf = new Uint8Array(64);
   for (let t = 0; t < 1000; t++) {
-    const w = new PacketWriter(buf, PacketType.Data, sc.localCid, pn, 4);
+    const w = new PacketWriter(buf, PacketType.Data, sc.localCid, pn, pnBytes);
     pn += step;
     w.u8(1);
     const d = w.finish().slice();
@@ -264,5 +268,5 @@ for (const step of [1, 2]) {
   }
   const after = p.sim.linkStats(SERVER, CLIENT);
   const sent = after.sentBytes - before.sentBytes;
-  console.log(`  numbered ${step} apart: ${got} bytes in, ${sent} bytes out in ${after.sentDatagrams - before.sentDatagrams} datagrams (${(sent / got).toFixed(2)}x), connection ${sc.state}`);
+  console.log(`  numbered ${step} apart, ${pnBytes}-byte numbers: ${got} bytes in, ${sent} bytes out in ${after.sentDatagrams - before.sentDatagrams} datagrams (${(sent / got).toFixed(2)}x), connection ${sc.state}`);
 }

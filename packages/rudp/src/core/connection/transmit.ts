@@ -23,13 +23,6 @@ import { closeFrameSize, writeCloseFitting, writePadding } from '../../wire/fram
 import { HEADER_SIZE, type PacketWriter, TAG_SIZE, TRAILER_SIZE, packetNumberLength } from '../../wire/packet.js';
 
 /**
- * The smallest ACK-only packet a plaintext connection sends whatever its credit (`Connection.ackCredit`):
- * the header, the largest one-range ACK frame (type, then largest, delay and first range as 8-byte
- * varints, a range count of 0), the checksum. Smaller, the frame might not fit and the ACK would stay due.
- */
-const MIN_ACK_ONLY_PACKET = HEADER_SIZE + 1 + 8 + 8 + 1 + 8 + TRAILER_SIZE;
-
-/**
  * Most credit a plaintext connection's ACK-only packets keep (`Connection.ackCredit`): what 16 full
  * datagrams give, so a long honest transfer does not bank room for a forger to spend later.
  */
@@ -102,11 +95,13 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
   if (probeSize !== undefined && c.recovery.bytesInFlight + probeSize <= c.cc.window()) return pollMtuProbe(c, now, scratch, probeSize);
 
   const pn = takePn(c);
+  const pnBytes = packetNumberLength(pn, c.recovery.largestAcked);
   // Plaintext: an ACK-only packet within the credit the peer's packets gave (`Connection.ackCredit`): fewer
-  // ranges, never none (one always fits), so every packet is still acknowledged.
+  // ranges, never none (the newest range always fits), so every packet is still acknowledged and no ACK
+  // stays due (the poll would find it due again at once).
   const ackOnly = !wantData && !answer && !c.encrypted;
-  const size = ackOnly ? Math.min(mtu, Math.max(c.ackCredit, MIN_ACK_ONLY_PACKET)) : mtu;
-  const w = scratch.writer(size, dataPacketType(c.protection), c.remoteCid, pn, packetNumberLength(pn, c.recovery.largestAcked));
+  const size = ackOnly ? Math.min(mtu, Math.max(c.ackCredit, 5 + pnBytes + c.acks.oneRangeBytes(now) + TRAILER_SIZE)) : mtu;
+  const w = scratch.writer(size, dataPacketType(c.protection), c.remoteCid, pn, pnBytes);
   const plan = PLAN;
   plan.ack = wantAck;
   plan.data = wantData;

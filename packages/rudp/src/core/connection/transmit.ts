@@ -16,17 +16,17 @@ import { OUTGOING, PLAN, SOURCES } from '../send/packet-scratch.js';
 import { writeMtuProbe } from '../send/path-mtu.js';
 import { emptyArray } from '../shared-empty.js';
 import { AcceptAnswer } from '../handshake.js';
-import { startClose } from './close.js';
+import { ANSWER_FACTOR, startClose } from './close.js';
 import { amplificationBlocked, pathProbeDue, pollPathProbe } from './migration.js';
 import { pollPathResponse } from './path-response.js';
 import { closeFrameSize, writeCloseFitting, writePadding } from '../../wire/frame.js';
-import { HEADER_SIZE, type PacketWriter, TAG_SIZE, TRAILER_SIZE, packetNumberLength } from '../../wire/packet.js';
+import { HEADER_SIZE, MAX_PROBED_DATAGRAM, type PacketWriter, TAG_SIZE, TRAILER_SIZE, packetNumberLength } from '../../wire/packet.js';
 
 /**
  * Most credit a plaintext connection's ACK-only packets keep (`Connection.ackCredit`): what 16 full
  * datagrams give, so a long honest transfer does not bank room for a forger to spend later.
  */
-export const ACK_CREDIT_CAP = 3 * 16 * 1472;
+export const ACK_CREDIT_CAP = ANSWER_FACTOR * 16 * MAX_PROBED_DATAGRAM;
 
 /** A data packet with less room than this left is full (its sender would fill larger ones). */
 const FULL_PACKET_SLACK = 64;

@@ -186,6 +186,14 @@ export class Connection {
   /** @internal When the last authenticated packet arrived. */
   lastReceived: number;
   /**
+   * @internal Plaintext only: bytes our ACK-only packets may still take (connection/transmit.ts): 3x the bytes
+   * of the new packets received (`ANSWER_FACTOR`), at most `ACK_CREDIT_CAP`, less what ACK-only packets took.
+   * Nothing authenticates a plaintext packet, and every one that arrives out of order is acknowledged at once
+   * with up to 32 ranges: 14-byte PINGs forged from the peer's address, numbered 2 apart, drew 78-byte ACKs to
+   * it (5.6x, attack round 24). An integer, and so a small one to V8.
+   */
+  ackCredit = 0;
+  /**
    * @internal When the peer was heard again after a silence of half the idle timeout or more (0: never):
    * it could acknowledge nothing of ours during it, so the unacknowledged timer counts from here
    * (connection/timeouts.ts). Declared bare and set in the constructor, not `= 0`: V8 would type the

@@ -19,6 +19,9 @@ import { HEADER_SIZE, TAG_SIZE, TRAILER_SIZE } from '../../wire/packet.js';
  */
 export const PROTOCOL_VIOLATION = 3;
 
+/** A draining connection answers the peer's packets with its CLOSE within this many times their bytes (RFC 9000 §8's 3x). */
+export const ANSWER_FACTOR = 3;
+
 /**
  * A connection's goodbye (`Connection.closing`): made when its drain begins, so that an open
  * connection carries one field for it, not four.
@@ -28,6 +31,16 @@ export interface Closing {
   readonly frame: { readonly code: number; readonly reason: Uint8Array };
   /** Our CLOSE is owed. */
   sendDue: boolean;
+  /**
+   * Bytes our CLOSE may still take in answer to the peer's packets while draining: three times
+   * what they brought (`ANSWER_FACTOR`), less the answers sent. The first CLOSE is not an answer
+   * and takes none. Without it, a plaintext connection answered every packet naming it, whoever
+   * sent it: an attacker spoofing the peer's address had a 13-byte packet answered with a CLOSE
+   * of up to 285 bytes, 17x with a 200-byte reason, for the whole drain (attack round 24).
+   */
+  answerCredit: number;
+  /** The first CLOSE went: every later one is an answer, within `answerCredit`. */
+  firstSent: boolean;
   /** When draining ends. */
   readonly drainUntil: number;
   /** Why the connection is draining, for the close once it ends. */
@@ -64,6 +77,8 @@ export function startClose(c: Connection, now: number, told: CloseReason): void 
     frame: { code: reason.code, reason: cut === undefined ? new Uint8Array(0) : cut.bytes },
     // Answer a peer's CLOSE once; send our own.
     sendDue: true,
+    answerCredit: 0,
+    firstSent: false,
     // Three probe timeouts (RFC 9000 §10.2), each at most maxPtoMs: a peer that inflates its round trip
     // (by holding its ACKs) would otherwise keep the closed connection, and its buffers, for as long.
     drainUntil: now + 3 * Math.min(c.rtt.pto(c.config.maxAckDelayMs), c.config.maxPtoMs),

@@ -10,7 +10,8 @@ import type { Connection } from '../connection.js';
 import { type PacketDrop, openPayload } from '../packet-sealing.js';
 import { EMPTY_FRAME, FRAMES, FRAME_SCRATCH, anyFrame, isAckEliciting, isClose, isRepair } from '../receive/received-frames.js';
 import { noteMessageAcked, reportAckedRun } from '../send/acked-runs.js';
-import { PROTOCOL_VIOLATION, startClose } from './close.js';
+import { ANSWER_FACTOR, PROTOCOL_VIOLATION, startClose } from './close.js';
+import { ACK_CREDIT_CAP } from './transmit.js';
 import { noteOvercommitBegun, noteOvercommitProgress } from './timeouts.js';
 import { checkValidated, copyFromValidated, notePacketFrom } from './migration.js';
 import { notePathChallenge } from './path-response.js';
@@ -79,12 +80,18 @@ function handleFrames(c: Connection, now: number, pn: number, size: number, from
   // `lastReceived`) and restart its unacknowledged count (connection/timeouts.ts).
   if (now - c.lastReceived >= c.config.idleTimeoutMs / 2) c.heardAgainAt = now;
   c.lastReceived = now;
+  if (!c.encrypted) c.ackCredit = Math.min(ACK_CREDIT_CAP, c.ackCredit + ANSWER_FACTOR * size);
   if (c.state === 'draining') {
     // Any packet but the peer's own CLOSE gets ours again (the peer missed it, and is still sending
     // data or acknowledging what came before it): two draining ends answering each other's CLOSEs
     // exchanged one a round trip until a drain ended, 877 datagrams (median) for each connection the
     // forum closed on loopback. A draining peer sends nothing but its CLOSE, so this ends.
-    if (c.closing !== undefined && !anyFrame(frames, count, isClose)) c.closing.sendDue = true;
+    // Within 3x of what came (`Closing.answerCredit`): in plaintext anyone who knows the peer's address and
+    // the connection id can send these packets, and the CLOSE is up to 20 times the smallest of them.
+    if (c.closing !== undefined) {
+      c.closing.answerCredit += ANSWER_FACTOR * size;
+      if (!anyFrame(frames, count, isClose)) c.closing.sendDue = true;
+    }
     return 'ok';
   }
   // Only a server's encrypted connection ever gets a packet from another address (`mayComeFrom`), so

@@ -16,11 +16,17 @@ import { OUTGOING, PLAN, SOURCES } from '../send/packet-scratch.js';
 import { writeMtuProbe } from '../send/path-mtu.js';
 import { emptyArray } from '../shared-empty.js';
 import { AcceptAnswer } from '../handshake.js';
-import { startClose } from './close.js';
+import { ANSWER_FACTOR, startClose } from './close.js';
 import { amplificationBlocked, pathProbeDue, pollPathProbe } from './migration.js';
 import { pollPathResponse } from './path-response.js';
-import { writeCloseFitting, writePadding } from '../../wire/frame.js';
-import { HEADER_SIZE, type PacketWriter, TAG_SIZE, TRAILER_SIZE, packetNumberLength } from '../../wire/packet.js';
+import { closeFrameSize, writeCloseFitting, writePadding } from '../../wire/frame.js';
+import { HEADER_SIZE, MAX_PROBED_DATAGRAM, type PacketWriter, TAG_SIZE, TRAILER_SIZE, packetNumberLength } from '../../wire/packet.js';
+
+/**
+ * Most credit a plaintext connection's ACK-only packets keep (`Connection.ackCredit`): what 16 full
+ * datagrams give, so a long honest transfer does not bank room for a forger to spend later.
+ */
+export const ACK_CREDIT_CAP = ANSWER_FACTOR * 16 * MAX_PROBED_DATAGRAM;
 
 /** A data packet with less room than this left is full (its sender would fill larger ones). */
 const FULL_PACKET_SLACK = 64;
@@ -89,7 +95,13 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
   if (probeSize !== undefined && c.recovery.bytesInFlight + probeSize <= c.cc.window()) return pollMtuProbe(c, now, scratch, probeSize);
 
   const pn = takePn(c);
-  const w = scratch.writer(mtu, dataPacketType(c.protection), c.remoteCid, pn, packetNumberLength(pn, c.recovery.largestAcked));
+  const pnBytes = packetNumberLength(pn, c.recovery.largestAcked);
+  // Plaintext: an ACK-only packet within the credit the peer's packets gave (`Connection.ackCredit`): fewer
+  // ranges, never none (the newest range always fits), so every packet is still acknowledged and no ACK
+  // stays due (the poll would find it due again at once).
+  const ackOnly = !wantData && !answer && !c.encrypted;
+  const size = ackOnly ? Math.min(mtu, Math.max(c.ackCredit, 5 + pnBytes + c.acks.oneRangeBytes(now) + TRAILER_SIZE)) : mtu;
+  const w = scratch.writer(size, dataPacketType(c.protection), c.remoteCid, pn, pnBytes);
   const plan = PLAN;
   plan.ack = wantAck;
   plan.data = wantData;
@@ -115,6 +127,7 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
   if (p.repairSent) c.stat.repairsSent++;
   if (p.chunks.length > 0 && w.room() < FULL_PACKET_SLACK) c.filledPacket = true;
   const datagram = sealDatagram(c.protection, w, pn, scratch);
+  if (ackOnly) c.ackCredit -= datagram.length;
   c.stat.packetsSent++;
   c.stat.bytesSent += datagram.length;
   if (p.retransmission) c.stat.packetsRetransmitted++;
@@ -204,18 +217,32 @@ function syncDatagramSize(c: Connection): void {
   c.retransmits.packetRoom = room;
 }
 
-/** The CLOSE frame `close.ts` made due, once (a peer's later packets make it due again). */
+/**
+ * The CLOSE frame `close.ts` made due, once (a peer's later packets make it due again). An answer to
+ * them is no larger than their credit (`Closing.answerCredit`, 3x their bytes): the reason is cut to fit,
+ * so a peer that missed the first CLOSE is still told at once, by the code at least.
+ */
 function pollCloseFrame(c: Connection, now: number, scratch: DatagramScratch): Uint8Array | undefined {
   const closing = c.closing;
   if (closing === undefined || !closing.sendDue) return undefined;
+  const answer = closing.firstSent;
+  const size = answer ? Math.min(c.config.mtu, Math.floor(closing.answerCredit)) : c.config.mtu;
+  // Not even the code fits yet: still due, until the peer's next packets bring more credit.
+  if (size < HEADER_SIZE + closeFrameSize(closing.frame.code, EMPTY_REASON) + (c.encrypted ? TAG_SIZE : TRAILER_SIZE)) return undefined;
   closing.sendDue = false;
   const pn = takePn(c);
-  const w = scratch.writer(c.config.mtu, dataPacketType(c.protection), c.remoteCid, pn, packetNumberLength(pn, c.recovery.largestAcked));
+  const w = scratch.writer(size, dataPacketType(c.protection), c.remoteCid, pn, packetNumberLength(pn, c.recovery.largestAcked));
   // The ACK still owed goes first: alone, the CLOSE told a peer whose last messages we had read that they failed.
   if (c.acks.peerLacksAck()) c.acks.write(now, w, w.room() >> 1);
   writeCloseFitting(w, closing.frame.code, closing.frame.reason);
-  return account(c, sealDatagram(c.protection, w, pn, scratch));
+  const datagram = sealDatagram(c.protection, w, pn, scratch);
+  if (answer) closing.answerCredit -= datagram.length;
+  closing.firstSent = true;
+  return account(c, datagram);
 }
+
+/** A CLOSE frame's reason when none fits. */
+const EMPTY_REASON = new Uint8Array(0);
 
 /** Counts `datagram` as sent by `c` (a DATA packet counts its own, with what else it carried). */
 function account(c: Connection, datagram: Uint8Array): Uint8Array {

@@ -230,6 +230,13 @@ export class AckTracker {
     }
   }
 
+  /** Bytes of the ACK frame `write` would make at `now` with its newest range alone (0: nothing received): the least an ACK takes. */
+  oneRangeBytes(now: number): number {
+    const ranges = this.received.list();
+    if (ranges.length === 0) return 0;
+    return ackFrameSize(ranges, Math.max(0, (now - this.largestReceivedTime) * 1000), 1);
+  }
+
   /**
    * Writes an ACK frame of at most `room` bytes (dropping the oldest ranges
    * to fit) and clears what was owed. Returns the largest number it covers,

@@ -1,0 +1,60 @@
+/**
+ * A plaintext connection's ACK-only packets take at most 3x the bytes of the
+ * packets that asked for them (`Connection.ackCredit`). Nothing authenticates
+ * a plaintext packet, and every one that arrives out of order is acknowledged
+ * at once, with up to 32 ranges: 14-byte PINGs forged from the peer's
+ * address, numbered 2 apart, each drew an ACK of about 78 bytes to that
+ * address, 5.6x for as long as the forger sent (attack round 24,
+ * `attack/amplification.ts` part 3). Now the ACKs carry fewer ranges, and
+ * every packet is still acknowledged.
+ */
+import { describe, expect, it } from 'vitest';
+import { PacketType, PacketWriter } from '../src/wire/packet.js';
+import { CLIENT, SERVER, makePair, messagesOf } from './helpers/pair.js';
+
+describe('plaintext ACK-only packets within 3x', () => {
+  it.each([4, 2] as const)('forged out-of-order PINGs (%i-byte numbers) from the peer address draw at most 3x their bytes, each still acknowledged', (pnBytes) => {
+    const p = makePair({ link: { delayMs: 10, jitterMs: 0 }, client: { plaintext: true }, server: { plaintext: true } });
+    p.sim.runFor(300);
+    const served = p.serverConn();
+    expect(served?.state).toBe('established');
+    if (served === undefined) return;
+    p.sim.removeNode(CLIENT);
+    const banked = served.ackCredit;
+    const before = p.sim.linkStats(SERVER, CLIENT);
+    let pn = served.acks.largest + 1;
+    let received = 0;
+    const buf = new Uint8Array(32);
+    for (let i = 0; i < 1_000; i++) {
+      // The smallest ack-eliciting packet: a header (with a two-byte number, 7 bytes), a PING, the checksum.
+      const w = new PacketWriter(buf, PacketType.Data, served.localCid, pn, pnBytes);
+      // Two apart: each leaves a gap, so each is acknowledged at once with one range more.
+      pn += 2;
+      w.u8(1);
+      const d = w.finish().slice();
+      received += d.length;
+      p.server.handleDatagram(p.sim.now, d, CLIENT);
+      p.sim.wake(SERVER);
+      p.sim.runFor(1);
+    }
+    const after = p.sim.linkStats(SERVER, CLIENT);
+    // Before: 78,023 bytes for 14,000 (5.6x); an ACK never smaller than the largest one-range frame could take,
+    // 39 bytes, still gave 12-byte packets 3.3x.
+    expect(after.sentBytes - before.sentBytes).toBeLessThanOrEqual(3 * received + banked);
+    expect(after.sentDatagrams - before.sentDatagrams).toBeGreaterThanOrEqual(990);
+    expect(served.state).toBe('established');
+  });
+
+  it('small messages both ways through reordering and loss all arrive, in plaintext', () => {
+    const p = makePair({ seed: 3, link: { delayMs: 10, jitterMs: 8, loss: 0.05 }, client: { plaintext: true }, server: { plaintext: true } });
+    p.onServerEvent = (e) => {
+      if (e.type === 'message') p.serverConn()?.send(e.data);
+    };
+    p.sim.runFor(300);
+    for (let i = 0; i < 400; i++) p.conn.send(new Uint8Array([i & 255, i >> 8]));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(20_000);
+    expect(messagesOf(p.serverEvents)).toHaveLength(400);
+    expect(messagesOf(p.clientEvents)).toHaveLength(400);
+  });
+});

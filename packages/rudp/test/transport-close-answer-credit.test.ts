@@ -1,0 +1,73 @@
+/**
+ * A draining connection answers its peer's packets with its CLOSE within 3x
+ * their bytes. In plaintext nothing authenticates those packets: anyone who
+ * knows the peer's address and the connection id (anyone on the path) sent
+ * 13-byte DATA packets from the peer's address, numbered upwards, and each
+ * drew a CLOSE of up to some 285 bytes to that address for the whole drain
+ * (attack round 24, `attack/amplification.ts`: 17x with a 200-byte reason).
+ * An answer's reason is cut to its credit, so a peer that missed the first
+ * CLOSE is still told at once.
+ */
+import { describe, expect, it } from 'vitest';
+import { PacketType, PacketWriter } from '../src/wire/packet.js';
+import { CLIENT, SERVER, makePair } from './helpers/pair.js';
+
+const FAST = { delayMs: 0.1, jitterMs: 0 };
+const REASON = 'r'.repeat(200);
+
+describe('a draining connection answers within 3x', () => {
+  it('forged packets from the peer address of a plaintext connection draw at most 3x their bytes', () => {
+    const p = makePair({ link: { delayMs: 10, jitterMs: 0 }, client: { plaintext: true }, server: { plaintext: true } });
+    p.sim.runFor(300);
+    const served = p.serverConn();
+    expect(served?.state).toBe('established');
+    if (served === undefined) return;
+    // The client is gone; the server ends the connection with a long reason.
+    p.sim.removeNode(CLIENT);
+    served.destroy(p.sim.now, 1, REASON);
+    p.sim.wake(SERVER);
+    const afterFirst = p.sim.linkStats(SERVER, CLIENT);
+    expect(served.state).toBe('draining');
+    let pn = served.acks.largest + 1;
+    let received = 0;
+    let forged = 0;
+    const buf = new Uint8Array(32);
+    for (let t = 1; served.state === 'draining' && t < 10_000; t++) {
+      // The smallest DATA packet naming the connection: a header, no frames, a checksum.
+      const d = new PacketWriter(buf, PacketType.Data, served.localCid, pn++, 4).finish().slice();
+      received += d.length;
+      forged++;
+      p.server.handleDatagram(p.sim.now, d, CLIENT);
+      p.sim.wake(SERVER);
+      p.sim.runFor(1);
+    }
+    const now = p.sim.linkStats(SERVER, CLIENT);
+    const answers = now.sentDatagrams - afterFirst.sentDatagrams;
+    const answered = now.sentBytes - afterFirst.sentBytes;
+    expect(forged).toBeGreaterThan(50);
+    // Answered, but within 3x: before, 17x (each 13-byte packet drew a CLOSE of over 200 bytes).
+    expect(answers).toBeGreaterThan(0);
+    expect(answered).toBeLessThanOrEqual(3 * received);
+  });
+
+  it('a peer that missed a CLOSE with a long reason, and only acknowledges, is still told at once', () => {
+    const p = makePair({ link: FAST });
+    p.sim.runFor(500);
+    const served = p.serverConn();
+    served?.send(new Uint8Array(100));
+    p.sim.wake(SERVER);
+    p.sim.runFor(0.01);
+    // The first CLOSE is lost; the client's ACK of the message (some 30 bytes) is answered.
+    p.sim.setLink(SERVER, CLIENT, { ...FAST, loss: 1 });
+    served?.destroy(p.sim.now, 1, REASON);
+    p.sim.wake(SERVER);
+    p.sim.runFor(0.05);
+    p.sim.setLink(SERVER, CLIENT, FAST);
+    p.sim.runFor(100);
+    const told = p.conn.closeReason;
+    expect(told?.kind).toBe('peer');
+    expect(told?.code).toBe(1);
+    // The reason as far as the answer's credit carried it.
+    expect(REASON.startsWith(told?.message === 'closed by peer' ? '' : (told?.message ?? 'x'))).toBe(true);
+  });
+});

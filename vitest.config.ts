@@ -46,6 +46,12 @@ export default defineConfig({
     maxWorkers: Math.max(2, availableParallelism() - 1),
     // One pool of each kind serves all projects, with the root's options: threads shared, forks one a file.
     poolOptions: { threads: { isolate: false }, forks: { isolate: true } },
+    // The workspace packages' builds (packages/*/dist: what `forum-protocol`, `rudpx`, `udp-relay` resolve to) are
+    // loaded by Node itself, as a user's program loads them, not transformed and run module by module through
+    // vite-node: they are plain JavaScript already, and every forked file loaded them anew (collect time).
+    // Tests mock globals and spy on objects only, which reach them either way; vi.mock of a module reaches the
+    // sources (packages/*/src), still transformed.
+    server: { deps: { external: [/\/packages\/[^/]+\/dist\//] } },
     projects: [
       { extends: true, test: { name: 'all', include: ['packages/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...SHARED_MODULE_TESTS], sequence: { groupOrder: 1 } } },
       { extends: true, test: { name: 'node:dgram sockets', include: SOCKET_TESTS, env: { RUDP_SOCKET_BATCHING: '0' }, sequence: { groupOrder: 1 } } },

@@ -20,6 +20,9 @@ import { frontendMessages, idleSpotter } from './postgres-wire.js';
 
 const pg = usePostgres({ migrated: 21 });
 
+// Each describe's tests run side by side (describe.concurrent), the describes one after the other: each test has
+// a proxy, stores and a schema of its own, and spends much of its time on round trips and retries' pauses.
+
 /**
  * How long the database is out of reach after a cut armed as a restart, ms: past the first question, which
  * meets it (a change asked about once was answered a failure), well within the 5 s the store asks for.
@@ -104,7 +107,7 @@ const storesBehindProxy = async (maxConnections = 2): Promise<{ store: PostgresS
   return { store: opened.right, direct, proxy };
 };
 
-describe('PostgreSQL: an upload whose commit answer is lost with the connection', () => {
+describe.concurrent('PostgreSQL: an upload whose commit answer is lost with the connection', () => {
   it('is answered stored when the commit landed (asked again on another connection), and downloads whole', async () => {
     const { store, direct, proxy } = await storesBehindProxy();
     expect(await lines(run(store, 'alice', 'CRT T'))).toEqual(['Thread T created']);
@@ -144,7 +147,7 @@ describe('PostgreSQL: an upload whose commit answer is lost with the connection'
   });
 });
 
-describe('PostgreSQL: a MSG whose commit answer is lost with the connection', () => {
+describe.concurrent('PostgreSQL: a MSG whose commit answer is lost with the connection', () => {
   it('is answered posted when the commit landed (asked again on another connection), and is in the thread once', async () => {
     const { store, direct, proxy } = await storesBehindProxy();
     expect(await lines(run(store, 'alice', 'CRT M'))).toEqual(['Thread M created']);
@@ -178,7 +181,7 @@ describe('PostgreSQL: a MSG whose commit answer is lost with the connection', ()
   });
 });
 
-describe('PostgreSQL: a DLT or EDT whose commit answer is lost with the connection', () => {
+describe.concurrent('PostgreSQL: a DLT or EDT whose commit answer is lost with the connection', () => {
   it('DLT is answered deleted when the commit landed: the retry a failure asks for deleted the next message', async () => {
     const { store, direct, proxy } = await storesBehindProxy();
     expect(await lines(run(store, 'alice', 'CRT D'))).toEqual(['Thread D created']);
@@ -218,7 +221,7 @@ describe('PostgreSQL: a DLT or EDT whose commit answer is lost with the connecti
 /** The titles LST lists, through `store`. */
 const listed = async (store: PostgresStore): Promise<readonly string[]> => (await lines(run(store, 'bob', 'LST'))).filter((l) => l !== 'The list of active threads:' && l !== 'No threads to list');
 
-describe('PostgreSQL: a CRT whose commit answer is lost with the connection', () => {
+describe.concurrent('PostgreSQL: a CRT whose commit answer is lost with the connection', () => {
   it('is answered created when the commit landed (asked again on another connection): its retry would say it exists', async () => {
     const { store, direct, proxy } = await storesBehindProxy();
     // Armed before the store's first CRT: the insert is parsed (and seen by the proxy) once a connection.
@@ -252,7 +255,7 @@ describe('PostgreSQL: a CRT whose commit answer is lost with the connection', ()
   });
 });
 
-describe('PostgreSQL: a RMV whose commit answer is lost with the connection', () => {
+describe.concurrent('PostgreSQL: a RMV whose commit answer is lost with the connection', () => {
   it('is answered removed when the commit landed: its retry would say the thread does not exist', async () => {
     const { store, direct, proxy } = await storesBehindProxy();
     expect(await lines(run(store, 'alice', 'CRT G'))).toEqual(['Thread G created']);
@@ -306,7 +309,7 @@ const logIn = async (
   return [user.outcome, pass.outcome].map((o) => (o.kind === 'reply' ? o.reply.lines : []));
 };
 
-describe('PostgreSQL: a new account whose commit answer is lost with the connection', () => {
+describe.concurrent('PostgreSQL: a new account whose commit answer is lost with the connection', () => {
   it('is logged in when the commit landed: it is not told the login failed, then asked for the password of an account it has', async () => {
     const { store, direct, proxy } = await storesBehindProxy();
     proxy.arm('INSERT INTO accounts');
@@ -329,7 +332,7 @@ describe('PostgreSQL: a new account whose commit answer is lost with the connect
   });
 });
 
-describe('PostgreSQL: a login whose session lease claim has its answer lost with the connection', () => {
+describe.concurrent('PostgreSQL: a login whose session lease claim has its answer lost with the connection', () => {
   it('leaves the account free at once: the claim, run but unanswered, is undone once its backend has ended (not renewed, nor left for its lease)', async () => {
     const { store, direct, proxy } = await storesBehindProxy();
     expect(await direct.createAccount({ username: 'erin', password: 'pw1' })()).toEqual(E.right(true));
@@ -372,7 +375,7 @@ describe('PostgreSQL: a login whose session lease claim has its answer lost with
   });
 });
 
-describe('PostgreSQL: a store whose connection was cut with a commit answer', () => {
+describe.concurrent('PostgreSQL: a store whose connection was cut with a commit answer', () => {
   it('closes at once: the cut connection is not waited for until the close gives up', async () => {
     const { store, direct, proxy } = await storesBehindProxy();
     expect(await lines(run(store, 'alice', 'CRT C'))).toEqual(['Thread C created']);

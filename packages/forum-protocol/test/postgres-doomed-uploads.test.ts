@@ -44,12 +44,23 @@ const recordChunkDeletes = async (sql: postgres.Sql): Promise<() => Promise<read
   return async () => (await sql<{ chunks: number }[]>`DELETE FROM seen_deletes RETURNING chunks`).map((r) => r.chunks);
 };
 
-/** A slow disk: each chunk deleted takes 40 ms (a row trigger), so 32 chunks a statement take 1.28 s and more. */
-const slowChunkDeletes = async (sql: postgres.Sql): Promise<void> => {
-  await sql`CREATE FUNCTION slow_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN PERFORM pg_sleep(0.04); RETURN NULL; END $$`;
+/** A slow disk: each chunk deleted takes `chunkMs` (a row trigger; 40 ms by default, so 32 chunks a statement take 1.28 s and more). */
+const slowChunkDeletes = async (sql: postgres.Sql, chunkMs = 40): Promise<void> => {
+  await sql.unsafe(`CREATE FUNCTION slow_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN PERFORM pg_sleep(${chunkMs / 1000}); RETURN NULL; END $$`);
   await sql`CREATE TRIGGER slow_delete AFTER DELETE ON upload_chunks FOR EACH ROW EXECUTE FUNCTION slow_delete()`;
 };
+
+/**
+ * The statement_timeout of the stores whose sweep meets a slow disk of SLOW_CHUNK_MS a chunk: 32 chunks a
+ * statement (800 ms) run past it, 16 (400 ms) do not. Scaled down together from 1 s and 40 ms: the halving is
+ * the same (64, 32, 16), each timed-out batch ends sooner.
+ */
+const SLOW_STATEMENT_MS = 600;
+const SLOW_CHUNK_MS = 25;
+
+/** A store on `store`'s schema with the default timeouts, sweeping nothing by itself: it writes the chunks, whatever `store`'s statement_timeout. */
+const unlimited = async (store: PostgresStore): Promise<PostgresStore> => pg.openPeer(await schemaOf(store.sql), { doomedUploadSweep: { auto: false } });
 
 describe('RMV detaches the uploads; the sweep deletes their chunks', () => {
   it('RMV deletes no chunk, however many the thread holds: 20,000 cost it what 1 does; the sweep deletes them all after, in batches', async () => {
@@ -196,26 +207,27 @@ describe('RMV detaches the uploads; the sweep deletes their chunks', () => {
   });
 
   it("under a statement_timeout shorter than a batch takes, the sweep halves its batches until they fit: every pass failed for good before", async () => {
-    const store = await pg.openStore({ timeouts: { statementMs: 1_000 }, doomedUploadSweep: { auto: false, batchChunks: 64 } });
+    const store = await pg.openStore({ timeouts: { statementMs: SLOW_STATEMENT_MS }, doomedUploadSweep: { auto: false, batchChunks: 64 } });
     await run(store, 'alice', 'CRT t');
-    await storeChunks(store, 't', 'f', 40);
-    // A slow disk: 40 ms a chunk deleted, so 32 chunks or more run past the limit, 16 (640 ms) do not.
-    await slowChunkDeletes(store.sql);
+    await storeChunks(await unlimited(store), 't', 'f', 40);
+    // A slow disk: 25 ms a chunk deleted, so 32 chunks or more (800 ms) run past the limit, 16 (400 ms) do not.
+    await slowChunkDeletes(store.sql, SLOW_CHUNK_MS);
     expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
     expect(await store.sweepDoomedUploads()).toBe(40);
     expect(await left(store.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 });
   });
 
   it('batches halved by a slow spell grow back once batches fit again: a spell cut every later sweep for good before', async () => {
-    const store = await pg.openStore({ timeouts: { statementMs: 1_000 }, doomedUploadSweep: { auto: false, batchChunks: 64 } });
+    const store = await pg.openStore({ timeouts: { statementMs: SLOW_STATEMENT_MS }, doomedUploadSweep: { auto: false, batchChunks: 64 } });
+    const writer = await unlimited(store);
     await run(store, 'alice', 'CRT t');
     await run(store, 'alice', 'CRT u');
-    await storeChunks(store, 't', 'f', 40);
-    // A slow spell (a disk busy for a while): 40 ms a chunk deleted while it lasts, so 16 chunks a batch fit.
+    await storeChunks(writer, 't', 'f', 40);
+    // A slow spell (a disk busy for a while): 25 ms a chunk deleted while it lasts, so 16 chunks a batch fit.
     await store.sql`CREATE TABLE slow_spell (on_ boolean NOT NULL)`;
     await store.sql`INSERT INTO slow_spell VALUES (true)`;
-    await store.sql`CREATE FUNCTION slow_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN IF (SELECT on_ FROM slow_spell) THEN PERFORM pg_sleep(0.04); END IF; RETURN NULL; END $$`;
+    await store.sql.unsafe(`CREATE FUNCTION slow_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF (SELECT on_ FROM slow_spell) THEN PERFORM pg_sleep(${SLOW_CHUNK_MS / 1000}); END IF; RETURN NULL; END $$`);
     await store.sql`CREATE TRIGGER slow_delete AFTER DELETE ON upload_chunks FOR EACH ROW EXECUTE FUNCTION slow_delete()`;
     expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
     expect(await store.sweepDoomedUploads()).toBe(40);
@@ -223,7 +235,7 @@ describe('RMV detaches the uploads; the sweep deletes their chunks', () => {
     // batches of 16, then of 32: 3,072 chunks).
     await store.sql`UPDATE slow_spell SET on_ = false`;
     const seen = await recordChunkDeletes(store.sql);
-    await storeChunks(store, 'u', 'f', 4_000);
+    await storeChunks(writer, 'u', 'f', 4_000);
     expect(await lines(run(store, 'alice', 'RMV u'))).toEqual(['Thread u removed']);
     expect(await store.sweepDoomedUploads()).toBe(4_000);
     const batches = await seen();

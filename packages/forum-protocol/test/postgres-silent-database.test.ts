@@ -176,58 +176,6 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
   );
 
   it(
-    'a MSG whose COMMIT reached the database before a partition held its answer is answered "may or may not be stored" just past its deadline, ' +
-      'never a failure (it committed); the store serves again as the partition heals',
-    async () => {
-      const direct = await pg.openStore({ timeouts: TIMEOUTS });
-      const proxy = await partitionAfterCommit(pg.url());
-      const store = await storeBehind(direct, proxy);
-      expect(await command(store, 'CRT c')).toEqual(['Thread c created']);
-      proxy.arm('INSERT INTO entries');
-      const heal = setTimeout(() => proxy.heal(), SILENT_MS);
-      try {
-        const posted = await timed(() => command(store, 'MSG c hello'));
-        expect(proxy.partitioned()).toBe(1);
-        // Before: answered as the partition healed (SILENT_MS), past forum-client's wait.
-        expect(posted.value).toEqual([outcomeUnknownText('command')]);
-        expect(posted.ms).toBeGreaterThanOrEqual(DEADLINE_MS - 5);
-        expect(posted.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
-      } finally {
-        clearTimeout(heal);
-        proxy.heal();
-      }
-      // It committed: the answer could not have said "failed".
-      expect(await command(direct, 'RDT c')).toEqual(['1 alice: hello']);
-      // Served again through the proxy, on a new connection (the one held was closed).
-      expect(await command(store, 'MSG c again')).toEqual(['Message posted to c thread']);
-      expect(await command(direct, 'RDT c')).toEqual(['1 alice: hello', '2 alice: again']);
-    },
-    30_000,
-  );
-
-  it(
-    'a new account whose COMMIT reached the database before a partition held its answer is answered "may or may not" (outcomeUnknown), never a failure: it was made',
-    async () => {
-      const direct = await pg.openStore({ timeouts: TIMEOUTS });
-      const proxy = await partitionAfterCommit(pg.url());
-      const store = await storeBehind(direct, proxy);
-      proxy.arm('INSERT INTO accounts');
-      const heal = setTimeout(() => proxy.heal(), SILENT_MS);
-      try {
-        const made = await timed(() => withCommandDeadline(DEADLINE_MS, () => store.createAccount({ username: 'gus', password: 'pw' })()));
-        expect(proxy.partitioned()).toBe(1);
-        expect(made.value).toMatchObject(E.left({ kind: 'io', outcomeUnknown: 'database' }));
-        expect(made.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
-      } finally {
-        clearTimeout(heal);
-        proxy.heal();
-      }
-      expect(await direct.getAccount('gus')()).toEqual(E.right(O.some({ username: 'gus', password: 'pw' })));
-    },
-    30_000,
-  );
-
-  it(
     "a login whose password check is at the database when it hangs is answered just past its deadline, not once its throttle's settlement (outside the deadline) gets an answer",
     async () => {
       const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 3 });
@@ -286,6 +234,83 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
   );
 
   it(
+    "closing a store whose sweep of deleted uploads' chunks is at a database gone silent ends, not when the database answers",
+    async () => {
+      const store = await pg.openStore({ timeouts: TIMEOUTS, closeTimeoutMs: POOL_END_MS });
+      // The pass the store kicked as it opened is over: the next one meets the hung database.
+      await store.sweepDoomedUploads();
+      freezePostgres(pg.url(), true);
+      const thaw = setTimeout(() => freezePostgres(pg.url(), false), SILENT_MS);
+      try {
+        const sweeping = store.sweepDoomedUploads().catch(() => 0);
+        const closed = await Promise.race([timed(() => store.close()), sleep(SILENT_MS - 500).then(() => 'still waiting' as const)]);
+        // Before: 'still waiting' (the close awaited the pass, whose statement runs outside any deadline).
+        expect(closed).not.toBe('still waiting');
+        if (closed !== 'still waiting') expect(closed.ms).toBeLessThan(ABANDON_AFTER_MS + POOL_END_MS + SLACK_MS);
+        await sweeping;
+      } finally {
+        clearTimeout(thaw);
+        freezePostgres(pg.url(), false);
+      }
+    },
+    30_000,
+  );
+
+  // The tests that stop PostgreSQL (SIGSTOP) one after the other; then the others side by side (it.concurrent):
+  // each of those has stores, proxies and a schema of its own, and spends its time waiting out a deadline.
+  it.concurrent(
+    'a MSG whose COMMIT reached the database before a partition held its answer is answered "may or may not be stored" just past its deadline, ' +
+      'never a failure (it committed); the store serves again as the partition heals',
+    async () => {
+      const direct = await pg.openStore({ timeouts: TIMEOUTS });
+      const proxy = await partitionAfterCommit(pg.url());
+      const store = await storeBehind(direct, proxy);
+      expect(await command(store, 'CRT c')).toEqual(['Thread c created']);
+      proxy.arm('INSERT INTO entries');
+      const heal = setTimeout(() => proxy.heal(), SILENT_MS);
+      try {
+        const posted = await timed(() => command(store, 'MSG c hello'));
+        expect(proxy.partitioned()).toBe(1);
+        // Before: answered as the partition healed (SILENT_MS), past forum-client's wait.
+        expect(posted.value).toEqual([outcomeUnknownText('command')]);
+        expect(posted.ms).toBeGreaterThanOrEqual(DEADLINE_MS - 5);
+        expect(posted.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+      } finally {
+        clearTimeout(heal);
+        proxy.heal();
+      }
+      // It committed: the answer could not have said "failed".
+      expect(await command(direct, 'RDT c')).toEqual(['1 alice: hello']);
+      // Served again through the proxy, on a new connection (the one held was closed).
+      expect(await command(store, 'MSG c again')).toEqual(['Message posted to c thread']);
+      expect(await command(direct, 'RDT c')).toEqual(['1 alice: hello', '2 alice: again']);
+    },
+    30_000,
+  );
+
+  it.concurrent(
+    'a new account whose COMMIT reached the database before a partition held its answer is answered "may or may not" (outcomeUnknown), never a failure: it was made',
+    async () => {
+      const direct = await pg.openStore({ timeouts: TIMEOUTS });
+      const proxy = await partitionAfterCommit(pg.url());
+      const store = await storeBehind(direct, proxy);
+      proxy.arm('INSERT INTO accounts');
+      const heal = setTimeout(() => proxy.heal(), SILENT_MS);
+      try {
+        const made = await timed(() => withCommandDeadline(DEADLINE_MS, () => store.createAccount({ username: 'gus', password: 'pw' })()));
+        expect(proxy.partitioned()).toBe(1);
+        expect(made.value).toMatchObject(E.left({ kind: 'io', outcomeUnknown: 'database' }));
+        expect(made.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+      } finally {
+        clearTimeout(heal);
+        proxy.heal();
+      }
+      expect(await direct.getAccount('gus')()).toEqual(E.right(O.some({ username: 'gus', password: 'pw' })));
+    },
+    30_000,
+  );
+
+  it.concurrent(
     "an upload begun when the sweep found stale uploads, the database going silent as their chunks are deleted, is answered just past the deadline, not when the database answers",
     async () => {
       const direct = await pg.openStore({ timeouts: TIMEOUTS });
@@ -310,30 +335,7 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
     30_000,
   );
 
-  it(
-    "closing a store whose sweep of deleted uploads' chunks is at a database gone silent ends, not when the database answers",
-    async () => {
-      const store = await pg.openStore({ timeouts: TIMEOUTS, closeTimeoutMs: POOL_END_MS });
-      // The pass the store kicked as it opened is over: the next one meets the hung database.
-      await store.sweepDoomedUploads();
-      freezePostgres(pg.url(), true);
-      const thaw = setTimeout(() => freezePostgres(pg.url(), false), SILENT_MS);
-      try {
-        const sweeping = store.sweepDoomedUploads().catch(() => 0);
-        const closed = await Promise.race([timed(() => store.close()), sleep(SILENT_MS - 500).then(() => 'still waiting' as const)]);
-        // Before: 'still waiting' (the close awaited the pass, whose statement runs outside any deadline).
-        expect(closed).not.toBe('still waiting');
-        if (closed !== 'still waiting') expect(closed.ms).toBeLessThan(ABANDON_AFTER_MS + POOL_END_MS + SLACK_MS);
-        await sweeping;
-      } finally {
-        clearTimeout(thaw);
-        freezePostgres(pg.url(), false);
-      }
-    },
-    30_000,
-  );
-
-  it(
+  it.concurrent(
     "a MSG whose line was written but whose deadline passed before its COMMIT is answered with the timeout's line, not \"may or may not be stored\" (it surely rolled back)",
     async () => {
       const direct = await pg.openStore({ timeouts: TIMEOUTS });
@@ -351,7 +353,7 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
     30_000,
   );
 
-  it(
+  it.concurrent(
     "a login whose session lease reached the database, which took it, before a partition held the answer (given up, answered with the timeout's line) " +
       'does not hold the account for good: the heartbeat renews only the leases its server holds, so that one lapses',
     async () => {
@@ -379,7 +381,7 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
     30_000,
   );
 
-  it(
+  it.concurrent(
     "a login's lease claim that the database ran before a partition held its answer (given up at the deadline) is undone: " +
       'the account is free at once, not "already logged in" for the lease (15 s)',
     async () => {
@@ -407,7 +409,7 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
     30_000,
   );
 
-  it(
+  it.concurrent(
     "an upload's commit whose statement the deadline cancelled (rolled back, its COMMIT never sent) is answered with the timeout's line, not \"may or may not be stored\"",
     async () => {
       const store = await pg.openStore({ timeouts: TIMEOUTS });
@@ -436,7 +438,7 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
     30_000,
   );
 
-  it(
+  it.concurrent(
     "a MSG whose BEGIN is at a database gone silent is answered at its deadline, and its connection is given up too: the pool serves again from fresh connections",
     async () => {
       const direct = await pg.openStore({ timeouts: TIMEOUTS });

@@ -59,7 +59,8 @@ const killMidUpload = async (a: PostgresStore, b: PostgresStore): Promise<void> 
   });
 };
 
-describe('pending uploads of a server that is gone (their lease lapsed) give their room back at once', () => {
+// Side by side (describe.concurrent): each test has a forum (schema) and servers of its own, and waits out 1 s leases.
+describe.concurrent('pending uploads of a server that is gone (their lease lapsed) give their room back at once', () => {
   it('a server killed 3 chunks into an upload on a full forum: the next upload, its size announced, begins once the lease lapsed, not 10 minutes on', async () => {
     const [a, b] = await twoServers();
     expect(await upload(b, 'kept', randomBytes(UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));

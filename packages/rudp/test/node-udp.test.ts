@@ -129,7 +129,15 @@ describe('rudp over real node:dgram on 127.0.0.1', () => {
       serverSide.push(c);
       c.once('close', () => sawItGone.push(!server.connections.has(c)));
     });
-    const clients = await Promise.all([1, 2, 3].map(() => connect({ port: server.address().port })));
+    // One at a time, each client's server side met before the next connects: serverSide[i] is clients[i]'s. Side by
+    // side, the server could meet them in another order (a loaded machine), and the closes awaited below were not
+    // those of the clients closed: the test waited for good for a close that never came.
+    const clients: RudpConnection[] = [];
+    for (let i = 0; i < 3; i++) {
+      const met = new Promise((r) => server.once('connection', r));
+      clients.push(await connect({ port: server.address().port }));
+      await met;
+    }
     await Promise.all(clients.map((c) => c.send('hi')));
     expect(server.connections.size).toBe(3);
     expect(new Set(server.connections)).toEqual(new Set(serverSide));

@@ -8,7 +8,7 @@ import { readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/prom
 import { openFileStore } from 'forum-protocol';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { answered, cleanupAfterEach, LOCK_FILE, P, runClient, SERVER_BIN, spawnClient, startServer, tempDir } from './forum-processes.js';
+import { answered, cleanupAfterEach, itWithScope, LOCK_FILE, P, runClient, SERVER_BIN, spawnClient, startServer, tempDir } from './forum-processes.js';
 
 /** Runs forum-server to its exit (a refused start exits at once; the timeout only ends a hang). */
 const runServer = (args: readonly string[]): { code: number | null; stdout: string; stderr: string } => {
@@ -156,7 +156,9 @@ describe('forum-server data directory lock (real processes)', () => {
     return { recovered: opened.right.recovered ?? [], warnings: opened.right.warnings, leftovers };
   };
 
-  it('a server whose lock another server took over writes nothing more and stops (status 3), naming the new holder; the directory is left consistent', async () => {
+  // The four tests below run side by side (adjacent concurrent tests run together): each has a scope, a server and a
+  // directory of its own, and waits on the server (a lock renewal every 5 s, a graceful stop's 2 s).
+  itWithScope.concurrent('a server whose lock another server took over writes nothing more and stops (status 3), naming the new holder; the directory is left consistent', async ({ scope }) => {
     const { server, cwd } = await scope.startInTemp();
     const lock = join(server.dataDir, LOCK_FILE);
     const before = await runClient(server.port, cwd, ['yoda', 'pw', 'CRT t', 'MSG t first', 'XIT']);
@@ -180,7 +182,7 @@ describe('forum-server data directory lock (real processes)', () => {
     expect(await reopened(server.dataDir)).toEqual({ recovered: [], warnings: [], leftovers: [] });
   });
 
-  it('a server frozen (SIGSTOP) while another took its directory over notices at its next renewal, without any request, and stops', async () => {
+  itWithScope.concurrent('a server frozen (SIGSTOP) while another took its directory over notices at its next renewal, without any request, and stops', async ({ scope }) => {
     const { server } = await scope.startInTemp();
     const lock = join(server.dataDir, LOCK_FILE);
     server.child.kill('SIGSTOP');
@@ -197,7 +199,7 @@ describe('forum-server data directory lock (real processes)', () => {
     expect(server.stderr.text).toContain(`Error: lost the data directory lock ${lock}: it now names forum-server process ${process.pid} on host "taker.example"`);
   });
 
-  it('a server whose lock file was deleted stops too (status 3), holding the lock until it exits, and leaves none', async () => {
+  itWithScope.concurrent('a server whose lock file was deleted stops too (status 3), holding the lock until it exits, and leaves none', async ({ scope }) => {
     const { server, cwd } = await scope.startInTemp();
     const lock = join(server.dataDir, LOCK_FILE);
     await runClient(server.port, cwd, ['yoda', 'pw', 'CRT t', 'XIT']);
@@ -213,10 +215,10 @@ describe('forum-server data directory lock (real processes)', () => {
     expect(await reopened(server.dataDir)).toEqual({ recovered: [], warnings: [], leftovers: [] });
   });
 
-  it.each([
+  itWithScope.concurrent.for([
     ['SIGTERM', 143],
     ['SIGINT', 130],
-  ] as const)('a second %s during the graceful stop exits at once (status %i) and still gives the lock up', async (signal, status) => {
+  ] as const)('a second %s during the graceful stop exits at once (status %i) and still gives the lock up', async ([signal, status], { scope }) => {
     const { server, cwd } = await scope.startInTemp();
     const lock = join(server.dataDir, LOCK_FILE);
     // A logged-in client that then acknowledges nothing (stopped): the graceful stop waits for it (2 s).

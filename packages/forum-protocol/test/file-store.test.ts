@@ -291,25 +291,31 @@ describe('data-directory store', () => {
     await run(s, 'a', 'CRT t');
     const bytes = Buffer.alloc(256 * 1024, 9);
     await upload(s, 't', 'big.bin', 'a', bytes);
-    /** This process's open files that are the upload (by device and inode, so after its unlink too). */
+    /**
+     * Of `fds` (all of this process's open files if not given), those that are the upload (by device and inode, so
+     * after its unlink too). The process is shared with other test files' threads: once the upload is unlinked and
+     * closed, one of them may create a file that reuses its inode number, so after RMV only the descriptors that
+     * held it before are looked at (the inode and the descriptor number both reused at once is not a worry).
+     */
     const { dev, ino } = statSync(join(dir, 't-big.bin'));
-    const holding = (): number =>
-      readdirSync('/proc/self/fd').filter((fd) => {
+    const holding = (fds: readonly string[] = readdirSync('/proc/self/fd')): string[] =>
+      fds.filter((fd) => {
         try {
           const st = statSync(`/proc/self/fd/${fd}`);
           return st.dev === dev && st.ino === ino;
         } catch {
           return false;
         }
-      }).length;
+      });
     const d = await s.openDownload('t', 'big.bin')();
     if (E.isLeft(d)) throw new Error('openDownload');
     // A first chunk read, the rest waiting for the receiver.
     await new Promise<void>((resolve) => d.right.stream.once('readable', () => resolve()));
-    expect(holding()).toBe(1);
+    const held = holding();
+    expect(held).toHaveLength(1);
     expect(await lines(run(s, 'a', 'RMV t'))).toEqual(['Thread t removed']);
     // Before, the handle stayed open (the file's blocks held) until the receiver had read it all, however slowly.
-    expect(holding()).toBe(0);
+    expect(holding(held)).toEqual([]);
     expect(await d.right.stopped).toEqual({ kind: 'noThread', title: 't' });
     expect(readdirSync(dir)).toEqual([]);
   });

@@ -225,16 +225,21 @@ const backendOf = async (like: string): Promise<number> => {
   }
 };
 
-/** A MSG to a new thread `t` whose line's insert (made to take 1 s) `how` ends from another connection: its outcome. */
+/**
+ * A MSG to a new thread `t` whose line's insert (held until the watcher lets go) `how` ends from another connection:
+ * its outcome. Held, not slowed by a sleep: at load ~10 a 1 s sleep ran out before the cancel landed, and the MSG
+ * was stored ("Message posted"; the suite helper's flake).
+ */
 const msgEndedBy = async (store: PostgresStore, how: 'pg_cancel_backend' | 'pg_terminate_backend'): Promise<CommandOutcome> => {
   await run(store, 'alice', 'CRT t');
-  await slowDown(store, 'entries', 'INSERT', 1);
+  await holdOn(store, 'entries', 'INSERT', 4747);
   try {
     const msg = run(store, 'alice', 'MSG t ended');
     const pid = await backendOf('%INSERT INTO entries%');
     expect(await watcher().unsafe(`SELECT ${how}($1) AS ok`, [pid])).toEqual([{ ok: true }]);
     return await msg;
   } finally {
+    await watcher()`SELECT pg_advisory_unlock(4747)`;
     await dropSlowDown(store, 'entries', 'INSERT');
   }
 };

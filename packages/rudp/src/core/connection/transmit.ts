@@ -127,7 +127,9 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
   if (p.repairSent) c.stat.repairsSent++;
   if (p.chunks.length > 0 && w.room() < FULL_PACKET_SLACK) c.filledPacket = true;
   const datagram = sealDatagram(c.protection, w, pn, scratch);
-  if (ackOnly) c.ackCredit -= datagram.length;
+  // Never below 0: only a packet seen before (a copy anyone on the path can send again, which brings no
+  // credit) gets a packet past the credit, and a debt its copies ran up cut the peer's next ACKs to one range.
+  if (ackOnly) c.ackCredit = Math.max(0, c.ackCredit - datagram.length);
   c.stat.packetsSent++;
   c.stat.bytesSent += datagram.length;
   if (p.retransmission) c.stat.packetsRetransmitted++;

@@ -9,7 +9,7 @@
  * every packet is still acknowledged.
  */
 import { describe, expect, it } from 'vitest';
-import { type Frame, parseFrames } from '../src/wire/frame.js';
+import { type Frame, parseFrames, writePathChallenge } from '../src/wire/frame.js';
 import { PacketType, PacketWriter } from '../src/wire/packet.js';
 import { CLIENT, SERVER, makePair, messagesOf } from './helpers/pair.js';
 import { tapDataPackets } from './helpers/tap.js';
@@ -44,6 +44,39 @@ describe('plaintext ACK-only packets within 3x', () => {
     // 39 bytes, still gave 12-byte packets 3.3x.
     expect(after.sentBytes - before.sentBytes).toBeLessThanOrEqual(3 * received + banked);
     expect(after.sentDatagrams - before.sentDatagrams).toBeGreaterThanOrEqual(990);
+    expect(served.state).toBe('established');
+  });
+
+  it('forged PATH_CHALLENGEs numbered 2 apart draw their echo and ACKs within 3x in all, each echoed', () => {
+    const p = makePair({ link: { delayMs: 10, jitterMs: 0 }, client: { plaintext: true }, server: { plaintext: true } });
+    p.sim.runFor(300);
+    const served = p.serverConn();
+    expect(served?.state).toBe('established');
+    if (served === undefined) return;
+    p.sim.removeNode(CLIENT);
+    const banked = served.ackCredit;
+    const before = p.sim.linkStats(SERVER, CLIENT);
+    let pn = served.acks.largest + 1;
+    let received = 0;
+    let echoes = 0;
+    tapDataPackets(p.server, (h) => {
+      if ((parseFrames(h.payload) ?? []).some((f) => f.type === 'path-response')) echoes++;
+    });
+    const buf = new Uint8Array(32);
+    for (let i = 0; i < 1_000; i++) {
+      const w = new PacketWriter(buf, PacketType.Data, served.localCid, pn, 2);
+      pn += 2;
+      writePathChallenge(w, new Uint8Array(8).fill(i & 255));
+      const d = w.finish().slice();
+      received += d.length;
+      p.server.handleDatagram(p.sim.now, d, CLIENT);
+      p.sim.wake(SERVER);
+      p.sim.runFor(1);
+    }
+    const after = p.sim.linkStats(SERVER, CLIENT);
+    // Before: 80,036 bytes for 20,000 (4.0x): each 20-byte packet drew a 20-byte echo and a 60-byte ACK.
+    expect(after.sentBytes - before.sentBytes).toBeLessThanOrEqual(3 * received + banked);
+    expect(echoes).toBe(1_000);
     expect(served.state).toBe('established');
   });
 

@@ -86,10 +86,10 @@ function handleFrames(c: Connection, now: number, pn: number, size: number, from
     // data or acknowledging what came before it): two draining ends answering each other's CLOSEs
     // exchanged one a round trip until a drain ended, 877 datagrams (median) for each connection the
     // forum closed on loopback. A draining peer sends nothing but its CLOSE, so this ends.
-    // Within 3x of what came (`Closing.answerCredit`): in plaintext anyone who knows the peer's address and
+    // In plaintext within 3x of what came (`Closing.answerCredit`): anyone who knows the peer's address and
     // the connection id can send these packets, and the CLOSE is up to 20 times the smallest of them.
     if (c.closing !== undefined) {
-      c.closing.answerCredit += ANSWER_FACTOR * size;
+      if (!c.encrypted) c.closing.answerCredit += ANSWER_FACTOR * size;
       if (!anyFrame(frames, count, isClose)) c.closing.sendDue = true;
     }
     return 'ok';

@@ -220,14 +220,16 @@ function syncDatagramSize(c: Connection): void {
 }
 
 /**
- * The CLOSE frame `close.ts` made due, once (a peer's later packets make it due again). An answer to
- * them is no larger than their credit (`Closing.answerCredit`, 3x their bytes): the reason is cut to fit,
- * so a peer that missed the first CLOSE is still told at once, by the code at least.
+ * The CLOSE frame `close.ts` made due, once (a peer's later packets make it due again). In plaintext an
+ * answer to them is no larger than their credit (`Closing.answerCredit`, 3x their bytes): the reason is
+ * cut to fit, so a peer that missed the first CLOSE is still told at once, by the code at least. An
+ * encrypted connection's answers are whole: only the peer can make a packet it takes, and it is answered
+ * at its own validated address.
  */
 function pollCloseFrame(c: Connection, now: number, scratch: DatagramScratch): Uint8Array | undefined {
   const closing = c.closing;
   if (closing === undefined || !closing.sendDue) return undefined;
-  const answer = closing.firstSent;
+  const answer = closing.firstSent && !c.encrypted;
   const size = answer ? Math.min(c.config.mtu, Math.floor(closing.answerCredit)) : c.config.mtu;
   // Not even the code fits yet: still due, until the peer's next packets bring more credit.
   if (size < HEADER_SIZE + closeFrameSize(closing.frame.code, EMPTY_REASON) + (c.encrypted ? TAG_SIZE : TRAILER_SIZE)) return undefined;

@@ -10,6 +10,7 @@
  * only the peer can seal the packets they answer.
  */
 import { describe, expect, it } from 'vitest';
+import { ACK_CREDIT_CAP } from '../src/core/connection/transmit.js';
 import { PacketType, PacketWriter } from '../src/wire/packet.js';
 import { CLIENT, SERVER, makePair } from './helpers/pair.js';
 
@@ -49,6 +50,40 @@ describe('a draining connection answers within 3x', () => {
     // Answered, but within 3x: before, 17x (each 13-byte packet drew a CLOSE of over 200 bytes).
     expect(answers).toBeGreaterThan(0);
     expect(answered).toBeLessThanOrEqual(3 * received);
+  });
+
+  it("the peer's data after a lost CLOSE banks no more credit than the ACK-only packets may for forged packets to spend", () => {
+    const p = makePair({ link: { delayMs: 10, jitterMs: 0 }, client: { plaintext: true }, server: { plaintext: true } });
+    p.sim.runFor(300);
+    const served = p.serverConn();
+    expect(served?.state).toBe('established');
+    if (served === undefined) return;
+    p.sim.removeNode(CLIENT);
+    served.destroy(p.sim.now, 1, REASON);
+    p.sim.wake(SERVER);
+    let pn = served.acks.largest + 1;
+    const buf = new Uint8Array(1_472);
+    const deliver = (bytes: number): number => {
+      // A DATA packet of `bytes` (PADDING after the header): the peer still sending, or a forger.
+      const w = new PacketWriter(buf.subarray(0, bytes), PacketType.Data, served.localCid, pn++, 4);
+      w.padTo(bytes);
+      const d = w.finish().slice();
+      p.server.handleDatagram(p.sim.now, d, CLIENT);
+      p.sim.wake(SERVER);
+      p.sim.runFor(0.01);
+      return d.length;
+    };
+    // The client missed the CLOSE and sends 1,000 full packets (each answered); then a forger's smallest.
+    for (let i = 0; i < 1_000; i++) deliver(1_472);
+    const before = p.sim.linkStats(SERVER, CLIENT);
+    let forged = 0;
+    for (let i = 0; i < 2_000; i++) forged += deliver(13);
+    const after = p.sim.linkStats(SERVER, CLIENT);
+    expect(served.state).toBe('draining');
+    // Before: the bank was 4,201,000 bytes, and each 13-byte packet drew a whole 215-byte CLOSE (16.5x),
+    // 430,000 bytes for 26,000; now 148,440 (the 70,441 banked, then 3x).
+    expect(after.sentDatagrams - before.sentDatagrams).toBe(2_000);
+    expect(after.sentBytes - before.sentBytes).toBeLessThanOrEqual(3 * forged + ACK_CREDIT_CAP);
   });
 
   it.each([

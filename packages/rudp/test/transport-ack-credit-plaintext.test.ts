@@ -9,8 +9,10 @@
  * every packet is still acknowledged.
  */
 import { describe, expect, it } from 'vitest';
+import { type Frame, parseFrames, writePathChallenge } from '../src/wire/frame.js';
 import { PacketType, PacketWriter } from '../src/wire/packet.js';
 import { CLIENT, SERVER, makePair, messagesOf } from './helpers/pair.js';
+import { tapDataPackets } from './helpers/tap.js';
 
 describe('plaintext ACK-only packets within 3x', () => {
   it.each([4, 2] as const)('forged out-of-order PINGs (%i-byte numbers) from the peer address draw at most 3x their bytes, each still acknowledged', (pnBytes) => {
@@ -43,6 +45,82 @@ describe('plaintext ACK-only packets within 3x', () => {
     expect(after.sentBytes - before.sentBytes).toBeLessThanOrEqual(3 * received + banked);
     expect(after.sentDatagrams - before.sentDatagrams).toBeGreaterThanOrEqual(990);
     expect(served.state).toBe('established');
+  });
+
+  it('forged PATH_CHALLENGEs numbered 2 apart draw their echo and ACKs within 3x in all, each echoed', () => {
+    const p = makePair({ link: { delayMs: 10, jitterMs: 0 }, client: { plaintext: true }, server: { plaintext: true } });
+    p.sim.runFor(300);
+    const served = p.serverConn();
+    expect(served?.state).toBe('established');
+    if (served === undefined) return;
+    p.sim.removeNode(CLIENT);
+    const banked = served.ackCredit;
+    const before = p.sim.linkStats(SERVER, CLIENT);
+    let pn = served.acks.largest + 1;
+    let received = 0;
+    let echoes = 0;
+    tapDataPackets(p.server, (h) => {
+      if ((parseFrames(h.payload) ?? []).some((f) => f.type === 'path-response')) echoes++;
+    });
+    const buf = new Uint8Array(32);
+    for (let i = 0; i < 1_000; i++) {
+      const w = new PacketWriter(buf, PacketType.Data, served.localCid, pn, 2);
+      pn += 2;
+      writePathChallenge(w, new Uint8Array(8).fill(i & 255));
+      const d = w.finish().slice();
+      received += d.length;
+      p.server.handleDatagram(p.sim.now, d, CLIENT);
+      p.sim.wake(SERVER);
+      p.sim.runFor(1);
+    }
+    const after = p.sim.linkStats(SERVER, CLIENT);
+    // Before: 80,036 bytes for 20,000 (4.0x): each 20-byte packet drew a 20-byte echo and a 60-byte ACK.
+    expect(after.sentBytes - before.sentBytes).toBeLessThanOrEqual(3 * received + banked);
+    expect(echoes).toBe(1_000);
+    expect(served.state).toBe('established');
+  });
+
+  it('copies of an old packet, each acknowledged, leave no debt that cuts the next ACKs to one range', () => {
+    const p = makePair({ link: { delayMs: 10, jitterMs: 0 }, client: { plaintext: true }, server: { plaintext: true } });
+    p.sim.runFor(300);
+    const served = p.serverConn();
+    expect(served?.state).toBe('established');
+    if (served === undefined) return;
+    p.sim.removeNode(CLIENT);
+    const ping = (pn: number): Uint8Array => {
+      const w = new PacketWriter(new Uint8Array(32), PacketType.Data, served.localCid, pn, 2);
+      w.u8(1);
+      return w.finish().slice();
+    };
+    const deliver = (d: Uint8Array): void => {
+      p.server.handleDatagram(p.sim.now, d, CLIENT);
+      p.sim.wake(SERVER);
+      p.sim.runFor(1);
+    };
+    let pn = served.acks.largest + 1;
+    const old = ping(pn++);
+    deliver(old);
+    const before = p.sim.linkStats(SERVER, CLIENT);
+    // A copy of a packet received before brings no credit, and each is acknowledged at once (our ACK may
+    // have been lost): anyone on the path can send them, 20,000 here.
+    for (let i = 0; i < 20_000; i++) deliver(old);
+    const copies = p.sim.linkStats(SERVER, CLIENT);
+    expect(copies.sentDatagrams - before.sentDatagrams).toBeGreaterThanOrEqual(19_000);
+    expect(copies.sentBytes - before.sentBytes).toBeLessThanOrEqual(3 * 20_000 * old.length);
+    // Then the peer's packets leave gaps (loss): each is acknowledged at once, with the ranges its bytes pay for.
+    const ranges: number[] = [];
+    tapDataPackets(p.server, (h) => {
+      const ack = (parseFrames(h.payload) ?? []).find((f): f is Extract<Frame, { type: 'ack' }> => f.type === 'ack');
+      if (ack !== undefined) ranges.push(ack.ranges.length);
+    });
+    for (let i = 0; i < 10; i++) {
+      pn += 2;
+      deliver(ping(pn));
+    }
+    // Before, the copies ran the credit 386,970 bytes into debt, and every ACK after them was one range
+    // until the peer had sent some 129 KB more.
+    expect(ranges).toHaveLength(10);
+    expect(Math.max(...ranges)).toBeGreaterThanOrEqual(2);
   });
 
   it('small messages both ways through reordering and loss all arrive, in plaintext', () => {

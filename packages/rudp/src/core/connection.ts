@@ -190,7 +190,7 @@ export class Connection {
    * of the new packets received (`ANSWER_FACTOR`), at most `ACK_CREDIT_CAP`, less what ACK-only packets took.
    * Nothing authenticates a plaintext packet, and every one that arrives out of order is acknowledged at once
    * with up to 32 ranges: 14-byte PINGs forged from the peer's address, numbered 2 apart, drew 78-byte ACKs to
-   * it (5.6x, attack round 24). An integer, and so a small one to V8.
+   * it (5.6x, attack round 24). An integer from 0 to `ACK_CREDIT_CAP`, and so a small one to V8.
    */
   ackCredit = 0;
   /**

@@ -32,14 +32,17 @@ export interface Closing {
   /** Our CLOSE is owed. */
   sendDue: boolean;
   /**
-   * Bytes our CLOSE may still take in answer to the peer's packets while draining: three times
-   * what they brought (`ANSWER_FACTOR`), less the answers sent. The first CLOSE is not an answer
-   * and takes none. Without it, a plaintext connection answered every packet naming it, whoever
-   * sent it: an attacker spoofing the peer's address had a 13-byte packet answered with a CLOSE
-   * of up to 285 bytes, 17x with a 200-byte reason, for the whole drain (attack round 24).
+   * Plaintext only: bytes our CLOSE may still take in answer to the peer's packets while draining:
+   * three times what they brought (`ANSWER_FACTOR`), at most `ACK_CREDIT_CAP`, less the answers sent.
+   * The first CLOSE is not an answer and takes none. Without it, a plaintext connection answered every
+   * packet naming it, whoever sent it: an attacker spoofing the peer's address had a 13-byte packet
+   * answered with a CLOSE of up to 285 bytes, 17x with a 200-byte reason, for the whole drain (attack
+   * round 24). Capped: the peer's data after a lost CLOSE banked megabytes a forger then spent at 16x.
+   * An encrypted connection answers only packets the peer sealed, whole: cut to this credit, a peer
+   * that missed the first CLOSE was told 57 bytes of a 200-byte reason (the round's review).
    */
   answerCredit: number;
-  /** The first CLOSE went: every later one is an answer, within `answerCredit`. */
+  /** The first CLOSE went: in plaintext every later one is an answer, within `answerCredit`. */
   firstSent: boolean;
   /** When draining ends. */
   readonly drainUntil: number;

@@ -86,10 +86,12 @@ function handleFrames(c: Connection, now: number, pn: number, size: number, from
     // data or acknowledging what came before it): two draining ends answering each other's CLOSEs
     // exchanged one a round trip until a drain ended, 877 datagrams (median) for each connection the
     // forum closed on loopback. A draining peer sends nothing but its CLOSE, so this ends.
-    // Within 3x of what came (`Closing.answerCredit`): in plaintext anyone who knows the peer's address and
+    // In plaintext within 3x of what came (`Closing.answerCredit`): anyone who knows the peer's address and
     // the connection id can send these packets, and the CLOSE is up to 20 times the smallest of them.
     if (c.closing !== undefined) {
-      c.closing.answerCredit += ANSWER_FACTOR * size;
+      // At most what the ACK-only packets may bank: the peer's data arriving after our CLOSE was lost (each
+      // packet 3x its bytes, each answer a few hundred) banked megabytes a forger then spent at 16x.
+      if (!c.encrypted) c.closing.answerCredit = Math.min(ACK_CREDIT_CAP, c.closing.answerCredit + ANSWER_FACTOR * size);
       if (!anyFrame(frames, count, isClose)) c.closing.sendDue = true;
     }
     return 'ok';

@@ -127,7 +127,9 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
   if (p.repairSent) c.stat.repairsSent++;
   if (p.chunks.length > 0 && w.room() < FULL_PACKET_SLACK) c.filledPacket = true;
   const datagram = sealDatagram(c.protection, w, pn, scratch);
-  if (ackOnly) c.ackCredit -= datagram.length;
+  // Never below 0: only a packet seen before (a copy anyone on the path can send again, which brings no
+  // credit) gets a packet past the credit, and a debt its copies ran up cut the peer's next ACKs to one range.
+  if (ackOnly) c.ackCredit = Math.max(0, c.ackCredit - datagram.length);
   c.stat.packetsSent++;
   c.stat.bytesSent += datagram.length;
   if (p.retransmission) c.stat.packetsRetransmitted++;
@@ -218,14 +220,16 @@ function syncDatagramSize(c: Connection): void {
 }
 
 /**
- * The CLOSE frame `close.ts` made due, once (a peer's later packets make it due again). An answer to
- * them is no larger than their credit (`Closing.answerCredit`, 3x their bytes): the reason is cut to fit,
- * so a peer that missed the first CLOSE is still told at once, by the code at least.
+ * The CLOSE frame `close.ts` made due, once (a peer's later packets make it due again). In plaintext an
+ * answer to them is no larger than their credit (`Closing.answerCredit`, 3x their bytes): the reason is
+ * cut to fit, so a peer that missed the first CLOSE is still told at once, by the code at least. An
+ * encrypted connection's answers are whole: only the peer can make a packet it takes, and it is answered
+ * at its own validated address.
  */
 function pollCloseFrame(c: Connection, now: number, scratch: DatagramScratch): Uint8Array | undefined {
   const closing = c.closing;
   if (closing === undefined || !closing.sendDue) return undefined;
-  const answer = closing.firstSent;
+  const answer = closing.firstSent && !c.encrypted;
   const size = answer ? Math.min(c.config.mtu, Math.floor(closing.answerCredit)) : c.config.mtu;
   // Not even the code fits yet: still due, until the peer's next packets bring more credit.
   if (size < HEADER_SIZE + closeFrameSize(closing.frame.code, EMPTY_REASON) + (c.encrypted ? TAG_SIZE : TRAILER_SIZE)) return undefined;

@@ -13,15 +13,11 @@ import { type Frame, parseFrames, writePathChallenge } from '../src/wire/frame.j
 import { PacketType, PacketWriter } from '../src/wire/packet.js';
 import { CLIENT, SERVER, makePair, messagesOf } from './helpers/pair.js';
 import { tapDataPackets } from './helpers/tap.js';
+import { deliverAsClient, servedWithoutClient } from './helpers/forged-from-peer.js';
 
 describe('plaintext ACK-only packets within 3x', () => {
   it.each([4, 2] as const)('forged out-of-order PINGs (%i-byte numbers) from the peer address draw at most 3x their bytes, each still acknowledged', (pnBytes) => {
-    const p = makePair({ link: { delayMs: 10, jitterMs: 0 }, client: { plaintext: true }, server: { plaintext: true } });
-    p.sim.runFor(300);
-    const served = p.serverConn();
-    expect(served?.state).toBe('established');
-    if (served === undefined) return;
-    p.sim.removeNode(CLIENT);
+    const { p, served } = servedWithoutClient();
     const banked = served.ackCredit;
     const before = p.sim.linkStats(SERVER, CLIENT);
     let pn = served.acks.largest + 1;
@@ -35,9 +31,7 @@ describe('plaintext ACK-only packets within 3x', () => {
       w.u8(1);
       const d = w.finish().slice();
       received += d.length;
-      p.server.handleDatagram(p.sim.now, d, CLIENT);
-      p.sim.wake(SERVER);
-      p.sim.runFor(1);
+      deliverAsClient(p, d);
     }
     const after = p.sim.linkStats(SERVER, CLIENT);
     // Before: 78,023 bytes for 14,000 (5.6x); an ACK never smaller than the largest one-range frame could take,
@@ -48,12 +42,7 @@ describe('plaintext ACK-only packets within 3x', () => {
   });
 
   it('forged PATH_CHALLENGEs numbered 2 apart draw their echo and ACKs within 3x in all, each echoed', () => {
-    const p = makePair({ link: { delayMs: 10, jitterMs: 0 }, client: { plaintext: true }, server: { plaintext: true } });
-    p.sim.runFor(300);
-    const served = p.serverConn();
-    expect(served?.state).toBe('established');
-    if (served === undefined) return;
-    p.sim.removeNode(CLIENT);
+    const { p, served } = servedWithoutClient();
     const banked = served.ackCredit;
     const before = p.sim.linkStats(SERVER, CLIENT);
     let pn = served.acks.largest + 1;
@@ -69,9 +58,7 @@ describe('plaintext ACK-only packets within 3x', () => {
       writePathChallenge(w, new Uint8Array(8).fill(i & 255));
       const d = w.finish().slice();
       received += d.length;
-      p.server.handleDatagram(p.sim.now, d, CLIENT);
-      p.sim.wake(SERVER);
-      p.sim.runFor(1);
+      deliverAsClient(p, d);
     }
     const after = p.sim.linkStats(SERVER, CLIENT);
     // Before: 80,036 bytes for 20,000 (4.0x): each 20-byte packet drew a 20-byte echo and a 60-byte ACK.
@@ -81,22 +68,13 @@ describe('plaintext ACK-only packets within 3x', () => {
   });
 
   it('copies of an old packet, each acknowledged, leave no debt that cuts the next ACKs to one range', () => {
-    const p = makePair({ link: { delayMs: 10, jitterMs: 0 }, client: { plaintext: true }, server: { plaintext: true } });
-    p.sim.runFor(300);
-    const served = p.serverConn();
-    expect(served?.state).toBe('established');
-    if (served === undefined) return;
-    p.sim.removeNode(CLIENT);
+    const { p, served } = servedWithoutClient();
     const ping = (pn: number): Uint8Array => {
       const w = new PacketWriter(new Uint8Array(32), PacketType.Data, served.localCid, pn, 2);
       w.u8(1);
       return w.finish().slice();
     };
-    const deliver = (d: Uint8Array): void => {
-      p.server.handleDatagram(p.sim.now, d, CLIENT);
-      p.sim.wake(SERVER);
-      p.sim.runFor(1);
-    };
+    const deliver = (d: Uint8Array): void => deliverAsClient(p, d);
     let pn = served.acks.largest + 1;
     const old = ping(pn++);
     deliver(old);

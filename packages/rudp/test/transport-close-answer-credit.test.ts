@@ -13,19 +13,15 @@ import { describe, expect, it } from 'vitest';
 import { ACK_CREDIT_CAP } from '../src/core/connection/transmit.js';
 import { PacketType, PacketWriter } from '../src/wire/packet.js';
 import { CLIENT, SERVER, makePair } from './helpers/pair.js';
+import { deliverAsClient, servedWithoutClient } from './helpers/forged-from-peer.js';
 
 const FAST = { delayMs: 0.1, jitterMs: 0 };
 const REASON = 'r'.repeat(200);
 
 describe('a draining connection answers within 3x', () => {
   it('forged packets from the peer address of a plaintext connection draw at most 3x their bytes', () => {
-    const p = makePair({ link: { delayMs: 10, jitterMs: 0 }, client: { plaintext: true }, server: { plaintext: true } });
-    p.sim.runFor(300);
-    const served = p.serverConn();
-    expect(served?.state).toBe('established');
-    if (served === undefined) return;
     // The client is gone; the server ends the connection with a long reason.
-    p.sim.removeNode(CLIENT);
+    const { p, served } = servedWithoutClient();
     served.destroy(p.sim.now, 1, REASON);
     p.sim.wake(SERVER);
     const afterFirst = p.sim.linkStats(SERVER, CLIENT);
@@ -39,9 +35,7 @@ describe('a draining connection answers within 3x', () => {
       const d = new PacketWriter(buf, PacketType.Data, served.localCid, pn++, 4).finish().slice();
       received += d.length;
       forged++;
-      p.server.handleDatagram(p.sim.now, d, CLIENT);
-      p.sim.wake(SERVER);
-      p.sim.runFor(1);
+      deliverAsClient(p, d);
     }
     const now = p.sim.linkStats(SERVER, CLIENT);
     const answers = now.sentDatagrams - afterFirst.sentDatagrams;
@@ -53,12 +47,7 @@ describe('a draining connection answers within 3x', () => {
   });
 
   it("the peer's data after a lost CLOSE banks no more credit than the ACK-only packets may for forged packets to spend", () => {
-    const p = makePair({ link: { delayMs: 10, jitterMs: 0 }, client: { plaintext: true }, server: { plaintext: true } });
-    p.sim.runFor(300);
-    const served = p.serverConn();
-    expect(served?.state).toBe('established');
-    if (served === undefined) return;
-    p.sim.removeNode(CLIENT);
+    const { p, served } = servedWithoutClient();
     served.destroy(p.sim.now, 1, REASON);
     p.sim.wake(SERVER);
     let pn = served.acks.largest + 1;
@@ -68,9 +57,7 @@ describe('a draining connection answers within 3x', () => {
       const w = new PacketWriter(buf.subarray(0, bytes), PacketType.Data, served.localCid, pn++, 4);
       w.padTo(bytes);
       const d = w.finish().slice();
-      p.server.handleDatagram(p.sim.now, d, CLIENT);
-      p.sim.wake(SERVER);
-      p.sim.runFor(0.01);
+      deliverAsClient(p, d, 0.01);
       return d.length;
     };
     // The client missed the CLOSE and sends 1,000 full packets (each answered); then a forger's smallest.

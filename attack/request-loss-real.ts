@@ -9,9 +9,10 @@
  *
  * `$ACK_DELAY` sets both ends' `maxAckDelayMs`; `$VERBOSE=1` prints each request with its probe timeouts.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { connect, listen, type RudpConnection } from '../packages/rudp/dist/index.js';
+import { nextMessage } from './lib-child-message.js';
 import { startPathRelay } from './lib-path.js';
 
 const [mode = '4000', a1, a2, a3] = process.argv.slice(2);
@@ -46,15 +47,6 @@ interface Recovery {
   onPtoExpired(): void;
 }
 
-const next = <T>(child: ChildProcess, kind: string): Promise<T> =>
-  new Promise((resolve) => {
-    const on = (m: { kind: string }): void => {
-      if (m.kind !== kind) return;
-      child.off('message', on);
-      resolve(m as T);
-    };
-    child.on('message', on);
-  });
 
 if (mode === 'server') {
   const server = await listen({ port: 0, host: '127.0.0.1', ...tuning });
@@ -108,13 +100,13 @@ if (mode === 'server') {
   const probes: Probe[] = [];
   for (let run = 1; run <= runs; run++) {
     const server = fork(self, ['server']);
-    const port = (await next<{ port: number }>(server, 'port')).port;
+    const port = (await nextMessage<{ port: number }>(server, 'port')).port;
     const relay = await startPathRelay(port);
     const client = fork(self, ['client', String(relay.port)]);
-    await next(client, 'up');
+    await nextMessage(client, 'up');
     relay.up = { loss };
     client.send({ kind: 'go', size, n });
-    const d = await next<Done>(client, 'done');
+    const d = await nextMessage<Done>(client, 'done');
     all.push(...d.times);
     probes.push(...d.probes);
     const sum = d.times.reduce((x, y) => x + y, 0);

@@ -23,6 +23,7 @@ import type { AddressInfo } from 'node:net';
 import { connect, listen, nodeCryptoProvider, type RudpConnection } from '../packages/rudp/dist/index.js';
 import { Endpoint, type Connection, type ConnectionStats } from '../packages/rudp/dist/core.js';
 import { SimNetwork, createRandom, deterministicCrypto } from '../packages/rudp/dist/testing.js';
+import { nextMessage } from './lib-child-message.js';
 import { startPathRelay, type Impairment, LOSS_CASES } from './lib-path.js';
 
 const SIZE = Number(process.env.SIZE ?? 4 * 2 ** 20);
@@ -217,15 +218,6 @@ if (mode === 'serve-child') {
   });
 }
 
-const nextMessage = <T>(child: ChildProcess, kind: string): Promise<T> =>
-  new Promise((resolve) => {
-    const on = (m: { kind: string }): void => {
-      if (m.kind !== kind) return;
-      child.off('message', on);
-      resolve(m as T);
-    };
-    child.on('message', on);
-  });
 
 const self = new URL(import.meta.url).pathname;
 

@@ -8,7 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import { INITIAL_GRANT } from '../src/core/credit.js';
 import { parseFrames } from '../src/wire/frame.js';
-import { PacketType, parseHeader } from '../src/wire/packet.js';
+import { PacketType, PacketWriter, parseHeader } from '../src/wire/packet.js';
+import { packetAcked } from '../src/core/connection/packet-fate.js';
+import type { SentPacket } from '../src/core/recovery/sent-packet.js';
 import { intercept } from './helpers/rebinding.js';
 import { CLIENT, SERVER, makePair, messagesOf, type Pair } from './helpers/pair.js';
 
@@ -95,3 +97,56 @@ describe('the answer to a BLOCKED rides on ACK-only packets until it is known to
     expect(messagesOf(p.clientEvents).map((m) => m.length)).toEqual([ANSWER.length]);
   });
 });
+
+describe("an older MAX_DATA's acknowledgement does not end the answer's repeats", () => {
+  // The answer to a BLOCKED is repeated until a packet that carried it is acknowledged; a packet sent before it
+  // (a MAX_DATA of the old limit still in flight) may be acknowledged after the answer left, and must not count
+  // (`Connection.raisedAtPn`, set when the answer is made: 7e8f83a). No seed of 60 in the simulator lines the two
+  // up, so the acknowledgement is handed in directly, as loss detection would.
+  it.each([1, 2, 3])('the answer still rides on ACK-only packets after the ACK of a packet sent before it (seed %i)', (seed) => {
+    const p = answeringPair(seed);
+    const client = p.conn;
+    let olderPn = -1;
+    let checked = false;
+    intercept(p.client, (now, data, _from, deliver) => {
+      const first = olderPn < 0 && carries(data, 'blocked');
+      // The client's last packet before the BLOCKED: one that could have carried a MAX_DATA of the old limit.
+      if (first) olderPn = client.nextPn - 1;
+      deliver(data);
+      if (!first) return;
+      // Answered as the BLOCKED came (the application keeps up): the repeats run from the answer's packet on.
+      expect(client.raisedAtPn).toBeGreaterThan(olderPn);
+      packetAcked(client, olderMaxDataPacket(olderPn, now));
+      const w = new PacketWriter(new Uint8Array(1_500), PacketType.Data, client.remoteCid, client.nextPn, 2);
+      // Before (raisedAtPn left at the old raise): the older packet's ACK ended the repeats, so a lost answer
+      // waited for the client's own probe timeout.
+      expect(client.flow.repeatAnswerIfRoom(w)).toBe(true);
+      checked = true;
+    });
+    p.conn.send(Uint8Array.of(1));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(5_000);
+    expect(checked).toBe(true);
+    expect(messagesOf(p.clientEvents).map((m) => m.length)).toEqual([ANSWER.length]);
+  });
+});
+
+/** A sent packet numbered `pn` that carried MAX_DATA and nothing else of note, as loss detection hands an acknowledged one on. */
+function olderMaxDataPacket(pn: number, now: number): SentPacket {
+  return {
+    pn,
+    timeSent: now,
+    size: 40,
+    chunks: [],
+    retransmission: false,
+    ackLargest: -1,
+    carriedMaxData: true,
+    carriedBlocked: false,
+    delivered: 0,
+    deliveredTime: now,
+    firstSentTime: now,
+    appLimited: true,
+    leftQueueEmpty: true,
+    pingOnly: false,
+  };
+}

@@ -10,7 +10,7 @@
  * only the peer can seal the packets they answer.
  */
 import { describe, expect, it } from 'vitest';
-import { ACK_CREDIT_CAP } from '../src/core/connection/transmit.js';
+import { ACK_CREDIT_CAP } from '../src/core/connection/answer-credit.js';
 import { PacketType, PacketWriter } from '../src/wire/packet.js';
 import { CLIENT, SERVER, makePair } from './helpers/pair.js';
 import { deliverAsClient, servedWithoutClient } from './helpers/forged-from-peer.js';

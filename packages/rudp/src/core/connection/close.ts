@@ -19,9 +19,6 @@ import { HEADER_SIZE, TAG_SIZE, TRAILER_SIZE } from '../../wire/packet.js';
  */
 export const PROTOCOL_VIOLATION = 3;
 
-/** A draining connection answers the peer's packets with its CLOSE within this many times their bytes (RFC 9000 §8's 3x). */
-export const ANSWER_FACTOR = 3;
-
 /**
  * A connection's goodbye (`Connection.closing`): made when its drain begins, so that an open
  * connection carries one field for it, not four.

@@ -10,8 +10,8 @@ import type { Connection } from '../connection.js';
 import { type PacketDrop, openPayload } from '../packet-sealing.js';
 import { EMPTY_FRAME, FRAMES, FRAME_SCRATCH, anyFrame, isAckEliciting, isClose, isRepair } from '../receive/received-frames.js';
 import { noteMessageAcked, reportAckedRun } from '../send/acked-runs.js';
-import { ANSWER_FACTOR, PROTOCOL_VIOLATION, startClose } from './close.js';
-import { ACK_CREDIT_CAP } from './transmit.js';
+import { PROTOCOL_VIOLATION, startClose } from './close.js';
+import { earnCredit } from './answer-credit.js';
 import { noteOvercommitBegun, noteOvercommitProgress } from './timeouts.js';
 import { checkValidated, copyFromValidated, notePacketFrom } from './migration.js';
 import { notePathChallenge } from './path-response.js';
@@ -80,7 +80,7 @@ function handleFrames(c: Connection, now: number, pn: number, size: number, from
   // `lastReceived`) and restart its unacknowledged count (connection/timeouts.ts).
   if (now - c.lastReceived >= c.config.idleTimeoutMs / 2) c.heardAgainAt = now;
   c.lastReceived = now;
-  if (!c.encrypted) c.ackCredit = Math.min(ACK_CREDIT_CAP, c.ackCredit + ANSWER_FACTOR * size);
+  if (!c.encrypted) c.ackCredit = earnCredit(c.ackCredit, size);
   if (c.state === 'draining') {
     // Any packet but the peer's own CLOSE gets ours again (the peer missed it, and is still sending
     // data or acknowledging what came before it): two draining ends answering each other's CLOSEs
@@ -91,7 +91,7 @@ function handleFrames(c: Connection, now: number, pn: number, size: number, from
     if (c.closing !== undefined) {
       // At most what the ACK-only packets may bank: the peer's data arriving after our CLOSE was lost (each
       // packet 3x its bytes, each answer a few hundred) banked megabytes a forger then spent at 16x.
-      if (!c.encrypted) c.closing.answerCredit = Math.min(ACK_CREDIT_CAP, c.closing.answerCredit + ANSWER_FACTOR * size);
+      if (!c.encrypted) c.closing.answerCredit = earnCredit(c.closing.answerCredit, size);
       if (!anyFrame(frames, count, isClose)) c.closing.sendDue = true;
     }
     return 'ok';

@@ -16,6 +16,7 @@ import type { DatagramScratch } from '../datagram-scratch.js';
 import { dataPacketType, sealDatagram } from '../packet-sealing.js';
 import { PATH_DATA_BYTES, writePathResponse } from '../../wire/frame.js';
 import { packetNumberLength } from '../../wire/packet.js';
+import { spendCredit } from './answer-credit.js';
 
 /** A PATH_CHALLENGE carrying `data` (a view of the datagram: copied) arrived: its echo is due, in place of any older one not sent yet. */
 export function notePathChallenge(c: Connection, data: Uint8Array): void {
@@ -35,6 +36,6 @@ export function pollPathResponse(c: Connection, scratch: DatagramScratch, pn: nu
   const w = scratch.writer(c.config.mtu, dataPacketType(c.protection), c.remoteCid, pn, packetNumberLength(pn, c.recovery.largestAcked));
   writePathResponse(w, c.pathResponse as Uint8Array);
   const datagram = sealDatagram(c.protection, w, pn, scratch);
-  if (!c.encrypted) c.ackCredit = Math.max(0, c.ackCredit - datagram.length);
+  if (!c.encrypted) c.ackCredit = spendCredit(c.ackCredit, datagram.length);
   return datagram;
 }

@@ -16,17 +16,12 @@ import { OUTGOING, PLAN, SOURCES } from '../send/packet-scratch.js';
 import { writeMtuProbe } from '../send/path-mtu.js';
 import { emptyArray } from '../shared-empty.js';
 import { AcceptAnswer } from '../handshake.js';
-import { ANSWER_FACTOR, startClose } from './close.js';
+import { startClose } from './close.js';
+import { spendCredit } from './answer-credit.js';
 import { amplificationBlocked, pathProbeDue, pollPathProbe } from './migration.js';
 import { pollPathResponse } from './path-response.js';
 import { closeFrameSize, writeCloseFitting, writePadding } from '../../wire/frame.js';
-import { HEADER_SIZE, MAX_PROBED_DATAGRAM, type PacketWriter, TAG_SIZE, TRAILER_SIZE, packetNumberLength } from '../../wire/packet.js';
-
-/**
- * Most credit a plaintext connection's ACK-only packets keep (`Connection.ackCredit`): what 16 full
- * datagrams give, so a long honest transfer does not bank room for a forger to spend later.
- */
-export const ACK_CREDIT_CAP = ANSWER_FACTOR * 16 * MAX_PROBED_DATAGRAM;
+import { HEADER_SIZE, type PacketWriter, TAG_SIZE, TRAILER_SIZE, packetNumberLength } from '../../wire/packet.js';
 
 /** A data packet with less room than this left is full (its sender would fill larger ones). */
 const FULL_PACKET_SLACK = 64;
@@ -129,7 +124,7 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
   const datagram = sealDatagram(c.protection, w, pn, scratch);
   // Never below 0: only a packet seen before (a copy anyone on the path can send again, which brings no
   // credit) gets a packet past the credit, and a debt its copies ran up cut the peer's next ACKs to one range.
-  if (ackOnly) c.ackCredit = Math.max(0, c.ackCredit - datagram.length);
+  if (ackOnly) c.ackCredit = spendCredit(c.ackCredit, datagram.length);
   c.stat.packetsSent++;
   c.stat.bytesSent += datagram.length;
   if (p.retransmission) c.stat.packetsRetransmitted++;
@@ -240,7 +235,7 @@ function pollCloseFrame(c: Connection, now: number, scratch: DatagramScratch): U
   if (c.acks.peerLacksAck()) c.acks.write(now, w, w.room() >> 1);
   writeCloseFitting(w, closing.frame.code, closing.frame.reason);
   const datagram = sealDatagram(c.protection, w, pn, scratch);
-  if (answer) closing.answerCredit -= datagram.length;
+  if (answer) closing.answerCredit = spendCredit(closing.answerCredit, datagram.length);
   closing.firstSent = true;
   return account(c, datagram);
 }

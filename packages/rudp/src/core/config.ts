@@ -4,6 +4,7 @@
  * field is range-checked when an endpoint or connection is created, and an
  * unknown option name is refused (a misspelt option must not be ignored).
  */
+import { CHACHA20_POLY1305_LIMITS } from '../crypto/aead-limits.js';
 import { Bbr } from './congestion/bbr.js';
 import type { CongestionControllerFactory } from './congestion/controller.js';
 import { MIN_RECEIVE_WINDOW } from './credit.js';
@@ -55,6 +56,15 @@ export interface ConnectionConfig {
   readonly redundantCopies: number;
   /** Delay between a retransmission and its redundant copy, ms (spreads them over a loss burst). */
   readonly redundantSpacingMs: number;
+  /**
+   * Packets sealed with one key before a key update starts (RFC 9001 §6, integer 32–2^23; plaintext
+   * connections have no keys). Default 2^23 (`KEY_UPDATE_AFTER_PACKETS`), AES-GCM's confidentiality limit;
+   * only lower values are taken, so the option can make keys change sooner, never later. A lower value
+   * exercises key updates on short connections (a test, or a staging run before production crosses
+   * 2^23 packets, 10–12 GB). Either way the next update waits until the previous keys were discarded, three
+   * probe timeouts after the last one (RFC 9001 §6.5), so on a fast path the interval may be longer.
+   */
+  readonly keyUpdateAfterPackets: number;
   /** Congestion controller factory. */
   readonly congestion: CongestionControllerFactory;
   /** Proactive redundancy for small messages on lossy paths: repairs and tail copies. */
@@ -92,6 +102,12 @@ export interface RedundancyConfig {
 /** Default `datagramSendBuffer`: 1 MiB, quinn's `datagram_send_buffer_size`. */
 export const DEFAULT_DATAGRAM_SEND_BUFFER = 1024 * 1024;
 
+/** Default `keyUpdateAfterPackets`, and the largest taken: 2^23, the suite's update point (crypto/aead-limits.ts says why). */
+export const KEY_UPDATE_AFTER_PACKETS = CHACHA20_POLY1305_LIMITS.updateAfterPackets;
+
+/** Smallest `keyUpdateAfterPackets`: nothing needs keys changed more often, and a key derivation every few packets would weigh on the send path. */
+export const MIN_KEY_UPDATE_AFTER_PACKETS = 32;
+
 /** The defaults (frozen: a change from outside would skip validation and reach every endpoint made after it). */
 export const DEFAULT_CONNECTION_CONFIG: ConnectionConfig = Object.freeze<ConnectionConfig>({
   mtu: MAX_DATAGRAM,
@@ -111,6 +127,7 @@ export const DEFAULT_CONNECTION_CONFIG: ConnectionConfig = Object.freeze<Connect
   timeThreshold: 9 / 8,
   redundantCopies: 1,
   redundantSpacingMs: 3,
+  keyUpdateAfterPackets: KEY_UPDATE_AFTER_PACKETS,
   congestion: (mtu) => new Bbr(mtu),
   redundancy: Object.freeze({ maxCopies: 2, maxMessageBytes: 256, lossThreshold: 0.02, highLossThreshold: 0.05 }),
 });
@@ -154,6 +171,7 @@ const CONNECTION_RULES: Readonly<Record<Exclude<keyof ConnectionConfig, 'congest
   timeThreshold: { min: 1, max: 100 },
   redundantCopies: { min: 0, max: 16, integer: true },
   redundantSpacingMs: { min: 0, max: 60_000 },
+  keyUpdateAfterPackets: { min: MIN_KEY_UPDATE_AFTER_PACKETS, max: KEY_UPDATE_AFTER_PACKETS, integer: true },
 };
 
 const REDUNDANCY_RULES: Readonly<Record<keyof RedundancyConfig, NumberRule>> = {

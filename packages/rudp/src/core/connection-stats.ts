@@ -42,6 +42,11 @@ export interface ConnectionStats extends PathMtuStats {
   readonly cwndBytes: number;
   readonly bytesInFlight: number;
   readonly congestionController: string;
+  /**
+   * Key updates (RFC 9001 §6) this connection's keys went through, started by either side: one every
+   * `keyUpdateAfterPackets` packets a side sends, or more if the peer updates sooner (0 in plaintext).
+   */
+  readonly keyUpdates: number;
 }
 
 /**
@@ -95,6 +100,8 @@ export interface StatsSources {
   readonly rtt: Pick<RttEstimator, 'srtt' | 'rttvar' | 'minRtt'>;
   readonly cc: Pick<CongestionController, 'window' | 'name'>;
   readonly pmtu: { stats(): PathMtuStats };
+  /** The packet keys (`undefined`: plaintext, or before the handshake). */
+  readonly protection: { counters(): { readonly keyUpdates: number } } | undefined;
 }
 
 /** The stats of a connection with `counters`, its modules read now. */
@@ -112,6 +119,7 @@ export function connectionStats(counters: Readonly<ConnectionCounters>, s: Stats
     cwndBytes: s.cc.window(),
     bytesInFlight: s.recovery.bytesInFlight,
     congestionController: s.cc.name,
+    keyUpdates: s.protection?.counters().keyUpdates ?? 0,
     ...s.pmtu.stats(),
   };
 }

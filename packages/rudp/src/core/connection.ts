@@ -155,6 +155,11 @@ export class Connection {
   filledPacket = false;
   /** @internal Seals and opens DATA packets once keys exist (`undefined`: plaintext mode, or before the handshake). */
   protection: PacketProtection | undefined;
+  /**
+   * @internal When the previous key phase's receive keys go (connection/old-keys.ts); `undefined`: none
+   * held, or already gone. A time only for three probe timeouts after each key update.
+   */
+  oldKeysUntil: number | undefined = undefined;
   /** @internal Derives keying material from the handshake (`exportKeyingMaterial`), once keys exist. */
   exporter: KeyingMaterialExporter | undefined;
   /** @internal The peer's static key (client: the server's proven identity). */
@@ -496,8 +501,8 @@ export class Connection {
 
   /** Counters and estimates. */
   stats(): ConnectionStats {
-    const { reassembly, sendQueue, repairReceiver, recovery, rtt, cc, pmtu } = this;
-    return connectionStats(this.stat, { reassembly, sendQueue, repairReceiver, recovery, rtt, cc, pmtu });
+    const { reassembly, sendQueue, repairReceiver, recovery, rtt, cc, pmtu, protection } = this;
+    return connectionStats(this.stat, { reassembly, sendQueue, repairReceiver, recovery, rtt, cc, pmtu, protection });
   }
 
   // ---------------------------------------------------------------- endpoint calls: handshake

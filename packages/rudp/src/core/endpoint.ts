@@ -215,7 +215,7 @@ export class Endpoint implements SansIoEndpoint {
     const security: ConnectionSecurity =
       this.crypto === undefined
         ? { mode: 'plaintext' }
-        : clientSecurity(this.crypto, cid, serverKey);
+        : clientSecurity(this.crypto, cid, serverKey, config);
     const conn = new Connection(this, config, 'client', cid, 0, to, now, config.receiveWindow, security);
     this.add(conn);
     this.touch(conn);

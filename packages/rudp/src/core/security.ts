@@ -9,7 +9,8 @@
  * connection's stateless reset token (crypto/reset-token.ts) before a reset
  * spends it.
  */
-import { type ClientHandshake, type CryptoProvider, type KeyPair, RESET_TOKEN_BYTES, type SessionKeys, startClientHandshake } from '../crypto/index.js';
+import { type AeadLimits, CHACHA20_POLY1305_LIMITS, type ClientHandshake, type CryptoProvider, type KeyPair, RESET_TOKEN_BYTES, type SessionKeys, startClientHandshake } from '../crypto/index.js';
+import type { ConnectionConfig } from './config.js';
 import { PROTOCOL_VERSION, type TransportParams } from '../wire/packet.js';
 import { Reader, writeU32, writeVarint } from '../wire/varint.js';
 
@@ -49,11 +50,21 @@ export function handshakePrologue(clientCid: number, client: TransportParams): U
   return out.subarray(0, end);
 }
 
-/** A client connection's security: its Noise state, begun under the prologue of `clientCid` and the figures its INITIAL announces; pinned to `serverKey` if given. */
-export function clientSecurity(crypto: CryptoProvider, clientCid: number, serverKey: Uint8Array | undefined): ConnectionSecurity {
+/** The usage limits of a connection's packet keys: the suite's, with key updates every `keyUpdateAfterPackets`. */
+export function keyLimits(config: Pick<ConnectionConfig, 'keyUpdateAfterPackets'>): AeadLimits {
+  const every = config.keyUpdateAfterPackets;
+  return every === CHACHA20_POLY1305_LIMITS.updateAfterPackets ? CHACHA20_POLY1305_LIMITS : { ...CHACHA20_POLY1305_LIMITS, updateAfterPackets: every };
+}
+
+/**
+ * A client connection's security: its Noise state, begun under the prologue of `clientCid` and the figures
+ * its INITIAL announces; pinned to `serverKey` if given; its keys updated as `config` says.
+ */
+export function clientSecurity(crypto: CryptoProvider, clientCid: number, serverKey: Uint8Array | undefined, config: Pick<ConnectionConfig, 'keyUpdateAfterPackets'>): ConnectionSecurity {
+  const protection = { limits: keyLimits(config) };
   return {
     mode: 'client',
-    begin: (own) => startClientHandshake(crypto, { prologue: handshakePrologue(clientCid, own), ...(serverKey !== undefined ? { serverKey } : {}) }),
+    begin: (own) => startClientHandshake(crypto, { prologue: handshakePrologue(clientCid, own), protection, ...(serverKey !== undefined ? { serverKey } : {}) }),
   };
 }
 

@@ -72,6 +72,10 @@ export class PacketProtection {
   private sendGen: number = 0;
   private send: PacketKey;
   private sealedWithKey = 0;
+  /** The first packet number sealed with the current send keys (-1: none yet). */
+  private sendPhaseStart = -1;
+  /** Whether the peer acknowledged a packet sealed with the current send keys (RFC 9001 §6.1: no update before). */
+  private sendPhaseAcked = false;
 
   private recvGen: number = 0;
   private recvCurrent: PacketKey;
@@ -82,6 +86,8 @@ export class PacketProtection {
   private recvPhaseStart = 0;
   /** Whether the peer has sent a packet with the current receive keys (it may not be asked to update again before). */
   private peerUsesCurrent = false;
+  /** The receive keys rotated since {@link takeRotation} last asked. */
+  private rotated = false;
 
   // Counters as fields, not an object of their own: every connection has them.
   private sealed = 0;
@@ -134,6 +140,7 @@ export class PacketProtection {
   sealInto(header: Uint8Array, pn: number, payload: Uint8Array, out: Uint8Array): boolean {
     if (this.sealedWithKey >= this.limits.confidentialityLimit) return false;
     this.send.sealInto(header, pn, payload, out);
+    if (this.sendPhaseStart < 0) this.sendPhaseStart = pn;
     this.sealedWithKey++;
     this.sealed++;
     if (this.sealedWithKey >= this.limits.updateAfterPackets) this.initiateKeyUpdate();
@@ -158,19 +165,35 @@ export class PacketProtection {
   sealPacket(pn: number, source: Uint8Array, headerLength: number, end: number, datagram: Uint8Array): boolean {
     if (this.sealedWithKey >= this.limits.confidentialityLimit) return false;
     this.send.sealPacket(pn, source, headerLength, end, datagram);
+    if (this.sendPhaseStart < 0) this.sendPhaseStart = pn;
     this.sealed++;
     if (++this.sealedWithKey >= this.limits.updateAfterPackets) this.initiateKeyUpdate();
     return true;
   }
 
   /**
-   * Starts a key update now if allowed: the peer must have sent with our current
-   * receive keys first (RFC 9001 §6.1: one update at a time). Returns whether it started.
+   * Starts a key update now if allowed (RFC 9001 §6.1, §6.5): one at a time
+   * (the peer must have sent with our current receive keys), only once the
+   * peer acknowledged a packet sealed with our current keys (so it holds
+   * them: else our next phase would carry the bit of the phase it still
+   * reads, and it could open nothing of ours again), and only once the
+   * previous receive keys are discarded ({@link discardPreviousKeys}, three
+   * probe timeouts after the last update: late packets of a phase two back
+   * would carry the bit of the new one). Returns whether it started.
    */
   initiateKeyUpdate(): boolean {
-    if (this.sendGen !== this.recvGen || !this.peerUsesCurrent) return false;
+    if (this.sendGen !== this.recvGen || !this.peerUsesCurrent || !this.sendPhaseAcked || this.recvPrevious !== undefined) return false;
     this.advanceSend();
     return true;
+  }
+
+  /**
+   * The peer acknowledged packets up to `largestAcked` (the largest number it
+   * ever acknowledged): once that is one sealed with the current send keys,
+   * the peer holds them, and the next update may start.
+   */
+  acknowledged(largestAcked: number): void {
+    if (!this.sendPhaseAcked && this.sendPhaseStart >= 0 && largestAcked >= this.sendPhaseStart) this.sendPhaseAcked = true;
   }
 
   private advanceSend(): void {
@@ -180,6 +203,8 @@ export class PacketProtection {
     old.wipe();
     this.sendGen++;
     this.sealedWithKey = 0;
+    this.sendPhaseStart = -1;
+    this.sendPhaseAcked = false;
     this.keyUpdates++;
   }
 
@@ -219,6 +244,7 @@ export class PacketProtection {
     if (verdict !== 'fresh') return this.failed(verdict);
     if (ciphertext.length < TAG_LEN) return this.failed('auth');
     const key = this.receiveKey(keyPhase, pn);
+    if (key === undefined) return this.failed('too-old');
     if (!key.openInto(header, pn, ciphertext, out)) return this.failed('auth');
     this.accepted(key, pn);
     return undefined;
@@ -236,15 +262,22 @@ export class PacketProtection {
     if (verdict !== 'fresh') return this.failed(verdict);
     if (end - headerLength < TAG_LEN) return this.failed('auth');
     const key = this.receiveKey(keyPhase, pn);
+    if (key === undefined) return this.failed('too-old');
     if (!key.openPacket(pn, datagram, headerLength, end)) return this.failed('auth');
     this.accepted(key, pn);
     return undefined;
   }
 
-  /** The receive key a packet of `keyPhase` numbered `pn` claims: the current phase's, or of the other phase an older packet's (the previous keys) or the peer's next keys (a key update). */
-  private receiveKey(keyPhase: KeyPhase, pn: number): PacketKey {
+  /**
+   * The receive key a packet of `keyPhase` numbered `pn` claims: the current phase's, or of the other
+   * phase an older packet's (the previous keys) or the peer's next keys (a key update). `undefined`: an
+   * older packet of the other phase once the previous keys are discarded, dropped as too old without a
+   * tag check (the peer numbers its next phase above every packet of this one, so it cannot be that).
+   */
+  private receiveKey(keyPhase: KeyPhase, pn: number): PacketKey | undefined {
     if (keyPhase === (this.recvGen & 1)) return this.recvCurrent;
-    return this.recvPrevious !== undefined && pn < this.recvPhaseStart ? this.recvPrevious : this.recvNext();
+    if (pn < this.recvPhaseStart) return this.recvPrevious;
+    return this.recvNext();
   }
 
   /** Packet `pn` opened with `key`: marks it seen, and follows the peer into its next key phase when `key` was those keys. */
@@ -263,6 +296,7 @@ export class PacketProtection {
       this.recvGen++;
       this.recvPhaseStart = pn;
       this.peerUsesCurrent = true;
+      this.rotated = true;
       if (this.sendGen < this.recvGen) this.advanceSend();
     }
   }
@@ -288,9 +322,27 @@ export class PacketProtection {
   }
 
   /**
-   * Forgets the previous phase's receive keys. The core may call this about
-   * three PTOs after a key update (RFC 9001 §6.5) so late packets of the old
-   * phase stop being accepted; the replay window bounds them in any case.
+   * Whether the receive keys rotated (the peer's first packet of a new key
+   * phase opened) since the last call; the call clears it. The core asks
+   * after each packet opened, to discard the previous keys three probe
+   * timeouts later (core/connection/old-keys.ts).
+   */
+  takeRotation(): boolean {
+    const rotated = this.rotated;
+    this.rotated = false;
+    return rotated;
+  }
+
+  /** Whether the previous phase's receive keys are still held (late packets of the old phase still open). */
+  get holdsPreviousKeys(): boolean {
+    return this.recvPrevious !== undefined;
+  }
+
+  /**
+   * Forgets the previous phase's receive keys: late packets of the old phase
+   * are dropped as too old from then on. The core calls this three probe
+   * timeouts after a key update (RFC 9001 §6.5: core/connection/old-keys.ts);
+   * the next update waits for it ({@link initiateKeyUpdate}).
    */
   discardPreviousKeys(): void {
     this.recvPrevious?.wipe();

@@ -202,6 +202,9 @@ for (const way of ways) {
       expect(client.keyPhase()).toBe(0);
       for (const w of early) expect(receive(server, w).ok).toBe(true);
       expect(receive(client, send(server, 0, 's0')).ok).toBe(true);
+      // Nor before the server acknowledged one of its packets of this phase (RFC 9001 §6.1).
+      expect(client.initiateKeyUpdate()).toBe(false);
+      client.acknowledged(4);
       // Now it may: the next packet past the threshold switches phase.
       const beforeSwitch = send(client, 5, 'c5');
       expect(beforeSwitch.phase).toBe(0);
@@ -219,6 +222,68 @@ for (const way of ways) {
       server.discardPreviousKeys();
       expect(client.counters().keyUpdates).toBe(1);
       expect(server.counters().keyUpdates).toBe(1);
+    });
+
+    /** A pair one key update in (the client started it, the server followed), with the packets of each phase, none acknowledged yet. */
+    const updated = () => {
+      const { client, server } = pair({ updateAfterPackets: 4, confidentialityLimit: 1000, integrityLimit: 1000 });
+      const old = [0, 1, 2, 3].map((pn) => send(client, pn, `c${pn}`));
+      for (const w of old.slice(0, 2)) expect(receive(server, w).ok).toBe(true);
+      expect(receive(client, send(server, 0, 's0')).ok).toBe(true);
+      client.acknowledged(1);
+      expect(client.initiateKeyUpdate()).toBe(true);
+      const next = send(client, 4, 'c4');
+      expect(next.phase).toBe(1);
+      expect(receive(server, next).ok).toBe(true);
+      expect(server.keyPhase()).toBe(1);
+      // old[2] and old[3] are still on their way: late packets of phase 0.
+      return { client, server, late: old.slice(2) };
+    };
+
+    it('a follower does not start the next update before the peer acknowledged a packet of the new phase: else its next phase has the bit the peer still reads, and nothing it sends opens again', () => {
+      const { client, server } = updated();
+      server.discardPreviousKeys();
+      // Its own phase-1 packets: the client has not received one (lost, or overtaken).
+      const lost = [1, 2, 3, 4, 5].map((pn) => send(server, pn, `s${pn}`));
+      expect(lost.every((w) => w.phase === 1)).toBe(true);
+      expect(server.keyPhase()).toBe(1);
+      expect(server.initiateKeyUpdate()).toBe(false);
+      // Had it moved to phase 2 (bit 0), the client, still reading phase 0 (bit 0), would try its old keys.
+      server.acknowledged(0);
+      expect(server.initiateKeyUpdate()).toBe(false);
+      // An acknowledgement of a phase-1 packet: the client holds the keys.
+      expect(text(receive(client, lost[0] as Wire))).toBe('s1');
+      server.acknowledged(1);
+      expect(server.initiateKeyUpdate()).toBe(true);
+      const w = send(server, 6, 's6');
+      expect(w.phase).toBe(0);
+      expect(text(receive(client, w))).toBe('s6');
+    });
+
+    it('the next update waits until the previous receive keys are discarded (RFC 9001 §6.5: late packets of a phase two back would carry the new bit)', () => {
+      const { client, server } = updated();
+      const w = send(server, 1, 's1');
+      expect(text(receive(client, w))).toBe('s1');
+      client.acknowledged(4);
+      server.acknowledged(1);
+      // Both hold the previous phase's receive keys: neither may start phase 2.
+      expect(client.holdsPreviousKeys && server.holdsPreviousKeys).toBe(true);
+      expect(client.initiateKeyUpdate()).toBe(false);
+      expect(server.initiateKeyUpdate()).toBe(false);
+      server.discardPreviousKeys();
+      expect(server.initiateKeyUpdate()).toBe(true);
+      expect(server.counters().keyUpdates).toBe(2);
+    });
+
+    it('a late packet of the previous phase opens while its keys are kept; once discarded it is dropped as too old, with no tag check (not counted a forgery)', () => {
+      const { server, late } = updated();
+      const [first, second] = late as [Wire, Wire];
+      expect(text(receive(server, first))).toBe('c2');
+      server.discardPreviousKeys();
+      expect(server.holdsPreviousKeys).toBe(false);
+      const before = server.counters();
+      expect(receive(server, second)).toEqual({ ok: false, reason: 'too-old' });
+      expect(server.counters()).toEqual({ ...before, replays: before.replays + 1 });
     });
 
     it('a key that reaches its confidentiality limit without an update refuses to seal', () => {

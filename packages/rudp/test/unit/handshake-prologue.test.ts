@@ -5,6 +5,7 @@
  * the answer). Before, the server took rewritten figures and the connection ran on them.
  */
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_CONNECTION_CONFIG } from '../../src/core/config.js';
 import { clientSecurity, handshakePrologue } from '../../src/core/security.js';
 import { answerClientHello } from '../../src/crypto/index.js';
 import { nodeCryptoProvider as crypto } from '../../src/node/crypto-provider.js';
@@ -16,7 +17,7 @@ const identity = crypto.generateKeyPair();
 
 /** Begins a client's Noise state as a connection does, and has the server answer it under the figures it read. */
 function handshake(pinned: boolean, read: TransportParams) {
-  const security = clientSecurity(crypto, CID, pinned ? identity.publicKey : undefined);
+  const security = clientSecurity(crypto, CID, pinned ? identity.publicKey : undefined, DEFAULT_CONNECTION_CONFIG);
   if (security.mode !== 'client') throw new Error(security.mode);
   const client = security.begin(OWN);
   const answer = answerClientHello(crypto, client.hello, { identity, prologue: handshakePrologue(CID, read) });

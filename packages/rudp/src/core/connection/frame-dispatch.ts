@@ -15,6 +15,7 @@ import { earnCredit } from './answer-credit.js';
 import { noteOvercommitBegun, noteOvercommitProgress } from './timeouts.js';
 import { checkValidated, copyFromValidated, notePacketFrom } from './migration.js';
 import { notePathChallenge } from './path-response.js';
+import { discardOldKeysIfDue, noteAcknowledged, noteKeyRotation } from './old-keys.js';
 import type { PeerAddress } from '../sans-io.js';
 import { type Frame, parseFramesInto } from '../../wire/frame.js';
 import type { HeaderFields } from '../../wire/packet.js';
@@ -28,6 +29,7 @@ import type { HeaderFields } from '../../wire/packet.js';
 export function receivePacket(c: Connection, now: number, h: HeaderFields, size: number, from: PeerAddress): 'ok' | PacketDrop {
   const pn = c.acks.expand(h.pn, h.pnBytes);
   if (c.acks.tooFarAhead(pn)) return 'malformed';
+  if (c.oldKeysUntil !== undefined) discardOldKeysIfDue(c, now);
   // A copy from the validated address of a packet the connection moved for (migration.ts) is told from a forged replay.
   const payload = openPayload(c.protection, c.encrypted, h, pn, from === c.remote && c.path?.moved === true);
   if (payload === 'integrity-limit') {
@@ -39,6 +41,7 @@ export function receivePacket(c: Connection, now: number, h: HeaderFields, size:
     return 'replay';
   }
   if (typeof payload === 'string') return payload;
+  noteKeyRotation(c, now);
   const frames = FRAMES;
   const count = parseFramesInto(payload, frames, FRAME_SCRATCH);
   if (count === undefined) {
@@ -138,6 +141,7 @@ function handleFrame(c: Connection, now: number, pn: number, f: Frame): void {
       const progressed = c.recovery.onAck(now, f, c.nextPn - 1, pn >= c.acks.largest);
       reportAckedRun();
       if (progressed) {
+        noteAcknowledged(c);
         c.sendQueue.compact();
         c.repairPolicy.forgetAcknowledged();
       }

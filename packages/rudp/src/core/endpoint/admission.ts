@@ -20,7 +20,7 @@ import { HANDSHAKE_COPIES } from '../handshake.js';
 import { hostLevels } from '../host-key.js';
 import type { PeerAddress } from '../sans-io.js';
 import { resetHost } from './stateless-reset.js';
-import { type ConnectionSecurity, type ServerParams, encodeServerParams, handshakePrologue } from '../security.js';
+import { type ConnectionSecurity, type ServerParams, encodeServerParams, handshakePrologue, keyLimits } from '../security.js';
 import { answerClientHello, resetToken } from '../../crypto/index.js';
 import { AcceptKind, BusyReason, type InitialPayload, MAX_DATAGRAM, decodeInitial, encodeAccept, encodeRetry } from '../../wire/packet.js';
 
@@ -119,6 +119,7 @@ function answerHello(e: Endpoint, from: PeerAddress, init: InitialPayload, local
     // reset token of the id the client will reach us by, sealed: nobody on the path learns it before a
     // reset spends it.
     payload: encodeServerParams({ ...serverParams(e, localCid, from), resetToken: resetToken(e.crypto, e.resetSecret, localCid, resetHost(from)) }),
+    protection: { limits: keyLimits(e.config) },
   });
   switch (answer.kind) {
     case 'accepted':

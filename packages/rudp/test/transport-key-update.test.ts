@@ -1,0 +1,293 @@
+/**
+ * Key updates (RFC 9001 §6, crypto/packet-protection.ts) across whole
+ * connections: `keyUpdateAfterPackets` brings the update point from 2^23
+ * packets down to a few dozen, so a transfer of a few MiB crosses dozens of
+ * key phases, under everything that moves packets across a phase boundary:
+ * jitter that reorders, loss in bursts, duplicates, retransmissions (new
+ * numbers in the new phase), ACK-only packets, a NAT rebinding, and both
+ * sides starting an update at about the same time. Every message must
+ * arrive whole and in order, and no honest packet may fail authentication
+ * (a key phase bug shows there first: a packet opened with the wrong keys).
+ */
+import { describe, expect, it } from 'vitest';
+import type { Connection } from '../src/core/connection.js';
+import type { KeyPhase, PacketProtection } from '../src/crypto/index.js';
+import type { LinkConfig } from '../src/testing/impairment.js';
+import { PacketType, parseHeader } from '../src/wire/packet.js';
+import { CLIENT, SERVER, type Pair, makePair, messagesOf } from './helpers/pair.js';
+import { REBOUND, intercept, protectedPacket } from './helpers/rebinding.js';
+
+/**
+ * 10 ± 5 ms one way drawn per datagram (jitter reorders), 1 % of datagrams held up to 150 ms more (late
+ * across a key phase), 2 % lost in runs of 3, 2 % duplicated, 10 Mbit/s: a transfer of a few MiB lasts
+ * seconds, long enough for many updates three probe timeouts apart.
+ */
+const ROUGH: LinkConfig = {
+  delayMs: 10,
+  jitterMs: 5,
+  jitterMode: 'independent',
+  reorder: 0.01,
+  reorderDelayMs: 150,
+  loss: 0.02,
+  burst: { meanBurstLength: 3 },
+  duplicate: 0.02,
+  bandwidthBps: 10_000_000,
+  queueBytes: 128 * 1024,
+};
+
+/** `count` distinct messages of `side`, 1 byte to `spread` bytes (the default: up to ten packets each). */
+function distinct(side: number, count: number, spread = 12_000): Uint8Array[] {
+  return Array.from({ length: count }, (_, i) => {
+    const m = new Uint8Array(1 + ((i * 7919) % spread));
+    for (let k = 0; k < m.length; k++) m[k] = (i * 31 + k * 7 + side) & 0xff;
+    if (m.length >= 3) {
+      m[0] = side;
+      m[1] = i >> 8;
+      m[2] = i & 0xff;
+    }
+    return m;
+  });
+}
+
+/** Whether `got` holds exactly `want`, in order (a byte compare: vitest's deep equality takes seconds on MiB of messages). */
+const sameMessages = (got: readonly Uint8Array[], want: readonly Uint8Array[]): boolean =>
+  got.length === want.length && got.every((m, i) => Buffer.from(m.buffer, m.byteOffset, m.byteLength).equals(want[i] as Uint8Array));
+
+/** What a connection's packet protection did, recorded from now on. */
+interface KeyLog {
+  /** The key generation each update `c` started itself (not following its peer) moved to. */
+  readonly started: number[];
+  /** Packets opened that carried the other key phase than the newest packet opened before them: late packets of the previous phase. */
+  late: number;
+  /** The key phase of the newest packet opened: the phase the peer sends in. */
+  phase: KeyPhase;
+}
+
+/** Records `c`'s key updates started and late packets of a previous phase opened. */
+function recordKeys(c: Connection): KeyLog {
+  const protection = c.protection as PacketProtection;
+  const log: KeyLog = { started: [], late: 0, phase: 0 };
+  const initiate = protection.initiateKeyUpdate.bind(protection);
+  protection.initiateKeyUpdate = () => {
+    const ok = initiate();
+    if (ok) log.started.push(protection.counters().keyUpdates);
+    return ok;
+  };
+  let newestPn = -1;
+  const opened = (phase: KeyPhase, pn: number, failure: string | undefined): void => {
+    if (failure !== undefined) return;
+    if (pn > newestPn) {
+      newestPn = pn;
+      log.phase = phase;
+    } else if (phase !== log.phase) {
+      log.late++;
+    }
+  };
+  const openPacket = protection.openPacket.bind(protection);
+  protection.openPacket = (phase, pn, ...rest) => {
+    const failure = openPacket(phase, pn, ...rest);
+    opened(phase, pn, failure);
+    return failure;
+  };
+  const openInto = protection.openInto.bind(protection);
+  protection.openInto = (header, phase, pn, ...rest) => {
+    const failure = openInto(header, phase, pn, ...rest);
+    opened(phase, pn, failure);
+    return failure;
+  };
+  return log;
+}
+
+/** A pair with keys updated every `every` packets on both sides over `link`, connected; the server's side with it. */
+function connected(seed: number, every: number, link: LinkConfig): { p: Pair; server: Connection } {
+  const options = { keyUpdateAfterPackets: every };
+  const p = makePair({ seed, link, client: options, server: options });
+  p.sim.runFor(300);
+  const server = p.serverConn();
+  if (server === undefined || p.conn.state !== 'established') throw new Error('not connected');
+  return { p, server };
+}
+
+/** Runs until `done` or `limitMs` of virtual time passed. */
+function runUntil(p: Pair, done: () => boolean, limitMs: number): void {
+  const end = p.sim.now + limitMs;
+  while (!done() && p.sim.now < end) p.sim.runFor(50);
+}
+
+describe('key updates across whole connections (simulated)', () => {
+  it.each([1, 2, 3])(
+    'seed %i: 4 MiB up and 1.5 MiB down at once, keys updated every 64 packets, over a reordering, lossy, duplicating path with a NAT rebinding midway: everything arrives in order, nothing fails authentication, late packets of the previous phase open, and both sides start updates',
+    (seed) => {
+      const { p, server } = connected(seed, 64, ROUGH);
+      const clientKeys = recordKeys(p.conn);
+      const serverKeys = recordKeys(server);
+      const up = distinct(0xc1, 700);
+      const down = distinct(0x5e, 260);
+      for (const m of up) p.conn.send(m);
+      for (const m of down) server.send(m);
+      p.sim.wake(CLIENT);
+      p.sim.wake(SERVER);
+      runUntil(p, () => messagesOf(p.serverEvents).length > up.length / 3, 20_000);
+      // Midway: the client's NAT maps it to another port; the server follows (migration.ts).
+      expect(messagesOf(p.serverEvents).length).toBeLessThan(up.length);
+      p.sim.rebind(CLIENT, REBOUND);
+      runUntil(p, () => messagesOf(p.serverEvents).length === up.length && messagesOf(p.clientEvents).length === down.length, 60_000);
+      expect(sameMessages(messagesOf(p.serverEvents), up)).toBe(true);
+      expect(sameMessages(messagesOf(p.clientEvents), down)).toBe(true);
+      expect(server.remote).toBe(REBOUND);
+      expect(p.server.stats().migrations).toBe(1);
+      // The path did its part: packets were resent (with new numbers, in later phases) and duplicated.
+      expect(p.conn.stats().packetsRetransmitted).toBeGreaterThan(0);
+      expect(p.server.stats().dropped.replay).toBeGreaterThan(0);
+      // Not one honest packet opened with the wrong keys.
+      expect(p.client.stats().dropped.auth).toBe(0);
+      expect(p.server.stats().dropped.auth).toBe(0);
+      // Many phases, each crossed by both sides (the last may still be on its way to one of them).
+      const updates = { client: p.conn.stats().keyUpdates, server: server.stats().keyUpdates };
+      expect(updates.client).toBeGreaterThanOrEqual(10);
+      expect(Math.abs(updates.client - updates.server)).toBeLessThanOrEqual(1);
+      // Packets overtaken across a phase boundary opened with the previous keys.
+      expect(serverKeys.late).toBeGreaterThan(0);
+      // Both sides started updates, not only the busier sender.
+      expect(clientKeys.started.length).toBeGreaterThan(0);
+      expect(serverKeys.started.length).toBeGreaterThan(0);
+      expect(p.conn.state).toBe('established');
+      expect(server.state).toBe('established');
+    },
+  );
+
+  it.each([1, 2, 3])(
+    'seed %i: a chat, messages of up to 64 bytes both ways every 20 ms for 20 s, keys updated every 32 packets over a reordering, lossy, duplicating path: every message in order, nothing fails authentication, both sides start updates, some the same one at once',
+    (seed) => {
+      const { p, server } = connected(seed, 32, { ...ROUGH, loss: 0.05 });
+      const clientKeys = recordKeys(p.conn);
+      const serverKeys = recordKeys(server);
+      const up = distinct(0xc1, 1000, 64);
+      const down = distinct(0x5e, 1000, 64);
+      // Both sides send one every 20 ms, the server's 7 ms after the client's: ACKs ride on data both ways.
+      for (let i = 0; i < up.length; i++) {
+        p.sim.schedule(p.sim.now + i * 20, () => {
+          p.conn.send(up[i] as Uint8Array);
+          p.sim.wake(CLIENT);
+        });
+        p.sim.schedule(p.sim.now + i * 20 + 7, () => {
+          server.send(down[i] as Uint8Array);
+          p.sim.wake(SERVER);
+        });
+      }
+      runUntil(p, () => messagesOf(p.serverEvents).length === up.length && messagesOf(p.clientEvents).length === down.length, 40_000);
+      expect(sameMessages(messagesOf(p.serverEvents), up)).toBe(true);
+      expect(sameMessages(messagesOf(p.clientEvents), down)).toBe(true);
+      expect(p.client.stats().dropped.auth).toBe(0);
+      expect(p.server.stats().dropped.auth).toBe(0);
+      expect(p.conn.stats().keyUpdates).toBeGreaterThanOrEqual(50);
+      expect(Math.abs(p.conn.stats().keyUpdates - server.stats().keyUpdates)).toBeLessThanOrEqual(1);
+      expect(clientKeys.started.length).toBeGreaterThan(0);
+      expect(serverKeys.started.length).toBeGreaterThan(0);
+      // Both sides started the same update, each before the other's first packet of it arrived, and each took the other's.
+      expect(clientKeys.started.filter((g) => serverKeys.started.includes(g)).length).toBeGreaterThan(0);
+    },
+  );
+});
+
+describe('an update is started only once the peer acknowledged a packet of the current phase (RFC 9001 §6.1)', () => {
+  it.each([1, 2, 3])(
+    'seed %i: the way back goes dark for 3 s right after the server followed the client into a new phase; the server keeps sealing ACKs into the void, yet starts no update the client could not read, and the transfer completes once the path is back',
+    (seed) => {
+      const { p, server } = connected(seed, 32, { delayMs: 40, jitterMs: 2, bandwidthBps: 50_000_000 });
+      const up = distinct(0xc1, 1200);
+      for (const m of up) p.conn.send(m);
+      p.sim.wake(CLIENT);
+      p.sim.runFor(200);
+      // The next time the server takes a new phase, everything it sends is lost for 3 s.
+      const updates = server.stats().keyUpdates;
+      const end = p.sim.now + 5_000;
+      while (server.stats().keyUpdates === updates && p.sim.now < end) p.sim.step();
+      expect(server.stats().keyUpdates).toBe(updates + 1);
+      const darkUntil = p.sim.now + 3_000;
+      intercept(p.client, (now, data, _from, deliver) => {
+        if (now >= darkUntil) deliver(data);
+      });
+      const sealedBefore = (server.protection as PacketProtection).counters().sealed;
+      p.sim.runUntil(darkUntil);
+      // The server went on answering: many more packets than an update's worth, its previous keys long gone.
+      expect((server.protection as PacketProtection).counters().sealed - sealedBefore).toBeGreaterThan(32);
+      expect((server.protection as PacketProtection).holdsPreviousKeys).toBe(false);
+      runUntil(p, () => messagesOf(p.serverEvents).length === up.length && p.conn.bufferedAmount === 0, 30_000);
+      expect(sameMessages(messagesOf(p.serverEvents), up)).toBe(true);
+      expect(p.client.stats().dropped.auth).toBe(0);
+      expect(p.conn.state).toBe('established');
+    },
+  );
+});
+
+/** A protected packet's key phase bit. */
+function phaseOf(datagram: Uint8Array): KeyPhase {
+  const h = parseHeader(datagram);
+  if (typeof h === 'string') throw new Error(h);
+  return h.type === PacketType.Protected1 ? 1 : 0;
+}
+
+describe('the previous receive keys go three probe timeouts after a key update (RFC 9001 §6.5)', () => {
+  it.each([1, 2, 3])('seed %i: a late packet of the old phase opens before then and is dropped as too old (not as a forgery) after', (seed) => {
+    const { p, server } = connected(seed, 32, { delayMs: 10, jitterMs: 2 });
+    const real = p.server.handleDatagram.bind(p.server);
+    const keys = recordKeys(server);
+    const held: Uint8Array[] = [];
+    let holding = false;
+    intercept(p.server, (_now, data, _from, deliver) => {
+      // Two of the client's packets of the phase the server reads are held back, as if late on the path.
+      if (holding && held.length < 2 && protectedPacket(data) && phaseOf(data) === keys.phase && (held[0] === undefined || phaseOf(held[0]) === keys.phase)) {
+        held.push(data.slice());
+        return;
+      }
+      deliver(data);
+    });
+    // The client sends a message every 5 ms until the server reads its next phase.
+    let sending = true;
+    for (let i = 0; i < 2000; i++) {
+      p.sim.schedule(p.sim.now + i * 5, () => {
+        if (!sending) return;
+        p.conn.send(new Uint8Array(100).fill(i));
+        p.sim.wake(CLIENT);
+      });
+    }
+    p.sim.runFor(500);
+    holding = true;
+    const end = p.sim.now + 5_000;
+    while (held.length < 2 && p.sim.now < end) p.sim.step();
+    expect(held.length).toBe(2);
+    holding = false;
+    // Until the server reads the client's next phase.
+    const phase = keys.phase;
+    while (keys.phase === phase && p.sim.now < end) p.sim.step();
+    expect(keys.phase).not.toBe(phase);
+    // Then falls silent, so it cannot start the next update (32 packets on) before the deadline: that would replace the keys at once.
+    sending = false;
+    const updates = server.stats().keyUpdates;
+    const until = server.oldKeysUntil as number;
+    // Three probe timeouts from now, as RFC 9001 §6.5 says.
+    expect(until).toBeCloseTo(p.sim.now + 3 * server.rtt.pto(server.config.maxAckDelayMs), 6);
+    const [first, second] = held as [Uint8Array, Uint8Array];
+    expect(phaseOf(first)).toBe(phase);
+    expect(phaseOf(second)).toBe(phase);
+    // Before: it opens with the previous keys.
+    const received = server.stats().packetsReceived;
+    const dropped = p.server.stats().dropped;
+    real(p.sim.now, first, CLIENT);
+    expect(server.stats().packetsReceived).toBe(received + 1);
+    expect(p.server.stats().dropped).toEqual(dropped);
+    expect((server.protection as PacketProtection).holdsPreviousKeys).toBe(true);
+    // After: the keys are gone; the packet is dropped as too old to tell from a replay, not counted a forgery.
+    p.sim.runUntil(until);
+    expect(p.sim.now).toBe(until);
+    expect(server.stats().keyUpdates).toBe(updates);
+    expect(keys.phase).not.toBe(phase);
+    const receivedBefore = server.stats().packetsReceived;
+    const droppedBefore = p.server.stats().dropped;
+    real(p.sim.now, second, CLIENT);
+    expect((server.protection as PacketProtection).holdsPreviousKeys).toBe(false);
+    expect(server.stats().packetsReceived).toBe(receivedBefore);
+    expect(p.server.stats().dropped).toEqual({ ...droppedBefore, replay: droppedBefore.replay + 1 });
+  });
+});

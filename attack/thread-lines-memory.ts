@@ -49,7 +49,7 @@ if (mode === 'load') {
     lines += 10_000;
   }
   const started = Date.now();
-  const server = await startServer(dir, port, port + 1, [], {});
+  const server = await startServer(dir, port, port + 1, [], { startMs: 300_000 });
   await sleep(5000);
   const resident = rss(server);
   console.log(`load: ${lines} lines of ${chars} characters, ${mib(bytes)} of thread files: resident ${mib(resident)} (${(resident / bytes).toFixed(2)} bytes a byte) ${((Date.now() - started) / 1000).toFixed(1)} s after the start`);

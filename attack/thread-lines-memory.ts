@@ -10,13 +10,19 @@
  *     starts the built server with its defaults (`--max-thread-bytes limit` if given) and has `accounts`
  *     accounts on each of `hosts` loopback addresses post one-character MSGs to threads of their own,
  *     `inflight` at a time each; reports lines taken, the rate, resident growth per line, what was refused,
- *     and the time the rate needs to fill 256 MiB of such lines.
+ *     and the time the rate needs to fill 256 MiB of such lines;
+ *   npx tsx attack/thread-lines-memory.ts heap [threads=50] [per=400] [chars=1]
+ *     in process, no server: the heap a line costs the file store, by MSGs (`dispatch`, as the server runs
+ *     them) and by reading the same directory again.
  */
 import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
+import { dispatch, openFileStore, parseCommandLine, type ForumStore } from '../packages/forum-protocol/dist/index.js';
 import { rawConnection, session, startServer, type Server, type Session } from './forum-raw.js';
 
 const mode = process.argv[2] ?? 'post';
@@ -33,7 +39,41 @@ const stop = async (s: Server): Promise<void> => {
 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-if (mode === 'load') {
+if (mode === 'heap') {
+  const [threads, per, chars] = [Number(process.argv[3] ?? 50), Number(process.argv[4] ?? 400), Number(process.argv[5] ?? 1)];
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const heap = (): number => {
+    gc();
+    gc();
+    return process.memoryUsage().heapUsed;
+  };
+  const open = async (dir: string): Promise<ForumStore> => {
+    const s = await openFileStore(dir, { writeBudget: false })();
+    if (s._tag === 'Left') throw new Error(s.left.message);
+    return s.right;
+  };
+  const run = async (s: ForumStore, line: string, id: string): Promise<void> => {
+    const p = parseCommandLine(line);
+    if (p._tag === 'Left') throw new Error(line);
+    await dispatch(s, { username: 'a', connectionKey: 'c-a' }, id, p.right.cmd, p.right.args)();
+  };
+  const dir = await mkdtemp(join(tmpdir(), 'a25-heap-'));
+  let store: ForumStore | undefined = await open(dir);
+  for (let t = 0; t < threads; t++) await run(store, `CRT t${String(t)}`, 'c');
+  const h0 = heap();
+  const text = 'x'.repeat(chars);
+  for (let i = 0; i < per; i++) await Promise.all(Array.from({ length: threads }, (_, t) => run(store as ForumStore, `MSG t${String(t)} ${text}`, `m${String(i)}`)));
+  const h1 = heap();
+  const n = threads * per;
+  console.log(`heap: ${n} lines of ${chars} characters by MSG: +${mib(h1 - h0)}, ${((h1 - h0) / n).toFixed(1)} bytes a line`);
+  store = undefined;
+  const h2 = heap();
+  const again = await open(dir);
+  const h3 = heap();
+  console.log(`heap: the same lines read at open: +${mib(h3 - h2)}, ${((h3 - h2) / n).toFixed(1)} bytes a line (${String((await again.listThreads()())._tag)})`);
+  await rm(dir, { recursive: true, force: true });
+} else if (mode === 'load') {
   const total = Number(process.argv[3] ?? 231) * 2 ** 20;
   const chars = Number(process.argv[4] ?? 1);
   const dir = await mkdtemp(join(tmpdir(), 'a25-lines-'));

@@ -16,6 +16,8 @@ export interface Server {
 export interface Launch {
   readonly nodeArgs?: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
+  /** How long to wait for `Waiting for clients` (default 10 s; a large data directory takes longer to read). */
+  readonly startMs?: number;
 }
 export const startServer = async (dir: string, port: number, tcp: number, extra: readonly string[] = [], launch: Launch = {}): Promise<Server> => {
   // With A10_LOOP_DELAY, through loop-delay.mjs: its event-loop delay is written to that file at each SIGUSR2.
@@ -27,8 +29,11 @@ export const startServer = async (dir: string, port: number, tcp: number, extra:
   const s: Server = { child, exited: new Promise((r) => child.once('exit', () => r())), out: '' };
   child.stdout?.on('data', (d: Buffer) => (s.out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (s.out += d.toString()));
-  for (let i = 0; i < 200 && !s.out.includes('Waiting for clients'); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!s.out.includes('Waiting for clients')) throw new Error(`server did not start: ${s.out}`);
+  for (let i = 0; i < (launch.startMs ?? 10_000) / 50 && !s.out.includes('Waiting for clients'); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!s.out.includes('Waiting for clients')) {
+    child.kill('SIGKILL');
+    throw new Error(`server did not start: ${s.out}`);
+  }
   return s;
 };
 

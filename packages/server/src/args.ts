@@ -167,7 +167,9 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             bounds them there)
   --max-thread-bytes N      most bytes all thread files together may hold (the
                             server keeps them in memory); a MSG or EDT past it
-                            is refused (default ${LIMIT_DEFAULTS.maxThreadBytes}, 256 MiB)
+                            is refused (default ${LIMIT_DEFAULTS.maxThreadBytes}, 256 MiB);
+                            and at most one line per 128 of them (2097152 at
+                            the default): a MSG or upload line past it is refused
   --min-free-bytes N        free space an upload must leave on the data
                             directory's file system, whoever uploads (default
                             ${LIMIT_DEFAULTS.minFreeBytes}, 1 GiB; 0: none)

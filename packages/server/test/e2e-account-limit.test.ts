@@ -116,6 +116,22 @@ describe('threads per account (real server)', () => {
     }
   }, 60_000);
 
+  it('--max-thread-bytes 1280: one-character MSGs stop at one line per 128 bytes (10), far under the bytes, since each line costs memory of its own', async () => {
+    const { server } = await scope.startInTemp(['--max-thread-bytes', '1280']);
+    const c = await rawClient(server.port);
+    try {
+      await rawLogin(c, 'alice', 'pw');
+      expect((await c.request('c', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
+      for (let i = 0; i < 10; i++) expect((await c.request(`m${i}`, 'MSG', ['t', 'x'])).lines).toEqual(['Message posted to t thread']);
+      const refused = await c.request('m10', 'MSG', ['t', 'x']);
+      expect(refused).toMatchObject({ status: 'error', lines: ['The forum is full: its threads hold at most 10 lines (delete messages or threads to make room)'] });
+      expect((await c.request('d', 'DLT', ['t', '1'])).lines).toEqual(['The message has been deleted']);
+      expect((await c.request('m11', 'MSG', ['t', 'x'])).lines).toEqual(['Message posted to t thread']);
+    } finally {
+      await c.close();
+    }
+  }, 60_000);
+
   it('--max-thread-bytes 600: a MSG that would take all thread files past it is refused with the line; the threads stay as they were', async () => {
     const { server } = await scope.startInTemp(['--max-thread-bytes', '600']);
     const c = await rawClient(server.port);

@@ -236,7 +236,7 @@ describe.concurrent('server memory stays bounded per client (real server, RSS fr
     expect(await tcpExchange(server.tcpPort, Buffer.from(`${'a'.repeat(64)}\n`))).toMatch(/^ERR server busy: memory budget reached/);
     // Said at start: threads filling --max-thread-bytes (default 256 MiB) would not fit this budget either.
     expect(server.stderr.text).toContain(
-      'Warning: --max-thread-bytes 268435456 lets the threads, which the server keeps in memory, need about 768 MiB once full, more than the memory budget (1 MiB): new connections would then be refused\n',
+      'Warning: --max-thread-bytes 268435456 lets the threads, which the server keeps in memory, need about 968 MiB once full, more than the memory budget (1 MiB): new connections would then be refused\n',
     );
   }, 60_000);
 });

@@ -62,6 +62,12 @@ export class DirectoryContents {
    * concurrent batches on different threads cannot pass the limit together).
    */
   threadBytes = 0;
+  /**
+   * Entries (lines after the creator's) of every thread, counted as `threadBytes` is. Each costs the
+   * server memory apart from its text (an entry object, its strings, its slot: about 95 bytes of heap),
+   * so a forum of one-character messages held 6 to 9 times its bytes (attack round 25).
+   */
+  threadLines = 0;
   // The directory names of every thread's recorded uploads, kept as threads gain uploads and go, so that
   // CRT and UPD check a name without walking every thread under the namespace lock. A count, not a set:
   // hand-written files may record one name in two threads ("a-b" + "c" and "a" + "b-c").
@@ -73,14 +79,19 @@ export class DirectoryContents {
   constructor(threads: ReadonlyMap<string, StoredThread>, otherNames: readonly string[]) {
     this.threads = new Map(threads);
     for (const title of this.threads.keys()) this.incarnations.created(title);
-    for (const stored of this.threads.values()) this.threadBytes += stored.bytes;
+    for (const stored of this.threads.values()) {
+      this.threadBytes += stored.bytes;
+      this.threadLines += stored.thread.entries.length;
+    }
     this.otherNames = new Set(otherNames);
     for (const st of this.threads.values()) for (const f of uploadNames(st.thread)) this.countUpload(uploadFileName(st.thread.title, f), 1);
   }
 
-  /** Records `stored` for `title`, keeping `threadBytes` in step. */
+  /** Records `stored` for `title`, keeping `threadBytes` and `threadLines` in step. */
   storeThread(title: string, stored: StoredThread): void {
-    this.threadBytes += stored.bytes - (this.threads.get(title)?.bytes ?? 0);
+    const before = this.threads.get(title);
+    this.threadBytes += stored.bytes - (before?.bytes ?? 0);
+    this.threadLines += stored.thread.entries.length - (before?.thread.entries.length ?? 0);
     this.threads.set(title, stored);
   }
 
@@ -122,6 +133,8 @@ export interface FileStoreContext {
   readonly maxThreadFileBytes: number;
   /** Most bytes all thread files together may hold. */
   readonly maxThreadBytes: number;
+  /** Most entries all threads together may hold (FileStoreOptions.maxThreadLines). */
+  readonly maxThreadLines: number;
   readonly limits: ThreadLimits;
   /**
    * Charges `actor` a thread write of `bytes` (write-budget.ts), or says why not (nothing charged then).

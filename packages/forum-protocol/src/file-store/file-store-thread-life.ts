@@ -9,6 +9,7 @@ import { attempt, deleteCounted, NAMESPACE_LOCK, noThread, pathIn, unstorable, u
 import { clearIntent, replaceIntent, writeIntent } from './intent-records.js';
 import type { ForumStore } from '../store/store.js';
 import { storedNameProblem } from './stored-name.js';
+import type { StoredThread } from '../store/thread-change.js';
 import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
 import { threadLimitProblem, type ThreadLimitError } from '../store/thread-limits.js';
 import { formatThreadFile, uploadFileName, wordProblem, type Thread } from '../store/thread.js';
@@ -57,12 +58,13 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
     });
 
   /**
-   * Drops removed thread `title` (its file `bytes` long) from the index. With an intent record (`held`), the
+   * Drops removed thread `title` (`stored`: its bytes and lines stop counting) from the index. With an intent record (`held`), the
    * title stays taken, and its uploads' names stay counted, until that record ends (deleteUploads): the next
    * open would delete a file of any of them made meanwhile.
    */
-  const forgetRemoved = (title: string, bytes: number, held: boolean): void => {
-    contents.threadBytes -= bytes;
+  const forgetRemoved = (title: string, stored: StoredThread, held: boolean): void => {
+    contents.threadBytes -= stored.bytes;
+    contents.threadLines -= stored.thread.entries.length;
     contents.threads.delete(title);
     contents.incarnations.removed(title);
     if (held) contents.holdRemoving(title, 1);
@@ -112,7 +114,7 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
               // decided. The thread goes now (its name and its uploads' held till then), so that nothing acknowledged
               // after this RMV is lost at that start, and the RMV is answered done: answered failed, the thread was
               // gone all the same, now and after the restart.
-              forgetRemoved(title, stored.bytes, true);
+              forgetRemoved(title, stored, true);
               ctx.warn(
                 `thread ${title} removed, but ${there ? `neither its file nor its intent record ${intent} could be deleted` : `its file could be neither deleted nor looked at, so its intent record ${intent} is kept`} (${errorCode(e)}): ` +
                   `its file and uploads are deleted at the next start; until then its title and its uploads' names are taken`,
@@ -120,7 +122,7 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
               return E.right({ filenames, intent: undefined, incarnation });
             }
           }
-          forgetRemoved(title, stored.bytes, intent !== undefined);
+          forgetRemoved(title, stored, intent !== undefined);
           return E.right({ filenames, intent, incarnation });
         });
         if (E.isLeft(removed)) return removed;

@@ -88,6 +88,7 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
     if (plan.right === undefined) return E.left({ kind: 'io', message: 'the upload line was not added' });
     const growth = plan.right.stored.bytes - cur.bytes;
     if (growth > 0 && contents.threadBytes + growth > ctx.maxThreadBytes) return E.left({ kind: 'threadStorageFull', limit: ctx.maxThreadBytes });
+    if (contents.threadLines + 1 > ctx.maxThreadLines) return E.left({ kind: 'threadStorageFull', limit: ctx.maxThreadLines, unit: 'lines' });
     return E.right(plan.right);
   };
 
@@ -144,7 +145,14 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
         job.settle(E.left({ kind: 'threadStorageFull', limit: ctx.maxThreadBytes } satisfies StoreError));
         continue;
       }
+      // Lines cost memory apart from their bytes: one-character MSGs filled maxThreadBytes with 9 times its memory.
+      const lineGrowth = out.right.thread.entries.length - cur.thread.entries.length;
+      if (lineGrowth > 0 && contents.threadLines + lineGrowth > ctx.maxThreadLines) {
+        job.settle(E.left({ kind: 'threadStorageFull', limit: ctx.maxThreadLines, unit: 'lines' } satisfies StoreError));
+        continue;
+      }
       contents.threadBytes += growth;
+      contents.threadLines += lineGrowth;
       if (accepted.length === 0) firstPlan = step.right;
       // Until written, the thread keeps its file's flag: a hand-written file's later jobs are checked whole too.
       cur = step.right === undefined ? { ...cur, thread: out.right.thread } : { ...step.right.stored, canonical: cur.canonical };
@@ -157,9 +165,11 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
       const written = plan.right?.stored ?? { ...original, thread: cur.thread };
       // `contents.threadBytes` counted this batch's growth already (as `cur`): correct it to what was written.
       contents.threadBytes += written.bytes - cur.bytes;
+      contents.threadLines += written.thread.entries.length - cur.thread.entries.length;
       contents.threads.set(title, written);
     } catch (e) {
       contents.threadBytes -= cur.bytes - original.bytes;
+      contents.threadLines -= cur.thread.entries.length - original.thread.entries.length;
       // Changed by another program (attack round 9: a server frozen past its lock's takeover finished a write
       // late): read again, so that the next change of it goes ahead instead of every one being refused until a
       // restart. Only if its upload lines are the same (those name files the name index counts), and only if the
@@ -169,6 +179,7 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
         const again = await readThreadFile(join(dir, title), title, ctx.maxThreadFileBytes).catch(() => 'unreadable');
         if (typeof again !== 'string' && sameUploadLines(again.thread, original.thread) && contents.threads.get(title) === original) {
           contents.threadBytes += again.bytes - original.bytes;
+          contents.threadLines += again.thread.entries.length - original.thread.entries.length;
           contents.threads.set(title, again);
         }
       }

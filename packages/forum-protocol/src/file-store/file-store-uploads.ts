@@ -189,6 +189,7 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
             // other threads meanwhile cannot take all threads past maxThreadBytes together with this one.
             const growth = plan.right.stored.bytes - current.bytes;
             contents.threadBytes += growth;
+            contents.threadLines += 1;
             // The bytes go in place first, then the line that makes them visible; the intent
             // record lets the next open remove the bytes if a crash comes between the two.
             let intent: string | undefined;
@@ -217,6 +218,7 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
               }
             } catch (e) {
               contents.threadBytes -= growth;
+              contents.threadLines -= 1;
               await discard();
               // Kept, with the name, when the file stays: deleted, the next open read the file as a thread of that name.
               if (intent !== undefined) keepNameIfLeft(name, !orphaned && (await endIntent(intent)));

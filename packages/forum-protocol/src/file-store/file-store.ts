@@ -35,6 +35,14 @@ export interface FileStoreOptions {
    */
   readonly maxThreadBytes?: number;
   /**
+   * Most entries (message and upload lines) all threads together may hold: a MSG or
+   * upload line past it is refused (`threadStorageFull`, `unit: 'lines'`). A line
+   * costs the store about 95 bytes of memory apart from its text, so bytes alone
+   * let one-character messages hold 6 to 9 times `maxThreadBytes` (attack round
+   * 25). Default `maxThreadBytes` ÷ {@link BYTES_PER_THREAD_LINE}.
+   */
+  readonly maxThreadLines?: number;
+  /**
    * Bytes a second of thread writes (MSG, EDT, DLT, an upload's line) each
    * account, and the store, may put on disk (see write-budget.ts); `false`:
    * no limit. Default {@link DEFAULT_WRITE_BUDGET}.
@@ -104,6 +112,14 @@ export interface FileStoreOptions {
 export const DEFAULT_MAX_THREAD_BYTES = 256 * 1024 * 1024;
 
 /**
+ * The bytes of `maxThreadBytes` a line stands for in the default of
+ * {@link FileStoreOptions.maxThreadLines}: lines averaging fewer bytes fill
+ * the lines first (256 MiB: 2,097,152 lines, about 190 MiB of heap at their
+ * 95 bytes each, on top of their text).
+ */
+export const BYTES_PER_THREAD_LINE = 128;
+
+/**
  * Opens (creating it if needed) a data directory in the format of
  * forum-spec.md: `credentials.txt`, one file per thread named by its title,
  * uploads as `TITLE-FILENAME`. Existing files, hand-written or left by the
@@ -128,11 +144,13 @@ export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.T
     const limits = resolveThreadLimits(options.threadLimits);
     const maxThreadBytes = options.maxThreadBytes ?? DEFAULT_MAX_THREAD_BYTES;
     if (!Number.isSafeInteger(maxThreadBytes) || maxThreadBytes < 1) throw new RangeError(`maxThreadBytes must be a whole number from 1 (got ${String(maxThreadBytes)})`);
+    const maxThreadLines = options.maxThreadLines ?? Math.max(1, Math.floor(maxThreadBytes / BYTES_PER_THREAD_LINE));
+    if (!Number.isSafeInteger(maxThreadLines) || maxThreadLines < 1) throw new RangeError(`maxThreadLines must be a whole number from 1 (got ${String(maxThreadLines)})`);
     const budget = options.writeBudget === false ? undefined : createWriteBudget(options.writeBudget);
     const clock = options.clock ?? (() => performance.now());
     const diskStallMs = options.diskStallMs ?? DEFAULT_DISK_STALL_MS;
     if (!(diskStallMs > 0)) throw new RangeError(`diskStallMs must be above 0 (got ${String(diskStallMs)})`);
-    const settings = { maxThreadFileBytes, maxThreadBytes, limits, uploadsRemoved: options.onUploadsRemoved ?? (() => {}), owned: options.owned ?? (async () => true), warn: options.onWarning ?? (() => {}) };
+    const settings = { maxThreadFileBytes, maxThreadBytes, maxThreadLines, limits, uploadsRemoved: options.onUploadsRemoved ?? (() => {}), owned: options.owned ?? (async () => true), warn: options.onWarning ?? (() => {}) };
     const disk = new DiskWatch(clock, diskStallMs);
     return E.right(makeStore(dir, await loadDataDirectory(dir, maxThreadFileBytes, options.signal, options.onRecovered), { ...settings, disk }, budget, clock));
   });
@@ -141,7 +159,7 @@ export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.T
 const makeStore = (
   dir: string,
   loaded: LoadedDirectory,
-  settings: Pick<FileStoreContext, 'maxThreadFileBytes' | 'maxThreadBytes' | 'limits' | 'uploadsRemoved' | 'owned' | 'warn' | 'disk'>,
+  settings: Pick<FileStoreContext, 'maxThreadFileBytes' | 'maxThreadBytes' | 'maxThreadLines' | 'limits' | 'uploadsRemoved' | 'owned' | 'warn' | 'disk'>,
   budget: WriteBudget | undefined,
   clock: () => number,
 ): ForumStore => {

@@ -41,10 +41,15 @@ export interface NoFileError {
   readonly title: string;
   readonly filename: string;
 }
-/** The data directory's threads hold as many bytes as the store allows (`maxThreadBytes`): a change that adds bytes is refused. */
+/**
+ * The data directory's threads hold as many bytes (`maxThreadBytes`), or as many lines (`maxThreadLines`,
+ * `unit: 'lines'`), as the store allows: a change that adds bytes, or lines, is refused.
+ */
 export interface ThreadStorageFullError {
   readonly kind: 'threadStorageFull';
   readonly limit: number;
+  /** The limit is of lines; absent: of bytes. */
+  readonly unit?: 'lines';
 }
 /** The thread holds as many lines, or as long an RDT reply, as a thread may (limits.ts): a line more is refused. */
 export interface ThreadFullError {
@@ -117,7 +122,7 @@ export const commandErrorText = (e: CommandError): string => {
     case 'threadFull':
       return `Thread ${e.title} is full: it cannot grow any longer (delete or shorten messages, or start a new thread)`;
     case 'threadStorageFull':
-      return `The forum is full: its threads hold at most ${e.limit} bytes (delete messages or threads to make room)`;
+      return `The forum is full: its threads hold at most ${e.limit} ${e.unit ?? 'bytes'} (delete messages or threads to make room)`;
     case 'uploadStorageFull': {
       const head =
         e.announced === undefined

@@ -48,6 +48,11 @@ const signalTaken = async (pid: number, signo: number): Promise<void> => {
 
 /** The close grace the clients of the closing tests get (close-grace.ts): the old client waited it out. */
 const CLOSE_GRACE_TEST_MS = 30_000;
+/**
+ * How long the closing tests wait for the client's start and login, which are CPU, not what is tested: at load 26 on
+ * 2 cores one client still showed only its username prompt after the 15 s waitFor gives by default.
+ */
+const LOGIN_WAIT_MS = 45_000;
 
 describe.concurrent('forum-client given SIGHUP while it connects, or a signal while it closes', () => {
   /** A UDP socket that never answers, and a promise of the first datagram it gets: the client's handshake under way. */
@@ -119,7 +124,7 @@ describe.concurrent('forum-client given SIGHUP while it connects, or a signal wh
   it.for([
     ['SIGHUP', 'SIGHUP', 'Hung up (SIGHUP) while closing the connection\n'],
     ['Ctrl-C', 'SIGINT', 'Interrupted (SIGINT) while closing the connection\n'],
-  ] as const)('%s while the connection closes cuts the close short; the fatal status (4) stands', { timeout: CLOSE_GRACE_TEST_MS + 20_000 }, async ([, signal, line], test) => {
+  ] as const)('%s while the connection closes cuts the close short; the fatal status (4) stands', { timeout: LOGIN_WAIT_MS + CLOSE_GRACE_TEST_MS }, async ([, signal, line], test) => {
     const scope = ownScope(test);
     // It does not drop the client it no longer hears before the grace is over: that close would end the wait first.
     const server = await startFakeServer((req) => [simpleReply(req.id, 'ok', [], { kind: 'none' })], undefined, { idleTimeoutMs: 2 * CLOSE_GRACE_TEST_MS });
@@ -133,7 +138,7 @@ describe.concurrent('forum-client given SIGHUP while it connects, or a signal wh
     scope.stops.push(() => client.child.kill('SIGKILL'));
     client.send('yoda');
     client.send('pw');
-    await client.stdout.waitFor(`Welcome to the forum\n${P.cmd}`);
+    await client.stdout.waitFor(`Welcome to the forum\n${P.cmd}`, LOGIN_WAIT_MS);
     gate.dropFromClient();
     // A message of 2,000 bytes: a datagram of 500 or more, dropped, is part of it (acknowledgements and keep-alives are tens of bytes).
     const sent = gate.droppedFromClient(500);

@@ -133,6 +133,9 @@ export interface ServerProc extends Proc {
   stop(): Promise<void>;
 }
 
+/** How long {@link startServer} waits for the server to be ready, ms (under the configuration's 60 s test timeout). */
+export const SERVER_START_WAIT_MS = 45_000;
+
 /**
  * Starts forum-server on an ephemeral port in `dataDir` and waits for `Waiting for clients`. `cwd`: the server's working
  * directory (default: inherited); `env`: variables added to the inherited environment.
@@ -146,7 +149,9 @@ export const startServer = async (dataDir: string, extraArgs: readonly string[] 
     throw new Error(`forum-server exited (${code}) before it was ready: ${proc.stderr.text.trim()}`);
   });
   died.catch(() => undefined);
-  await Promise.race([Promise.all([proc.stdout.waitFor('Waiting for clients\n'), proc.stderr.waitFor('data directory')]), died]);
+  // A start is CPU (its modules, the identity key): at load 26 on 2 cores one had not said `Waiting for clients` after
+  // waitFor's default 15 s. A server that exits says so at once (above); one stuck is reported after SERVER_START_WAIT_MS.
+  await Promise.race([Promise.all([proc.stdout.waitFor('Waiting for clients\n', SERVER_START_WAIT_MS), proc.stderr.waitFor('data directory', SERVER_START_WAIT_MS)]), died]);
   const m = /UDP [^ ]+:([0-9]+), TCP ([0-9]+)/.exec(proc.stderr.text);
   if (m === null) throw new Error(`no port line: ${proc.stderr.text}`);
   return {

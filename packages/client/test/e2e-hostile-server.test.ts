@@ -26,7 +26,7 @@ describe('forum-client reading a long answer from a hostile server through a pip
     const server = await startFakeServer((req) => [simpleReply(req.id, 'ok', Array.from({ length: LINES }, (_, i) => `${i + 1} mallory: m`), { kind: 'threadLines', title: 't', count: LINES })]);
     closers.push(() => server.close());
     const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'RDT t']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout.split('\n').filter((l) => / mallory: m$/.test(l))).toHaveLength(LINES);
     expect(run.stdout).toMatch(/Goodbye\n$/);
   });
@@ -40,7 +40,7 @@ describe('forum-client reading a long answer from a hostile server through a pip
     );
     closers.push(() => server.close());
     const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'RDT t', 'LST']);
-    expect(run.code).toBe(4);
+    expect(run.code, run.stderr).toBe(4);
     expect(run.stdout.split('\n').filter((l) => / mallory: m$/.test(l))).toHaveLength(LINES);
     expect(run.stdout).toMatch(/The server is shutting down\n$/);
   });

@@ -18,6 +18,10 @@ import { grantReply, loginReply, startFakeServer, type FakeAnswer, type FakeServ
 // this one process: beside four others, one of these took 60 s at load 16 on 2 cores (alone, 3 s), and the
 // tests beside it their 15-20 s. Side by side they save nothing once the CPU is the limit.
 describe('forum-client reading a long answer from a hostile server through a pipe (real client process, fake server)', () => {
+  // The fake builds and encodes each 2.9 MB answer in this process before its first byte leaves: at load 27 on 2 cores
+  // the client's reply wait at the default --timeout 5 (8 s) ran out first ('Server unreachable: no reply within 8
+  // seconds'). What the client prints of an answer does not depend on its wait.
+  const LONG_WAIT = ['--timeout', '30'];
   it('a long answer read through a pipe arrives whole, and the Goodbye after it', async (test) => {
     const { closers, cwd } = ownScopeWithCwd(test, 'hostile-server');
     // 200,000 lines (2.9 MB): far more than a pipe holds. process.exit dropped what was still queued:
@@ -25,7 +29,7 @@ describe('forum-client reading a long answer from a hostile server through a pip
     const LINES = 200_000;
     const server = await startFakeServer((req) => [simpleReply(req.id, 'ok', Array.from({ length: LINES }, (_, i) => `${i + 1} mallory: m`), { kind: 'threadLines', title: 't', count: LINES })]);
     closers.push(() => server.close());
-    const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'RDT t']);
+    const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'RDT t'], LONG_WAIT);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout.split('\n').filter((l) => / mallory: m$/.test(l))).toHaveLength(LINES);
     expect(run.stdout).toMatch(/Goodbye\n$/);
@@ -39,7 +43,7 @@ describe('forum-client reading a long answer from a hostile server through a pip
       req.cmd === 'RDT' ? [simpleReply(req.id, 'ok', Array.from({ length: LINES }, (_, i) => `${i + 1} mallory: m`), { kind: 'threadLines', title: 't', count: LINES })] : [shutdownNotice()],
     );
     closers.push(() => server.close());
-    const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'RDT t', 'LST']);
+    const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'RDT t', 'LST'], LONG_WAIT);
     expect(run.code, run.stderr).toBe(4);
     expect(run.stdout.split('\n').filter((l) => / mallory: m$/.test(l))).toHaveLength(LINES);
     expect(run.stdout).toMatch(/The server is shutting down\n$/);

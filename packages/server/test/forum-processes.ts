@@ -71,6 +71,13 @@ export const snapshotDir = async (dir: string): Promise<Map<string, Buffer>> => 
   return out;
 };
 
+/**
+ * How long a wait for a process's output gives up after by default, ms: what it waits for is mostly a process start
+ * or a login, CPU. At load 26-30 on 2 cores a server had not said `Waiting for clients`, and clients had not shown
+ * the welcome, after the 15 s it was. Under the configuration's 60 s test timeout, so a stuck wait still says what it got.
+ */
+export const OUTPUT_WAIT_MS = 45_000;
+
 /** Collected output of a child process, with a way to wait for a piece of it. */
 class Output {
   text = '';
@@ -88,11 +95,11 @@ class Output {
     });
   }
   /** Resolves once `needle` has appeared; rejects after `timeoutMs`. */
-  waitFor(needle: string, timeoutMs = 15_000): Promise<void> {
+  waitFor(needle: string, timeoutMs = OUTPUT_WAIT_MS): Promise<void> {
     return this.waitUntil((text) => text.includes(needle), JSON.stringify(needle), timeoutMs);
   }
   /** Resolves once the whole output so far matches `pattern`; rejects after `timeoutMs`. */
-  waitForMatch(pattern: RegExp, timeoutMs = 15_000): Promise<void> {
+  waitForMatch(pattern: RegExp, timeoutMs = OUTPUT_WAIT_MS): Promise<void> {
     return this.waitUntil((text) => pattern.test(text), String(pattern), timeoutMs);
   }
   private waitUntil(done: (text: string) => boolean, what: string, timeoutMs: number): Promise<void> {
@@ -133,9 +140,6 @@ export interface ServerProc extends Proc {
   stop(): Promise<void>;
 }
 
-/** How long {@link startServer} waits for the server to be ready, ms (under the configuration's 60 s test timeout). */
-export const SERVER_START_WAIT_MS = 45_000;
-
 /**
  * Starts forum-server on an ephemeral port in `dataDir` and waits for `Waiting for clients`. `cwd`: the server's working
  * directory (default: inherited); `env`: variables added to the inherited environment.
@@ -149,9 +153,7 @@ export const startServer = async (dataDir: string, extraArgs: readonly string[] 
     throw new Error(`forum-server exited (${code}) before it was ready: ${proc.stderr.text.trim()}`);
   });
   died.catch(() => undefined);
-  // A start is CPU (its modules, the identity key): at load 26 on 2 cores one had not said `Waiting for clients` after
-  // waitFor's default 15 s. A server that exits says so at once (above); one stuck is reported after SERVER_START_WAIT_MS.
-  await Promise.race([Promise.all([proc.stdout.waitFor('Waiting for clients\n', SERVER_START_WAIT_MS), proc.stderr.waitFor('data directory', SERVER_START_WAIT_MS)]), died]);
+  await Promise.race([Promise.all([proc.stdout.waitFor('Waiting for clients\n'), proc.stderr.waitFor('data directory')]), died]);
   const m = /UDP [^ ]+:([0-9]+), TCP ([0-9]+)/.exec(proc.stderr.text);
   if (m === null) throw new Error(`no port line: ${proc.stderr.text}`);
   return {

@@ -71,6 +71,13 @@ export const snapshotDir = async (dir: string): Promise<Map<string, Buffer>> => 
   return out;
 };
 
+/**
+ * How long a wait for a process's output, or for a file it makes, gives up after by default, ms: what it waits for is
+ * mostly a process start or a login, CPU. At load 26-30 on 2 cores a server had not said `Waiting for clients`, clients
+ * had not shown the welcome, and a piped DWN's temporary file was not there after the 15 s it was. Under the configuration's 60 s test timeout, so a stuck wait still says what it got.
+ */
+export const OUTPUT_WAIT_MS = 45_000;
+
 /** Collected output of a child process, with a way to wait for a piece of it. */
 class Output {
   text = '';
@@ -88,11 +95,11 @@ class Output {
     });
   }
   /** Resolves once `needle` has appeared; rejects after `timeoutMs`. */
-  waitFor(needle: string, timeoutMs = 15_000): Promise<void> {
+  waitFor(needle: string, timeoutMs = OUTPUT_WAIT_MS): Promise<void> {
     return this.waitUntil((text) => text.includes(needle), JSON.stringify(needle), timeoutMs);
   }
   /** Resolves once the whole output so far matches `pattern`; rejects after `timeoutMs`. */
-  waitForMatch(pattern: RegExp, timeoutMs = 15_000): Promise<void> {
+  waitForMatch(pattern: RegExp, timeoutMs = OUTPUT_WAIT_MS): Promise<void> {
     return this.waitUntil((text) => pattern.test(text), String(pattern), timeoutMs);
   }
   private waitUntil(done: (text: string) => boolean, what: string, timeoutMs: number): Promise<void> {
@@ -291,7 +298,7 @@ export const itWithScope = it.extend<{ scope: TestScope }>({
 });
 
 /** Resolves with the first entry of `dir` that `test` accepts, already there or created later; rejects after `timeoutMs`. */
-export const waitForEntry = (dir: string, test: (name: string) => boolean, timeoutMs = 15_000): Promise<string> =>
+export const waitForEntry = (dir: string, test: (name: string) => boolean, timeoutMs = OUTPUT_WAIT_MS): Promise<string> =>
   new Promise((resolve, reject) => {
     const watcher = watch(dir);
     const timer = setTimeout(() => finish(new Error(`no matching entry in ${dir} within ${timeoutMs} ms`)), timeoutMs);
@@ -315,7 +322,7 @@ export const waitForEntry = (dir: string, test: (name: string) => boolean, timeo
   });
 
 /** Resolves once `dir`'s entries satisfy `until` (checked on every change); rejects after `timeoutMs`, saying `what` did not happen. */
-export const waitForEntries = (dir: string, until: (names: readonly string[]) => boolean, what: string, timeoutMs = 15_000): Promise<void> =>
+export const waitForEntries = (dir: string, until: (names: readonly string[]) => boolean, what: string, timeoutMs = OUTPUT_WAIT_MS): Promise<void> =>
   new Promise((resolve, reject) => {
     const watcher = watch(dir);
     const timer = setTimeout(() => finish(new Error(`${what} after ${timeoutMs} ms`)), timeoutMs);
@@ -335,5 +342,5 @@ export const waitForEntries = (dir: string, until: (names: readonly string[]) =>
   });
 
 /** Resolves once `dir` has no entry that `test` accepts (checked on every change); rejects after `timeoutMs`. */
-export const waitForNoEntry = (dir: string, test: (name: string) => boolean, timeoutMs = 15_000): Promise<void> =>
+export const waitForNoEntry = (dir: string, test: (name: string) => boolean, timeoutMs = OUTPUT_WAIT_MS): Promise<void> =>
   waitForEntries(dir, (names) => !names.some(test), `entries of ${dir} still there`, timeoutMs);

@@ -62,6 +62,36 @@ describe('data-directory store: lines of all threads', () => {
     expect(readdirSync(dir).filter((n) => n.includes('-')).sort()).toEqual(['t1-a.bin', 't1-b.bin']);
   });
 
+  it('gives a DLT\'s line back only once written: a MSG elsewhere meanwhile cannot pass the limit when the DLT fails', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'forum-lines-'));
+    // Ownership is asked just before each thread write: the DLT's is held, then answered false (its write fails).
+    let hold: ((ours: boolean) => void) | undefined;
+    let holding = false;
+    let asked!: () => void;
+    const dltAsked = new Promise<void>((resolve) => (asked = resolve));
+    const owned = (): Promise<boolean> => {
+      if (!holding) return Promise.resolve(true);
+      holding = false;
+      asked();
+      return new Promise<boolean>((resolve) => (hold = resolve));
+    };
+    const opened = await openFileStore(dir, { maxThreadBytes: 2560, writeBudget: false, owned })();
+    if (E.isLeft(opened)) throw new Error(opened.left.message);
+    const s = opened.right;
+    await run(s, 'alice', 'CRT t1');
+    await run(s, 'alice', 'CRT t2');
+    for (let i = 0; i < 10; i++) for (const t of ['t1', 't2']) expect(await lines(run(s, 'bob', `MSG ${t} x`))).toEqual([`Message posted to ${t} thread`]);
+    holding = true;
+    const dlt = lines(run(s, 'bob', 'DLT t1 1'));
+    await dltAsked;
+    // The DLT's write is under way: its line is not free yet.
+    expect(await lines(run(s, 'bob', 'MSG t2 x'))).toEqual([FULL]);
+    hold?.(false);
+    expect((await dlt)[0]).not.toBe('The message has been deleted');
+    const held = await Promise.all(['t1', 't2'].map(async (t) => (await lines(run(s, 'bob', `RDT ${t}`))).filter((l) => / bob: x$/.test(l)).length));
+    expect(held).toEqual([10, 10]);
+  });
+
   it('refuses a bad line limit when the store opens', async () => {
     expect(await openFileStore(mkdtempSync(join(tmpdir(), 'forum-lines-')), { maxThreadLines: 0 })()).toEqual(
       E.left({ kind: 'io', message: 'maxThreadLines must be a whole number from 1 (got 0)' }),

@@ -111,6 +111,12 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
       return;
     }
     let cur = original;
+    // What this batch added to `contents.threadBytes` and `threadLines` before its write: its growth so far, never
+    // less than none. A shrink (DLT, a shorter EDT) is given back only once written: given back at once, another
+    // thread's batch took the room while the write was under way, and a write that then failed took the count back
+    // past the limit (a DLT's line failing behind a MSG elsewhere: 21 lines held under a limit of 20).
+    let heldBytes = 0;
+    let heldLines = 0;
     const accepted: { readonly job: ThreadJob; readonly result: unknown }[] = [];
     // The plan of the first change accepted, made from `original`: alone in its batch (the usual case),
     // it is the batch's plan, and a change of a large thread is formatted once, not twice.
@@ -140,19 +146,21 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
         job.settle(step);
         continue;
       }
-      const growth = (step.right?.stored.bytes ?? cur.bytes) - cur.bytes;
-      if (growth > 0 && contents.threadBytes + growth > ctx.maxThreadBytes) {
+      const bytesHeld = Math.max(0, (step.right?.stored.bytes ?? cur.bytes) - original.bytes);
+      if (bytesHeld > heldBytes && contents.threadBytes + bytesHeld - heldBytes > ctx.maxThreadBytes) {
         job.settle(E.left({ kind: 'threadStorageFull', limit: ctx.maxThreadBytes } satisfies StoreError));
         continue;
       }
       // Lines cost memory apart from their bytes: one-character MSGs filled maxThreadBytes with 9 times its memory.
-      const lineGrowth = out.right.thread.entries.length - cur.thread.entries.length;
-      if (lineGrowth > 0 && contents.threadLines + lineGrowth > ctx.maxThreadLines) {
+      const linesHeld = Math.max(0, out.right.thread.entries.length - original.thread.entries.length);
+      if (linesHeld > heldLines && contents.threadLines + linesHeld - heldLines > ctx.maxThreadLines) {
         job.settle(E.left({ kind: 'threadStorageFull', limit: ctx.maxThreadLines, unit: 'lines' } satisfies StoreError));
         continue;
       }
-      contents.threadBytes += growth;
-      contents.threadLines += lineGrowth;
+      contents.threadBytes += bytesHeld - heldBytes;
+      contents.threadLines += linesHeld - heldLines;
+      heldBytes = bytesHeld;
+      heldLines = linesHeld;
       if (accepted.length === 0) firstPlan = step.right;
       // Until written, the thread keeps its file's flag: a hand-written file's later jobs are checked whole too.
       cur = step.right === undefined ? { ...cur, thread: out.right.thread } : { ...step.right.stored, canonical: cur.canonical };
@@ -163,13 +171,13 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
       if (E.isLeft(plan)) throw new Error(plan.left.kind === 'io' ? plan.left.message : 'thread vanished');
       if (plan.right !== undefined) await applyThreadWrite(title, plan.right);
       const written = plan.right?.stored ?? { ...original, thread: cur.thread };
-      // `contents.threadBytes` counted this batch's growth already (as `cur`): correct it to what was written.
-      contents.threadBytes += written.bytes - cur.bytes;
-      contents.threadLines += written.thread.entries.length - cur.thread.entries.length;
+      // The counts held this batch's growth already: corrected to what was written, a shrink given back now.
+      contents.threadBytes += written.bytes - original.bytes - heldBytes;
+      contents.threadLines += written.thread.entries.length - original.thread.entries.length - heldLines;
       contents.threads.set(title, written);
     } catch (e) {
-      contents.threadBytes -= cur.bytes - original.bytes;
-      contents.threadLines -= cur.thread.entries.length - original.thread.entries.length;
+      contents.threadBytes -= heldBytes;
+      contents.threadLines -= heldLines;
       // Changed by another program (attack round 9: a server frozen past its lock's takeover finished a write
       // late): read again, so that the next change of it goes ahead instead of every one being refused until a
       // restart. Only if its upload lines are the same (those name files the name index counts), and only if the

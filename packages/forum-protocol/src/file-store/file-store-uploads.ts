@@ -186,8 +186,9 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
               return E.left(refused);
             }
             // Counted before the writes below yield, as a MSG batch counts its growth, so that changes of
-            // other threads meanwhile cannot take all threads past maxThreadBytes together with this one.
-            const growth = plan.right.stored.bytes - current.bytes;
+            // other threads meanwhile cannot take all threads past maxThreadBytes together with this one; a
+            // shrink (a hand-written file rewritten shorter) only once written, as a batch gives one back.
+            const growth = Math.max(0, plan.right.stored.bytes - current.bytes);
             contents.threadBytes += growth;
             contents.threadLines += 1;
             // The bytes go in place first, then the line that makes them visible; the intent
@@ -224,7 +225,8 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
               if (intent !== undefined) keepNameIfLeft(name, !orphaned && (await endIntent(intent)));
               throw e;
             }
-            // `contents.threadBytes` counts the new size already. Recorded before the intent goes: the line is on disk.
+            // `contents.threadBytes` counts the growth already. Recorded before the intent goes: the line is on disk.
+            contents.threadBytes += plan.right.stored.bytes - current.bytes - growth;
             contents.threads.set(title, plan.right.stored);
             contents.countUpload(name, 1);
             // Stored whatever the record's end does: the line is on disk, and the next open keeps an upload its thread lists.

@@ -32,6 +32,8 @@ export declare const startServerProcess: (o: {
   /** The server's working directory (default: inherited). */
   readonly cwd?: string;
   readonly extraArgs?: readonly string[];
+  /** Added to the server's environment (this process's), as FORUM_SERVER_TEST_LEASE_MS. */
+  readonly env?: Readonly<Record<string, string>>;
 }) => Promise<ServerProcess>;
 /** A running nginx. */
 export interface NginxProcess {
@@ -64,4 +66,4 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 /** `count` servers on `databaseUrl` behind nginx. */
-export declare const startCluster: (o: { readonly count: number; readonly databaseUrl: string; readonly idleTimeoutSeconds?: number; readonly extraArgs?: readonly string[] }) => Promise<Cluster>;
+export declare const startCluster: (o: { readonly count: number; readonly databaseUrl: string; readonly idleTimeoutSeconds?: number; readonly extraArgs?: readonly string[]; readonly env?: Readonly<Record<string, string>> }) => Promise<Cluster>;

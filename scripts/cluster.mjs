@@ -69,11 +69,11 @@ const stopChild = async (child, signal = 'SIGTERM', graceMs = 5000) => {
  * with the store at `databaseUrl`. Resolves once it prints `Waiting for clients` and the
  * ports it bound; `port` is then the UDP port, `tcpPort` the TCP one.
  */
-export const startServerProcess = async ({ port, databaseUrl, idleTimeoutSeconds = 600, advertisedTransferPort, identityFile, cwd, extraArgs = [] }) => {
+export const startServerProcess = async ({ port, databaseUrl, idleTimeoutSeconds = 600, advertisedTransferPort, identityFile, cwd, extraArgs = [], env = {} }) => {
   const args = [SERVER_BIN, String(port), '--store', databaseUrl, '--idle-timeout', String(idleTimeoutSeconds), ...extraArgs];
   if (advertisedTransferPort !== undefined) args.push('--advertised-transfer-port', String(advertisedTransferPort));
   if (identityFile !== undefined) args.push('--identity-file', identityFile);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd === undefined ? {} : { cwd }) });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, ...(cwd === undefined ? {} : { cwd }) });
   const stdout = collect(child.stdout);
   const stderr = collect(child.stderr);
   const exited = exitOf(child);
@@ -288,7 +288,7 @@ export const startCluster = async (options) => {
   }
 };
 
-const startClusterOnce = async ({ count, databaseUrl, idleTimeoutSeconds = 600, extraArgs = [] }) => {
+const startClusterOnce = async ({ count, databaseUrl, idleTimeoutSeconds = 600, extraArgs = [], env = {} }) => {
   const listenPort = await freeUdpTcpPort();
   const dir = await mkdtemp(join(tmpdir(), 'forum-cluster-'));
   const identityFile = join(dir, '.forum-server-identity');
@@ -302,7 +302,7 @@ const startClusterOnce = async ({ count, databaseUrl, idleTimeoutSeconds = 600, 
   try {
     // One at a time: the first creates the schema and the identity key, the others find them (they would also wait on the schema's lock).
     for (let i = 0; i < count; i++) {
-      servers.push(await startServerOnFreePort({ databaseUrl, idleTimeoutSeconds, advertisedTransferPort: listenPort, identityFile, cwd: dir, extraArgs }));
+      servers.push(await startServerOnFreePort({ databaseUrl, idleTimeoutSeconds, advertisedTransferPort: listenPort, identityFile, cwd: dir, extraArgs, env }));
     }
     nginx = await startNginx({ listenPort, servers });
   } catch (e) {

@@ -21,58 +21,11 @@ const pg = usePostgres({ migrated: 5 });
 const DEADLINE_MS = 1_500;
 
 describe('PostgreSQL: a given-up lease claim still on its way to the database', () => {
-  it(
-    "is undone once the database ran it, even when its connection's last statement was an earlier claim: " +
-      'the account is free once the partition heals, not "already logged in" for the lease (15 s)',
-    async () => {
-      // One connection: the given-up claim goes to the backend that ran ann's claim just before.
-      const { direct, proxy, registry, errors } = await proxiedRegistry(pg, { connections: 1, serverId: 'held' });
-      expect(await registry.tryAcquire('ann', 'held/c1')()).toEqual(E.right(true));
-      // The backend that ran it (idle, ann's claim its last statement).
-      const { watcher, pid } = await claimBackend(pg);
-      proxy.hold();
-      const taken = await withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('bob', 'held/c2')());
-      expect(taken).toMatchObject(E.left({ kind: 'io', timedOut: true }));
-      // The undo has asked (and been answered) on a new connection (new ones pass) while bob's claim is held: that
-      // backend was still idle with ann's claim.
-      await until(async () => (await watcher`SELECT 1 FROM pg_stat_activity WHERE pid NOT IN (pg_backend_pid(), ${pid}) AND state = 'idle' AND query LIKE '%pg_stat_activity%'`).length > 0);
-      proxy.heal();
-      // It runs bob's claim, then reads its client's close and ends.
-      await until(async () => (await watcher`SELECT 1 FROM pg_stat_activity WHERE pid = ${pid}`).length === 0);
-      const ended = performance.now();
-      // Before: the undo had taken ann's claim for bob's and deleted nothing; bob's lease landed after, and held the account for 15 s.
-      await until(async () => (await direct.sql`SELECT 1 FROM session_leases WHERE username = 'bob'`).length === 0);
-      expect(performance.now() - ended).toBeLessThan(2_000);
-      expect(await registry.tryAcquire('bob', 'held/c3')()).toEqual(E.right(true));
-      expect(errors).toEqual([]);
-    },
-    30_000,
-  );
-
-  it(
-    "a question of the undo written to a connection cut off (held open) is given up at its own deadline: the lease is deleted once the database answers on another, " +
-      'not held, and the login on that connection refused, for as long as the cut one stays open',
-    async () => {
-      const { direct, proxy, store, registry, errors } = await proxiedRegistry(pg, { connections: 2, serverId: 'held' });
-      // Both connections of the pool open.
-      await Promise.all([store.sql`SELECT pg_sleep(0.05)`, store.sql`SELECT pg_sleep(0.05)`]);
-      proxy.holdAnswersAfter('INSERT INTO session_leases');
-      const claim = withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('cat', 'held/c9')());
-      const cats = (): Promise<readonly unknown[]> => direct.sql`SELECT 1 FROM session_leases WHERE username = 'cat'`;
-      // The database ran it; then the other connection (idle, where the undo's first question goes) is cut off.
-      await until(async () => (await cats()).length === 1);
-      proxy.hold();
-      expect(await claim).toMatchObject(E.left({ kind: 'io', timedOut: true }));
-      const givenUp = performance.now();
-      // Before: that question waited for good (the cut connection stays open), and so did the undo.
-      await until(async () => (await cats()).length === 0, 10_000);
-      expect(performance.now() - givenUp).toBeLessThan(UNDO_QUESTION_MS + ABANDON_AFTER_MS + 2_000);
-      expect(await withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('cat', 'held/c9')())).toEqual(E.right(true));
-      expect(errors).toEqual([]);
-    },
-    30_000,
-  );
-
+  // Mostly waits (deadlines, pauses), so three of these run side by side (it.concurrent), each on a schema, registry and
+  // proxy of its own: the one that reads other backends in pg_stat_activity (cluster-wide) reads only those of a role of
+  // its own, and the one that revokes pg_stat_activity from PUBLIC runs first, alone (its 1 s bound took 1.6 s beside the
+  // others, load 19), and only a role that is no superuser (as no other store here is) loses it. The rate test runs
+  // alone: beside the close test's 50 connections, a command of its timed out (1.5 s deadline, load 16).
   it(
     'a database that refuses the question (a role denied pg_stat_activity) ends the undo at once, told: ' +
       'not 60 s of refused questions during which every login on that connection is refused as "not yet undone"',
@@ -140,6 +93,78 @@ describe('PostgreSQL: a given-up lease claim still on its way to the database', 
     return { direct, proxy, store, registry, errors, asked: () => asked };
   };
 
+  it.concurrent(
+    "is undone once the database ran it, even when its connection's last statement was an earlier claim: " +
+      'the account is free once the partition heals, not "already logged in" for the lease (15 s)',
+    async () => {
+      // A superuser of its own: its backends, in pg_stat_activity, are this test's.
+      const role = 'undo_watched';
+      const admin = await pg.openStore();
+      await admin.sql.unsafe(`CREATE ROLE ${role} LOGIN SUPERUSER PASSWORD 'pw'`);
+      // One connection: the given-up claim goes to the backend that ran ann's claim just before.
+      const { direct, proxy, registry, errors } = await proxiedRegistry(pg, { connections: 1, serverId: 'held', role });
+      expect(await registry.tryAcquire('ann', 'held/c1')()).toEqual(E.right(true));
+      // The backend that ran it (idle, ann's claim its last statement).
+      const { watcher, pid } = await claimBackend(pg, role);
+      proxy.hold();
+      const taken = await withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('bob', 'held/c2')());
+      expect(taken).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+      // The undo has asked (and been answered) on a new connection (new ones pass) while bob's claim is held: that
+      // backend was still idle with ann's claim.
+      await until(async () => (await watcher`SELECT 1 FROM pg_stat_activity WHERE pid NOT IN (pg_backend_pid(), ${pid}) AND usename = ${role} AND state = 'idle' AND query LIKE '%pg_stat_activity%'`).length > 0);
+      proxy.heal();
+      // It runs bob's claim, then reads its client's close and ends.
+      await until(async () => (await watcher`SELECT 1 FROM pg_stat_activity WHERE pid = ${pid}`).length === 0);
+      const ended = performance.now();
+      // Before: the undo had taken ann's claim for bob's and deleted nothing; bob's lease landed after, and held the account for 15 s.
+      await until(async () => (await direct.sql`SELECT 1 FROM session_leases WHERE username = 'bob'`).length === 0);
+      expect(performance.now() - ended).toBeLessThan(2_000);
+      expect(await registry.tryAcquire('bob', 'held/c3')()).toEqual(E.right(true));
+      expect(errors).toEqual([]);
+    },
+    30_000,
+  );
+
+  it.concurrent(
+    "a question of the undo written to a connection cut off (held open) is given up at its own deadline: the lease is deleted once the database answers on another, " +
+      'not held, and the login on that connection refused, for as long as the cut one stays open',
+    async () => {
+      const { direct, proxy, store, registry, errors } = await proxiedRegistry(pg, { connections: 2, serverId: 'held' });
+      // Both connections of the pool open.
+      await Promise.all([store.sql`SELECT pg_sleep(0.05)`, store.sql`SELECT pg_sleep(0.05)`]);
+      proxy.holdAnswersAfter('INSERT INTO session_leases');
+      const claim = withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('cat', 'held/c9')());
+      const cats = (): Promise<readonly unknown[]> => direct.sql`SELECT 1 FROM session_leases WHERE username = 'cat'`;
+      // The database ran it; then the other connection (idle, where the undo's first question goes) is cut off.
+      await until(async () => (await cats()).length === 1);
+      proxy.hold();
+      expect(await claim).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+      const givenUp = performance.now();
+      // Before: that question waited for good (the cut connection stays open), and so did the undo.
+      await until(async () => (await cats()).length === 0, 10_000);
+      expect(performance.now() - givenUp).toBeLessThan(UNDO_QUESTION_MS + ABANDON_AFTER_MS + 2_000);
+      expect(await withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('cat', 'held/c9')())).toEqual(E.right(true));
+      expect(errors).toEqual([]);
+    },
+    30_000,
+  );
+
+  it.concurrent(`closing the registry with ${PENDING} undos pending, their claims still held by a partition, waits at most UNDO_AT_CLOSE_MS for them, then tells in one line, not one per undo`, async () => {
+    const { registry, errors, asked } = await pendingUndos();
+    const t0 = performance.now();
+    await registry.close();
+    const closedAfter = performance.now() - t0;
+    const askedAtClose = asked();
+    // No question after close: wait two pauses and more, then count.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(asked()).toBe(askedAtClose);
+    // Its wait for the undos, then the question in flight given up (the abandon rule).
+    expect(closedAfter).toBeGreaterThanOrEqual(UNDO_AT_CLOSE_MS - 50);
+    expect(closedAfter).toBeLessThan(UNDO_AT_CLOSE_MS + ABANDON_AFTER_MS + 500);
+    expect(errors).toEqual([
+      expect.stringMatching(new RegExp(`^${PENDING} given-up logins' session leases \\(of (user\\d+, ){5}and ${PENDING - 5} more\\) were not undone at close \\(they lapse within 15000 ms\\): `)),
+    ]);
+  }, 60_000);
   it(
     `${PENDING} undos pending at once are asked in one question every 250 ms, not one each: the store's pool is left to the commands; ` +
       'each is still undone once its backend has run its claim',
@@ -177,20 +202,4 @@ describe('PostgreSQL: a given-up lease claim still on its way to the database', 
     60_000,
   );
 
-  it(`closing the registry with ${PENDING} undos pending, their claims still held by a partition, waits at most UNDO_AT_CLOSE_MS for them, then tells in one line, not one per undo`, async () => {
-    const { registry, errors, asked } = await pendingUndos();
-    const t0 = performance.now();
-    await registry.close();
-    const closedAfter = performance.now() - t0;
-    const askedAtClose = asked();
-    // No question after close: wait two pauses and more, then count.
-    await new Promise((resolve) => setTimeout(resolve, 600));
-    expect(asked()).toBe(askedAtClose);
-    // Its wait for the undos, then the question in flight given up (the abandon rule).
-    expect(closedAfter).toBeGreaterThanOrEqual(UNDO_AT_CLOSE_MS - 50);
-    expect(closedAfter).toBeLessThan(UNDO_AT_CLOSE_MS + ABANDON_AFTER_MS + 500);
-    expect(errors).toEqual([
-      expect.stringMatching(new RegExp(`^${PENDING} given-up logins' session leases \\(of (user\\d+, ){5}and ${PENDING - 5} more\\) were not undone at close \\(they lapse within 15000 ms\\): `)),
-    ]);
-  }, 60_000);
 });

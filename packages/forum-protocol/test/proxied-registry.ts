@@ -31,14 +31,28 @@ export interface ProxiedRegistryOptions {
   readonly undoClaimForMs?: number;
   /** The registry's statements, through the store's (to count them); the store's own by default. */
   readonly sql?: (sql: Sql) => Sql;
+  /**
+   * The role (made by the caller, with its password `pw`) the proxied store logs in as; the cluster's own by default.
+   * Its backends are told from those of the file's other tests, which run alongside (pg_stat_activity is cluster-wide).
+   */
+  readonly role?: string;
 }
+
+/** `url` logging in as `role` (password `pw`), or as it was without one. */
+export const asRole = (url: string, role: string | undefined): string => {
+  if (role === undefined) return url;
+  const at = new URL(url);
+  at.username = role;
+  at.password = 'pw';
+  return at.toString();
+};
 
 /** A registry (15 s leases) on a store of `connections` connections through a holding proxy, on the schema of a store of its own; all closed after the file. */
 export const proxiedRegistry = async (pg: PostgresHarness, options: ProxiedRegistryOptions): Promise<ProxiedRegistry> => {
   const direct = await pg.openStore({ timeouts: TIMEOUTS });
   const proxy = await holdingProxy(pg.url());
   pg.onClose(() => proxy.close());
-  const store = await pg.openPeerVia(proxy.url, await schemaOf(direct), { timeouts: TIMEOUTS, maxConnections: options.connections });
+  const store = await pg.openPeerVia(asRole(proxy.url, options.role), await schemaOf(direct), { timeouts: TIMEOUTS, maxConnections: options.connections });
   const errors: string[] = [];
   const registry = createPostgresSessionRegistry(options.sql?.(store.sql) ?? store.sql, {
     serverId: options.serverId,
@@ -52,13 +66,15 @@ export const proxiedRegistry = async (pg: PostgresHarness, options: ProxiedRegis
 
 /**
  * The backend that ran the registry's last claim (idle, the claim its last statement), and a watcher of its
- * own to follow it: one connection, none of which has asked pg_stat_activity anything before.
+ * own to follow it: one connection, none of which has asked pg_stat_activity anything before. Among the
+ * backends of `role` ({@link ProxiedRegistryOptions.role}) when given, else among all.
  */
-export const claimBackend = async (pg: PostgresHarness): Promise<{ readonly watcher: Sql; readonly pid: number }> => {
+export const claimBackend = async (pg: PostgresHarness, role?: string): Promise<{ readonly watcher: Sql; readonly pid: number }> => {
   const watcher = postgres(pg.url(), { max: 1, onnotice: () => undefined });
   pg.onClose(() => watcher.end({ timeout: 1 }));
   const [backend] = await watcher<{ pid: number }[]>`
-    SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND state = 'idle' AND query LIKE '%INSERT INTO session_leases%'`;
+    SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND state = 'idle' AND query LIKE '%INSERT INTO session_leases%'
+      AND (${role ?? null}::text IS NULL OR usename = ${role ?? null})`;
   if (backend === undefined) throw new Error('no backend ran the claim');
   return { watcher, pid: backend.pid };
 };

@@ -21,6 +21,8 @@ export interface ForumServerOptions {
   readonly idleTimeoutMs: number;
   /** For tests only: the transport's idle timeout and keep-alive, shorter than `TRANSPORT`'s (transport-idle.ts, `FORUM_SERVER_TEST_TRANSPORT_IDLE_MS`). Default `TRANSPORT`'s. */
   readonly transportIdle?: { readonly idleTimeoutMs: number; readonly keepAliveMs: number };
+  /** For tests only: the longest session and upload lease on the database, shorter than `MAX_LEASE_MS` (session-lease.ts, `FORUM_SERVER_TEST_LEASE_MS`); with `--store` only. Default `MAX_LEASE_MS`. */
+  readonly maxLeaseMs?: number;
   /** TCP port for transfers; `undefined`: the UDP port's number (any free port when `port` is 0); 0: any free port. */
   readonly transferPort: number | undefined;
   /** The TCP port put in UPD/DWN replies (a load balancer's); default: the one listened on. */

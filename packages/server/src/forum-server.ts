@@ -43,6 +43,7 @@ import { QueueBudget } from './queue-budget.js';
 import { MIN_MAX_REPLY_BYTES, REPLY_BUDGET_PER_HOST, ReplyBudget } from './reply-budget.js';
 import { LOG_SUMMARY_INTERVAL_MS, LogLimiter } from './log-limiter.js';
 import { RequestPacer } from './request-pacer.js';
+import { MAX_LEASE_MS } from './session-lease.js';
 import { startTransferServer, type TransferServer } from './transfer-server.js';
 import { TransferActivity } from './transfer-activity.js';
 import { MAX_UPLOADS_PER_USER, UploadsPerUser } from './uploads-per-user.js';
@@ -110,8 +111,8 @@ export interface ForumServer {
   linesCachedBytes(): number;
 }
 
-/** Longest session lease: a crashed server's accounts are free again this long after it died (or the idle timeout, if shorter). */
-export const MAX_LEASE_MS = 15_000;
+/** Longest session lease (session-lease.ts). */
+export { MAX_LEASE_MS };
 
 /** Where a server keeps its state: the store, who is logged in, transfer tokens, and how to let go of them. */
 interface SharedState {
@@ -169,7 +170,7 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
         // A failing sweep leaves removed uploads' bytes counted against --max-data-bytes: said, not silent.
         doomedUploadSweep: { onError: (m) => options.warn(`Warning: ${m}`) },
         // A killed server's pending uploads lapse with its sessions, and their room is taken back (attack round 18).
-        uploadLeaseMs: Math.min(options.idleTimeoutMs, MAX_LEASE_MS),
+        uploadLeaseMs: Math.min(options.idleTimeoutMs, options.maxLeaseMs ?? MAX_LEASE_MS),
         onUploadLeaseError: (m) => options.warn(`Warning: ${m}`),
       })(),
       options.signal,
@@ -189,14 +190,14 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
     }
     const registry = createPostgresSessionRegistry(store.sql, {
       serverId,
-      leaseMs: Math.min(options.idleTimeoutMs, MAX_LEASE_MS),
+      leaseMs: Math.min(options.idleTimeoutMs, options.maxLeaseMs ?? MAX_LEASE_MS),
       onError: (m) => options.warn(`Warning: ${m}`),
       onLeaseLost: (_username, connectionKey) => liveSessions.get(connectionKey)?.(),
     });
     const uploadSlots = createPostgresUploadSlots(store.sql, {
       serverId,
       perUser: MAX_UPLOADS_PER_USER,
-      leaseMs: Math.min(options.idleTimeoutMs, MAX_LEASE_MS),
+      leaseMs: Math.min(options.idleTimeoutMs, options.maxLeaseMs ?? MAX_LEASE_MS),
       onError: (m) => options.warn(`Warning: ${m}`),
     });
     return {
@@ -212,7 +213,7 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
         await registry.close();
         await store.close();
       },
-      // Its leases expire by themselves (MAX_LEASE_MS): nothing held that a process exiting could give up.
+      // Its leases expire by themselves (MAX_LEASE_MS, or maxLeaseMs): nothing held that a process exiting could give up.
       abandon: () => undefined,
     };
   }

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientAddressHere, findNginx, startCluster, type Cluster } from '../../../scripts/cluster.mjs';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
 import { loadOrCreateIdentity } from '../src/identity-key.js';
+import { LEASE_ENV } from '../src/session-lease.js';
 import { seededBytes } from './forum-processes.js';
 import { rawClient, rawLogin, sealedTransfer, type RawClient } from './raw-client.js';
 
@@ -16,6 +17,9 @@ import { rawClient, rawLogin, sealedTransfer, type RawClient } from './raw-clien
 const nginxMissing = findNginx() === undefined && process.env.CI !== 'true';
 // Which binding nginx runs with here (scripts/cluster.mjs: transparent as root where nginx can use it, else loopback), named in the title.
 const mode = findNginx() === undefined ? 'nginx missing' : (await clientAddressHere()).mode;
+
+/** The servers' session leases here (15 s in a server): what a killed server's account waits for. */
+const LEASE_MS = 5_000;
 
 /** A client on one address, logged in as `user`, and the index of the server it reached. */
 interface Placed {
@@ -33,7 +37,8 @@ describe.skipIf(nginxMissing)(`a cluster: PostgreSQL, three servers, nginx (clie
 
   beforeAll(async () => {
     pg = await startEmbeddedPostgres();
-    cluster = await startCluster({ count: 3, databaseUrl: pg.url, idleTimeoutSeconds: 30 });
+    // Leases of 5 s, not 15 (FORUM_SERVER_TEST_LEASE_MS): the killed server's account is free again sooner, and the test waits that long.
+    cluster = await startCluster({ count: 3, databaseUrl: pg.url, idleTimeoutSeconds: 30, env: { [LEASE_ENV]: String(LEASE_MS) } });
   }, 60_000);
 
   afterAll(async () => {
@@ -143,7 +148,7 @@ describe.skipIf(nginxMissing)(`a cluster: PostgreSQL, three servers, nginx (clie
     expect(reason.kind).toBe('reset');
 
     // It connects again through nginx, which now sends it to a live server, and logs in once the
-    // dead server's lease has expired (at most 15 s after the crash).
+    // dead server's lease has expired (at most LEASE_MS after the crash).
     const deadline = Date.now() + 40_000;
     let again: RawClient | undefined;
     let welcome: readonly string[] = [];
@@ -174,6 +179,10 @@ describe.skipIf(nginxMissing)(`a cluster: PostgreSQL, three servers, nginx (clie
       expect(rows.map((r) => (r.kind === 'upload' ? `${r.author} uploaded ${r.body}` : `${r.author}: ${r.body}`))).toEqual(expected);
       const files = await sql<{ size: string }[]>`SELECT size FROM uploads WHERE thread = 't1' AND filename = 'f.bin' AND committed`;
       expect(files).toEqual([{ size: String(bytes.length) }]);
+      // The live sessions' leases run LEASE_MS at most (the servers took FORUM_SERVER_TEST_LEASE_MS), not 15 s.
+      const [lease] = await sql<{ ms: number }[]>`SELECT (extract(epoch FROM max(expires_at) - now()) * 1000)::float8 AS ms FROM session_leases`;
+      expect(lease?.ms).toBeGreaterThan(0);
+      expect(lease?.ms).toBeLessThanOrEqual(LEASE_MS);
     } finally {
       await sql.end();
     }

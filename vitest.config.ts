@@ -26,11 +26,11 @@ const SHARED_MODULE_TESTS = [
   ...readdirSync(new URL(`./${RUDP_TESTS}/`, import.meta.url), { recursive: true, encoding: 'utf8' })
     .filter((f) => f.endsWith('.test.ts') && !ownProcess(f))
     .map((f) => `${RUDP_TESTS}/${f}`),
-  'packages/client/test/{args,client-output,command-line,known-hosts-file,line-input,login-pauses,screen-rows,server-link,transfer-direction,transfer-refusal,transfer-status}.test.ts',
-  'packages/forum-protocol/test/{account-policy,codec,command-deadline,commands-file,commands-memory,grammar,host-of,known-hosts,layers,login-checks,names-identity,rate-limit,readme-limits,record-framing,registries,reply-bytes-properties,session-exporter,terminal-text,thread-entries-limit,thread-format,thread-limits,thread-reply-size,token-buckets,undo-journal,undo-journal-bound,upload-name-space,write-budget}.test.ts',
+  'packages/client/test/{args,client-output,command-line,error-code,known-hosts-file,line-bound,line-input,login-pauses,screen-rows,server-link,transfer-direction,transfer-refusal,transfer-status}.test.ts',
+  'packages/forum-protocol/test/{account-policy,codec,command-deadline,commands-file,commands-memory,grammar,host-of,known-hosts,layers,login-checks,names-identity,rate-limit,readme-limits,record-framing,registries,reply-bytes-properties,semaphore,session-exporter,terminal-text,thread-entries-limit,thread-format,thread-limits,thread-reply-size,token-buckets,undo-journal,undo-journal-bound,upload-name-space,write-budget}.test.ts',
   // The data-directory store in a temporary directory of each test's.
   'packages/forum-protocol/test/file-store{,-foreign-append,-rmv-namespace,-thread-bytes,-upload-discard,-write-budget}.test.ts',
-  'packages/server/test/{args-limits,client-connection-close-reason,client-connection-large-replies,client-connection-lines-cache,client-connection-request-turns,client-connection-request-work,disk-quota,fake-clock-rate,fenced-store,large-reply-rate,log-limiter,login-room,memory-budget,queue-budget,readme-options,reply-budget,request-pacer,session-lease,transfer-activity,transport-idle,transport-receive-budget,upload-reservation}.test.ts',
+  'packages/server/test/{args-limits,args-store,client-connection-close-reason,client-connection-large-replies,client-connection-lines-cache,client-connection-request-turns,client-connection-request-work,disk-quota,fake-clock-rate,fenced-store,large-reply-rate,log-limiter,login-room,memory-budget,queue-budget,readme-options,reply-budget,request-pacer,session-lease,transfer-activity,transport-idle,transport-receive-budget,upload-reservation}.test.ts',
 ];
 
 export default defineConfig({

@@ -291,3 +291,43 @@ describe('the previous receive keys go three probe timeouts after a key update (
     expect(p.server.stats().dropped).toEqual({ ...droppedBefore, replay: droppedBefore.replay + 1 });
   });
 });
+
+describe('a packet two key phases old is dropped as too old, not counted a forgery', () => {
+  it.each([1, 2, 3])('seed %i: an honest packet held on the path while the client moves two phases on is dropped as a replay; `auth` stays 0', (seed) => {
+    const { p, server } = connected(seed, 32, { delayMs: 10, jitterMs: 2 });
+    const real = p.server.handleDatagram.bind(p.server);
+    const keys = recordKeys(server);
+    let held: Uint8Array | undefined;
+    let holding = false;
+    intercept(p.server, (_now, data, _from, deliver) => {
+      // One of the client's packets of the phase the server reads is held back, as if late on the path.
+      if (holding && held === undefined && protectedPacket(data) && phaseOf(data) === keys.phase) {
+        held = data.slice();
+        return;
+      }
+      deliver(data);
+    });
+    for (let i = 0; i < 2000; i++) {
+      p.sim.schedule(p.sim.now + i * 5, () => {
+        p.conn.send(new Uint8Array(100).fill(i));
+        p.sim.wake(CLIENT);
+      });
+    }
+    p.sim.runFor(500);
+    holding = true;
+    const end = p.sim.now + 5_000;
+    while (held === undefined && p.sim.now < end) p.sim.step();
+    expect(held).toBeDefined();
+    // Until the server reads the phase two on: the held packet's bit again.
+    const start = server.stats().keyUpdates;
+    while (server.stats().keyUpdates < start + 2 && p.sim.now < end) p.sim.step();
+    expect(server.stats().keyUpdates).toBe(start + 2);
+    expect(phaseOf(held as Uint8Array)).toBe(keys.phase);
+    const received = server.stats().packetsReceived;
+    const dropped = p.server.stats().dropped;
+    real(p.sim.now, held as Uint8Array, CLIENT);
+    expect(server.stats().packetsReceived).toBe(received);
+    expect(p.server.stats().dropped).toEqual({ ...dropped, replay: dropped.replay + 1 });
+    expect((server.protection as PacketProtection).counters().authFailures).toBe(0);
+  });
+});

@@ -26,7 +26,7 @@ export type KeyPhase = 0 | 1;
 /** Why an incoming packet was dropped. */
 export type OpenFailure =
   | 'duplicate' // a packet number already accepted: a replay or a network duplicate
-  | 'too-old' // below the replay window: cannot be told from a replay
+  | 'too-old' // below the replay window (cannot be told from a replay), or of a key phase whose keys are gone
   | 'auth' // the tag did not verify (forged, altered, or keys out of step)
   | 'integrity-limit'; // too many forgeries on this connection: close it
 
@@ -84,6 +84,12 @@ export class PacketProtection {
   private recvPrevious: PacketKey | undefined;
   /** Lowest packet number opened with the current receive keys; older numbers of the other phase belong to the previous keys. */
   private recvPhaseStart = 0;
+  /**
+   * A packet number of the phase before the current receive keys' (the lowest that phase opened): the
+   * peer numbers each phase above the last, so a packet of the current bit below it is of a phase two or
+   * more back (its bit is the current one's again), too old to open; -1: none (phase 0).
+   */
+  private recvPhaseFloor = -1;
   /** Whether the peer has sent a packet with the current receive keys (it may not be asked to update again before). */
   private peerUsesCurrent = false;
   /** The receive keys rotated since {@link takeRotation} last asked. */
@@ -271,11 +277,13 @@ export class PacketProtection {
   /**
    * The receive key a packet of `keyPhase` numbered `pn` claims: the current phase's, or of the other
    * phase an older packet's (the previous keys) or the peer's next keys (a key update). `undefined`: an
-   * older packet of the other phase once the previous keys are discarded, dropped as too old without a
-   * tag check (the peer numbers its next phase above every packet of this one, so it cannot be that).
+   * older packet of the other phase once the previous keys are discarded, or one of the current bit below
+   * the previous phase's packets (a phase two or more back, whose keys are gone), dropped as too old
+   * without a tag check (the peer numbers each phase above every packet of the one before, so neither
+   * can be of a phase it reads now): an honest late packet is not counted a forgery.
    */
   private receiveKey(keyPhase: KeyPhase, pn: number): PacketKey | undefined {
-    if (keyPhase === (this.recvGen & 1)) return this.recvCurrent;
+    if (keyPhase === (this.recvGen & 1)) return pn < this.recvPhaseFloor ? undefined : this.recvCurrent;
     if (pn < this.recvPhaseStart) return this.recvPrevious;
     return this.recvNext();
   }
@@ -294,6 +302,7 @@ export class PacketProtection {
       this.recvCurrent = key;
       this.recvNextCache = undefined;
       this.recvGen++;
+      this.recvPhaseFloor = this.recvPhaseStart;
       this.recvPhaseStart = pn;
       this.peerUsesCurrent = true;
       this.rotated = true;

@@ -1,0 +1,134 @@
+/**
+ * The key update rules of crypto/packet-protection.ts (RFC 9001 §6.1, §6.5)
+ * on one pair of PacketProtections, packet by packet, where the named
+ * mutants (scripts/named-mutants-list.mjs, unit tests only) can reach them:
+ * an update starts only once the peer acknowledged a packet of the current
+ * phase (an acknowledgement of an older packet does not do), and only once
+ * the previous receive keys are gone; a late packet whose keys are gone
+ * (the previous phase's after the discard, or a phase two back, which
+ * carries the current bit again) is dropped as too old, never counted a
+ * forgery. test/crypto/packet-protection.test.ts runs the same rules
+ * through every provider; test/transport-key-update.test.ts in whole
+ * connections.
+ */
+import { describe, expect, it } from 'vitest';
+import { utf8 } from '../../src/crypto/bytes.js';
+import { type KeyPhase, PacketProtection } from '../../src/crypto/packet-protection.js';
+import { nodeCryptoProvider as crypto } from '../../src/node/crypto-provider.js';
+
+/** One key per 4 packets; forgeries far from the integrity limit. */
+const LIMITS = { updateAfterPackets: 4, confidentialityLimit: 1000, integrityLimit: 1000 };
+
+interface Wire {
+  readonly header: Uint8Array;
+  readonly phase: KeyPhase;
+  readonly pn: number;
+  readonly body: Uint8Array;
+}
+
+function pair(): { client: PacketProtection; server: PacketProtection } {
+  const c2s = crypto.randomBytes(32);
+  const s2c = crypto.randomBytes(32);
+  return {
+    client: new PacketProtection(crypto, { sendSecret: c2s, receiveSecret: s2c, limits: LIMITS }),
+    server: new PacketProtection(crypto, { sendSecret: s2c, receiveSecret: c2s, limits: LIMITS }),
+  };
+}
+
+function send(from: PacketProtection, pn: number): Wire {
+  const phase = from.keyPhase();
+  const header = Uint8Array.of(0x40 | phase, pn & 0xff);
+  const sealed = from.seal(header, pn, utf8(`packet ${pn}`));
+  if (!sealed.ok) throw new Error(sealed.reason);
+  return { header, phase, pn, body: sealed.packet };
+}
+
+/** `undefined` when `w` opened at `to`, else why it was dropped. */
+function receive(to: PacketProtection, w: Wire): string | undefined {
+  const r = to.open(w.header, w.phase, w.pn, w.body);
+  return r.ok ? undefined : r.reason;
+}
+
+/**
+ * A pair one update in: the client sent packets 0-3 in phase 0 (packet 2 still on its way), the server
+ * sent packet 0 in phase 0, the client started phase 1 with packet 4 and the server followed it. Nothing
+ * of the server's phase 1 was sent yet; both still hold their previous receive keys.
+ */
+function oneUpdateIn(): { client: PacketProtection; server: PacketProtection; late: Wire } {
+  const { client, server } = pair();
+  const c = [0, 1, 2, 3].map((pn) => send(client, pn));
+  for (const pn of [0, 1, 3]) expect(receive(server, c[pn] as Wire)).toBeUndefined();
+  expect(receive(client, send(server, 0))).toBeUndefined();
+  client.acknowledged(3);
+  expect(client.initiateKeyUpdate()).toBe(true);
+  expect(receive(server, send(client, 4))).toBeUndefined();
+  expect(server.keyPhase()).toBe(1);
+  return { client, server, late: c[2] as Wire };
+}
+
+describe('a key update starts only once the peer acknowledged a packet of the current phase (RFC 9001 §6.1)', () => {
+  it('a follower with its previous keys gone waits for an acknowledgement of its new phase; one of its older packet does not count', () => {
+    const { server } = oneUpdateIn();
+    server.discardPreviousKeys();
+    const first = send(server, 1);
+    expect(first.phase).toBe(1);
+    expect(server.initiateKeyUpdate()).toBe(false);
+    // Its phase-0 packet 0 acknowledged again (an ACK that also covers older numbers): not a packet of phase 1.
+    server.acknowledged(0);
+    expect(server.initiateKeyUpdate()).toBe(false);
+    expect(server.keyPhase()).toBe(1);
+    server.acknowledged(1);
+    expect(server.initiateKeyUpdate()).toBe(true);
+    expect(server.keyPhase()).toBe(0);
+  });
+
+  it('an acknowledgement that came before any packet of the new phase was sealed does not count for it', () => {
+    const { server } = oneUpdateIn();
+    server.discardPreviousKeys();
+    // An ACK taken between following the update and sealing the first packet of the new phase: of older packets only.
+    server.acknowledged(0);
+    send(server, 6);
+    expect(server.initiateKeyUpdate()).toBe(false);
+  });
+});
+
+describe('the next update waits until the previous receive keys are discarded (RFC 9001 §6.5)', () => {
+  it('acknowledged and with the peer on the current phase, a side still holding its previous keys starts no update', () => {
+    const { client, server } = oneUpdateIn();
+    expect(receive(client, send(server, 1))).toBeUndefined();
+    client.acknowledged(4);
+    expect(client.holdsPreviousKeys).toBe(true);
+    expect(client.initiateKeyUpdate()).toBe(false);
+    client.discardPreviousKeys();
+    expect(client.holdsPreviousKeys).toBe(false);
+    expect(client.initiateKeyUpdate()).toBe(true);
+  });
+});
+
+describe('a late packet whose keys are gone is dropped as too old, not counted a forgery', () => {
+  it('of the previous phase, once its keys are discarded', () => {
+    const { server, late } = oneUpdateIn();
+    server.discardPreviousKeys();
+    expect(receive(server, late)).toBe('too-old');
+    expect(server.counters().authFailures).toBe(0);
+  });
+
+  it('of the phase two back (the current bit again), while packets of the current phase that came out of order still open', () => {
+    const { client, server, late } = oneUpdateIn();
+    expect(receive(client, send(server, 1))).toBeUndefined();
+    client.acknowledged(4);
+    client.discardPreviousKeys();
+    expect(client.initiateKeyUpdate()).toBe(true);
+    const five = send(client, 5);
+    const six = send(client, 6);
+    expect(five.phase).toBe(0);
+    expect(late.phase).toBe(0);
+    // Phase 2 reaches the server out of order: 6 first, then 5 (below the first it opened, still phase 2).
+    expect(receive(server, six)).toBeUndefined();
+    expect(server.counters().keyUpdates).toBe(2);
+    expect(receive(server, five)).toBeUndefined();
+    // Packet 2 of phase 0 now: the bit of phase 2, numbered below phase 1's packets.
+    expect(receive(server, late)).toBe('too-old');
+    expect(server.counters().authFailures).toBe(0);
+  });
+});

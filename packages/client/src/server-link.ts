@@ -25,6 +25,12 @@ export class LinkError extends Error {
   }
 }
 
+/** rudp's codes for a send refused or failed because the connection ended or is ending (`RudpConnection.send`). */
+const ENDED_CODES: ReadonlySet<unknown> = new Set(['ERR_RUDP_CLOSED', 'ETIMEDOUT', 'ECONNRESET']);
+
+/** Whether a send's rejection says the connection ended or is ending (not that this one message was refused). */
+const connectionEnding = (e: unknown): boolean => typeof e === 'object' && e !== null && 'code' in e && ENDED_CODES.has(e.code);
+
 /**
  * Why the connection ended, in the client's words. A stateless reset (the server answered for a connection
  * it no longer has: it was restarted, or lost it) says so; it read as a silent server, `no reply within
@@ -191,8 +197,10 @@ export class ServerLink {
           this.waiting.delete(id);
           clearTimeout(w.timer);
           // Still waiting, so not rejected by a 'close' (which rejects what was sent before its listeners' promises
-          // settle): refused as it was queued, it never left. By a connection that has ended: lost, not a request to change.
-          w.reject(new LinkError(`request not sent: ${e instanceof Error ? e.message : String(e)}`, this.conn.closed ? 'lost' : 'unsent', 'notSent'));
+          // settle): refused as it was queued, it never left. By a connection that has ended or is ending (a close
+          // draining, its 'close' not told yet): lost, not a request to change. Taken for `unsent` while it drained,
+          // it read `Not sent: …` as of a request too large, and the client went on prompting on a dead session.
+          w.reject(new LinkError(`request not sent: ${e instanceof Error ? e.message : String(e)}`, this.conn.closed || connectionEnding(e) ? 'lost' : 'unsent', 'notSent'));
         },
       );
     });

@@ -10,7 +10,8 @@ const WRITES: ReadonlySet<RequestCommand> = new Set<RequestCommand>(['CRT', 'MSG
  * lost on the way back leaves the change made (attack round 21: an MSG stored while its client, its replies cut
  * for 15 s, said only `Server unreachable: no reply within 8 seconds`, as if nothing had happened): a user who
  * sends it again posts it twice. One that never left (the connection had ended before it was sent) is said not
- * sent: it was said to have maybe reached the server. `undefined` for a command that changes nothing.
+ * sent, and that sending it again (the session is over: in a new one) cannot make it twice: it was said to have
+ * maybe reached the server. `undefined` for a command that changes nothing.
  */
 export const unansweredWriteText = (cmd: RequestCommand, delivery: Delivery): string | undefined => {
   if (!WRITES.has(cmd)) return undefined;
@@ -20,6 +21,6 @@ export const unansweredWriteText = (cmd: RequestCommand, delivery: Delivery): st
     case 'unknown':
       return `the ${cmd} may or may not have reached the server: check before sending it again`;
     case 'notSent':
-      return `the ${cmd} was not sent (the connection had ended before it could leave): the server did not carry it out`;
+      return `the ${cmd} was not sent (the connection had ended before it could leave): the server did not carry it out, and it can be sent again in a new session`;
   }
 };

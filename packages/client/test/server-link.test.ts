@@ -108,10 +108,31 @@ describe('ServerLink', () => {
       message: 'request not sent: connection lost (the server no longer knows this session: it was restarted, or lost it; log in again)',
     });
     // The line the client prints after `Server unreachable: <message>; `: before, the MSG "may or may not have reached the server".
-    expect(unansweredWriteText('MSG', failure.delivery)).toBe('the MSG was not sent (the connection had ended before it could leave): the server did not carry it out');
+    expect(unansweredWriteText('MSG', failure.delivery)).toBe('the MSG was not sent (the connection had ended before it could leave): the server did not carry it out, and it can be sent again in a new session');
     // Sent and unacknowledged, or acknowledged: as before.
     expect(unansweredWriteText('MSG', 'unknown')).toBe('the MSG may or may not have reached the server: check before sending it again');
     expect(unansweredWriteText('LST', 'notSent')).toBeUndefined();
+  });
+
+  it("a change asked for while the connection is closing (its 'close' not told yet) is lost and not sent, not refused as too large", async () => {
+    // rudp refuses a send while a close drains (the server's CLOSE came; the core is no longer established), before `closed`.
+    const draining = fakeConnection(undefined, () => Promise.reject(Object.assign(new Error('rudp: cannot send on a draining connection'), { code: 'ERR_RUDP_CLOSED' })));
+    const link = new ServerLink(draining as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: () => undefined });
+    const failure = (await link.request('EDT', ['t', '1', 'new text']).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as LinkError;
+    // Before: kind 'unsent', which the command loop prints as `Not sent: …` and goes on prompting on a session that is over.
+    expect({ kind: failure.kind, delivery: failure.delivery, message: failure.message }).toEqual({
+      kind: 'lost',
+      delivery: 'notSent',
+      message: 'request not sent: rudp: cannot send on a draining connection',
+    });
+    expect(unansweredWriteText('EDT', failure.delivery)).toBe('the EDT was not sent (the connection had ended before it could leave): the server did not carry it out, and it can be sent again in a new session');
+    // A message refused for itself (too large) on an open connection is still `unsent`: the session goes on.
+    const refusing = new RefusingConnection();
+    const open = new ServerLink(refusing as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: () => undefined });
+    expect(await open.request('MSG', ['t', 'x']).catch((e: unknown) => (e as LinkError).kind)).toBe('unsent');
   });
 
   it('a send refused as it is queued (the connection refusing it while it ends) is not sent; one rejected as the link closes itself is not reported', async () => {

@@ -76,7 +76,8 @@
 /*
  * Most datagrams one receive round hands to JavaScript: what four plain reads carry. A GRO buffer holds up to
  * 64 datagrams, so a read of 32 of them could hand over some 2,000 in one event-loop turn and keep timers and
- * other sockets waiting; what is read past this waits in the socket's backlog for the next turn.
+ * other sockets waiting; what is read past this waits in the socket's backlog for the next turn. udp-batch.ts's
+ * ROUND_DATAGRAMS says the same number (the adapter drains a socket after a pause until a turn hands over fewer).
  */
 #define ROUND_DATAGRAMS (SLOTS * READS_PER_EVENT)
 /*

@@ -4,7 +4,9 @@
  * wait in the socket, and the adapter reads them before it acts on the
  * timeouts that came due meanwhile. Acted on first, the idle timer closed a
  * live connection. The peer runs in a child process of its own (the built
- * package), so it goes on sending while this one is blocked.
+ * package), so it goes on sending while this one is blocked. A server reads
+ * the whole backlog before it acts (the socket hands over a turn's worth at a
+ * time), and a peer that really went silent is still closed at the timeout.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -12,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, type RudpConnection } from '../src/index.js';
+import { connect, listen, type RudpConnection } from '../src/index.js';
 
 const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
@@ -34,6 +36,36 @@ async function chattyPeer(): Promise<{ child: ChildProcess; port: number }> {
   return { child, port: Number(line) };
 }
 
+/** `count` clients of the server at `port`, each sending its wall-clock time every 250 ms, in a child process; resolves once all are connected. */
+async function chattyClients(port: number, count: number): Promise<ChildProcess> {
+  const code = `
+    import { connect } from ${JSON.stringify(dist)};
+    // Each sends from its handshake on: the server's idle timeout is shorter than it takes them all to connect.
+    process.on('unhandledRejection', (e) => { console.error(e); process.exit(1); });
+    await Promise.all(Array.from({ length: ${count} }, async () => {
+      const c = await connect({ port: ${port}, host: '127.0.0.1', plaintext: true });
+      c.on('error', () => {});
+      setInterval(() => { if (!c.closed) c.write(String(Date.now())); }, 250);
+    }));
+    console.log('connected');
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  await once(lines, 'line');
+  return child;
+}
+
+/** Resolves after `ms` with the event loop blocked, from a timer callback (the timers phase). */
+function pauseInTimer(ms: number): Promise<void> {
+  return new Promise<void>((resolve) =>
+    setTimeout(() => {
+      busyWait(ms);
+      resolve();
+    }, 0),
+  );
+}
+
 /** Blocks this thread's event loop for `ms`. */
 function busyWait(ms: number): void {
   const end = performance.now() + ms;
@@ -44,7 +76,8 @@ function busyWait(ms: number): void {
 
 const children: ChildProcess[] = [];
 afterEach(() => {
-  for (const c of children.splice(0)) c.kill();
+  // SIGKILL: a stopped child would keep a SIGTERM pending.
+  for (const c of children.splice(0)) c.kill('SIGKILL');
 });
 
 describe('a process paused past its idle timeout', () => {
@@ -66,12 +99,7 @@ describe('a process paused past its idle timeout', () => {
     };
     expect(await more(1)).toBe('messages');
     // Paused in a timer callback (the timers phase).
-    await new Promise<void>((resolve) =>
-      setTimeout(() => {
-        busyWait(1_000);
-        resolve();
-      }, 0),
-    );
+    await pauseInTimer(1_000);
     expect(await more(3)).toBe('messages');
     // Paused in a message listener (the poll or check phase: the adapter's timer, due meanwhile, runs before
     // the next poll phase, and its end-of-burst wake-up may too).
@@ -85,5 +113,94 @@ describe('a process paused past its idle timeout', () => {
     expect(await more(3)).toBe('messages');
     expect(conn.closed).toBe(false);
     conn.destroy();
+  });
+
+  it.skipIf(!existsSync(dist))('a server keeps all of 150 connections whose clients kept sending: the whole backlog is read first, not one turn of it', async () => {
+    const count = 150;
+    // Longer than the first test's: 150 handshakes in one child process take a while on a loaded machine.
+    const idleTimeoutMs = 1_000;
+    // Plaintext: the handshakes and packets of 150 connections cost a loaded machine less CPU.
+    const server = await listen({ port: 0, host: '127.0.0.1', idleTimeoutMs, plaintext: true });
+    const conns: RudpConnection[] = [];
+    /** Connections that had a message stamped (the client's wall clock) at `since` or later. */
+    const heard = new Set<RudpConnection>();
+    let since = Number.POSITIVE_INFINITY;
+    let onAllHeard: (() => void) | undefined;
+    let onClose: ((c: RudpConnection, kind: string) => void) | undefined;
+    /** The kind of the first close before any wait for messages began. */
+    let closedBefore: string | undefined;
+    server.on('connection', (c) => {
+      conns.push(c);
+      c.on('error', () => {});
+      c.on('message', (data: Buffer) => {
+        if (Number(data.toString()) < since) return;
+        heard.add(c);
+        if (heard.size === count) onAllHeard?.();
+      });
+      c.on('close', (r: { kind: string }) => {
+        if (onClose === undefined) closedBefore ??= r.kind;
+        onClose?.(c, r.kind);
+      });
+    });
+    /**
+     * 'all' once every connection has had a message sent at `from` or later, or the kind of the close
+     * of one that had not. A client starved of CPU by a loaded machine after the pause may go quiet
+     * long enough to be given up: those of its messages that waited in the socket are read first.
+     */
+    const everyOneHeard = (from: number): Promise<string> => {
+      heard.clear();
+      since = from;
+      return new Promise<string>((resolve) => {
+        if (closedBefore !== undefined) resolve(closedBefore);
+        onAllHeard = () => resolve('all');
+        onClose = (c, kind) => {
+          if (!heard.has(c)) resolve(kind);
+        };
+      });
+    };
+    try {
+      await chattyClients(server.address().port, count);
+      expect(await everyOneHeard(0)).toBe('all');
+      expect(conns.length).toBe(count);
+      // Some 1,200 datagrams wait after the pause; the socket hands over 32 (node:dgram) or 128 (the addon) a turn.
+      let pausedAt = Date.now();
+      await pauseInTimer(2 * idleTimeoutMs);
+      expect(await everyOneHeard(pausedAt)).toBe('all');
+      // Paused in a message listener: the wake-up after it finds the backlog too.
+      const paused = new Promise<void>((resolve) =>
+        conns[0]?.once('message', () => {
+          pausedAt = Date.now();
+          busyWait(2 * idleTimeoutMs);
+          resolve();
+        }),
+      );
+      await paused;
+      expect(await everyOneHeard(pausedAt)).toBe('all');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it.skipIf(!existsSync(dist))('closes a connection whose peer went silent at its idle timeout, paused or not', async () => {
+    const idleTimeoutMs = 400;
+    for (const pause of [false, true]) {
+      const peer = await chattyPeer();
+      children.push(peer.child);
+      const conn = await connect({ port: peer.port, host: '127.0.0.1', idleTimeoutMs });
+      conn.on('error', () => {});
+      await once(conn, 'message');
+      const closed = new Promise<{ kind: string; at: number }>((resolve) => conn.once('close', (r: { kind: string }) => resolve({ kind: r.kind, at: performance.now() })));
+      // Stopped: it sends nothing more, not even a CLOSE.
+      peer.child.kill('SIGSTOP');
+      const silentFrom = performance.now();
+      if (pause) await pauseInTimer(1_000);
+      const resumed = performance.now();
+      const end = await closed;
+      expect(end.kind).toBe('timeout');
+      // The idle clock runs from the last packet heard, sent before the stop (a tick every 20 ms, ACKs between).
+      expect(end.at - silentFrom).toBeGreaterThanOrEqual(idleTimeoutMs - 50);
+      // After a pause, at once: nothing read from the socket put the timeout off by another idle timeout.
+      if (pause) expect(end.at - resumed).toBeLessThan(idleTimeoutMs);
+    }
   });
 });

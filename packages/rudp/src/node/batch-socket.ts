@@ -17,7 +17,7 @@ import { type PeerAddress, formatAddress, parseAddress } from '../core/sans-io.j
 import { type DatagramSocket, type SocketAddress, systemError } from './datagram-socket.js';
 import { keepError, type ListenerErrors, rethrowErrors } from './listener-errors.js';
 import { RECV_BUFFER_BYTES } from './udp-socket.js';
-import { META_WORDS, RECEIVE_SLOTS, type UdpBatch, type UdpBatchHandle } from './udp-batch.js';
+import { META_WORDS, RECEIVE_SLOTS, ROUND_DATAGRAMS, type UdpBatch, type UdpBatchHandle } from './udp-batch.js';
 
 /** Most senders (and destinations) whose address is kept: past it the maps start over. */
 const ADDRESS_CACHE_LIMIT = 65_536;
@@ -54,6 +54,8 @@ export class BatchSocket implements DatagramSocket {
   onDatagram: (data: Uint8Array, from: PeerAddress) => void = () => {};
   onBurstEnd: () => void = () => {};
   onError: (e: Error) => void = () => {};
+  /** One receive round a turn, stopped at this many datagrams. */
+  readonly datagramsPerTurn = ROUND_DATAGRAMS;
   /**
    * The native socket, made by `bind` (as node:dgram's descriptor): a socket
    * never bound holds no descriptor, and a failure to make one (`EMFILE`)

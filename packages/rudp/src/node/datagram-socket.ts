@@ -18,6 +18,12 @@ export interface DatagramSocket {
   onDatagram: (data: Uint8Array, from: PeerAddress) => void;
   /** After the datagrams of one burst were handed over: the moment to answer them all at once. */
   onBurstEnd: () => void;
+  /**
+   * Most datagrams the socket hands over in one event-loop turn: a turn that
+   * hands over fewer read it empty, one that hands over this many may have
+   * left more in it (read on the next turns).
+   */
+  readonly datagramsPerTurn: number;
   /** A socket error (an ICMP error reported on a connected socket arrives as `ECONNREFUSED`). */
   onError: (e: Error) => void;
   /** Binds to an IP literal of the socket's family (or, for `node:dgram`, a name). Rejects with a system error (`EADDRINUSE`, …). */

@@ -17,6 +17,8 @@ export class DgramSocket implements DatagramSocket {
   onDatagram: (data: Uint8Array, from: PeerAddress) => void = () => {};
   onBurstEnd: () => void = () => {};
   onError: (e: Error) => void = () => {};
+  /** libuv reads a UDP socket 32 datagrams at most per poll phase (`uv__udp_recvmsg`), then lets the loop go on. */
+  readonly datagramsPerTurn = 32;
   private readonly socket: dgram.Socket;
   private connectedPeer: PeerAddress | undefined;
   private readonly addressCache = new Map<PeerAddress, { host: string; port: number }>();

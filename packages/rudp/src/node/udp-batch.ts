@@ -23,6 +23,9 @@ export const UDP_GRO = 2;
 /** Most datagrams one receive callback carries (the metadata array lent to `open` must hold this many). */
 export const RECEIVE_SLOTS = 32;
 
+/** Most datagrams one receive round (one event-loop turn) hands over: the addon's `ROUND_DATAGRAMS`. */
+export const ROUND_DATAGRAMS = 128;
+
 /** The addon's functions (see `native/udp-batch.c`); failures are negative errno values, misuse throws. */
 export interface UdpBatch {
   /** `offload`: runs of datagrams to one peer leave as one UDP GSO send, and arrive through UDP GRO, where the kernel has them. */

@@ -15,6 +15,7 @@ import type { CloseReason, EndpointEvent } from '../core/events.js';
 import type { PeerAddress, RandomSource } from '../core/sans-io.js';
 import type { DatagramSocket } from './datagram-socket.js';
 import { keepError, type ListenerErrors, rethrowErrors } from './listener-errors.js';
+import { RECV_BUFFER_BYTES } from './udp-socket.js';
 
 /** `setTimeout` cannot wait less than this, ms. */
 const TIMER_GRANULARITY_MS = 1;
@@ -32,6 +33,16 @@ const IMMEDIATE_WITHIN_MS = 0.1;
  * them. Timers fire up to a millisecond late on an idle machine.
  */
 const STALL_MS = 5;
+/**
+ * Most datagrams read after a pause before its timeouts are acted on even if
+ * the socket may hold more: as many as its receive buffer can (8 MiB, as
+ * `RECV_BUFFER_BYTES` doubled by the kernel, at 768 bytes of kernel accounting
+ * for the smallest datagram). Read in order, they include every datagram that
+ * waited when the pause ended, however slowly a loaded machine reads them; a
+ * flood that never lets a read come up short puts the timeouts off that long,
+ * not for ever.
+ */
+const DRAIN_DATAGRAMS_MAX = (2 * RECV_BUFFER_BYTES) / 768;
 
 /** Options common to `listen` and `connect`: any connection setting may be overridden. */
 /**
@@ -126,8 +137,12 @@ export class UdpEndpoint {
   private immediateAt = 0;
   /** When the last datagram was handed over (a burst's end is due right after it). */
   private lastDatagramAt = 0;
-  /** The wake-up put off past a poll phase after a pause (`wakeDue`). */
-  private afterPause: NodeJS.Immediate | undefined;
+  /** After a pause, the turn-by-turn read-out of the socket that the timeouts wait for (`wakeDue`). */
+  private drain: NodeJS.Immediate | undefined;
+  /** Datagrams the current drain has read in its past turns. */
+  private drained = 0;
+  /** Datagrams handed over since the drain's last turn. */
+  private drainedThisTurn = 0;
   /** A listener held the event loop for more than `STALL_MS` (the socket has not been read since). */
   private listenerPaused = false;
   /** When the current run of `setImmediate` wake-ups without any datagram in or out began. */
@@ -158,12 +173,13 @@ export class UdpEndpoint {
       if (this.closed) return;
       const now = this.now();
       this.lastDatagramAt = now;
+      this.drainedThisTurn++;
       this.endpoint.handleDatagram(now, data, from);
       this.idleSpinSince = undefined;
     };
     // One pump per burst the socket hands over, after all of its datagrams: the ACKs for the burst
     // go out as one, and the sender answers a burst of ACKs with one round of sends.
-    socket.onBurstEnd = () => this.wakeDue(this.lastDatagramAt);
+    socket.onBurstEnd = () => this.wakeDue(this.lastDatagramAt, true);
     socket.onError = (e) => {
       this.socketErrors++;
       this.onSocketError?.(e);
@@ -272,8 +288,8 @@ export class UdpEndpoint {
       this.cancelTimer();
       if (this.immediate) clearImmediate(this.immediate);
       this.immediate = undefined;
-      if (this.afterPause) clearImmediate(this.afterPause);
-      this.afterPause = undefined;
+      if (this.drain) clearImmediate(this.drain);
+      this.drain = undefined;
     }
     await this.socket.close();
     rethrowErrors(errors);
@@ -337,6 +353,8 @@ export class UdpEndpoint {
    * costs far more.
    */
   private arm(): void {
+    // A drain ends with a wake-up of its own; a timer for a deadline that passed would only wake it early.
+    if (this.drain !== undefined) return;
     const at = this.endpoint.pollTimeout();
     if (at === undefined || !Number.isFinite(at)) {
       this.idleSpinSince = undefined;
@@ -398,27 +416,54 @@ export class UdpEndpoint {
 
   /**
    * A wake-up that was due at `due`. Later than `STALL_MS`, the process was
-   * paused, and a peer's datagrams may wait in the socket: the timeouts are
-   * handled once the next poll phase has read them (an immediate set now
-   * runs after it, from the timers phase and from the check phase alike).
+   * paused, and peers' datagrams may wait in the socket: the timeouts that
+   * came due meanwhile are handled once they were read (a drain, `onDrainTurn`).
    * Acted on first, a peer that kept sending through a pause past the idle
    * timeout was given up with its packets unread, and a probe or loss
    * declared whose ACK was there. A listener that held the loop in the last
    * pump (`listenerPaused`) is such a pause too, though the wake-up it is
-   * followed by was set after it.
+   * followed by was set after it. During a drain a wake-up only pumps: what
+   * was read is answered and delivered, the timeouts wait. `inBurst`: called
+   * at the end of a burst, whose turn's read may be only partly counted.
    */
-  private wakeDue(due: number): void {
-    if (this.closed || this.afterPause !== undefined) return;
+  private wakeDue(due: number, inBurst = false): void {
+    if (this.closed) return;
+    if (this.drain !== undefined) {
+      this.pump();
+      return;
+    }
     if (this.listenerPaused || this.now() - due > STALL_MS) {
-      this.afterPause = setImmediate(this.onAfterPause);
+      this.listenerPaused = false;
+      this.drained = 0;
+      // A burst's end may come after part of its turn's read was handed over: its turn counts as full.
+      this.drainedThisTurn = inBurst ? this.socket.datagramsPerTurn : 0;
+      this.drain = setImmediate(this.onDrainTurn);
       return;
     }
     this.wake();
   }
 
-  private readonly onAfterPause = (): void => {
-    this.afterPause = undefined;
+  /**
+   * One turn of a drain, after a poll phase (an immediate set in the timers,
+   * poll or check phase runs after the next one). A turn that read a full
+   * read may have left datagrams in the socket, and a listener that held the
+   * loop meanwhile let more come: the drain goes on for another turn. So the
+   * whole backlog is read first, as Linux's TCP, which runs a timer that fires
+   * while a socket is busy only once the packets queued meanwhile were
+   * processed (`tcp_release_cb`). Without it, a server paused past the idle
+   * timeout read one turn's datagrams (32 on node:dgram) and gave up every
+   * client whose datagrams came later in the queue.
+   */
+  private readonly onDrainTurn = (): void => {
+    this.drain = undefined;
+    const more = this.drainedThisTurn >= this.socket.datagramsPerTurn || this.listenerPaused;
+    this.drained += this.drainedThisTurn;
+    this.drainedThisTurn = 0;
     this.listenerPaused = false;
+    if (more && this.drained < DRAIN_DATAGRAMS_MAX && !this.closed) {
+      this.drain = setImmediate(this.onDrainTurn);
+      return;
+    }
     this.wake();
   };
 

@@ -179,7 +179,9 @@ export class UdpEndpoint {
     };
     // One pump per burst the socket hands over, after all of its datagrams: the ACKs for the burst
     // go out as one, and the sender answers a burst of ACKs with one round of sends.
-    socket.onBurstEnd = () => this.wakeDue(this.lastDatagramAt, true);
+    // A burst read after a pause may come before the wake-up that was due in it (libuv runs a timer against the
+    // time it read before the pause, so the poll phase comes first): the burst's wake-up is as late as that one.
+    socket.onBurstEnd = () => this.wakeDue(Math.min(this.lastDatagramAt, this.pendingWakeAt()), true);
     socket.onError = (e) => {
       this.socketErrors++;
       this.onSocketError?.(e);
@@ -413,6 +415,12 @@ export class UdpEndpoint {
     this.immediate = undefined;
     this.wakeDue(this.immediateAt);
   };
+
+  /** When the wake-up already set was due (a timer's deadline, or when an immediate was asked); infinity if none is. */
+  private pendingWakeAt(): number {
+    const timerAt = this.timer === undefined ? Number.POSITIVE_INFINITY : this.timerAt;
+    return this.immediate === undefined ? timerAt : Math.min(timerAt, this.immediateAt);
+  }
 
   /**
    * A wake-up that was due at `due`. Later than `STALL_MS`, the process was

@@ -161,6 +161,8 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
   const random = (n: number): Uint8Array => randomBytes(n);
   const liveSessions = new Map<string, () => void>();
   if (options.databaseUrl !== undefined) {
+    // One lease for sessions and pending uploads: a killed server's logins and upload room come back together.
+    const leaseMs = Math.min(options.idleTimeoutMs, options.maxLeaseMs ?? MAX_LEASE_MS);
     // Given up at once when the start is (a database that does not answer holds it up to its connect
     // timeout): nothing is held that the process must let go of, and its transactions end with it.
     const opened = await untilAborted(
@@ -170,7 +172,7 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
         // A failing sweep leaves removed uploads' bytes counted against --max-data-bytes: said, not silent.
         doomedUploadSweep: { onError: (m) => options.warn(`Warning: ${m}`) },
         // A killed server's pending uploads lapse with its sessions, and their room is taken back (attack round 18).
-        uploadLeaseMs: Math.min(options.idleTimeoutMs, options.maxLeaseMs ?? MAX_LEASE_MS),
+        uploadLeaseMs: leaseMs,
         onUploadLeaseError: (m) => options.warn(`Warning: ${m}`),
       })(),
       options.signal,
@@ -190,14 +192,14 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
     }
     const registry = createPostgresSessionRegistry(store.sql, {
       serverId,
-      leaseMs: Math.min(options.idleTimeoutMs, options.maxLeaseMs ?? MAX_LEASE_MS),
+      leaseMs,
       onError: (m) => options.warn(`Warning: ${m}`),
       onLeaseLost: (_username, connectionKey) => liveSessions.get(connectionKey)?.(),
     });
     const uploadSlots = createPostgresUploadSlots(store.sql, {
       serverId,
       perUser: MAX_UPLOADS_PER_USER,
-      leaseMs: Math.min(options.idleTimeoutMs, options.maxLeaseMs ?? MAX_LEASE_MS),
+      leaseMs,
       onError: (m) => options.warn(`Warning: ${m}`),
     });
     return {

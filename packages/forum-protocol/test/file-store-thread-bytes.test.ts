@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openFileStore, type ForumStore, type UploadWriter } from '../src/index.js';
 import { lines, readAll, run, upload } from './helpers.js';
+import { heldWrite } from './held-write.js';
 
 const FULL = /^The forum is full: its threads hold at most 2000 bytes \(delete messages or threads to make room\)$/;
 const open = async (dir: string, maxThreadBytes = 2000): Promise<ForumStore> => {
@@ -148,18 +149,9 @@ describe('data-directory store: bytes of all threads', () => {
 
   it('gives the bytes of a DLT back only once written: a MSG elsewhere meanwhile cannot pass the limit when the DLT fails', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'forum-bytes-'));
-    // Ownership is asked just before each thread write: the DLT's is held, then answered false (its write fails).
-    let hold: ((ours: boolean) => void) | undefined;
-    let holding = false;
-    let asked!: () => void;
-    const dltAsked = new Promise<void>((resolve) => (asked = resolve));
-    const owned = (): Promise<boolean> => {
-      if (!holding) return Promise.resolve(true);
-      holding = false;
-      asked();
-      return new Promise<boolean>((resolve) => (hold = resolve));
-    };
-    const opened = await openFileStore(dir, { maxThreadBytes: 2000, maxThreadLines: 10_000, writeBudget: false, owned })();
+    // The DLT's thread write is held, then answered false (its write fails).
+    const held = heldWrite();
+    const opened = await openFileStore(dir, { maxThreadBytes: 2000, maxThreadLines: 10_000, writeBudget: false, owned: held.owned })();
     if (E.isLeft(opened)) throw new Error(opened.left.message);
     const s = opened.right;
     await run(s, 'alice', 'CRT t1');
@@ -167,12 +159,12 @@ describe('data-directory store: bytes of all threads', () => {
     // Two creator lines `alice\n` (12 bytes) and two of `1 bob: ` + 983 characters + `\n` (991 bytes each): 1,994 bytes.
     for (const t of ['t1', 't2']) expect(await lines(run(s, 'bob', `MSG ${t} ${'x'.repeat(983)}`))).toEqual([`Message posted to ${t} thread`]);
     expect(threadFileBytes(dir)).toBe(1994);
-    holding = true;
+    const asked = held.arm();
     const dlt = lines(run(s, 'bob', 'DLT t1 1'));
-    await dltAsked;
+    await asked;
     // The DLT's write is under way: its bytes are not free yet.
     expect(await lines(run(s, 'bob', `MSG t2 ${'y'.repeat(500)}`))).toEqual([expect.stringMatching(FULL)]);
-    hold?.(false);
+    held.answer(false);
     expect((await dlt)[0]).not.toBe('The message has been deleted');
     expect(threadFileBytes(dir)).toBe(1994);
   });
@@ -183,25 +175,16 @@ describe('data-directory store: bytes of all threads', () => {
     writeFileSync(join(dir, 't1'), `alice\r\n${Array.from({ length: 50 }, (_, i) => `${i + 1} bob: x\r\n`).join('')}`);
     writeFileSync(join(dir, 't2'), 'alice\n');
     const limit = threadFileBytes(dir);
-    let hold: ((ours: boolean) => void) | undefined;
-    let holding = false;
-    let asked!: () => void;
-    const commitAsked = new Promise<void>((resolve) => (asked = resolve));
-    const owned = (): Promise<boolean> => {
-      if (!holding) return Promise.resolve(true);
-      holding = false;
-      asked();
-      return new Promise<boolean>((resolve) => (hold = resolve));
-    };
-    const opened = await openFileStore(dir, { maxThreadBytes: limit, maxThreadLines: 10_000, writeBudget: false, owned })();
+    const held = heldWrite();
+    const opened = await openFileStore(dir, { maxThreadBytes: limit, maxThreadLines: 10_000, writeBudget: false, owned: held.owned })();
     if (E.isLeft(opened)) throw new Error(opened.left.message);
     const s = opened.right;
-    holding = true;
+    const asked = held.arm();
     const committed = upload(s, 't1', 'a.bin', 'bob', Buffer.from('a'));
-    await commitAsked;
+    await asked;
     // The commit's writes are under way: the bytes its rewrite saves are not free yet.
     expect(await lines(run(s, 'bob', 'MSG t2 y'))).toEqual([`The forum is full: its threads hold at most ${limit} bytes (delete messages or threads to make room)`]);
-    hold?.(false);
+    held.answer(false);
     expect(E.isLeft(await committed)).toBe(true);
     expect(threadFileBytes(dir)).toBe(limit);
   });

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openFileStore, type ForumStore } from '../src/index.js';
 import { lines, run, upload } from './helpers.js';
+import { heldWrite } from './held-write.js';
 
 // 2,560 bytes: 20 lines by default (one per 128 bytes).
 const FULL = 'The forum is full: its threads hold at most 20 lines (delete messages or threads to make room)';
@@ -64,32 +65,23 @@ describe('data-directory store: lines of all threads', () => {
 
   it('gives a DLT\'s line back only once written: a MSG elsewhere meanwhile cannot pass the limit when the DLT fails', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'forum-lines-'));
-    // Ownership is asked just before each thread write: the DLT's is held, then answered false (its write fails).
-    let hold: ((ours: boolean) => void) | undefined;
-    let holding = false;
-    let asked!: () => void;
-    const dltAsked = new Promise<void>((resolve) => (asked = resolve));
-    const owned = (): Promise<boolean> => {
-      if (!holding) return Promise.resolve(true);
-      holding = false;
-      asked();
-      return new Promise<boolean>((resolve) => (hold = resolve));
-    };
-    const opened = await openFileStore(dir, { maxThreadBytes: 2560, writeBudget: false, owned })();
+    // The DLT's thread write is held, then answered false (its write fails).
+    const held = heldWrite();
+    const opened = await openFileStore(dir, { maxThreadBytes: 2560, writeBudget: false, owned: held.owned })();
     if (E.isLeft(opened)) throw new Error(opened.left.message);
     const s = opened.right;
     await run(s, 'alice', 'CRT t1');
     await run(s, 'alice', 'CRT t2');
     for (let i = 0; i < 10; i++) for (const t of ['t1', 't2']) expect(await lines(run(s, 'bob', `MSG ${t} x`))).toEqual([`Message posted to ${t} thread`]);
-    holding = true;
+    const asked = held.arm();
     const dlt = lines(run(s, 'bob', 'DLT t1 1'));
-    await dltAsked;
+    await asked;
     // The DLT's write is under way: its line is not free yet.
     expect(await lines(run(s, 'bob', 'MSG t2 x'))).toEqual([FULL]);
-    hold?.(false);
+    held.answer(false);
     expect((await dlt)[0]).not.toBe('The message has been deleted');
-    const held = await Promise.all(['t1', 't2'].map(async (t) => (await lines(run(s, 'bob', `RDT ${t}`))).filter((l) => / bob: x$/.test(l)).length));
-    expect(held).toEqual([10, 10]);
+    const kept = await Promise.all(['t1', 't2'].map(async (t) => (await lines(run(s, 'bob', `RDT ${t}`))).filter((l) => / bob: x$/.test(l)).length));
+    expect(kept).toEqual([10, 10]);
   });
 
   it('refuses a bad line limit when the store opens', async () => {

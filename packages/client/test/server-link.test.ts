@@ -36,6 +36,12 @@ const fakeConnection = (received: () => number = () => 0, send: () => Promise<vo
 };
 
 /** A fake clock for the link: its timers and its `performance.now()`. */
+/** What a request failed with (`undefined`: it was answered). */
+const failureOf = (asked: Promise<unknown>): Promise<LinkError | undefined> => asked.then(
+  () => undefined,
+  (e: unknown) => e as LinkError,
+);
+
 const FAKE_CLOCK: Parameters<typeof vi.useFakeTimers>[0] = { toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'] };
 
 describe('ServerLink', () => {
@@ -57,10 +63,7 @@ describe('ServerLink', () => {
   it('a request that cannot be sent fails at once with the reason, not after the reply timeout', async () => {
     const conn = new RefusingConnection() as unknown as RudpConnection;
     const link = new ServerLink(conn, 600_000, { notice: () => undefined, lost: () => undefined });
-    const failure = await link.request('MSG', ['t', 'x'.repeat(100)]).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const failure = await failureOf(link.request('MSG', ['t', 'x'.repeat(100)]));
     expect(failure).toBeInstanceOf(LinkError);
     // Not 'lost': the connection is fine, the client goes on.
     expect((failure as LinkError).kind).toBe('unsent');
@@ -70,10 +73,7 @@ describe('ServerLink', () => {
   it('a request larger than the server takes now is refused before sending, saying both sizes', async () => {
     const refusing = new RefusingConnection(100);
     const link = new ServerLink(refusing as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: () => undefined });
-    const failure = await link.request('username', ['x'.repeat(200)]).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const failure = await failureOf(link.request('username', ['x'.repeat(200)]));
     expect(failure).toBeInstanceOf(LinkError);
     expect((failure as LinkError).kind).toBe('unsent');
     expect((failure as LinkError).message).toMatch(/^the request is \d{3} bytes, more than the 100 the server takes now$/);
@@ -85,10 +85,7 @@ describe('ServerLink', () => {
     const link = new ServerLink(closed as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: () => undefined });
     closed.closed = true;
     closed.emit('close', { kind: 'peer', code: 0, message: 'closed' });
-    const failure = await link.request('LST', []).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const failure = await failureOf(link.request('LST', []));
     expect(failure).toBeInstanceOf(LinkError);
     expect((failure as LinkError).kind).toBe('lost');
   });
@@ -98,10 +95,7 @@ describe('ServerLink', () => {
     const link = new ServerLink(closed as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: () => undefined });
     closed.closed = true;
     closed.emit('close', { kind: 'reset', code: 0, message: 'stateless reset' });
-    const failure = (await link.request('MSG', ['t', 'hello']).then(
-      () => undefined,
-      (e: unknown) => e,
-    )) as LinkError;
+    const failure = (await failureOf(link.request('MSG', ['t', 'hello']))) as LinkError;
     expect({ kind: failure.kind, delivery: failure.delivery, message: failure.message }).toEqual({
       kind: 'lost',
       delivery: 'notSent',
@@ -118,10 +112,7 @@ describe('ServerLink', () => {
     // rudp refuses a send while a close drains (the server's CLOSE came; the core is no longer established), before `closed`.
     const draining = fakeConnection(undefined, () => Promise.reject(Object.assign(new Error('rudp: cannot send on a draining connection'), { code: 'ERR_RUDP_CLOSED' })));
     const link = new ServerLink(draining as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: () => undefined });
-    const failure = (await link.request('EDT', ['t', '1', 'new text']).then(
-      () => undefined,
-      (e: unknown) => e,
-    )) as LinkError;
+    const failure = (await failureOf(link.request('EDT', ['t', '1', 'new text']))) as LinkError;
     // Before: kind 'unsent', which the command loop prints as `Not sent: …` and goes on prompting on a session that is over.
     expect({ kind: failure.kind, delivery: failure.delivery, message: failure.message }).toEqual({
       kind: 'lost',
@@ -139,10 +130,7 @@ describe('ServerLink', () => {
     // Open when asked, refused by rudp's send (a connection past its end that has not told its 'close' yet).
     const ending = new RefusingConnection();
     const link = new ServerLink(ending as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: () => undefined });
-    const asked = link.request('DLT', ['t', '1']).then(
-      () => undefined,
-      (e: unknown) => e as LinkError,
-    );
+    const asked = failureOf(link.request('DLT', ['t', '1']));
     ending.closed = true;
     expect(await asked).toMatchObject({ kind: 'lost', delivery: 'notSent' });
     // A request left waiting as the client closes on its way out (a shutdown notice during an MSG): its send's
@@ -163,10 +151,7 @@ describe('ServerLink', () => {
     // Before, a reply over the decoder's 8 MiB or of the wrong shape read as silence: "no reply within N seconds".
     const conn = fakeConnection();
     const link = new ServerLink(conn as unknown as RudpConnection, 50, { notice: () => undefined, lost: () => undefined });
-    const failure = link.request('LST', []).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const failure = failureOf(link.request('LST', []));
     conn.emit('message', new TextEncoder().encode('{"type":"reply","id":"1", not json'));
     conn.emit('message', new TextEncoder().encode(JSON.stringify({ type: 'reply', id: '1', status: 'ok', lines: 'one', data: { kind: 'none' } })));
     const e = await failure;
@@ -174,10 +159,7 @@ describe('ServerLink', () => {
     expect((e as LinkError).kind).toBe('timeout');
     expect((e as LinkError).message).toBe('no reply within 0 seconds; meanwhile the server sent 2 messages this client cannot read (the last: 0.lines: expected ReadonlyArray<string> (and 1 more))');
     // A later request counts only what came after it was sent.
-    const again = await link.request('LST', []).then(
-      () => undefined,
-      (x: unknown) => x,
-    );
+    const again = await failureOf(link.request('LST', []));
     expect((again as LinkError).message).toBe('no reply within 0 seconds');
   });
 
@@ -296,10 +278,7 @@ describe('ServerLink', () => {
       return Math.floor((performance.now() - started) * 50);
     });
     const link = new ServerLink(conn as unknown as RudpConnection, timeoutMs, { notice: () => undefined, lost: () => undefined });
-    const outcome = await link.request('RDT', ['big']).then(
-      () => undefined,
-      (e: unknown) => e as LinkError,
-    );
+    const outcome = await failureOf(link.request('RDT', ['big']));
     expect(outcome?.message).toMatch(/^no reply within \d+ seconds, the most a reply is waited for, though bytes were still arriving$/);
     expect(performance.now() - started).toBeGreaterThanOrEqual(MAX_REPLY_WAITS * timeoutMs);
   });

@@ -114,6 +114,27 @@ function runUntil(p: Pair, done: () => boolean, limitMs: number): void {
   while (!done() && p.sim.now < end) p.sim.runFor(50);
 }
 
+/** Runs until `up` (client to server) and `down` all arrived, or `limitMs` passed; each side must have its peer's exactly, in order. */
+function expectAllDelivered(p: Pair, up: readonly Uint8Array[], down: readonly Uint8Array[], limitMs: number): void {
+  runUntil(p, () => messagesOf(p.serverEvents).length === up.length && messagesOf(p.clientEvents).length === down.length, limitMs);
+  expect(sameMessages(messagesOf(p.serverEvents), up)).toBe(true);
+  expect(sameMessages(messagesOf(p.clientEvents), down)).toBe(true);
+}
+
+/** A chat: the client sends `up[i]` every `everyMs`, the server `down[i]` `serverLagMs` after each (ACKs ride on data both ways). */
+function scheduleChat(p: Pair, server: Connection, up: readonly Uint8Array[], down: readonly Uint8Array[], everyMs: number, serverLagMs: number): void {
+  for (let i = 0; i < up.length; i++) {
+    p.sim.schedule(p.sim.now + i * everyMs, () => {
+      p.conn.send(up[i] as Uint8Array);
+      p.sim.wake(CLIENT);
+    });
+    p.sim.schedule(p.sim.now + i * everyMs + serverLagMs, () => {
+      server.send(down[i] as Uint8Array);
+      p.sim.wake(SERVER);
+    });
+  }
+}
+
 describe('key updates across whole connections (simulated)', () => {
   it.each([1, 2, 3])(
     'seed %i: 4 MiB up and 1.5 MiB down at once, keys updated every 64 packets, over a reordering, lossy, duplicating path with a NAT rebinding midway: everything arrives in order, nothing fails authentication, late packets of the previous phase open, and both sides start updates',
@@ -131,9 +152,7 @@ describe('key updates across whole connections (simulated)', () => {
       // Midway: the client's NAT maps it to another port; the server follows (migration.ts).
       expect(messagesOf(p.serverEvents).length).toBeLessThan(up.length);
       p.sim.rebind(CLIENT, REBOUND);
-      runUntil(p, () => messagesOf(p.serverEvents).length === up.length && messagesOf(p.clientEvents).length === down.length, 60_000);
-      expect(sameMessages(messagesOf(p.serverEvents), up)).toBe(true);
-      expect(sameMessages(messagesOf(p.clientEvents), down)).toBe(true);
+      expectAllDelivered(p, up, down, 60_000);
       expect(server.remote).toBe(REBOUND);
       expect(p.server.stats().migrations).toBe(1);
       // The path did its part: packets were resent (with new numbers, in later phases) and duplicated.
@@ -165,19 +184,8 @@ describe('key updates across whole connections (simulated)', () => {
       const up = distinct(0xc1, 1000, 64);
       const down = distinct(0x5e, 1000, 64);
       // Both sides send one every 20 ms, the server's 7 ms after the client's: ACKs ride on data both ways.
-      for (let i = 0; i < up.length; i++) {
-        p.sim.schedule(p.sim.now + i * 20, () => {
-          p.conn.send(up[i] as Uint8Array);
-          p.sim.wake(CLIENT);
-        });
-        p.sim.schedule(p.sim.now + i * 20 + 7, () => {
-          server.send(down[i] as Uint8Array);
-          p.sim.wake(SERVER);
-        });
-      }
-      runUntil(p, () => messagesOf(p.serverEvents).length === up.length && messagesOf(p.clientEvents).length === down.length, 40_000);
-      expect(sameMessages(messagesOf(p.serverEvents), up)).toBe(true);
-      expect(sameMessages(messagesOf(p.clientEvents), down)).toBe(true);
+      scheduleChat(p, server, up, down, 20, 7);
+      expectAllDelivered(p, up, down, 40_000);
       expect(p.client.stats().dropped.auth).toBe(0);
       expect(p.server.stats().dropped.auth).toBe(0);
       expect(p.conn.stats().keyUpdates).toBeGreaterThanOrEqual(50);
@@ -316,19 +324,8 @@ describe('a packet two key phases old is dropped as too old, not counted a forge
       const { p, server } = connected(seed, 32, HOLDING);
       const up = distinct(0xc1, 300, 5000);
       const down = distinct(0x5e, 300, 3000);
-      for (let i = 0; i < up.length; i++) {
-        p.sim.schedule(p.sim.now + i * 30, () => {
-          p.conn.send(up[i] as Uint8Array);
-          p.sim.wake(CLIENT);
-        });
-        p.sim.schedule(p.sim.now + i * 30 + 11, () => {
-          server.send(down[i] as Uint8Array);
-          p.sim.wake(SERVER);
-        });
-      }
-      runUntil(p, () => messagesOf(p.serverEvents).length === up.length && messagesOf(p.clientEvents).length === down.length, 60_000);
-      expect(sameMessages(messagesOf(p.serverEvents), up)).toBe(true);
-      expect(sameMessages(messagesOf(p.clientEvents), down)).toBe(true);
+      scheduleChat(p, server, up, down, 30, 11);
+      expectAllDelivered(p, up, down, 60_000);
       expect(p.conn.stats().keyUpdates).toBeGreaterThanOrEqual(15);
       // Before, the held packets that came back two phases on failed their tag check: 1-4 a connection.
       expect(p.client.stats().dropped.auth).toBe(0);

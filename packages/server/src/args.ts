@@ -1,4 +1,4 @@
-import { BYTES_PER_THREAD_LINE, DEFAULT_DISK_STALL_MS, DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, parseProgramArguments } from 'forum-protocol';
+import { BYTES_PER_THREAD_LINE, DEFAULT_DISK_STALL_MS, defaultMaxThreadLines, DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, parseProgramArguments } from 'forum-protocol';
 import { DEFAULT_POSTGRES_TIMEOUTS as PG_TIMEOUTS } from 'forum-protocol/postgres';
 import { DEFAULT_MIN_FREE_BYTES } from './disk-quota.js';
 import { DEFAULT_RATE_IDLE_BELOW } from './event-loop-busy.js';
@@ -168,7 +168,7 @@ number unless --transfer-port is given; port 0 picks free ports for both).
   --max-thread-bytes N      most bytes all thread files together may hold (the
                             server keeps them in memory); a MSG, EDT or upload
                             line past it is refused (default ${LIMIT_DEFAULTS.maxThreadBytes}, 256 MiB);
-                            and at most one line per ${BYTES_PER_THREAD_LINE} of them (${Math.floor(LIMIT_DEFAULTS.maxThreadBytes / BYTES_PER_THREAD_LINE)} at
+                            and at most one line per ${BYTES_PER_THREAD_LINE} of them (${defaultMaxThreadLines(LIMIT_DEFAULTS.maxThreadBytes)} at
                             the default): a MSG or upload line past it is refused
   --min-free-bytes N        free space an upload must leave on the data
                             directory's file system, whoever uploads (default

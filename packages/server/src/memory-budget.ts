@@ -1,4 +1,4 @@
-import { BYTES_PER_THREAD_LINE } from 'forum-protocol';
+import { defaultMaxThreadLines } from 'forum-protocol';
 /**
  * The server's global memory budget (`--memory-budget-mib`): while the
  * process's resident set is above it, a new rudp connection takes the place
@@ -53,7 +53,7 @@ export class MemoryBudget {
   threadsMayExceed(maxThreadBytes: number): string | undefined {
     if (this.maxRssBytes === undefined) return undefined;
     // The store's line limit (its default, which the server does not change) bounds what lines cost apart from their bytes.
-    const maxThreadLines = Math.max(1, Math.floor(maxThreadBytes / BYTES_PER_THREAD_LINE));
+    const maxThreadLines = defaultMaxThreadLines(maxThreadBytes);
     const needed = maxThreadBytes * THREAD_MEMORY_PER_BYTE + maxThreadLines * THREAD_MEMORY_PER_LINE + BASE_RSS_BYTES;
     return needed > this.maxRssBytes
       ? `--max-thread-bytes ${maxThreadBytes} lets the threads, which the server keeps in memory, need about ${mib(needed)} once full, more than the memory budget (${mib(this.maxRssBytes)}): new connections would then be refused`

@@ -119,6 +119,9 @@ export const DEFAULT_MAX_THREAD_BYTES = 256 * 1024 * 1024;
  */
 export const BYTES_PER_THREAD_LINE = 128;
 
+/** {@link FileStoreOptions.maxThreadLines}' default for `maxThreadBytes`: one line per {@link BYTES_PER_THREAD_LINE} bytes, at least one. */
+export const defaultMaxThreadLines = (maxThreadBytes: number): number => Math.max(1, Math.floor(maxThreadBytes / BYTES_PER_THREAD_LINE));
+
 /**
  * Opens (creating it if needed) a data directory in the format of
  * forum-spec.md: `credentials.txt`, one file per thread named by its title,
@@ -144,7 +147,7 @@ export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.T
     const limits = resolveThreadLimits(options.threadLimits);
     const maxThreadBytes = options.maxThreadBytes ?? DEFAULT_MAX_THREAD_BYTES;
     if (!Number.isSafeInteger(maxThreadBytes) || maxThreadBytes < 1) throw new RangeError(`maxThreadBytes must be a whole number from 1 (got ${String(maxThreadBytes)})`);
-    const maxThreadLines = options.maxThreadLines ?? Math.max(1, Math.floor(maxThreadBytes / BYTES_PER_THREAD_LINE));
+    const maxThreadLines = options.maxThreadLines ?? defaultMaxThreadLines(maxThreadBytes);
     if (!Number.isSafeInteger(maxThreadLines) || maxThreadLines < 1) throw new RangeError(`maxThreadLines must be a whole number from 1 (got ${String(maxThreadLines)})`);
     const budget = options.writeBudget === false ? undefined : createWriteBudget(options.writeBudget);
     const clock = options.clock ?? (() => performance.now());

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startLossyRelay } from 'udp-relay';
 import { describe, it } from 'vitest';
 import { cleanup, startServer, tempDir, type ServerProc } from './forum-processes.js';
@@ -41,7 +42,16 @@ describe.concurrent('forum-server and forum-client, scripted sessions (real proc
     await withServer(async (server, data, work) => {
       const relay = await startLossyRelay({ targetPort: server.port, seed: 20, loss: 0.2 });
       try {
-        await runScenario(relay.port, data, work, () => server.lines(), CLIENT_ARGS);
+        // The relay runs on this process's event loop, and forwards nothing while it is held: a client's failure then
+        // says how long it was held at most, which tells a stalled test process from a lossy path.
+        const loop = monitorEventLoopDelay({ resolution: 20 });
+        loop.enable();
+        const held = (): string => `\n(the test process's event loop, the relay's, was held up to ${Math.round(loop.max / 1e6)} ms at a time)`;
+        try {
+          await runScenario(relay.port, data, work, () => server.lines(), CLIENT_ARGS, held);
+        } finally {
+          loop.disable();
+        }
         const stats = relay.stats();
         // The run really was lossy (so the identical results above were earned).
         if (stats.clientToServer.droppedLoss === 0 || stats.serverToClient.droppedLoss === 0) throw new Error(`relay dropped nothing: ${JSON.stringify(stats)}`);

@@ -4,11 +4,11 @@
  * next run there, and the account can log in again once the server has
  * noticed the dead session (short --idle-timeout).
  */
-import { createHash } from 'node:crypto';
 import { watch } from 'node:fs';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { comparableFiles } from './comparable-files.js';
 import { answered, P, runClient, seededBytes, snapshotDir, spawnClient, startServer, tempDir, type Proc, type ServerProc, cleanupAfterEach, waitForEntry } from './forum-processes.js';
 
 /** Big enough that a transfer on loopback is still running when the first bytes land. */
@@ -56,9 +56,8 @@ const killMidTransfer = async (client: Proc, file: string): Promise<number> => {
   return partial;
 };
 
-/** Name → SHA-256 of every file of `dir` (vitest's deep equality of 64 MiB buffers would take minutes). */
-const digests = async (dir: string): Promise<Record<string, string>> =>
-  Object.fromEntries([...(await snapshotDir(dir))].map(([n, b]) => [n, createHash('sha256').update(b).digest('hex')]));
+/** Every file of `dir` as text or SHA-256 (vitest's deep equality of 64 MiB buffers would take minutes). */
+const digests = async (dir: string): Promise<Map<string, string>> => comparableFiles(await snapshotDir(dir));
 
 const noProblemsLogged = (server: ServerProc): void => {
   expect(server.lines().filter((l) => /error/i.test(l))).toEqual([]);

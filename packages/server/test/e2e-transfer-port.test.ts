@@ -10,8 +10,8 @@
 import { mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import { describe, expect } from 'vitest';
-import { cleanup, itWithFixture, seededBytes, startServer, tempDir, waitForEntry, walkTree, type ServerProc } from './forum-processes.js';
+import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
+import { cleanup, seededBytes, startServer, tempDir, waitForEntry, walkTree, type ServerProc } from './forum-processes.js';
 import { deriveTransferKeys, SecureTransferChannel, sessionExporter, TransferChannelError } from 'forum-protocol';
 import { rawClient, rawLogin, sealedExchange, tcpExchange, type RawClient } from './raw-client.js';
 import { DEFAULT_SEND_BUFFER_CEILING, socketBufferMaximum } from '../src/socket-buffer-maximum.js';
@@ -93,44 +93,31 @@ const openCount = async (pid: number, path: string): Promise<number> => {
   return n;
 };
 
-/**
- * One test's servers, raw clients and directories, ended after it: the tests run side by side (most of their time is a
- * server starting and deadlines waited out), each on a server of its own.
- */
-const portBench = () => {
+describe('TCP transfer port: hostile peers are cut off and leave nothing behind (real processes)', () => {
   const dirs: string[] = [];
   const servers: ServerProc[] = [];
   const clients: RawClient[] = [];
-  return {
-    /** Raw clients closed after the test. */
-    clients,
-    /** root/{data,srv} plus root/outside.txt; yoda logged in over raw rudp with thread `t`. */
-    setup: async (serverArgs: readonly string[] = []): Promise<{ root: string; data: string; server: ServerProc; c: RawClient }> => {
-      const root = await tempDir('tcp');
-      dirs.push(root);
-      const [data, srv] = [join(root, 'data'), join(root, 'srv')];
-      await Promise.all([mkdir(data), mkdir(srv)]);
-      await writeFile(join(root, 'outside.txt'), 'x\n');
-      const server = await startServer(data, serverArgs, srv);
-      servers.push(server);
-      const c = await rawClient(server.port);
-      clients.push(c);
-      expect((await rawLogin(c, 'yoda', 'pw1')).lines).toEqual(['Welcome to the forum']);
-      expect((await c.request('c', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
-      return { root, data, server, c };
-    },
-    /** Closes the clients, stops the servers and removes the directories. */
-    end: async (): Promise<void> => {
-      await Promise.all(clients.splice(0).map((c) => c.close()));
-      await Promise.all(servers.splice(0).map((s) => s.stop()));
-      await cleanup(...dirs.splice(0));
-    },
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await Promise.all(servers.splice(0).map((s) => s.stop()));
+    await cleanup(...dirs.splice(0));
+  });
+
+  /** root/{data,srv} plus root/outside.txt; yoda logged in over raw rudp with thread `t`. */
+  const setup = async (serverArgs: readonly string[] = []): Promise<{ root: string; data: string; server: ServerProc; c: RawClient }> => {
+    const root = await tempDir('tcp');
+    dirs.push(root);
+    const [data, srv] = [join(root, 'data'), join(root, 'srv')];
+    await Promise.all([mkdir(data), mkdir(srv)]);
+    await writeFile(join(root, 'outside.txt'), 'x\n');
+    const server = await startServer(data, serverArgs, srv);
+    servers.push(server);
+    const c = await rawClient(server.port);
+    clients.push(c);
+    expect((await rawLogin(c, 'yoda', 'pw1')).lines).toEqual(['Welcome to the forum']);
+    expect((await c.request('c', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
+    return { root, data, server, c };
   };
-};
-
-const it = itWithFixture(portBench);
-
-describe.concurrent('TCP transfer port: hostile peers are cut off and leave nothing behind (real processes)', () => {
 
   const grant = async (c: RawClient, id: string, cmd: 'UPD' | 'DWN', args: readonly string[]): Promise<string> => {
     const r = await c.request(id, cmd, args);
@@ -138,8 +125,8 @@ describe.concurrent('TCP transfer port: hostile peers are cut off and leave noth
     return r.data.token;
   };
 
-  it('silent, half-sent, garbage and oversized headers are closed without a reply; bad size lines refused; nothing written', async ({ f }) => {
-    const { root, data, server, c } = await f.setup(['--transfer-header-timeout', String(HEADER_DEADLINE_MS / 1000)]);
+  it('silent, half-sent, garbage and oversized headers are closed without a reply; bad size lines refused; nothing written', async () => {
+    const { root, data, server, c } = await setup(['--transfer-header-timeout', String(HEADER_DEADLINE_MS / 1000)]);
     // Started first, checked last: the header deadline runs while everything else happens.
     const silent = abandon(server.tcpPort, '');
     const halfToken = abandon(server.tcpPort, 'ab'.repeat(16));
@@ -186,8 +173,8 @@ describe.concurrent('TCP transfer port: hostile peers are cut off and leave noth
     expect(await walkTree(root)).toEqual(['data/', 'data/credentials.txt', 'data/t', 'data/t-f', 'outside.txt', 'srv/']);
   });
 
-  it('one host holds at most 16 connections at once: a newcomer evicts the oldest tokenless one, so a token holder gets through at once', async ({ f }) => {
-    const { server, c } = await f.setup();
+  it('one host holds at most 16 connections at once: a newcomer evicts the oldest tokenless one, so a token holder gets through at once', async () => {
+    const { server, c } = await setup();
     const closedAt: (number | undefined)[] = [];
     const sockets = await Promise.all(
       Array.from({ length: 16 }, (_, i) => new Promise<net.Socket>((resolve) => {
@@ -211,10 +198,10 @@ describe.concurrent('TCP transfer port: hostile peers are cut off and leave noth
     for (const s of [...sockets, extra]) s.destroy();
   });
 
-  it('a grant is for the thread UPD checked: removed and made again (by another user) before the first byte, the upload is refused as for a missing thread', async ({ f }) => {
-    const { root, data, server, c } = await f.setup();
+  it('a grant is for the thread UPD checked: removed and made again (by another user) before the first byte, the upload is refused as for a missing thread', async () => {
+    const { root, data, server, c } = await setup();
     const obi = await rawClient(server.port);
-    f.clients.push(obi);
+    clients.push(obi);
     expect((await rawLogin(obi, 'obi', 'pw2')).lines).toEqual(['Welcome to the forum']);
     // In this order, each step answered before the next: the UPD reply, RMV, CRT of the title, the transfer.
     const token = await grant(c, 'u1', 'UPD', ['t', 'f']);
@@ -229,10 +216,10 @@ describe.concurrent('TCP transfer port: hostile peers are cut off and leave noth
     expect(await readFile(join(data, 't'), 'utf8')).toBe('obi\n');
   });
 
-  it('RMV stops an upload in flight at once: its sender is told without sending more, its temporary file goes, its disk room is free again', async ({ f }) => {
+  it('RMV stops an upload in flight at once: its sender is told without sending more, its temporary file goes, its disk room is free again', async () => {
     const MiB = 1024 * 1024;
     // Room for one upload of 1 MiB at a time (an upload holds its first MiB from its start).
-    const { root, data, server, c } = await f.setup(['--max-data-bytes', String(MiB + MiB / 2)]);
+    const { root, data, server, c } = await setup(['--max-data-bytes', String(MiB + MiB / 2)]);
     expect((await c.request('c2', 'CRT', ['u'])).lines).toEqual(['Thread u created']);
     const mid = await grant(c, 'u1', 'UPD', ['t', 'big']);
     const { channel, answer } = openTransfer(server.tcpPort, c, mid);
@@ -252,11 +239,11 @@ describe.concurrent('TCP transfer port: hostile peers are cut off and leave noth
     await server.stdout.waitFor('\nUpload of big by yoda refused: Thread t does not exist\n');
   });
 
-  it('RMV of an upload that writes as fast as it can: its sender reads the refusal, not a reset', async ({ f }) => {
+  it('RMV of an upload that writes as fast as it can: its sender reads the refusal, not a reset', async () => {
     // Attack finding: RMV destroys the store's stream, and the upload's next write to it failed before the stop's
     // refusal settled (the stop first deletes the bytes), so the server cut the connection: the sender read a
     // reset (28 of 30 uploads at full speed) instead of the spec's line.
-    const { root, data, server, c } = await f.setup();
+    const { root, data, server, c } = await setup();
     for (let round = 0; round < 3; round++) {
       const token = await grant(c, `u${round}`, 'UPD', ['t', `big${round}`]);
       const { channel, answer } = openTransfer(server.tcpPort, c, token);
@@ -278,10 +265,10 @@ describe.concurrent('TCP transfer port: hostile peers are cut off and leave noth
     expect(await walkTree(root)).toEqual(['data/', 'data/credentials.txt', 'data/t', 'outside.txt', 'srv/']);
   });
 
-  it('a DWN grant is for the thread it found: removed and made again (by another user, with a file of that name) before the transfer, the download is refused as for a missing thread', async ({ f }) => {
-    const { server, c } = await f.setup();
+  it('a DWN grant is for the thread it found: removed and made again (by another user, with a file of that name) before the transfer, the download is refused as for a missing thread', async () => {
+    const { server, c } = await setup();
     const obi = await rawClient(server.port);
-    f.clients.push(obi);
+    clients.push(obi);
     expect((await rawLogin(obi, 'obi', 'pw2')).lines).toEqual(['Welcome to the forum']);
     expect(await sealedExchange(server.tcpPort, c, await grant(c, 'u1', 'UPD', ['t', 'f']), '3\nold')).toBe('OK\n');
     // In this order, each step answered before the next: the DWN reply, RMV, CRT of the title and an upload of f, the transfer.
@@ -293,13 +280,13 @@ describe.concurrent('TCP transfer port: hostile peers are cut off and leave noth
     expect(await sealedExchange(server.tcpPort, c, token, '')).toBe('ERR Thread t does not exist\n');
   });
 
-  it.runIf(process.platform === 'linux')("RMV stops a download in flight: the server closes the removed file before RMV answers, and the receiver is told in a sealed abort record with the spec's line", async ({ f, onTestFailed }) => {
+  it.runIf(process.platform === 'linux')("RMV stops a download in flight: the server closes the removed file before RMV answers, and the receiver is told in a sealed abort record with the spec's line", async () => {
     const MiB = 1024 * 1024;
     // Where it waited, should it time out again.
     let stage = 'setup';
     let serverLines = (): readonly string[] => [];
     onTestFailed(() => console.error(`RMV-in-flight test stopped at stage '${stage}'; server: ${serverLines().slice(-8).join(' | ')}`));
-    const { root, data, server, c } = await f.setup();
+    const { root, data, server, c } = await setup();
     serverLines = () => server.lines();
     stage = 'upload';
     const pid = server.child.pid ?? 0;
@@ -355,8 +342,8 @@ describe.concurrent('TCP transfer port: hostile peers are cut off and leave noth
     expect(await walkTree(root)).toEqual(['data/', 'data/credentials.txt', 'outside.txt', 'srv/']);
   });
 
-  it.runIf(process.platform === 'linux')('a download whose client half-closes right after its token line lets go of the file (attack round 5: it was held open for good)', async ({ f }) => {
-    const { data, server, c } = await f.setup();
+  it.runIf(process.platform === 'linux')('a download whose client half-closes right after its token line lets go of the file (attack round 5: it was held open for good)', async () => {
+    const { data, server, c } = await setup();
     const pid = server.child.pid ?? 0;
     const size = 200_000;
     const bytes = Buffer.concat([Buffer.from(`${size}\n`), Buffer.alloc(size, 0x61)]);
@@ -381,8 +368,8 @@ describe.concurrent('TCP transfer port: hostile peers are cut off and leave noth
     expect(await whole.answer).toBe(`OK ${size}\n${'a'.repeat(size)}`);
   });
 
-  it('SIGTERM with an upload half way: the server deletes its temporary file before it exits', async ({ f }) => {
-    const { root, data, server, c } = await f.setup();
+  it('SIGTERM with an upload half way: the server deletes its temporary file before it exits', async () => {
+    const { root, data, server, c } = await setup();
     const held = openTransfer(server.tcpPort, c, await grant(c, 'u1', 'UPD', ['t', 'f']), true);
     held.channel.write('1000\nabc');
     await waitForEntry(data, (n) => n.startsWith('.forum-tmp-'));
@@ -394,13 +381,13 @@ describe.concurrent('TCP transfer port: hostile peers are cut off and leave noth
     held.channel.destroy();
   });
 
-  it("RMV frees a stopped upload's place among its user's uploads at once, not when its connection ends", async ({ f }) => {
-    const { data, server, c } = await f.setup();
+  it("RMV frees a stopped upload's place among its user's uploads at once, not when its connection ends", async () => {
+    const { data, server, c } = await setup();
     expect((await c.request('c2', 'CRT', ['u'])).lines).toEqual(['Thread u created']);
     // As many uploads as one user may run at once, each begun and waiting, its connection kept open after the answer.
     const held = await Promise.all(
-      ['a', 'b', 'c', 'd'].map(async (name) => {
-        const held = openTransfer(server.tcpPort, c, await grant(c, `u-${name}`, 'UPD', ['t', name]), true);
+      ['a', 'b', 'c', 'd'].map(async (f) => {
+        const held = openTransfer(server.tcpPort, c, await grant(c, `u-${f}`, 'UPD', ['t', f]), true);
         held.channel.write('1000\nabc');
         return held;
       }),
@@ -418,8 +405,8 @@ describe.concurrent('TCP transfer port: hostile peers are cut off and leave noth
     for (const h of held) h.channel.destroy();
   });
 
-  it('a grant dies with its thread (even mid-upload) and with its session: refused, nothing written', async ({ f }) => {
-    const { root, data, server, c } = await f.setup();
+  it('a grant dies with its thread (even mid-upload) and with its session: refused, nothing written', async () => {
+    const { root, data, server, c } = await setup();
     // Thread removed between the grant and the transfer.
     const early = await grant(c, 'u1', 'UPD', ['t', 'f']);
     expect((await c.request('r1', 'RMV', ['t'])).lines).toEqual(['Thread t removed']);

@@ -42,7 +42,9 @@ describe("PostgreSQL: given-up lease claims' undos at close, and as they give up
     expect(errors).toEqual([]);
   }, 20_000);
 
-  it("closing at a database cut off: the deletion of the registry's leases ends at its deadline, not when TCP gives up", async () => {
+  // The two below side by side (it.concurrent): each waits out deadlines on a schema and proxy of its own, and neither
+  // reads pg_stat_activity, where the test above looks for the backend of its claim among all.
+  it.concurrent("closing at a database cut off: the deletion of the registry's leases ends at its deadline, not when TCP gives up", async () => {
     const { direct, proxy, registry } = await proxied(1);
     expect(await registry.tryAcquire('dan', 'closing/c5')()).toEqual(E.right(true));
     // The pool's connection cut off (new ones pass): the close's DELETE is written to it and never reaches the database.
@@ -56,7 +58,7 @@ describe("PostgreSQL: given-up lease claims' undos at close, and as they give up
     expect(await direct.sql`SELECT username FROM session_leases WHERE server_id = 'closing'`).toEqual([{ username: 'dan' }]);
   }, 20_000);
 
-  it('undos that give up together are told in one line, not one each', async () => {
+  it.concurrent('undos that give up together are told in one line, not one each', async () => {
     const CLAIMS = 8;
     // Each undo asks for 1 s (60 s in a server); the partition stays, so every one gives up.
     const { proxy, registry, errors } = await proxied(CLAIMS, 1_000);

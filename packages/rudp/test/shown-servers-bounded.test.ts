@@ -20,7 +20,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { RudpConnection, RudpServer } from '../src/index.js';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, listen } from '../src/index.js';
 
 const pkgDir = fileURLToPath(new URL('..', import.meta.url));
@@ -60,11 +60,18 @@ const OFFERED = 96 * 1024 * 1024;
 /** The client's own window: small, so its echoes fill it at once. */
 const CLIENT_WINDOW = 1024 * 1024;
 
-describe('the echo servers the package shows, against a client that never reads', () => {
+// Side by side: each ends by waiting out the 2 s without 'drain' that says its client is stalled. `console.log` is
+// silenced for all three at once (each saving and restoring it, one could restore another's silence).
+describe.concurrent('the echo servers the package shows, against a client that never reads', () => {
+  const log = console.log;
+  beforeAll(() => {
+    console.log = () => {};
+  });
+  afterAll(() => {
+    console.log = log;
+  });
   it.each(handlers)('%s holds a bounded queue and stalls the client at its window', async (_name, handler) => {
     const server = await listen({ port: 0 });
-    const log = console.log;
-    console.log = () => {};
     try {
       // The example's own statement, run as written on this server (`console.log` in it silenced).
       new Function('server', handler)(server);
@@ -85,7 +92,6 @@ describe('the echo servers the package shows, against a client that never reads'
       expect(offered).toBeLessThan(48 * 1024 * 1024);
       client.destroy();
     } finally {
-      console.log = log;
       await server.close();
     }
   }, 30_000);

@@ -6,8 +6,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
-import { cleanupAfterEach, SERVER_BIN, tempDir } from './forum-processes.js';
+import { describe, expect } from 'vitest';
+import { itWithScope, SERVER_BIN, tempDir, type TestScope } from './forum-processes.js';
 
 const FILLER = 0x2e; // '.': none of the server's lines is made of it
 
@@ -67,11 +67,11 @@ const startBehindFullLog = async (dataDir: string, fd: number) => {
   return { child, exited, stderr: () => stderr };
 };
 
-describe('forum-server exit with a log reader that is behind (real process, stdout a full FIFO)', () => {
-  const scope = cleanupAfterEach();
-
-  /** A server with stdout on a full FIFO, sent SIGTERM as soon as stderr says it listens. */
-  const stoppedBehindFullLog = async () => {
+// Side by side: one test waits out the 5 s the server gives a reader that never reads; each has a scope (a server,
+// a FIFO, a directory) of its own.
+describe.concurrent('forum-server exit with a log reader that is behind (real process, stdout a full FIFO)', () => {
+  /** A server of `scope`'s with stdout on a full FIFO, sent SIGTERM as soon as stderr says it listens. */
+  const stoppedBehindFullLog = async (scope: TestScope) => {
     const dir = await tempDir('exit-logs');
     scope.dirs.push(dir);
     const fifo = fullFifo(dir);
@@ -82,8 +82,8 @@ describe('forum-server exit with a log reader that is behind (real process, stdo
     return { fifo, server };
   };
 
-  it('its stdout lines reach the reader once it reads, before the process exits', async () => {
-    const { fifo, server } = await stoppedBehindFullLog();
+  itWithScope('its stdout lines reach the reader once it reads, before the process exits', async ({ scope }) => {
+    const { fifo, server } = await stoppedBehindFullLog(scope);
     // Its stderr says it stopped: it is about to exit, and its stdout lines are all still queued in it.
     while (!server.stderr().includes('forum-server: stopped')) await delay(10);
     let log = '';
@@ -99,8 +99,8 @@ describe('forum-server exit with a log reader that is behind (real process, stdo
     expect(exit.code).toBe(0);
   });
 
-  it('a reader that never reads holds the exit for a bounded time only', async () => {
-    const { server } = await stoppedBehindFullLog();
+  itWithScope('a reader that never reads holds the exit for a bounded time only', async ({ scope }) => {
+    const { server } = await stoppedBehindFullLog(scope);
     // Timed from its stop (its stderr says so), not from its spawn: on a loaded machine the start alone took seconds
     // ('expected 13270 to be less than 12000' timed from the spawn).
     while (!server.stderr().includes('forum-server: stopped')) await delay(10);
@@ -113,11 +113,11 @@ describe('forum-server exit with a log reader that is behind (real process, stdo
     expect(Date.now() - stopped).toBeLessThan(12_000);
   }, 30_000);
 
-  it.each([
+  itWithScope.concurrent.for([
     ['SIGTERM', 143],
     ['SIGINT', 130],
-  ] as const)('a second %s while it waits for that reader exits at once (status %i)', async (signal, status) => {
-    const { server } = await stoppedBehindFullLog();
+  ] as const)('a second %s while it waits for that reader exits at once (status %i)', { timeout: 30_000 }, async ([signal, status], { scope }) => {
+    const { server } = await stoppedBehindFullLog(scope);
     // In the wait for the reader (the stop itself is over).
     while (!server.stderr().includes('forum-server: stopped')) await delay(10);
     const second = Date.now();
@@ -127,5 +127,5 @@ describe('forum-server exit with a log reader that is behind (real process, stdo
     // Before: the second signal was ignored, and it exited 0 when the 5 s wait ended.
     expect(code).toBe(status);
     expect(tookMs).toBeLessThan(2_000);
-  }, 30_000);
+  });
 });

@@ -63,6 +63,9 @@ const noProblemsLogged = (server: ServerProc): void => {
   expect(server.lines().filter((l) => /error/i.test(l))).toEqual([]);
 };
 
+// One after the other, not side by side: each moves 64 MiB through the transport, so the two share the CPU rather
+// than each other's waits (tried at load 10-11: 6.2 + 10.1 s one after the other; side by side 21.4 s, 19.7 and
+// 23.2 s, then 9.5 s: no gain worth the spread).
 describe('client killed (SIGKILL) mid-transfer (real processes)', () => {
   const { dirs, servers, stops } = cleanupAfterEach();
   const dir = async (label: string): Promise<string> => {

@@ -9,13 +9,13 @@
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { Readable } from 'node:stream';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, vi } from 'vitest';
 import { deriveTransferKeys, openFileStore, SecureTransferChannel, type ForumStore, type TransferGrant, type TransferTokens } from 'forum-protocol';
 import { DiskQuota } from '../src/disk-quota.js';
 import { downloadTailMs, type TransferPace } from '../src/transfer-pace.js';
 import { TransferActivity } from '../src/transfer-activity.js';
 import { startTransferServer, type TransferServer } from '../src/transfer-server.js';
-import { cleanup, tempDir } from './forum-processes.js';
+import { cleanup, itWithFixture, tempDir } from './forum-processes.js';
 import { withFile } from './store-with-file.js';
 import { until } from './until.js';
 
@@ -56,125 +56,163 @@ const kernelSendQueue = async (port: number): Promise<number> => {
   return sum;
 };
 
-describe.runIf(process.platform === 'linux')('transfer server: a download whose receiver does not keep up', () => {
+/** The server side of every connection a transfer server of this file accepted, by the port it listens on. */
+const accepted = new Map<number, net.Socket[]>();
+/** When each server socket's last write completed (its 'finish': the final record and the FIN in the kernel). */
+const lastWrites = new Map<net.Socket, number>();
+
+/**
+ * One test's transfer server, receivers and log: the tests run side by side (most of their time is waiting out
+ * stall limits, paces and tails), each on a server of its own.
+ */
+const downloadBench = () => {
   const dirs: string[] = [];
   const sockets: net.Socket[] = [];
-  const serverSockets: net.Socket[] = [];
-  /** When each server socket's last write completed (its 'finish': the final record and the FIN in the kernel). */
-  const lastWrites = new Map<net.Socket, number>();
   const log: string[] = [];
   let server: TransferServer | undefined;
-  let activity = new TransferActivity();
+  const bench = {
+    sockets,
+    log,
+    activity: new TransferActivity(),
+    /** The server side of each connection of this test's server (filled as they arrive). */
+    serverSockets: [] as net.Socket[],
 
-  /** The transfer server over a data directory holding `t`'s `big` of `size` bytes. */
-  const start = async (pace: TransferPace, size = SIZE, wrap: (store: ForumStore) => ForumStore = (store) => store, stallMs = STALL_MS): Promise<number> => {
-    const dir = await tempDir('transfer-stall');
-    dirs.push(dir);
-    const opened = await openFileStore(dir)();
-    if (opened._tag === 'Left') throw new Error(opened.left.message);
-    const store: ForumStore = await withFile(opened.right, size);
-    const stat = await store.statUpload('t', 'big')();
-    if (stat._tag === 'Left') throw new Error(stat.left.kind);
+    /** The transfer server over a data directory holding `t`'s `big` of `size` bytes. */
+    start: async (pace: TransferPace, size = SIZE, wrap: (store: ForumStore) => ForumStore = (store) => store, stallMs = STALL_MS): Promise<number> => {
+      const dir = await tempDir('transfer-stall');
+      dirs.push(dir);
+      const opened = await openFileStore(dir)();
+      if (opened._tag === 'Left') throw new Error(opened.left.message);
+      const store: ForumStore = await withFile(opened.right, size);
+      const stat = await store.statUpload('t', 'big')();
+      if (stat._tag === 'Left') throw new Error(stat.left.kind);
+      const deps = { store: wrap(store), tokens: downloadTokens(stat.right.incarnation), activity: bench.activity, log: (line: string) => void log.push(line), maxUploadBytes: MiB, quota: new DiskQuota(dir, undefined), overloaded: () => undefined };
+      server = await startTransferServer(deps, 0, '127.0.0.1', { stallTimeoutMs: stallMs, downloadPace: pace });
+      accepted.set(server.port, bench.serverSockets);
+      return server.port;
+    },
+
+    /** Closes this test's server now. */
+    closeServer: async (): Promise<void> => {
+      const closing = server;
+      server = undefined;
+      await closing?.close();
+    },
+
+    /** A download of token `n` whose receiver has sent its token line (closed after the test). */
+    receiver: (port: number, n: number): net.Socket => {
+      const socket = net.connect({ port, host: '127.0.0.1' }).on('error', () => undefined);
+      socket.write(`${tokenOf(n)}\n`);
+      sockets.push(socket);
+      return socket;
+    },
+
+    /** Whether token `n`'s download, read at once, arrives whole: its answer line and `size` bytes, then its end. */
+    servedWhole: async (port: number, n: number, size: number, { finalFirst = false } = {}): Promise<boolean> => {
+      const channel = new SecureTransferChannel(bench.receiver(port, n), keysOf(tokenOf(n)), 'client');
+      // A receiver may send its final record before it reads: within what a download's client may send.
+      if (finalFirst) channel.end();
+      let text = '';
+      let received = 0;
+      channel.on('data', (d: Buffer) => {
+        if (received === 0) text = d.subarray(0, 16).toString('latin1');
+        received += d.length;
+      });
+      const ended = await new Promise<unknown>((resolve) => channel.once('end', () => resolve('end')).once('error', resolve));
+      return ended === 'end' && text.startsWith(`OK ${size}\n`) && received === `OK ${size}\n`.length + size;
+    },
+
+    /** A download of token `n` whose receiver has sent its token line and reads nothing (its channel, for records it sends). */
+    silentReceiver: (port: number, n: number): SecureTransferChannel => {
+      const socket = bench.receiver(port, n);
+      socket.pause();
+      const channel = new SecureTransferChannel(socket, keysOf(tokenOf(n)), 'client');
+      channel.on('error', () => undefined);
+      // Paused: the channel's reads resume the socket (its _read), so it is never read.
+      channel.pause();
+      socket.pause();
+      return channel;
+    },
+
+    /** Connects token `n`'s download and reads the server's answer line in clear (a refusal on arrival). */
+    refusalLine: async (port: number, n: number): Promise<string> => {
+      const socket = bench.receiver(port, n);
+      let text = '';
+      socket.on('data', (d: Buffer) => void (text += d.toString('latin1')));
+      await new Promise((resolve) => socket.once('close', resolve));
+      return text;
+    },
+
+    /** Closes the receivers and the server, and removes the data directories. */
+    end: async (): Promise<void> => {
+      for (const s of sockets.splice(0)) s.destroy();
+      await bench.closeServer();
+      for (const [port, list] of accepted) if (list === bench.serverSockets) accepted.delete(port);
+      for (const s of bench.serverSockets) lastWrites.delete(s);
+      await cleanup(...dirs.splice(0));
+    },
+  };
+  return bench;
+};
+
+const it = itWithFixture(downloadBench);
+
+describe.runIf(process.platform === 'linux').concurrent('transfer server: a download whose receiver does not keep up', () => {
+  // One spy for the file's servers (a spy per test would wrap another's): each connection filed under its server's port.
+  beforeAll(() => {
     const createServer = net.createServer.bind(net);
     vi.spyOn(net, 'createServer').mockImplementation(((...args: Parameters<typeof net.createServer>) =>
       createServer(...args).on('connection', (s: net.Socket) => {
-        serverSockets.push(s);
+        accepted.get(s.localPort ?? 0)?.push(s);
         s.once('finish', () => lastWrites.set(s, Date.now()));
       })) as typeof net.createServer);
-    activity = new TransferActivity();
-    const deps = { store: wrap(store), tokens: downloadTokens(stat.right.incarnation), activity, log: (line: string) => void log.push(line), maxUploadBytes: MiB, quota: new DiskQuota(dir, undefined), overloaded: () => undefined };
-    server = await startTransferServer(deps, 0, '127.0.0.1', { stallTimeoutMs: stallMs, downloadPace: pace });
-    return server.port;
-  };
-
-  /** A download of token `n` whose receiver has sent its token line (closed after the test). */
-  const receiver = (port: number, n: number): net.Socket => {
-    const socket = net.connect({ port, host: '127.0.0.1' }).on('error', () => undefined);
-    socket.write(`${tokenOf(n)}\n`);
-    sockets.push(socket);
-    return socket;
-  };
-
-  /** Whether token `n`'s download, read at once, arrives whole: its answer line and `size` bytes, then its end. */
-  const servedWhole = async (port: number, n: number, size: number, { finalFirst = false } = {}): Promise<boolean> => {
-    const channel = new SecureTransferChannel(receiver(port, n), keysOf(tokenOf(n)), 'client');
-    // A receiver may send its final record before it reads: within what a download's client may send.
-    if (finalFirst) channel.end();
-    let text = '';
-    let received = 0;
-    channel.on('data', (d: Buffer) => {
-      if (received === 0) text = d.subarray(0, 16).toString('latin1');
-      received += d.length;
-    });
-    const ended = await new Promise<unknown>((resolve) => channel.once('end', () => resolve('end')).once('error', resolve));
-    return ended === 'end' && text.startsWith(`OK ${size}\n`) && received === `OK ${size}\n`.length + size;
-  };
-
-  /** A download of token `n` whose receiver has sent its token line and reads nothing (its channel, for records it sends). */
-  const silentReceiver = (port: number, n: number): SecureTransferChannel => {
-    const socket = receiver(port, n);
-    socket.pause();
-    const channel = new SecureTransferChannel(socket, keysOf(tokenOf(n)), 'client');
-    channel.on('error', () => undefined);
-    // Paused: the channel's reads resume the socket (its _read), so it is never read.
-    channel.pause();
-    socket.pause();
-    return channel;
-  };
-
-  afterEach(async () => {
-    for (const s of sockets.splice(0)) s.destroy();
-    await server?.close();
-    server = undefined;
-    serverSockets.splice(0);
-    lastWrites.clear();
-    log.splice(0);
+  });
+  afterAll(() => {
     vi.restoreAllMocks();
-    await cleanup(...dirs.splice(0));
   });
 
-  it('16 receivers of one host that read nothing are cut at the stall limit, their slots free again for the host', async () => {
-    const port = await start(NO_PACE);
+  it('16 receivers of one host that read nothing are cut at the stall limit, their slots free again for the host', async ({ f }) => {
+    const port = await f.start(NO_PACE);
     const began = Date.now();
-    for (let n = 1; n <= 16; n++) silentReceiver(port, n);
+    for (let n = 1; n <= 16; n++) f.silentReceiver(port, n);
     // Each download stopped by its full socket: the kernel took what it could, and the rest waits.
-    expect(await until(() => serverSockets.length === 16 && serverSockets.every((s) => s.writableLength > 0), 10_000)).toBe(true);
-    expect(await until(() => serverSockets.every((s) => s.closed), 5 * STALL_MS)).toBe(true);
+    expect(await until(() => f.serverSockets.length === 16 && f.serverSockets.every((s) => s.writableLength > 0), 10_000)).toBe(true);
+    expect(await until(() => f.serverSockets.every((s) => s.closed), 5 * STALL_MS)).toBe(true);
     const took = Date.now() - began;
     expect(took).toBeGreaterThanOrEqual(STALL_MS);
-    expect(await until(() => !activity.busy('u'), 2000)).toBe(true);
+    expect(await until(() => !f.activity.busy('u'), 2000)).toBe(true);
     // And the kernel let go of what they had queued: a graceful close left each connection in FIN-WAIT-1 with its
     // 3.8 MiB, an orphan its receiver keeps alive by answering the window probes (65 s on, still all there).
     expect(await kernelSendQueue(port)).toBe(0);
     // The host's 17th download is served, not refused as one too many: every slot was given back.
-    expect(await servedWhole(port, 17, SIZE)).toBe(true);
+    expect(await f.servedWhole(port, 17, SIZE)).toBe(true);
   });
 
-  it('a receiver that reads nothing but sends a sealed record every half stall limit is cut by the pace (without one it held its slot for good)', async () => {
-    const port = await start(PACE);
-    const channel = silentReceiver(port, 1);
+  it('a receiver that reads nothing but sends a sealed record every half stall limit is cut by the pace (without one it held its slot for good)', async ({ f }) => {
+    const port = await f.start(PACE);
+    const channel = f.silentReceiver(port, 1);
     const ticking = setInterval(() => channel.write(Buffer.from('x')), STALL_MS / 2);
     try {
-      expect(await until(() => serverSockets.length === 1 && (serverSockets[0] as net.Socket).writableLength > 0, 10_000)).toBe(true);
+      expect(await until(() => f.serverSockets.length === 1 && (f.serverSockets[0] as net.Socket).writableLength > 0, 10_000)).toBe(true);
       // Without the pace the server's side was still open here, 6 stall limits on, its kernel still holding the file's 4 MiB (5 of 5 runs).
-      expect(await until(() => (serverSockets[0] as net.Socket).closed, 6 * STALL_MS)).toBe(true);
+      expect(await until(() => (f.serverSockets[0] as net.Socket).closed, 6 * STALL_MS)).toBe(true);
       // Released once the download's loop has seen the reset: a few turns after the close (a fresh-clone CI run
       // read it still busy at the close itself), as every other test here waits for it.
-      expect(await until(() => !activity.busy('u'), 2000)).toBe(true);
+      expect(await until(() => !f.activity.busy('u'), 2000)).toBe(true);
       expect(await kernelSendQueue(port)).toBe(0);
-      expect(log).toContainEqual(expect.stringMatching(/^Download of big by u stopped: download too slow: \d+ bytes taken in the last 1 s, the server needs 262144 bytes a second$/));
+      expect(f.log).toContainEqual(expect.stringMatching(/^Download of big by u stopped: download too slow: \d+ bytes taken in the last 1 s, the server needs 262144 bytes a second$/));
     } finally {
       clearInterval(ticking);
     }
   });
 
-  it('a receiver that reads 64 KiB every half stall limit is cut at the stall limit, pace or not: no write of the server completes', async () => {
+  it('a receiver that reads 64 KiB every half stall limit is cut at the stall limit, pace or not: no write of the server completes', async ({ f }) => {
     // Linux wakes a writer blocked on a full send buffer only once about a third of it has drained
     // (sk_stream_min_wspace): measured here without a pace, 64 KiB every 0.5 s was cut at the 1 s limit,
     // 256 KiB at 4.6 s, 512 KiB (1 MiB a second) held on. With a 30 s limit that is some 1 MiB each 30 s,
     // 34 KiB a second, over the 4 KiB the pace asks: the pace adds nothing against a receiver that reads.
-    const port = await start(NO_PACE);
-    const socket = receiver(port, 1);
+    const port = await f.start(NO_PACE);
+    const socket = f.receiver(port, 1);
     let allowance = 0;
     socket.on('data', (d: Buffer) => {
       allowance -= d.length;
@@ -186,21 +224,21 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
       socket.resume();
     }, STALL_MS / 2);
     try {
-      expect(await until(() => serverSockets.length === 1 && (serverSockets[0] as net.Socket).writableLength > 0, 10_000)).toBe(true);
-      expect(await until(() => (serverSockets[0] as net.Socket).closed, 3 * STALL_MS)).toBe(true);
+      expect(await until(() => f.serverSockets.length === 1 && (f.serverSockets[0] as net.Socket).writableLength > 0, 10_000)).toBe(true);
+      expect(await until(() => (f.serverSockets[0] as net.Socket).closed, 3 * STALL_MS)).toBe(true);
       expect(socket.bytesRead).toBeLessThan(SIZE / 2);
     } finally {
       clearInterval(reading);
     }
   });
 
-  it('a receiver that reads at the pace or faster is not cut: the whole file arrives', async () => {
-    const port = await start(PACE);
-    expect(await servedWhole(port, 1, SIZE)).toBe(true);
-    expect(log.filter((l) => l.includes('too slow'))).toEqual([]);
+  it('a receiver that reads at the pace or faster is not cut: the whole file arrives', async ({ f }) => {
+    const port = await f.start(PACE);
+    expect(await f.servedWhole(port, 1, SIZE)).toBe(true);
+    expect(f.log.filter((l) => l.includes('too slow'))).toEqual([]);
   });
 
-  it("a download whose store stops reading for 3 windows (3 stall limits) mid-file is not stopped for the server's own slowness, by the pace or the stall limit: the receiver gets it whole", async () => {
+  it("a download whose store stops reading for 3 windows (3 stall limits) mid-file is not stopped for the server's own slowness, by the pace or the stall limit: the receiver gets it whole", async ({ f }) => {
     const size = 2 * MiB;
     const waitMs = 3 * PACE.windowMs;
     // The store's read of the second MiB takes 3 windows (a slow disk, PostgreSQL under load); the kernel has taken
@@ -223,28 +261,19 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
         },
       });
     // The stall limit a third of the wait: before, it counted the wait and reset the connection a limit into it.
-    const port = await start(PACE, size, slowReads, STALL_MS);
+    const port = await f.start(PACE, size, slowReads, STALL_MS);
     const began = Date.now();
-    expect(await servedWhole(port, 1, size)).toBe(true);
+    expect(await f.servedWhole(port, 1, size)).toBe(true);
     expect(Date.now() - began).toBeGreaterThanOrEqual(waitMs);
-    expect(log.filter((l) => l.includes('stopped'))).toEqual([]);
+    expect(f.log.filter((l) => l.includes('stopped'))).toEqual([]);
   });
 
-  /** Connects token `n`'s download and reads the server's answer line in clear (a refusal on arrival). */
-  const refusalLine = async (port: number, n: number): Promise<string> => {
-    const socket = receiver(port, n);
-    let text = '';
-    socket.on('data', (d: Buffer) => void (text += d.toString('latin1')));
-    await new Promise((resolve) => socket.once('close', resolve));
-    return text;
-  };
-
-  it('a receiver that reads slowly, at over the pace, gets the whole file and its final record though it reads for several stall limits after the last write of the server', async () => {
+  it('a receiver that reads slowly, at over the pace, gets the whole file and its final record though it reads for several stall limits after the last write of the server', async ({ f }) => {
     // 2 MiB fits in the kernel's buffers: the server's last write completes at once, after which the kernel
     // takes nothing more from it. Before the tail both the stall limit and the pace cut it then, reset.
     const size = 2 * MiB;
-    const port = await start(PACE, size);
-    const socket = receiver(port, 1);
+    const port = await f.start(PACE, size);
+    const socket = f.receiver(port, 1);
     const channel = new SecureTransferChannel(socket, keysOf(tokenOf(1)), 'client');
     // 48 KiB every 100 ms, 480 KiB a second (the pace asks 256): paused, the channel stops reading the socket
     // once it holds 16 KiB, so the kernel's buffers hold the rest.
@@ -262,62 +291,61 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
     }, 100);
     try {
       const ended = new Promise<unknown>((resolve) => channel.once('end', () => resolve('end')).once('error', resolve));
-      expect(await until(() => serverSockets.length === 1, 10_000)).toBe(true);
-      const server = serverSockets[0] as net.Socket;
+      expect(await until(() => f.serverSockets.length === 1, 10_000)).toBe(true);
+      const server = f.serverSockets[0] as net.Socket;
       expect(await ended).toBe('end');
       const readFor = Date.now() - (lastWrites.get(server) ?? Infinity);
       expect(received).toBe(`OK ${size}\n`.length + size);
       // The drain took several stall limits after the server's last write (about 4 s of 1 s limits).
       expect(readFor).toBeGreaterThan(3 * STALL_MS);
-      expect(log).toContain('u downloaded big from t thread');
-      expect(log.filter((l) => l.includes('stopped'))).toEqual([]);
+      expect(f.log).toContain('u downloaded big from t thread');
+      expect(f.log.filter((l) => l.includes('stopped'))).toEqual([]);
       // The receiver closed after the final record: so does the server, and the transfer is over.
-      expect(await until(() => server.closed && !activity.busy('u'), 2000)).toBe(true);
+      expect(await until(() => server.closed && !f.activity.busy('u'), 2000)).toBe(true);
     } finally {
       clearInterval(reading);
     }
   });
 
-  it('16 receivers of one host that read nothing of a file handed whole to the kernel hold their slots to the deadline of its tail, then are reset and the slots freed', async () => {
+  it('16 receivers of one host that read nothing of a file handed whole to the kernel hold their slots to the deadline of its tail, then are reset and the slots freed', async ({ f }) => {
     const size = MiB;
-    const port = await start(PACE, size);
-    for (let n = 1; n <= 16; n++) silentReceiver(port, n);
+    const port = await f.start(PACE, size);
+    for (let n = 1; n <= 16; n++) f.silentReceiver(port, n);
     // Each final record in the kernel: the server's side ended, nothing left in the process.
-    expect(await until(() => serverSockets.length === 16 && serverSockets.every((s) => s.writableFinished), 10_000)).toBe(true);
+    expect(await until(() => f.serverSockets.length === 16 && f.serverSockets.every((s) => s.writableFinished), 10_000)).toBe(true);
     const tailFrom = Date.now();
-    const tailMs = Math.max(...serverSockets.map((s) => downloadTailMs(s.bytesWritten, 4 * MiB, STALL_MS, PACE)));
+    const tailMs = Math.max(...f.serverSockets.map((s) => downloadTailMs(s.bytesWritten, 4 * MiB, STALL_MS, PACE)));
     // About 4 s: 1 MiB at 256 KiB a second.
     expect(tailMs).toBeGreaterThan(3 * STALL_MS);
     // Two stall limits on (where the stall limit and the pace reset them before the tail), all still held, and
     // the host's 17th download is refused for them.
     await new Promise((resolve) => setTimeout(resolve, 2 * STALL_MS));
-    expect(serverSockets.filter((s) => s.closed)).toHaveLength(0);
-    expect(activity.busy('u')).toBe(true);
-    expect(await refusalLine(port, 17)).toMatch(/^ERR too many transfers at once/);
-    expect(await until(() => serverSockets.every((s) => s.closed), tailMs + 2000)).toBe(true);
+    expect(f.serverSockets.filter((s) => s.closed)).toHaveLength(0);
+    expect(f.activity.busy('u')).toBe(true);
+    expect(await f.refusalLine(port, 17)).toMatch(/^ERR too many transfers at once/);
+    expect(await until(() => f.serverSockets.every((s) => s.closed), tailMs + 2000)).toBe(true);
     expect(Date.now() - tailFrom).toBeGreaterThanOrEqual(tailMs - 100);
-    expect(await until(() => !activity.busy('u'), 2000)).toBe(true);
+    expect(await until(() => !f.activity.busy('u'), 2000)).toBe(true);
     // Reset, not closed: the kernel let go of the 1 MiB each had queued.
     expect(await kernelSendQueue(port)).toBe(0);
-    expect(log.filter((l) => l.includes('its end not read'))).toHaveLength(16);
+    expect(f.log.filter((l) => l.includes('its end not read'))).toHaveLength(16);
     // The slots are the host's again: its next download is served whole.
-    expect(await servedWhole(port, 18, size)).toBe(true);
+    expect(await f.servedWhole(port, 18, size)).toBe(true);
   });
 
-  it('server close ends a download in its tail at once (closed, not reset: a receiver still reading gets the rest from the kernel)', async () => {
+  it('server close ends a download in its tail at once (closed, not reset: a receiver still reading gets the rest from the kernel)', async ({ f }) => {
     const size = MiB;
-    const port = await start(PACE, size);
-    const socket = receiver(port, 1);
+    const port = await f.start(PACE, size);
+    const socket = f.receiver(port, 1);
     const channel = new SecureTransferChannel(socket, keysOf(tokenOf(1)), 'client');
     let received = 0;
     channel.on('data', (d: Buffer) => void (received += d.length));
     channel.pause();
-    expect(await until(() => serverSockets.length === 1 && (serverSockets[0] as net.Socket).writableFinished, 10_000)).toBe(true);
+    expect(await until(() => f.serverSockets.length === 1 && (f.serverSockets[0] as net.Socket).writableFinished, 10_000)).toBe(true);
     const closing = Date.now();
-    await server?.close();
-    server = undefined;
+    await f.closeServer();
     expect(Date.now() - closing).toBeLessThan(1000);
-    expect(activity.busy('u')).toBe(false);
+    expect(f.activity.busy('u')).toBe(false);
     const ended = new Promise<unknown>((resolve) => channel.once('end', () => resolve('end')).once('error', resolve));
     channel.resume();
     expect(await ended).toBe('end');
@@ -335,25 +363,25 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
     { what: 'sends its final record and its FIN in the tail', size: MiB, act: (_socket: net.Socket, channel: SecureTransferChannel) => void channel.end() },
   ] as const;
   for (const m of misbehaviours) {
-    it(`a receiver that reads nothing and ${m.what} is reset: the kernel drops its queue`, async () => {
-      const port = await start(PACE, m.size);
-      const channel = silentReceiver(port, 1);
-      const socket = sockets[0] as net.Socket;
+    it(`a receiver that reads nothing and ${m.what} is reset: the kernel drops its queue`, async ({ f }) => {
+      const port = await f.start(PACE, m.size);
+      const channel = f.silentReceiver(port, 1);
+      const socket = f.sockets[0] as net.Socket;
       const tail = m.size < SIZE;
-      expect(await until(() => serverSockets.length === 1 && (tail ? (serverSockets[0] as net.Socket).writableFinished : (serverSockets[0] as net.Socket).writableLength > 0), 10_000)).toBe(true);
+      expect(await until(() => f.serverSockets.length === 1 && (tail ? (f.serverSockets[0] as net.Socket).writableFinished : (f.serverSockets[0] as net.Socket).writableLength > 0), 10_000)).toBe(true);
       expect(await kernelSendQueue(port)).toBeGreaterThan(MiB / 2);
       m.act(socket, channel);
-      expect(await until(() => (serverSockets[0] as net.Socket).closed, STALL_MS / 2)).toBe(true);
+      expect(await until(() => (f.serverSockets[0] as net.Socket).closed, STALL_MS / 2)).toBe(true);
       expect(await kernelSendQueue(port)).toBe(0);
     });
   }
 
-  it('a receiver that streams sealed records during a download is reset once it has sent 4 KiB, its slot freed (before, each record restarted the stall limit and it held the download for good)', async () => {
+  it('a receiver that streams sealed records during a download is reset once it has sent 4 KiB, its slot freed (before, each record restarted the stall limit and it held the download for good)', async ({ f }) => {
     // No pace: the records alone must end it (the pace is not what cuts it).
-    const port = await start(NO_PACE);
-    const channel = silentReceiver(port, 1);
-    expect(await until(() => serverSockets.length === 1 && (serverSockets[0] as net.Socket).writableLength > 0, 10_000)).toBe(true);
-    const served = serverSockets[0] as net.Socket;
+    const port = await f.start(NO_PACE);
+    const channel = f.silentReceiver(port, 1);
+    expect(await until(() => f.serverSockets.length === 1 && (f.serverSockets[0] as net.Socket).writableLength > 0, 10_000)).toBe(true);
+    const served = f.serverSockets[0] as net.Socket;
     const readBefore = served.bytesRead;
     const from = Date.now();
     // 64 KiB of records every 10 ms (6.4 MiB a second), each opened by the server if it reads them.
@@ -370,27 +398,27 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
     // What the server read of them: the bound, and the read that went over it (not opened).
     expect(read).toBeGreaterThan(4096);
     expect(read).toBeLessThan(4096 + 256 * 1024);
-    expect(log).toContainEqual(expect.stringMatching(/^Download of big by u stopped: its client sent \d+ bytes on the download connection, over the 4096 the server reads$/));
-    expect(await until(() => !activity.busy('u'), 2000)).toBe(true);
+    expect(f.log).toContainEqual(expect.stringMatching(/^Download of big by u stopped: its client sent \d+ bytes on the download connection, over the 4096 the server reads$/));
+    expect(await until(() => !f.activity.busy('u'), 2000)).toBe(true);
     // Reset: the kernel let go of the file's queue; and the host's slot is free for its next download.
     expect(await kernelSendQueue(port)).toBe(0);
-    expect(await servedWhole(port, 2, SIZE)).toBe(true);
+    expect(await f.servedWhole(port, 2, SIZE)).toBe(true);
   });
 
-  it('a receiver that sends its final record and reads the file whole is served: a record is within the bound', async () => {
-    const port = await start(PACE);
-    expect(await servedWhole(port, 1, SIZE, { finalFirst: true })).toBe(true);
-    expect(log.filter((l) => l.includes('stopped'))).toEqual([]);
+  it('a receiver that sends its final record and reads the file whole is served: a record is within the bound', async ({ f }) => {
+    const port = await f.start(PACE);
+    expect(await f.servedWhole(port, 1, SIZE, { finalFirst: true })).toBe(true);
+    expect(f.log.filter((l) => l.includes('stopped'))).toEqual([]);
   });
 
   // Its final record and FIN sent before the server's final record (the server's side still writing): once the
   // server's side finished, Node's auto-destroy closed the half-closed connection gracefully (before the tail
   // could judge it), the file's queue left in FIN-WAIT-1 and the slot free.
-  it('a receiver that reads nothing and sends its final record and its FIN before the server ends is reset once the server has sent all: the kernel drops its queue', async () => {
-    const port = await start(PACE, MiB);
-    const channel = silentReceiver(port, 1);
+  it('a receiver that reads nothing and sends its final record and its FIN before the server ends is reset once the server has sent all: the kernel drops its queue', async ({ f }) => {
+    const port = await f.start(PACE, MiB);
+    const channel = f.silentReceiver(port, 1);
     channel.end();
-    expect(await until(() => serverSockets.length === 1 && (serverSockets[0] as net.Socket).closed, 10_000)).toBe(true);
+    expect(await until(() => f.serverSockets.length === 1 && (f.serverSockets[0] as net.Socket).closed, 10_000)).toBe(true);
     expect(await kernelSendQueue(port)).toBe(0);
   });
 });

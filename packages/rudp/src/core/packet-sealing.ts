@@ -87,7 +87,8 @@ export function sealDatagram(protection: PacketProtection | undefined, w: Packet
     const finished = w.finish();
     return SLAB.copy(finished, 0, finished.length);
   }
-  // Keys are updated long before their limit (crypto/aead-limits.ts): the throws below are never reached in practice.
+  // Keys are updated long before their limit (crypto/aead-limits.ts), and a connection whose keys cannot be
+  // closes CLOSE_RESERVE packets before it (transmit.ts): the throws below are never reached.
   if (protection.wholePackets) {
     // The provider writes header and sealed payload into the datagram in one call, from the scratch
     // buffer as written: no view per packet, and the library makes the nonce.

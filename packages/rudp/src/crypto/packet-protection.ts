@@ -20,6 +20,15 @@ import { KeyArena } from './key-arena.js';
 import { nextTrafficSecret, packetKeyBytes, packetKeyFromSecret, type PacketKey } from './packet-key.js';
 import { DEFAULT_REPLAY_WINDOW, ReplayWindow } from './replay-window.js';
 
+/**
+ * Packets kept back below a send key's confidentiality limit for the
+ * connection's goodbye: once the key comes this close and no key update may
+ * start ({@link PacketProtection.sendKeySpent}), the core closes the
+ * connection, and its CLOSE (and the answers to the peer's packets while it
+ * drains) are sealed within these; past the limit nothing is sealed at all.
+ */
+export const CLOSE_RESERVE = 64;
+
 /** A key phase bit. */
 export type KeyPhase = 0 | 1;
 
@@ -141,7 +150,9 @@ export class PacketProtection {
   /**
    * {@link seal} into `out` (`payload.length + TAG_LEN` bytes, e.g. the rest of
    * the datagram after its header), so sending copies nothing. False when the
-   * key is exhausted (never in practice: keys update long before).
+   * key is exhausted (never: keys update long before, and the core asks
+   * {@link sendKeySpent} before each packet's header, which updates them or
+   * closes the connection first).
    */
   sealInto(header: Uint8Array, pn: number, payload: Uint8Array, out: Uint8Array): boolean {
     if (this.sealedWithKey >= this.limits.confidentialityLimit) return false;
@@ -151,6 +162,22 @@ export class PacketProtection {
     this.sealed++;
     if (this.sealedWithKey >= this.limits.updateAfterPackets) this.initiateKeyUpdate();
     return true;
+  }
+
+  /**
+   * Whether the send keys are within {@link CLOSE_RESERVE} packets of their
+   * confidentiality limit and no key update may start: the connection must
+   * close (RFC 9001 §6.6: update the keys or stop using the connection), its
+   * CLOSE sealed within the reserve. Starts the update instead when it may,
+   * and is then false. Asked before each packet of an open connection.
+   */
+  sendKeySpent(): boolean {
+    return this.sealedWithKey >= this.limits.confidentialityLimit - CLOSE_RESERVE && !this.initiateKeyUpdate();
+  }
+
+  /** Whether the send keys may seal another packet (below their confidentiality limit): a draining connection's CLOSE goes only while they may. */
+  get canSeal(): boolean {
+    return this.sealedWithKey < this.limits.confidentialityLimit;
   }
 
   /**

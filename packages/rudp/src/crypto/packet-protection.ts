@@ -348,12 +348,24 @@ export class PacketProtection {
    * open: the core asks only while a copy would tell it something (a
    * server connection that moved to a client's new port it has not
    * validated). `'not-duplicate'`: the number was not a duplicate.
+   * `'too-old'`: of a phase whose keys are gone (the previous one once
+   * discarded, or one two or more back), so it cannot be told from a
+   * forgery and is dropped as {@link openInto} drops a fresh packet of such
+   * a phase, with no tag check and not counted again (it was counted a
+   * replay): an honest copy late by three probe timeouts is no forgery.
    */
-  authenticCopy(header: Uint8Array, keyPhase: KeyPhase, pn: number, ciphertext: Uint8Array, out: Uint8Array): 'copy' | 'auth' | 'integrity-limit' | 'not-duplicate' {
+  authenticCopy(header: Uint8Array, keyPhase: KeyPhase, pn: number, ciphertext: Uint8Array, out: Uint8Array): 'copy' | 'auth' | 'integrity-limit' | 'not-duplicate' | 'too-old' {
     if (this.window.check(pn) !== 'duplicate') return 'not-duplicate';
-    const current = keyPhase === (this.recvGen & 1);
-    const gen = current ? this.recvCurrent : pn < this.recvPhaseStart ? this.recvPrevious : undefined;
-    if (ciphertext.length >= TAG_LEN && gen !== undefined && gen.openInto(header, pn, ciphertext, out)) return 'copy';
+    let key: PacketKey | undefined;
+    if (keyPhase === (this.recvGen & 1)) {
+      if (pn < this.recvPhaseFloor) return 'too-old';
+      key = this.recvCurrent;
+    } else if (pn < this.recvPhaseStart) {
+      if (this.recvPrevious === undefined) return 'too-old';
+      key = this.recvPrevious;
+    }
+    // Of the other phase above the current keys' first packet: the next keys, which opened nothing yet, so no copy.
+    if (ciphertext.length >= TAG_LEN && key !== undefined && key.openInto(header, pn, ciphertext, out)) return 'copy';
     return this.failed('auth') === 'integrity-limit' ? 'integrity-limit' : 'auth';
   }
 

@@ -17,7 +17,7 @@
 import { CHACHA20_POLY1305_LIMITS, type AeadLimits } from './aead-limits.js';
 import { TAG_LEN, type CryptoProvider } from './crypto-provider.js';
 import { KeyArena } from './key-arena.js';
-import { nextTrafficSecret, packetKeyBytes, packetKeyFromSecret, type PacketKey } from './packet-key.js';
+import { nextPacketKey, packetKeyBytes, packetKeyFromSecret, type PacketKey } from './packet-key.js';
 import { DEFAULT_REPLAY_WINDOW, ReplayWindow } from './replay-window.js';
 
 /**
@@ -124,7 +124,7 @@ export class PacketProtection {
 
   /** The peer's next-phase keys. Derived once, then kept, so forged packets of the other phase cost one derivation, not one each. */
   private recvNext(): PacketKey {
-    this.recvNextCache ??= packetKeyFromSecret(this.crypto, nextTrafficSecret(this.crypto, this.recvCurrent.secret));
+    this.recvNextCache ??= nextPacketKey(this.crypto, this.recvCurrent);
     return this.recvNextCache;
   }
 
@@ -231,7 +231,7 @@ export class PacketProtection {
 
   private advanceSend(): void {
     const old = this.send;
-    this.send = packetKeyFromSecret(this.crypto, nextTrafficSecret(this.crypto, old.secret));
+    this.send = nextPacketKey(this.crypto, old);
     // Nothing is sealed with the old key again (a resend takes a new number): its bytes need not linger.
     old.wipe();
     this.sendGen++;

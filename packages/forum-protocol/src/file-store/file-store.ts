@@ -114,8 +114,9 @@ export const DEFAULT_MAX_THREAD_BYTES = 256 * 1024 * 1024;
 /**
  * The bytes of `maxThreadBytes` a line stands for in the default of
  * {@link FileStoreOptions.maxThreadLines}: lines averaging fewer bytes fill
- * the lines first (256 MiB: 2,097,152 lines, about 190 MiB of heap at their
- * 95 bytes each, on top of their text).
+ * the lines first (256 MiB: 2,097,152 lines, about 120 to 150 MiB of memory
+ * at the 56 to 70 bytes a line measured at that scale with their text;
+ * server/src/memory-budget.ts counts 100 bytes a line).
  */
 export const BYTES_PER_THREAD_LINE = 128;
 

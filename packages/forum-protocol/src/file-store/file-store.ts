@@ -18,6 +18,7 @@ import { TransfersInFlight } from '../store/transfers-in-flight.js';
 import { DEFAULT_DISK_STALL_MS, DiskWatch } from './disk-watch.js';
 import { createUndoJournal } from './undo-journal.js';
 import { createWriteBudget, type WriteBudget, type WriteBudgetOptions } from './write-budget.js';
+import { overLimitWarnings } from './over-limit-warnings.js';
 
 export { DEFAULT_DISK_STALL_MS, UNSTORABLE };
 
@@ -189,7 +190,7 @@ const makeStore = (
   const writes = fileStoreThreadWrites(ctx);
   const { threads } = ctx.contents;
   return {
-    warnings: loaded.warnings,
+    warnings: [...loaded.warnings, ...overLimitWarnings(ctx)],
     recovered: loaded.recovered,
     diskStalled: () => ctx.disk.stalled(),
     ...fileStoreAccounts(ctx, loaded.credentials, loaded.accounts, loaded.damagedAccounts),

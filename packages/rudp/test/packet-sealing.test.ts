@@ -10,7 +10,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DatagramScratch } from '../src/core/datagram-scratch.js';
-import { openPayload, sealDatagram } from '../src/core/packet-sealing.js';
+import { dataPacketType, openPayload, sealDatagram } from '../src/core/packet-sealing.js';
 import type { AeadLimits } from '../src/crypto/aead-limits.js';
 import { PacketProtection } from '../src/crypto/packet-protection.js';
 import type { CryptoProvider } from '../src/crypto/crypto-provider.js';
@@ -29,9 +29,9 @@ const pair = (provider: CryptoProvider, limits?: AeadLimits): { client: PacketPr
 
 const scratch = new DatagramScratch(1472);
 
-/** A protected DATA packet `pn` carrying `payload`, sealed as the core seals one. */
-function seal(p: PacketProtection, pn: number, payload: Uint8Array): Uint8Array {
-  const w = scratch.writer(9 + payload.length + 16, PacketType.Protected0, 0x01020304, pn, 4);
+/** A protected DATA packet `pn` carrying `payload`, sealed as the core seals one (of key phase 0 unless `type` says otherwise). */
+function seal(p: PacketProtection, pn: number, payload: Uint8Array, type: PacketType = PacketType.Protected0): Uint8Array {
+  const w = scratch.writer(9 + payload.length + 16, type, 0x01020304, pn, 4);
   w.bytes(payload);
   return sealDatagram(p, w, pn, scratch);
 }
@@ -81,6 +81,23 @@ describe.each(packetCipherProviders)('packet sealing through shared scratch buff
 });
 
 describe.each(packetCipherProviders)('copies of packets already opened (checkCopies): %s', (_, provider) => {
+  it('a copy of a key phase whose keys were discarded is a replay, as a fresh packet of it is, not a forgery (no tag check)', () => {
+    const { client, server } = pair(provider, { updateAfterPackets: 1000, confidentialityLimit: 1000, integrityLimit: 1000 });
+    const payload = new Uint8Array(40).fill(7);
+    const old = seal(client, 1, payload, dataPacketType(client)).slice();
+    expect(open(server, old.slice(), true)).toEqual(payload);
+    expect(open(client, seal(server, 1, payload, dataPacketType(server)).slice())).toEqual(payload);
+    client.acknowledged(1);
+    expect(client.initiateKeyUpdate()).toBe(true);
+    expect(open(server, seal(client, 2, payload, dataPacketType(client)).slice(), true)).toEqual(payload);
+    expect(server.keyPhase()).toBe(1);
+    expect(open(server, old.slice(), true)).toBe('copy');
+    // Three probe timeouts later (core/connection/old-keys.ts) the previous keys go: a copy late past that is too old.
+    server.discardPreviousKeys();
+    expect(open(server, old.slice(), true)).toBe('replay');
+    expect(server.counters().authFailures).toBe(0);
+  });
+
   it('an authentic copy is a copy and a forged one a forgery, small and large, and neither opens again', () => {
     for (const size of [20, 1200]) {
       const { client, server } = pair(provider);

@@ -90,9 +90,17 @@ const mib = (n: number): string => `${Math.round(n / (1024 * 1024))} MiB`;
  */
 const THREAD_MEMORY_PER_BYTE = 2.5;
 /**
- * Resident bytes per thread line apart from its text: 95 bytes of heap
- * measured by MSGs of one character, 65 of resident set per line read at
- * start (attack round 25: 231 MiB of such lines took a server to 1.41 GiB).
+ * Resident bytes per thread line apart from its text, above every cost a line
+ * was measured at near the line limit's scale (one-character lines, the most
+ * lines a byte; `attack/thread-lines-memory.ts`, re-measured after attack
+ * round 25): 61 B of heap a line by MSG (`heap 100 5000`, 500,000 lines),
+ * 59 B read at open; 56 to 70 B of the built server's resident set a line
+ * read at start (`load 10`, `load 21`: 1.07 and 2.23 million lines took it
+ * from 76.5 MiB empty to 162.6 and 224–227 MiB; round 25's 24.5 million,
+ * 1.41 GiB, is 58), each with the line's text, which the per-byte term
+ * counts again. The 95 to 134 B a line of small runs (10,000 to 20,000
+ * lines) is some 0.7 MiB of one-off heap (the first MSGs' code and caches)
+ * spread thin: 75 B at 40,000 lines, 65 at 100,000.
  */
 const THREAD_MEMORY_PER_LINE = 100;
 /** A server's resident size with no threads (66 MiB measured), with room. */

@@ -18,6 +18,7 @@ import { TransfersInFlight } from '../store/transfers-in-flight.js';
 import { DEFAULT_DISK_STALL_MS, DiskWatch } from './disk-watch.js';
 import { createUndoJournal } from './undo-journal.js';
 import { createWriteBudget, type WriteBudget, type WriteBudgetOptions } from './write-budget.js';
+import { overLimitWarnings } from './over-limit-warnings.js';
 
 export { DEFAULT_DISK_STALL_MS, UNSTORABLE };
 
@@ -114,8 +115,9 @@ export const DEFAULT_MAX_THREAD_BYTES = 256 * 1024 * 1024;
 /**
  * The bytes of `maxThreadBytes` a line stands for in the default of
  * {@link FileStoreOptions.maxThreadLines}: lines averaging fewer bytes fill
- * the lines first (256 MiB: 2,097,152 lines, about 190 MiB of heap at their
- * 95 bytes each, on top of their text).
+ * the lines first (256 MiB: 2,097,152 lines, about 120 to 150 MiB of memory
+ * at the 56 to 70 bytes a line measured at that scale with their text;
+ * server/src/memory-budget.ts counts 100 bytes a line).
  */
 export const BYTES_PER_THREAD_LINE = 128;
 
@@ -188,7 +190,7 @@ const makeStore = (
   const writes = fileStoreThreadWrites(ctx);
   const { threads } = ctx.contents;
   return {
-    warnings: loaded.warnings,
+    warnings: [...loaded.warnings, ...overLimitWarnings(ctx)],
     recovered: loaded.recovered,
     diskStalled: () => ctx.disk.stalled(),
     ...fileStoreAccounts(ctx, loaded.credentials, loaded.accounts, loaded.damagedAccounts),

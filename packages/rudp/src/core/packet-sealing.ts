@@ -87,7 +87,8 @@ export function sealDatagram(protection: PacketProtection | undefined, w: Packet
     const finished = w.finish();
     return SLAB.copy(finished, 0, finished.length);
   }
-  // Keys are updated long before their limit (crypto/aead-limits.ts): the throws below are never reached in practice.
+  // Keys are updated long before their limit (crypto/aead-limits.ts), and a connection whose keys cannot be
+  // closes CLOSE_RESERVE packets before it (transmit.ts): the throws below are never reached.
   if (protection.wholePackets) {
     // The provider writes header and sealed payload into the datagram in one call, from the scratch
     // buffer as written: no view per packet, and the library makes the nonce.
@@ -117,7 +118,8 @@ export function sealDatagram(protection: PacketProtection | undefined, w: Packet
  * many forgeries did before it that the connection must close. With
  * `checkCopies`, a duplicate that authenticates is `'copy'` (a replay all
  * the same, but an authentic one: PacketProtection.authenticCopy), and one
- * that does not is a forgery like any other (`'auth'`, or `'integrity-limit'`).
+ * that does not is a forgery like any other (`'auth'`, or `'integrity-limit'`);
+ * one of a key phase whose keys are gone is a `'replay'`, as a fresh one is.
  */
 export function openPayload(protection: PacketProtection | undefined, encrypted: boolean, h: HeaderFields, pn: number, checkCopies = false): Uint8Array | PacketDrop | 'integrity-limit' | 'copy' {
   const data = h.datagram;
@@ -154,7 +156,7 @@ export function openPayload(protection: PacketProtection | undefined, encrypted:
       // Rare (a copy from the address a migration validates), and refused before anything was written: views cut here, whichever path refused it.
       const out = length >= TAG_SIZE ? plainView(data, h.payloadStart, length - TAG_SIZE) : NO_BYTES;
       const copy = protection.authenticCopy(headerCopy(data, h.payloadStart), keyPhase, pn, plainView(data, h.payloadStart, length), out);
-      return copy === 'not-duplicate' ? 'replay' : copy;
+      return copy === 'not-duplicate' || copy === 'too-old' ? 'replay' : copy;
     }
     if (failure === 'duplicate' || failure === 'too-old') return 'replay';
     return failure === 'integrity-limit' ? 'integrity-limit' : 'auth';

@@ -7,7 +7,11 @@
 export interface AeadLimits {
   /** Packets sealed with one key before a key update is started (the confidentiality limit, with margin). */
   readonly updateAfterPackets: number;
-  /** Packets sealed with one key that must never be exceeded: past it, seal refuses and the connection must close. */
+  /**
+   * Packets sealed with one key that must never be exceeded: past it, seal refuses. `CLOSE_RESERVE` packets
+   * before it the core updates the keys, or closes the connection (code `PROTOCOL_VIOLATION`) when no update
+   * may start, sealing its CLOSE within them.
+   */
   readonly confidentialityLimit: number;
   /** Packets that failed authentication, over all keys of the connection, before it must close (integrity limit). */
   readonly integrityLimit: number;

@@ -5,7 +5,7 @@
  * packet number is never used twice with one key.
  */
 import { KEY_IV_LEN, KEY_LEN, NONCE_LEN, TAG_LEN, type AeadKey, type CryptoProvider, type PacketAead } from './crypto-provider.js';
-import { hkdfExpandLabel } from './hkdf.js';
+import { hkdfExpandLabel, hkdfExpandLabelInto } from './hkdf.js';
 import { placeIn, type KeyArena } from './key-arena.js';
 
 const EMPTY = new Uint8Array(0);
@@ -61,8 +61,9 @@ export class PacketKey {
   constructor(crypto: CryptoProvider, secret: Uint8Array, arena?: KeyArena) {
     const { bytes: material, at } = placeIn(arena, packetKeyBytes(secret.length));
     material.set(secret, at);
-    material.set(hkdfExpandLabel(crypto, secret, 'key', EMPTY, KEY_LEN), at + secret.length);
-    material.set(hkdfExpandLabel(crypto, secret, 'iv', EMPTY, NONCE_LEN), at + secret.length + KEY_LEN);
+    // Derived in place: a copy returned and set would be key bytes left for the collector.
+    hkdfExpandLabelInto(crypto, secret, 'key', EMPTY, material, at + secret.length, KEY_LEN);
+    hkdfExpandLabelInto(crypto, secret, 'iv', EMPTY, material, at + secret.length + KEY_LEN, NONCE_LEN);
     this.material = material;
     this.at = at;
     this.secretLength = secret.length;
@@ -158,8 +159,16 @@ export class PacketKey {
 /** The bytes a {@link PacketKey} of a `secretLength`-byte secret keeps (in its arena, if given one). */
 export const packetKeyBytes = (secretLength: number): number => secretLength + KEY_LEN + NONCE_LEN;
 
-/** The packet key of a traffic secret (see {@link PacketKey}), its bytes in `arena` if given. */
+/** The packet key of a traffic secret (see {@link PacketKey}), its bytes in `arena` if given (`secret` is copied: the caller's still). */
 export const packetKeyFromSecret = (crypto: CryptoProvider, secret: Uint8Array, arena?: KeyArena): PacketKey => new PacketKey(crypto, secret, arena);
 
-/** The traffic secret of the next key phase (RFC 9001 §6.1's "quic ku", here "rudp ku"). */
+/** The traffic secret of the next key phase (RFC 9001 §6.1's "quic ku", here "rudp ku"): the caller's, to wipe once consumed. */
 export const nextTrafficSecret = (crypto: CryptoProvider, secret: Uint8Array): Uint8Array => hkdfExpandLabel(crypto, secret, 'ku', EMPTY, secret.length);
+
+/** The packet key of the key phase after `key`'s: {@link nextTrafficSecret}, whose bytes are wiped once the key holds its copy. */
+export function nextPacketKey(crypto: CryptoProvider, key: PacketKey): PacketKey {
+  const secret = nextTrafficSecret(crypto, key.secret);
+  const next = new PacketKey(crypto, secret);
+  secret.fill(0);
+  return next;
+}

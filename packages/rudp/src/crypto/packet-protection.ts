@@ -17,8 +17,17 @@
 import { CHACHA20_POLY1305_LIMITS, type AeadLimits } from './aead-limits.js';
 import { TAG_LEN, type CryptoProvider } from './crypto-provider.js';
 import { KeyArena } from './key-arena.js';
-import { nextTrafficSecret, packetKeyBytes, packetKeyFromSecret, type PacketKey } from './packet-key.js';
+import { nextPacketKey, packetKeyBytes, packetKeyFromSecret, type PacketKey } from './packet-key.js';
 import { DEFAULT_REPLAY_WINDOW, ReplayWindow } from './replay-window.js';
+
+/**
+ * Packets kept back below a send key's confidentiality limit for the
+ * connection's goodbye: once the key comes this close and no key update may
+ * start ({@link PacketProtection.sendKeySpent}), the core closes the
+ * connection, and its CLOSE (and the answers to the peer's packets while it
+ * drains) are sealed within these; past the limit nothing is sealed at all.
+ */
+export const CLOSE_RESERVE = 64;
 
 /** A key phase bit. */
 export type KeyPhase = 0 | 1;
@@ -115,7 +124,7 @@ export class PacketProtection {
 
   /** The peer's next-phase keys. Derived once, then kept, so forged packets of the other phase cost one derivation, not one each. */
   private recvNext(): PacketKey {
-    this.recvNextCache ??= packetKeyFromSecret(this.crypto, nextTrafficSecret(this.crypto, this.recvCurrent.secret));
+    this.recvNextCache ??= nextPacketKey(this.crypto, this.recvCurrent);
     return this.recvNextCache;
   }
 
@@ -141,7 +150,9 @@ export class PacketProtection {
   /**
    * {@link seal} into `out` (`payload.length + TAG_LEN` bytes, e.g. the rest of
    * the datagram after its header), so sending copies nothing. False when the
-   * key is exhausted (never in practice: keys update long before).
+   * key is exhausted (never: keys update long before, and the core asks
+   * {@link sendKeySpent} before each packet's header, which updates them or
+   * closes the connection first).
    */
   sealInto(header: Uint8Array, pn: number, payload: Uint8Array, out: Uint8Array): boolean {
     if (this.sealedWithKey >= this.limits.confidentialityLimit) return false;
@@ -151,6 +162,22 @@ export class PacketProtection {
     this.sealed++;
     if (this.sealedWithKey >= this.limits.updateAfterPackets) this.initiateKeyUpdate();
     return true;
+  }
+
+  /**
+   * Whether the send keys are within {@link CLOSE_RESERVE} packets of their
+   * confidentiality limit and no key update may start: the connection must
+   * close (RFC 9001 §6.6: update the keys or stop using the connection), its
+   * CLOSE sealed within the reserve. Starts the update instead when it may,
+   * and is then false. Asked before each packet of an open connection.
+   */
+  sendKeySpent(): boolean {
+    return this.sealedWithKey >= this.limits.confidentialityLimit - CLOSE_RESERVE && !this.initiateKeyUpdate();
+  }
+
+  /** Whether the send keys may seal another packet (below their confidentiality limit): a draining connection's CLOSE goes only while they may. */
+  get canSeal(): boolean {
+    return this.sealedWithKey < this.limits.confidentialityLimit;
   }
 
   /**
@@ -204,7 +231,7 @@ export class PacketProtection {
 
   private advanceSend(): void {
     const old = this.send;
-    this.send = packetKeyFromSecret(this.crypto, nextTrafficSecret(this.crypto, old.secret));
+    this.send = nextPacketKey(this.crypto, old);
     // Nothing is sealed with the old key again (a resend takes a new number): its bytes need not linger.
     old.wipe();
     this.sendGen++;
@@ -321,12 +348,24 @@ export class PacketProtection {
    * open: the core asks only while a copy would tell it something (a
    * server connection that moved to a client's new port it has not
    * validated). `'not-duplicate'`: the number was not a duplicate.
+   * `'too-old'`: of a phase whose keys are gone (the previous one once
+   * discarded, or one two or more back), so it cannot be told from a
+   * forgery and is dropped as {@link openInto} drops a fresh packet of such
+   * a phase, with no tag check and not counted again (it was counted a
+   * replay): an honest copy late by three probe timeouts is no forgery.
    */
-  authenticCopy(header: Uint8Array, keyPhase: KeyPhase, pn: number, ciphertext: Uint8Array, out: Uint8Array): 'copy' | 'auth' | 'integrity-limit' | 'not-duplicate' {
+  authenticCopy(header: Uint8Array, keyPhase: KeyPhase, pn: number, ciphertext: Uint8Array, out: Uint8Array): 'copy' | 'auth' | 'integrity-limit' | 'not-duplicate' | 'too-old' {
     if (this.window.check(pn) !== 'duplicate') return 'not-duplicate';
-    const current = keyPhase === (this.recvGen & 1);
-    const gen = current ? this.recvCurrent : pn < this.recvPhaseStart ? this.recvPrevious : undefined;
-    if (ciphertext.length >= TAG_LEN && gen !== undefined && gen.openInto(header, pn, ciphertext, out)) return 'copy';
+    let key: PacketKey | undefined;
+    if (keyPhase === (this.recvGen & 1)) {
+      if (pn < this.recvPhaseFloor) return 'too-old';
+      key = this.recvCurrent;
+    } else if (pn < this.recvPhaseStart) {
+      if (this.recvPrevious === undefined) return 'too-old';
+      key = this.recvPrevious;
+    }
+    // Of the other phase above the current keys' first packet: the next keys, which opened nothing yet, so no copy.
+    if (ciphertext.length >= TAG_LEN && key !== undefined && key.openInto(header, pn, ciphertext, out)) return 'copy';
     return this.failed('auth') === 'integrity-limit' ? 'integrity-limit' : 'auth';
   }
 

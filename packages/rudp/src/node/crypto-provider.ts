@@ -145,7 +145,11 @@ export const nodeCryptoProvider: CryptoProvider = {
   hmacSha256(key: Uint8Array, ...parts: readonly Uint8Array[]): Uint8Array {
     const h = createHmac('sha256', key);
     for (const p of parts) h.update(p);
-    return new Uint8Array(h.digest());
+    const digest = h.digest();
+    const out = new Uint8Array(digest);
+    // The copy is the caller's (a plain array, not a Buffer); the digest it came from is ours.
+    digest.fill(0);
+    return out;
   },
 
   randomBytes(n: number): Uint8Array {

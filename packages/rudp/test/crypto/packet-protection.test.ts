@@ -3,7 +3,7 @@ import type { AeadLimits } from '../../src/crypto/aead-limits.js';
 import { fromHex, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { createExporter } from '../../src/crypto/exporter.js';
 import { hkdfExpand, hkdfExtract } from '../../src/crypto/hkdf.js';
-import { PacketProtection, type KeyPhase } from '../../src/crypto/packet-protection.js';
+import { CLOSE_RESERVE, PacketProtection, type KeyPhase } from '../../src/crypto/packet-protection.js';
 import { DEFAULT_REPLAY_WINDOW, ReplayWindow } from '../../src/crypto/replay-window.js';
 import type { CryptoProvider } from '../../src/crypto/crypto-provider.js';
 import { nodeCryptoProvider as crypto, packetCipherProviders } from '../../src/node/crypto-provider.js';
@@ -293,6 +293,29 @@ for (const way of ways) {
       for (let pn = 0; pn < 3; pn++) send(client, pn, 'x');
       expect(client.seal(Uint8Array.of(0), 3, utf8('x'))).toEqual({ ok: false, reason: 'key-exhausted' });
       expect(sealWhole(client, Uint8Array.of(0), 3, utf8('x'))).toBeUndefined();
+    });
+
+    it('sendKeySpent: CLOSE_RESERVE packets before the limit, true when no update may start (the connection must close), else the update starts', () => {
+      const limits: AeadLimits = { updateAfterPackets: 1000, confidentialityLimit: CLOSE_RESERVE + 2, integrityLimit: 1000 };
+      const { client, server } = pair(limits);
+      send(client, 0, 'c0');
+      expect(client.sendKeySpent()).toBe(false);
+      send(client, 1, 'c1');
+      // The peer never sent: no update may start, and the reserve is what is left.
+      expect(client.sendKeySpent()).toBe(true);
+      expect(client.canSeal).toBe(true);
+      for (let pn = 2; pn < CLOSE_RESERVE + 2; pn++) send(client, pn, 'close');
+      expect(client.canSeal).toBe(false);
+      expect(client.seal(Uint8Array.of(0), CLOSE_RESERVE + 2, utf8('x'))).toEqual({ ok: false, reason: 'key-exhausted' });
+      // Another pair where the peer took part: the update starts instead.
+      const fresh = pair(limits);
+      expect(receive(fresh.server, send(fresh.client, 0, 'c0')).ok).toBe(true);
+      send(fresh.client, 1, 'c1');
+      expect(receive(fresh.client, send(fresh.server, 0, 's0')).ok).toBe(true);
+      fresh.client.acknowledged(0);
+      expect(fresh.client.sendKeySpent()).toBe(false);
+      expect(fresh.client.keyPhase()).toBe(1);
+      expect(server.counters().opened).toBe(0);
     });
 
     it('reports the integrity limit once that many forgeries arrived', () => {

@@ -51,10 +51,11 @@ function receive(to: PacketProtection, w: Wire): string | undefined {
 
 /**
  * A pair one update in: the client sent packets 0-3 in phase 0 (packet 2 still on its way), the server
- * sent packet 0 in phase 0, the client started phase 1 with packet 4 and the server followed it. Nothing
+ * sent packet 0 in phase 0, the client started phase 1 with packet 4 and the server followed it (`opened`:
+ * the client's packet 0, which the server opened in phase 0). Nothing
  * of the server's phase 1 was sent yet; both still hold their previous receive keys.
  */
-function oneUpdateIn(): { client: PacketProtection; server: PacketProtection; late: Wire } {
+function oneUpdateIn(): { client: PacketProtection; server: PacketProtection; late: Wire; opened: Wire } {
   const { client, server } = pair();
   const c = [0, 1, 2, 3].map((pn) => send(client, pn));
   for (const pn of [0, 1, 3]) expect(receive(server, c[pn] as Wire)).toBeUndefined();
@@ -63,7 +64,7 @@ function oneUpdateIn(): { client: PacketProtection; server: PacketProtection; la
   expect(client.initiateKeyUpdate()).toBe(true);
   expect(receive(server, send(client, 4))).toBeUndefined();
   expect(server.keyPhase()).toBe(1);
-  return { client, server, late: c[2] as Wire };
+  return { client, server, late: c[2] as Wire, opened: c[0] as Wire };
 }
 
 describe('a key update starts only once the peer acknowledged a packet of the current phase (RFC 9001 §6.1)', () => {
@@ -130,5 +131,38 @@ describe('a late packet whose keys are gone is dropped as too old, not counted a
     // Packet 2 of phase 0 now: the bit of phase 2, numbered below phase 1's packets.
     expect(receive(server, late)).toBe('too-old');
     expect(server.counters().authFailures).toBe(0);
+  });
+});
+
+describe('an authentic copy whose keys are gone (authenticCopy: a server moved to a port it has not validated) is too old, not a forgery', () => {
+  /** `authenticCopy` of `w`, into a buffer of its own. */
+  const copyOf = (to: PacketProtection, w: Wire) => to.authenticCopy(w.header, w.phase, w.pn, w.body, new Uint8Array(w.body.length - 16));
+
+  it('of the previous phase: a copy while its keys are kept, too old once they are discarded, with no tag check', () => {
+    const { server, opened } = oneUpdateIn();
+    expect(copyOf(server, opened)).toBe('copy');
+    server.discardPreviousKeys();
+    expect(copyOf(server, opened)).toBe('too-old');
+    // Its bytes need not even be a packet: no tag is checked, nothing counted a forgery.
+    expect(copyOf(server, { ...opened, body: new Uint8Array(opened.body.length) })).toBe('too-old');
+    expect(server.counters().authFailures).toBe(0);
+  });
+
+  it('of the phase two back (the current bit again, numbered below the previous phase)', () => {
+    const { client, server, opened } = oneUpdateIn();
+    expect(receive(client, send(server, 1))).toBeUndefined();
+    client.acknowledged(4);
+    client.discardPreviousKeys();
+    expect(client.initiateKeyUpdate()).toBe(true);
+    expect(receive(server, send(client, 5))).toBeUndefined();
+    expect(server.counters().keyUpdates).toBe(2);
+    expect(opened.phase).toBe(server.keyPhase());
+    expect(copyOf(server, opened)).toBe('too-old');
+    expect(server.counters().authFailures).toBe(0);
+    // A forged copy of a number of the current phase is still a forgery.
+    const current = send(client, 6);
+    expect(receive(server, current)).toBeUndefined();
+    expect(copyOf(server, { ...current, body: new Uint8Array(current.body.length) })).toBe('auth');
+    expect(server.counters().authFailures).toBe(1);
   });
 });

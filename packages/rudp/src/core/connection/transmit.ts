@@ -16,12 +16,15 @@ import { OUTGOING, PLAN, SOURCES } from '../send/packet-scratch.js';
 import { writeMtuProbe } from '../send/path-mtu.js';
 import { emptyArray } from '../shared-empty.js';
 import { AcceptAnswer } from '../handshake.js';
-import { startClose } from './close.js';
+import { PROTOCOL_VIOLATION, startClose } from './close.js';
 import { spendCredit } from './answer-credit.js';
 import { amplificationBlocked, pathProbeDue, pollPathProbe } from './migration.js';
 import { pollPathResponse } from './path-response.js';
 import { closeFrameSize, writeCloseFitting, writePadding } from '../../wire/frame.js';
 import { HEADER_SIZE, type PacketWriter, TAG_SIZE, TRAILER_SIZE, packetNumberLength } from '../../wire/packet.js';
+
+/** The close message of a connection whose send keys reached their confidentiality limit with no key update possible. */
+export const KEY_SPENT = 'packet keys exhausted: no key update possible before their confidentiality limit';
 
 /** A data packet with less room than this left is full (its sender would fill larger ones). */
 const FULL_PACKET_SLACK = 64;
@@ -35,6 +38,11 @@ export function nextDatagram(c: Connection, now: number, scratch: DatagramScratc
     }
     case 'established':
     case 'closing':
+      // Keys near their confidentiality limit that cannot be updated (a peer that never let them): the connection ends, its CLOSE sealed within the keys' reserve.
+      if (c.protection?.sendKeySpent() === true) {
+        startClose(c, now, { kind: 'local', code: PROTOCOL_VIOLATION, message: KEY_SPENT });
+        return pollCloseFrame(c, now, scratch);
+      }
       // A challenge to a new address of the client goes first: at most three a validation, within 3x.
       if (pathProbeDue(c, now)) return account(c, pollPathProbe(c, now, scratch, takePn(c)));
       if (amplificationBlocked(c)) return undefined;
@@ -224,6 +232,11 @@ function syncDatagramSize(c: Connection): void {
 function pollCloseFrame(c: Connection, now: number, scratch: DatagramScratch): Uint8Array | undefined {
   const closing = c.closing;
   if (closing === undefined || !closing.sendDue) return undefined;
+  // Keys at their confidentiality limit seal nothing more: the peer learns of the close from its idle timeout or a stateless reset.
+  if (c.protection !== undefined && !c.protection.canSeal) {
+    closing.sendDue = false;
+    return undefined;
+  }
   const answer = closing.firstSent && !c.encrypted;
   const size = answer ? Math.min(c.config.mtu, Math.floor(closing.answerCredit)) : c.config.mtu;
   // Not even the code fits yet: still due, until the peer's next packets bring more credit.

@@ -15,8 +15,8 @@ import { openFileStore, type FileStoreOptions, type ForumStore } from '../src/in
 import { lines, run, upload } from './helpers.js';
 import { heldWrite } from './held-write.js';
 
-const SHARE_BYTES = /^Your messages hold as much of the forum as one user may: at most (\d+) bytes of its threads' lines \(delete some of your messages to make room\)$/;
-const SHARE_LINES = "Your messages hold as much of the forum as one user may: at most 10 lines of its threads' lines (delete some of your messages to make room)";
+const SHARE_BYTES = /^Your messages hold as much of the forum as one user may: at most (\d+) bytes of the forum's threads \(delete some of your messages to make room\)$/;
+const SHARE_LINES = "Your messages hold as much of the forum as one user may: at most 10 lines of the forum's threads (delete some of your messages to make room)";
 const open = async (dir: string, options: FileStoreOptions): Promise<ForumStore> => {
   const s = await openFileStore(dir, { writeBudget: false, ...options })();
   if (E.isLeft(s)) throw new Error(s.left.message);

@@ -143,7 +143,7 @@ describe('threads per account (real server)', () => {
       // `1 mallory: ` + 400 characters + a newline: 412 bytes, two fit in 1,000.
       for (const id of ['m1', 'm2']) expect((await mallory.request(id, 'MSG', ['t', 'a'.repeat(400)])).lines).toEqual(['Message posted to t thread']);
       const refused = await mallory.request('m3', 'MSG', ['t', 'a'.repeat(400)]);
-      expect(refused).toMatchObject({ status: 'error', lines: ["Your messages hold as much of the forum as one user may: at most 1000 bytes of its threads' lines (delete some of your messages to make room)"] });
+      expect(refused).toMatchObject({ status: 'error', lines: ["Your messages hold as much of the forum as one user may: at most 1000 bytes of the forum's threads (delete some of your messages to make room)"] });
       expect((await bob.request('b1', 'MSG', ['t', 'b'.repeat(400)])).lines).toEqual(['Message posted to t thread']);
       expect((await mallory.request('d', 'DLT', ['t', '1'])).lines).toEqual(['The message has been deleted']);
       expect((await mallory.request('m4', 'MSG', ['t', 'a'.repeat(400)])).lines).toEqual(['Message posted to t thread']);

@@ -1,4 +1,4 @@
-import { BYTES_PER_THREAD_LINE, DEFAULT_DISK_STALL_MS, defaultMaxThreadLines, DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, parseProgramArguments } from 'forum-protocol';
+import { ACCOUNT_SHARE_DIVISOR, BYTES_PER_THREAD_LINE, DEFAULT_DISK_STALL_MS, defaultMaxThreadLines, defaultMaxUserThreadBytes, MIN_ACCOUNT_THREAD_LINES, DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, parseProgramArguments } from 'forum-protocol';
 import { DEFAULT_POSTGRES_TIMEOUTS as PG_TIMEOUTS } from 'forum-protocol/postgres';
 import { DEFAULT_MIN_FREE_BYTES } from './disk-quota.js';
 import { DEFAULT_RATE_IDLE_BELOW } from './event-loop-busy.js';
@@ -51,6 +51,8 @@ export interface ServerArgs {
   readonly maxDataBytes: number | undefined;
   /** Most bytes all thread files may hold (`--max-thread-bytes`). */
   readonly maxThreadBytes: number;
+  /** Most bytes of lines one account may hold in the threads (`--max-thread-bytes-per-user`); absent: the store's default share. */
+  readonly maxThreadBytesPerUser?: number;
   /** Free bytes an upload must leave on the data directory's file system; 0: none. */
   readonly minFreeBytes: number;
   /** How long a write to the data directory may be under way before new changes are refused (`--disk-stall-ms`), ms. */
@@ -100,7 +102,7 @@ export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUplo
 export const USAGE =
   'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--transfer-header-timeout SECONDS] [--identity-file FILE] [--cid-server-id N]' +
   ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-checks N] [--login-host-checks N] [--login-window SECONDS]' +
-  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--disk-stall-ms N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--handshake-rate N] [--max-threads-per-user N] [--max-accounts N] [--request-rate N] [--max-reply-bytes N] [--large-reply-rate MIB] [--request-charge KIB] [--rate-idle-below PERCENT] [--show-fingerprint]';
+  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--max-thread-bytes-per-user N] [--min-free-bytes N] [--disk-stall-ms N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--handshake-rate N] [--max-threads-per-user N] [--max-accounts N] [--request-rate N] [--max-reply-bytes N] [--large-reply-rate MIB] [--request-charge KIB] [--rate-idle-below PERCENT] [--show-fingerprint]';
 
 /** The `--help` text. */
 export const HELP = `${USAGE}
@@ -170,6 +172,13 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             line past it is refused (default ${LIMIT_DEFAULTS.maxThreadBytes}, 256 MiB);
                             and at most one line per ${BYTES_PER_THREAD_LINE} of them (${defaultMaxThreadLines(LIMIT_DEFAULTS.maxThreadBytes)} at
                             the default): a MSG or upload line past it is refused
+  --max-thread-bytes-per-user N
+                            most bytes one account's messages and upload lines
+                            may hold of all threads; one more is refused, so one
+                            account cannot fill the forum for everyone (default
+                            1/${ACCOUNT_SHARE_DIVISOR} of --max-thread-bytes, at least 1 MiB: ${defaultMaxUserThreadBytes(LIMIT_DEFAULTS.maxThreadBytes)} at
+                            the default); and at most 1/${ACCOUNT_SHARE_DIVISOR} of the lines (at least
+                            ${MIN_ACCOUNT_THREAD_LINES})
   --min-free-bytes N        free space an upload must leave on the data
                             directory's file system, whoever uploads (default
                             ${LIMIT_DEFAULTS.minFreeBytes}, 1 GiB; 0: none)
@@ -313,6 +322,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
     'min-free-bytes': { type: 'string' },
     'disk-stall-ms': { type: 'string' },
     'max-thread-bytes': { type: 'string' },
+    'max-thread-bytes-per-user': { type: 'string' },
     'memory-budget-mib': { type: 'string' },
     'max-connections-per-host': { type: 'string' },
     'max-connections-before-login': { type: 'string' },
@@ -414,6 +424,10 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   const threadBytesText = values['max-thread-bytes'] ?? String(LIMIT_DEFAULTS.maxThreadBytes);
   const maxThreadBytes = parseBytes(threadBytesText, 1);
   if (maxThreadBytes === undefined) return { kind: 'error', message: `invalid max thread bytes: ${threadBytesText}` };
+  if (values['max-thread-bytes-per-user'] !== undefined && databaseUrl !== undefined) return { kind: 'error', message: '--max-thread-bytes-per-user applies to the data directory, not to --store' };
+  const perUserBytesText = values['max-thread-bytes-per-user'];
+  const maxThreadBytesPerUser = perUserBytesText === undefined ? undefined : parseBytes(perUserBytesText, 1);
+  if (perUserBytesText !== undefined && maxThreadBytesPerUser === undefined) return { kind: 'error', message: `invalid max thread bytes per user: ${perUserBytesText}` };
   if (values['min-free-bytes'] !== undefined && databaseUrl !== undefined) return { kind: 'error', message: '--min-free-bytes applies to the data directory, not to --store' };
   const minFreeText = values['min-free-bytes'] ?? String(LIMIT_DEFAULTS.minFreeBytes);
   const minFreeBytes = parseBytes(minFreeText, 0);
@@ -480,6 +494,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
       minFreeBytes,
       diskStallMs,
       maxThreadBytes,
+      ...(maxThreadBytesPerUser === undefined ? {} : { maxThreadBytesPerUser }),
       memoryBudgetBytes: budgetMib === 0 ? undefined : budgetMib * 1024 * 1024,
       maxConnectionsPerHost,
       maxConnectionsBeforeLogin,

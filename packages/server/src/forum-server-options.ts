@@ -44,6 +44,8 @@ export interface ForumServerOptions {
   readonly maxDataBytes?: number;
   /** Most bytes all thread files may hold (`--max-thread-bytes`); the data directory only. Default forum-protocol's `DEFAULT_MAX_THREAD_BYTES`. */
   readonly maxThreadBytes?: number;
+  /** Most bytes of lines one account may hold in the threads (`--max-thread-bytes-per-user`); the data directory only. Default forum-protocol's `defaultMaxUserThreadBytes`. */
+  readonly maxThreadBytesPerUser?: number;
   /** Most accounts the data directory holds (`--max-accounts`): a new one past it is refused; the data directory only. `undefined`: no limit. */
   readonly maxAccounts?: number;
   /** Free bytes an upload must leave on the data directory's file system (`--min-free-bytes`); 0: none. Default 1 GiB. */

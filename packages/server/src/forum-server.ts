@@ -254,6 +254,7 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
       // Asked again just before each change is written, and before a file another program changed is read again.
       owned: () => lock.held(),
       ...(options.maxThreadBytes === undefined ? {} : { maxThreadBytes: options.maxThreadBytes }),
+      ...(options.maxThreadBytesPerUser === undefined ? {} : { maxUserThreadBytes: options.maxThreadBytesPerUser }),
       ...(options.diskStallMs === undefined ? {} : { diskStallMs: options.diskStallMs }),
       // Between its steps (its thread files read one by one: seconds for a large directory), never mid-recovery.
       ...(options.signal === undefined ? {} : { signal: options.signal }),

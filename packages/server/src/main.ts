@@ -155,6 +155,7 @@ const main = async (): Promise<number | undefined> => {
       minFreeBytes: args.minFreeBytes,
       diskStallMs: args.diskStallMs,
       ...(args.databaseUrl === undefined ? { maxThreadBytes: args.maxThreadBytes } : {}),
+      ...(args.maxThreadBytesPerUser === undefined ? {} : { maxThreadBytesPerUser: args.maxThreadBytesPerUser }),
       ...(args.databaseUrl === undefined && args.maxAccounts > 0 ? { maxAccounts: args.maxAccounts } : {}),
       maxThreadsPerUser: args.maxThreadsPerUser,
       requestRate: args.requestRate,

@@ -64,6 +64,8 @@ describe('server options for resource limits', () => {
   it('each option is read, and 0 turns the account limit and the memory budget off', () => {
     const a = run(['4000', '--account-limit', '3', '--account-window', '1.5', '--max-upload-bytes', '0', '--max-data-bytes', '5000', '--memory-budget-mib', '256', '--max-connections-per-host', '4', '--max-connections-before-login', '9', '--max-threads-per-user', '7', '--min-free-bytes', '0', '--max-thread-bytes', '5000', '--request-rate', '7']);
     expect(a.maxThreadBytes).toBe(5000);
+    expect(a.maxThreadBytesPerUser).toBeUndefined();
+    expect(run(['4000', '--max-thread-bytes-per-user', '2048']).maxThreadBytesPerUser).toBe(2048);
     expect(a.requestRate).toBe(7);
     expect(run(['4000', '--request-rate', '0']).requestRate).toBe(0);
     expect(run(['4000', '--large-reply-rate', '200']).largeReplyRateMib).toBe(200);
@@ -109,6 +111,8 @@ describe('server options for resource limits', () => {
       [['4000', '--store', 'postgres://h/db', '--disk-stall-ms', '5'], '--disk-stall-ms applies to the data directory, not to --store'],
       [['4000', '--max-thread-bytes', '0'], 'invalid max thread bytes: 0'],
       [['4000', '--store', 'postgres://h/db', '--max-thread-bytes', '5'], '--max-thread-bytes applies to the data directory, not to --store'],
+      [['4000', '--max-thread-bytes-per-user', '0'], 'invalid max thread bytes per user: 0'],
+      [['4000', '--store', 'postgres://h/db', '--max-thread-bytes-per-user', '5'], '--max-thread-bytes-per-user applies to the data directory, not to --store'],
       [['4000', '--store', 'postgres://h/db', '--min-free-bytes', '5'], '--min-free-bytes applies to the data directory, not to --store'],
       [['4000', '--max-accounts', 'x'], 'invalid max accounts: x'],
       [['4000', '--store', 'postgres://h/db', '--max-accounts', '5'], '--max-accounts applies to the data directory, not to --store'],

@@ -132,6 +132,27 @@ describe('threads per account (real server)', () => {
     }
   }, 60_000);
 
+  it('--max-thread-bytes-per-user 1000: one account\'s MSGs stop at its share, wherever it posts, and another account still posts', async () => {
+    const { server } = await scope.startInTemp(['--max-thread-bytes-per-user', '1000']);
+    const mallory = await rawClient(server.port);
+    const bob = await rawClient(server.port);
+    try {
+      await rawLogin(mallory, 'mallory', 'pw');
+      await rawLogin(bob, 'bob', 'pw');
+      expect((await bob.request('c', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
+      // `1 mallory: ` + 400 characters + a newline: 412 bytes, two fit in 1,000.
+      for (const id of ['m1', 'm2']) expect((await mallory.request(id, 'MSG', ['t', 'a'.repeat(400)])).lines).toEqual(['Message posted to t thread']);
+      const refused = await mallory.request('m3', 'MSG', ['t', 'a'.repeat(400)]);
+      expect(refused).toMatchObject({ status: 'error', lines: ["Your messages hold as much of the forum as one user may: at most 1000 bytes of the forum's threads (delete some of your messages to make room)"] });
+      expect((await bob.request('b1', 'MSG', ['t', 'b'.repeat(400)])).lines).toEqual(['Message posted to t thread']);
+      expect((await mallory.request('d', 'DLT', ['t', '1'])).lines).toEqual(['The message has been deleted']);
+      expect((await mallory.request('m4', 'MSG', ['t', 'a'.repeat(400)])).lines).toEqual(['Message posted to t thread']);
+    } finally {
+      await mallory.close();
+      await bob.close();
+    }
+  }, 60_000);
+
   it('--max-thread-bytes 600: a MSG that would take all thread files past it is refused with the line; the threads stay as they were', async () => {
     const { server } = await scope.startInTemp(['--max-thread-bytes', '600']);
     const c = await rawClient(server.port);

@@ -10,6 +10,7 @@ import { ThreadIncarnations } from '../store/thread-incarnations.js';
 import type { ThreadLimits } from '../store/thread-limits.js';
 import type { TransfersInFlight } from '../store/transfers-in-flight.js';
 import { uploadFileName, type Thread } from '../store/thread.js';
+import { AccountShares } from './account-shares.js';
 import type { DiskWatch } from './disk-watch.js';
 import type { UndoJournal } from './undo-journal.js';
 
@@ -68,6 +69,8 @@ export class DirectoryContents {
    * so a forum of one-character messages held 6 to 9 times its bytes (attack round 25).
    */
   threadLines = 0;
+  /** Each account's lines and their bytes, counted as `threadLines` is (account-shares.ts). */
+  readonly shares = new AccountShares();
   // The directory names of every thread's recorded uploads, kept as threads gain uploads and go, so that
   // CRT and UPD check a name without walking every thread under the namespace lock. A count, not a set:
   // hand-written files may record one name in two threads ("a-b" + "c" and "a" + "b-c").
@@ -82,6 +85,7 @@ export class DirectoryContents {
     for (const stored of this.threads.values()) {
       this.threadBytes += stored.bytes;
       this.threadLines += stored.thread.entries.length;
+      this.shares.addEntries(stored.thread.entries, 1);
     }
     this.otherNames = new Set(otherNames);
     for (const st of this.threads.values()) for (const f of uploadNames(st.thread)) this.countUpload(uploadFileName(st.thread.title, f), 1);
@@ -92,6 +96,8 @@ export class DirectoryContents {
     const before = this.threads.get(title);
     this.threadBytes += stored.bytes - (before?.bytes ?? 0);
     this.threadLines += stored.thread.entries.length - (before?.thread.entries.length ?? 0);
+    if (before !== undefined) this.shares.addEntries(before.thread.entries, -1);
+    this.shares.addEntries(stored.thread.entries, 1);
     this.threads.set(title, stored);
   }
 
@@ -135,6 +141,10 @@ export interface FileStoreContext {
   readonly maxThreadBytes: number;
   /** Most entries all threads together may hold (FileStoreOptions.maxThreadLines). */
   readonly maxThreadLines: number;
+  /** Most bytes of lines one account's entries may hold (FileStoreOptions.maxUserThreadBytes). */
+  readonly maxUserThreadBytes: number;
+  /** Most entries one account may hold (FileStoreOptions.maxUserThreadLines). */
+  readonly maxUserThreadLines: number;
   readonly limits: ThreadLimits;
   /**
    * Charges `actor` a thread write of `bytes` (write-budget.ts), or says why not (nothing charged then).

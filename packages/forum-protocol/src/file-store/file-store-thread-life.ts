@@ -65,6 +65,7 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
   const forgetRemoved = (title: string, stored: StoredThread, held: boolean): void => {
     contents.threadBytes -= stored.bytes;
     contents.threadLines -= stored.thread.entries.length;
+    contents.shares.addEntries(stored.thread.entries, -1);
     contents.threads.delete(title);
     contents.incarnations.removed(title);
     if (held) contents.holdRemoving(title, 1);

@@ -2,6 +2,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-write.js';
+import { entryShare, shareChange, type Share } from './account-shares.js';
 import { readThreadFile } from './file-store-load.js';
 import { ForeignChangeError } from './undo-journal.js';
 import { toIoError, type StoreError } from '../store/errors.js';
@@ -89,6 +90,13 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
     const growth = plan.right.stored.bytes - cur.bytes;
     if (growth > 0 && contents.threadBytes + growth > ctx.maxThreadBytes) return E.left({ kind: 'threadStorageFull', limit: ctx.maxThreadBytes });
     if (contents.threadLines + 1 > ctx.maxThreadLines) return E.left({ kind: 'threadStorageFull', limit: ctx.maxThreadLines, unit: 'lines' });
+    // The uploader's share (account-shares.ts), as a MSG's line counts for its author.
+    const share = entryShare(line);
+    if (share !== undefined) {
+      const held = contents.shares.of(share.account);
+      if (held.bytes + share.bytes > ctx.maxUserThreadBytes) return E.left({ kind: 'threadStorageFull', limit: ctx.maxUserThreadBytes, who: 'account' });
+      if (held.lines + 1 > ctx.maxUserThreadLines) return E.left({ kind: 'threadStorageFull', limit: ctx.maxUserThreadLines, unit: 'lines', who: 'account' });
+    }
     return E.right(plan.right);
   };
 
@@ -117,6 +125,32 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
     // past the limit (a DLT's line failing behind a MSG elsewhere: 21 lines held under a limit of 20).
     let heldBytes = 0;
     let heldLines = 0;
+    // Per account, as the two counts above: the batch's change of its share so far, and the growth of it held.
+    const shareSum = new Map<string, Share>();
+    const shareHeld = new Map<string, Share>();
+    const heldOf = (account: string): Share => shareHeld.get(account) ?? { lines: 0, bytes: 0 };
+    const grown = (account: string, step: Share | undefined): Share => {
+      const sum = shareSum.get(account) ?? { lines: 0, bytes: 0 };
+      return { lines: Math.max(0, sum.lines + (step?.lines ?? 0)), bytes: Math.max(0, sum.bytes + (step?.bytes ?? 0)) };
+    };
+    const overShare = (actor: string, step: ReadonlyMap<string, Share>): StoreError | undefined => {
+      const next = grown(actor, step.get(actor));
+      const held = heldOf(actor);
+      const now = contents.shares.of(actor);
+      if (next.bytes > held.bytes && now.bytes + next.bytes - held.bytes > ctx.maxUserThreadBytes) return { kind: 'threadStorageFull', limit: ctx.maxUserThreadBytes, who: 'account' };
+      if (next.lines > held.lines && now.lines + next.lines - held.lines > ctx.maxUserThreadLines) return { kind: 'threadStorageFull', limit: ctx.maxUserThreadLines, unit: 'lines', who: 'account' };
+      return undefined;
+    };
+    const holdShares = (step: ReadonlyMap<string, Share>): void => {
+      for (const [account, s] of step) {
+        const next = grown(account, s);
+        const held = heldOf(account);
+        contents.shares.add(account, { lines: next.lines - held.lines, bytes: next.bytes - held.bytes });
+        shareHeld.set(account, next);
+        const sum = shareSum.get(account) ?? { lines: 0, bytes: 0 };
+        shareSum.set(account, { lines: sum.lines + s.lines, bytes: sum.bytes + s.bytes });
+      }
+    };
     const accepted: { readonly job: ThreadJob; readonly result: unknown }[] = [];
     // The plan of the first change accepted, made from `original`: alone in its batch (the usual case),
     // it is the batch's plan, and a change of a large thread is formatted once, not twice.
@@ -157,6 +191,14 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
         job.settle(E.left({ kind: 'threadStorageFull', limit: ctx.maxThreadLines, unit: 'lines' } satisfies StoreError));
         continue;
       }
+      // The asking account's share (account-shares.ts): counted from the first entry the change touches.
+      const shareStep = change === undefined ? new Map<string, Share>() : shareChange(cur.thread.entries, out.right.thread.entries, change.from);
+      const shareRefusal = job.actor === undefined ? undefined : overShare(job.actor, shareStep);
+      if (shareRefusal !== undefined) {
+        job.settle(E.left(shareRefusal));
+        continue;
+      }
+      holdShares(shareStep);
       contents.threadBytes += bytesHeld - heldBytes;
       contents.threadLines += linesHeld - heldLines;
       heldBytes = bytesHeld;
@@ -174,10 +216,16 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
       // The counts held this batch's growth already: corrected to what was written, a shrink given back now.
       contents.threadBytes += written.bytes - original.bytes - heldBytes;
       contents.threadLines += written.thread.entries.length - original.thread.entries.length - heldLines;
+      // Each account's share likewise: its growth held already, a shrink given back now.
+      for (const [account, sum] of shareSum) {
+        const held = heldOf(account);
+        contents.shares.add(account, { lines: sum.lines - held.lines, bytes: sum.bytes - held.bytes });
+      }
       contents.threads.set(title, written);
     } catch (e) {
       contents.threadBytes -= heldBytes;
       contents.threadLines -= heldLines;
+      for (const [account, held] of shareHeld) contents.shares.add(account, { lines: -held.lines, bytes: -held.bytes });
       // Changed by another program (attack round 9: a server frozen past its lock's takeover finished a write
       // late): read again, so that the next change of it goes ahead instead of every one being refused until a
       // restart. Only if its upload lines are the same (those name files the name index counts), and only if the
@@ -188,6 +236,8 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
         if (typeof again !== 'string' && sameUploadLines(again.thread, original.thread) && contents.threads.get(title) === original) {
           contents.threadBytes += again.bytes - original.bytes;
           contents.threadLines += again.thread.entries.length - original.thread.entries.length;
+          contents.shares.addEntries(original.thread.entries, -1);
+          contents.shares.addEntries(again.thread.entries, 1);
           contents.threads.set(title, again);
         }
       }

@@ -13,6 +13,7 @@ import type { ForumStore, UploadError, UploadWriter } from '../store/store.js';
 import { storedNameProblem } from './stored-name.js';
 import { writtenBytes } from '../store/thread-change.js';
 import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
+import { entryShare } from './account-shares.js';
 import { hasUpload, parseThreadFile, uploadFileName, wordProblem, type ThreadEntry } from '../store/thread.js';
 import { endUploadStream, TransferStop } from '../store/transfers-in-flight.js';
 
@@ -191,6 +192,9 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
             const growth = Math.max(0, plan.right.stored.bytes - current.bytes);
             contents.threadBytes += growth;
             contents.threadLines += 1;
+            // The uploader's share, held the same way (account-shares.ts; planUploadLine checked it).
+            const share = entryShare(line);
+            if (share !== undefined) contents.shares.add(share.account, { lines: 1, bytes: share.bytes });
             // The bytes go in place first, then the line that makes them visible; the intent
             // record lets the next open remove the bytes if a crash comes between the two.
             let intent: string | undefined;
@@ -220,6 +224,7 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
             } catch (e) {
               contents.threadBytes -= growth;
               contents.threadLines -= 1;
+              if (share !== undefined) contents.shares.add(share.account, { lines: -1, bytes: -share.bytes });
               await discard();
               // Kept, with the name, when the file stays: deleted, the next open read the file as a thread of that name.
               if (intent !== undefined) keepNameIfLeft(name, !orphaned && (await endIntent(intent)));

@@ -18,9 +18,10 @@ import { TransfersInFlight } from '../store/transfers-in-flight.js';
 import { DEFAULT_DISK_STALL_MS, DiskWatch } from './disk-watch.js';
 import { createUndoJournal } from './undo-journal.js';
 import { createWriteBudget, type WriteBudget, type WriteBudgetOptions } from './write-budget.js';
+import { ACCOUNT_SHARE_DIVISOR, defaultMaxUserThreadBytes, defaultMaxUserThreadLines, MIN_ACCOUNT_THREAD_BYTES, MIN_ACCOUNT_THREAD_LINES } from './account-shares.js';
 import { overLimitWarnings } from './over-limit-warnings.js';
 
-export { DEFAULT_DISK_STALL_MS, UNSTORABLE };
+export { ACCOUNT_SHARE_DIVISOR, DEFAULT_DISK_STALL_MS, MIN_ACCOUNT_THREAD_BYTES, MIN_ACCOUNT_THREAD_LINES, UNSTORABLE, defaultMaxUserThreadBytes, defaultMaxUserThreadLines };
 
 /** Options for {@link openFileStore}. */
 export interface FileStoreOptions {
@@ -43,6 +44,21 @@ export interface FileStoreOptions {
    * 25). Default `maxThreadBytes` ÷ {@link BYTES_PER_THREAD_LINE}.
    */
   readonly maxThreadLines?: number;
+  /**
+   * Most bytes one account's lines (its messages and upload lines, wherever they
+   * are) may hold of all threads: a MSG, EDT or upload line by it that would add
+   * bytes past it is refused (`threadStorageFull`, `who: 'account'`). Without it
+   * one account filled `maxThreadBytes` in minutes, and every other user's MSG
+   * was refused until it deleted its own (attack round 26). Default
+   * {@link defaultMaxUserThreadBytes}: 1/64 of `maxThreadBytes`, at least 1 MiB.
+   */
+  readonly maxUserThreadBytes?: number;
+  /**
+   * Most entries one account may hold of all threads, as `maxUserThreadBytes`
+   * (`unit: 'lines'`). Default {@link defaultMaxUserThreadLines}: 1/64 of
+   * `maxThreadLines`, at least 8,192.
+   */
+  readonly maxUserThreadLines?: number;
   /**
    * Bytes a second of thread writes (MSG, EDT, DLT, an upload's line) each
    * account, and the store, may put on disk (see write-budget.ts); `false`:
@@ -151,11 +167,15 @@ export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.T
     if (!Number.isSafeInteger(maxThreadBytes) || maxThreadBytes < 1) throw new RangeError(`maxThreadBytes must be a whole number from 1 (got ${String(maxThreadBytes)})`);
     const maxThreadLines = options.maxThreadLines ?? defaultMaxThreadLines(maxThreadBytes);
     if (!Number.isSafeInteger(maxThreadLines) || maxThreadLines < 1) throw new RangeError(`maxThreadLines must be a whole number from 1 (got ${String(maxThreadLines)})`);
+    const maxUserThreadBytes = options.maxUserThreadBytes ?? defaultMaxUserThreadBytes(maxThreadBytes);
+    if (!Number.isSafeInteger(maxUserThreadBytes) || maxUserThreadBytes < 1) throw new RangeError(`maxUserThreadBytes must be a whole number from 1 (got ${String(maxUserThreadBytes)})`);
+    const maxUserThreadLines = options.maxUserThreadLines ?? defaultMaxUserThreadLines(maxThreadLines);
+    if (!Number.isSafeInteger(maxUserThreadLines) || maxUserThreadLines < 1) throw new RangeError(`maxUserThreadLines must be a whole number from 1 (got ${String(maxUserThreadLines)})`);
     const budget = options.writeBudget === false ? undefined : createWriteBudget(options.writeBudget);
     const clock = options.clock ?? (() => performance.now());
     const diskStallMs = options.diskStallMs ?? DEFAULT_DISK_STALL_MS;
     if (!(diskStallMs > 0)) throw new RangeError(`diskStallMs must be above 0 (got ${String(diskStallMs)})`);
-    const settings = { maxThreadFileBytes, maxThreadBytes, maxThreadLines, limits, uploadsRemoved: options.onUploadsRemoved ?? (() => {}), owned: options.owned ?? (async () => true), warn: options.onWarning ?? (() => {}) };
+    const settings = { maxThreadFileBytes, maxThreadBytes, maxThreadLines, maxUserThreadBytes, maxUserThreadLines, limits, uploadsRemoved: options.onUploadsRemoved ?? (() => {}), owned: options.owned ?? (async () => true), warn: options.onWarning ?? (() => {}) };
     const disk = new DiskWatch(clock, diskStallMs);
     return E.right(makeStore(dir, await loadDataDirectory(dir, maxThreadFileBytes, options.signal, options.onRecovered), { ...settings, disk }, budget, clock));
   });
@@ -164,7 +184,7 @@ export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.T
 const makeStore = (
   dir: string,
   loaded: LoadedDirectory,
-  settings: Pick<FileStoreContext, 'maxThreadFileBytes' | 'maxThreadBytes' | 'maxThreadLines' | 'limits' | 'uploadsRemoved' | 'owned' | 'warn' | 'disk'>,
+  settings: Pick<FileStoreContext, 'maxThreadFileBytes' | 'maxThreadBytes' | 'maxThreadLines' | 'maxUserThreadBytes' | 'maxUserThreadLines' | 'limits' | 'uploadsRemoved' | 'owned' | 'warn' | 'disk'>,
   budget: WriteBudget | undefined,
   clock: () => number,
 ): ForumStore => {

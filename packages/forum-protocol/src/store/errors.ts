@@ -43,13 +43,17 @@ export interface NoFileError {
 }
 /**
  * The data directory's threads hold as many bytes (`maxThreadBytes`), or as many lines (`maxThreadLines`,
- * `unit: 'lines'`), as the store allows: a change that adds bytes, or lines, is refused.
+ * `unit: 'lines'`), as the store allows: a change that adds bytes, or lines, is refused. With
+ * `who: 'account'`, the lines of the account asking hold its share (`maxUserThreadBytes`,
+ * `maxUserThreadLines`: file-store/account-shares.ts), however much room the forum has.
  */
 export interface ThreadStorageFullError {
   readonly kind: 'threadStorageFull';
   readonly limit: number;
   /** The limit is of lines; absent: of bytes. */
   readonly unit?: 'lines';
+  /** The limit is the asking account's share; absent: of all threads. */
+  readonly who?: 'account';
 }
 /** The thread holds as many lines, or as long an RDT reply, as a thread may (limits.ts): a line more is refused. */
 export interface ThreadFullError {
@@ -122,6 +126,7 @@ export const commandErrorText = (e: CommandError): string => {
     case 'threadFull':
       return `Thread ${e.title} is full: it cannot grow any longer (delete or shorten messages, or start a new thread)`;
     case 'threadStorageFull':
+      if (e.who === 'account') return `Your messages hold as much of the forum as one user may: at most ${e.limit} ${e.unit ?? 'bytes'} of the forum's threads (delete some of your messages to make room)`;
       return `The forum is full: its threads hold at most ${e.limit} ${e.unit ?? 'bytes'} (delete messages or threads to make room)`;
     case 'uploadStorageFull': {
       const head =

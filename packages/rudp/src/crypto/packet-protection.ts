@@ -29,6 +29,14 @@ import { DEFAULT_REPLAY_WINDOW, ReplayWindow } from './replay-window.js';
  */
 export const CLOSE_RESERVE = 64;
 
+/**
+ * Packets of the peer's current key phase that must open before it may start the next one while the
+ * previous phase's keys are still kept: half the smallest `keyUpdateAfterPackets` (32, core/config.ts),
+ * so an honest peer losing under half its packets never waits, and a hostile one pays for each update
+ * (two key derivations, some 80 opens) with 16 packets.
+ */
+export const MIN_PEER_PHASE_PACKETS = 16;
+
 /** A key phase bit. */
 export type KeyPhase = 0 | 1;
 
@@ -103,6 +111,8 @@ export class PacketProtection {
   private peerUsesCurrent = false;
   /** The receive keys rotated since {@link takeRotation} last asked. */
   private rotated = false;
+  /** Packets opened with the current receive keys (see {@link mayFollow}). */
+  private openedInPhase = 0;
 
   // Counters as fields, not an object of their own: every connection has them.
   private sealed = 0;
@@ -304,7 +314,8 @@ export class PacketProtection {
   /**
    * The receive key a packet of `keyPhase` numbered `pn` claims: the current phase's, or of the other
    * phase an older packet's (the previous keys) or the peer's next keys (a key update). `undefined`: an
-   * older packet of the other phase once the previous keys are discarded, or one of the current bit below
+   * older packet of the other phase once the previous keys are discarded, a newer one while they are
+   * kept (the peer updating again sooner than it may), or one of the current bit below
    * the previous phase's packets (a phase two or more back, whose keys are gone), dropped as too old
    * without a tag check (the peer numbers each phase above every packet of the one before, so neither
    * can be of a phase it reads now): an honest late packet is not counted a forgery.
@@ -312,7 +323,19 @@ export class PacketProtection {
   private receiveKey(keyPhase: KeyPhase, pn: number): PacketKey | undefined {
     if (keyPhase === (this.recvGen & 1)) return pn < this.recvPhaseFloor ? undefined : this.recvCurrent;
     if (pn < this.recvPhaseStart) return this.recvPrevious;
-    return this.recvNext();
+    return this.mayFollow() ? this.recvNext() : undefined;
+  }
+
+  /**
+   * Whether a packet of the peer's next phase may be tried: each update the peer starts costs two key
+   * derivations, and a peer starting one in every packet made each packet cost some 80 times an open
+   * (attack round 26). So it may start one only once the previous keys are gone (three probe timeouts after
+   * its last, RFC 9001 §6.5) or once {@link MIN_PEER_PHASE_PACKETS} of its packets opened in the current
+   * phase (an honest peer seals at least 32 a phase); its update that follows ours is always taken. A
+   * packet refused here is dropped as too old with no derivation, and opens when sent again after.
+   */
+  private mayFollow(): boolean {
+    return this.recvPrevious === undefined || this.sendGen > this.recvGen || this.openedInPhase >= MIN_PEER_PHASE_PACKETS;
   }
 
   /** Packet `pn` opened with `key`: marks it seen, and follows the peer into its next key phase when `key` was those keys. */
@@ -320,6 +343,7 @@ export class PacketProtection {
     this.window.mark(pn);
     this.opened++;
     if (key === this.recvCurrent) {
+      this.openedInPhase++;
       this.peerUsesCurrent = true;
       this.recvPhaseStart = Math.min(this.recvPhaseStart, pn);
     } else if (key !== this.recvPrevious) {
@@ -332,6 +356,7 @@ export class PacketProtection {
       this.recvPhaseFloor = this.recvPhaseStart;
       this.recvPhaseStart = pn;
       this.peerUsesCurrent = true;
+      this.openedInPhase = 1;
       this.rotated = true;
       if (this.sendGen < this.recvGen) this.advanceSend();
     }

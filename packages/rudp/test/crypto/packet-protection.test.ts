@@ -255,6 +255,9 @@ for (const way of ways) {
       expect(text(receive(client, lost[0] as Wire))).toBe('s1');
       server.acknowledged(1);
       expect(server.initiateKeyUpdate()).toBe(true);
+      // Three probe timeouts after s1 reached it, the client dropped its previous keys (before, it need not have:
+      // a peer's next phase is opened only once they are gone or 16 of its current phase opened, attack round 26).
+      client.discardPreviousKeys();
       const w = send(server, 6, 's6');
       expect(w.phase).toBe(0);
       expect(text(receive(client, w))).toBe('s6');
@@ -273,6 +276,46 @@ for (const way of ways) {
       server.discardPreviousKeys();
       expect(server.initiateKeyUpdate()).toBe(true);
       expect(server.counters().keyUpdates).toBe(2);
+    });
+
+    it('a peer\'s next update while the previous receive keys are kept and under 16 of its packets of the phase opened is dropped as too old, with no key derived; it opens once they are discarded', () => {
+      const { client, server } = updated();
+      // A hostile client updates again as soon as its own rules let it, its own previous keys dropped at once.
+      expect(text(receive(client, send(server, 1, 's1')))).toBe('s1');
+      client.acknowledged(4);
+      client.discardPreviousKeys();
+      expect(client.initiateKeyUpdate()).toBe(true);
+      const again = send(client, 5, 'c5');
+      expect(again.phase).toBe(0);
+      const before = server.counters();
+      expect(receive(server, again)).toEqual({ ok: false, reason: 'too-old' });
+      expect(server.counters()).toEqual({ ...before, replays: before.replays + 1 });
+      expect(server.keyPhase()).toBe(1);
+      // Three probe timeouts on (the core's clock), the keys go, and the same packet, sent again, opens.
+      server.discardPreviousKeys();
+      const r = receive(server, again);
+      expect(r.ok && r.keyUpdated).toBe(true);
+      expect(text(r)).toBe('c5');
+      expect(server.counters().keyUpdates).toBe(2);
+    });
+
+    it('a peer\'s next update while the previous receive keys are kept opens once 16 of its packets of the current phase did (an honest peer seals 32 a phase at least)', () => {
+      const { client, server } = updated();
+      expect(text(receive(client, send(server, 1, 's1')))).toBe('s1');
+      // c4 opened in phase 1, and 14 more: 15. A 16th is late on the path.
+      for (let pn = 5; pn < 19; pn++) expect(receive(server, send(client, pn, `c${pn}`)).ok).toBe(true);
+      const late = send(client, 19, 'c19');
+      client.acknowledged(4);
+      client.discardPreviousKeys();
+      expect(client.initiateKeyUpdate()).toBe(true);
+      const next = send(client, 20, 'c20');
+      expect(receive(server, next)).toEqual({ ok: false, reason: 'too-old' });
+      expect(text(receive(server, late))).toBe('c19');
+      // The previous keys are still kept, yet the update opens now.
+      expect(server.holdsPreviousKeys).toBe(true);
+      const r = receive(server, next);
+      expect(r.ok && r.keyUpdated).toBe(true);
+      expect(text(r)).toBe('c20');
     });
 
     it('a late packet of the previous phase opens while its keys are kept; once discarded it is dropped as too old, with no tag check (not counted a forgery)', () => {

@@ -6,6 +6,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { describe, expect, it, vi } from 'vitest';
+import { expectSameBytes } from '../../../test-support/same-bytes.js';
 import { openPostgresStore, SCHEMA_VERSION, UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
 import { sweepDoomedBatch } from '../src/postgres-store/postgres-doomed-uploads.js';
 import { lines, readAll, run, upload } from './helpers.js';
@@ -458,7 +459,7 @@ describe('rolling upgrade to schema 8', () => {
     expect(swept.reduce((x, y) => x + y, 0)).toBe(5);
     const read = await c.openDownload('kept', 'f')();
     if (E.isLeft(read)) throw new Error('openDownload failed');
-    expect(await readAll(read.right.stream)).toEqual(bytes);
+    expectSameBytes(await readAll(read.right.stream), bytes, 'kept/f');
     expect(await left(d.sql)).toEqual({ chunks: 2, doomed: 0, bytes: bytes.length });
   });
 
@@ -478,7 +479,7 @@ describe('rolling upgrade to schema 8', () => {
     expect(await b.sql`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
     const d = await b.openDownload('kept', 'f')();
     if (E.isLeft(d)) throw new Error('openDownload failed');
-    expect(await readAll(d.right.stream)).toEqual(bytes);
+    expectSameBytes(await readAll(d.right.stream), bytes, 'kept/f');
     // A schema 7 server's RMV (its statements: the thread row locked, then deleted, the cascade doing the rest).
     await run(b, 'alice', 'CRT old');
     const id = await storeChunks(b, 'old', 'g', 50);

@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
+import { expectSameBytes, expectSameByteLists } from '../../../test-support/same-bytes.js';
 import { formatAddress } from '../src/core/sans-io.js';
 import { BatchSocket } from '../src/node/batch-socket.js';
 import { META_WORDS, RECEIVE_SLOTS, type UdpBatchHandle } from '../src/node/udp-batch.js';
@@ -33,7 +34,7 @@ describe.skipIf(addon === undefined)('the batched UDP addon', () => {
     for (let i = 0; i < n; i++) tx.send(pattern(i, 1 + ((i * 97) % 1472)), rx.socket.address().port, '127.0.0.1');
     await until(() => rx.got.length === n, `${n} datagrams`);
     rx.got.forEach((g, i) => {
-      expect(g.data).toEqual(pattern(i, 1 + ((i * 97) % 1472)));
+      expectSameBytes(g.data, pattern(i, 1 + ((i * 97) % 1472)), `datagram ${i}`);
       expect(g.from).toBe(`127.0.0.1:${tx.address().port}`);
       // A message that fills most of its datagram is then delivered as a view, keeping no other datagram alive.
       expect(g.ownBuffer).toBe(true);
@@ -114,7 +115,7 @@ describe.skipIf(addon === undefined)('the batched UDP addon', () => {
     b.flush();
     const sentA = calls.filter((c) => c.socket === 'a').flatMap((c) => c.datagrams);
     const sentB = calls.filter((c) => c.socket === 'b').flatMap((c) => c.datagrams);
-    expect(sentA).toEqual(Array.from({ length: 300 }, (_, i) => pattern(i, 20 + (i % 100))));
+    expectSameByteLists(sentA, Array.from({ length: 300 }, (_, i) => pattern(i, 20 + (i % 100))), "a's datagrams");
     expect(sentB).toEqual(Array.from({ length: 6 }, (_, i) => pattern(i * 50, 10)));
     // Each of b's datagrams flushed a's queue before it (a's run is cut at every switch), and none was held back.
     expect(calls.map((c) => `${c.socket}${c.datagrams.length}`)).toEqual(['a1', 'b1', 'a50', 'b1', 'a50', 'b1', 'a50', 'b1', 'a50', 'b1', 'a50', 'b1', 'a49']);

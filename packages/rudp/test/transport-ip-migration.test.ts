@@ -12,6 +12,7 @@
  * connection limit takes no connection that moves there.
  */
 import { describe, expect, it } from 'vitest';
+import { expectSameByteLists } from '../../../test-support/same-bytes.js';
 import type { Connection } from '../src/core/connection.js';
 import { CAUTION_PTOS } from '../src/core/connection/migration.js';
 import { Endpoint } from '../src/core/endpoint.js';
@@ -97,9 +98,6 @@ function challengesTo(log: ReturnType<typeof trafficLog>, to: PeerAddress, until
   return out;
 }
 
-const sameMessages = (got: readonly Uint8Array[], want: readonly Uint8Array[]): boolean =>
-  got.length === want.length && got.every((m, i) => Buffer.from(m.buffer, m.byteOffset, m.byteLength).equals(want[i] as Uint8Array));
-
 const migratedAt = (p: Pair): number | undefined => p.serverEvents.find((r) => r.event.type === 'migrated')?.at;
 
 describe('IP address change: the server follows its client to another host', () => {
@@ -125,8 +123,8 @@ describe('IP address change: the server follows its client to another host', () 
         if (e.type === 'migrated') atMove = { srtt: sc.rtt.srtt, hasSample: sc.rtt.hasSample, cc: sc.cc, datagramSize: sc.pmtu.current };
       };
       p.sim.runFor(20_000);
-      expect(sameMessages(messagesOf(p.serverEvents), sent)).toBe(true);
-      expect(sameMessages(messagesOf(p.clientEvents), sent)).toBe(true);
+      expectSameByteLists(messagesOf(p.serverEvents), sent);
+      expectSameByteLists(messagesOf(p.clientEvents), sent);
       expect(ackedOf(p.clientEvents).map((a) => a.id)).toEqual(sent.map((_, i) => i));
       expect(sc.state).toBe('established');
       expect(sc.remote).toBe(MOVED);
@@ -191,7 +189,7 @@ describe('IP address change: the server follows its client to another host', () 
     p.sim.setLinks(MOVED, SERVER, { ...NEW_PATH, mtu: 1300 });
     p.sim.runFor(30_000);
     expect(sc.remote).toBe(MOVED);
-    expect(sameMessages(messagesOf(p.clientEvents), sent)).toBe(true);
+    expectSameByteLists(messagesOf(p.clientEvents), sent);
     const st = sc.stats();
     expect(st.datagramSize).toBeLessThanOrEqual(1300);
     expect(st.mtuBlackHoles).toBe(0);
@@ -220,7 +218,7 @@ describe('IP address change: the server follows its client to another host', () 
     p.sim.rebind(CLIENT, MOVED);
     p.sim.setLinks(MOVED, SERVER, { ...link, ...NEW_PATH });
     p.sim.runFor(10_000);
-    expect(sameMessages(messagesOf(p.clientEvents), sent)).toBe(true);
+    expectSameByteLists(messagesOf(p.clientEvents), sent);
     expect(sc.remote).toBe(MOVED);
     const m = atMove as NonNullable<typeof atMove>;
     // Nothing but challenges went to the new address before it was validated (3x a keep-alive leaves no room for data).
@@ -247,7 +245,7 @@ describe('IP address change: the server follows its client to another host', () 
       p.sim.rebind(CLIENT, MOVED);
       p.sim.setLinks(MOVED, SERVER, NEW_PATH);
       p.sim.runFor(20_000);
-      expect(messagesOf(p.clientEvents)).toEqual(sent);
+      expectSameByteLists(messagesOf(p.clientEvents), sent);
       expect(sc.remote).toBe(MOVED);
       const movedAt = migratedAt(p) as number;
       const firstIn = log.find((e) => e.dir === 'in' && e.peer === MOVED) as { size: number };
@@ -290,7 +288,7 @@ describe('IP address change: attackers', () => {
       p.server.handleDatagram = (now, data, from) => real(now, data, from === CLIENT && protectedPacket(data) ? third : from);
       p.sim.runFor(30_000);
       // The connection lives on at the client's address: the server's data reaches it, its packets arrive rewritten.
-      expect(sameMessages(messagesOf(p.clientEvents), sent)).toBe(true);
+      expectSameByteLists(messagesOf(p.clientEvents), sent);
       expect(sc.remote).toBe(CLIENT);
       expect(sc.cc).toBe(controller);
       const st = p.server.stats();
@@ -409,7 +407,7 @@ describe('IP address change: attackers', () => {
     const st = p.server.stats();
     expect(st.pathValidationsRefused).toBeGreaterThan(0);
     expect({ validations: st.pathValidations, migrations: st.migrations }).toEqual({ validations: 0, migrations: 0 });
-    expect(messagesOf(p.clientEvents)).toEqual(sent);
+    expectSameByteLists(messagesOf(p.clientEvents), sent);
   });
 
   it('a genuine packet copied ahead from a third host starts a validation its original, arriving next from the client\'s address, ends at once', () => {
@@ -428,7 +426,7 @@ describe('IP address change: attackers', () => {
     const st = p.server.stats();
     expect({ validations: st.pathValidations, abandoned: st.pathValidationsAbandoned, migrations: st.migrations }).toEqual({ validations: 1, abandoned: 1, migrations: 0 });
     expect(p.serverConn()?.remote).toBe(CLIENT);
-    expect(messagesOf(p.clientEvents)).toEqual(sent);
+    expectSameByteLists(messagesOf(p.clientEvents), sent);
   });
 });
 

@@ -10,6 +10,7 @@
  * (a key phase bug shows there first: a packet opened with the wrong keys).
  */
 import { describe, expect, it } from 'vitest';
+import { expectSameByteLists } from '../../../test-support/same-bytes.js';
 import type { Connection } from '../src/core/connection.js';
 import type { KeyPhase, PacketProtection } from '../src/crypto/index.js';
 import type { LinkConfig } from '../src/testing/impairment.js';
@@ -48,10 +49,6 @@ function distinct(side: number, count: number, spread = 12_000): Uint8Array[] {
     return m;
   });
 }
-
-/** Whether `got` holds exactly `want`, in order (a byte compare: vitest's deep equality takes seconds on MiB of messages). */
-const sameMessages = (got: readonly Uint8Array[], want: readonly Uint8Array[]): boolean =>
-  got.length === want.length && got.every((m, i) => Buffer.from(m.buffer, m.byteOffset, m.byteLength).equals(want[i] as Uint8Array));
 
 /** What a connection's packet protection did, recorded from now on. */
 interface KeyLog {
@@ -117,8 +114,8 @@ function runUntil(p: Pair, done: () => boolean, limitMs: number): void {
 /** Runs until `up` (client to server) and `down` all arrived, or `limitMs` passed; each side must have its peer's exactly, in order. */
 function expectAllDelivered(p: Pair, up: readonly Uint8Array[], down: readonly Uint8Array[], limitMs: number): void {
   runUntil(p, () => messagesOf(p.serverEvents).length === up.length && messagesOf(p.clientEvents).length === down.length, limitMs);
-  expect(sameMessages(messagesOf(p.serverEvents), up)).toBe(true);
-  expect(sameMessages(messagesOf(p.clientEvents), down)).toBe(true);
+  expectSameByteLists(messagesOf(p.serverEvents), up);
+  expectSameByteLists(messagesOf(p.clientEvents), down);
 }
 
 /** A chat: the client sends `up[i]` every `everyMs`, the server `down[i]` `serverLagMs` after each (ACKs ride on data both ways). */
@@ -222,7 +219,7 @@ describe('an update is started only once the peer acknowledged a packet of the c
       expect((server.protection as PacketProtection).counters().sealed - sealedBefore).toBeGreaterThan(32);
       expect((server.protection as PacketProtection).holdsPreviousKeys).toBe(false);
       runUntil(p, () => messagesOf(p.serverEvents).length === up.length && p.conn.bufferedAmount === 0, 30_000);
-      expect(sameMessages(messagesOf(p.serverEvents), up)).toBe(true);
+      expectSameByteLists(messagesOf(p.serverEvents), up);
       expect(p.client.stats().dropped.auth).toBe(0);
       expect(p.conn.state).toBe('established');
     },

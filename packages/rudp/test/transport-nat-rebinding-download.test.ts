@@ -11,6 +11,7 @@
  * port every second ended in `Server unreachable: no reply within 8 seconds`).
  */
 import { describe, expect, it } from 'vitest';
+import { expectSameByteLists } from '../../../test-support/same-bytes.js';
 import { CLIENT, SERVER, type Pair, makePair, messagesOf } from './helpers/pair.js';
 
 const MESSAGES = 3000;
@@ -32,9 +33,6 @@ function download(seed: number): { p: Pair; sc: NonNullable<ReturnType<Pair['ser
   return { p, sc, sent };
 }
 
-const sameMessages = (got: readonly Uint8Array[], want: readonly Uint8Array[]): boolean =>
-  got.length === want.length && got.every((m, i) => Buffer.from(m.buffer, m.byteOffset, m.byteLength).equals(want[i] as Uint8Array));
-
 describe('a download across NAT rebindings', () => {
   it.each([1, 2, 4, 5])('the client\'s port changes every second: every byte arrives, in order (seed %i)', (seed) => {
     const { p, sc, sent } = download(seed);
@@ -47,7 +45,7 @@ describe('a download across NAT rebindings', () => {
     }
     // 2.4 s at the link's rate without rebindings; each costs up to the client's 2 s keep-alive (it only receives, so
     // the server learns of its port from that PING) less the second the port lives: about half the seconds carry data.
-    expect(sameMessages(messagesOf(p.clientEvents), sent)).toBe(true);
+    expectSameByteLists(messagesOf(p.clientEvents), sent);
     expect(p.sim.now).toBeLessThan(10_000);
     expect(sc.state).toBe('established');
     expect(p.server.stats().migrations).toBeGreaterThanOrEqual(2);

@@ -10,6 +10,7 @@
  * not followed. A change of IP address: transport-ip-migration.test.ts.
  */
 import { describe, expect, it } from 'vitest';
+import { expectSameByteLists } from '../../../test-support/same-bytes.js';
 import type { Endpoint } from '../src/core/endpoint.js';
 import type { PeerAddress } from '../src/core/sans-io.js';
 import { TAG_SIZE, parseHeader } from '../src/wire/packet.js';
@@ -32,10 +33,6 @@ function recordValidations(endpoint: Endpoint, clock: () => number): number[] {
   };
   return ended;
 }
-
-/** Whether `got` holds exactly the messages `want`, in order (a byte compare: vitest's deep equality takes seconds on 450 KB of messages). */
-const sameMessages = (got: readonly Uint8Array[], want: readonly Uint8Array[]): boolean =>
-  got.length === want.length && got.every((m, i) => Buffer.from(m.buffer, m.byteOffset, m.byteLength).equals(want[i] as Uint8Array));
 
 /** Everything `endpoint` got from the client's new port and sent anywhere, in order. */
 function trafficLog(endpoint: Endpoint): { readonly dir: 'in' | 'out'; readonly to: PeerAddress; readonly at: number; readonly size: number }[] {
@@ -82,8 +79,8 @@ describe('NAT rebinding: the server follows its client to a new port', () => {
     p.sim.rebind(CLIENT, REBOUND);
     const rebindAt = p.sim.now;
     p.sim.runFor(20_000);
-    expect(sameMessages(messagesOf(p.serverEvents), sent)).toBe(true);
-    expect(sameMessages(messagesOf(p.clientEvents), sent)).toBe(true);
+    expectSameByteLists(messagesOf(p.serverEvents), sent);
+    expectSameByteLists(messagesOf(p.clientEvents), sent);
     expect(ackedOf(p.clientEvents).map((a) => a.id)).toEqual(sent.map((_, i) => i));
     const sc = p.serverConn();
     expect(sc?.state).toBe('established');
@@ -133,7 +130,7 @@ describe('NAT rebinding: the server follows its client to a new port', () => {
     p.sim.rebind(CLIENT, REBOUND);
     const rebindAt = p.sim.now;
     p.sim.runFor(20_000);
-    expect(messagesOf(p.clientEvents)).toEqual(sent);
+    expectSameByteLists(messagesOf(p.clientEvents), sent);
     expect(sc.state).toBe('established');
     expect(sc.remote).toBe(REBOUND);
     const movedAt = p.serverEvents.find((r) => r.event.type === 'migrated')?.at as number;
@@ -179,7 +176,7 @@ describe('NAT rebinding: what does not move the path, or not for long', () => {
     expect({ validations: st.pathValidations, migrations: st.migrations }).toEqual({ validations: 0, migrations: 0 });
     expect(sends.filter((s) => s.to !== CLIENT)).toEqual([]);
     expect(p.serverConn()?.remote).toBe(CLIENT);
-    expect(messagesOf(p.clientEvents)).toEqual(sent);
+    expectSameByteLists(messagesOf(p.clientEvents), sent);
   });
 
   it('a genuine packet replayed from a new port after it arrived is a replay: dropped, nothing sent there', () => {
@@ -202,7 +199,7 @@ describe('NAT rebinding: what does not move the path, or not for long', () => {
     expect(st.dropped.addressMismatch).toBe(0);
     expect({ validations: st.pathValidations, migrations: st.migrations }).toEqual({ validations: 0, migrations: 0 });
     expect(sends.filter((s) => s.to !== CLIENT)).toEqual([]);
-    expect(messagesOf(p.clientEvents)).toEqual(sent);
+    expectSameByteLists(messagesOf(p.clientEvents), sent);
   });
 
   it('an older packet arriving from a new port (reordered) is processed but does not start a validation', () => {
@@ -233,8 +230,8 @@ describe('NAT rebinding: what does not move the path, or not for long', () => {
     expect({ validations: st.pathValidations, migrations: st.migrations }).toEqual({ validations: 0, migrations: 0 });
     expect(sends.filter((s) => s.to !== CLIENT)).toEqual([]);
     expect(p.serverConn()?.remote).toBe(CLIENT);
-    expect(messagesOf(p.serverEvents)).toEqual(sent);
-    expect(messagesOf(p.clientEvents)).toEqual(sent);
+    expectSameByteLists(messagesOf(p.serverEvents), sent);
+    expectSameByteLists(messagesOf(p.clientEvents), sent);
   });
 
   it('a genuine packet raced ahead from another port starts a validation, which its original, arriving next from the client\'s address, ends at once: nothing is sent to the raced port', () => {
@@ -260,8 +257,8 @@ describe('NAT rebinding: what does not move the path, or not for long', () => {
     expect(ended).toEqual([racedAt]);
     expect(sends.filter((s) => s.to !== CLIENT)).toEqual([]);
     expect(p.serverConn()?.remote).toBe(CLIENT);
-    expect(messagesOf(p.serverEvents)).toEqual(sent);
-    expect(messagesOf(p.clientEvents)).toEqual(sent);
+    expectSameByteLists(messagesOf(p.serverEvents), sent);
+    expectSameByteLists(messagesOf(p.clientEvents), sent);
   });
 
   it('a forged replay from the client\'s address does not end a validation: only an authentic copy does', () => {
@@ -289,8 +286,8 @@ describe('NAT rebinding: what does not move the path, or not for long', () => {
     expect({ replay: st.dropped.replay, auth: st.dropped.auth }).toEqual({ replay: 0, auth: 1 });
     expect(ended).toHaveLength(1);
     expect(ended[0]).toBeGreaterThan(racedAt);
-    expect(messagesOf(p.serverEvents)).toEqual(sent);
-    expect(messagesOf(p.clientEvents)).toEqual(sent);
+    expectSameByteLists(messagesOf(p.serverEvents), sent);
+    expectSameByteLists(messagesOf(p.clientEvents), sent);
   });
 
   it('every client packet raced 30 ms ahead from one port: the connection moves there once, for the race\'s 30 ms, then validates that port before moving and the transfer goes on', () => {
@@ -312,8 +309,8 @@ describe('NAT rebinding: what does not move the path, or not for long', () => {
     });
     p.sim.runFor(15_000);
     expect(raced).toBeGreaterThan(50);
-    expect(messagesOf(p.serverEvents)).toEqual(sent);
-    expect(messagesOf(p.clientEvents)).toEqual(sent);
+    expectSameByteLists(messagesOf(p.serverEvents), sent);
+    expectSameByteLists(messagesOf(p.clientEvents), sent);
     const st = p.server.stats();
     expect(st.migrations).toBe(0);
     expect(p.serverConn()?.remote).toBe(CLIENT);
@@ -404,7 +401,7 @@ describe('NAT rebinding: what does not move the path, or not for long', () => {
     // The client acknowledged the PING, from its own address: that is no proof the attacker's port receives.
     expect({ validations: st.pathValidations, migrations: st.migrations }).toEqual({ validations: 1, migrations: 0 });
     expect(p.serverConn()?.remote).toBe(CLIENT);
-    expect(messagesOf(p.clientEvents)).toEqual(sent);
+    expectSameByteLists(messagesOf(p.clientEvents), sent);
   });
 
   it('a candidate that never answers gets at most 3x its bytes (at most 3 challenges) and the traffic of 3 probe timeouts, and is then abandoned: the connection carries on at its validated address', () => {
@@ -504,7 +501,7 @@ describe('NAT rebinding: what does not move the path, or not for long', () => {
       expect(toPort.reduce((n, s) => n + s.size, 0)).toBeLessThanOrEqual(3 * bytes);
     }
     expect(p.serverConn()?.remote).toBe(CLIENT);
-    expect(messagesOf(p.serverEvents)).toEqual(sent);
-    expect(messagesOf(p.clientEvents)).toEqual(sent);
+    expectSameByteLists(messagesOf(p.serverEvents), sent);
+    expectSameByteLists(messagesOf(p.clientEvents), sent);
   });
 });

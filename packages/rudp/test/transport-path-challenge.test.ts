@@ -11,6 +11,7 @@
  * never answers.
  */
 import { describe, expect, it } from 'vitest';
+import { expectSameByteLists } from '../../../test-support/same-bytes.js';
 import { DatagramScratch } from '../src/core/datagram-scratch.js';
 import { dataPacketType, sealDatagram } from '../src/core/packet-sealing.js';
 import { writePathChallenge } from '../src/wire/frame.js';
@@ -27,10 +28,6 @@ const PING = 9 + 1 + TAG_SIZE;
 const OTHER = '10.0.0.1:7777';
 
 const hex = (d: Uint8Array): string => Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('hex');
-
-/** Whether `got` holds exactly the messages `want`, in order (a byte compare: deep equality is slow on 450 KB). */
-const sameMessages = (got: readonly Uint8Array[], want: readonly Uint8Array[]): boolean =>
-  got.length === want.length && got.every((m, i) => Buffer.from(m.buffer, m.byteOffset, m.byteLength).equals(want[i] as Uint8Array));
 
 /** The datagrams the client sent that were its PATH_RESPONSE (each the poll that took the response owed), as hex. */
 function recordResponses(p: Pair): Set<string> {
@@ -151,7 +148,7 @@ describe('PATH_CHALLENGE: only the echo from the new port validates it', () => {
     expect(st.migrations).toBe(1);
     expect(p.serverConn()?.remote).toBe(REBOUND);
     expect((p.serverEvents.find((r) => r.event.type === 'migrated')?.at as number) - answeredAt).toBeLessThan(1_000);
-    expect(sameMessages(messagesOf(p.clientEvents).slice(0, sent.length), sent)).toBe(true);
+    expectSameByteLists(messagesOf(p.clientEvents).slice(0, sent.length), sent);
   });
 
   it('a wrong echo, or the echo of a challenge of an earlier validation, validates nothing', () => {
@@ -197,7 +194,7 @@ describe('PATH_CHALLENGE: only the echo from the new port validates it', () => {
     st = p.server.stats();
     expect(st.migrations).toBe(1);
     expect(p.serverConn()?.remote).toBe(REBOUND);
-    expect(sameMessages(messagesOf(p.clientEvents).slice(0, sent.length), sent)).toBe(true);
+    expectSameByteLists(messagesOf(p.clientEvents).slice(0, sent.length), sent);
   });
 });
 

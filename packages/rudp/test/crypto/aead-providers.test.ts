@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { expectSameBytes } from '../../../../test-support/same-bytes.js';
 import { fromHex, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { TAG_LEN, type CryptoProvider } from '../../src/crypto/crypto-provider.js';
 import { defaultCryptoProvider, nodeCryptoProvider, packetCipherLibrary, packetCipherProviders } from '../../src/node/crypto-provider.js';
@@ -87,7 +88,7 @@ describe('packet AEAD providers', () => {
         for (const [, opener] of providers) {
           const opened = new Uint8Array(size);
           expect(opener.aeadKey(key).openInto(nonce, ad, sealed, opened)).toBe(true);
-          expect(opened).toEqual(plaintext);
+          expectSameBytes(opened, plaintext, `${size} bytes opened`);
         }
       }
     }

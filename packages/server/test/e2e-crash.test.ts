@@ -6,6 +6,7 @@
  * commands that were sent but not yet acknowledged (never a part of one).
  */
 import { decodeServerMessage, deriveTransferKeys, encodeRequest, SecureTransferChannel, sessionExporter, type Reply, type RequestCommand } from 'forum-protocol';
+import { createHash } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -331,8 +332,9 @@ const journalBegin = (header: object): Buffer => {
   return Buffer.concat([frame, payload]);
 };
 
+/** `m` for `toEqual`: small files as text, larger ones by length and SHA-256 (every byte checked; the length alone before). */
 const summary = (m: ReadonlyMap<string, Buffer>): Record<string, string> =>
-  Object.fromEntries([...m].map(([n, b]) => [n, b.length < 300 ? b.toString('utf8') : `${b.length} bytes`]));
+  Object.fromEntries([...m].map(([n, b]) => [n, b.length < 300 ? b.toString('utf8') : `${b.length} bytes, SHA-256 ${createHash('sha256').update(b).digest('hex')}`]));
 
 /** Checks the data directory after a restart against what the clients saw, then adds this run to `settled`. */
 const checkDataDir = async (dir: string, run: CrashRun, settled: Settled): Promise<void> => {

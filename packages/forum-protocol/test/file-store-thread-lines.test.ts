@@ -1,6 +1,6 @@
 /**
  * The data-directory store keeps every thread in memory, and a line costs
- * about 95 bytes of heap apart from its text: bounded by bytes alone,
+ * about 60 bytes of heap apart from its text: bounded by bytes alone,
  * one-character MSGs filled `maxThreadBytes` (256 MiB by default) with
  * 6 to 9 times its memory (attack round 25: 231 MiB of such lines took a
  * server to 1.41 GiB, over its 1 GiB memory budget, also after a restart).

@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL store keeps the large threads it read whole lately (postgres-recent-threads.ts),
  * bounded by 16 MiB. Counted by reply bytes alone, threads of one-character lines (some 13 bytes
- * of reply a line, 95 bytes of heap) kept about 8 times the bound in memory (attack round 25):
+ * of reply a line, some 60 bytes of heap) kept about 8 times the bound in memory (attack round 25):
  * each line now counts its entry's memory too.
  */
 import { describe, expect, it } from 'vitest';

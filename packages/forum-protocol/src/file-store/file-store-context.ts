@@ -65,7 +65,7 @@ export class DirectoryContents {
   threadBytes = 0;
   /**
    * Entries (lines after the creator's) of every thread, counted as `threadBytes` is. Each costs the
-   * server memory apart from its text (an entry object, its strings, its slot: about 95 bytes of heap),
+   * server memory apart from its text (an entry object, its strings, its slot: about 60 bytes of heap at the line limit's scale),
    * so a forum of one-character messages held 6 to 9 times its bytes (attack round 25).
    */
   threadLines = 0;

@@ -39,7 +39,8 @@ export interface FileStoreOptions {
   /**
    * Most entries (message and upload lines) all threads together may hold: a MSG or
    * upload line past it is refused (`threadStorageFull`, `unit: 'lines'`). A line
-   * costs the store about 95 bytes of memory apart from its text, so bytes alone
+   * costs the store about 60 bytes of memory apart from its text (measured at the
+   * line limit's scale: the server's THREAD_MEMORY_PER_LINE), so bytes alone
    * let one-character messages hold 6 to 9 times `maxThreadBytes` (attack round
    * 25). Default `maxThreadBytes` ÷ {@link BYTES_PER_THREAD_LINE}.
    */

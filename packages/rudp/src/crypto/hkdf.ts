@@ -27,6 +27,8 @@ export const MAX_EXPAND_LEN = 255 * HASH_LEN;
 
 /** HKDF-Expand (RFC 5869 §2.3). `length` must be 0…8160 (a programming error otherwise). */
 export const hkdfExpand = (c: CryptoProvider, prk: Uint8Array, info: Uint8Array, length: number): Uint8Array => {
+  // Checked before the output is made: a bad length is told as one, not as a typed array's (or after allocating it).
+  checkExpandLength(length);
   const out = new Uint8Array(length);
   hkdfExpandInto(c, prk, info, out, 0, length);
   return out;
@@ -38,7 +40,7 @@ export const hkdfExpand = (c: CryptoProvider, prk: Uint8Array, info: Uint8Array,
  * the output's end).
  */
 export function hkdfExpandInto(c: CryptoProvider, prk: Uint8Array, info: Uint8Array, out: Uint8Array, at: number, length: number): void {
-  if (!Number.isInteger(length) || length < 0 || length > MAX_EXPAND_LEN) throw new RangeError(`HKDF-Expand length must be 0…${MAX_EXPAND_LEN}, not ${length}`);
+  checkExpandLength(length);
   if (!(Number.isInteger(at) && at >= 0 && at + length <= out.length)) throw new RangeError('HKDF-Expand: the output does not fit');
   let previous: Uint8Array = new Uint8Array(0);
   for (let i = 1, done = 0; done < length; i++) {
@@ -51,6 +53,11 @@ export function hkdfExpandInto(c: CryptoProvider, prk: Uint8Array, info: Uint8Ar
   previous.fill(0);
 }
 
+/** Throws the RangeError {@link hkdfExpand} documents for a length out of 0…{@link MAX_EXPAND_LEN}. */
+function checkExpandLength(length: number): void {
+  if (!Number.isInteger(length) || length < 0 || length > MAX_EXPAND_LEN) throw new RangeError(`HKDF-Expand length must be 0…${MAX_EXPAND_LEN}, not ${length}`);
+}
+
 /** Prefix of every label, so rudp's derivations never collide with another protocol's on the same secret. */
 const LABEL_PREFIX = 'rudp ';
 
@@ -59,6 +66,8 @@ const LABEL_PREFIX = 'rudp ';
  * `rudp ` instead of `tls13 `: info = uint16 length, label, context.
  */
 export const hkdfExpandLabel = (c: CryptoProvider, secret: Uint8Array, label: string, context: Uint8Array, length: number): Uint8Array => {
+  if (length > 0xffff) throw new RangeError(`HKDF-Expand-Label length must fit 16 bits, not ${length}`);
+  checkExpandLength(length);
   const out = new Uint8Array(length);
   hkdfExpandLabelInto(c, secret, label, context, out, 0, length);
   return out;

@@ -54,6 +54,12 @@ describe('key derivation wipes what it made and let go', () => {
     expect(zeros(out)).toBe(false);
   });
 
+  it('a length out of range is refused with the message HKDF-Expand documents, checked before the output is allocated (not as a typed array of -1 bytes)', () => {
+    const prk = nodeCryptoProvider.randomBytes(32);
+    for (const length of [-1, 8161, 1.5]) expect(() => hkdfExpand(nodeCryptoProvider, prk, Uint8Array.of(1), length)).toThrow(`HKDF-Expand length must be 0…8160, not ${length}`);
+    expect(() => hkdfExpandLabel(nodeCryptoProvider, prk, 'key', new Uint8Array(0), -1)).toThrow('HKDF-Expand length must be 0…8160, not -1');
+  });
+
   it('Noise HKDF: its temporary key is zeros after; its outputs are the caller\'s', () => {
     const r = recording();
     const ck = nodeCryptoProvider.randomBytes(32);

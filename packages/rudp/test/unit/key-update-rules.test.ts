@@ -7,13 +7,16 @@
  * the previous receive keys are gone; a late packet whose keys are gone
  * (the previous phase's after the discard, or a phase two back, which
  * carries the current bit again) is dropped as too old, never counted a
- * forgery. test/crypto/packet-protection.test.ts runs the same rules
+ * forgery; a send key within CLOSE_RESERVE packets of its confidentiality
+ * limit is updated where an update may start, else spent (the core closes
+ * the connection), and seals nothing past the limit. test/crypto/packet-protection.test.ts runs the same rules
  * through every provider; test/transport-key-update.test.ts in whole
  * connections.
  */
 import { describe, expect, it } from 'vitest';
 import { utf8 } from '../../src/crypto/bytes.js';
-import { type KeyPhase, PacketProtection } from '../../src/crypto/packet-protection.js';
+import type { AeadLimits } from '../../src/crypto/aead-limits.js';
+import { CLOSE_RESERVE, type KeyPhase, PacketProtection } from '../../src/crypto/packet-protection.js';
 import { nodeCryptoProvider as crypto } from '../../src/node/crypto-provider.js';
 
 /** One key per 4 packets; forgeries far from the integrity limit. */
@@ -26,12 +29,12 @@ interface Wire {
   readonly body: Uint8Array;
 }
 
-function pair(): { client: PacketProtection; server: PacketProtection } {
+function pair(limits: AeadLimits = LIMITS): { client: PacketProtection; server: PacketProtection } {
   const c2s = crypto.randomBytes(32);
   const s2c = crypto.randomBytes(32);
   return {
-    client: new PacketProtection(crypto, { sendSecret: c2s, receiveSecret: s2c, limits: LIMITS }),
-    server: new PacketProtection(crypto, { sendSecret: s2c, receiveSecret: c2s, limits: LIMITS }),
+    client: new PacketProtection(crypto, { sendSecret: c2s, receiveSecret: s2c, limits }),
+    server: new PacketProtection(crypto, { sendSecret: s2c, receiveSecret: c2s, limits }),
   };
 }
 
@@ -169,5 +172,42 @@ describe('an authentic copy whose keys are gone (authenticCopy: a server moved t
     expect(receive(server, current)).toBeUndefined();
     expect(copyOf(server, { ...current, body: new Uint8Array(current.body.length) })).toBe('auth');
     expect(server.counters().authFailures).toBe(1);
+  });
+});
+
+describe('a send key near its confidentiality limit: updated where it may be, else spent with CLOSE_RESERVE packets left (RFC 9001 §6.6)', () => {
+  /** The limit three packets above the reserve; no update before it but the one sendKeySpent starts. */
+  const NEAR: AeadLimits = { updateAfterPackets: 1_000_000, confidentialityLimit: CLOSE_RESERVE + 3, integrityLimit: 1000 };
+
+  it('no update possible (the peer sent nothing yet): spent from CLOSE_RESERVE packets before the limit, which those packets may still reach, and nothing past it', () => {
+    const { client } = pair(NEAR);
+    for (const pn of [0, 1]) send(client, pn);
+    expect(client.sendKeySpent()).toBe(false);
+    send(client, 2);
+    expect(client.sendKeySpent()).toBe(true);
+    expect(client.keyPhase()).toBe(0);
+    for (let pn = 3; pn < CLOSE_RESERVE + 3; pn++) {
+      expect(client.canSeal).toBe(true);
+      send(client, pn);
+    }
+    expect(client.canSeal).toBe(false);
+    expect(client.seal(Uint8Array.of(0x40, 0), CLOSE_RESERVE + 3, utf8('past the limit'))).toEqual({ ok: false, reason: 'key-exhausted' });
+  });
+
+  it('an update possible: sendKeySpent starts it and is false, once (the new keys are far from their limit); before the peer acknowledged the phase it may not start, and the key is spent', () => {
+    const { client, server } = pair(NEAR);
+    expect(receive(server, send(client, 0))).toBeUndefined();
+    expect(receive(client, send(server, 0))).toBeUndefined();
+    for (const pn of [1, 2]) send(client, pn);
+    // The peer has not acknowledged packet 0 yet (RFC 9001 §6.1): no update, the key is spent.
+    expect(client.sendKeySpent()).toBe(true);
+    expect(client.keyPhase()).toBe(0);
+    client.acknowledged(0);
+    expect(client.sendKeySpent()).toBe(false);
+    expect(client.keyPhase()).toBe(1);
+    expect(client.sendKeySpent()).toBe(false);
+    expect(client.counters().keyUpdates).toBe(1);
+    expect(receive(server, send(client, 3))).toBeUndefined();
+    expect(server.keyPhase()).toBe(1);
   });
 });

@@ -41,7 +41,8 @@ export function nextDatagram(c: Connection, now: number, scratch: DatagramScratc
       // Keys near their confidentiality limit that cannot be updated (a peer that never let them): the connection ends, its CLOSE sealed within the keys' reserve.
       if (c.protection?.sendKeySpent() === true) {
         startClose(c, now, { kind: 'local', code: PROTOCOL_VIOLATION, message: KEY_SPENT });
-        return pollCloseFrame(c, now, scratch);
+        // Held to 3x toward an address not validated, as every packet is: the CLOSE stays due for the drain.
+        return amplificationBlocked(c) ? undefined : pollCloseFrame(c, now, scratch);
       }
       // A challenge to a new address of the client goes first: at most three a validation, within 3x.
       if (pathProbeDue(c, now)) return account(c, pollPathProbe(c, now, scratch, takePn(c)));

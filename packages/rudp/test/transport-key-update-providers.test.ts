@@ -12,13 +12,11 @@ import { packetCipherProviders } from '../src/node/crypto-provider.js';
 import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
 import { deriveRandom } from '../src/testing/prng.js';
 import { CLIENT, SERVER, makePair, messagesOf } from './helpers/pair.js';
+import { expectSameByteLists } from '../../../test-support/same-bytes.js';
 
 /** `count` distinct messages of up to 4 KB. */
 const messages = (side: number, count: number): Uint8Array[] =>
   Array.from({ length: count }, (_, i) => new Uint8Array(1 + ((i * 7919) % 4000)).map((_, k) => (i * 31 + k * 7 + side) & 0xff));
-
-const same = (got: readonly Uint8Array[], want: readonly Uint8Array[]): boolean =>
-  got.length === want.length && got.every((m, i) => Buffer.from(m.buffer, m.byteOffset, m.byteLength).equals(want[i] as Uint8Array));
 
 describe.each(packetCipherProviders)('key updates across a whole connection: %s', (_, provider) => {
   it.each([1, 2])('seed %i: both directions cross a dozen key phases, every message arrives, no packet fails authentication', (seed) => {
@@ -34,8 +32,8 @@ describe.each(packetCipherProviders)('key updates across a whole connection: %s'
     p.sim.wake(CLIENT);
     p.sim.wake(SERVER);
     p.sim.runFor(30_000);
-    expect(same(messagesOf(p.serverEvents), up)).toBe(true);
-    expect(same(messagesOf(p.clientEvents), down)).toBe(true);
+    expectSameByteLists(messagesOf(p.serverEvents), up, 'messages up');
+    expectSameByteLists(messagesOf(p.clientEvents), down, 'messages down');
     const updates = (p.conn.protection as PacketProtection).counters().keyUpdates;
     expect(updates).toBeGreaterThanOrEqual(12);
     expect(p.client.stats().dropped.auth + p.server.stats().dropped.auth).toBe(0);

@@ -9,13 +9,17 @@
  * carries the current bit again) is dropped as too old, never counted a
  * forgery; a send key within CLOSE_RESERVE packets of its confidentiality
  * limit is updated where an update may start, else spent (the core closes
- * the connection), and seals nothing past the limit. test/crypto/packet-protection.test.ts runs the same rules
+ * the connection), and seals nothing past the limit (mutants 22f-22j); and a
+ * peer's next update is followed only once the previous receive keys are
+ * gone or 16 of its packets of the current phase opened (attack round 26:
+ * mutants 22k-22o). test/crypto/packet-protection.test.ts runs the same rules
  * through every provider; test/transport-key-update.test.ts in whole
  * connections.
  */
 import { describe, expect, it } from 'vitest';
 import { utf8 } from '../../src/crypto/bytes.js';
 import type { AeadLimits } from '../../src/crypto/aead-limits.js';
+import type { CryptoProvider } from '../../src/crypto/crypto-provider.js';
 import { CLOSE_RESERVE, type KeyPhase, PacketProtection } from '../../src/crypto/packet-protection.js';
 import { nodeCryptoProvider as crypto } from '../../src/node/crypto-provider.js';
 
@@ -137,6 +141,105 @@ describe('a late packet whose keys are gone is dropped as too old, not counted a
     // Packet 2 of phase 0 now: the bit of phase 2, numbered below phase 1's packets.
     expect(receive(server, late)).toBe('too-old');
     expect(server.counters().authFailures).toBe(0);
+  });
+});
+
+/** A provider that counts its HMACs: a key derivation (HKDF) makes several, opening a packet none. */
+function counting(): { provider: CryptoProvider; hmacs: () => number } {
+  let n = 0;
+  const provider: CryptoProvider = {
+    ...crypto,
+    hmacSha256: (key, ...parts) => {
+      n++;
+      return crypto.hmacSha256(key, ...parts);
+    },
+  };
+  return { provider, hmacs: () => n };
+}
+
+/**
+ * The client of a pair `oneUpdateIn` read the server's phase 1 and may start phase 2 at once (its own
+ * previous keys dropped, as a hostile peer's would be); the server still holds its phase-0 keys.
+ */
+function clientMayUpdateAgain(client: PacketProtection, server: PacketProtection): void {
+  expect(receive(client, send(server, 1))).toBeUndefined();
+  client.acknowledged(4);
+  client.discardPreviousKeys();
+}
+
+describe("a peer's next update is followed only once the previous receive keys are gone or 16 of its packets of the current phase opened (attack round 26)", () => {
+  it('with the previous keys held and one packet of the phase opened, the next phase is dropped as too old with no key derived, nothing counted a forgery; once the keys are discarded the same packet opens', () => {
+    const { provider, hmacs } = counting();
+    const c2s = crypto.randomBytes(32);
+    const s2c = crypto.randomBytes(32);
+    const client = new PacketProtection(crypto, { sendSecret: c2s, receiveSecret: s2c, limits: LIMITS });
+    const server = new PacketProtection(provider, { sendSecret: s2c, receiveSecret: c2s, limits: LIMITS });
+    for (const pn of [0, 1, 2, 3]) expect(receive(server, send(client, pn))).toBeUndefined();
+    expect(receive(client, send(server, 0))).toBeUndefined();
+    client.acknowledged(3);
+    expect(client.initiateKeyUpdate()).toBe(true);
+    expect(receive(server, send(client, 4))).toBeUndefined();
+    clientMayUpdateAgain(client, server);
+    expect(client.initiateKeyUpdate()).toBe(true);
+    const next = send(client, 5);
+    expect(next.phase).toBe(0);
+    const before = server.counters();
+    const derived = hmacs();
+    expect(receive(server, next)).toBe('too-old');
+    expect(hmacs()).toBe(derived);
+    expect(server.counters()).toEqual({ ...before, replays: before.replays + 1 });
+    expect(server.keyPhase()).toBe(1);
+    server.discardPreviousKeys();
+    expect(receive(server, next)).toBeUndefined();
+    expect(hmacs()).toBeGreaterThan(derived);
+    expect(server.counters().keyUpdates).toBe(2);
+    expect(server.keyPhase()).toBe(0);
+  });
+
+  it('the 16th packet of the phase opened (the first of it counted) lets the next phase open while the previous keys are held; 15 do not', () => {
+    const { client, server } = oneUpdateIn();
+    // Packet 4 started phase 1 at the server; 5-18 make 15, and 19 (the 16th) is late on the path.
+    for (let pn = 5; pn < 19; pn++) expect(receive(server, send(client, pn))).toBeUndefined();
+    const late = send(client, 19);
+    clientMayUpdateAgain(client, server);
+    expect(client.initiateKeyUpdate()).toBe(true);
+    const next = send(client, 20);
+    expect(receive(server, next)).toBe('too-old');
+    expect(receive(server, late)).toBeUndefined();
+    expect(server.holdsPreviousKeys).toBe(true);
+    expect(receive(server, next)).toBeUndefined();
+    expect(server.counters().keyUpdates).toBe(2);
+  });
+
+  it('the count starts again at each new phase: packets opened in the phase before do not let the peer update twice in a row', () => {
+    const { client, server } = pair();
+    // 20 packets of phase 0 open at the server, more than 16.
+    for (let pn = 0; pn < 20; pn++) expect(receive(server, send(client, pn))).toBeUndefined();
+    expect(receive(client, send(server, 0))).toBeUndefined();
+    client.acknowledged(19);
+    expect(client.initiateKeyUpdate()).toBe(true);
+    // Phase 1: followed at once (the server held no previous keys), and the count of phase 0 is over.
+    expect(receive(server, send(client, 20))).toBeUndefined();
+    expect(server.keyPhase()).toBe(1);
+    expect(receive(client, send(server, 1))).toBeUndefined();
+    client.acknowledged(20);
+    client.discardPreviousKeys();
+    expect(client.initiateKeyUpdate()).toBe(true);
+    expect(receive(server, send(client, 21))).toBe('too-old');
+    expect(server.counters().keyUpdates).toBe(1);
+  });
+
+  it('a packet of the current phase that fails its tag check does not count toward the 16', () => {
+    const { client, server } = oneUpdateIn();
+    for (let pn = 5; pn < 19; pn++) expect(receive(server, send(client, pn))).toBeUndefined();
+    // 15 opened; a forged 16th (its tag altered) fails and must not make it 16.
+    const forged = send(client, 19);
+    const body = forged.body.slice();
+    body[0] = (body[0] as number) ^ 1;
+    expect(receive(server, { ...forged, body })).toBe('auth');
+    clientMayUpdateAgain(client, server);
+    expect(client.initiateKeyUpdate()).toBe(true);
+    expect(receive(server, send(client, 20))).toBe('too-old');
   });
 });
 

@@ -331,11 +331,12 @@ export class PacketProtection {
    * derivations, and a peer starting one in every packet made each packet cost some 80 times an open
    * (attack round 26). So it may start one only once the previous keys are gone (three probe timeouts after
    * its last, RFC 9001 §6.5) or once {@link MIN_PEER_PHASE_PACKETS} of its packets opened in the current
-   * phase (an honest peer seals at least 32 a phase); its update that follows ours is always taken. A
-   * packet refused here is dropped as too old with no derivation, and opens when sent again after.
+   * phase (an honest peer seals at least 32 a phase). Its update that follows ours is always taken: ours
+   * starts only once the previous keys are gone ({@link initiateKeyUpdate}). A packet refused here is
+   * dropped as too old with no derivation, and opens when sent again after.
    */
   private mayFollow(): boolean {
-    return this.recvPrevious === undefined || this.sendGen > this.recvGen || this.openedInPhase >= MIN_PEER_PHASE_PACKETS;
+    return this.recvPrevious === undefined || this.openedInPhase >= MIN_PEER_PHASE_PACKETS;
   }
 
   /** Packet `pn` opened with `key`: marks it seen, and follows the peer into its next key phase when `key` was those keys. */

@@ -425,9 +425,11 @@ const DEADLOCK_DETECTED = '40P01';
  * Times {@link migrate} runs a migration that the database ended in a deadlock. A migration locks
  * each table as it reaches it (8: `uploads`, then `upload_chunks`), and a server of the old schema
  * still running may hold the second and ask for the first: schema 7's RMV reads the chunks (counting
- * them), then deletes the thread, whose cascade writes `uploads`. PostgreSQL ends the one of the two
- * that waited first (the migration), and the server did not start ("deadlock detected"). The
- * transaction rolled back whole; run again, it waits for that transaction like any other.
+ * them), then deletes the thread, whose cascade writes `uploads`. PostgreSQL ends one of the two,
+ * as a rule the one that waited first (the migration), and the server did not start ("deadlock
+ * detected"). The transaction rolled back whole; run again, it waits for that transaction like any
+ * other. (The old server's transaction is ended instead when the migration's deadlock check ran
+ * before the cycle closed: refused whole, that request fails as any store error.)
  */
 const MIGRATION_ATTEMPTS = 5;
 

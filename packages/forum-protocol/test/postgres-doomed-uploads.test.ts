@@ -437,7 +437,7 @@ describe('rolling upgrade to schema 8', () => {
     goOn();
     // PostgreSQL ends one of the two: as a rule the migration, which waited first (before the fix the server then did not
     // start: 'deadlock detected'), run again; but the RMV where the migration's deadlock check came before the cycle closed
-    // (1 of some 50 CI-like runs: the whole test took 1.5 s). Either way the new server starts, and the RMV either went
+    // (seen in one fresh-clone CI run and one loaded run of session 49). Either way the new server starts, and the RMV either went
     // through or was refused whole, its thread and chunks kept (an old server answers it as any store error).
     const removed = await rmv;
     expect(['removed', 'deadlock detected']).toContain(removed);

@@ -3,8 +3,9 @@
  * The hand-made one-line bugs the rudp unit tests must catch (issue 12,
  * "Tests that catch what they claim"), applied one at a time: each mutant
  * rewrites one line of a source file, runs the unit test files named for
- * it, and must make them fail. The file is restored after each run (also on
- * Ctrl-C). StrykerJS (`pnpm mutation`) does the same exhaustively, in a
+ * it, and must make them fail (named from packages/rudp/test/unit; with one
+ * outside it, '../name', they run under the suite's vitest.config.ts). The
+ * file is restored after each run (also on Ctrl-C). StrykerJS (`pnpm mutation`) does the same exhaustively, in a
  * sandbox, for loss detection, ACK tracking, reassembly and flow control;
  * this script pins the specific regressions, across the rest of the core too.
  *
@@ -42,8 +43,16 @@ for (const m of MUTANTS) {
   restore = () => writeFileSync(file, original);
   writeFileSync(file, original.slice(0, at) + m.to + original.slice(at + m.from.length));
   try {
-    const tests = m.tests.map((t) => `${unit}/${t}.test.ts`);
-    const r = spawnSync('npx', ['vitest', 'run', '--config', 'vitest.unit.config.ts', ...tests], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    const tests = m.tests.map((t) => path.join(unit, `${t}.test.ts`));
+    // A test outside test/unit (named '../…') runs under the suite's own configuration, whose projects include it.
+    const config = tests.every((t) => t.startsWith(`${unit}/`)) ? 'vitest.unit.config.ts' : 'vitest.config.ts';
+    const r = spawnSync('npx', ['vitest', 'run', '--config', config, ...tests], { cwd: root, encoding: 'utf8', timeout: 180_000 });
+    // A run that found no test file also exits non-zero: that kills nothing.
+    if (!/Test Files\s+\d+/.test(r.stdout)) {
+      console.error(`${m.name}: no test file ran (${tests.join(', ')} under ${config}):\n${r.stdout}${r.stderr}`);
+      process.exitCode = 2;
+      continue;
+    }
     ran++;
     const killed = r.status !== 0;
     if (!killed) survived++;

@@ -13,7 +13,7 @@ import type { PacketProtection } from '../src/crypto/index.js';
 import { CLOSE_RESERVE } from '../src/crypto/packet-protection.js';
 import { PROTOCOL_VIOLATION } from '../src/core/connection/close.js';
 import { KEY_SPENT } from '../src/core/connection/transmit.js';
-import { CLIENT, firstOf, makePair, messagesOf } from './helpers/pair.js';
+import { CLIENT, SERVER, firstOf, makePair, messagesOf } from './helpers/pair.js';
 
 /** The lowered confidentiality limit, packets a key. */
 const LIMIT = vi.hoisted(() => 400);
@@ -76,5 +76,27 @@ describe('a send key at its confidentiality limit (simulated, limit lowered)', (
     expect(sealed).toBeLessThanOrEqual(LIMIT);
     expect(messagesOf(p.serverEvents).length).toBeLessThan(600);
     expect(p.server.stats().dropped.auth).toBe(0);
+  });
+
+  it.each([1, 2])('seed %i: a draining connection whose key reached its limit seals no more CLOSEs, though the peer\'s packets keep arriving', (seed) => {
+    const { p } = connected(seed);
+    const protection = p.conn.protection as PacketProtection;
+    protection.initiateKeyUpdate = () => false;
+    let spentAt: { readonly fromClient: number; readonly toClient: number } | undefined;
+    p.onClientEvent = (e) => {
+      if (e.type !== 'closed') return;
+      // The reserve used up at once, as 63 CLOSEs answering the peer's packets would: the key is at its limit.
+      const header = new Uint8Array(9);
+      for (let pn = 1_000_000; protection.counters().sealed < LIMIT; pn++) protection.sealInto(header, pn, new Uint8Array(1), new Uint8Array(17));
+      spentAt = { fromClient: p.sim.linkStats(CLIENT, SERVER).sentDatagrams, toClient: p.sim.linkStats(SERVER, CLIENT).deliveredDatagrams };
+    };
+    for (const m of messages(600)) p.conn.send(m);
+    p.sim.wake(CLIENT);
+    p.sim.runFor(20_000);
+    expect(p.conn.closeReason).toEqual({ kind: 'local', code: PROTOCOL_VIOLATION, message: KEY_SPENT });
+    expect(protection.counters().sealed).toBe(LIMIT);
+    // The server's packets in flight (its ACKs) came after: each would make a CLOSE due, and none went.
+    expect(p.sim.linkStats(SERVER, CLIENT).deliveredDatagrams).toBeGreaterThan(spentAt?.toClient ?? Infinity);
+    expect(p.sim.linkStats(CLIENT, SERVER).sentDatagrams).toBe(spentAt?.fromClient);
   });
 });

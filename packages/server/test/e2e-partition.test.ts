@@ -5,7 +5,7 @@
  * healed. Both sides must end cleanly with clear messages, and the server
  * must go on serving, the same account included.
  */
-import { startLossyRelay, type LossyRelay } from 'udp-relay';
+import { startLossyRelayThread, type LossyRelayThread } from 'udp-relay';
 import { describe, expect } from 'vitest';
 import { answered, cleanup, itWithFixture, P, runClient, spawnClient, startServer, tempDir, withoutFirstContact, type ServerProc } from './forum-processes.js';
 
@@ -21,9 +21,9 @@ const CLIENT_TIMEOUT_S = 3;
 const CLIENT_TRANSPORT_IDLE_MS = 2 * CLIENT_TIMEOUT_S * 1000;
 
 /** Resolves once the relay has dropped a datagram at the cut, checked every 10 ms; rejects after `timeoutMs`. */
-const droppedByPartition = async (relay: LossyRelay, timeoutMs = 5_000): Promise<void> => {
+const droppedByPartition = async (relay: LossyRelayThread, timeoutMs = 5_000): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
-  while (relay.stats().droppedPartition === 0) {
+  while ((await relay.stats()).droppedPartition === 0) {
     if (Date.now() > deadline) throw new Error(`nothing dropped at the partition within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
@@ -33,17 +33,18 @@ const droppedByPartition = async (relay: LossyRelay, timeoutMs = 5_000): Promise
 const fixture = () => {
   const dirs: string[] = [];
   const servers: ServerProc[] = [];
-  const relays: LossyRelay[] = [];
+  const relays: LossyRelayThread[] = [];
   const stops: (() => void)[] = [];
   return {
     stops,
-    start: async (): Promise<{ server: ServerProc; relay: LossyRelay; cwd: string }> => {
+    start: async (): Promise<{ server: ServerProc; relay: LossyRelayThread; cwd: string }> => {
       const data = await tempDir('data');
       const cwd = await tempDir('cwd');
       dirs.push(data, cwd);
       const server = await startServer(data, ['--idle-timeout', String(IDLE_S), '--transfer-port', '0']);
       servers.push(server);
-      const relay = await startLossyRelay({ targetPort: server.port, seed: 1 });
+      // On a thread of its own, so that synchronous work in this process does not hold the relay.
+      const relay = await startLossyRelayThread({ targetPort: server.port, seed: 1 });
       relays.push(relay);
       return { server, relay, cwd };
     },
@@ -62,7 +63,7 @@ const it = itWithFixture(fixture);
 // Concurrent: each test is mostly waiting out idle timeouts (2 s, then the client's 6 s), each on a server and relay of its own.
 describe.concurrent('partition between client and server, then healing (real processes through the relay)', () => {
   /** A client logged in as yoda through the relay, then cut off from the server at once. */
-  const loggedInThenCut = async (stops: (() => void)[], relay: LossyRelay, cwd: string, clientArgs: readonly string[] = []) => {
+  const loggedInThenCut = async (stops: (() => void)[], relay: LossyRelayThread, cwd: string, clientArgs: readonly string[] = []) => {
     const c = spawnClient(relay.port, cwd, clientArgs);
     stops.push(() => c.child.kill('SIGKILL'));
     let exitedAt: number | undefined;
@@ -70,12 +71,12 @@ describe.concurrent('partition between client and server, then healing (real pro
     c.send('yoda');
     c.send('pw1');
     await c.stdout.waitFor('Welcome to the forum\n');
-    relay.setPartitioned(true);
+    await relay.setPartitioned(true);
     return { c, cutAt: Date.now(), exitedAt: () => exitedAt };
   };
 
   /** After healing: the server still serves, and yoda can log in again through the same relay. */
-  const yodaLogsInAgain = async (server: ServerProc, relay: LossyRelay, cwd: string): Promise<void> => {
+  const yodaLogsInAgain = async (server: ServerProc, relay: LossyRelayThread, cwd: string): Promise<void> => {
     const again = await runClient(relay.port, cwd, ['yoda', 'pw1', 'CRT after', 'XIT']);
     expect(again.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Thread after created'], ['Goodbye']));
     expect(again.code).toBe(0);
@@ -88,10 +89,10 @@ describe.concurrent('partition between client and server, then healing (real pro
     const { c, exitedAt } = await loggedInThenCut(f.stops, relay, cwd);
     await server.stdout.waitFor('yoda timed out\n');
     // The notice went into the cut: the client cannot have heard of it yet. (The server logs before it
-    // sends, and the relay reads in this process: its count can lag the log line; failed once under load.)
+    // sends, and the relay reads on its own thread: its count can lag the log line; failed once under load.)
     await droppedByPartition(relay);
     expect(exitedAt()).toBeUndefined();
-    relay.setPartitioned(false);
+    await relay.setPartitioned(false);
     expect(await c.exited).toBe(3);
     expect(c.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + P.cmd + `\nSession timed out after ${IDLE_S} seconds of inactivity\n`);
     expect(withoutFirstContact(c.stderr.text)).toBe('');
@@ -114,7 +115,7 @@ describe.concurrent('partition between client and server, then healing (real pro
     expect(told, c.stderr.text).not.toBeNull();
     expect(Number(told?.[1])).toBeGreaterThanOrEqual(CLIENT_TRANSPORT_IDLE_MS);
     expect(Number(told?.[1])).toBeLessThan(CLIENT_TRANSPORT_IDLE_MS + 5_000);
-    relay.setPartitioned(false);
+    await relay.setPartitioned(false);
     await yodaLogsInAgain(server, relay, cwd);
     expect(server.lines().filter((l) => l.startsWith('yoda '))).toEqual([
       'yoda successfully logged in',

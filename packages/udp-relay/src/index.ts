@@ -10,3 +10,5 @@ export type { LossyRelay, LossyRelayOptions, LossyRelayStats } from './lossy-rel
 export { RELAY_USAGE, parseRelayArgs, runRelayCli } from './relay-cli.js';
 export type { RelayArgsResult, RelayCliIo, RelayCommand } from './relay-cli.js';
 export type { BurstConfig, LinkConfig, LinkStats } from 'rudpx/testing';
+export { startLossyRelayThread } from './relay-thread.js';
+export type { LossyRelayThread } from './relay-thread.js';

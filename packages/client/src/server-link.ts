@@ -4,7 +4,8 @@ import type { CloseReason, RudpConnection } from 'rudpx';
 /**
  * How far a request that got no reply went: `received` (the server's transport acknowledged it: it reached the
  * server, which may have carried it out), `unknown` (sent, and no acknowledgement came: it may or may not have
- * reached the server), `notSent` (it never left: the connection had ended, or refused it, before it was sent).
+ * reached the server), `notSent` (it never left: the connection had ended, or refused it, before it was sent, or
+ * ended while it was still queued, no byte of it sent: rudp's `sent: false`).
  */
 export type Delivery = 'received' | 'unknown' | 'notSent';
 
@@ -30,6 +31,12 @@ const ENDED_CODES: ReadonlySet<unknown> = new Set(['ERR_RUDP_CLOSED', 'ETIMEDOUT
 
 /** Whether a send's rejection says the connection ended or is ending (not that this one message was refused). */
 const connectionEnding = (e: unknown): boolean => typeof e === 'object' && e !== null && 'code' in e && ENDED_CODES.has(e.code);
+
+/**
+ * Whether a send's rejection says some of its message left (rudp's `sent`, on a rejection because the connection
+ * ended): `true` (it may have reached the server), `false` (no byte of it did), `undefined` (it does not say).
+ */
+const sentOf = (e: unknown): boolean | undefined => (typeof e === 'object' && e !== null && 'sent' in e && typeof e.sent === 'boolean' ? e.sent : undefined);
 
 /**
  * Why the connection ended, in the client's words. A stateless reset (the server answered for a connection
@@ -127,13 +134,28 @@ export class ServerLink {
       const message = `connection lost (${lostReason(reason)})`;
       this.lostWith = message;
       const hadWaiting = this.waiting.size > 0;
-      for (const w of this.waiting.values()) {
+      // A request not acknowledged is left to its send's rejection, which rudp made before telling this 'close' and
+      // which says whether any of it left (`sent`): one still queued behind flow or congestion control never did, and
+      // was said to "may or may not have reached the server". Its handler runs once this listener returns.
+      for (const [id, w] of this.waiting) {
+        if (!w.received) continue;
+        this.waiting.delete(id);
         clearTimeout(w.timer);
-        w.reject(new LinkError(message, 'lost', w.received ? 'received' : 'unknown'));
+        w.reject(new LinkError(message, 'lost', 'received'));
       }
-      this.waiting.clear();
+      // After those handlers: a send that did not settle with the close (rudp's always does) is lost, its fate unknown.
+      if (this.waiting.size > 0) queueMicrotask(() => this.rejectWaiting(message));
       if (!hadWaiting) this.events.lost(message);
     });
+  }
+
+  /** Rejects every request still waiting as lost with `message`, not knowing whether it reached the server. */
+  private rejectWaiting(message: string): void {
+    for (const w of this.waiting.values()) {
+      clearTimeout(w.timer);
+      w.reject(new LinkError(message, 'lost', w.received ? 'received' : 'unknown'));
+    }
+    this.waiting.clear();
   }
 
   /** Sends `cmd args` and resolves with the server's reply. `username` is informational; the server ignores it. */
@@ -196,11 +218,20 @@ export class ServerLink {
           if (w === undefined || this.closing) return;
           this.waiting.delete(id);
           clearTimeout(w.timer);
-          // Still waiting, so not rejected by a 'close' (which rejects what was sent before its listeners' promises
-          // settle): refused as it was queued, it never left. By a connection that has ended or is ending (a close
-          // draining, its 'close' not told yet): lost, not a request to change. Taken for `unsent` while it drained,
-          // it read `Not sent: …` as of a request too large, and the client went on prompting on a dead session.
-          w.reject(new LinkError(`request not sent: ${e instanceof Error ? e.message : String(e)}`, this.conn.closed || connectionEnding(e) ? 'lost' : 'unsent', 'notSent'));
+          const sent = sentOf(e);
+          // Pending as the connection ended (its 'close' told, and left this request to this rejection): lost, and
+          // not sent if rudp says no byte of it left (queued behind flow or congestion control, or earlier requests).
+          if (this.lostWith !== undefined) {
+            w.reject(sent === false ? new LinkError(`request not sent: ${this.lostWith}`, 'lost', 'notSent') : new LinkError(this.lostWith, 'lost', 'unknown'));
+            return;
+          }
+          // Refused as it was queued, it never left (unless rudp says some of it did). By a connection that has ended
+          // or is ending (a close draining, its 'close' not told yet): lost, not a request to change. Taken for
+          // `unsent` while it drained, it read `Not sent: …` as of a request too large, and the client went on
+          // prompting on a dead session.
+          const kind = this.conn.closed || connectionEnding(e) ? 'lost' : 'unsent';
+          const text = e instanceof Error ? e.message : String(e);
+          w.reject(sent === true ? new LinkError(text, kind, 'unknown') : new LinkError(`request not sent: ${text}`, kind, 'notSent'));
         },
       );
     });

@@ -9,9 +9,10 @@ const WRITES: ReadonlySet<RequestCommand> = new Set<RequestCommand>(['CRT', 'MSG
  * ended while it waited): its outcome is unknown, whether or not the server's transport acknowledged it. A reply
  * lost on the way back leaves the change made (attack round 21: an MSG stored while its client, its replies cut
  * for 15 s, said only `Server unreachable: no reply within 8 seconds`, as if nothing had happened): a user who
- * sends it again posts it twice. One that never left (the connection had ended before it was sent) is said not
- * sent, and that sending it again (the session is over: in a new one) cannot make it twice: it was said to have
- * maybe reached the server. `undefined` for a command that changes nothing.
+ * sends it again posts it twice. One that never left (the connection had ended before it was sent, or ended while
+ * it was still queued in rudpx, no byte of it sent) is said not sent, and that sending it again (the session is
+ * over: in a new one) cannot make it twice: it was said to have maybe reached the server. `undefined` for a
+ * command that changes nothing.
  */
 export const unansweredWriteText = (cmd: RequestCommand, delivery: Delivery): string | undefined => {
   if (!WRITES.has(cmd)) return undefined;

@@ -184,6 +184,32 @@ describe('ServerLink', () => {
     expect(await lost).toMatchObject({ kind: 'lost', delivery: 'received', message: 'connection lost (no packet for 10000 ms)' });
   });
 
+  it("a request the connection ended before it left (rudp's `sent: false`) is said not sent; one that left, that it may or may not have arrived", async () => {
+    // As rudp ends a connection: every send waiting rejects (marked `sent`), then 'close' is told, before those rejections' handlers run.
+    const rejects: ((e: Error) => void)[] = [];
+    const conn = fakeConnection(undefined, () => new Promise<void>((_, reject) => void rejects.push(reject)));
+    const link = new ServerLink(conn as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: () => undefined });
+    const left = failureOf(link.request('MSG', ['t', 'left']));
+    const queued = failureOf(link.request('MSG', ['t', 'queued']));
+    const ended = (sent: boolean): Error => Object.assign(new Error('connection closed (timeout): no packet for 10000 ms'), { code: 'ETIMEDOUT', sent });
+    rejects[0]?.(ended(true));
+    rejects[1]?.(ended(false));
+    conn.closed = true;
+    conn.emit('close', { kind: 'timeout', code: 0, message: 'no packet for 10000 ms' });
+    const [sent, unsent] = (await Promise.all([left, queued])) as [LinkError, LinkError];
+    expect({ kind: sent.kind, delivery: sent.delivery, message: sent.message }).toEqual({ kind: 'lost', delivery: 'unknown', message: 'connection lost (no packet for 10000 ms)' });
+    // Before: 'unknown' as well, and the user told the MSG "may or may not have reached the server" of one that never left.
+    expect({ kind: unsent.kind, delivery: unsent.delivery, message: unsent.message }).toEqual({ kind: 'lost', delivery: 'notSent', message: 'request not sent: connection lost (no packet for 10000 ms)' });
+    expect(unansweredWriteText('MSG', sent.delivery)).toBe('the MSG may or may not have reached the server: check before sending it again');
+    expect(unansweredWriteText('MSG', unsent.delivery)).toBe('the MSG was not sent (the connection had ended before it could leave): the server did not carry it out, and it can be sent again in a new session');
+    // A send that does not settle with the close (not rudp's way) still ends its request, its fate unknown.
+    const silent = fakeConnection(undefined, () => new Promise<void>(() => undefined));
+    const other = new ServerLink(silent as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: () => undefined });
+    const waiting = failureOf(other.request('DLT', ['t', '1']));
+    silent.emit('close', { kind: 'peer', code: 0, message: 'bye' });
+    expect(await waiting).toMatchObject({ kind: 'lost', delivery: 'unknown', message: 'connection lost (bye)' });
+  });
+
   it('a reply still arriving is waited for past the timeout; once it stalls, the request fails, saying how long it waited', async () => {
     // Before, a 3.9 MiB reply arriving over a lossy path for more than the 8 s was given up on (attack round 21).
     // On a fake clock: on real timers a loaded machine ran them late, and the seconds said depended on how late.

@@ -62,5 +62,12 @@ export type EndpointEvent =
    * `previous` the one it left.
    */
   | { readonly type: 'migrated'; readonly connection: Connection; readonly previous: PeerAddress }
-  /** The connection ended; unacknowledged messages will never be acknowledged. */
-  | { readonly type: 'closed'; readonly connection: Connection; readonly reason: CloseReason };
+  /**
+   * The connection ended; unacknowledged messages will never be acknowledged. `unsentFrom` is the id of the
+   * first reliable message none of whose bytes was ever sent: it and every later one never left (messages
+   * start to leave in id order, and the close dropped them), so none can have reached the peer, and each may
+   * be sent again on another connection without being delivered twice. A message below it that is not
+   * acknowledged was sent, whole or in part (some of its fragments), and may or may not have arrived. When
+   * every message had begun to leave, it is the id the next `send` would have had.
+   */
+  | { readonly type: 'closed'; readonly connection: Connection; readonly reason: CloseReason; readonly unsentFrom: number };

@@ -13,8 +13,11 @@ import { handOverLeftovers } from './message-iterator.js';
 import { asBuffer } from './udp-endpoint.js';
 import { rejectUnacknowledged } from './unacknowledged-sends.js';
 
-/** `c` closed for `coreReason` (or for the failure `fail` recorded before it): see the file's comment; once. */
-export function reportClosed(c: RudpConnection, coreReason: CloseReason): void {
+/**
+ * `c` closed for `coreReason` (or for the failure `fail` recorded before it), reliable messages from id
+ * `unsentFrom` on never having left: see the file's comment; once.
+ */
+export function reportClosed(c: RudpConnection, coreReason: CloseReason, unsentFrom: number): void {
   if (c.closedWith) return;
   const failure = c.failure;
   const reason = failure?.reason ?? coreReason;
@@ -49,7 +52,7 @@ export function reportClosed(c: RudpConnection, coreReason: CloseReason): void {
     }
   }
   const writersWait = c.needDrain;
-  rejectUnacknowledged(c, closedError);
+  rejectUnacknowledged(c, closedError, unsentFrom);
   if (reason.kind !== 'local' && reason.kind !== 'peer' && c.listenerCount('error') > 0) emitting(() => c.emit('error', closedError));
   emitting(() => c.emit('close', reason));
   // writableLength fell to 0: a writer awaiting 'drain' (the README's loop) wakes and finds `closed`, instead of waiting forever.

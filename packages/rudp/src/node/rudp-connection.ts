@@ -23,7 +23,7 @@ import { checkChannel, destroyReasonText, invalidArgType, withNodeCode } from '.
 import { ConnectionStream } from './connection-stream.js';
 import { messageBytes, type MessageData } from './message-bytes.js';
 import { iterateMessages, rewatchLeftovers } from './message-iterator.js';
-import { RudpError, abortError } from './rudp-error.js';
+import { RudpError, abortError, sendEndError } from './rudp-error.js';
 import { whenAborted } from './shared-abort.js';
 import { type PendingSend, holdUnacknowledged, settleAcknowledged, watchAbort } from './unacknowledged-sends.js';
 import { reportClosed } from './connection-end.js';
@@ -260,7 +260,8 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     }
     if (signal?.aborted) return Promise.reject(abortError(signal));
     const id = this.queueMessage(bytes, options, 'send');
-    if (id instanceof Error) return Promise.reject(id);
+    // Refused because the connection ended or is ending: it never left, and its error says so (`sent: false`).
+    if (id instanceof Error) return Promise.reject(id instanceof RudpError ? sendEndError(id, false) : id);
     if (id < 0) {
       // A datagram: nothing will acknowledge it, so there is nothing to wait for.
       this.io.changed(this.core);
@@ -411,7 +412,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     return this.closedWith;
   }
 
-  /** @internal The error a send after the close gets. */
+  /** @internal The error a write after the close gets (a send gets it marked `sent: false`). */
   errorAfterClose(): RudpError {
     return this.closedError ?? new RudpError('ERR_RUDP_CLOSED', 'connection closed');
   }
@@ -518,9 +519,9 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     this.emit('migrate', { address: at?.host ?? previous, port: at?.port ?? 0 });
   }
 
-  /** @internal The core reported the close: see connection-end.ts. */
-  onClosed(coreReason: CloseReason): void {
-    reportClosed(this, coreReason);
+  /** @internal The core reported the close (messages from id `unsentFrom` on never left): see connection-end.ts. */
+  onClosed(coreReason: CloseReason, unsentFrom: number): void {
+    reportClosed(this, coreReason, unsentFrom);
   }
 }
 brand(RudpConnection, 'RudpConnection');

@@ -52,6 +52,8 @@ export interface RudpErrorDetails {
   readonly address?: string;
   /** The port involved. */
   readonly port?: number;
+  /** A `send`'s rejection because the connection ended (or is ending): whether any byte of its message left. */
+  readonly sent?: boolean;
 }
 
 /**
@@ -72,6 +74,14 @@ export class RudpError extends Error {
   readonly address: string | undefined;
   /** The port, if any. */
   readonly port: number | undefined;
+  /**
+   * Set on a `send`'s rejection because the connection ended or is ending (`ETIMEDOUT`, `ECONNRESET`,
+   * `ERR_RUDP_CLOSED`): `false` when no byte of the message was ever sent (queued behind flow control, the
+   * congestion window or earlier messages, or refused as the connection closed), so it cannot have reached
+   * the peer and may be sent again on another connection without arriving twice; `true` when some was (one
+   * fragment is enough), so it may or may not have arrived. `undefined` on every other error.
+   */
+  readonly sent: boolean | undefined;
 
   constructor(code: RudpErrorCode, message: string, details: RudpErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -83,9 +93,17 @@ export class RudpError extends Error {
     this.hostname = details.hostname;
     this.address = details.address;
     this.port = details.port;
+    this.sent = details.sent;
   }
 }
 brand(RudpError, 'RudpError');
+
+/** `e` (the close's error) as a `send` pending at the close, or refused by it, rejects with: the same, and whether its message was `sent`. */
+export function sendEndError(e: RudpError, sent: boolean): RudpError {
+  const { reason, syscall, hostname, address, port } = e;
+  const details: RudpErrorDetails = { reason, syscall, hostname, address, port, sent, ...(e.cause === undefined ? {} : { cause: e.cause }) };
+  return new RudpError(e.code, e.message, details);
+}
 
 /** The error an aborted `signal` produces. */
 export function abortError(signal: AbortSignal): RudpError {

@@ -115,8 +115,8 @@ export interface ConnectionSink {
   onMessage(data: Buffer, channel: number): void;
   /** The peer acknowledged all of messages `id` … `id + count − 1`. */
   onAcked(id: number, count: number): void;
-  /** The connection ended. */
-  onClosed(reason: CloseReason): void;
+  /** The connection ended; reliable messages from id `unsentFrom` on never left (the core's `closed` event). */
+  onClosed(reason: CloseReason, unsentFrom: number): void;
   /** Server side: the client moved to another address (NAT rebinding, an IP address change); `previous` is the address it left. */
   onMigrated(previous: PeerAddress): void;
 }
@@ -331,7 +331,7 @@ export class UdpEndpoint {
       case 'closed':
         e.connection.driverSink = undefined;
         this.refd.delete(e.connection);
-        sink?.onClosed(e.reason);
+        sink?.onClosed(e.reason, e.unsentFrom);
         this.onEvent?.(e);
         this.updateRef();
         return;

@@ -11,7 +11,7 @@
  * `write()` holds just its byte count.
  */
 import type { RudpConnection } from './rudp-connection.js';
-import { abortError } from './rudp-error.js';
+import { type RudpError, abortError, sendEndError } from './rudp-error.js';
 import { whenAborted } from './shared-abort.js';
 
 /** One unacknowledged send: its promise's settling functions held directly (no object of their own per message). */
@@ -57,15 +57,25 @@ export function settleAcknowledged(c: RudpConnection, id: number, count: number)
   }
 }
 
-/** The connection ended: every send still waiting rejects with `error`, and nothing counts as buffered any more. */
-export function rejectUnacknowledged(c: RudpConnection, error: Error): void {
+/**
+ * The connection ended: every send still waiting rejects with `error`, marked `sent: false` for a message
+ * with an id from `unsentFrom` on (none of its bytes left), `sent: true` for the others (some did), and nothing
+ * counts as buffered any more. The two errors are made only if some send gets them.
+ */
+export function rejectUnacknowledged(c: RudpConnection, error: RudpError, unsentFrom: number): void {
   const pending = c.pending;
+  const base = c.pendingBase;
   c.pending = [];
   c.pendingHead = 0;
-  for (const p of pending) {
+  let sentError: RudpError | undefined;
+  let unsentError: RudpError | undefined;
+  for (let i = 0; i < pending.length; i++) {
+    const p = pending[i];
     if (p === undefined || typeof p === 'number') continue;
     unwatchAbort(p);
-    p.reject?.(error);
+    const reject = p.reject;
+    if (reject === undefined) continue;
+    reject(base + i < unsentFrom ? (sentError ??= sendEndError(error, true)) : (unsentError ??= sendEndError(error, false)));
   }
   c.buffered = 0;
   c.unacknowledged = 0;

@@ -361,3 +361,35 @@ describe('datagrams waiting to leave', () => {
   });
 });
 
+
+describe('SendQueue: the first message none of whose bytes left (firstUnsentId)', () => {
+  const room = 1472 - 9 - 16;
+
+  it('a message begun but held for the next packet (it goes whole, and did not fit this one) has not left', () => {
+    const q = new SendQueue(new FlowControl(1 << 20, 1 << 20), room, 1_000);
+    const [a, b, c] = [q.push(bytes(1_000, 1)), q.push(bytes(1_000, 2)), q.push(bytes(10, 3))];
+    expect(q.firstUnsentId()).toBe(a);
+    const w = writerWithRoom(room);
+    q.fillNewData(w, [], 0, { rememberSmall: () => undefined });
+    // `b` started (it has its OutgoingMessage) but waits, whole, for the next packet: none of it is out.
+    expect(q.message(b)?.nextChunk).toBe(0);
+    expect(q.firstUnsentId()).toBe(b);
+    fill(q, room);
+    expect(q.firstUnsentId()).toBe(c + 1);
+  });
+
+  it('a message with one fragment out is sent; the ones behind it are not', () => {
+    const { q } = queue();
+    const [large, next] = [q.push(bytes(1_000)), q.push(bytes(10))];
+    fill(q);
+    expect(sent(q, large).nextChunk).toBe(1);
+    expect(q.firstUnsentId()).toBe(next);
+  });
+
+  it('messages held back by the peer\'s window have not left', () => {
+    const { q } = queue(creditOf(50) + creditOf(20));
+    const ids = [q.push(bytes(50)), q.push(bytes(20)), q.push(bytes(30)), q.push(bytes(1))];
+    sendAll(q);
+    expect(q.firstUnsentId()).toBe(ids[2]);
+  });
+});

@@ -87,11 +87,13 @@ export function startClose(c: Connection, now: number, told: CloseReason): void 
   c.state = 'draining';
   c.retransmits.clear();
   c.recovery.clear();
+  // Read before the queue forgets which messages never left.
+  const unsentFrom = c.sendQueue.firstUnsentId();
   // Forgotten, so its bytes go now, not at the drain's end (the application was told they will not arrive).
   c.sendQueue.discard();
   // A draining connection takes no more data: what it granted goes back to the endpoint's budget.
   c.flow.release(c.reassembly.datagramsHeld);
-  c.host.emit({ type: 'closed', connection: c, reason });
+  c.host.emit({ type: 'closed', connection: c, reason, unsentFrom });
   c.closeReason = reason;
 }
 
@@ -100,11 +102,12 @@ export function finish(c: Connection, kind: CloseKind, code: number, message: st
   c.state = 'closed';
   c.recovery.clear();
   c.retransmits.clear();
+  const unsentFrom = c.sendQueue.firstUnsentId();
   c.sendQueue.discard();
   c.flow.release(c.reassembly.datagramsHeld);
   if (!alreadyReported) {
     const reason: CloseReason = note === undefined ? { kind, code, message } : { kind, code, message, note };
     c.closeReason = reason;
-    c.host.emit({ type: 'closed', connection: c, reason });
+    c.host.emit({ type: 'closed', connection: c, reason, unsentFrom });
   }
 }

@@ -224,6 +224,17 @@ export class SendQueue {
     return this.nextMessageId - (this.waiting.length - this.waitingHead);
   }
 
+  /**
+   * Id of the first reliable message none of whose chunks has left: the one begun but held for the next
+   * packet (its first chunk did not fit this one), or else the first still waiting (`nextMessageId` when none
+   * waits). Messages start to leave in id order, so every later id never left either; one with a chunk out,
+   * even of several, is sent.
+   */
+  firstUnsentId(): number {
+    const last = this.outbox[this.outbox.length - 1];
+    return last !== undefined && last.nextChunk === 0 ? last.id : this.firstWaitingId();
+  }
+
   /** The message whose chunks are leaving, if one has some never sent. */
   private sending(): OutgoingMessage | undefined {
     const m = this.outbox[this.outbox.length - 1];

@@ -5,7 +5,7 @@ import postgres, { type Sql, type TransactionSql } from 'postgres';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
 import { deleteUploads } from './postgres-doomed-uploads.js';
 import { bytesInProgress, type UploadLeases } from './postgres-upload-leases.js';
-import { lockUploadShare, uploaderBytes } from './postgres-upload-share.js';
+import { uploaderBytes } from './postgres-upload-share.js';
 import { postgresIoError } from './postgres-timeouts.js';
 import { askedAfterLostCommit, isOutcomeUnknown, surelyRolledBack } from './postgres-commit-landed.js';
 import { awaitedBriefly, untilAnswerDue } from './postgres-abandon.js';
@@ -128,8 +128,9 @@ interface ShareCheck {
  * Inserts one chunk. With a `limit`, in a transaction that reads the count its insert updated (the
  * trigger, schema 7) and rolls back past it: the count's row stays locked until the commit, so chunks
  * stored at once by any number of servers are counted one after another and never pass it together.
- * With a `share`, the uploader's share lock is taken first and its bytes read after the insert, rolled
- * back past its share: one account's chunks on any servers are counted one after another the same way.
+ * With a `share`, the uploader's bytes are read after the insert too, rolled back past its share: under the
+ * same row's lock (the trigger takes it whether or not there is a `limit`), so one account's chunks on any
+ * servers are counted one after another the same way (postgres-upload-share.ts).
  */
 const insertChunk = async (sql: Sql, id: string, seq: number, data: Buffer, limit: number | undefined, share: ShareCheck | undefined): Promise<void> => {
   if (limit === undefined && share === undefined) {
@@ -137,8 +138,6 @@ const insertChunk = async (sql: Sql, id: string, seq: number, data: Buffer, limi
     return;
   }
   await sql.begin(async (tx) => {
-    // Before the insert, whose trigger locks upload_bytes: every transaction that takes both takes them in this order.
-    if (share !== undefined) await lockUploadShare(tx, share.uploader);
     await tx`INSERT INTO upload_chunks (upload_id, seq, data) VALUES (${id}, ${seq}, ${data})`;
     if (limit !== undefined) {
       const rows = await tx<{ bytes: string }[]>`SELECT bytes FROM upload_bytes`;

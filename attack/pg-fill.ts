@@ -9,7 +9,7 @@
  *   npx tsx attack/pg-fill.ts threads [seconds=60]   one account posts 4,000-character MSGs, 8 in flight, to threads of
  *       its own; the rate, the reply bytes the threads hold, the database's growth; a victim's MSG before and after
  *   npx tsx attack/pg-fill.ts thread [seconds=120]   one account posts 4,000-character MSGs, 8 in flight, to a
- *       victim's thread until it is full: how long, then the victim's own MSG there
+ *       victim's thread until it is full, then tops it up with shorter ones: how long, then the victim's own MSG there
  */
 import { randomBytes } from 'node:crypto';
 import { session, uploadAnswer, type Session } from './forum-raw.js';
@@ -74,7 +74,8 @@ try {
     await victim.request('CRT', ['v']);
     console.log(`victim's MSG before: ${first(await victim.request('MSG', ['v', 'hello']))}`);
     const attacker = await session(s0.port, 'attacker', signal);
-    const text = 'x'.repeat(4000);
+    // Random letters: PostgreSQL compresses a run of one character (TOAST), and the database's growth would say little.
+    const text = randomBytes(3000).toString('base64');
     const [db0, reply0] = [await dbSize(), await replyBytes()];
     const t0 = Date.now();
     const until = t0 + seconds * 1000;
@@ -99,10 +100,17 @@ try {
       }
     };
     await Promise.all(Array.from({ length: 8 }, worker));
+    // A victim's thread topped up once full: shorter MSGs, halving down to one character, as long as they are taken.
+    let topped = 0;
+    if (mode === 'thread') {
+      for (let n = 2000; n >= 1; n = Math.floor(n / 2)) {
+        while (first(await attacker.request('MSG', ['v', text.slice(0, n)])).startsWith('Message posted')) topped++;
+      }
+    }
     const s = (Date.now() - t0) / 1000;
     const [db1, reply1] = [await dbSize(), await replyBytes()];
     console.log(`${mode}: ${posted} MSGs of 4,000 characters in ${s.toFixed(1)} s (${(posted / s).toFixed(1)} a second); reply bytes +${mib(reply1 - reply0)} (${mib((reply1 - reply0) / s)}/s); database +${mib(db1 - db0)}`);
-    if (fullAt !== undefined) console.log(`  first 'full' after ${((fullAt - t0) / 1000).toFixed(1)} s`);
+    if (fullAt !== undefined) console.log(`  first 'full' after ${((fullAt - t0) / 1000).toFixed(1)} s; then ${topped} shorter MSGs topped it up`);
     for (const [line, n] of refusals) console.log(`  refused ${n}×: ${line}`);
     console.log(`  victim's MSG after: ${first(await victim.request('MSG', ['v', 'hello again']))}`);
     const newcomer = await session(s0.port, 'newcomer', signal);

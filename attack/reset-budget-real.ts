@@ -40,7 +40,7 @@ interface Tally {
   answeredPorts: Set<number>;
   largest: number;
   smallest: number;
-  /** Answers not smaller than the datagram that drew them (each socket sends one size at a time: see below). */
+  /** Answers not smaller than the datagram that drew them: the socket's last one (a socket sends every 250 ms or more, an answer comes within a few). */
   notSmaller: number;
 }
 const tally = (): Tally => ({ sent: 0, answers: 0, answeredPorts: new Set(), largest: 0, smallest: Infinity, notSmaller: 0 });
@@ -56,7 +56,6 @@ const openSockets = async (address: string, n: number, t: Tally): Promise<{ read
       t.answeredPorts.add(s.address().port);
       t.largest = Math.max(t.largest, m.length);
       t.smallest = Math.min(t.smallest, m.length);
-      // The smallest datagram this socket has sent so far bounds what an answer to any of them may be.
       if (m.length >= (lastSize.get(s) ?? Infinity)) t.notSmaller++;
     });
     socks.push(s);
@@ -76,7 +75,7 @@ try {
   for (let i = 0; Date.now() - t0 < seconds * 1000; i++) {
     const sa = a.socks[i % portCount] as Socket;
     const size = 24 + Math.floor(Math.random() * (1200 - 24 + 1));
-    a.lastSize.set(sa, Math.min(a.lastSize.get(sa) ?? Infinity, size));
+    a.lastSize.set(sa, size);
     await send(sa, junk(size));
     big.sent++;
     const sb = b.socks[i % portCount] as Socket;

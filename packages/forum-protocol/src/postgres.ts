@@ -12,5 +12,6 @@ export { createPostgresUploadSlots, type PostgresUploadSlots, type PostgresUploa
 export { createPostgresThrottleCounts, type PostgresThrottleOptions } from './postgres-store/postgres-throttles.js';
 export { migrate, SCHEMA_VERSION } from './postgres-store/postgres-schema.js';
 export { DEFAULT_UPLOAD_CHUNK_DEADLINE_MS, UPLOAD_CHUNK_BYTES } from './postgres-store/postgres-upload.js';
+export { defaultMaxUserUploadBytes, MIN_USER_UPLOAD_BYTES, UPLOAD_SHARE_DIVISOR } from './postgres-store/postgres-upload-share.js';
 export { DEFAULT_POSTGRES_TIMEOUTS, type PostgresTimeouts } from './postgres-store/postgres-timeouts.js';
 export { DOOMED_BATCH_CHUNKS, type DoomedUploadSweepOptions } from './postgres-store/postgres-doomed-uploads.js';

@@ -1,5 +1,5 @@
 import { ACCOUNT_SHARE_DIVISOR, BYTES_PER_THREAD_LINE, DEFAULT_DISK_STALL_MS, defaultMaxThreadLines, defaultMaxUserThreadBytes, MIN_ACCOUNT_THREAD_LINES, DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, parseProgramArguments } from 'forum-protocol';
-import { DEFAULT_POSTGRES_TIMEOUTS as PG_TIMEOUTS } from 'forum-protocol/postgres';
+import { DEFAULT_POSTGRES_TIMEOUTS as PG_TIMEOUTS, MIN_USER_UPLOAD_BYTES, UPLOAD_SHARE_DIVISOR } from 'forum-protocol/postgres';
 import { DEFAULT_MIN_FREE_BYTES } from './disk-quota.js';
 import { DEFAULT_RATE_IDLE_BELOW } from './event-loop-busy.js';
 import { DEFAULT_LARGE_REPLY_BYTES_PER_SECOND, REPLY_FIXED_BYTES } from './large-reply-rate.js';
@@ -49,6 +49,8 @@ export interface ServerArgs {
   readonly maxUploadBytes: number;
   /** Most bytes the data directory may hold; `undefined`: no quota. */
   readonly maxDataBytes: number | undefined;
+  /** With `--store`, most bytes one account's uploads may hold in the database (`--max-data-bytes-per-user`); absent: the store's default share. */
+  readonly maxDataBytesPerUser?: number;
   /** Most bytes all thread files may hold (`--max-thread-bytes`). */
   readonly maxThreadBytes: number;
   /** Most bytes of lines one account may hold in the threads (`--max-thread-bytes-per-user`); absent: the store's default share. */
@@ -102,7 +104,7 @@ export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUplo
 export const USAGE =
   'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--transfer-header-timeout SECONDS] [--identity-file FILE] [--cid-server-id N]' +
   ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-checks N] [--login-host-checks N] [--login-window SECONDS]' +
-  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--max-thread-bytes-per-user N] [--min-free-bytes N] [--disk-stall-ms N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--handshake-rate N] [--max-threads-per-user N] [--max-accounts N] [--request-rate N] [--max-reply-bytes N] [--large-reply-rate MIB] [--request-charge KIB] [--rate-idle-below PERCENT] [--show-fingerprint]';
+  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-data-bytes-per-user N] [--max-thread-bytes N] [--max-thread-bytes-per-user N] [--min-free-bytes N] [--disk-stall-ms N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--handshake-rate N] [--max-threads-per-user N] [--max-accounts N] [--request-rate N] [--max-reply-bytes N] [--large-reply-rate MIB] [--request-charge KIB] [--rate-idle-below PERCENT] [--show-fingerprint]';
 
 /** The `--help` text. */
 export const HELP = `${USAGE}
@@ -167,6 +169,13 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             With --store: most bytes all uploads may hold in the
                             database, over every server (set it: nothing else
                             bounds them there)
+  --max-data-bytes-per-user N
+                            with --store: most bytes one account's uploads may
+                            hold of --max-data-bytes, committed and in progress,
+                            over every server; one more is refused, so one
+                            account cannot fill the uploads' room for everyone
+                            (default 1/${UPLOAD_SHARE_DIVISOR} of --max-data-bytes, at least ${MIN_USER_UPLOAD_BYTES}
+                            bytes, at most all of it)
   --max-thread-bytes N      most bytes all thread files together may hold (the
                             server keeps them in memory); a MSG, EDT or upload
                             line past it is refused (default ${LIMIT_DEFAULTS.maxThreadBytes}, 256 MiB);
@@ -319,6 +328,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
     'account-window': { type: 'string' },
     'max-upload-bytes': { type: 'string' },
     'max-data-bytes': { type: 'string' },
+    'max-data-bytes-per-user': { type: 'string' },
     'min-free-bytes': { type: 'string' },
     'disk-stall-ms': { type: 'string' },
     'max-thread-bytes': { type: 'string' },
@@ -420,6 +430,12 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
     maxDataBytes = parseBytes(values['max-data-bytes'], 1);
     if (maxDataBytes === undefined) return { kind: 'error', message: `invalid max data bytes: ${values['max-data-bytes']}` };
   }
+  if (values['max-data-bytes-per-user'] !== undefined && databaseUrl === undefined) {
+    return { kind: 'error', message: "--max-data-bytes-per-user applies to --store (the data directory's quota is the forum's, not per account)" };
+  }
+  const perUserDataText = values['max-data-bytes-per-user'];
+  const maxDataBytesPerUser = perUserDataText === undefined ? undefined : parseBytes(perUserDataText, 1);
+  if (perUserDataText !== undefined && maxDataBytesPerUser === undefined) return { kind: 'error', message: `invalid max data bytes per user: ${perUserDataText}` };
   if (values['max-thread-bytes'] !== undefined && databaseUrl !== undefined) return { kind: 'error', message: '--max-thread-bytes applies to the data directory, not to --store' };
   const threadBytesText = values['max-thread-bytes'] ?? String(LIMIT_DEFAULTS.maxThreadBytes);
   const maxThreadBytes = parseBytes(threadBytesText, 1);
@@ -491,6 +507,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
       accountLimit: accounts === 0 ? false : { maxPerHost: accounts, windowMs: durationMs(accountWindow) },
       maxUploadBytes,
       maxDataBytes,
+      ...(maxDataBytesPerUser === undefined ? {} : { maxDataBytesPerUser }),
       minFreeBytes,
       diskStallMs,
       maxThreadBytes,

@@ -42,6 +42,8 @@ export interface ForumServerOptions {
   readonly maxUploadBytes?: number;
   /** Most bytes the data directory may hold (`--max-data-bytes`), or with `databaseUrl` all uploads in the database; `undefined`: no quota. */
   readonly maxDataBytes?: number;
+  /** With `databaseUrl`, most bytes one account's uploads may hold in the database (`--max-data-bytes-per-user`). Default forum-protocol's `defaultMaxUserUploadBytes` of `maxDataBytes`. */
+  readonly maxDataBytesPerUser?: number;
   /** Most bytes all thread files may hold (`--max-thread-bytes`); the data directory only. Default forum-protocol's `DEFAULT_MAX_THREAD_BYTES`. */
   readonly maxThreadBytes?: number;
   /** Most bytes of lines one account may hold in the threads (`--max-thread-bytes-per-user`); the data directory only. Default forum-protocol's `defaultMaxUserThreadBytes`. */

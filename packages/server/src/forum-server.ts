@@ -169,6 +169,7 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
       openPostgresStore(options.databaseUrl, {
         threadLimits: threadLimits(options),
         ...(options.maxDataBytes === undefined ? {} : { maxStoredUploadBytes: options.maxDataBytes }),
+        ...(options.maxDataBytesPerUser === undefined ? {} : { maxUserUploadBytes: options.maxDataBytesPerUser }),
         // A failing sweep leaves removed uploads' bytes counted against --max-data-bytes: said, not silent.
         doomedUploadSweep: { onError: (m) => options.warn(`Warning: ${m}`) },
         // A killed server's pending uploads lapse with its sessions, and their room is taken back (attack round 18).

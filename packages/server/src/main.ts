@@ -148,6 +148,7 @@ const main = async (): Promise<number | undefined> => {
       accountCreationLimit: args.accountLimit,
       maxUploadBytes: args.maxUploadBytes,
       ...(args.maxDataBytes === undefined ? {} : { maxDataBytes: args.maxDataBytes }),
+      ...(args.maxDataBytesPerUser === undefined ? {} : { maxDataBytesPerUser: args.maxDataBytesPerUser }),
       ...(args.memoryBudgetBytes === undefined ? {} : { memoryBudgetBytes: args.memoryBudgetBytes }),
       maxConnectionsPerHost: args.maxConnectionsPerHost,
       maxConnectionsBeforeLogin: args.maxConnectionsBeforeLogin,

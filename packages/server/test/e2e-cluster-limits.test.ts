@@ -126,6 +126,54 @@ describe('limits over three servers on one database', () => {
     }
   }, 60_000);
 
+  it("one account's share of the uploads' room (--max-data-bytes-per-user): its second file past it is refused by its size line, another account's is stored (attack round 27)", async () => {
+    const db = pg;
+    const q = sql;
+    if (db === undefined || q === undefined) throw new Error('not started');
+    const share = 256 * 1024;
+    const shared = await startForumServer({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir: keyDir,
+      identityFile: join(keyDir, 'identity'),
+      databaseUrl: db.url,
+      maxDataBytes: MAX_UPLOAD_BYTES_STORED,
+      maxDataBytesPerUser: share,
+      idleTimeoutMs: 10_000,
+      transferPort: 0,
+      log: () => undefined,
+      warn: () => undefined,
+    });
+    // Not among `servers`, whose index the other tests take modulo their number.
+    try {
+      const size = 160 * 1024;
+      const put = async (c: RawClient, id: string, file: string): Promise<string> => {
+        const r = await c.request(id, 'UPD', ['s', file]);
+        if (r.data.kind !== 'transfer') throw new Error(`expected a grant, got ${JSON.stringify(r)}`);
+        const bytes = randomBytes(size);
+        return sealedExchange(shared.tcpPort, c, r.data.token, Buffer.concat([Buffer.from(`${bytes.length}\n`), bytes]));
+      };
+      const hog = await rawClient(shared.udpPort, { localAddress: '127.0.0.41' });
+      clients.push(hog);
+      expect((await rawLogin(hog, 'hog', 'ph')).lines).toEqual(['Welcome to the forum']);
+      expect((await hog.request('c', 'CRT', ['s'])).lines).toEqual(['Thread s created']);
+      expect(await put(hog, 'h0', 'h0')).toBe('OK\n');
+      // Before the share: stored, as the forum had room (1 MiB); one account could take all of it.
+      expect(await put(hog, 'h1', 'h1')).toBe(
+        `ERR Your uploads hold as much of the forum as one user may: at most ${share} bytes, ${share - size} are left to you, this file has ${size} (remove threads of yours to make room)\n`,
+      );
+      const other = await rawClient(shared.udpPort, { localAddress: '127.0.0.42' });
+      clients.push(other);
+      expect((await rawLogin(other, 'other', 'po')).lines).toEqual(['Welcome to the forum']);
+      expect(await put(other, 'o0', 'o0')).toBe('OK\n');
+      // The room given back for the test after, which counts on an empty forum.
+      expect((await hog.request('r', 'RMV', ['s'])).lines).toEqual(['Thread s removed']);
+      await vi.waitFor(async () => expect(await q`SELECT bytes::int AS bytes FROM upload_bytes`).toEqual([{ bytes: 0 }]), { timeout: 5_000, interval: 20 });
+    } finally {
+      await shared.close();
+    }
+  }, 30_000);
+
   it('the bytes of uploads: one through server 0, then one through server 1 that would pass the limit is refused by its announced size; room back after RMV', async () => {
     const c = await connect(0, '127.0.0.40');
     expect((await rawLogin(c, 'uploader', 'pu')).lines).toEqual(['Welcome to the forum']);

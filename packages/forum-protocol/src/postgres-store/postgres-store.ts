@@ -25,6 +25,7 @@ import type { Thread, ThreadEntry } from '../store/thread.js';
 import { type ThreadLimits, resolveThreadLimits } from '../store/thread-limits.js';
 import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
 import { TransfersInFlight } from '../store/transfers-in-flight.js';
+import { defaultMaxUserUploadBytes, uploaderBytes } from './postgres-upload-share.js';
 
 /** Options for {@link openPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -64,6 +65,13 @@ export interface PostgresStoreOptions {
    * Default: no limit.
    */
   readonly maxStoredUploadBytes?: number;
+  /**
+   * Most bytes one account's uploads may hold in the database, committed and in progress, over every server
+   * (postgres-upload-share.ts): a chunk past it ends its upload, an announced size past it is refused at once,
+   * `uploadStorageFull` with `who: 'account'`. Default, with `maxStoredUploadBytes`,
+   * {@link defaultMaxUserUploadBytes} of it (1/16, at least 1 MiB); without, no share.
+   */
+  readonly maxUserUploadBytes?: number;
   /**
    * The time limits of each connection (PostgreSQL's `statement_timeout`, `lock_timeout`,
    * `idle_in_transaction_session_timeout`). Default {@link DEFAULT_POSTGRES_TIMEOUTS}; the URL's
@@ -229,6 +237,8 @@ const isPatchedDriver = (postgres as unknown as { readonly forumPatched?: unknow
 export const openPostgresStore = (url: string, options: PostgresStoreOptions = {}): TE.TaskEither<IoError, PostgresStore> =>
   attemptEither(async () => {
     const limits = resolveThreadLimits(options.threadLimits);
+    const share = options.maxUserUploadBytes;
+    if (share !== undefined && (!Number.isSafeInteger(share) || share < 1)) throw new RangeError(`maxUserUploadBytes must be a whole number from 1 (got ${String(share)})`);
     const schema = options.schema;
     if (schema !== undefined && !SCHEMA_NAME.test(schema)) return E.left({ kind: 'io', message: `invalid schema name: ${schema}` } satisfies IoError);
     const sql = postgres(url, {
@@ -261,6 +271,7 @@ export const openPostgresStore = (url: string, options: PostgresStoreOptions = {
 
 const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions, schemaFound: number): PostgresStore => {
   const maxStoredUploadBytes = options.maxStoredUploadBytes;
+  const maxUserUploadBytes = options.maxUserUploadBytes ?? (maxStoredUploadBytes === undefined ? undefined : defaultMaxUserUploadBytes(maxStoredUploadBytes));
   const staleMs = staleOf(options);
   const sweepEveryMs = options.staleSweepEveryMs ?? 60_000;
   // A failed discard is tried again once the limits this store's connections set have surely run out
@@ -420,8 +431,16 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
    * chunks reached it, after the sender had sent the room left). Read without a lock: each chunk is
    * still counted under one as it is stored.
    */
-  const roomProblem = async (size: number | undefined): Promise<E.Either<UploadError, void>> => {
-    if (maxStoredUploadBytes === undefined || size === undefined) return E.right(undefined);
+  const roomProblem = async (size: number | undefined, uploader: string): Promise<E.Either<UploadError, void>> => {
+    if (size === undefined) return E.right(undefined);
+    const forum = await forumRoomProblem(size);
+    if (E.isLeft(forum)) return forum;
+    return shareProblem(size, uploader);
+  };
+
+  /** The forum's room for `size` bytes (`maxStoredUploadBytes`): said first, as a full forum is full whoever asks. */
+  const forumRoomProblem = async (size: number): Promise<E.Either<UploadError, void>> => {
+    if (maxStoredUploadBytes === undefined) return E.right(undefined);
     const freeNow = async (): Promise<number> => {
       const rows = await sql<{ bytes: string }[]>`SELECT bytes FROM upload_bytes`;
       return Math.max(0, maxStoredUploadBytes - Number(rows[0]?.bytes ?? 0));
@@ -437,6 +456,16 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
     // Held by live uploads: free again once they end, which the refusal says (removing threads may not help).
     const inProgress = await bytesInProgress(sql);
     return E.left({ kind: 'uploadStorageFull', limit: maxStoredUploadBytes, announced: { free, size }, ...(inProgress > 0 ? { inProgress } : {}) });
+  };
+
+  /** `uploader`'s share's room for `size` bytes (`maxUserUploadBytes`, postgres-upload-share.ts). Read without a lock, as the forum's. */
+  const shareProblem = async (size: number, uploader: string): Promise<E.Either<UploadError, void>> => {
+    if (maxUserUploadBytes === undefined) return E.right(undefined);
+    let mine = await uploaderBytes(sql, uploader);
+    // A dead server's half upload of the same account: freed now, as for the forum's room.
+    if (mine + size > maxUserUploadBytes && (await untilAnswerDue(reclaimLapsed(), false))) mine = await uploaderBytes(sql, uploader);
+    if (mine + size <= maxUserUploadBytes) return E.right(undefined);
+    return E.left({ kind: 'uploadStorageFull', limit: maxUserUploadBytes, who: 'account', announced: { free: Math.max(0, maxUserUploadBytes - mine), size } });
   };
 
   const beginUpload = (title: string, filename: string, uploader: string, granted?: ThreadIncarnation, size?: number): TE.TaskEither<UploadError, UploadWriter> =>
@@ -456,13 +485,13 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
       }
       const room = await uploadProblem(title, filename, uploader, granted);
       if (E.isLeft(room)) return room;
-      const fits = await roomProblem(size);
+      const fits = await roomProblem(size, uploader);
       if (E.isLeft(fits)) return fits;
       // The pending row is inserted only if the thread is still that row: a RMV after the check is caught there.
       return postgresUploadWriter(
         sql,
         { title, filename, uploader, threadId: room.right },
-        { inFlight, maxStoredUploadBytes, discardRetryMs, onDeleted: () => sweeper.kick(), leases, reclaimLapsed, chunkDeadlineMs: options.uploadChunkDeadlineMs ?? DEFAULT_UPLOAD_CHUNK_DEADLINE_MS },
+        { inFlight, maxStoredUploadBytes, maxUserUploadBytes, discardRetryMs, onDeleted: () => sweeper.kick(), leases, reclaimLapsed, chunkDeadlineMs: options.uploadChunkDeadlineMs ?? DEFAULT_UPLOAD_CHUNK_DEADLINE_MS },
       );
     });
 

@@ -5,6 +5,7 @@ import postgres, { type Sql, type TransactionSql } from 'postgres';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
 import { deleteUploads } from './postgres-doomed-uploads.js';
 import { bytesInProgress, type UploadLeases } from './postgres-upload-leases.js';
+import { uploaderBytes } from './postgres-upload-share.js';
 import { postgresIoError } from './postgres-timeouts.js';
 import { askedAfterLostCommit, isOutcomeUnknown, surelyRolledBack } from './postgres-commit-landed.js';
 import { awaitedBriefly, untilAnswerDue } from './postgres-abandon.js';
@@ -70,12 +71,16 @@ class ChunkDeadlineError extends Error {
   }
 }
 
-/** A chunk was not stored: with it the uploads in the database would pass `maxStoredUploadBytes`. */
+/**
+ * A chunk was not stored: with it the uploads in the database would pass `maxStoredUploadBytes`, or
+ * (`who: 'account'`) the uploader's would pass its share, `maxUserUploadBytes`.
+ */
 class UploadStorageFull extends Error {
   constructor(
     readonly limit: number,
     /** Of the bytes counted, those held by other uploads in progress (free again once they end). */
     readonly inProgress: number,
+    readonly who?: 'account',
   ) {
     super(`the uploads would pass ${limit} bytes`);
     this.name = 'UploadStorageFull';
@@ -83,8 +88,12 @@ class UploadStorageFull extends Error {
 }
 
 /** `e` as the refusal the uploader reads: `inProgress` only when some bytes are held so. */
-const storageFull = (e: UploadStorageFull): UploadStorageFullError =>
-  e.inProgress > 0 ? { kind: 'uploadStorageFull', limit: e.limit, inProgress: e.inProgress } : { kind: 'uploadStorageFull', limit: e.limit };
+const storageFull = (e: UploadStorageFull): UploadStorageFullError => ({
+  kind: 'uploadStorageFull',
+  limit: e.limit,
+  ...(e.inProgress > 0 ? { inProgress: e.inProgress } : {}),
+  ...(e.who === undefined ? {} : { who: e.who }),
+});
 
 /** What an upload writer works with besides its target: the store's, shared by its uploads. */
 export interface UploadWriterContext {
@@ -92,6 +101,8 @@ export interface UploadWriterContext {
   readonly inFlight: TransfersInFlight;
   /** Most bytes all uploads may hold in the database (`upload_bytes`); `undefined`: no limit. */
   readonly maxStoredUploadBytes: number | undefined;
+  /** Most bytes one account's uploads may hold in the database (postgres-upload-share.ts); `undefined`: no share. */
+  readonly maxUserUploadBytes: number | undefined;
   /** How long after a failed discard its row is deleted again. */
   readonly discardRetryMs: number;
   /** Called once the upload's row is deleted: its chunks, doomed, are for the sweeper. */
@@ -107,20 +118,32 @@ export interface UploadWriterContext {
   readonly chunkDeadlineMs: number;
 }
 
+/** The uploader's share to hold a chunk under: its name and `maxUserUploadBytes`. */
+interface ShareCheck {
+  readonly uploader: string;
+  readonly limit: number;
+}
+
 /**
  * Inserts one chunk. With a `limit`, in a transaction that reads the count its insert updated (the
  * trigger, schema 7) and rolls back past it: the count's row stays locked until the commit, so chunks
  * stored at once by any number of servers are counted one after another and never pass it together.
+ * With a `share`, the uploader's bytes are read after the insert too, rolled back past its share: under the
+ * same row's lock (the trigger takes it whether or not there is a `limit`), so one account's chunks on any
+ * servers are counted one after another the same way (postgres-upload-share.ts).
  */
-const insertChunk = async (sql: Sql, id: string, seq: number, data: Buffer, limit: number | undefined): Promise<void> => {
-  if (limit === undefined) {
+const insertChunk = async (sql: Sql, id: string, seq: number, data: Buffer, limit: number | undefined, share: ShareCheck | undefined): Promise<void> => {
+  if (limit === undefined && share === undefined) {
     await sql`INSERT INTO upload_chunks (upload_id, seq, data) VALUES (${id}, ${seq}, ${data})`;
     return;
   }
   await sql.begin(async (tx) => {
     await tx`INSERT INTO upload_chunks (upload_id, seq, data) VALUES (${id}, ${seq}, ${data})`;
-    const rows = await tx<{ bytes: string }[]>`SELECT bytes FROM upload_bytes`;
-    if (Number(rows[0]?.bytes ?? 0) > limit) throw new UploadStorageFull(limit, 0);
+    if (limit !== undefined) {
+      const rows = await tx<{ bytes: string }[]>`SELECT bytes FROM upload_bytes`;
+      if (Number(rows[0]?.bytes ?? 0) > limit) throw new UploadStorageFull(limit, 0);
+    }
+    if (share !== undefined && (await uploaderBytes(tx, share.uploader)) > share.limit) throw new UploadStorageFull(share.limit, 0, 'account');
   });
 };
 
@@ -143,9 +166,10 @@ const FOREIGN_KEY_VIOLATION = '23503';
  * another's is noticed as the next chunk is stored, or at commit.
  */
 export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, context: UploadWriterContext): Promise<E.Either<UploadError, UploadWriter>> => {
-  const { inFlight, maxStoredUploadBytes, discardRetryMs, onDeleted, leases, reclaimLapsed, chunkDeadlineMs } = context;
+  const { inFlight, maxStoredUploadBytes, maxUserUploadBytes, discardRetryMs, onDeleted, leases, reclaimLapsed, chunkDeadlineMs } = context;
   const { title, filename, uploader, threadId } = target;
   const line: ThreadEntry = { kind: 'upload', uploader, filename };
+  const share = maxUserUploadBytes === undefined ? undefined : { uploader, limit: maxUserUploadBytes };
   const leaseMs = leases.ms;
   // Only into that thread row: a thread of the title made since is another row, and gets no pending upload.
   // The row read is locked (KEY SHARE, the foreign key's own lock): the key is checked at the statement's end
@@ -174,16 +198,18 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
   /** Inserts chunk `n`; on a full forum, once more after the uploads of servers that are gone were deleted. */
   const storeChunk = async (n: number, data: Buffer): Promise<void> => {
     try {
-      await insertChunk(sql, id, n, data, maxStoredUploadBytes);
+      await insertChunk(sql, id, n, data, maxStoredUploadBytes, share);
     } catch (e) {
       if (!(e instanceof UploadStorageFull)) throw e;
+      // The share's bytes in progress are the account's own other uploads: not said as other users' room.
+      const held = async (full: UploadStorageFull): Promise<number> => (full.who === 'account' ? 0 : await bytesInProgress(sql, id).catch(() => 0));
       // Outside the chunk's deadline (deleteUploads), awaited only until its answer is due.
-      if (!(await untilAnswerDue(reclaimLapsed(), false))) throw new UploadStorageFull(e.limit, await bytesInProgress(sql, id).catch(() => 0));
+      if (!(await untilAnswerDue(reclaimLapsed(), false))) throw new UploadStorageFull(e.limit, await held(e), e.who);
       try {
-        await insertChunk(sql, id, n, data, maxStoredUploadBytes);
+        await insertChunk(sql, id, n, data, maxStoredUploadBytes, share);
       } catch (again) {
         if (!(again instanceof UploadStorageFull)) throw again;
-        throw new UploadStorageFull(again.limit, await bytesInProgress(sql, id).catch(() => 0));
+        throw new UploadStorageFull(again.limit, await held(again), again.who);
       }
     }
   };

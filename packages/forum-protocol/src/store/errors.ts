@@ -60,10 +60,16 @@ export interface ThreadFullError {
   readonly kind: 'threadFull';
   readonly title: string;
 }
-/** The uploads stored in the database (committed and in progress, over every server) would pass its limit (`maxStoredUploadBytes`). */
+/**
+ * The uploads stored in the database (committed and in progress, over every server) would pass its limit
+ * (`maxStoredUploadBytes`); with `who: 'account'`, the uploader's would pass its share of it
+ * (`maxUserUploadBytes`, postgres-upload-share.ts), however much room the forum has.
+ */
 export interface UploadStorageFullError {
   readonly kind: 'uploadStorageFull';
   readonly limit: number;
+  /** The limit is the uploader's share; absent: of all uploads. */
+  readonly who?: 'account';
   /** Refused by its announced size, before a byte was stored: the bytes free then, and the file's size. */
   readonly announced?: { readonly free: number; readonly size: number };
   /**
@@ -129,6 +135,10 @@ export const commandErrorText = (e: CommandError): string => {
       if (e.who === 'account') return `Your messages hold as much of the forum as one user may: at most ${e.limit} ${e.unit ?? 'bytes'} of the forum's threads (delete some of your messages to make room)`;
       return `The forum is full: its threads hold at most ${e.limit} ${e.unit ?? 'bytes'} (delete messages or threads to make room)`;
     case 'uploadStorageFull': {
+      if (e.who === 'account') {
+        const room = e.announced === undefined ? '' : `, ${e.announced.free} are left to you, this file has ${e.announced.size}`;
+        return `Your uploads hold as much of the forum as one user may: at most ${e.limit} bytes${room} (remove threads of yours to make room)`;
+      }
       const head =
         e.announced === undefined
           ? `The forum's uploads are full: they hold at most ${e.limit} bytes`

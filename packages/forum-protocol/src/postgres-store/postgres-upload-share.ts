@@ -1,0 +1,42 @@
+/**
+ * Each account's share of the room uploads have in the database (`maxStoredUploadBytes`, the server's
+ * `--max-data-bytes` with `--store`). That limit is forum-wide, and only a thread's creator may remove its
+ * uploads (RMV): one account uploading to threads of its own filled it (64 MiB in 16.4 s over loopback,
+ * attack round 27), after which every other user's upload was refused, a new account's too, until the attacker
+ * removed its threads. The share bounds what one account's uploads, committed and in progress, hold.
+ *
+ * Counted from the rows themselves (committed uploads' `size`, and the chunks of the account's pending ones),
+ * read in a chunk's transaction after its insert. That insert's trigger (schema 7) updates `upload_bytes`, whose
+ * row stays locked to the commit: chunks stored at once on any servers of the database are inserted one after
+ * the other, each counting the ones committed before it, so two chunks of one account never pass the share
+ * together (an advisory lock per account would add nothing to that row's lock, and no test could tell it
+ * missing). Nothing is kept beside the rows, so nothing can drift from them (an RMV's cascade, a discard, the
+ * sweep of a dead server's uploads all give the room back as they delete the rows).
+ */
+import type { Sql, TransactionSql } from 'postgres';
+
+/** The share is this fraction of all uploads' room by default (`1/16`). */
+export const UPLOAD_SHARE_DIVISOR = 16;
+
+/** The least default share, bytes (1 MiB), so that a small forum-wide limit still takes a user's file. */
+export const MIN_USER_UPLOAD_BYTES = 1024 * 1024;
+
+/**
+ * The default share of an upload room of `maxStoredUploadBytes`: 1/{@link UPLOAD_SHARE_DIVISOR} of it, at
+ * least {@link MIN_USER_UPLOAD_BYTES}, at most all of it.
+ */
+export const defaultMaxUserUploadBytes = (maxStoredUploadBytes: number): number =>
+  Math.min(maxStoredUploadBytes, Math.max(MIN_USER_UPLOAD_BYTES, Math.floor(maxStoredUploadBytes / UPLOAD_SHARE_DIVISOR)));
+
+/**
+ * Bytes `uploader`'s uploads hold: its committed files' sizes and its pending uploads' chunks (on every
+ * server). Deleted uploads (their chunks doomed, waiting for the sweep) no longer count: their room is the
+ * forum's again as soon as the sweep deletes them, and no longer the account's at once.
+ */
+export const uploaderBytes = async (q: Sql | TransactionSql, uploader: string): Promise<number> => {
+  const rows = await q<{ bytes: string }[]>`
+    SELECT COALESCE((SELECT sum(size) FROM uploads WHERE uploader = ${uploader} AND committed), 0)
+         + COALESCE((SELECT sum(octet_length(c.data)) FROM upload_chunks c JOIN uploads u ON u.id = c.upload_id
+                     WHERE u.uploader = ${uploader} AND NOT u.committed), 0) AS bytes`;
+  return Number(rows[0]?.bytes ?? 0);
+};

@@ -1,0 +1,79 @@
+import * as E from 'fp-ts/lib/Either.js';
+import { randomBytes } from 'node:crypto';
+import type postgres from 'postgres';
+import { describe, expect, it } from 'vitest';
+import { defaultMaxUserUploadBytes, UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
+import { commandErrorText } from '../src/store/errors.js';
+import type { UploadError } from '../src/store/store.js';
+import { lines, run } from './helpers.js';
+import { usePostgres } from './postgres-harness.js';
+
+const pg = usePostgres();
+
+// The forum has room for 64 chunks, each account for 4 (attack round 27: one account filled the forum's room alone).
+const ROOM = 64 * UPLOAD_CHUNK_BYTES;
+const SHARE = 4 * UPLOAD_CHUNK_BYTES;
+
+const schemaOf = async (sql: postgres.Sql): Promise<string> => (await sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+
+/** Two servers on one fresh forum, with `ROOM` for all uploads and `SHARE` for each account's. */
+const twoServers = async (): Promise<readonly [PostgresStore, PostgresStore]> => {
+  const options = { maxStoredUploadBytes: ROOM, maxUserUploadBytes: SHARE, doomedUploadSweep: { auto: false } };
+  const a = await pg.openStore(options);
+  const b = await pg.openPeer(await schemaOf(a.sql), options);
+  return [a, b];
+};
+
+/** Uploads `bytes` as `filename` by `who` to thread `t` through `store`, a chunk at a time, and commits. */
+const upload = async (store: PostgresStore, who: string, filename: string, bytes: Buffer): Promise<E.Either<UploadError, void>> => {
+  const begun = await store.beginUpload('t', filename, who)();
+  if (E.isLeft(begun)) return begun;
+  const w = begun.right;
+  for (let at = 0; at < bytes.length && !w.stream.destroyed; at += UPLOAD_CHUNK_BYTES) {
+    await new Promise<void>((resolve) => w.stream.write(bytes.subarray(at, at + UPLOAD_CHUNK_BYTES), () => resolve()));
+  }
+  return w.commit();
+};
+
+describe("each account's share of the uploads' room (maxUserUploadBytes)", () => {
+  it('one account\'s 6 uploads of 3 chunks at once over two servers, a share of 4 chunks: at most one commits, the rest refused as over its share; another account still uploads', async () => {
+    const [a, b] = await twoServers();
+    await run(a, 'mallory', 'CRT t');
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => upload(i % 2 === 0 ? a : b, 'mallory', `f${i}`, randomBytes(3 * UPLOAD_CHUNK_BYTES))));
+    const committed = results.filter(E.isRight).length;
+    // Before the share: all 6 committed (18 of the forum's 64 chunks).
+    expect(committed).toBeLessThanOrEqual(1);
+    expect(results.filter(E.isLeft)).toEqual(Array.from({ length: 6 - committed }, () => E.left({ kind: 'uploadStorageFull', limit: SHARE, who: 'account' })));
+    const [held] = await a.sql<{ n: string }[]>`SELECT COALESCE(sum(size), 0) AS n FROM uploads WHERE uploader = 'mallory' AND committed`;
+    expect(Number(held?.n)).toBeLessThanOrEqual(SHARE);
+    expect(await upload(b, 'bob', 'mine', randomBytes(3 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
+  });
+
+  it('an upload announced past what is left of the share is refused as it begins, on either server, with its line; RMV of the thread gives the room back', async () => {
+    const [a, b] = await twoServers();
+    await run(a, 'mallory', 'CRT t');
+    expect(await upload(a, 'mallory', 'three', randomBytes(3 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
+    const refused = await b.beginUpload('t', 'two', 'mallory', undefined, 2 * UPLOAD_CHUNK_BYTES)();
+    const expected = { kind: 'uploadStorageFull', limit: SHARE, who: 'account', announced: { free: UPLOAD_CHUNK_BYTES, size: 2 * UPLOAD_CHUNK_BYTES } } as const;
+    expect(refused).toEqual(E.left(expected));
+    expect(commandErrorText(expected)).toBe(
+      `Your uploads hold as much of the forum as one user may: at most ${SHARE} bytes, ${UPLOAD_CHUNK_BYTES} are left to you, this file has ${2 * UPLOAD_CHUNK_BYTES} (remove threads of yours to make room)`,
+    );
+    expect(await b.sql`SELECT count(*)::int AS n FROM uploads WHERE NOT committed`).toEqual([{ n: 0 }]);
+    // Another account's file of that size begins.
+    const other = await b.beginUpload('t', 'two', 'bob', undefined, 2 * UPLOAD_CHUNK_BYTES)();
+    expect(E.isRight(other)).toBe(true);
+    if (E.isRight(other)) await other.right.abort();
+    expect(await lines(run(b, 'mallory', 'RMV t'))).toEqual(['Thread t removed']);
+    await run(a, 'mallory', 'CRT t');
+    expect(await upload(a, 'mallory', 'again', randomBytes(SHARE))).toEqual(E.right(undefined));
+  });
+
+  it('by default, with maxStoredUploadBytes, the share is 1/16 of it, at least 1 MiB, at most all of it', async () => {
+    expect([defaultMaxUserUploadBytes(2 ** 30), defaultMaxUserUploadBytes(8 * 2 ** 20), defaultMaxUserUploadBytes(1000)]).toEqual([2 ** 26, 2 ** 20, 1000]);
+    const a = await pg.openStore({ maxStoredUploadBytes: 32 * 2 ** 20 });
+    await run(a, 'mallory', 'CRT t');
+    const refused = await a.beginUpload('t', 'big', 'mallory', undefined, 2 * 2 ** 20 + 1)();
+    expect(refused).toEqual(E.left({ kind: 'uploadStorageFull', limit: 2 * 2 ** 20, who: 'account', announced: { free: 2 * 2 ** 20, size: 2 * 2 ** 20 + 1 } }));
+  });
+});

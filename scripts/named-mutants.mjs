@@ -59,7 +59,9 @@ for (const m of MUTANTS) {
     // summary either: a mutant that makes its tests hang is killed, as before.)
     const timedOut = r.error !== undefined && 'code' in r.error && r.error.code === 'ETIMEDOUT';
     if (!timedOut && !/Test Files\s+\d+/.test(r.stdout)) {
-      console.error(`${m.name}: no test file ran (${tests.join(', ')} under ${config}):\n${r.stdout}${r.stderr}`);
+      // Its first lines (vitest then lists every project's include and exclude patterns: pages of them).
+      const said = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim() !== '').slice(0, 4).join('\n');
+      console.error(`${m.name}: no test file ran (${tests.join(', ')} under ${config}):\n${said}`);
       process.exitCode = 2;
       continue;
     }

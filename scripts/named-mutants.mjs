@@ -12,7 +12,7 @@
  * Usage: pnpm mutation:named [substring of a mutant name]
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { MUTANTS, unit } from './named-mutants-list.mjs';
@@ -40,23 +40,35 @@ for (const m of MUTANTS) {
     process.exitCode = 2;
     continue;
   }
+  const tests = m.tests.map((t) => path.join(unit, `${t}.test.ts`));
+  // vitest takes each name as a filter and skips one that matches no file: beside a name that does, a misnamed
+  // test file would go unnoticed, and the mutant be credited to tests that never ran.
+  const missing = tests.filter((t) => !existsSync(path.join(root, t)));
+  if (missing.length > 0) {
+    console.error(`${m.name}: no such test file: ${missing.join(', ')}`);
+    process.exitCode = 2;
+    continue;
+  }
   restore = () => writeFileSync(file, original);
   writeFileSync(file, original.slice(0, at) + m.to + original.slice(at + m.from.length));
   try {
-    const tests = m.tests.map((t) => path.join(unit, `${t}.test.ts`));
     // A test outside test/unit (named '../…') runs under the suite's own configuration, whose projects include it.
     const config = tests.every((t) => t.startsWith(`${unit}/`)) ? 'vitest.unit.config.ts' : 'vitest.config.ts';
     const r = spawnSync('npx', ['vitest', 'run', '--config', config, ...tests], { cwd: root, encoding: 'utf8', timeout: 180_000 });
-    // A run that found no test file also exits non-zero: that kills nothing.
-    if (!/Test Files\s+\d+/.test(r.stdout)) {
-      console.error(`${m.name}: no test file ran (${tests.join(', ')} under ${config}):\n${r.stdout}${r.stderr}`);
+    // A run that found no test file also exits non-zero: that kills nothing. (One cut off by the time limit has no
+    // summary either: a mutant that makes its tests hang is killed, as before.)
+    const timedOut = r.error !== undefined && 'code' in r.error && r.error.code === 'ETIMEDOUT';
+    if (!timedOut && !/Test Files\s+\d+/.test(r.stdout)) {
+      // Its first lines (vitest then lists every project's include and exclude patterns: pages of them).
+      const said = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim() !== '').slice(0, 4).join('\n');
+      console.error(`${m.name}: no test file ran (${tests.join(', ')} under ${config}):\n${said}`);
       process.exitCode = 2;
       continue;
     }
     ran++;
     const killed = r.status !== 0;
     if (!killed) survived++;
-    const failed = /Tests\s+(\d+) failed/.exec(r.stdout)?.[1] ?? (r.error ? 'timeout' : '0');
+    const failed = /Tests\s+(\d+) failed/.exec(r.stdout)?.[1] ?? (timedOut ? 'timeout' : '0');
     console.log(`${killed ? 'killed  ' : 'SURVIVED'}  ${m.name}  (${failed} failing tests in ${m.tests.join(', ')})`);
   } finally {
     restore();

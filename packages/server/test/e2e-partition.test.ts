@@ -50,9 +50,12 @@ const fixture = () => {
     },
     end: async (): Promise<void> => {
       stops.splice(0).forEach((s) => s());
-      await Promise.all(relays.splice(0).map((r) => r.close()));
+      // Every relay closes, and the servers stop, even if one rejects (its thread failed: said at its close).
+      const closed = await Promise.allSettled(relays.splice(0).map((r) => r.close()));
       await Promise.all(servers.splice(0).map((s) => s.stop()));
       await cleanup(...dirs.splice(0));
+      const failed = closed.find((r) => r.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
     },
   };
 };

@@ -247,9 +247,12 @@ const newScope = (): TestScope => {
 /** Runs `scope`'s `stops`, awaits its `closers`, stops its `servers` and removes its `dirs`. */
 const endScope = async (scope: TestScope): Promise<void> => {
   scope.stops.splice(0).forEach((s) => s());
-  await Promise.all(scope.closers.splice(0).map((c) => c()));
+  // Every closer runs, and the servers stop, even if one rejects (a relay thread that failed says so at its close).
+  const closed = await Promise.allSettled(scope.closers.splice(0).map((c) => c()));
   await Promise.all(scope.servers.splice(0).map((s) => s.stop()));
   await cleanup(...scope.dirs.splice(0));
+  const failed = closed.find((r) => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 };
 
 /** Call inside a `describe`: after each test, runs `stops`, awaits `closers`, stops `servers` and removes `dirs`. */

@@ -14,7 +14,10 @@ export interface LossyRelayThread {
   readonly partitioned: boolean;
   /** As `LossyRelay.rebind`: resolves once the new upstream sockets are bound. */
   rebind(): Promise<void>;
-  /** Closes the relay and ends its thread. */
+  /**
+   * Closes the relay and ends its thread. Rejects with why the thread failed, if it did before (an uncaught
+   * error, an exit of its own): the relay had stopped forwarding, and the peers saw only a dead link.
+   */
   close(): Promise<void>;
 }
 
@@ -86,9 +89,16 @@ export async function startLossyRelayThread(options: LossyRelayOptions): Promise
     },
     close: () =>
       (closed ??= (async () => {
+        const failedBefore = failure;
         // The relay's sockets closed first (as LossyRelay.close), then the thread; a thread already gone has nothing to close.
-        await ask({ op: 'close' }).catch(() => undefined);
+        const closing = await ask({ op: 'close' }).then(
+          () => undefined,
+          (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+        );
         await worker.terminate();
+        // Told here, or never: a test that failed on the dead link reads only its peers' timeouts.
+        if (failedBefore !== undefined) throw failedBefore;
+        if (closing !== undefined && closing !== failure) throw closing;
       })()),
   };
 }

@@ -15,18 +15,7 @@
  */
 import type { Sql, TransactionSql } from 'postgres';
 
-/** The share is this fraction of all uploads' room by default (`1/16`). */
-export const UPLOAD_SHARE_DIVISOR = 16;
-
-/** The least default share, bytes (1 MiB), so that a small forum-wide limit still takes a user's file. */
-export const MIN_USER_UPLOAD_BYTES = 1024 * 1024;
-
-/**
- * The default share of an upload room of `maxStoredUploadBytes`: 1/{@link UPLOAD_SHARE_DIVISOR} of it, at
- * least {@link MIN_USER_UPLOAD_BYTES}, at most all of it.
- */
-export const defaultMaxUserUploadBytes = (maxStoredUploadBytes: number): number =>
-  Math.min(maxStoredUploadBytes, Math.max(MIN_USER_UPLOAD_BYTES, Math.floor(maxStoredUploadBytes / UPLOAD_SHARE_DIVISOR)));
+export { defaultMaxUserUploadBytes, MIN_USER_UPLOAD_BYTES, UPLOAD_SHARE_DIVISOR } from '../store/upload-share.js';
 
 /**
  * {@link uploaderBytes}' statement (`$1`: the uploader), apart so that its plan can be looked at (EXPLAIN). Both

@@ -16,7 +16,8 @@ const iterations = Number(process.argv[2] ?? 15);
 const mode = process.argv[3] ?? 'parallel';
 const dir = await mkdtemp(join(tmpdir(), 'a8-quota-'));
 const port = 40_000 + Math.floor(Math.random() * 20_000);
-const server = await startServer(dir, port, port + 1, ['--max-data-bytes', '24000000', '--min-free-bytes', '0']);
+// Each account's share of the quota (round 27's follow-up) as large as the quota: the forum-wide room is what is measured.
+const server = await startServer(dir, port, port + 1, ['--max-data-bytes', '24000000', '--max-data-bytes-per-user', '24000000', '--min-free-bytes', '0']);
 const abort = new AbortController();
 setMaxListeners(0, abort.signal);
 const [a, b] = (await Promise.all(['a', 'b'].map((u) => session(port, u, abort.signal)))) as [Session, Session];

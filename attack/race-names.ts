@@ -31,7 +31,8 @@ const fold = (s: string): string => s.normalize('NFKC').toUpperCase().toLowerCas
 const main = async (): Promise<void> => {
   const dir = await mkdtemp(join(tmpdir(), 'a8-race-'));
   const port = 40_000 + Math.floor(Math.random() * 20_000);
-  const extra = ['--max-data-bytes', String(24_000_000), '--min-free-bytes', '0'];
+  // Each account's share of the quota (round 27's follow-up) as large as the quota: the forum-wide room is what is measured.
+  const extra = ['--max-data-bytes', String(24_000_000), '--max-data-bytes-per-user', String(24_000_000), '--min-free-bytes', '0'];
   let server = await startServer(dir, port, port + 1, extra);
   const abort = new AbortController();
   setMaxListeners(0, abort.signal);

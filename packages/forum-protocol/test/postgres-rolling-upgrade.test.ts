@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { lockForCreate } from '../src/postgres-store/postgres-create-thread.js';
+import { UPLOADER_BYTES_QUERY, uploaderBytes } from '../src/postgres-store/postgres-upload-share.js';
 import { createPostgresTransferTokens, openPostgresStore, SCHEMA_VERSION, type PostgresStore } from '../src/postgres.js';
 import { lines, run } from './helpers.js';
 import { backToSchema, usePostgres } from './postgres-harness.js';
@@ -240,6 +241,31 @@ describe('PostgreSQL rolling upgrade', () => {
     expect(await b.sql`SELECT data_type, is_nullable FROM information_schema.columns WHERE table_schema = ${schema} AND table_name = 'transfer_tokens' AND column_name = 'connection_key'`).toEqual([
       { data_type: 'text', is_nullable: 'YES' },
     ]);
+  });
+
+  it("migration 13 indexes uploads by uploader for the share's read, counting a schema 12 server's rows; it may run again", async () => {
+    const a = await pg.openStore();
+    const schema = await schemaOf(a.sql);
+    await run(a, 'alice', 'CRT t');
+    await backToSchema(a.sql, 12);
+    // Rows as a schema 12 server writes them: 2,000 committed uploads of 100 accounts.
+    await a.sql`INSERT INTO uploads (thread, filename, uploader, size, committed) SELECT 't', 'f' || g, 'u' || (g % 100), 10, true FROM generate_series(1, 2000) g`;
+    const b = await pg.openPeer(schema);
+    expect(await b.sql`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
+    const indexed = () => b.sql`SELECT indexdef FROM pg_indexes WHERE schemaname = ${schema} AND indexname = 'uploads_uploader'`;
+    expect((await indexed()).map((r) => String(r.indexdef).replace(`${schema}.`, ''))).toEqual(['CREATE INDEX uploads_uploader ON uploads USING btree (uploader)']);
+    await b.sql`ANALYZE uploads`;
+    const plan = await b.sql.unsafe(`EXPLAIN (FORMAT JSON) ${UPLOADER_BYTES_QUERY}`, ['u7']);
+    const planText = JSON.stringify(plan);
+    expect(planText).toContain('uploads_uploader');
+    // No scan of every upload (the plan's nodes, as PostgreSQL's JSON writes their keys: no brace between these two).
+    expect(planText).not.toMatch(/"Node Type":"Seq Scan"[^{}]*"Relation Name":"uploads"/);
+    expect(await uploaderBytes(b.sql, 'u7')).toBe(200);
+    // Marked 12 again with the index in place: migrated again, unchanged.
+    await b.sql`UPDATE forum_schema SET version = 12`;
+    const c = await pg.openPeer(schema);
+    expect(await c.sql`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
+    expect((await indexed()).length).toBe(1);
   });
 
   it('migration 4 may run again: a database marked 3 with its tables in place ends as it was', async () => {

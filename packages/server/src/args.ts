@@ -49,7 +49,7 @@ export interface ServerArgs {
   readonly maxUploadBytes: number;
   /** Most bytes the data directory may hold; `undefined`: no quota. */
   readonly maxDataBytes: number | undefined;
-  /** With `--store`, most bytes one account's uploads may hold in the database (`--max-data-bytes-per-user`); absent: the store's default share. */
+  /** Most bytes one account's uploads may hold, in the data directory or with `--store` the database (`--max-data-bytes-per-user`); absent: the default share of `--max-data-bytes`. */
   readonly maxDataBytesPerUser?: number;
   /** Most bytes all thread files may hold (`--max-thread-bytes`). */
   readonly maxThreadBytes: number;
@@ -170,12 +170,13 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             database, over every server (set it: nothing else
                             bounds them there)
   --max-data-bytes-per-user N
-                            with --store: most bytes one account's uploads may
-                            hold of --max-data-bytes, committed and in progress,
-                            over every server; one more is refused, so one
-                            account cannot fill the uploads' room for everyone
-                            (default 1/${UPLOAD_SHARE_DIVISOR} of --max-data-bytes, at least ${MIN_USER_UPLOAD_BYTES}
-                            bytes, at most all of it)
+                            most bytes one account's uploads may hold of
+                            --max-data-bytes, stored and in progress (with
+                            --store: over every server); one more is refused,
+                            so one account cannot fill the uploads' room for
+                            everyone (default 1/${UPLOAD_SHARE_DIVISOR} of --max-data-bytes, at least
+                            ${MIN_USER_UPLOAD_BYTES} bytes, at most all of it; none without
+                            --max-data-bytes)
   --max-thread-bytes N      most bytes all thread files together may hold (the
                             server keeps them in memory); a MSG, EDT or upload
                             line past it is refused (default ${LIMIT_DEFAULTS.maxThreadBytes}, 256 MiB);
@@ -429,9 +430,6 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   if (values['max-data-bytes'] !== undefined) {
     maxDataBytes = parseBytes(values['max-data-bytes'], 1);
     if (maxDataBytes === undefined) return { kind: 'error', message: `invalid max data bytes: ${values['max-data-bytes']}` };
-  }
-  if (values['max-data-bytes-per-user'] !== undefined && databaseUrl === undefined) {
-    return { kind: 'error', message: "--max-data-bytes-per-user applies to --store (the data directory's quota is the forum's, not per account)" };
   }
   const perUserDataText = values['max-data-bytes-per-user'];
   const maxDataBytesPerUser = perUserDataText === undefined ? undefined : parseBytes(perUserDataText, 1);

@@ -42,7 +42,11 @@ export interface ForumServerOptions {
   readonly maxUploadBytes?: number;
   /** Most bytes the data directory may hold (`--max-data-bytes`), or with `databaseUrl` all uploads in the database; `undefined`: no quota. */
   readonly maxDataBytes?: number;
-  /** With `databaseUrl`, most bytes one account's uploads may hold in the database (`--max-data-bytes-per-user`). Default forum-protocol's `defaultMaxUserUploadBytes` of `maxDataBytes`. */
+  /**
+   * Most bytes one account's uploads may hold (`--max-data-bytes-per-user`): of the data directory's quota, or
+   * with `databaseUrl` of the database's uploads. Default forum-protocol's `defaultMaxUserUploadBytes` of
+   * `maxDataBytes`; without either, no share.
+   */
   readonly maxDataBytesPerUser?: number;
   /** Most bytes all thread files may hold (`--max-thread-bytes`); the data directory only. Default forum-protocol's `DEFAULT_MAX_THREAD_BYTES`. */
   readonly maxThreadBytes?: number;

@@ -3,6 +3,7 @@ import {
   createSessionRegistry,
   createTransferTokens,
   DEFAULT_MAX_THREAD_BYTES,
+  defaultMaxUserUploadBytes,
   EncodedLinesCache,
   encodeServerMessage,
   hostLevelsOf,
@@ -157,6 +158,12 @@ const threadLimits = (options: ForumServerOptions): { readonly maxThreadsPerUser
 export const UNBOUNDED_UPLOADS_WARNING =
   "with --store nothing bounds the bytes uploads hold in the database but each file's size (--max-upload-bytes): set --max-data-bytes";
 
+/** The data directory's per-account share of uploads: `--max-data-bytes-per-user`, else the default share of `--max-data-bytes`, else none. */
+const userUploadShare = (options: ForumServerOptions): { readonly maxUserUploadBytes?: number } => {
+  const share = options.maxDataBytesPerUser ?? (options.maxDataBytes === undefined ? undefined : defaultMaxUserUploadBytes(options.maxDataBytes));
+  return share === undefined ? {} : { maxUserUploadBytes: share };
+};
+
 const openState = async (options: ForumServerOptions, serverId: string, quota: DiskQuota): Promise<SharedState> => {
   const random = (n: number): Uint8Array => randomBytes(n);
   const liveSessions = new Map<string, () => void>();
@@ -252,6 +259,8 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
     const opened = await openFileStore(options.dataDir, {
       threadLimits: threadLimits(options),
       onUploadsRemoved: (bytes) => quota.uploadsRemoved(bytes),
+      // Each account's share of the quota's room (attack round 27): one account's uploads filled it for everyone.
+      ...userUploadShare(options),
       // Asked again just before each change is written, and before a file another program changed is read again.
       owned: () => lock.held(),
       ...(options.maxThreadBytes === undefined ? {} : { maxThreadBytes: options.maxThreadBytes }),

@@ -68,6 +68,9 @@ describe('server options for resource limits', () => {
     expect(run(['4000', '--max-thread-bytes-per-user', '2048']).maxThreadBytesPerUser).toBe(2048);
     expect(a.maxDataBytesPerUser).toBeUndefined();
     expect(run(['4000', '--store', 'postgres://h/db', '--max-data-bytes', '5000', '--max-data-bytes-per-user', '1024']).maxDataBytesPerUser).toBe(1024);
+    // The data directory's quota has its share too (attack round 27's follow-up): read without --store.
+    expect(run(['4000', '--max-data-bytes', '5000', '--max-data-bytes-per-user', '1024']).maxDataBytesPerUser).toBe(1024);
+    expect(run(['4000', '--max-data-bytes-per-user', '5']).maxDataBytesPerUser).toBe(5);
     expect(a.requestRate).toBe(7);
     expect(run(['4000', '--request-rate', '0']).requestRate).toBe(0);
     expect(run(['4000', '--large-reply-rate', '200']).largeReplyRateMib).toBe(200);
@@ -116,7 +119,6 @@ describe('server options for resource limits', () => {
       [['4000', '--max-thread-bytes-per-user', '0'], 'invalid max thread bytes per user: 0'],
       [['4000', '--store', 'postgres://h/db', '--max-thread-bytes-per-user', '5'], '--max-thread-bytes-per-user applies to the data directory, not to --store'],
       [['4000', '--store', 'postgres://h/db', '--max-data-bytes-per-user', '0'], 'invalid max data bytes per user: 0'],
-      [['4000', '--max-data-bytes-per-user', '5'], "--max-data-bytes-per-user applies to --store (the data directory's quota is the forum's, not per account)"],
       [['4000', '--store', 'postgres://h/db', '--min-free-bytes', '5'], '--min-free-bytes applies to the data directory, not to --store'],
       [['4000', '--max-accounts', 'x'], 'invalid max accounts: x'],
       [['4000', '--store', 'postgres://h/db', '--max-accounts', '5'], '--max-accounts applies to the data directory, not to --store'],

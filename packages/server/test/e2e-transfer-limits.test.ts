@@ -67,6 +67,49 @@ describe('transfer limits (real server)', () => {
     }
   }, 60_000);
 
+  it("--max-data-bytes-per-user on the data directory: one account's two uploads at once over two connections, only one within its share; another account's stored; RMV gives it back (attack round 27)", async () => {
+    const { server } = await scope.startInTemp(['--max-data-bytes', '100000', '--max-data-bytes-per-user', '10000']);
+    const alice = await rawClient(server.port);
+    const bob = await rawClient(server.port);
+    try {
+      await rawLogin(alice, 'alice', 'pa');
+      await rawLogin(bob, 'bob', 'pb');
+      expect((await alice.request('c', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
+      const body = Buffer.concat([Buffer.from('6000\n'), seededBytes(6000, 5)]);
+      const tokens = [await grant(alice, 'u1', 'UPD', ['t', 'a']), await grant(alice, 'u2', 'UPD', ['t', 'b'])];
+      const answers = await Promise.all(tokens.map((tok) => sealedExchange(server.tcpPort, alice, tok, body)));
+      expect(answers.filter((x) => x === 'OK\n')).toHaveLength(1);
+      expect(answers.filter((x) => x !== 'OK\n')).toEqual([
+        'ERR Your uploads hold as much of the forum as one user may: at most 10000 bytes, 4000 are left to you, this file has 6000 (remove threads of yours to make room)\n',
+      ]);
+      // Another account's upload, to alice's thread: the forum has room, and bob's share is his own.
+      expect(await sealedExchange(server.tcpPort, bob, await grant(bob, 'u3', 'UPD', ['t', 'c']), body)).toBe('OK\n');
+      expect((await alice.request('r', 'RMV', ['t'])).lines).toEqual(['Thread t removed']);
+      expect((await alice.request('c2', 'CRT', ['t2'])).lines).toEqual(['Thread t2 created']);
+      expect(await sealedExchange(server.tcpPort, alice, await grant(alice, 'u4', 'UPD', ['t2', 'd']), body)).toBe('OK\n');
+      expect([...(await snapshotDir(server.dataDir)).keys()].sort()).toEqual(['credentials.txt', 't2', 't2-d']);
+    } finally {
+      await alice.close();
+      await bob.close();
+    }
+  }, 60_000);
+
+  it("--max-data-bytes alone on the data directory gives each account 1/16 of it (at least 1 MiB): a file past that is refused by its size line", async () => {
+    const MiB = 1024 * 1024;
+    const { server } = await scope.startInTemp(['--max-data-bytes', String(32 * MiB)]);
+    const c = await rawClient(server.port);
+    try {
+      await rawLogin(c, 'alice', 'pa');
+      expect((await c.request('c', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
+      const size = 2 * MiB + 1;
+      const answer = await sealedExchange(server.tcpPort, c, await grant(c, 'u1', 'UPD', ['t', 'big']), Buffer.concat([Buffer.from(`${size}\n`), seededBytes(size, 6)]));
+      expect(answer).toBe(`ERR Your uploads hold as much of the forum as one user may: at most ${2 * MiB} bytes, ${2 * MiB} are left to you, this file has ${size} (remove threads of yours to make room)\n`);
+      expect([...(await snapshotDir(server.dataDir)).keys()]).toEqual(['credentials.txt', 't']);
+    } finally {
+      await c.close();
+    }
+  }, 60_000);
+
   it('--min-free-bytes: an upload that would leave less free space on the disk is refused with a clear line, whoever sends it', async () => {
     const { server, cwd } = await scope.startInTemp(['--min-free-bytes', String(Number.MAX_SAFE_INTEGER)]);
     // Said once at start too.

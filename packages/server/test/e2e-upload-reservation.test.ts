@@ -32,7 +32,9 @@ describe('upload disk room (real server)', () => {
   const scope = cleanupAfterEach();
 
   it("trickling uploads announcing nearly the whole quota hold a first piece only, at most 4 per user: another user's upload goes through", async () => {
-    const { server } = await scope.startInTemp(['--max-data-bytes', String(100 * MiB)]);
+    // The share per account past the quota (its uploads in progress hold their announced sizes of it, 4 × 95 MiB):
+    // what is tested here is the quota's reservation, not the share.
+    const { server } = await scope.startInTemp(['--max-data-bytes', String(100 * MiB), '--max-data-bytes-per-user', String(400 * MiB)]);
     const mallory = await rawClient(server.port);
     const alice = await rawClient(server.port);
     try {
@@ -63,7 +65,7 @@ describe('upload disk room (real server)', () => {
   }, 60_000);
 
   it('an honest upload larger than the pieces is reserved piece by piece and stored whole; one that cannot fit is still refused before its bytes', async () => {
-    const { server } = await scope.startInTemp(['--max-data-bytes', String(80 * MiB)]);
+    const { server } = await scope.startInTemp(['--max-data-bytes', String(80 * MiB), '--max-data-bytes-per-user', String(80 * MiB)]);
     const c = await rawClient(server.port);
     try {
       await rawLogin(c, 'alice', 'pa');

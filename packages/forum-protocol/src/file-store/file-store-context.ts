@@ -12,6 +12,7 @@ import type { TransfersInFlight } from '../store/transfers-in-flight.js';
 import { uploadFileName, type Thread } from '../store/thread.js';
 import { AccountShares } from './account-shares.js';
 import type { DiskWatch } from './disk-watch.js';
+import { UploadShares } from './upload-shares.js';
 import type { UndoJournal } from './undo-journal.js';
 
 /**
@@ -71,6 +72,8 @@ export class DirectoryContents {
   threadLines = 0;
   /** Each account's lines and their bytes, counted as `threadLines` is (account-shares.ts). */
   readonly shares = new AccountShares();
+  /** Each account's upload bytes, its files' and its uploads' in progress (upload-shares.ts). */
+  readonly uploadShares = new UploadShares();
   // The directory names of every thread's recorded uploads, kept as threads gain uploads and go, so that
   // CRT and UPD check a name without walking every thread under the namespace lock. A count, not a set:
   // hand-written files may record one name in two threads ("a-b" + "c" and "a" + "b-c").
@@ -79,13 +82,17 @@ export class DirectoryContents {
   // a file of the name made meanwhile. Counted, as one name may be both a thread and another's upload.
   private readonly removing = new Map<string, number>();
 
-  constructor(threads: ReadonlyMap<string, StoredThread>, otherNames: readonly string[]) {
+  /** `uploadBytes`: the size of each upload file the threads list, by directory name (missing: none on disk). */
+  constructor(threads: ReadonlyMap<string, StoredThread>, otherNames: readonly string[], uploadBytes: ReadonlyMap<string, number> = new Map()) {
     this.threads = new Map(threads);
     for (const title of this.threads.keys()) this.incarnations.created(title);
     for (const stored of this.threads.values()) {
       this.threadBytes += stored.bytes;
       this.threadLines += stored.thread.entries.length;
       this.shares.addEntries(stored.thread.entries, 1);
+      for (const e of stored.thread.entries) {
+        if (e.kind === 'upload') this.uploadShares.stored(stored.thread.title, e.filename, e.uploader, uploadBytes.get(uploadFileName(stored.thread.title, e.filename)) ?? 0);
+      }
     }
     this.otherNames = new Set(otherNames);
     for (const st of this.threads.values()) for (const f of uploadNames(st.thread)) this.countUpload(uploadFileName(st.thread.title, f), 1);
@@ -145,6 +152,8 @@ export interface FileStoreContext {
   readonly maxUserThreadBytes: number;
   /** Most entries one account may hold (FileStoreOptions.maxUserThreadLines). */
   readonly maxUserThreadLines: number;
+  /** Most bytes one account's uploads may hold (FileStoreOptions.maxUserUploadBytes); `undefined`: no share. */
+  readonly maxUserUploadBytes: number | undefined;
   readonly limits: ThreadLimits;
   /**
    * Charges `actor` a thread write of `bytes` (write-budget.ts), or says why not (nothing charged then).

@@ -21,6 +21,8 @@ export interface LoadedDirectory {
   readonly threads: ReadonlyMap<string, StoredThread>;
   /** Names in the directory that are neither threads nor recorded uploads. */
   readonly otherNames: readonly string[];
+  /** Bytes of each upload file a thread lists, by directory name (for each account's share of uploads, upload-shares.ts). */
+  readonly uploadBytes: ReadonlyMap<string, number>;
   readonly warnings: readonly string[];
   /** What recovery did: changes a crash cut short undone or finished, temporary files deleted (for the log). */
   readonly recovered: readonly string[];
@@ -105,8 +107,13 @@ export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number,
   names.sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0));
   const claimed = new Set<string>();
   const threads = new Map<string, StoredThread>();
+  const uploadBytes = new Map<string, number>();
   for (const name of names) {
-    if (claimed.has(name)) continue;
+    if (claimed.has(name)) {
+      // Its uploader's share counts it from here (a file that vanished meanwhile: nothing).
+      uploadBytes.set(name, await stat(join(dir, name)).then((st) => st.size, () => 0));
+      continue;
+    }
     signal?.throwIfAborted();
     const stored = await readThreadFile(join(dir, name), name, maxThreadFileBytes);
     if (typeof stored === 'string') {
@@ -120,5 +127,5 @@ export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number,
   }
   // With or without a file (deleted already, the record not), taken all the same.
   otherNames.push(...held);
-  return { credentials, accounts: creds.accounts, damagedAccounts: creds.damaged, threads, otherNames, warnings, recovered };
+  return { credentials, accounts: creds.accounts, damagedAccounts: creds.damaged, threads, otherNames, uploadBytes, warnings, recovered };
 };

@@ -66,6 +66,8 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
     contents.threadBytes -= stored.bytes;
     contents.threadLines -= stored.thread.entries.length;
     contents.shares.addEntries(stored.thread.entries, -1);
+    // Its uploaders' shares at once, as the quota's room comes back as the files go (deleteUploads).
+    for (const f of uploadNames(stored.thread)) contents.uploadShares.removed(title, f);
     contents.threads.delete(title);
     contents.incarnations.removed(title);
     if (held) contents.holdRemoving(title, 1);

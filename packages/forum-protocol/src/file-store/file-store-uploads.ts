@@ -1,7 +1,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { close, createWriteStream, fsync, open as openFd, write, writev } from 'node:fs';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { lstat, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { tempPath } from './atomic-write.js';
 import { errorCode, isEnoent, unlinkIfPresent } from './file-errors.js';
@@ -111,7 +111,7 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
     return E.map(() => incarnation)(planUploadLine(stored, { kind: 'upload', uploader, filename }));
   };
 
-  const beginUpload = (title: string, filename: string, uploader: string, granted?: ThreadIncarnation): TE.TaskEither<UploadError, UploadWriter> =>
+  const beginUpload = (title: string, filename: string, uploader: string, granted?: ThreadIncarnation, size?: number): TE.TaskEither<UploadError, UploadWriter> =>
     attempt(async (): Promise<E.Either<UploadError, UploadWriter>> => {
       // Not received for a commit that would queue behind a write the disk does not answer (disk-watch.ts).
       const stalled = ctx.disk.stalled();
@@ -122,6 +122,16 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
       if (E.isLeft(room)) return room;
       const line: ThreadEntry = { kind: 'upload', uploader, filename };
       const incarnation = room.right;
+      // The uploader's share holds the announced size from here (upload-shares.ts): checked and held in one
+      // synchronous step, so that uploads of one account begun at once never pass it together.
+      const shareRefused = contents.uploadShares.reserve(uploader, size ?? 0, ctx.maxUserUploadBytes);
+      if (shareRefused !== undefined) return E.left(shareRefused);
+      // What this upload holds of the share until it ends: given back when its bytes go, counted as a file once it commits.
+      let reserved = size ?? 0;
+      const giveBack = (): void => {
+        contents.uploadShares.release(uploader, reserved);
+        reserved = 0;
+      };
       const tmp = tempPath(dir);
       // flush: the bytes are synced as the stream closes, before commit takes any lock (a wrapper
       // that locks around commit can let the stream close first, and not hold its lock over the sync).
@@ -138,8 +148,10 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
       // Once, however many ask: RMV's stop and the sender's abort can both be under way, and each measuring the file
       // before either unlinked it told its bytes twice (then one negated, its unlink finding nothing).
       let discarded: Promise<void> | undefined;
-      const discard = (): Promise<void> =>
-        (discarded ??= deleteCounted(ctx, tmp, (path) => ctx.disk.run(() => unlink(path))).then(() => undefined));
+      const discard = (): Promise<void> => {
+        giveBack();
+        return (discarded ??= deleteCounted(ctx, tmp, (path) => ctx.disk.run(() => unlink(path))).then(() => undefined));
+      };
       // RMV of the thread stops the upload: the stream closed, its temporary file deleted, the sender told.
       const stop = new TransferStop(async () => {
         stream.destroy();
@@ -147,7 +159,7 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
         await discard();
       });
       const forget = inFlight.add(title, incarnation, stop);
-      const commit: TE.TaskEither<UploadError, void> = attempt(async (): Promise<E.Either<UploadError, void>> => {
+      const commitOnce: TE.TaskEither<UploadError, void> = attempt(async (): Promise<E.Either<UploadError, void>> => {
         // From here the commit decides, under the locks: a stop now would delete the file it is about to rename.
         const ended = await endUploadStream({ stop, forget, aborted, stream, done: closed, discard });
         if (ended !== undefined) return E.left(ended);
@@ -178,6 +190,17 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
             if (E.isLeft(plan)) {
               await discard();
               return plan;
+            }
+            // The file's bytes against the share: more than announced (or announced by no one) must fit what is
+            // left of it now. Measured before anything below yields, and held with the check.
+            const bytes = (await lstat(tmp)).size;
+            if (bytes > reserved) {
+              const more = contents.uploadShares.reserve(uploader, bytes - reserved, ctx.maxUserUploadBytes, bytes);
+              if (more !== undefined) {
+                await discard();
+                return E.left(more);
+              }
+              reserved = bytes;
             }
             // Charged as a MSG's line is: what the line's write puts on disk (nothing for an append to a
             // file the store wrote; the whole file for the first change of a hand-written one).
@@ -234,12 +257,21 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
             contents.threadBytes += plan.right.stored.bytes - current.bytes - growth;
             contents.threads.set(title, plan.right.stored);
             contents.countUpload(name, 1);
+            // The share's hold becomes the file's count (what RMV gives back), in one step.
+            giveBack();
+            contents.uploadShares.stored(title, filename, uploader, bytes);
             // Stored whatever the record's end does: the line is on disk, and the next open keeps an upload its thread lists.
             keepNameIfLeft(name, await endIntent(intent));
             return E.right(undefined);
           }),
         );
       });
+      // A commit that failed however it failed (a sync that threw leaves the temporary file to the next open) holds no share.
+      const commit: TE.TaskEither<UploadError, void> = async () => {
+        const done = await commitOnce();
+        if (E.isLeft(done)) giveBack();
+        return done;
+      };
       const abort = async (): Promise<void> => {
         aborted = true;
         forget();

@@ -61,6 +61,17 @@ export interface FileStoreOptions {
    */
   readonly maxUserThreadLines?: number;
   /**
+   * Most bytes one account's upload files (its stored files, and the announced sizes of its uploads in
+   * progress) may hold in the directory: an upload whose announced size (`beginUpload`'s `size`) does not fit
+   * in what is left is refused as it begins, before a byte is stored, and one that commits more bytes than
+   * it announced (or none) at commit (`uploadStorageFull`, `who: 'account'`). Counted per upload line's
+   * uploader from the files' sizes at open, given back as RMV removes a thread (upload-shares.ts). The server's
+   * disk quota (`--max-data-bytes`) is the forum's: without a share one account filled it with uploads to its
+   * own threads, and every other user's upload was refused (attack round 27). Default: no share (the server
+   * passes `defaultMaxUserUploadBytes` of its quota, or `--max-data-bytes-per-user`).
+   */
+  readonly maxUserUploadBytes?: number;
+  /**
    * Bytes a second of thread writes (MSG, EDT, DLT, an upload's line) each
    * account, and the store, may put on disk (see write-budget.ts); `false`:
    * no limit. Default {@link DEFAULT_WRITE_BUDGET}.
@@ -172,11 +183,13 @@ export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.T
     if (!Number.isSafeInteger(maxUserThreadBytes) || maxUserThreadBytes < 1) throw new RangeError(`maxUserThreadBytes must be a whole number from 1 (got ${String(maxUserThreadBytes)})`);
     const maxUserThreadLines = options.maxUserThreadLines ?? defaultMaxUserThreadLines(maxThreadLines);
     if (!Number.isSafeInteger(maxUserThreadLines) || maxUserThreadLines < 1) throw new RangeError(`maxUserThreadLines must be a whole number from 1 (got ${String(maxUserThreadLines)})`);
+    const maxUserUploadBytes = options.maxUserUploadBytes;
+    if (maxUserUploadBytes !== undefined && (!Number.isSafeInteger(maxUserUploadBytes) || maxUserUploadBytes < 1)) throw new RangeError(`maxUserUploadBytes must be a whole number from 1 (got ${String(maxUserUploadBytes)})`);
     const budget = options.writeBudget === false ? undefined : createWriteBudget(options.writeBudget);
     const clock = options.clock ?? (() => performance.now());
     const diskStallMs = options.diskStallMs ?? DEFAULT_DISK_STALL_MS;
     if (!(diskStallMs > 0)) throw new RangeError(`diskStallMs must be above 0 (got ${String(diskStallMs)})`);
-    const settings = { maxThreadFileBytes, maxThreadBytes, maxThreadLines, maxUserThreadBytes, maxUserThreadLines, limits, uploadsRemoved: options.onUploadsRemoved ?? (() => {}), owned: options.owned ?? (async () => true), warn: options.onWarning ?? (() => {}) };
+    const settings = { maxThreadFileBytes, maxThreadBytes, maxThreadLines, maxUserThreadBytes, maxUserThreadLines, maxUserUploadBytes, limits, uploadsRemoved: options.onUploadsRemoved ?? (() => {}), owned: options.owned ?? (async () => true), warn: options.onWarning ?? (() => {}) };
     const disk = new DiskWatch(clock, diskStallMs);
     return E.right(makeStore(dir, await loadDataDirectory(dir, maxThreadFileBytes, options.signal, options.onRecovered), { ...settings, disk }, budget, clock));
   });
@@ -185,7 +198,7 @@ export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.T
 const makeStore = (
   dir: string,
   loaded: LoadedDirectory,
-  settings: Pick<FileStoreContext, 'maxThreadFileBytes' | 'maxThreadBytes' | 'maxThreadLines' | 'maxUserThreadBytes' | 'maxUserThreadLines' | 'limits' | 'uploadsRemoved' | 'owned' | 'warn' | 'disk'>,
+  settings: Pick<FileStoreContext, 'maxThreadFileBytes' | 'maxThreadBytes' | 'maxThreadLines' | 'maxUserThreadBytes' | 'maxUserThreadLines' | 'maxUserUploadBytes' | 'limits' | 'uploadsRemoved' | 'owned' | 'warn' | 'disk'>,
   budget: WriteBudget | undefined,
   clock: () => number,
 ): ForumStore => {
@@ -201,7 +214,7 @@ const makeStore = (
         for (const w of report.warnings) settings.warn(w);
       },
     }),
-    contents: new DirectoryContents(loaded.threads, loaded.otherNames),
+    contents: new DirectoryContents(loaded.threads, loaded.otherNames, loaded.uploadBytes),
     inFlight: new TransfersInFlight(),
     charge: (actor, bytes) => {
       const refused = actor === undefined || bytes === 0 ? undefined : budget?.take(actor, bytes, clock());

@@ -170,9 +170,10 @@ export interface ForumStore {
    * title's thread was removed since, even if one was made again, it is
    * refused `noThread`. Without, it goes to the thread of the title now.
    * `size`, the bytes the sender announced: a store that bounds all uploads'
-   * bytes itself (PostgreSQL's `maxStoredUploadBytes`) refuses at once, before a
-   * byte is stored, an upload that cannot fit now (`uploadStorageFull`); the
-   * data directory's quota is the server's, checked before this is called.
+   * bytes itself (PostgreSQL's `maxStoredUploadBytes`), or each account's
+   * (`maxUserUploadBytes`, either store), refuses at once, before a byte is
+   * stored, an upload that cannot fit now (`uploadStorageFull`); the data
+   * directory's quota is the server's, checked before this is called.
    */
   beginUpload(title: string, filename: string, uploader: string, incarnation?: ThreadIncarnation, size?: number): TE.TaskEither<UploadError, UploadWriter>;
   /** The size of an uploaded file and its thread's incarnation, without opening it. */

@@ -1,5 +1,4 @@
-import { ACCOUNT_SHARE_DIVISOR, BYTES_PER_THREAD_LINE, DEFAULT_DISK_STALL_MS, defaultMaxThreadLines, defaultMaxUserThreadBytes, MIN_ACCOUNT_THREAD_LINES, DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, parseProgramArguments } from 'forum-protocol';
-import { DEFAULT_POSTGRES_TIMEOUTS as PG_TIMEOUTS } from 'forum-protocol/postgres';
+import { ACCOUNT_SHARE_DIVISOR, BYTES_PER_THREAD_LINE, DEFAULT_DISK_STALL_MS, DEFAULT_POSTGRES_TIMEOUTS as PG_TIMEOUTS, defaultMaxThreadLines, defaultMaxUserThreadBytes, MIN_ACCOUNT_THREAD_LINES, DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, parseProgramArguments } from 'forum-protocol';
 import { DEFAULT_MIN_FREE_BYTES } from './disk-quota.js';
 import { DEFAULT_RATE_IDLE_BELOW } from './event-loop-busy.js';
 import { DEFAULT_LARGE_REPLY_BYTES_PER_SECOND, REPLY_FIXED_BYTES } from './large-reply-rate.js';

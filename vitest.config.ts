@@ -35,6 +35,29 @@ const SHARED_MODULE_TESTS = [
   'packages/server/test/{args-limits,args-store,client-connection-close-reason,client-connection-large-replies,client-connection-lines-cache,client-connection-request-turns,client-connection-request-work,disk-quota,comparable-files,fake-clock-rate,fenced-store,large-reply-rate,log-limiter,login-room,memory-budget,queue-budget,readme-options,reply-budget,request-pacer,session-lease,transfer-activity,transport-idle,transport-receive-budget,upload-reservation}.test.ts',
 ];
 
+/**
+ * Test files that start servers, clients, PostgreSQL or nginx as child processes, or open sockets and temporary
+ * directories, but touch nothing of their own process: no vi.mock, faked timers, signal or exit handlers,
+ * process.exit, environment writes, stderr patched, heap, GC, event-loop or open-handle measurements, and no
+ * addon that loads in one thread only (bench's node-kcp, udx-native). Spawning and sockets work from a worker
+ * thread; each of these closes what it starts (forum-processes.ts's scopes, usePostgres's afterAll) and keeps
+ * its data in a temporary directory of its own. They run in the shared threads too, saving a fork and a module
+ * graph each (about 0.45 s of CPU a file). rudp's socket files keep their processes (ownProcess). Kept in forks:
+ * client's upload-source (process.seteuid, which workers lack); server's kernel-tcp-table and e2e-upload-reservation
+ * (each failed once in threads at load 11-15, a 2 s wait for two table reads and a transfer token expired after 30 s:
+ * load, most likely, but not shown); transfer-stall and transfer-upload-stall (in-process transfer servers timed
+ * against the kernel's socket queues: one test of each failed in threads at load 11-14, in 2 runs of 3);
+ * e2e-server-reply-budget (a 9 s bound took 9.23 s once in threads at load 11-17).
+ */
+const SHARED_THREAD_PROCESS_TESTS = [
+  'bench/test/{integrity,relay-host,summary}.test.ts',
+  'packages/client/test/{e2e-client-signals,e2e-client-ux,e2e-local-environment,e2e-login-backoff-signals,e2e-overlong-input,e2e-piped-input,e2e-server-restart,e2e-terminal-text,e2e-transfer-refusal,e2e-unanswered-write,e2e-upload-special-files,e2e-version-skew}.test.ts',
+  // One PostgreSQL each, in a cluster of the file's own (usePostgres): schemas named by pid do not meet.
+  'packages/forum-protocol/test/{commands-postgres,file-store-account-share-fuzz,file-store-account-share,file-store-crash,file-store-open-abort,file-store-over-limit,file-store-restart,file-store-thread-lines,postgres-change-message,postgres-claim-undo-close,postgres-claim-undo,postgres-command-deadline,postgres-commit-answer-lost,postgres-commit-question,postgres-create-thread,postgres-doomed-uploads,postgres-lines-cache,postgres-reconnect,postgres-rmv-large,postgres-rmv-upload-lock-order,postgres-rolling-upgrade,postgres-silent-database,postgres-store,postgres-termination-cause,postgres-thread-counts,postgres-thread-size-race,postgres-thread-size,postgres-throttle-locks,postgres-throttles,postgres-timeouts,postgres-upload-begin-remade,postgres-upload-begin-rmv,postgres-upload-commit-sweep,postgres-upload-lease-order,postgres-upload-leases,postgres-upload-quota,postgres-upload-slot-deadline,postgres-upload-slots,readme-examples,recent-threads-lines,secure-transfer-channel}.test.ts',
+  'packages/server/test/{bundled-binaries,client-connection-session-tokens,data-dir-lock,deploy-config,e2e-account-limit,e2e-balancer-client-address,e2e-cluster-limits,e2e-cluster,e2e-connection-limit,e2e-crash,e2e-credentials-by-hand,e2e-data-dir-lock,e2e-exit-logs,e2e-failures,e2e-foreign-files,e2e-forged-transfer-reply,e2e-hostile-names,e2e-hostile-server-text,e2e-identity,e2e-killed-client,e2e-large-file,e2e-lease-takeover,e2e-log-volume,e2e-login-race,e2e-login-room,e2e-memory-bounds,e2e-name-identity,e2e-nat-rebinding,e2e-onpath,e2e-partition,e2e-passwords,e2e-pg-schema-upgrade,e2e-pg-timeouts,e2e-protocol,e2e-queued-bytes,e2e-reply-budget,e2e-same-server-id,e2e-sessions,e2e-start-refusals,e2e-start-signal,e2e-terminal-hangup,e2e-transfer-limits,e2e-transfer-port,e2e-transfer-tamper,e2e-unwritable-files,forum-server-options,identity-key-sweep,lock-full-disk,ownerless-threads,reply-turns,transfer-admission,transfer-arrival-refusal,transfer-backpressure,transfer-silent-database,transfer-silent-start}.test.ts',
+  'packages/udp-relay/test/{readme-examples,relay-buffers,relay-partition,relay-rebind,relay}.test.ts',
+];
+
 export default defineConfig({
   test: {
     testTimeout: 60_000,
@@ -55,10 +78,10 @@ export default defineConfig({
     // sources (packages/*/src), still transformed.
     server: { deps: { external: [/\/packages\/[^/]+\/dist\//] } },
     projects: [
-      { extends: true, test: { name: 'all', include: ['packages/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...SHARED_MODULE_TESTS], sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'all', include: ['packages/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...SHARED_MODULE_TESTS, ...SHARED_THREAD_PROCESS_TESTS], sequence: { groupOrder: 1 } } },
       { extends: true, test: { name: 'node:dgram sockets', include: SOCKET_TESTS, env: { RUDP_SOCKET_BATCHING: '0' }, sequence: { groupOrder: 1 } } },
       // Runs before the others (groupOrder): the two pools would otherwise run side by side, twice the workers.
-      { extends: true, test: { name: 'shared modules', include: SHARED_MODULE_TESTS, pool: 'threads', sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'shared modules', include: [...SHARED_MODULE_TESTS, ...SHARED_THREAD_PROCESS_TESTS], pool: 'threads', sequence: { groupOrder: 0 } } },
     ],
   },
 });

@@ -1,5 +1,6 @@
 import { terminalText } from 'forum-protocol';
-import cliProgress from 'cli-progress';
+import type cliProgressModule from 'cli-progress';
+import { createRequire } from 'node:module';
 import { RateMeter, statusText } from './transfer-status.js';
 
 /** Reports bytes moved by a transfer. */
@@ -24,6 +25,8 @@ export const createProgress = (label: string, totalBytes: number, output: NodeJS
   // The label is a value of the template, not part of it: cli-progress expands `{name}` in its format once, so a
   // file named `{value}` or `{bar}` in the format was drawn as the byte count or a second bar. Shown as any line
   // at a terminal is (controls and invisible characters as `<U+XXXX>`).
+  // Loaded on the first bar, not at start: a client piped, or that transfers nothing, never draws one.
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof cliProgressModule;
   const bar = new cliProgress.SingleBar(
     { format: '{label} [{bar}] {percentage}% | {status}', hideCursor: true, clearOnComplete: true, stream: output, fps: 1000 / REDRAW_MS },
     cliProgress.Presets.shades_classic,

@@ -19,14 +19,6 @@ import {
   type TransferTokens,
   type UploadSlots,
 } from 'forum-protocol';
-import {
-  createPostgresSessionRegistry,
-  createPostgresThrottleCounts,
-  createPostgresTransferTokens,
-  createPostgresUploadSlots,
-  openPostgresStore,
-  SCHEMA_VERSION,
-} from 'forum-protocol/postgres';
 import { randomBytes } from 'node:crypto';
 import { listen, type RudpConnection, type RudpServer } from 'rudpx';
 import { quicLbCidGenerator } from 'rudpx/core';
@@ -168,6 +160,10 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
   const random = (n: number): Uint8Array => randomBytes(n);
   const liveSessions = new Map<string, () => void>();
   if (options.databaseUrl !== undefined) {
+    // Loaded here, not at the top: a server on a data directory never needs the driver, and loading it cost
+    // every start of one (and every `--help`) its evaluation.
+    const { createPostgresSessionRegistry, createPostgresThrottleCounts, createPostgresTransferTokens, createPostgresUploadSlots, openPostgresStore, SCHEMA_VERSION } =
+      await import('forum-protocol/postgres');
     // One lease for sessions and pending uploads: a killed server's logins and upload room come back together.
     const leaseMs = Math.min(options.idleTimeoutMs, options.maxLeaseMs ?? MAX_LEASE_MS);
     // Given up at once when the start is (a database that does not answer holds it up to its connect

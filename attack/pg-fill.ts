@@ -92,7 +92,8 @@ try {
         if (line.startsWith('Message posted')) posted++;
         else {
           refusals.set(line.replace(/\d+/g, 'N'), (refusals.get(line.replace(/\d+/g, 'N')) ?? 0) + 1);
-          if (line.includes('is full')) {
+          // A thread full, or (since round 27's fix) the attacker's share of the victim's thread held: stop there.
+          if (line.includes('is full') || line.includes('as one user may')) {
             if (thread === threads[next]) next++;
             fullAt ??= Date.now();
           }
@@ -110,7 +111,7 @@ try {
     const s = (Date.now() - t0) / 1000;
     const [db1, reply1] = [await dbSize(), await replyBytes()];
     console.log(`${mode}: ${posted} MSGs of 4,000 characters in ${s.toFixed(1)} s (${(posted / s).toFixed(1)} a second); reply bytes +${mib(reply1 - reply0)} (${mib((reply1 - reply0) / s)}/s); database +${mib(db1 - db0)}`);
-    if (fullAt !== undefined) console.log(`  first 'full' after ${((fullAt - t0) / 1000).toFixed(1)} s; then ${topped} shorter MSGs topped it up`);
+    if (fullAt !== undefined) console.log(`  first 'full' (or share held) after ${((fullAt - t0) / 1000).toFixed(1)} s; then ${topped} shorter MSGs topped it up`);
     for (const [line, n] of refusals) console.log(`  refused ${n}×: ${line}`);
     console.log(`  victim's MSG after: ${first(await victim.request('MSG', ['v', 'hello again']))}`);
     const newcomer = await session(s0.port, 'newcomer', signal);

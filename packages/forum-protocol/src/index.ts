@@ -6,6 +6,7 @@
  */
 export * from './protocol/limits.js';
 export * from './store/thread-limits.js';
+export * from './store/thread-share.js';
 export * from './protocol/commands.js';
 export * from './protocol/messages.js';
 export * from './protocol/codec.js';

@@ -7,6 +7,8 @@ import {
   MAX_SERVER_MESSAGE_BYTES,
   MAX_THREAD_ENTRIES,
   MAX_THREAD_REPLY_BYTES,
+  MAX_USER_THREAD_ENTRIES,
+  MAX_USER_THREAD_REPLY_BYTES,
   INITIAL_AUTH_STATE,
   type AuthState,
   type ForumStore,
@@ -14,11 +16,15 @@ import {
   type Request,
   type SessionRegistry,
   type Thread,
+  type ThreadEntry,
   type ThreadLimits,
   type UploadWriter,
 } from '../src/index.js';
 import { lines, readAll, replyOf, run, upload } from './helpers.js';
 import { threadOfLines, threadOfReplyBytes } from './thread-seed.js';
+
+const shareFull = (title: string, limit: number, unit: string): string =>
+  `Your messages hold as much of Thread ${title} as one user may: at most ${limit} ${unit} of it (delete some of your messages in it to make room)`;
 
 const full = (title: string): string => `Thread ${title} is full: it cannot grow any longer (delete or shorten messages, or start a new thread)`;
 
@@ -169,7 +175,8 @@ export const commandSuite = (
 
     it('MSG and EDT refuse to grow a thread past what one RDT reply can carry, and the thread stays readable', async () => {
       const s = await make();
-      await run(s, 'alice', 'CRT big');
+      // Its creator fills it: another user may hold only a share of it (thread-share.ts, the next tests).
+      await run(s, 'mallory', 'CRT big');
       const full = 'Thread big is full: it cannot grow any longer (delete or shorten messages, or start a new thread)';
       await run(s, 'mallory', 'MSG big short');
       // Quotes double in JSON: ~8 KB of reply per 4,000-byte message, so the limit falls within ~520 messages.
@@ -193,6 +200,75 @@ export const commandSuite = (
       // One that shortens a message is not, and frees the room for another.
       expect(replyOf(await run(s, 'mallory', 'EDT big 2 short')).status).toBe('ok');
       expect(replyOf(await run(s, 'mallory', `MSG big ${text}`)).status).toBe('ok');
+    });
+
+    it(`one user other than the creator holds at most ${MAX_USER_THREAD_REPLY_BYTES} bytes of a thread: MSG, a longer EDT and UPD past it are refused; others post, and DLT or a shorter EDT gives room back`, async () => {
+      const s = await make();
+      await run(s, 'alice', 'CRT t');
+      // Quotes double in JSON: ~8 KB of reply per 4,000-byte message, so the share is reached within ~65 messages.
+      const text = '"'.repeat(4000);
+      let posted = 0;
+      let refused: Reply | undefined;
+      while (refused === undefined && posted < 200) {
+        const r = replyOf(await run(s, 'mallory', `MSG t ${text}`));
+        if (r.status === 'ok') posted++;
+        else refused = r;
+      }
+      // Before, one user posted on until the thread was full, for its creator too (attack round 27).
+      expect(refused?.lines).toEqual([shareFull('t', MAX_USER_THREAD_REPLY_BYTES, 'bytes')]);
+      expect(posted).toBeGreaterThan(60);
+      const held = (rdt: readonly string[]): number => rdt.filter((l) => / mallory: /.test(l)).reduce((sum, l) => sum + Buffer.byteLength(JSON.stringify(l)) + 1, 0);
+      const before = await lines(run(s, 'bob', 'RDT t'));
+      expect(held(before)).toBeLessThanOrEqual(MAX_USER_THREAD_REPLY_BYTES);
+      expect(held(before) + Buffer.byteLength(JSON.stringify(`${posted + 1} mallory: ${text}`)) + 1).toBeGreaterThan(MAX_USER_THREAD_REPLY_BYTES);
+      // Filled to the byte with ever shorter messages: then even the shortest is refused.
+      for (const length of [1000, 100, 10, 1]) {
+        for (let i = 0; i < 20 && replyOf(await run(s, 'mallory', `MSG t ${'x'.repeat(length)}`)).status === 'ok'; i++);
+      }
+      expect(held(await lines(run(s, 'bob', 'RDT t')))).toBeGreaterThan(MAX_USER_THREAD_REPLY_BYTES - 20);
+      expect(await lines(run(s, 'mallory', 'MSG t x'))).toEqual([shareFull('t', MAX_USER_THREAD_REPLY_BYTES, 'bytes')]);
+      // The thread is not full: its creator and everyone else still post.
+      expect(await lines(run(s, 'bob', `MSG t ${text}`))).toEqual(['Message posted to t thread']);
+      expect(await lines(run(s, 'alice', `MSG t ${text}`))).toEqual(['Message posted to t thread']);
+      // A longer edit is refused as a MSG is; its upload line too, by the command, as it begins and at commit.
+      expect(await lines(run(s, 'mallory', `EDT t 1 ${text}${'"'.repeat(20)}`))).toEqual([shareFull('t', MAX_USER_THREAD_REPLY_BYTES, 'bytes')]);
+      expect(await lines(run(s, 'mallory', 'UPD t f.bin'))).toEqual([shareFull('t', MAX_USER_THREAD_REPLY_BYTES, 'bytes')]);
+      expect(await s.beginUpload('t', 'f.bin', 'mallory')()).toEqual(E.left({ kind: 'threadShareFull', title: 't', limit: MAX_USER_THREAD_REPLY_BYTES }));
+      expect(E.isRight(await upload(s, 't', 'b.bin', 'bob', Buffer.from('b')))).toBe(true);
+      // A shorter edit and a delete give room back.
+      expect(await lines(run(s, 'mallory', 'EDT t 1 short'))).toEqual(['The message has been edited']);
+      expect(await lines(run(s, 'mallory', `MSG t ${'"'.repeat(2000)}`))).toEqual(['Message posted to t thread']);
+      expect(await lines(run(s, 'mallory', `MSG t ${text}`))).toEqual([shareFull('t', MAX_USER_THREAD_REPLY_BYTES, 'bytes')]);
+      expect(await lines(run(s, 'mallory', 'DLT t 2'))).toEqual(['The message has been deleted']);
+      expect(await lines(run(s, 'mallory', `MSG t ${text}`))).toEqual(['Message posted to t thread']);
+      // In a thread of its own the same user is bound only by the thread's limits.
+      await run(s, 'mallory', 'CRT m');
+      for (let i = 0; i <= posted; i++) expect(replyOf(await run(s, 'mallory', `MSG m ${text}`)).status).toBe('ok');
+    });
+
+    it(`one user other than the creator holds at most ${MAX_USER_THREAD_ENTRIES} lines of a thread, its messages and upload lines together`, async () => {
+      const alices: ThreadEntry[] = Array.from({ length: 100 }, () => ({ kind: 'message', author: 'alice', text: 'a' }));
+      const mallorys: ThreadEntry[] = Array.from({ length: MAX_USER_THREAD_ENTRIES - 2 }, () => ({ kind: 'message', author: 'mallory', text: 'm' }));
+      const s = await make({ threads: [{ title: 't', creator: 'alice', entries: [...alices, ...mallorys] }] });
+      expect(E.isRight(await upload(s, 't', 'a.bin', 'mallory', Buffer.from('a')))).toBe(true);
+      expect(await lines(run(s, 'mallory', 'MSG t last'))).toEqual(['Message posted to t thread']);
+      expect(await lines(run(s, 'mallory', 'MSG t more'))).toEqual([shareFull('t', MAX_USER_THREAD_ENTRIES, 'lines')]);
+      expect(await lines(run(s, 'mallory', 'UPD t f.bin'))).toEqual([shareFull('t', MAX_USER_THREAD_ENTRIES, 'lines')]);
+      expect(await lines(run(s, 'bob', 'MSG t hi'))).toEqual(['Message posted to t thread']);
+      // DLT gives the line back.
+      expect(await lines(run(s, 'mallory', 'DLT t 101'))).toEqual(['The message has been deleted']);
+      expect(E.isRight(await upload(s, 't', 'f.bin', 'mallory', Buffer.from('f')))).toBe(true);
+      expect(await lines(run(s, 'mallory', 'MSG t more'))).toEqual([shareFull('t', MAX_USER_THREAD_ENTRIES, 'lines')]);
+    });
+
+    it('two MSGs of one user at once for the last line of its share: one is posted', async () => {
+      const alices: ThreadEntry[] = Array.from({ length: 100 }, () => ({ kind: 'message', author: 'alice', text: 'a' }));
+      const mallorys: ThreadEntry[] = Array.from({ length: MAX_USER_THREAD_ENTRIES - 1 }, () => ({ kind: 'message', author: 'mallory', text: 'm' }));
+      const s = await make({ threads: [{ title: 't', creator: 'alice', entries: [...alices, ...mallorys] }] });
+      const answers = await Promise.all(Array.from({ length: 4 }, (_, i) => lines(run(s, 'mallory', `MSG t race ${i}`, `r${i}`))));
+      expect(answers.filter((a) => a[0] === 'Message posted to t thread')).toHaveLength(1);
+      expect(answers.filter((a) => a[0] === shareFull('t', MAX_USER_THREAD_ENTRIES, 'lines'))).toHaveLength(3);
+      expect((await lines(run(s, 'bob', 'RDT t'))).filter((l) => l.includes(' mallory: '))).toHaveLength(MAX_USER_THREAD_ENTRIES);
     });
 
     it(`UPD of a thread of ${MAX_THREAD_ENTRIES} lines is refused as MSG is: by the command, as the upload begins, and at the commit of one begun before it filled; no file is kept`, async () => {

@@ -21,7 +21,7 @@ describe('README: Wire format and limits', () => {
   const rows = [...section.matchAll(/`([A-Z_]+)` = ([^|]+?) *\|$/gm)].map((m) => [m[1] as string, (m[2] as string).trim()] as const);
 
   it('has the rows this test knows of', () => {
-    expect(rows.map(([name]) => name)).toEqual(['MAX_REQUEST_BYTES', 'MAX_ARGS', 'MAX_ARG_BYTES', 'MAX_ID_LENGTH', 'MAX_CREDENTIAL_BYTES', 'MAX_NAME_BYTES', 'MAX_SERVER_MESSAGE_BYTES', 'MAX_THREAD_REPLY_BYTES', 'MAX_THREADS', 'DEFAULT_THREADS_PER_USER']);
+    expect(rows.map(([name]) => name)).toEqual(['MAX_REQUEST_BYTES', 'MAX_ARGS', 'MAX_ARG_BYTES', 'MAX_ID_LENGTH', 'MAX_CREDENTIAL_BYTES', 'MAX_NAME_BYTES', 'MAX_SERVER_MESSAGE_BYTES', 'MAX_THREAD_REPLY_BYTES', 'MAX_USER_THREAD_REPLY_BYTES', 'MAX_USER_THREAD_ENTRIES', 'MAX_THREADS', 'DEFAULT_THREADS_PER_USER']);
   });
 
   it.each(rows)('%s = %s is what the package exports', (name, text) => {

@@ -13,6 +13,7 @@ import { sameName } from '../protocol/names.js';
 import { MAX_THREAD_REPLY_BYTES } from '../protocol/limits.js';
 import { threadLines, type Thread } from '../store/thread.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
+import { threadShareGuard } from '../store/thread-share.js';
 import { changedSize, type MessageEdit, type NumberedMessage } from '../store/message-change.js';
 import type { ThreadSize } from '../store/thread-size.js';
 import type { ThreadIncarnation } from '../store/thread-incarnations.js';
@@ -115,6 +116,7 @@ export const handlers: Readonly<Record<ForumCommand, Handler>> = {
         {
           noMessage: NO_MESSAGE,
           decide: (m, size) => E.chain(() => withinReplyLimit(size, m, { kind: 'edit', text: arg(args, 2) }))(ownMessage(m, session.username)),
+          share: threadShareGuard(arg(args, 0)),
         },
         session.username,
       ),

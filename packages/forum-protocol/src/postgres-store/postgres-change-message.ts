@@ -1,7 +1,10 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type { Sql, TransactionSql } from 'postgres';
 import type { StoreError } from '../store/errors.js';
-import { changedSize, type MessageChange, type NumberedMessage } from '../store/message-change.js';
+import { changedSize, lengthens, type MessageChange, type NumberedMessage } from '../store/message-change.js';
+import { holdingCounted } from '../store/thread-share.js';
+import { jsonBytes } from '../store/thread-reply-size.js';
+import { accountHolding } from './postgres-thread-share.js';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
 import type { ThreadSize } from '../store/thread-size.js';
 
@@ -57,11 +60,18 @@ export const changeMessageInPostgres = <Err>(
     const decided = change.decide(found.message, size);
     if (E.isLeft(decided)) return decided;
     const edit = decided.right;
+    const after = changedSize(size, found.message, edit);
+    // The author's share (thread-share.ts): its lines as they are, under the row's lock, and the edit's growth.
+    if (change.share !== undefined && lengthens(found.message, edit) && holdingCounted(after, found.message.author)) {
+      const held = await accountHolding(tx, title, found.message.author);
+      const refused = change.share({ entries: held.entries, bytes: held.bytes + jsonBytes(edit.text) - jsonBytes(found.message.text) });
+      if (E.isLeft(refused)) return refused;
+    }
     const [changed] = await Promise.all([
       edit.kind === 'edit'
         ? tx<{ xid: string }[]>`UPDATE entries SET body = ${edit.text} WHERE thread = ${title} AND pos = ${found.pos} RETURNING txid_current()::text AS xid`
         : tx<{ xid: string }[]>`DELETE FROM entries WHERE thread = ${title} AND pos = ${found.pos} RETURNING txid_current()::text AS xid`,
-      writeThreadSize(tx, title, changedSize(size, found.message, edit)),
+      writeThreadSize(tx, title, after),
     ]);
     const xid = changed[0]?.xid;
     if (xid !== undefined) wrote(xid);

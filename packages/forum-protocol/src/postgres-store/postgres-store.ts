@@ -10,6 +10,7 @@ import { migrate } from './postgres-schema.js';
 import { RecentThreads, threadRowVersion } from './postgres-recent-threads.js';
 import { DEFAULT_UPLOAD_CHUNK_DEADLINE_MS, postgresDownload, postgresUploadWriter } from './postgres-upload.js';
 import { bytesInProgress, DEFAULT_UPLOAD_LEASE_MS, lapsedUploads, UploadLeases } from './postgres-upload-leases.js';
+import { holdingAfterAppend } from './postgres-thread-share.js';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
 import { attemptEither, DEFAULT_POSTGRES_TIMEOUTS, timeoutParameters, type PostgresTimeouts } from './postgres-timeouts.js';
 import { deleteUploads, DoomedUploadSweeper, type DoomedUploadSweepOptions } from './postgres-doomed-uploads.js';
@@ -343,7 +344,8 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
             const before = await lockThreadSize(tx, title);
             if (before === undefined) return E.left(noThread(title));
             const after = appendedSize(before, entry);
-            const ok = guard(after);
+            // The entry's account's lines in the thread, under the row's lock (thread-share.ts).
+            const ok = guard(after, await holdingAfterAppend(tx, before, after, entry));
             if (E.isLeft(ok)) return ok;
             const c = entryColumns(entry);
             // The last position from the primary key's index: one lookup, however long the thread.
@@ -422,7 +424,9 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
     if (row.exists) return E.left({ kind: 'fileExists', title, filename });
     const size: ThreadSize = { title, creator: row.creator, entries: row.entry_count, messages: row.message_count, replyBytes: Number(row.reply_bytes) };
     // The thread row's id is its incarnation: a thread of the title made again is a new row.
-    return E.map(() => String(row.id))(threadGrowthGuard(title)(appendedSize(size, { kind: 'upload', uploader, filename })));
+    const line: ThreadEntry = { kind: 'upload', uploader, filename };
+    const after = appendedSize(size, line);
+    return E.map(() => String(row.id))(threadGrowthGuard(title)(after, await holdingAfterAppend(sql, size, after, line)));
   };
 
   /**

@@ -13,6 +13,7 @@ import { commandDeadline, withCommandDeadline, type CommandDeadline } from '../s
 import type { UploadStorageFullError } from '../store/errors.js';
 import type { Download, UploadError, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
+import { holdingAfterAppend } from './postgres-thread-share.js';
 import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
 import { appendedSize } from '../store/thread-size.js';
 import type { ThreadEntry } from '../store/thread.js';
@@ -358,7 +359,7 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
         }
         // Under the row's lock, which every MSG takes too: concurrent MSGs and uploads are checked one after another.
         const after = appendedSize(size, line);
-        const full = threadGrowthGuard(title)(after);
+        const full = threadGrowthGuard(title)(after, await holdingAfterAppend(tx, size, after, line));
         if (E.isLeft(full)) {
           // Committed with the refusal (the transaction returns normally): its chunks are doomed with the row.
           await tx`DELETE FROM uploads WHERE id = ${id}`;

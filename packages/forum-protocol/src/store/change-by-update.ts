@@ -1,5 +1,6 @@
 import * as E from 'fp-ts/lib/Either.js';
-import { changedSize, type MessageChange, type MessageEdit } from './message-change.js';
+import { changedSize, lengthens, type MessageChange, type MessageEdit } from './message-change.js';
+import { holdingCounted, holdingIn } from './thread-share.js';
 import type { ForumStore } from './store.js';
 import { rememberReplyBytes } from './thread-reply-size.js';
 import { threadSize } from './thread-size.js';
@@ -23,12 +24,18 @@ export const changeByUpdate =
         if (entry?.kind !== 'message') return E.left(change.noMessage);
         const message = { n, author: entry.author, text: entry.text };
         const size = threadSize(th);
-        return E.map((edit: MessageEdit) => {
+        return E.chain((edit: MessageEdit) => {
           const entries =
             edit.kind === 'edit' ? th.entries.map((e, j) => (j === index ? { ...entry, text: edit.text } : e)) : th.entries.filter((_, j) => j !== index);
           const next: Thread = { ...th, entries };
-          rememberReplyBytes(next, changedSize(size, message, edit).replyBytes);
-          return { thread: next, result: undefined };
+          const after = changedSize(size, message, edit);
+          // The author's share (thread-share.ts), read from the thread as edited.
+          if (change.share !== undefined && lengthens(message, edit) && holdingCounted(after, message.author)) {
+            const refused = change.share(holdingIn(next, message.author));
+            if (E.isLeft(refused)) return refused;
+          }
+          rememberReplyBytes(next, after.replyBytes);
+          return E.right({ thread: next, result: undefined });
         })(change.decide(message, size));
       },
       actor,

@@ -61,6 +61,18 @@ export interface ThreadFullError {
   readonly title: string;
 }
 /**
+ * The lines of the account asking hold as much of thread `title` as an account other than its creator may
+ * (`limit` reply bytes, or `limit` lines with `unit: 'lines'`: store/thread-share.ts): a line more, or a longer
+ * edit, is refused, however much room the thread has.
+ */
+export interface ThreadShareFullError {
+  readonly kind: 'threadShareFull';
+  readonly title: string;
+  readonly limit: number;
+  /** The limit is of lines; absent: of bytes. */
+  readonly unit?: 'lines';
+}
+/**
  * The uploads stored in the database (committed and in progress, over every server) would pass its limit
  * (`maxStoredUploadBytes`); with `who: 'account'`, the uploader's would pass its share of it
  * (`maxUserUploadBytes`, postgres-upload-share.ts), however much room the forum has.
@@ -106,6 +118,7 @@ export type CommandError =
   | FileExistsError
   | NoFileError
   | ThreadFullError
+  | ThreadShareFullError
   | UploadStorageFullError
   | ThreadLimitError
   | { readonly kind: 'syntax'; readonly text: string }
@@ -131,6 +144,8 @@ export const commandErrorText = (e: CommandError): string => {
       return `Thread ${e.title} exists`;
     case 'threadFull':
       return `Thread ${e.title} is full: it cannot grow any longer (delete or shorten messages, or start a new thread)`;
+    case 'threadShareFull':
+      return `Your messages hold as much of Thread ${e.title} as one user may: at most ${e.limit} ${e.unit ?? 'bytes'} of it (delete some of your messages in it to make room)`;
     case 'threadStorageFull':
       if (e.who === 'account') return `Your messages hold as much of the forum as one user may: at most ${e.limit} ${e.unit ?? 'bytes'} of the forum's threads (delete some of your messages to make room)`;
       return `The forum is full: its threads hold at most ${e.limit} ${e.unit ?? 'bytes'} (delete messages or threads to make room)`;

@@ -3,10 +3,11 @@ import type * as O from 'fp-ts/lib/Option.js';
 import type * as T from 'fp-ts/lib/Task.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import type { Readable, Writable } from 'node:stream';
-import type { FileExistsError, IoError, NoFileError, NoThreadError, StoreError, ThreadFullError, UploadStorageFullError } from './errors.js';
+import type { FileExistsError, IoError, NoFileError, NoThreadError, StoreError, ThreadFullError, ThreadShareFullError, UploadStorageFullError } from './errors.js';
 import type { MessageChange } from './message-change.js';
 import type { ThreadLimitError, ThreadLimits } from './thread-limits.js';
 import type { ThreadIncarnation } from './thread-incarnations.js';
+import type { ThreadHolding } from './thread-share.js';
 import type { ThreadSize } from './thread-size.js';
 import type { Thread, ThreadEntry } from './thread.js';
 
@@ -22,15 +23,20 @@ export interface Account {
  */
 export type ThreadUpdate<E, A> = (thread: Thread) => E.Either<E, { readonly thread: Thread; readonly result: A }>;
 
-/** Whether a thread may grow to `after` (its size once the line is appended); run under the thread's lock. */
-export type AppendGuard<E> = (after: ThreadSize) => E.Either<E, void>;
+/**
+ * Whether a thread may grow to `after` (its size once the line is appended), and the line's account hold
+ * `mine` of it then (thread-share.ts; absent when not counted: the thread's creator, a thread smaller than
+ * a share); run under the thread's lock.
+ */
+export type AppendGuard<E> = (after: ThreadSize, mine: ThreadHolding | undefined) => E.Either<E, void>;
 
 /**
  * Why an upload is refused, as it begins or as it commits: the thread is
- * gone, has the file, or cannot take its line (`threadFull`, and in the data
- * directory `threadStorageFull`: the limits MSG obeys).
+ * gone, has the file, or cannot take its line (`threadFull`, the uploader's
+ * share of the thread `threadShareFull`, and in the data directory
+ * `threadStorageFull`: the limits MSG obeys).
  */
-export type UploadError = StoreError | FileExistsError | ThreadFullError | UploadStorageFullError;
+export type UploadError = StoreError | FileExistsError | ThreadFullError | ThreadShareFullError | UploadStorageFullError;
 
 /**
  * An upload being received. Write the bytes to `stream` (it goes to a

@@ -6,26 +6,44 @@
  * RDT reply no longer fit, or cost every change of it more CPU.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import type { ThreadFullError } from './errors.js';
+import type { ThreadFullError, ThreadShareFullError } from './errors.js';
 import { MAX_THREAD_ENTRIES, MAX_THREAD_REPLY_BYTES } from '../protocol/limits.js';
 import type { AppendGuard } from './store.js';
 import { rememberReplyBytes } from './thread-reply-size.js';
-import { appendedSize, threadSize } from './thread-size.js';
+import { entryAccount, holdingCounted, holdingIn, threadShareGuard, type ThreadHolding } from './thread-share.js';
+import { appendedEntryBytes, appendedSize, threadSize, type ThreadSize } from './thread-size.js';
 import type { Thread, ThreadEntry } from './thread.js';
 
 /**
  * Refuses a thread growing past {@link MAX_THREAD_ENTRIES} lines or an RDT
  * reply of {@link MAX_THREAD_REPLY_BYTES}, with `threadFull` naming `title`
- * (the title as the user typed it).
+ * (the title as the user typed it); then the line's account holding more of
+ * it than its share (`threadShareFull`, thread-share.ts). A full thread is
+ * said first: it is full whoever asks.
  */
 export const threadGrowthGuard =
-  (title: string): AppendGuard<ThreadFullError> =>
-  (after) =>
+  (title: string): AppendGuard<ThreadFullError | ThreadShareFullError> =>
+  (after, mine) =>
     // A line more past MAX_THREAD_ENTRIES would make every change of the thread cost more CPU, however short its lines.
-    after.entries > MAX_THREAD_ENTRIES || after.replyBytes > MAX_THREAD_REPLY_BYTES ? E.left({ kind: 'threadFull', title }) : E.right(undefined);
+    after.entries > MAX_THREAD_ENTRIES || after.replyBytes > MAX_THREAD_REPLY_BYTES ? E.left({ kind: 'threadFull', title }) : threadShareGuard(title)(mine);
 
-/** What `guard` says of `thread` grown by `entry`, from its size alone (its lines are not copied). */
-export const checkAppend = <Err>(thread: Thread, entry: ThreadEntry, guard: AppendGuard<Err>): E.Either<Err, void> => guard(appendedSize(threadSize(thread), entry));
+/**
+ * What the account of `entry` holds of `thread` once `entry` is appended (the thread of size `before`,
+ * `after`), if counted (thread-share.ts): its lines before, read from the thread, and the new one.
+ */
+const holdingAfter = (thread: Thread, before: ThreadSize, after: ThreadSize, entry: ThreadEntry): ThreadHolding | undefined => {
+  const account = entryAccount(entry);
+  if (!holdingCounted(after, account)) return undefined;
+  const held = holdingIn(thread, account);
+  return { entries: held.entries + 1, bytes: held.bytes + appendedEntryBytes(before.messages, entry) };
+};
+
+/** What `guard` says of `thread` grown by `entry`, from its size (and the entry's account's lines, if counted); its lines are not copied. */
+export const checkAppend = <Err>(thread: Thread, entry: ThreadEntry, guard: AppendGuard<Err>): E.Either<Err, void> => {
+  const before = threadSize(thread);
+  const after = appendedSize(before, entry);
+  return guard(after, holdingAfter(thread, before, after, entry));
+};
 
 /**
  * `thread` with `entry` appended, if `guard` allows the size it grows to.
@@ -33,10 +51,11 @@ export const checkAppend = <Err>(thread: Thread, entry: ThreadEntry, guard: Appe
  * it costs one line's work.
  */
 export const appendGuarded = <Err>(thread: Thread, entry: ThreadEntry, guard: AppendGuard<Err>): E.Either<Err, Thread> => {
-  const after = appendedSize(threadSize(thread), entry);
+  const before = threadSize(thread);
+  const after = appendedSize(before, entry);
   return E.map(() => {
     const next: Thread = { ...thread, entries: [...thread.entries, entry] };
     rememberReplyBytes(next, after.replyBytes);
     return next;
-  })(guard(after));
+  })(guard(after, holdingAfter(thread, before, after, entry)));
 };

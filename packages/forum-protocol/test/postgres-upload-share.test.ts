@@ -76,4 +76,71 @@ describe("each account's share of the uploads' room (maxUserUploadBytes)", () =>
     const refused = await a.beginUpload('t', 'big', 'mallory', undefined, 2 * 2 ** 20 + 1)();
     expect(refused).toEqual(E.left({ kind: 'uploadStorageFull', limit: 2 * 2 ** 20, who: 'account', announced: { free: 2 * 2 ** 20, size: 2 * 2 ** 20 + 1 } }));
   });
+
+  it("the share is read before the chunk's insert, not under the forum-wide count's row lock that every user's chunk takes", async () => {
+    // Read after the insert, the share's read (as long as the account's uploads are many: 30-70 ms at 100,000 of
+    // its own) ran under upload_bytes' row lock, and every other user's chunk on every server waited for it.
+    // Here that row is held by another transaction: a chunk past the share is refused without waiting for it.
+    const [a] = await twoServers();
+    await run(a, 'mallory', 'CRT t');
+    expect(await upload(a, 'mallory', 'full', randomBytes(SHARE))).toEqual(E.right(undefined));
+    let release = (): void => undefined;
+    const releasing = new Promise<void>((resolve) => (release = resolve));
+    let locked = (): void => undefined;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = a.sql.begin(async (tx) => {
+      await tx`UPDATE upload_bytes SET bytes = bytes`;
+      locked();
+      await releasing;
+    });
+    try {
+      await isLocked;
+      const begun = await a.beginUpload('t', 'more', 'mallory')();
+      if (E.isLeft(begun)) throw new Error('not begun');
+      begun.right.stream.write(randomBytes(UPLOAD_CHUNK_BYTES));
+      // Before: the insert waited for the row (lock_timeout), and the upload failed as the database's error.
+      expect(await begun.right.stopped).toEqual({ kind: 'uploadStorageFull', limit: SHARE, who: 'account' });
+    } finally {
+      release();
+      await holder;
+    }
+  });
+
+  it("two chunks of one account on two servers, room for one, both read while upload_bytes' row is held: one is stored, the other refused", async () => {
+    // The share is read before the insert: without the account's lock both chunks read the same bytes, both fit,
+    // and both were stored once the row was let go (the account past its share by a chunk).
+    const [a, b] = await twoServers();
+    await run(a, 'mallory', 'CRT t');
+    expect(await upload(a, 'mallory', 'three', randomBytes(3 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
+    let release = (): void => undefined;
+    const releasing = new Promise<void>((resolve) => (release = resolve));
+    let locked = (): void => undefined;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = a.sql.begin(async (tx) => {
+      await tx`UPDATE upload_bytes SET bytes = bytes`;
+      locked();
+      await releasing;
+    });
+    const writers = [];
+    try {
+      await isLocked;
+      for (const [store, name] of [[a, 'x'], [b, 'y']] as const) {
+        const begun = await store.beginUpload('t', name, 'mallory')();
+        if (E.isLeft(begun)) throw new Error('not begun');
+        writers.push(begun.right);
+        begun.right.stream.write(randomBytes(UPLOAD_CHUNK_BYTES));
+      }
+      // Both chunks' transactions waiting on a lock (the row, or the first's account lock) before the row is let go.
+      const waiting = async (): Promise<number> =>
+        (await a.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`)[0]?.n ?? 0;
+      for (let i = 0; i < 500 && (await waiting()) < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(await waiting()).toBe(2);
+    } finally {
+      release();
+      await holder;
+    }
+    const results = await Promise.all(writers.map((w) => w.commit()));
+    expect(results.filter(E.isRight).length).toBe(1);
+    expect(results.filter(E.isLeft)).toEqual([E.left({ kind: 'uploadStorageFull', limit: SHARE, who: 'account' })]);
+  });
 });

@@ -75,7 +75,8 @@ export interface FencedStore {
  * Wraps `store` so that each write (accounts, threads, messages, an upload's
  * beginning and its commit) runs only if `held()` answers `true` when the
  * write is asked for, and is confirmed only if it answers `true` again once
- * the write is done; reads and an upload's abort are not checked. `held()`
+ * the write is done; reads and an upload's abort are not checked (an upload
+ * whose commit is refused before it runs is aborted). `held()`
  * rejecting (the lock file could not be read) refuses the write too, with
  * its reason, not as a lock lost.
  */
@@ -153,7 +154,22 @@ export const fencedStore = (store: ForumStore, held: () => Promise<boolean>): Fe
       if (begun._tag === 'Left') return begun;
       const writer = begun.right;
       // The bytes go to a temporary file of the upload's own; the commit puts them in place and writes the line.
-      return { _tag: 'Right', right: { stream: writer.stream, commit: fenced(() => writer.commit, { stallFirst: false }), abort: writer.abort, stopped: writer.stopped } };
+      // Refused by the lock's check before it ran, it is aborted here: the server answers a refused commit and
+      // aborts nothing, so its temporary file and its hold on its uploader's share (maxUserUploadBytes) were
+      // left to nobody, the share's bytes held for as long as the server ran.
+      const commit = async (): Promise<Awaited<ReturnType<typeof writer.commit>>> => {
+        let ran = false;
+        const done = await fenced(
+          () => {
+            ran = true;
+            return writer.commit;
+          },
+          { stallFirst: false },
+        )();
+        if (!ran) await writer.abort();
+        return done;
+      };
+      return { _tag: 'Right', right: { stream: writer.stream, commit, abort: writer.abort, stopped: writer.stopped } };
     },
     statUpload: (title, filename) => store.statUpload(title, filename),
     openDownload: (title, filename, incarnation) => store.openDownload(title, filename, incarnation),

@@ -1,5 +1,8 @@
 /** The store's writes wait for the data directory lock's check (fenced-store.ts); reads do not. */
-import { commandErrorText, createMemoryStore, unconfirmedWriteText, type ForumStore } from 'forum-protocol';
+import { commandErrorText, createMemoryStore, openFileStore, unconfirmedWriteText, type ForumStore } from 'forum-protocol';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** What a refused change is answered when nothing of it was written. */
 const GENERIC_ERROR = 'The server could not complete the command, please try again';
@@ -224,5 +227,31 @@ describe('fenced store', () => {
     expect(await write).toEqual({ _tag: 'Right', right: true });
     await waiting;
     expect(idled).toBe(true);
+  });
+
+  it("an upload whose commit the lock's check refuses before it runs is aborted: its share of the uploads and its temporary file given back", async () => {
+    // The server answers a refused commit and never aborts its writer (transfer-upload.ts): the fence refused the
+    // commit without running it, so nothing did, and the announced size stayed held in its uploader's share
+    // (maxUserUploadBytes) for the server's life, the temporary file with it. A lock unreadable for a moment
+    // (descriptors run out, attack round 18) was enough; two such and the account could upload nothing more.
+    const dir = mkdtempSync(join(tmpdir(), 'fenced-share-'));
+    const opened = await openFileStore(dir, { writeBudget: false, maxUserUploadBytes: 1000 })();
+    if (opened._tag === 'Left') throw new Error(opened.left.message);
+    expect(await opened.right.createAccount({ username: 'yoda', password: 'pw' })()).toEqual({ _tag: 'Right', right: true });
+    expect(await opened.right.createThread('t', 'yoda')()).toEqual({ _tag: 'Right', right: true });
+    const answers: (() => Promise<boolean>)[] = [];
+    const { store } = fencedStore(opened.right, () => (answers.shift() ?? (async () => true))());
+    const begun = await store.beginUpload('t', 'f.bin', 'yoda', undefined, 800)();
+    if (begun._tag === 'Left') throw new Error('begin refused');
+    begun.right.stream.end(Buffer.alloc(800, 1));
+    answers.push(() => Promise.reject(new Error('EMFILE: too many open files')));
+    const refused = await begun.right.commit();
+    expect(refused).toEqual({ _tag: 'Left', left: lockUnreadableError('EMFILE: too many open files') });
+    // Before: refused "at most 1000 bytes, 200 are left to you, this file has 800".
+    const again = await store.beginUpload('t', 'f.bin', 'yoda', undefined, 800)();
+    expect(again._tag).toBe('Right');
+    if (again._tag === 'Right') await again.right.abort();
+    // Before: the first upload's temporary file stayed until the next open.
+    expect(readdirSync(dir).filter((n) => n.startsWith('.forum-tmp-'))).toEqual([]);
   });
 });

@@ -6,11 +6,14 @@
  * removed its threads. The share bounds what one account's uploads, committed and in progress, hold.
  *
  * Counted from the rows themselves (committed uploads' `size`, and the chunks of the account's pending ones),
- * read in a chunk's transaction after its insert. That insert's trigger (schema 7) updates `upload_bytes`, whose
- * row stays locked to the commit: chunks stored at once on any servers of the database are inserted one after
- * the other, each counting the ones committed before it, so two chunks of one account never pass the share
- * together (an advisory lock per account would add nothing to that row's lock, and no test could tell it
- * missing). Nothing is kept beside the rows, so nothing can drift from them (an RMV's cascade, a discard, the
+ * read in a chunk's transaction before its insert, under an advisory lock of the account's held to the commit
+ * (postgres-upload.ts): chunks of one account stored at once on any servers of the database are counted one
+ * after the other, each counting the ones committed before it, so two never pass the share together. Once the
+ * read came after the insert, under `upload_bytes`' row lock (its trigger, schema 7), which every chunk of every
+ * account takes: the read's time, as long as the account's uploads are many (30-70 ms at 100,000 of its own,
+ * which 1-byte files reach within the share), held every other user's chunk on every server. A server of the
+ * code before this one, still running beside it, does not take the account's lock: while both run, an account's
+ * chunks stored at once on the two may pass its share by a chunk each. Nothing is kept beside the rows, so nothing can drift from them (an RMV's cascade, a discard, the
  * sweep of a dead server's uploads all give the room back as they delete the rows).
  */
 import type { Sql, TransactionSql } from 'postgres';

@@ -35,6 +35,29 @@ const upload = async (store: PostgresStore, who: string, filename: string, bytes
   return w.commit();
 };
 
+/**
+ * Holds `upload_bytes`' row (which every chunk's insert locks, through its trigger) in a transaction of its own
+ * until `release()`: what a slow reader under that lock did to every other chunk.
+ */
+const holdUploadBytesRow = async (store: PostgresStore): Promise<{ readonly release: () => Promise<void> }> => {
+  let release = (): void => undefined;
+  const releasing = new Promise<void>((resolve) => (release = resolve));
+  let locked = (): void => undefined;
+  const isLocked = new Promise<void>((resolve) => (locked = resolve));
+  const holder = store.sql.begin(async (tx) => {
+    await tx`UPDATE upload_bytes SET bytes = bytes`;
+    locked();
+    await releasing;
+  });
+  await isLocked;
+  return {
+    release: async () => {
+      release();
+      await holder;
+    },
+  };
+};
+
 describe("each account's share of the uploads' room (maxUserUploadBytes)", () => {
   it('one account\'s 6 uploads of 3 chunks at once over two servers, a share of 4 chunks: at most one commits, the rest refused as over its share; another account still uploads', async () => {
     const [a, b] = await twoServers();
@@ -84,25 +107,15 @@ describe("each account's share of the uploads' room (maxUserUploadBytes)", () =>
     const [a] = await twoServers();
     await run(a, 'mallory', 'CRT t');
     expect(await upload(a, 'mallory', 'full', randomBytes(SHARE))).toEqual(E.right(undefined));
-    let release = (): void => undefined;
-    const releasing = new Promise<void>((resolve) => (release = resolve));
-    let locked = (): void => undefined;
-    const isLocked = new Promise<void>((resolve) => (locked = resolve));
-    const holder = a.sql.begin(async (tx) => {
-      await tx`UPDATE upload_bytes SET bytes = bytes`;
-      locked();
-      await releasing;
-    });
+    const row = await holdUploadBytesRow(a);
     try {
-      await isLocked;
       const begun = await a.beginUpload('t', 'more', 'mallory')();
       if (E.isLeft(begun)) throw new Error('not begun');
       begun.right.stream.write(randomBytes(UPLOAD_CHUNK_BYTES));
       // Before: the insert waited for the row (lock_timeout), and the upload failed as the database's error.
       expect(await begun.right.stopped).toEqual({ kind: 'uploadStorageFull', limit: SHARE, who: 'account' });
     } finally {
-      release();
-      await holder;
+      await row.release();
     }
   });
 
@@ -112,18 +125,9 @@ describe("each account's share of the uploads' room (maxUserUploadBytes)", () =>
     const [a, b] = await twoServers();
     await run(a, 'mallory', 'CRT t');
     expect(await upload(a, 'mallory', 'three', randomBytes(3 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
-    let release = (): void => undefined;
-    const releasing = new Promise<void>((resolve) => (release = resolve));
-    let locked = (): void => undefined;
-    const isLocked = new Promise<void>((resolve) => (locked = resolve));
-    const holder = a.sql.begin(async (tx) => {
-      await tx`UPDATE upload_bytes SET bytes = bytes`;
-      locked();
-      await releasing;
-    });
+    const row = await holdUploadBytesRow(a);
     const writers = [];
     try {
-      await isLocked;
       for (const [store, name] of [[a, 'x'], [b, 'y']] as const) {
         const begun = await store.beginUpload('t', name, 'mallory')();
         if (E.isLeft(begun)) throw new Error('not begun');
@@ -136,8 +140,7 @@ describe("each account's share of the uploads' room (maxUserUploadBytes)", () =>
       for (let i = 0; i < 500 && (await waiting()) < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10));
       expect(await waiting()).toBe(2);
     } finally {
-      release();
-      await holder;
+      await row.release();
     }
     const results = await Promise.all(writers.map((w) => w.commit()));
     expect(results.filter(E.isRight).length).toBe(1);

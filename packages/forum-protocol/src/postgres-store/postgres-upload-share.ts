@@ -13,8 +13,9 @@
  * account takes: the read's time, as long as the account's uploads are many (30-70 ms at 100,000 of its own,
  * which 1-byte files reach within the share), held every other user's chunk on every server. A server of the
  * code before this one, still running beside it, does not take the account's lock: while both run, an account's
- * chunks stored at once on the two may pass its share by a chunk each. Nothing is kept beside the rows, so nothing can drift from them (an RMV's cascade, a discard, the
- * sweep of a dead server's uploads all give the room back as they delete the rows).
+ * chunks stored at once on the two may pass its share by a chunk each. Nothing is kept beside the rows, so
+ * nothing can drift from them (an RMV's cascade, a discard, the sweep of a dead server's uploads all give the
+ * room back as they delete the rows).
  */
 import type { Sql, TransactionSql } from 'postgres';
 

@@ -32,7 +32,7 @@ const sized = async (store: ForumStore, title: string, filename: string, user: s
 
 const text = (r: E.Either<UploadError, void>): string => (E.isLeft(r) ? commandErrorText(r.left) : 'OK');
 const shareLine = (free: number, size: number): string =>
-  `Your uploads hold as much of the forum as one user may: at most ${SHARE} bytes, ${free} are left to you, this file has ${size} (remove threads of yours to make room)`;
+  `Your uploads hold as much of the forum as one user may: at most ${SHARE} bytes, ${free} are left to you, this file has ${size} (an upload goes with its thread: remove threads of yours, or ask the creators of the other threads you uploaded to)`;
 
 describe("data-directory store: each account's share of the uploads", () => {
   it('uploads of one account begun at once never pass its share together; another account still uploads', async () => {

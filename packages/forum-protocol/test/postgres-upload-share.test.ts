@@ -80,7 +80,7 @@ describe("each account's share of the uploads' room (maxUserUploadBytes)", () =>
     const expected = { kind: 'uploadStorageFull', limit: SHARE, who: 'account', announced: { free: UPLOAD_CHUNK_BYTES, size: 2 * UPLOAD_CHUNK_BYTES } } as const;
     expect(refused).toEqual(E.left(expected));
     expect(commandErrorText(expected)).toBe(
-      `Your uploads hold as much of the forum as one user may: at most ${SHARE} bytes, ${UPLOAD_CHUNK_BYTES} are left to you, this file has ${2 * UPLOAD_CHUNK_BYTES} (remove threads of yours to make room)`,
+      `Your uploads hold as much of the forum as one user may: at most ${SHARE} bytes, ${UPLOAD_CHUNK_BYTES} are left to you, this file has ${2 * UPLOAD_CHUNK_BYTES} (an upload goes with its thread: remove threads of yours, or ask the creators of the other threads you uploaded to)`,
     );
     expect(await b.sql`SELECT count(*)::int AS n FROM uploads WHERE NOT committed`).toEqual([{ n: 0 }]);
     // Another account's file of that size begins.

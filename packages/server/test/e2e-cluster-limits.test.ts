@@ -160,7 +160,7 @@ describe('limits over three servers on one database', () => {
       expect(await put(hog, 'h0', 'h0')).toBe('OK\n');
       // Before the share: stored, as the forum had room (1 MiB); one account could take all of it.
       expect(await put(hog, 'h1', 'h1')).toBe(
-        `ERR Your uploads hold as much of the forum as one user may: at most ${share} bytes, ${share - size} are left to you, this file has ${size} (remove threads of yours to make room)\n`,
+        `ERR Your uploads hold as much of the forum as one user may: at most ${share} bytes, ${share - size} are left to you, this file has ${size} (an upload goes with its thread: remove threads of yours, or ask the creators of the other threads you uploaded to)\n`,
       );
       const other = await rawClient(shared.udpPort, { localAddress: '127.0.0.42' });
       clients.push(other);

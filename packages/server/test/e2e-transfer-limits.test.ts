@@ -80,7 +80,7 @@ describe('transfer limits (real server)', () => {
       const answers = await Promise.all(tokens.map((tok) => sealedExchange(server.tcpPort, alice, tok, body)));
       expect(answers.filter((x) => x === 'OK\n')).toHaveLength(1);
       expect(answers.filter((x) => x !== 'OK\n')).toEqual([
-        'ERR Your uploads hold as much of the forum as one user may: at most 10000 bytes, 4000 are left to you, this file has 6000 (remove threads of yours to make room)\n',
+        'ERR Your uploads hold as much of the forum as one user may: at most 10000 bytes, 4000 are left to you, this file has 6000 (an upload goes with its thread: remove threads of yours, or ask the creators of the other threads you uploaded to)\n',
       ]);
       // Another account's upload, to alice's thread: the forum has room, and bob's share is his own.
       expect(await sealedExchange(server.tcpPort, bob, await grant(bob, 'u3', 'UPD', ['t', 'c']), body)).toBe('OK\n');
@@ -103,7 +103,7 @@ describe('transfer limits (real server)', () => {
       expect((await c.request('c', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
       const size = 2 * MiB + 1;
       const answer = await sealedExchange(server.tcpPort, c, await grant(c, 'u1', 'UPD', ['t', 'big']), Buffer.concat([Buffer.from(`${size}\n`), seededBytes(size, 6)]));
-      expect(answer).toBe(`ERR Your uploads hold as much of the forum as one user may: at most ${2 * MiB} bytes, ${2 * MiB} are left to you, this file has ${size} (remove threads of yours to make room)\n`);
+      expect(answer).toBe(`ERR Your uploads hold as much of the forum as one user may: at most ${2 * MiB} bytes, ${2 * MiB} are left to you, this file has ${size} (an upload goes with its thread: remove threads of yours, or ask the creators of the other threads you uploaded to)\n`);
       expect([...(await snapshotDir(server.dataDir)).keys()]).toEqual(['credentials.txt', 't']);
     } finally {
       await c.close();

@@ -152,7 +152,7 @@ export const commandErrorText = (e: CommandError): string => {
     case 'uploadStorageFull': {
       if (e.who === 'account') {
         const room = e.announced === undefined ? '' : `, ${e.announced.free} are left to you, this file has ${e.announced.size}`;
-        return `Your uploads hold as much of the forum as one user may: at most ${e.limit} bytes${room} (remove threads of yours to make room)`;
+        return `Your uploads hold as much of the forum as one user may: at most ${e.limit} bytes${room} (an upload goes with its thread: remove threads of yours, or ask the creators of the other threads you uploaded to)`;
       }
       const head =
         e.announced === undefined

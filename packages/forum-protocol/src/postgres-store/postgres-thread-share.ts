@@ -1,6 +1,6 @@
 import type { Sql, TransactionSql } from 'postgres';
-import { entryAccount, holdingCounted, type ThreadHolding } from '../store/thread-share.js';
-import { appendedEntryBytes, type ThreadSize } from '../store/thread-size.js';
+import { entryAccount, holdingCounted, withAppended, type ThreadHolding } from '../store/thread-share.js';
+import type { ThreadSize } from '../store/thread-size.js';
 import type { ThreadEntry } from '../store/thread.js';
 
 /**
@@ -31,6 +31,5 @@ export const accountHolding = async (tx: TransactionSql | Sql, title: string, ac
 export const holdingAfterAppend = async (tx: TransactionSql | Sql, before: ThreadSize, after: ThreadSize, entry: ThreadEntry): Promise<ThreadHolding | undefined> => {
   const account = entryAccount(entry);
   if (!holdingCounted(after, account)) return undefined;
-  const held = await accountHolding(tx, before.title, account);
-  return { entries: held.entries + 1, bytes: held.bytes + appendedEntryBytes(before.messages, entry) };
+  return withAppended(await accountHolding(tx, before.title, account), before, entry);
 };

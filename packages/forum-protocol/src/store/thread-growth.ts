@@ -10,8 +10,8 @@ import type { ThreadFullError, ThreadShareFullError } from './errors.js';
 import { MAX_THREAD_ENTRIES, MAX_THREAD_REPLY_BYTES } from '../protocol/limits.js';
 import type { AppendGuard } from './store.js';
 import { rememberReplyBytes } from './thread-reply-size.js';
-import { entryAccount, holdingCounted, holdingIn, threadShareGuard, type ThreadHolding } from './thread-share.js';
-import { appendedEntryBytes, appendedSize, threadSize, type ThreadSize } from './thread-size.js';
+import { entryAccount, holdingCounted, holdingIn, threadShareGuard, withAppended, type ThreadHolding } from './thread-share.js';
+import { appendedSize, threadSize, type ThreadSize } from './thread-size.js';
 import type { Thread, ThreadEntry } from './thread.js';
 
 /**
@@ -34,8 +34,7 @@ export const threadGrowthGuard =
 const holdingAfter = (thread: Thread, before: ThreadSize, after: ThreadSize, entry: ThreadEntry): ThreadHolding | undefined => {
   const account = entryAccount(entry);
   if (!holdingCounted(after, account)) return undefined;
-  const held = holdingIn(thread, account);
-  return { entries: held.entries + 1, bytes: held.bytes + appendedEntryBytes(before.messages, entry) };
+  return withAppended(holdingIn(thread, account), before, entry);
 };
 
 /** What `guard` says of `thread` grown by `entry`, from its size (and the entry's account's lines, if counted); its lines are not copied. */

@@ -14,7 +14,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import type { ThreadShareFullError } from './errors.js';
 import { MAX_THREAD_ENTRIES, MAX_THREAD_REPLY_BYTES } from '../protocol/limits.js';
 import { lineBytes } from './thread-reply-size.js';
-import type { ThreadSize } from './thread-size.js';
+import { appendedEntryBytes, type ThreadSize } from './thread-size.js';
 import { entryLine, type Thread, type ThreadEntry } from './thread.js';
 
 /** An account other than a thread's creator may hold one part in this many of its limits. */
@@ -71,6 +71,15 @@ export const holdingIn = (thread: Thread, account: string): ThreadHolding => {
   }
   return { entries, bytes };
 };
+
+/**
+ * `held`, an account's lines in a thread of size `before`, with its line `entry` appended: one line more, its
+ * bytes as numbered there. The stores read `held` their own way (the thread's lines, or its rows).
+ */
+export const withAppended = (held: ThreadHolding, before: ThreadSize, entry: ThreadEntry): ThreadHolding => ({
+  entries: held.entries + 1,
+  bytes: held.bytes + appendedEntryBytes(before.messages, entry),
+});
 
 /**
  * Refuses a change that leaves the account making it holding more of thread

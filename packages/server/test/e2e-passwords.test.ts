@@ -104,6 +104,7 @@ describe.concurrent('passwords: --hash-passwords and login throttling (real proc
     const wrong = Array.from({ length: 5 }, () => ['yoda', 'bad']).flat();
     const r = await runClient(server.port, cwd, [...wrong, 'yoda', 'pw1']);
     const refusal = (r.stdout.split('\n').at(-2) ?? '').slice(P.user.length + P.pass.length);
+    expect(refusal, `client stdout:\n${r.stdout}\nclient stderr:\n${r.stderr}`).toMatch(THROTTLED);
     const seconds = Number(THROTTLED.exec(refusal)?.[1]);
     // 60 s window minus the time the five attempts took.
     expect(seconds).toBeGreaterThanOrEqual(55);

@@ -177,6 +177,7 @@ export class ServerLink {
       // nothing had been arriving (CI, session 42).
       let waits = 1;
       const expire = (): void => {
+        if (this.closing) return;
         // A reply on its way: a 3.9 MiB thread over a path losing half the server's packets took over 8 s, and the
         // client gave up on it, saying the server was unreachable while its reply kept arriving (attack round 21).
         const now = this.conn.stats().bytesReceived;
@@ -244,7 +245,13 @@ export class ServerLink {
   async close(options: CloseOptions = {}): Promise<void> {
     const { graceMs = CLOSE_GRACE_MS, signal } = options;
     this.closing = true;
-    await Promise.race([this.conn.close(signal === undefined ? undefined : { signal }), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+    // A request still waiting is moot once the link closes itself: a reply in the grace is still taken, but no
+    // timeout is told after it. Its timer went on, and fired its rejection minutes later, unhandled, into whatever
+    // ran in the process then (a test file after this one, in CI).
+    for (const w of this.waiting.values()) clearTimeout(w.timer);
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([this.conn.close(signal === undefined ? undefined : { signal }), new Promise((resolve) => (grace = setTimeout(resolve, graceMs).unref()))]);
+    clearTimeout(grace);
     this.conn.destroy();
   }
 }

@@ -147,6 +147,24 @@ describe('ServerLink', () => {
     expect(settled).toBe(false);
   });
 
+  it('a request left waiting as the link closes itself tells no timeout afterwards, nor keeps a timer', async () => {
+    // Before, its 600 s timer outlived close() and rejected it then, unhandled, in a later test file (CI, session 51).
+    vi.useFakeTimers(FAKE_CLOCK);
+    try {
+      const conn = fakeConnection(undefined, () => new Promise<void>(() => undefined));
+      Object.assign(conn, { close: () => Promise.resolve(), destroy: () => undefined });
+      const link = new ServerLink(conn as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: () => undefined });
+      let outcome = 'pending';
+      link.request('MSG', ['t', 'x']).then(() => (outcome = 'answered'), (e: unknown) => (outcome = (e as LinkError).kind));
+      await link.close();
+      expect(vi.getTimerCount()).toBe(0);
+      await vi.advanceTimersByTimeAsync(601_000);
+      expect(outcome).toBe('pending');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('a request that times out says so of messages from the server it could not read meanwhile', async () => {
     // Before, a reply over the decoder's 8 MiB or of the wrong shape read as silence: "no reply within N seconds".
     const conn = fakeConnection();

@@ -19,8 +19,11 @@ const schemaOf = async (sql: postgres.Sql): Promise<string> => {
 /** Two servers on one fresh forum, each refusing uploads past `LIMIT` stored bytes in all. */
 const twoServers = async (): Promise<readonly [PostgresStore, PostgresStore]> => {
   // Swept when a test says (the sweep of deleted uploads' chunks otherwise runs as it likes, in the background).
-  const a = await pg.openStore({ maxStoredUploadBytes: LIMIT, doomedUploadSweep: { auto: false } });
-  const b = await pg.openPeer(await schemaOf(a.sql), { maxStoredUploadBytes: LIMIT, doomedUploadSweep: { auto: false } });
+  // Lock waits as long as the test's: the chunks of 8 uploads queue on the forum's one byte-count row, and at load 20
+  // some waited past the 2 s default and were refused for that (a fresh-clone run, session 51), not for the room.
+  const options = { maxStoredUploadBytes: LIMIT, doomedUploadSweep: { auto: false }, timeouts: { lockMs: 30_000, statementMs: 30_000 } } as const;
+  const a = await pg.openStore(options);
+  const b = await pg.openPeer(await schemaOf(a.sql), options);
   return [a, b];
 };
 

@@ -31,8 +31,9 @@ export const threadGrowthGuard =
  * asks, so an append's share is not read for it (on PostgreSQL a read of the thread's lines, under its row's
  * lock, for every MSG to a full thread: attack round 28).
  */
-// A line more past MAX_THREAD_ENTRIES would make every change of the thread cost more CPU, however short its lines.
-export const overThreadLimits = (after: ThreadSize): boolean => after.entries > MAX_THREAD_ENTRIES || after.replyBytes > MAX_THREAD_REPLY_BYTES;
+export const overThreadLimits = (after: ThreadSize): boolean =>
+  // A line more past MAX_THREAD_ENTRIES would make every change of the thread cost more CPU, however short its lines.
+  after.entries > MAX_THREAD_ENTRIES || after.replyBytes > MAX_THREAD_REPLY_BYTES;
 
 /**
  * What the account of `entry` holds of `thread` once `entry` is appended (the thread of size `before`,

@@ -24,8 +24,16 @@ import type { Thread, ThreadEntry } from './thread.js';
 export const threadGrowthGuard =
   (title: string): AppendGuard<ThreadFullError | ThreadShareFullError> =>
   (after, mine) =>
-    // A line more past MAX_THREAD_ENTRIES would make every change of the thread cost more CPU, however short its lines.
-    after.entries > MAX_THREAD_ENTRIES || after.replyBytes > MAX_THREAD_REPLY_BYTES ? E.left({ kind: 'threadFull', title }) : threadShareGuard(title)(mine);
+    overThreadLimits(after) ? E.left({ kind: 'threadFull', title }) : threadShareGuard(title)(mine);
+
+/**
+ * Whether a thread of size `after` is past its limits: {@link threadGrowthGuard} refuses it as full whoever
+ * asks, so an append's share is not read for it (on PostgreSQL a read of the thread's lines, under its row's
+ * lock, for every MSG to a full thread: attack round 28).
+ */
+export const overThreadLimits = (after: ThreadSize): boolean =>
+  // A line more past MAX_THREAD_ENTRIES would make every change of the thread cost more CPU, however short its lines.
+  after.entries > MAX_THREAD_ENTRIES || after.replyBytes > MAX_THREAD_REPLY_BYTES;
 
 /**
  * What the account of `entry` holds of `thread` once `entry` is appended (the thread of size `before`,
@@ -33,7 +41,7 @@ export const threadGrowthGuard =
  */
 const holdingAfter = (thread: Thread, before: ThreadSize, after: ThreadSize, entry: ThreadEntry): ThreadHolding | undefined => {
   const account = entryAccount(entry);
-  if (!holdingCounted(after, account)) return undefined;
+  if (overThreadLimits(after) || !holdingCounted(after, account)) return undefined;
   return withAppended(holdingIn(thread, account), before, entry);
 };
 

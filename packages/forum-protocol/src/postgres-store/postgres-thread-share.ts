@@ -4,22 +4,43 @@ import type { ThreadSize } from '../store/thread-size.js';
 import type { ThreadEntry } from '../store/thread.js';
 
 /**
- * What `account`'s lines hold of thread `title` (store/thread-share.ts): how
- * many, and their bytes in its RDT reply, each message numbered as RDT
- * numbers it (to_json escapes as JSON.stringify does, as schema 3's fill of
- * `reply_bytes` counts them). Read from the lines, not kept: a DLT or EDT
- * gives room back by changing them. The caller holds the thread row's lock
- * (`lockThreadSize`), which every change of its lines takes, on any server:
- * two lines of one account are counted one after the other. Reads the
- * thread's lines (their numbers need every message before), so it is asked
- * only of a thread larger than a share.
+ * The statement reading what `$2`'s lines hold of thread `$1`, of `messages` messages (`ThreadSize.messages`,
+ * kept on the thread's row), and its parameters' order; apart so that its plan can be looked at (EXPLAIN).
+ *
+ * `thread_holdings` (schema 14, kept by triggers with the lines, on any server) has the account's lines, its
+ * messages among them, and their reply bytes without the messages' numbers: a DLT renumbers every later
+ * message, so a number is not kept but counted here. Each of the account's messages has one digit, and one
+ * more for each of 10, 100, 1,000 and 10,000 that its number reaches: the account's messages at or past the
+ * position of message 10, 100… (found in the index of the thread's messages from its nearer end, as EDT finds
+ * a message), counted in the index of the account's messages. Past 1,000 the fewer are those before it (at most
+ * 9, 99, 999 of them), at 10,000 those after (one at most). So at most about 2,200 index entries are read,
+ * whatever the thread's lines, never a line: until schema 14 every line of the thread was read and numbered
+ * (a thread of 10,000 lines: about 50 ms a MSG under its row's lock, see SECURITY.md).
  */
-export const accountHolding = async (tx: TransactionSql | Sql, title: string, account: string): Promise<ThreadHolding> => {
-  const rows = await tx<{ entries: number; bytes: string }[]>`
-    SELECT count(*)::int AS entries,
-           COALESCE(sum(octet_length(to_json(CASE kind WHEN 'message' THEN n || ' ' || author || ': ' || body ELSE author || ' uploaded ' || body END)::text) + 1), 0)::text AS bytes
-    FROM (SELECT kind, author, body, count(*) FILTER (WHERE kind = 'message') OVER (ORDER BY pos) AS n FROM entries WHERE thread = ${title}) numbered
-    WHERE author = ${account} AND kind IN ('message', 'upload')`;
+export const holdingQuery = (messages: number): string => {
+  const digits: string[] = [];
+  for (let k = 10; k <= messages; k *= 10) {
+    const fromEnd = messages - k;
+    const at =
+      fromEnd < k - 1
+        ? `(SELECT pos FROM entries WHERE thread = $1 AND kind = 'message' ORDER BY pos DESC OFFSET ${fromEnd} LIMIT 1)`
+        : `(SELECT pos FROM entries WHERE thread = $1 AND kind = 'message' ORDER BY pos OFFSET ${k - 1} LIMIT 1)`;
+    const mine = `FROM entries WHERE thread = $1 AND author = $2 AND kind = 'message'`;
+    // A message k gone meanwhile (a read outside the row's lock, at an upload's start) counts no digit for k.
+    digits.push(k < 10_000 ? `(h.messages - (SELECT count(*) ${mine} AND pos < COALESCE(${at}, ${Number.MAX_SAFE_INTEGER})))` : `(SELECT count(*) ${mine} AND pos >= ${at})`);
+  }
+  return `SELECT h.entries, (h.bytes + h.messages${digits.map((d) => ` + ${d}`).join('')})::text AS bytes
+    FROM thread_holdings h WHERE h.thread = $1 AND h.account = $2`;
+};
+
+/**
+ * What `account`'s lines hold of thread `size.title` (store/thread-share.ts): how many, and their bytes in
+ * its RDT reply, each message numbered as RDT numbers it ({@link holdingQuery}). The caller holds the thread
+ * row's lock (`lockThreadSize`, read into `size`), which every change of its lines takes, on any server: two
+ * lines of one account are counted one after the other, and the size's message count is the lines'.
+ */
+export const accountHolding = async (tx: TransactionSql | Sql, size: ThreadSize, account: string): Promise<ThreadHolding> => {
+  const rows = await tx.unsafe<{ entries: number; bytes: string }[]>(holdingQuery(size.messages), [size.title, account]);
   const row = rows[0];
   return { entries: row?.entries ?? 0, bytes: Number(row?.bytes ?? 0) };
 };
@@ -31,5 +52,5 @@ export const accountHolding = async (tx: TransactionSql | Sql, title: string, ac
 export const holdingAfterAppend = async (tx: TransactionSql | Sql, before: ThreadSize, after: ThreadSize, entry: ThreadEntry): Promise<ThreadHolding | undefined> => {
   const account = entryAccount(entry);
   if (!holdingCounted(after, account)) return undefined;
-  return withAppended(await accountHolding(tx, before.title, account), before, entry);
+  return withAppended(await accountHolding(tx, before, account), before, entry);
 };

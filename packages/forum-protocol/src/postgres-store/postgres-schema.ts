@@ -427,7 +427,7 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   // messages, and their reply bytes without the messages' numbers (which a DLT before them changes:
   // postgres-thread-share.ts adds them when it reads). Both are kept by triggers in the transaction that writes
   // the rows, whichever server writes them: a server of schema 13 still running keeps them exact too (it reads
-  // its shares from the rows, as before, under the same locks). Filled here under the tables' locks (a server of
+  // its shares from the rows, as before). Filled here under the tables' locks (a server of
   // schema 13 waits for the migration). Rows are locked in one order (by uploader; by thread, account), and a
   // thread's holdings only under its row's lock (every writer of its lines takes it first): no deadlock. A
   // removed thread's lines are not counted out one by one: its holdings go with it (the foreign key's cascade).

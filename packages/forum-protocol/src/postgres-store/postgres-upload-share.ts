@@ -15,9 +15,10 @@
  * account's uploads are many (30 ms a chunk at 100,000 of its own 1-byte files, 0.3 s at a million: see the
  * forum-protocol README). Before that the read came after the insert, under `upload_bytes`' row lock, which
  * every chunk of every account takes, and held every other user's chunk meanwhile. A server of schema 13
- * still running beside this one takes the same lock and sums the rows (the same bytes, more slowly); one of
- * schema 12 takes no lock: while it runs, an account's chunks stored at once on it and another server may
- * pass its share by a chunk each.
+ * still running beside this one writes the same rows (the triggers count them) and sums them for its read (the
+ * same bytes, more slowly), under the same lock if its code has it (since 596ab80b); an older one takes no
+ * lock: while it runs, an account's chunks stored at once on it and another server may pass its share by a
+ * chunk each.
  */
 import type { Sql, TransactionSql } from 'postgres';
 

@@ -136,11 +136,17 @@ export const insertThread = async (sql: Sql, thread: Thread): Promise<void> => {
 };
 
 /**
- * Turns the store's tables back into schema `version` (1 to 12) as a server of
+ * Turns the store's tables back into schema `version` (1 to 13) as a server of
  * that version left them, keeping the data it knew of: what each later
  * migration added is dropped, and the version row says `version`.
  */
 export const backToSchema = async (sql: Sql, version: number): Promise<void> => {
+  if (version < 14) {
+    await sql`DROP FUNCTION IF EXISTS forum_count_uploader_bytes, forum_count_holdings CASCADE`;
+    await sql`DROP FUNCTION IF EXISTS forum_line_bytes_unnumbered`;
+    await sql`DROP TABLE IF EXISTS uploader_bytes, thread_holdings`;
+    await sql`DROP INDEX IF EXISTS entries_author_messages`;
+  }
   if (version < 13) await sql`DROP INDEX IF EXISTS uploads_uploader`;
   if (version < 12) await sql`ALTER TABLE uploads DROP COLUMN IF EXISTS lease_expires_at`;
   if (version < 10) await sql`ALTER TABLE transfer_tokens DROP COLUMN IF EXISTS connection_key`;

@@ -4,9 +4,10 @@ import { randomBytes } from 'node:crypto';
 import type postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { lockForCreate } from '../src/postgres-store/postgres-create-thread.js';
-import { UPLOADER_BYTES_QUERY, uploaderBytes } from '../src/postgres-store/postgres-upload-share.js';
-import { createPostgresTransferTokens, openPostgresStore, SCHEMA_VERSION, type PostgresStore } from '../src/postgres.js';
-import { lines, run } from './helpers.js';
+import { UPLOADER_BYTES_RECOUNT, uploaderBytes } from '../src/postgres-store/postgres-upload-share.js';
+import { createPostgresTransferTokens, openPostgresStore, SCHEMA_VERSION, UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
+import { lines, run, upload } from './helpers.js';
+import { holdings, uploaderCounters } from './postgres-share-recount.js';
 import { backToSchema, usePostgres } from './postgres-harness.js';
 
 const pg = usePostgres({ migrated: 9 });
@@ -255,7 +256,7 @@ describe('PostgreSQL rolling upgrade', () => {
     const indexed = () => b.sql`SELECT indexdef FROM pg_indexes WHERE schemaname = ${schema} AND indexname = 'uploads_uploader'`;
     expect((await indexed()).map((r) => String(r.indexdef).replace(`${schema}.`, ''))).toEqual(['CREATE INDEX uploads_uploader ON uploads USING btree (uploader)']);
     await b.sql`ANALYZE uploads`;
-    const plan = await b.sql.unsafe(`EXPLAIN (FORMAT JSON) ${UPLOADER_BYTES_QUERY}`, ['u7']);
+    const plan = await b.sql.unsafe(`EXPLAIN (FORMAT JSON) ${UPLOADER_BYTES_RECOUNT}`, ['u7']);
     const planText = JSON.stringify(plan);
     expect(planText).toContain('uploads_uploader');
     // No scan of every upload (the plan's nodes, as PostgreSQL's JSON writes their keys: no brace between these two).
@@ -266,6 +267,51 @@ describe('PostgreSQL rolling upgrade', () => {
     const c = await pg.openPeer(schema);
     expect(await c.sql`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
     expect((await indexed()).length).toBe(1);
+  });
+
+  it("migration 14 fills the shares' counters from a schema 13 server's rows; that server's writes beside it keep them exact; it may run again", async () => {
+    const users = ['alice', 'bob', 'carol'] as const;
+    const a = await pg.openStore({ doomedUploadSweep: { auto: false } });
+    const schema = await schemaOf(a.sql);
+    await backToSchema(a.sql, 13);
+    // What a schema 13 server writes (no counter, no trigger of schema 14): lines of three accounts in two threads,
+    // one removed, committed uploads and a pending one's chunk.
+    await run(a, 'alice', 'CRT t');
+    await run(a, 'bob', 'CRT u');
+    for (const [i, who] of ['alice', 'bob', 'carol', 'bob', 'carol', 'carol'].entries()) await run(a, who, `MSG ${i % 2 === 0 ? 't' : 'u'} line ${i} "quoted" é`);
+    expect(await upload(a, 't', 'one', 'bob', randomBytes(1000))).toEqual(E.right(undefined));
+    expect(await upload(a, 'u', 'two', 'carol', randomBytes(3000))).toEqual(E.right(undefined));
+    const pending = await a.beginUpload('t', 'pending', 'carol')();
+    if (E.isLeft(pending)) throw new Error('not begun');
+    await new Promise<void>((resolve) => pending.right.stream.write(randomBytes(UPLOAD_CHUNK_BYTES), () => resolve()));
+    await run(a, 'bob', 'DLT u 1');
+    expect(await a.sql`SELECT to_regclass('uploader_bytes') AS t`).toEqual([{ t: null }]);
+    // A schema 14 server starts beside it: the counters are filled from those rows.
+    const b = await pg.openPeer(schema, { doomedUploadSweep: { auto: false } });
+    expect(await b.sql`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
+    const filled = await uploaderCounters(b.sql);
+    expect(filled.kept).toEqual({ bob: 1000, carol: 3000 + UPLOAD_CHUNK_BYTES });
+    expect(filled.kept).toEqual(filled.recounted);
+    const held = await holdings(b, users);
+    expect(held.read).toEqual(held.counted);
+    // The schema 13 server writes on. Schema 14 changed no statement a server writes (only the shares' reads), so
+    // its writes are these: the counters follow them through the triggers, whichever server writes.
+    await new Promise<void>((resolve) => pending.right.stream.write(randomBytes(500), () => resolve()));
+    expect(await pending.right.commit()).toEqual(E.right(undefined));
+    await run(a, 'carol', 'EDT t 2 a longer text than it was');
+    await run(a, 'bob', 'RMV u');
+    await run(a, 'bob', 'MSG t after');
+    const after = await uploaderCounters(b.sql);
+    expect(after.kept).toEqual({ bob: 1000, carol: UPLOAD_CHUNK_BYTES + 500 });
+    expect(after.kept).toEqual(after.recounted);
+    const heldAfter = await holdings(b, users);
+    expect(heldAfter.read).toEqual(heldAfter.counted);
+    // Marked 13 again with its tables in place: migrated again, refilled to the same counts.
+    await b.sql`UPDATE forum_schema SET version = 13`;
+    const c = await pg.openPeer(schema);
+    expect(await c.sql`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
+    expect(await uploaderCounters(c.sql)).toEqual(after);
+    expect(await holdings(c, users)).toEqual(heldAfter);
   });
 
   it('migration 4 may run again: a database marked 3 with its tables in place ends as it was', async () => {

@@ -63,7 +63,7 @@ export const changeMessageInPostgres = <Err>(
     const after = changedSize(size, found.message, edit);
     // The author's share (thread-share.ts): its lines as they are, under the row's lock, and the edit's growth.
     if (change.share !== undefined && lengthens(found.message, edit) && holdingCounted(after, found.message.author)) {
-      const held = await accountHolding(tx, title, found.message.author, size.messages);
+      const held = await accountHolding(tx, size, found.message.author);
       const refused = change.share({ entries: held.entries, bytes: held.bytes + jsonBytes(edit.text) - jsonBytes(found.message.text) });
       if (E.isLeft(refused)) return refused;
     }

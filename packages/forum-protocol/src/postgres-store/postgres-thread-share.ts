@@ -4,37 +4,44 @@ import { entryAccount, holdingCounted, withAppended, type ThreadHolding } from '
 import type { ThreadSize } from '../store/thread-size.js';
 import type { ThreadEntry } from '../store/thread.js';
 
-/** Powers of ten a message's number may reach (10 to 10^9): a number's digits are one more per power reached. */
-const POWERS = [1, 2, 3, 4, 5, 6, 7, 8, 9].map((k) => 10 ** k);
+/**
+ * The statement reading what `$2`'s lines hold of thread `$1`, of `messages` messages (`ThreadSize.messages`,
+ * kept on the thread's row), and its parameters' order; apart so that its plan can be looked at (EXPLAIN).
+ *
+ * `thread_holdings` (schema 14, kept by triggers with the lines, on any server) has the account's lines, its
+ * messages among them, and their reply bytes without the messages' numbers: a DLT renumbers every later
+ * message, so a number is not kept but counted here. Each of the account's messages has one digit, and one
+ * more for each of 10, 100, 1,000 and 10,000 that its number reaches: the account's messages at or past the
+ * position of message 10, 100… (found in the index of the thread's messages from its nearer end, as EDT finds
+ * a message), counted in the index of the account's messages. Past 1,000 the fewer are those before it (at most
+ * 9, 99, 999 of them), at 10,000 those after (one at most). So at most about 2,200 index entries are read,
+ * whatever the thread's lines, never a line: until schema 14 every line of the thread was read and numbered
+ * (a thread of 10,000 lines: about 50 ms a MSG under its row's lock, see SECURITY.md).
+ */
+export const holdingQuery = (messages: number): string => {
+  const digits: string[] = [];
+  for (let k = 10; k <= messages; k *= 10) {
+    const fromEnd = messages - k;
+    const at =
+      fromEnd < k - 1
+        ? `(SELECT pos FROM entries WHERE thread = $1 AND kind = 'message' ORDER BY pos DESC OFFSET ${fromEnd} LIMIT 1)`
+        : `(SELECT pos FROM entries WHERE thread = $1 AND kind = 'message' ORDER BY pos OFFSET ${k - 1} LIMIT 1)`;
+    const mine = `FROM entries WHERE thread = $1 AND author = $2 AND kind = 'message'`;
+    // A message k gone meanwhile (a read outside the row's lock, at an upload's start) counts no digit for k.
+    digits.push(k < 10_000 ? `(h.messages - (SELECT count(*) ${mine} AND pos < COALESCE(${at}, ${Number.MAX_SAFE_INTEGER})))` : `(SELECT count(*) ${mine} AND pos >= ${at})`);
+  }
+  return `SELECT h.entries, (h.bytes + h.messages${digits.map((d) => ` + ${d}`).join('')})::text AS bytes
+    FROM thread_holdings h WHERE h.thread = $1 AND h.account = $2`;
+};
 
 /**
- * {@link accountHolding}'s statement (`$1` the thread, `$2` the account, `$3` the thread's message count), apart
- * so that its plan can be looked at (EXPLAIN). A message's line is `N author: text`: its bytes are those of
- * ` author: text` escaped (to_json, as JSON.stringify escapes) and the digits of N, which is 1 more for each
- * power of ten N reaches, and N reaches 10^k exactly when the line is at or after the 10^k-th message (`p<k>`,
- * one look-up in schema 4's index of messages, skipped when the thread has fewer). Once, every message was
- * numbered by a window over all the thread's lines: 20-35 ms of the database a read on a thread of 10,000, under
- * the thread row's lock, for every MSG of another account to it (attack round 28).
+ * What `account`'s lines hold of thread `size.title` (store/thread-share.ts): how many, and their bytes in
+ * its RDT reply, each message numbered as RDT numbers it ({@link holdingQuery}). The caller holds the thread
+ * row's lock (`lockThreadSize`, read into `size`), which every change of its lines takes, on any server: two
+ * lines of one account are counted one after the other, and the size's message count is the lines'.
  */
-export const ACCOUNT_HOLDING_QUERY = `
-  SELECT count(*)::int AS entries,
-         COALESCE(sum(octet_length(to_json(CASE kind WHEN 'message' THEN ' ' || author || ': ' || body ELSE author || ' uploaded ' || body END)::text) + 1
-           + CASE kind WHEN 'message' THEN 1${POWERS.map((p) => ` + COALESCE((pos >= m.p${p})::int, 0)`).join('')} ELSE 0 END), 0)::text AS bytes
-  FROM entries CROSS JOIN (SELECT ${POWERS.map(
-    (p) => `CASE WHEN $3::bigint >= ${p} THEN (SELECT pos FROM entries WHERE thread = $1 AND kind = 'message' ORDER BY pos OFFSET ${p - 1} LIMIT 1) END AS p${p}`,
-  ).join(', ')}) m
-  WHERE thread = $1 AND author = $2 AND kind IN ('message', 'upload')`;
-
-/**
- * What `account`'s lines hold of thread `title` of `messages` messages (store/thread-share.ts): how many, and
- * their bytes in its RDT reply, each message numbered as RDT numbers it (to_json escapes as JSON.stringify
- * does, as schema 3's fill of `reply_bytes` counts them). Read from the lines, not kept: a DLT or EDT gives
- * room back by changing them. The caller holds the thread row's lock (`lockThreadSize`), which every change of
- * its lines takes, on any server: two lines of one account are counted one after the other, and `messages`
- * is the row's count under that lock. Asked only of a thread larger than a share.
- */
-export const accountHolding = async (tx: TransactionSql | Sql, title: string, account: string, messages: number): Promise<ThreadHolding> => {
-  const rows = await tx.unsafe<{ entries: number; bytes: string }[]>(ACCOUNT_HOLDING_QUERY, [title, account, messages]);
+export const accountHolding = async (tx: TransactionSql | Sql, size: ThreadSize, account: string): Promise<ThreadHolding> => {
+  const rows = await tx.unsafe<{ entries: number; bytes: string }[]>(holdingQuery(size.messages), [size.title, account]);
   const row = rows[0];
   return { entries: row?.entries ?? 0, bytes: Number(row?.bytes ?? 0) };
 };
@@ -47,5 +54,5 @@ export const accountHolding = async (tx: TransactionSql | Sql, title: string, ac
 export const holdingAfterAppend = async (tx: TransactionSql | Sql, before: ThreadSize, after: ThreadSize, entry: ThreadEntry): Promise<ThreadHolding | undefined> => {
   const account = entryAccount(entry);
   if (overThreadLimits(after) || !holdingCounted(after, account)) return undefined;
-  return withAppended(await accountHolding(tx, before.title, account, before.messages), before, entry);
+  return withAppended(await accountHolding(tx, before, account), before, entry);
 };

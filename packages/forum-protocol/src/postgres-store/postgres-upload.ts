@@ -137,9 +137,9 @@ interface ShareCheck {
  * stored at once by any number of servers are counted one after another and never pass it together.
  * With a `share`, the uploader's bytes are read first, under the account's own advisory lock (held to the
  * commit), and a chunk past its share is refused before its insert: one account's chunks on any servers are
- * counted one after another (postgres-upload-share.ts). Not under the count's row: that read is as long as the
- * account's uploads are many (30-70 ms at 100,000 of its own), and under the row every other user's chunk, on
- * every server, waited for it, a chunk at a time. Past both, the forum's refusal is said, as at the upload's start.
+ * counted one after another (postgres-upload-share.ts). Not under the count's row: until schema 14 that read
+ * summed the account's uploads (30-70 ms at 100,000 of its own), and under the row every other user's chunk, on
+ * every server, waited for it, a chunk at a time; it reads one counter row now, but needs no lock but the account's. Past both, the forum's refusal is said, as at the upload's start.
  */
 const insertChunk = async (sql: Sql, id: string, seq: number, data: Buffer, limit: number | undefined, share: ShareCheck | undefined): Promise<void> => {
   if (limit === undefined && share === undefined) {

@@ -68,6 +68,15 @@ export const PROGRESS_BYTES = 4096;
  */
 export const MAX_REPLY_WAITS = 16;
 
+/**
+ * How late, ms, a reply wait's timer may fire before the client counts itself paused through the wait (a SIGSTOP,
+ * a starved CPU, a virtual machine held): such a wait starts over instead of ending. A timer fires before the poll
+ * phase that reads the socket, so a reply that came during the pause still waits there unread when the timer fires;
+ * acted on at once, forum-client stopped 9.3 s while its server answered its username said `Server unreachable: no
+ * reply within 8 seconds` with the reply in its socket. Timers of a loaded machine run some ms late: no pause.
+ */
+export const PAUSED_LATE_MS = 1000;
+
 /** How long {@link ServerLink.close} waits for the server to acknowledge the close, ms. */
 export const CLOSE_GRACE_MS = 1000;
 
@@ -176,16 +185,26 @@ export class ServerLink {
       // ran late (a loaded machine), too short for any reply to show progress, and the wait was then reported as if
       // nothing had been arriving (CI, session 42).
       let waits = 1;
+      let due = started + this.timeoutMs;
+      const waitAgain = (): void => {
+        waits++;
+        due = performance.now() + this.timeoutMs;
+        waiting.timer = setTimeout(expire, this.timeoutMs);
+      };
       const expire = (): void => {
         if (this.closing) return;
+        // Paused through the wait (see PAUSED_LATE_MS): the reply may be in the socket, read in the poll phase after this one.
+        if (performance.now() - due > PAUSED_LATE_MS && waits < MAX_REPLY_WAITS) {
+          waitAgain();
+          return;
+        }
         // A reply on its way: a 3.9 MiB thread over a path losing half the server's packets took over 8 s, and the
         // client gave up on it, saying the server was unreachable while its reply kept arriving (attack round 21).
         const now = this.conn.stats().bytesReceived;
         const arriving = now - seen >= PROGRESS_BYTES;
         if (arriving && waits < MAX_REPLY_WAITS) {
           seen = now;
-          waits++;
-          waiting.timer = setTimeout(expire, this.timeoutMs);
+          waitAgain();
           return;
         }
         this.waiting.delete(id);

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { RudpConnection } from 'rudpx';
 import { describe, expect, it, vi } from 'vitest';
-import { LinkError, MAX_REPLY_WAITS, ServerLink } from '../src/server-link.js';
+import { LinkError, MAX_REPLY_WAITS, PAUSED_LATE_MS, ServerLink } from '../src/server-link.js';
 import { unansweredWriteText } from '../src/unanswered-write.js';
 
 /** A connection whose every send fails as rudp's does for a message larger than the peer's window. */
@@ -325,5 +325,42 @@ describe('ServerLink', () => {
     const outcome = await failureOf(link.request('RDT', ['big']));
     expect(outcome?.message).toMatch(/^no reply within \d+ seconds, the most a reply is waited for, though bytes were still arriving$/);
     expect(performance.now() - started).toBeGreaterThanOrEqual(MAX_REPLY_WAITS * timeoutMs);
+  });
+});
+
+describe('ServerLink, a client paused through a reply wait', () => {
+  /**
+   * Holds the event loop `ms` from the check phase, as a SIGSTOP or a starved CPU holds the process: the next turn's
+   * timers phase finds the reply wait due, and `then` (what came meanwhile, read from the socket) runs after it.
+   */
+  const pauseThen = (ms: number, then: () => void): void =>
+    void setImmediate(() => {
+      setImmediate(then);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    });
+  const REPLY = new TextEncoder().encode(JSON.stringify({ type: 'reply', id: '1', status: 'ok', lines: ['Welcome to the forum'], data: { kind: 'none' } }));
+  /** Paused this much longer than the wait: past PAUSED_LATE_MS. */
+  const PAST_WAIT_MS = PAUSED_LATE_MS + 300;
+
+  // Regression: a timer fires before the poll phase that reads the socket, so a reply that came while the client was
+  // paused past its wait was still unread, and the request failed as unanswered (forum-client stopped 9.3 s: 'no reply').
+  it('a reply that came while the client was paused past the wait is read, not reported as no reply', async () => {
+    const timeoutMs = 200;
+    const conn = fakeConnection();
+    const link = new ServerLink(conn as unknown as RudpConnection, timeoutMs, { notice: () => undefined, lost: () => undefined });
+    const asked = link.request('password', ['pw1']);
+    pauseThen(timeoutMs + PAST_WAIT_MS, () => conn.emit('message', REPLY));
+    expect(await asked).toMatchObject({ id: '1', lines: ['Welcome to the forum'] });
+  });
+
+  it('a server still silent after the pause is reported once a whole wait has passed after it', async () => {
+    const timeoutMs = 200;
+    const conn = fakeConnection();
+    const link = new ServerLink(conn as unknown as RudpConnection, timeoutMs, { notice: () => undefined, lost: () => undefined });
+    const started = performance.now();
+    const asked = failureOf(link.request('password', ['pw1']));
+    pauseThen(timeoutMs + PAST_WAIT_MS, () => undefined);
+    expect((await asked)?.message).toMatch(/^no reply within \d+ seconds, the last 0 with next to nothing arriving$/);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(timeoutMs + PAST_WAIT_MS + timeoutMs);
   });
 });

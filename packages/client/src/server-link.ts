@@ -169,6 +169,9 @@ export class ServerLink {
 
   /** Sends `cmd args` and resolves with the server's reply. `username` is informational; the server ignores it. */
   request(cmd: RequestCommand, args: readonly string[], username = ''): Promise<Reply> {
+    // Made once close() began (past its clearing of the timers): sent, it armed a timer nothing cleared and waited for
+    // ever, its send's rejection ignored as the link closed (review of attack round 28). It never leaves.
+    if (this.closing) return Promise.reject(new LinkError('request not sent: the connection is closing', 'lost', 'notSent'));
     const id = String(++this.nextId);
     const bytes = encodeRequest({ id, username, cmd, args });
     // Checked here for a reason the user can act on; rudp would refuse it with its own words.

@@ -165,6 +165,54 @@ describe('ServerLink', () => {
     }
   });
 
+  it('a request made while the link closes itself is not sent, fails at once as such, and keeps no timer', async () => {
+    // Before, it was sent into the closing connection and armed its 600 s timer, which close() (already past its
+    // clearing) left running; its send's rejection was ignored as the link closed, so it never settled (review of round 28).
+    vi.useFakeTimers(FAKE_CLOCK);
+    try {
+      let sends = 0;
+      const conn = fakeConnection(undefined, () => {
+        sends++;
+        return Promise.resolve();
+      });
+      Object.assign(conn, { close: () => new Promise<void>(() => undefined), destroy: () => undefined });
+      const link = new ServerLink(conn as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: () => undefined });
+      const closed = link.close({ graceMs: 1000 });
+      const failed = failureOf(link.request('XIT', []));
+      await vi.advanceTimersByTimeAsync(1000);
+      await closed;
+      expect(vi.getTimerCount()).toBe(0);
+      const e = await Promise.race([failed, new Promise<'pending'>((resolve) => setImmediate(() => resolve('pending')))]);
+      expect(e === 'pending' ? e : { kind: e?.kind, delivery: e?.delivery, message: e?.message }).toEqual({
+        kind: 'lost',
+        delivery: 'notSent',
+        message: 'request not sent: the connection is closing',
+      });
+      expect(sends).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a reply that arrives during the close grace still answers its request', async () => {
+    vi.useFakeTimers(FAKE_CLOCK);
+    try {
+      const conn = fakeConnection();
+      Object.assign(conn, { close: () => new Promise<void>(() => undefined), destroy: () => undefined });
+      const link = new ServerLink(conn as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: () => undefined });
+      const asked = link.request('LST', []);
+      const closed = link.close({ graceMs: 1000 });
+      await vi.advanceTimersByTimeAsync(500);
+      conn.emit('message', new TextEncoder().encode(JSON.stringify({ type: 'reply', id: '1', status: 'ok', lines: ['No threads to list'], data: { kind: 'none' } })));
+      expect((await asked).lines).toEqual(['No threads to list']);
+      await vi.advanceTimersByTimeAsync(500);
+      await closed;
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('a request that times out says so of messages from the server it could not read meanwhile', async () => {
     // Before, a reply over the decoder's 8 MiB or of the wrong shape read as silence: "no reply within N seconds".
     const conn = fakeConnection();

@@ -261,6 +261,18 @@ export const commandSuite = (
       expect(await lines(run(s, 'mallory', 'MSG t more'))).toEqual([shareFull('t', MAX_USER_THREAD_ENTRIES, 'lines')]);
     });
 
+    it('a full thread is refused as full to a user whose share of it is past its limit too, and to its creator', async () => {
+      // Review of round 28: the share is no longer read for a line past a full thread (overThreadLimits); the refusal
+      // said stays the thread's, on every store, whether the line is a message or an upload's.
+      const alices: ThreadEntry[] = Array.from({ length: MAX_THREAD_ENTRIES - MAX_USER_THREAD_ENTRIES - 1 }, () => ({ kind: 'message', author: 'alice', text: 'a' }));
+      const mallorys: ThreadEntry[] = Array.from({ length: MAX_USER_THREAD_ENTRIES + 1 }, () => ({ kind: 'message', author: 'mallory', text: 'm' }));
+      const s = await make({ threads: [{ title: 't', creator: 'alice', entries: [...alices, ...mallorys] }] });
+      expect(await lines(run(s, 'mallory', 'MSG t more'))).toEqual([full('t')]);
+      expect(await lines(run(s, 'mallory', 'UPD t f.bin'))).toEqual([full('t')]);
+      expect(await lines(run(s, 'alice', 'MSG t more'))).toEqual([full('t')]);
+      expect(await lines(run(s, 'bob', 'MSG t more'))).toEqual([full('t')]);
+    });
+
     it('two MSGs of one user at once for the last line of its share: one is posted', async () => {
       const alices: ThreadEntry[] = Array.from({ length: 100 }, () => ({ kind: 'message', author: 'alice', text: 'a' }));
       const mallorys: ThreadEntry[] = Array.from({ length: MAX_USER_THREAD_ENTRIES - 1 }, () => ({ kind: 'message', author: 'mallory', text: 'm' }));

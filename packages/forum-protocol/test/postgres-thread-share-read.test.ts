@@ -49,6 +49,30 @@ const mixedThread = (title: string, n: number): Thread => {
   return { title, creator: 'alice', entries };
 };
 
+/** Seeded numbers in [0, 1) (mulberry32): the same threads every run. */
+const seeded = (seed: number): (() => number) => {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+};
+
+/** Texts whose JSON escapes or leaves alone what to_json may count otherwise: separators, DEL, controls, a backslash-u, astral and combining characters. */
+const AWKWARD = ['a', '\u2028 and \u2029', '\u007f del', '\u001f unit', '\\u0000 literal', '"q"', '\b\f\n\r\t', '🙂🙂', 'e\u0301', '</script>', ''];
+
+/** `thread` without the lines at `positions` (from 1), deleted as DLT leaves the rows and the thread's row. */
+const deleteLines = async (sql: Sql, thread: Thread, positions: ReadonlySet<number>): Promise<Thread> => {
+  const messages = [...positions].filter((p) => thread.entries[p - 1]?.kind === 'message').length;
+  await sql.begin(async (tx) => {
+    await tx`UPDATE threads SET message_count = message_count - ${messages}, entry_count = entry_count - ${positions.size} WHERE title = ${thread.title}`;
+    await tx`DELETE FROM entries WHERE thread = ${thread.title} AND pos = ANY(${[...positions]}::bigint[])`;
+  });
+  return { ...thread, entries: thread.entries.filter((_, i) => !positions.has(i + 1)) };
+};
+
 describe('an account\'s lines of a thread, read on PostgreSQL', () => {
   it('count what the lines count (RDT\'s numbering past 10, 100 and 1,000 messages, uploads, escapes, gaps left by deletions)', async () => {
     const store = await pg.openStore();
@@ -96,4 +120,43 @@ describe('an account\'s lines of a thread, read on PostgreSQL', () => {
     const noDatabase = Object.assign(asked, { unsafe: asked }) as unknown as TransactionSql;
     expect(await holdingAfterAppend(noDatabase, before, appendedSize(before, line), line)).toBeUndefined();
   });
+  it('count exactly on threads whose last message is the 9th to 12th, 99th to 102nd and 999th to 1,002nd, the 10^k-th the account\'s, before and after deletions', async () => {
+    // Review of round 28: the digits come from where the 10^k-th message sits and the row's message count gates
+    // each look-up, so the counts are tried where a number gains a digit, on either side, and after DLTs move it.
+    const store = await pg.openStore();
+    let made = 0;
+    for (const last of [9, 10, 11, 12, 99, 100, 101, 102, 999, 1000, 1001, 1002]) {
+      for (let seed = 1; seed <= 3; seed++) {
+        const next = seeded(last * 31 + seed);
+        const entries: ThreadEntry[] = [];
+        for (let m = 0; m < last; ) {
+          if (next() < 0.15) entries.push({ kind: 'upload', uploader: next() < 0.5 ? 'mallory' : 'bob', filename: `f${entries.length}\u2028"x".bin` });
+          else {
+            m += 1;
+            const author = [10, 100, 1000, last].includes(m) || next() < 0.3 ? 'mallory' : next() < 0.5 ? 'bob' : 'alice';
+            entries.push({ kind: 'message', author, text: AWKWARD[Math.floor(next() * AWKWARD.length)] ?? '' });
+          }
+        }
+        const thread: Thread = { title: `b${made++}`, creator: 'alice', entries };
+        await insertThread(store.sql, thread);
+        const gone = new Set(entries.flatMap((_, i) => (next() < 0.05 ? [i + 1] : [])));
+        const after = await deleteLines(store.sql, thread, gone);
+        for (const account of ['mallory', 'bob', 'alice']) {
+          expect(await accountHolding(store.sql, threadSize(after), account)).toEqual(holdingIn(after, account));
+        }
+      }
+    }
+  }, 120_000);
+
+  it('count the five digits of the 10,000th message (an EDT\'s read of a thread of 10,000 messages)', async () => {
+    const store = await pg.openStore();
+    const entries = Array.from({ length: MAX_THREAD_ENTRIES }, (_, i): ThreadEntry => ({
+      kind: 'message',
+      author: i >= MAX_THREAD_ENTRIES - 2 || i % 97 === 0 ? 'mallory' : 'alice',
+      text: AWKWARD[i % AWKWARD.length] ?? '',
+    }));
+    const thread: Thread = { title: 'tenthousand', creator: 'alice', entries };
+    await insertThread(store.sql, thread);
+    expect(await accountHolding(store.sql, threadSize(thread), 'mallory')).toEqual(holdingIn(thread, 'mallory'));
+  }, 60_000);
 });

@@ -159,10 +159,11 @@ try {
   }
   const rdt = await run('RDT t', /uploaded full|Thread t is empty|does not exist/);
   const uploadsDir = await readdir(dataDir, { recursive: true });
-  console.log(`control: RDT lists the whole upload (alice uploaded full): ${/alice uploaded full\b/.test(rdt)}`);
+  console.log(`control: RDT lists the whole upload (alice uploaded full): ${/alice uploaded full\b/.test(rdt)}; its file t-full in the data directory: ${uploadsDir.some((p) => /(^|\/)t-full$/.test(String(p)))}`);
   for (const [name, k, said] of upNames) {
     const listed = new RegExp(`alice uploaded ${name}\\b`).test(rdt);
-    const onDisk = uploadsDir.some((p) => String(p).split('/').some((part) => part === name || part.startsWith(`${name}.`)));
+    // The data directory keeps an upload as `<thread>-<name>` (store/thread.ts uploadFileName); a temporary one carries a suffix.
+    const onDisk = uploadsDir.some((p) => new RegExp(`(^|/)t-${name}($|[.-])`).test(String(p)));
     if (listed || /uploaded to t thread/.test(said)) wrong++;
     console.log(`UPD cut after ${String(k).padStart(7)} of ${upLen} B: ${said.slice(0, 160)}; listed by RDT: ${listed}; a file of that name in the data directory: ${onDisk}`);
   }

@@ -48,9 +48,12 @@ export interface NginxProcess {
  * through nginx shows it works, otherwise `loopback`; `why` says why root could not (probed once, and said on stderr).
  */
 export declare const clientAddressHere: (bin?: string) => Promise<{ readonly mode: ClientAddressMode; readonly why?: string }>;
-/** Starts nginx (rendered deploy/nginx.conf) in front of `servers`; `clientAddress` defaults to {@link clientAddressHere}'s mode. */
+/**
+ * Starts nginx (rendered deploy/nginx.conf) in front of `servers`; `clientAddress` defaults to {@link clientAddressHere}'s mode.
+ * Without `listenPort`, on a port picked free, picked again (three times at most) if another process binds it first.
+ */
 export declare const startNginx: (o: {
-  readonly listenPort: number;
+  readonly listenPort?: number;
   readonly servers: readonly { readonly port: number; readonly tcpPort: number }[];
   readonly bin?: string;
   readonly clientAddress?: ClientAddressMode;

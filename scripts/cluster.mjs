@@ -145,14 +145,9 @@ const probeTransparent = async (bin) => {
   const port = backend.address().port;
   let nginx;
   try {
-    // A port taken between picking and binding it says nothing about transparent: another, three times at most.
-    for (let attempt = 1; nginx === undefined; attempt++) {
-      nginx = await startNginx({ listenPort: await freeUdpTcpPort(), servers: [{ port, tcpPort: port }], bin, clientAddress: 'transparent' }).catch((e) => {
-        if (attempt >= 3 || !(e instanceof Error) || !e.message.includes(ADDRESS_IN_USE)) throw e;
-        return undefined;
-      });
-    }
-    const n = nginx;
+    // A port taken between picking and binding it says nothing about transparent: startNginx picks another.
+    const n = await startNginx({ servers: [{ port, tcpPort: port }], bin, clientAddress: 'transparent' });
+    nginx = n;
     const answer = await new Promise((resolve) => {
       const s = connect({ port: n.port, host: '127.0.0.1' });
       let text = '';
@@ -202,9 +197,23 @@ export const clientAddressHere = (bin = findNginx()) => {
 
 /**
  * Starts nginx in front of `servers` (rendered deploy/nginx.conf) on `listenPort`,
- * in the foreground (`daemon off`) with its files in a temporary directory.
+ * in the foreground (`daemon off`) with its files in a temporary directory. Without `listenPort`, on
+ * a port picked free (UDP and TCP): one another process binds before nginx does is replaced by a new
+ * one, three times at most (tests running side by side bind ports of the system's choosing meanwhile).
  */
-export const startNginx = async ({ listenPort, servers, bin = findNginx(), clientAddress: chosen }) => {
+export const startNginx = async (options) => {
+  if (options.listenPort !== undefined) return startNginxOn(options);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNginxOn({ ...options, listenPort: await freeUdpTcpPort() });
+    } catch (e) {
+      if (attempt >= 3 || !(e instanceof Error) || !e.message.includes(ADDRESS_IN_USE)) throw e;
+    }
+  }
+};
+
+/** startNginx on a port given. */
+const startNginxOn = async ({ listenPort, servers, bin = findNginx(), clientAddress: chosen }) => {
   if (bin === undefined) throw new Error('nginx is not installed (apt-get install nginx-light libnginx-mod-stream)');
   const clientAddress = chosen ?? (await clientAddressHere(bin)).mode;
   const dir = await mkdtemp(join(tmpdir(), 'forum-nginx-'));

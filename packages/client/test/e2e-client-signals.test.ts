@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { readFile } from 'node:fs/promises';
+import { readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { shutdownNotice, simpleReply } from 'forum-protocol';
 import { describe, expect, it } from 'vitest';
@@ -98,11 +98,14 @@ describe.concurrent('forum-client given SIGHUP while it connects, or a signal wh
     });
     await heard;
     const pid = Number((await readFile(pidFile, 'utf8')).trim());
-    scope.stops.push(() => {
+    // Only if that pid is still the client's: once it has exited, the pid may be another process's, another test's
+    // server even (shared threads). The client runs in this test's own temporary directory, as no other process does.
+    scope.closers.push(async () => {
+      if ((await readlink(`/proc/${pid}/cwd`).catch(() => '')) !== cwd) return;
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
-        // Gone already.
+        // Exited meanwhile.
       }
     });
     process.kill(pid, 'SIGHUP');

@@ -45,7 +45,8 @@ describe('forum-client when its server is killed and started again', () => {
     expect(code).toBe(1);
     // Unacknowledged, the MSG may have reached the process that was killed before it could answer: said so.
     expect(withoutFirstContact(c.stderr.text)).toBe('Server unreachable: connection lost (the server no longer knows this session: it was restarted, or lost it; log in again); the MSG may or may not have reached the server: check before sending it again\n');
-    // A round trip on loopback (or the next keep-alive's, at most 2 s after the restart), not the 8 s request timeout.
-    expect(took).toBeLessThan(3_000);
+    // A round trip on loopback (or the next keep-alive's, at most 2 s after the restart), not the 8 s request timeout:
+    // bounded between the two, with room for a loaded machine's stalls (3 s left one second).
+    expect(took).toBeLessThan(5_000);
   });
 });

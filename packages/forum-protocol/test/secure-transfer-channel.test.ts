@@ -211,8 +211,11 @@ describe('SecureTransferChannel over TCP', () => {
       s.end();
       ch.destroy(new Error('the peer misbehaved'));
     });
-    expect(await until(() => closed !== undefined, 2000)).toBe(true);
-    expect(await Promise.race([closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 2000))])).toBe('close');
+    // Bounds far past a loopback close at any load (CI's 2 s were a tenth of a busy machine's stalls): the old code never closed it.
+    expect(await until(() => closed !== undefined, 20_000)).toBe(true);
+    let timer: NodeJS.Timeout | undefined;
+    const stillOpen = new Promise((resolve) => (timer = setTimeout(() => resolve('still open'), 20_000)));
+    expect(await Promise.race([closed, stillOpen]).finally(() => clearTimeout(timer))).toBe('close');
   });
 });
 

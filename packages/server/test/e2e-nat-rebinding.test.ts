@@ -12,7 +12,7 @@
  */
 import { startLossyRelayThread, type LossyRelayThread } from 'udp-relay';
 import { describe, expect, it } from 'vitest';
-import { findNginx, freeUdpTcpPort, startNginx } from '../../../scripts/cluster.mjs';
+import { findNginx, startNginx } from '../../../scripts/cluster.mjs';
 import { P, answered, cleanupAfterEach, spawnClient } from './forum-processes.js';
 
 // CI installs nginx (.ci/run); elsewhere the test says why it did not run.
@@ -62,7 +62,7 @@ describe.skipIf(nginxMissing)('NAT rebinding behind nginx (real processes: clien
 
   it('a logged-in session goes on when the client\'s port changes in front of nginx: nginx\'s new upstream port is followed, no second login', async () => {
     const { server, cwd } = await scope.startInTemp();
-    const nginx = await startNginx({ listenPort: await freeUdpTcpPort(), servers: [server] });
+    const nginx = await startNginx({ servers: [server] });
     scope.closers.push(() => nginx.stop());
     const relay = await startLossyRelayThread({ targetPort: nginx.port, seed: 1 });
     scope.closers.push(() => relay.close());

@@ -100,7 +100,8 @@ describe('forum-server given a stop signal during start-up (real processes)', ()
     const second = performance.now();
     server.child.kill(signal);
     await server.stderr.waitFor(`forum-server: exiting at once (${signal} while stopping)\n`);
-    expect(performance.now() - second).toBeLessThan(2_000);
+    // At once, not when the held read ends (never, here): a bound over a loaded machine's stalls (2 s was within one).
+    expect(performance.now() - second).toBeLessThan(10_000);
     // Gone while the read still waits (the exit waits for it: Node joins its file-system threads on exit).
     await expect(stat(lock)).rejects.toMatchObject({ code: 'ENOENT' });
     await release();
@@ -146,7 +147,8 @@ describe('forum-server given a stop signal during start-up (real processes)', ()
     server.child.kill('SIGTERM');
     // Before: 'SIGTERM' (killed by it, no line).
     expect(await server.exited).toBe(143);
-    expect(performance.now() - signalled).toBeLessThan(2_000);
+    // Not the lock's 30 s wait: a bound far under it, and over a loaded machine's stalls (2 s was within one).
+    expect(performance.now() - signalled).toBeLessThan(10_000);
     expect(server.stdout.text).toMatch(/\nStopping during start-up \(SIGTERM\)\n$/);
     expect(server.stderr.text).toBe('forum-server: stopped during start-up by SIGTERM\n');
     expect(await readFile(lock, 'utf8')).toBe(other);
@@ -181,7 +183,8 @@ describe('forum-server given a stop signal during start-up (real processes)', ()
     server.child.kill('SIGTERM');
     // Before: 'SIGTERM' (killed by it, no line). The connect would have waited its timeout (30 s).
     expect(await server.exited).toBe(143);
-    expect(performance.now() - signalled).toBeLessThan(3_000);
+    // Not the connect's 30 s timeout: a bound far under it, and over a loaded machine's stalls.
+    expect(performance.now() - signalled).toBeLessThan(10_000);
     expect(server.stdout.text).toBe('Stopping during start-up (SIGTERM)\n');
     expect(server.stderr.text).toBe('forum-server: stopped during start-up by SIGTERM\n');
     // Given up before anything was made: not even the identity key.

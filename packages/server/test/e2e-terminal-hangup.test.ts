@@ -45,7 +45,8 @@ const hangUpAt = async (
   });
   let seen = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`never saw ${JSON.stringify(ready)}; got ${JSON.stringify(seen)}`)), 20_000);
+    // The terminal is closed too when the test fails here: script and the binary at it would outlive the test.
+    const timer = setTimeout(() => (term.kill('SIGKILL'), reject(new Error(`never saw ${JSON.stringify(ready)}; got ${JSON.stringify(seen)}`))), 20_000);
     term.stdout.on('data', (d: Buffer) => {
       seen += d.toString('utf8');
       if (seen.includes(ready)) (clearTimeout(timer), resolve());
@@ -114,13 +115,14 @@ describe('forum-client sent SIGHUP with its commands from a pipe', () => {
 describe.skipIf(!hasScript)('a terminal that hangs up', () => {
   const dirs: string[] = [];
   let server: ServerProc | undefined;
-  /** Binaries at a terminal that hung up, ended here if the test failed with them still running. */
-  const running: number[] = [];
+  /** Servers at a terminal that hung up (process id, data directory), ended here if the test failed with them still running. */
+  const running: { readonly pid: number; readonly data: string }[] = [];
   afterEach(async () => {
-    for (const pid of running.splice(0)) {
-      // Only if that process id is still the binary's (an exited one's id may be another process's by now).
-      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      if (cmdline.includes(SERVER_BIN)) process.kill(pid, 'SIGKILL');
+    for (const { pid, data } of running.splice(0)) {
+      // Only if that process id is still this test's server: an exited one's id may be another process's by now,
+      // another test's forum-server even (SERVER_BIN alone matched those); no other process is given this data directory.
+      const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+      if (argv.includes(SERVER_BIN) && argv.includes(data)) process.kill(pid, 'SIGKILL');
     }
     await server?.stop();
     server = undefined;
@@ -134,7 +136,7 @@ describe.skipIf(!hasScript)('a terminal that hangs up', () => {
     const data = join(dir, 'data');
     const r = await hangUpAt(dir, [process.execPath, SERVER_BIN, '0', '--data-dir', data], 'Waiting for clients', {
       onReady: async () => {
-        running.push((JSON.parse(await readFile(join(data, '.forum-server.lock'), 'utf8')) as { pid: number }).pid);
+        running.push({ pid: (JSON.parse(await readFile(join(data, '.forum-server.lock'), 'utf8')) as { pid: number }).pid, data });
       },
     });
     expect(r.stderr).not.toContain('Assertion failed');

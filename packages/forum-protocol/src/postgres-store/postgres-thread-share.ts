@@ -4,26 +4,10 @@ import { entryAccount, holdingCounted, withAppended, type ThreadHolding } from '
 import type { ThreadSize } from '../store/thread-size.js';
 import type { ThreadEntry } from '../store/thread.js';
 
-/** Powers of ten a message's number may reach (10 to 10^9): a number's digits are one more per power reached. */
-const POWERS = [1, 2, 3, 4, 5, 6, 7, 8, 9].map((k) => 10 ** k);
-
-/** The account's messages in the thread (`$1`, `$2`), as schema 14's index of them finds them. */
-const MINE = `FROM entries WHERE thread = $1 AND author = $2 AND kind = 'message'`;
-
-/** Digits the account's messages get for their numbers reaching `k`, `t.m` being the thread's message count. */
-const digitsPast = (k: number): string => {
-  // Message k's position, from the thread's nearer end: one of the two subqueries runs, the other is not evaluated.
-  const at = `CASE WHEN t.m - ${k} < ${k - 1}
-      THEN (SELECT pos FROM entries WHERE thread = $1 AND kind = 'message' ORDER BY pos DESC OFFSET t.m - ${k} LIMIT 1)
-      ELSE (SELECT pos FROM entries WHERE thread = $1 AND kind = 'message' ORDER BY pos OFFSET ${k - 1} LIMIT 1) END`;
-  // The fewer of the account's messages: those after it (at most t.m - k + 1), or those before it (at most k - 1).
-  return `CASE WHEN t.m < ${k} THEN 0
-      WHEN t.m - ${k} + 1 < ${k - 1} THEN (SELECT count(*) ${MINE} AND pos >= (${at}))
-      ELSE h.messages - (SELECT count(*) ${MINE} AND pos < COALESCE((${at}), ${Number.MAX_SAFE_INTEGER})) END`;
-};
-
 /**
- * The statement reading what `$2`'s lines hold of thread `$1`; apart so that its plan can be looked at (EXPLAIN).
+ * The statement reading what `$2`'s lines hold of thread `$1`, whose message count was `messages` when last
+ * read (`ThreadSize.messages`, kept on the thread's row), and its parameters' order; apart so that its plan can
+ * be looked at (EXPLAIN).
  *
  * `thread_holdings` (schema 14, kept by triggers with the lines, on any server) has the account's lines, its
  * messages among them, and their reply bytes without the messages' numbers: a DLT renumbers every later
@@ -35,24 +19,39 @@ const digitsPast = (k: number): string => {
  * whatever the thread's lines, never a line: until schema 14 every line of the thread was read and numbered
  * (a thread of 10,000 lines: about 50 ms a MSG under its row's lock, see SECURITY.md).
  *
- * The thread's message count is its row's, read in this statement: the holding, the count and the index are
- * one snapshot, so the positions found are those of messages 10, 100… even outside the row's lock (an upload's
- * start reads the row in a statement before). With a count read before, a DLT committed in between made it take
- * message 99 for 100, and a MSG one too late (a digit too many or too few: test postgres-thread-share-stale).
+ * `messages` only chooses which end and which side are read (their cost); the offsets and which powers count
+ * are from the thread row's count read in this statement (`t.m`), one snapshot with the holding and the index,
+ * so they are exact even outside the row's lock (an upload's start reads the row in a statement before, and a
+ * DLT committed in between made the count given here take message 99 for 100, a MSG one too late: test
+ * postgres-thread-share-stale). A power past ten times `messages` is not looked for (the count would have
+ * grown tenfold between two statements).
  */
-export const ACCOUNT_HOLDING_QUERY = `SELECT h.entries, (h.bytes + h.messages${POWERS.map((k) => ` + (${digitsPast(k)})`).join('')})::text AS bytes
+export const holdingQuery = (messages: number): string => {
+  const digits: string[] = [];
+  for (let k = 10; k <= Math.max(messages, 9) * 10; k *= 10) {
+    const at =
+      messages - k < k - 1
+        ? `(SELECT pos FROM entries WHERE thread = $1 AND kind = 'message' ORDER BY pos DESC OFFSET t.m - ${k} LIMIT 1)`
+        : `(SELECT pos FROM entries WHERE thread = $1 AND kind = 'message' ORDER BY pos OFFSET ${k - 1} LIMIT 1)`;
+    const mine = `FROM entries WHERE thread = $1 AND author = $2 AND kind = 'message'`;
+    const past = k < 10_000 ? `h.messages - (SELECT count(*) ${mine} AND pos < COALESCE(${at}, ${Number.MAX_SAFE_INTEGER}))` : `(SELECT count(*) ${mine} AND pos >= ${at})`;
+    // Not looked for in a thread of fewer messages (nor read: the subqueries of a branch not taken do not run).
+    digits.push(`CASE WHEN t.m < ${k} THEN 0 ELSE ${past} END`);
+  }
+  return `SELECT h.entries, (h.bytes + h.messages${digits.map((d) => ` + (${d})`).join('')})::text AS bytes
     FROM thread_holdings h CROSS JOIN (SELECT message_count AS m FROM threads WHERE title = $1) t
     WHERE h.thread = $1 AND h.account = $2`;
+};
 
 /**
  * What `account`'s lines hold of thread `size.title` (store/thread-share.ts): how many, and their bytes in
- * its RDT reply, each message numbered as RDT numbers it ({@link ACCOUNT_HOLDING_QUERY}). The caller holds the
+ * its RDT reply, each message numbered as RDT numbers it ({@link holdingQuery}). The caller holds the
  * thread row's lock (`lockThreadSize`, read into `size`), which every change of its lines takes, on any server:
  * two lines of one account are counted one after the other. Without it (an upload's start), the holding is the
  * lines' as the statement sees them.
  */
 export const accountHolding = async (tx: TransactionSql | Sql, size: ThreadSize, account: string): Promise<ThreadHolding> => {
-  const rows = await tx.unsafe<{ entries: number; bytes: string }[]>(ACCOUNT_HOLDING_QUERY, [size.title, account]);
+  const rows = await tx.unsafe<{ entries: number; bytes: string }[]>(holdingQuery(size.messages), [size.title, account]);
   const row = rows[0];
   return { entries: row?.entries ?? 0, bytes: Number(row?.bytes ?? 0) };
 };

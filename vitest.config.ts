@@ -50,7 +50,7 @@ const SHARED_MODULE_TESTS = [
  * e2e-server-reply-budget (a 9 s bound took 9.23 s once in threads at load 11-17).
  */
 const SHARED_THREAD_PROCESS_TESTS = [
-  'bench/test/{integrity,relay-host,summary}.test.ts',
+  'bench/test/{encryption-pairs,integrity,relay-host,summary}.test.ts',
   'packages/client/test/{e2e-client-signals,e2e-client-ux,e2e-local-environment,e2e-login-backoff-signals,e2e-overlong-input,e2e-piped-input,e2e-server-restart,e2e-terminal-text,e2e-transfer-refusal,e2e-unanswered-write,e2e-upload-special-files,e2e-version-skew,server-link-unsent}.test.ts',
   // One PostgreSQL each, in a cluster of the file's own (usePostgres): schemas named by pid do not meet.
   'packages/forum-protocol/test/{commands-postgres,file-store-account-share-fuzz,file-store-account-share,file-store-crash,file-store-open-abort,file-store-over-limit,file-store-restart,file-store-thread-lines,postgres-change-message,postgres-claim-undo-close,postgres-claim-undo,postgres-command-deadline,postgres-commit-answer-lost,postgres-commit-question,postgres-create-thread,postgres-doomed-uploads,postgres-lines-cache,postgres-reconnect,postgres-rmv-large,postgres-rmv-upload-lock-order,postgres-rolling-upgrade,postgres-silent-database,postgres-store,postgres-termination-cause,postgres-thread-counts,postgres-thread-share-race,postgres-thread-size-race,postgres-thread-size,postgres-throttle-locks,postgres-throttles,postgres-timeouts,postgres-upload-begin-remade,postgres-upload-begin-rmv,postgres-upload-commit-sweep,postgres-upload-lease-order,postgres-upload-leases,postgres-upload-quota,postgres-upload-share,postgres-upload-slot-deadline,postgres-upload-slots,readme-examples,recent-threads-lines,secure-transfer-channel}.test.ts',

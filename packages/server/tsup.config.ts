@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup';
+import { fpTsEs6 } from '../../scripts/fp-ts-es6.mjs';
 
 export default defineConfig({
   entry: { main: 'src/main.ts' },
@@ -12,6 +13,8 @@ export default defineConfig({
     options.sourcesContent = false;
   },
   target: 'node20',
+  // fp-ts from its ES module build, so that only what is used is bundled (scripts/fp-ts-es6.mjs).
+  esbuildPlugins: [fpTsEs6],
   // Bundled: loaded as some 40 separate CommonJS and ES modules, these took about 0.2 s of every start (`--help`
   // 0.52 → 0.31 s). postgres is forum-protocol's (patched: see pnpm-workspace.yaml), bundled from that copy. rudpx
   // stays external (its addons are found next to its own files). scripts/run-changed.mjs lists forum-protocol as

@@ -21,23 +21,13 @@ import type { CommandOutcome } from '../src/index.js';
 import { run } from './helpers.js';
 import { insertThread, usePostgres } from './postgres-harness.js';
 import { holdings, uploaderCounters } from './postgres-share-recount.js';
+import { prng as seeded } from './seeded-random.js';
 
 const pg = usePostgres({ migrated: 4 });
 
 const USERS = ['alice', 'bob', 'carol', 'mallory'] as const;
 const TEXTS = ['x', 'hello', 'quote " and \\ back', 'é ünïcode 😀', '<tag> & {json}', 'a'.repeat(300)] as const;
 
-/** A seeded generator (mulberry32): the same mix every run. */
-const seeded = (seed: number): (() => number) => {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-};
 
 const schemaOf = async (sql: postgres.Sql): Promise<string> => (await sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
 

@@ -13,6 +13,7 @@ import { holdingIn } from '../src/store/thread-share.js';
 import { threadSize, appendedSize, type ThreadSize } from '../src/store/thread-size.js';
 import type { Thread, ThreadEntry } from '../src/store/thread.js';
 import { insertThread, usePostgres } from './postgres-harness.js';
+import { prng as seeded } from './seeded-random.js';
 
 const pg = usePostgres({ migrated: 4 });
 
@@ -49,16 +50,6 @@ const mixedThread = (title: string, n: number): Thread => {
   return { title, creator: 'alice', entries };
 };
 
-/** Seeded numbers in [0, 1) (mulberry32): the same threads every run. */
-const seeded = (seed: number): (() => number) => {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-};
 
 /** Texts whose JSON escapes or leaves alone what to_json may count otherwise: separators, DEL, controls, a backslash-u, astral and combining characters. */
 const AWKWARD = ['a', '\u2028 and \u2029', '\u007f del', '\u001f unit', '\\u0000 literal', '"q"', '\b\f\n\r\t', '🙂🙂', 'e\u0301', '</script>', ''];

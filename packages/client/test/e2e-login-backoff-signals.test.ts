@@ -45,8 +45,9 @@ describe.concurrent('forum-client with piped answers, a signal during the pause 
     const sent = performance.now();
     client.child.kill(signal);
     const code = await client.exited;
-    // The pause had 4 s to run: the old client exited once it was over.
-    expect(performance.now() - sent).toBeLessThan(2_000);
+    // The pause had 4 s to run: the old client exited once it was over (4072-4082 ms after the signal); now at once
+    // (tens of ms idle), so 3 s leaves a loaded machine's process exit room and still fails the old one.
+    expect(performance.now() - sent).toBeLessThan(3_000);
     expect(code).toBe(status);
     expect(seen).toEqual(['username', 'username', 'username']);
     // The answers sent again are not prompted for (the script's lines are not read for them).

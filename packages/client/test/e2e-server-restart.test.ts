@@ -9,13 +9,35 @@
  * the server is down: what ends it is the new process's answer, not the gap.
  */
 import { describe, expect, it } from 'vitest';
-import { cleanupAfterEach, spawnClient, spawnServer, startServer, tempDir, withoutFirstContact } from '../../server/test/forum-processes.js';
+import { cleanupAfterEach, spawnClient, spawnServer, startServer, tempDir, withoutFirstContact, type Proc, type TestScope } from '../../server/test/forum-processes.js';
 import { loggedInWithThread } from './client-processes.js';
 import { startUdpGate } from './udp-gate.js';
 
 /** Waits for `promise`, failing after `ms` with `what` (the test's bound, not a sleep). */
 const within = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
   Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms).unref())]);
+
+/** How many times the restart binds its ports before giving up, and the pause between tries, ms. */
+const RESTART_TRIES = 10;
+const RESTART_PAUSE_MS = 300;
+
+/**
+ * Starts forum-server again on `udpPort` and `tcpPort` in `data`, waiting for `Waiting for clients`. Between the kill
+ * and this start another process can take a freed port (an ephemeral one, on a busy machine) for a moment: a start
+ * refused with EADDRINUSE is tried again on the same ports, a few times; any other failure is the test's.
+ */
+const restartOn = async (scope: TestScope, data: string, udpPort: number, tcpPort: number): Promise<Proc> => {
+  for (let attempt = 1; ; attempt++) {
+    const proc = spawnServer([String(udpPort), '--data-dir', data, '--transfer-port', String(tcpPort)]);
+    scope.stops.push(() => proc.child.kill('SIGKILL'));
+    const ready = await Promise.race([proc.stdout.waitFor('Waiting for clients\n').then(() => true), proc.exited.then(() => false)]);
+    if (ready) return proc;
+    if (!proc.stderr.text.includes('EADDRINUSE') || attempt === RESTART_TRIES) {
+      throw new Error(`forum-server did not start again (try ${attempt}): ${proc.stderr.text.trim()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, RESTART_PAUSE_MS));
+  }
+};
 
 describe('forum-client when its server is killed and started again', () => {
   const scope = cleanupAfterEach();
@@ -34,9 +56,7 @@ describe('forum-client when its server is killed and started again', () => {
     first.child.kill('SIGKILL');
     expect(await first.exited).toBe('SIGKILL');
     // The same UDP and TCP port, the same data directory (so the same identity key).
-    const again = spawnServer([String(first.port), '--data-dir', data, '--transfer-port', String(first.tcpPort)]);
-    scope.stops.push(() => again.child.kill('SIGKILL'));
-    await again.stdout.waitFor('Waiting for clients\n');
+    await restartOn(scope, data, first.port, first.tcpPort);
 
     const sent = Date.now();
     c.send('MSG t after the restart');

@@ -65,7 +65,6 @@ describe('PostgreSQL: upload lease renewal beside the deletion of lapsed uploads
       throw new Error(`${n} statements never waited`);
     };
 
-    const started = performance.now();
     // The renewal first, then the deletion, each once it waits for a row lock: then the middle row is let go.
     const renewal = leases.renew().then(
       () => 'renewed',
@@ -80,7 +79,6 @@ describe('PostgreSQL: upload lease renewal beside the deletion of lapsed uploads
     release();
     await holding;
     const [renewed, deleted] = await Promise.all([renewal, deletion]);
-    const ms = performance.now() - started;
 
     for (const outcome of [renewed, deleted]) {
       if (outcome instanceof postgres.PostgresError) expect(outcome.code, outcome.message).not.toBe(DEADLOCK_DETECTED);
@@ -88,10 +86,10 @@ describe('PostgreSQL: upload lease renewal beside the deletion of lapsed uploads
     expect(renewed).toBe('renewed');
     // The renewal came first to every row (it waited at the first, the low id, for nothing): it renewed all
     // three, and the deletion, which waited for it, found none lapsed any more. Before, one of the two was
-    // ended as a deadlock's victim after deadlock_timeout (1 s).
+    // ended as a deadlock's victim after deadlock_timeout (1 s): these outcomes fail on that, so no elapsed bound (it
+    // was 1 s against the fixed 0.5-0.8 s, and a loaded machine's lock waits and polls passed it).
     expect(deleted).toEqual([]);
     const left = await sql<{ id: string }[]>`SELECT id FROM uploads WHERE id = ANY (${ids}::bigint[]) AND lease_expires_at > now() ORDER BY id`;
     expect(left.map((r) => r.id)).toEqual(ids);
-    expect(ms).toBeLessThan(1_000);
   });
 });

@@ -25,7 +25,12 @@ const keys: TransferKeys = { clientToServer: crypto.randomBytes(32), serverToCli
 const closers: (() => void)[] = [];
 afterEach(() => closers.splice(0).forEach((c) => c()));
 const loopback = async (serve: (s: net.Socket) => void): Promise<net.Socket> => {
-  const server = net.createServer({ allowHalfOpen: true }, serve);
+  // The server's socket destroyed too: half-open, one whose test never ended it outlived server.close() (which
+  // only stops listening) and the file, in the shared worker.
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    closers.push(() => s.destroy());
+    serve(s);
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   closers.push(() => server.close());
   const client = net.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1' });

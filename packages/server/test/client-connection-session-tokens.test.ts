@@ -6,10 +6,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createSessionRegistry, createTransferTokens, timedOutText, type Reply, type SessionRegistry, type StoreError, type TransferTokens } from 'forum-protocol';
-import type { RudpConnection } from 'rudpx';
 import { expect, it } from 'vitest';
-import { serveConnection, type ServerContext } from '../src/client-connection.js';
-import { FakeConnection, PEER_CLOSED, loggedIn, memoryContext } from './served-connection.js';
+import type { ServerContext } from '../src/client-connection.js';
+import { FakeConnection, PEER_CLOSED, loggedIn, memoryContext, serve } from './served-connection.js';
 import { until } from './until.js';
 
 /** The port a UPD reply names: any the reply's codec takes (not 0, memoryContext's); nothing listens here. */
@@ -37,7 +36,7 @@ const holderOf = async (registry: SessionRegistry, user: string): Promise<string
 /** A new connection from another address, logged in to the existing account `user` (password `pw`). */
 const loggedInAgain = async (ctx: ServerContext, user: string): Promise<FakeConnection> => {
   const conn = new FakeConnection('127.0.0.2');
-  serveConnection(conn as unknown as RudpConnection, ctx);
+  serve(conn, ctx);
   await conn.request('username', [user], 'u');
   expect((await conn.request('password', ['pw'], 'p')).lines).toEqual(['Welcome to the forum']);
   return conn;

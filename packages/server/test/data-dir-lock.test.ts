@@ -553,7 +553,7 @@ describe('data directory lock: a holder that lost it (fencing)', () => {
     expect(await base.listThreads()()).toEqual({ _tag: 'Right', right: [] });
     expect(held.lost.aborted).toBe(false);
     failing.on = false;
-    expect(await store.createThread('t', 'yoda')()).toEqual({ _tag: 'Right', right: true });
+    expect(await store.createThread('t', 'yoda')()).toEqual({ _tag: 'Right', right: true });    await held.release();
   });
 
   it('a lock file unreadable from a write on, past the fenced re-reads and past staleMs: the change is answered "may or may not be stored", one refused before its write as failed', async () => {

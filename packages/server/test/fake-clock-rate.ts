@@ -4,11 +4,10 @@
  * lives in the rig a call returns: nothing is shared between tests or files.
  */
 import type { Thread } from 'forum-protocol';
-import type { RudpConnection } from 'rudpx';
 import { expect } from 'vitest';
-import { serveConnection, type ServerContext } from '../src/client-connection.js';
+import type { ServerContext } from '../src/client-connection.js';
 import { LargeReplyRate } from '../src/large-reply-rate.js';
-import { FakeConnection, memoryContext } from './served-connection.js';
+import { FakeConnection, memoryContext, serve } from './served-connection.js';
 
 const MIB = 1024 * 1024;
 
@@ -80,7 +79,7 @@ export const onFakeClock = (threads: readonly Thread[], bytesPerSecond = MIB, bu
     const conns = addresses.map((a) => new FakeConnection(a, answered));
     let left = conns.length;
     const logins = conns.map(async (c, i) => {
-      serveConnection(c as unknown as RudpConnection, ctx);
+      serve(c, ctx);
       const u = c.request('username', [`u${i}`], 'u');
       const p = c.request('newPassword', ['pw'], 'p');
       await u;

@@ -1,6 +1,8 @@
 /**
  * Test helpers: a fake rudpx connection served by the real session code (client-connection.ts's
- * `serveConnection`), over a memory store, with no socket and no clock of its own.
+ * `serveConnection`), over a memory store, with no socket and no clock of its own. Every connection served
+ * through {@link serve} ends with its test: its session's idle timer (idleTimeoutMs) would otherwise run the
+ * idle-timeout code during a later file of the worker (the shared-modules threads run many files in one).
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -17,7 +19,7 @@ import {
   type Thread,
 } from 'forum-protocol';
 import type { CloseReason, RudpConnection } from 'rudpx';
-import { expect } from 'vitest';
+import { expect, onTestFinished } from 'vitest';
 import { serveConnection, type ServerContext } from '../src/client-connection.js';
 import { LoginRoom } from '../src/login-room.js';
 import { QueueBudget } from '../src/queue-budget.js';
@@ -40,6 +42,8 @@ export class FakeConnection extends EventEmitter<FakeConnectionEvents> {
   readonly writableLength = 0;
   readonly bufferedAmount = 0;
   closed = false;
+  /** Whether a `'close'` was emitted (by a test or by {@link FakeConnection.end}). */
+  ended = false;
   /** Every buffer sent, as sent. */
   readonly sent: Uint8Array[] = [];
   private readonly waiters = new Map<string, (r: Reply) => void>();
@@ -50,6 +54,14 @@ export class FakeConnection extends EventEmitter<FakeConnectionEvents> {
   ) {
     super();
     this.remoteAddress = address;
+    // First of the listeners: set before the session's own handler runs.
+    this.once('close', () => void (this.ended = true));
+  }
+  /** Closed by the peer, as rudpx reports it, unless a `'close'` came already: the session's close path clears its timers. */
+  end(reason: CloseReason = PEER_CLOSED): void {
+    if (this.ended) return;
+    this.closed = true;
+    this.emit('close', reason);
   }
   send(bytes: Uint8Array): Promise<void> {
     this.sent.push(bytes);
@@ -104,10 +116,23 @@ export const memoryContext = (threads: readonly Thread[], overrides: Partial<Ser
   ...overrides,
 });
 
+/**
+ * Serves `conn` with `ctx` until the running test finishes, then ends it (a peer's close) and lets the session's
+ * close path run: no idle timer or request of it outlives the test. Call it inside a test.
+ */
+export const serve = (conn: FakeConnection, ctx: ServerContext): void => {
+  serveConnection(conn as unknown as RudpConnection, ctx);
+  onTestFinished(async () => {
+    conn.end();
+    // The session's clean-up runs after its request chain settles (a microtask or two when nothing is pending).
+    await new Promise((resolve) => setImmediate(resolve));
+  });
+};
+
 /** A fake connection from `address` served with `ctx`, logged in as `user` (a new account); its replies are logged in `answered`. */
 export const loggedIn = async (ctx: ServerContext, user: string, address: string, answered?: string[]): Promise<FakeConnection> => {
   const conn = new FakeConnection(address, answered);
-  serveConnection(conn as unknown as RudpConnection, ctx);
+  serve(conn, ctx);
   await conn.request('username', [user], 'u');
   expect((await conn.request('newPassword', ['pw'], 'p')).status).toBe('ok');
   return conn;

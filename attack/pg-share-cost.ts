@@ -32,10 +32,9 @@ import { startEmbeddedPostgres } from '../scripts/embedded-postgres.mjs';
 import { dispatch, parseCommandLine, type ForumStore } from '../packages/forum-protocol/src/index.js';
 import { openPostgresStore, UPLOAD_CHUNK_BYTES, type PostgresStore } from '../packages/forum-protocol/src/postgres.js';
 import { uploaderBytes } from '../packages/forum-protocol/src/postgres-store/postgres-upload-share.js';
-import { lockForCreate } from '../packages/forum-protocol/src/postgres-store/postgres-create-thread.js';
 import { MAX_USER_THREAD_ENTRIES } from '../packages/forum-protocol/src/store/thread-share.js';
-import { threadSize } from '../packages/forum-protocol/src/store/thread-size.js';
-import type { Thread, ThreadEntry } from '../packages/forum-protocol/src/store/thread.js';
+import type { ThreadEntry } from '../packages/forum-protocol/src/store/thread.js';
+import { insertThread } from '../packages/forum-protocol/test/insert-thread.js';
 
 const mode = process.argv[2] ?? 'uploads';
 
@@ -76,21 +75,6 @@ const timedUpload = async (store: PostgresStore, thread: string, name: string, w
   return { begin, chunks };
 };
 
-const insertThread = async (store: PostgresStore, thread: Thread): Promise<void> => {
-  const size = threadSize(thread);
-  const rows = thread.entries.map((e, i) => ({
-    thread: thread.title,
-    pos: i + 1,
-    kind: e.kind,
-    author: e.kind === 'message' ? e.author : e.kind === 'upload' ? e.uploader : '',
-    body: e.kind === 'message' ? e.text : e.kind === 'upload' ? e.filename : e.line,
-  }));
-  await store.sql.begin(async (tx) => {
-    await lockForCreate(tx, thread.creator, 'shared');
-    await tx`INSERT INTO threads (title, creator, entry_count, message_count, reply_bytes) VALUES (${thread.title}, ${thread.creator}, ${size.entries}, ${size.messages}, ${size.replyBytes})`;
-    for (let i = 0; i < rows.length; i += 2000) await tx`INSERT INTO entries ${tx(rows.slice(i, i + 2000), 'thread', 'pos', 'kind', 'author', 'body')}`;
-  });
-};
 
 const file4 = (): Buffer => randomBytes(4 * UPLOAD_CHUNK_BYTES);
 
@@ -151,7 +135,7 @@ try {
     }
     const text = 'a'.repeat(380);
     const entries: ThreadEntry[] = Array.from({ length: 9_990 }, (_, i) => ({ kind: 'message', author: i % 8 === 3 ? 'mallory' : 'alice', text }));
-    await insertThread(a, { title: 'v', creator: 'alice', entries });
+    await insertThread(a.sql, { title: 'v', creator: 'alice', entries });
     await a.sql`VACUUM ANALYZE`;
     // Schema 13's read of a thread share (postgres-thread-share.ts before schema 14).
     const oldThread = `SELECT count(*)::int AS entries,
@@ -194,7 +178,7 @@ try {
     const times: number[] = [];
     for (let i = 0; i < 5; i++) {
       const entries: ThreadEntry[] = Array.from({ length: 9_990 }, (_, j) => ({ kind: 'upload', uploader: `u${j % 10}`, filename: `f${j}` }));
-      await insertThread(a, { title: `r${i}`, creator: 'alice', entries });
+      await insertThread(a.sql, { title: `r${i}`, creator: 'alice', entries });
       await a.sql`INSERT INTO uploads (thread, filename, uploader, size, committed) SELECT ${`r${i}`}, 'f' || g, 'u' || (g % 10), 1000, true FROM generate_series(0, 9989) g`;
       const t = performance.now();
       const answer = await run(a, 'alice', `RMV r${i}`);
@@ -207,7 +191,7 @@ try {
     const a = await open(pg.url);
     await run(a, 'mallory', 'CRT m');
     await a.sql.begin((tx) => tx`SELECT set_config('statement_timeout', '0', true)`.then(() => tx`INSERT INTO uploads (thread, filename, uploader, size, committed) SELECT 'm', 'x' || g, 'u' || (g % 1000), 1, true FROM generate_series(1, 100000) g`));
-    await insertThread(a, { title: 'v', creator: 'alice', entries: Array.from({ length: 9_990 }, (_, i) => ({ kind: 'message', author: `u${i % 100}`, text: 'a'.repeat(380) })) });
+    await insertThread(a.sql, { title: 'v', creator: 'alice', entries: Array.from({ length: 9_990 }, (_, i) => ({ kind: 'message', author: `u${i % 100}`, text: 'a'.repeat(380) })) });
     const opens: number[] = [];
     const migrations: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -230,7 +214,7 @@ try {
     // 9,990 lines near the thread's 4 MiB: mallory's 1,250 (its share of lines spent), spread through it, the rest alice's.
     const text = 'a'.repeat(380);
     const entries: ThreadEntry[] = Array.from({ length: 9_990 }, (_, i) => ({ kind: 'message', author: i % 8 === 3 && i < 8 * MAX_USER_THREAD_ENTRIES ? 'mallory' : 'alice', text }));
-    await insertThread(a, { title: 'v', creator: 'alice', entries });
+    await insertThread(a.sql, { title: 'v', creator: 'alice', entries });
     await a.sql`VACUUM ANALYZE entries`;
     const size = (await a.sql`SELECT entry_count, reply_bytes FROM threads WHERE title = 'v'`)[0];
     console.log(`thread v: ${JSON.stringify(size)}, mallory's lines: ${entries.filter((e) => e.kind === 'message' && e.author === 'mallory').length}`);

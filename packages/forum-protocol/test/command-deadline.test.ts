@@ -44,7 +44,6 @@ describe('CommandDeadline.expireNow', () => {
     expect(fired).toBe(1);
     d.expireNow();
     expect(fired).toBe(1);
-    // Its 60 s timer is still set (expireNow leaves it): ended, so it does not outlive the file in a shared worker.
     d.end();
     const ended = new CommandDeadline(60_000);
     ended.onExpire(() => void fired++);
@@ -52,5 +51,17 @@ describe('CommandDeadline.expireNow', () => {
     ended.expireNow();
     expect(fired).toBe(1);
     expect(ended.expired).toBe(false);
+  });
+
+  it('leaves no timer behind: a call added after it never runs, at the old deadline either', async () => {
+    const d = new CommandDeadline(5);
+    let fired = 0;
+    d.expireNow();
+    d.onExpire(() => void fired++);
+    // Due after the deadline's own 5 ms timer, so that one (had it stayed set) runs first.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(fired).toBe(0);
+    expect(d.expired).toBe(true);
+    d.end();
   });
 });

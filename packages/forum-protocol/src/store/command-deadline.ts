@@ -72,9 +72,12 @@ export class CommandDeadline {
     this.#arm();
   }
 
-  /** Calls `f` once when the deadline passes (not if the command ends first); returns its removal. */
+  /**
+   * Calls `f` once when the deadline passes (not if the command ends first, nor if it has passed already:
+   * callers check {@link expired} first); returns its removal.
+   */
   onExpire(f: () => void): () => void {
-    if (this.#ended) return () => undefined;
+    if (this.#ended || this.#fired) return () => undefined;
     this.#onExpire.add(f);
     return () => void this.#onExpire.delete(f);
   }
@@ -114,6 +117,9 @@ export class CommandDeadline {
       return;
     }
     this.#fired = true;
+    // Passed early by expireNow: the timer still set for the old time would pass it a second time.
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
     const calls = [...this.#onExpire];
     this.#onExpire.clear();
     for (const f of calls) f();

@@ -339,7 +339,7 @@ describe.concurrent('transfer server: an upload whose sender stops or leaves', (
       expect(await until(() => s.commitsBegun() === 1, 5_000)).toBe(true);
       if (leave === 'reset') socket.resetAndDestroy();
       else socket.destroy();
-      await until(() => socket.closed, LET_GO_WAIT_MS);
+      expect(await until(() => socket.closed, LET_GO_WAIT_MS)).toBe(true);
       // Past the stall limit with the client gone: nothing cut the commit short.
       await new Promise((resolve) => setTimeout(resolve, 2 * STALL_MS));
       expect(s.committed()).toBe(0);

@@ -56,7 +56,12 @@ export function nextDatagram(c: Connection, now: number, scratch: DatagramScratc
       }
       return pollData(c, now, scratch);
     case 'draining':
-      return amplificationBlocked(c) ? undefined : pollCloseFrame(c, now, scratch);
+      if (amplificationBlocked(c)) return undefined;
+      // A server connection ended before its ACCEPT left (destroy(), close() or server.close() in the
+      // 'connection' listener, which runs before the pump sends): the client cannot read a CLOSE without
+      // it, and waited out its handshake timeout blaming the path. The ACCEPT goes first, then the CLOSE.
+      if (c.serverHandshake?.acceptPending(now) === true) return account(c, c.serverHandshake.pollAccept(now, scratch.full, c.remoteCid, c.stat.packetsSent === 0).slice());
+      return pollCloseFrame(c, now, scratch);
     default:
       return undefined;
   }

@@ -18,6 +18,8 @@ export interface NginxConfigOptions {
   readonly streamModule?: string | false;
   /** Which client address the servers see (default `transparent`, the shipped one); see {@link ClientAddressMode}. */
   readonly clientAddress?: ClientAddressMode;
+  /** `worker_connections` (default {@link WORKER_CONNECTIONS}); `worker_rlimit_nofile` is 4,096 more. */
+  readonly workerConnections?: number;
 }
 /**
  * How nginx binds its sockets to the servers: `transparent` (`proxy_bind $remote_addr transparent`:
@@ -38,3 +40,9 @@ export declare const DEBIAN_STREAM_MODULE: string;
 export declare const renderNginxConfig: (o: NginxConfigOptions) => string;
 /** The options deploy/nginx.conf is rendered from. */
 export declare const EXAMPLE: NginxConfigOptions;
+/** nginx UDP sessions one client host may hold at once (`limit_conn`): a server's default connections per host, 256. */
+export declare const UDP_SESSIONS_PER_HOST: number;
+/** TCP connections one client host may hold through nginx (`limit_conn`), above a server's 16 transfers per host. */
+export declare const TCP_CONNECTIONS_PER_HOST: number;
+/** The worker's `worker_connections` by default (a UDP session or a TCP connection takes two). */
+export declare const WORKER_CONNECTIONS: number;

@@ -21,6 +21,35 @@ export const DEBIAN_STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so
  */
 export const CLIENT_ADDRESS_MODES = ['transparent', 'loopback', 'nginx'];
 
+/**
+ * nginx UDP sessions one client host may hold at once (`limit_conn` on the UDP server block): as
+ * many as a forum-server lets one host connect (`--max-connections-per-host`, 256 by default), so a
+ * NAT full of users gets what it would get without a balancer. nginx keeps a UDP session per client
+ * address and port for `proxy_timeout` (30 s) after its last datagram, whatever the server answers,
+ * and each takes two of the worker's connections: without this limit one host sending one datagram
+ * from each of 600 ports (720 KB, 76 ms) used up the 1,024 connections and every new client was
+ * dropped for the next 25-30 s (attack/README-30.md).
+ */
+export const UDP_SESSIONS_PER_HOST = 256;
+
+/**
+ * TCP connections one client host may hold through nginx (`limit_conn` on the TCP server block):
+ * well above the 16 transfer connections a server takes from one host, so the server's own refusal
+ * (`ERR too many transfers at once`) is what a client over that reads, not a bare close by nginx.
+ */
+export const TCP_CONNECTIONS_PER_HOST = 64;
+
+/**
+ * The worker's connections by default (`worker_connections`, the `workerConnections` option): a UDP
+ * session takes two, a TCP connection two. 65,536 is 32,767 sessions, 128 hosts at their limit;
+ * nginx allocates some 450 bytes for each (30 MB) when the worker starts. The worker's descriptor
+ * limit is set above it (`worker_rlimit_nofile`, 4,096 more): a UDP session holds one descriptor, a
+ * TCP connection two. Raising it past the hard limit nginx starts under needs CAP_SYS_RESOURCE (root
+ * has it outside containers; systemd's hard limit is 524,288); without it nginx logs `setrlimit(...)
+ * failed` and runs with the limit it has.
+ */
+export const WORKER_CONNECTIONS = 65_536;
+
 /** The family (4 or 6) of a literal IP address, bracketed or not; 0 for anything else (a name, `*`). */
 const familyOf = (host) => isIP(host.replace(/^\[(.*)\]$/, '$1'));
 
@@ -58,6 +87,7 @@ const proxyBindOf = (mode) =>
  *   readonly errorLog: string;
  *   readonly streamModule?: string | false;
  *   readonly clientAddress?: 'transparent' | 'loopback' | 'nginx';
+ *   readonly workerConnections?: number;
  * }} o
  * @returns {string}
  */
@@ -68,6 +98,8 @@ export const renderNginxConfig = (o) => {
   if (!CLIENT_ADDRESS_MODES.includes(mode)) throw new Error(`clientAddress must be one of ${CLIENT_ADDRESS_MODES.join(', ')}, not ${String(mode)}`);
   checkFamilies(o, mode);
   const bind = proxyBindOf(mode);
+  const workerConnections = o.workerConnections ?? WORKER_CONNECTIONS;
+  if (!Number.isInteger(workerConnections) || workerConnections < 1_024) throw new Error(`workerConnections must be an integer of at least 1024, not ${String(workerConnections)}`);
   const upstream = (name, port) =>
     [
       `    upstream ${name} {`,
@@ -101,14 +133,26 @@ export const renderNginxConfig = (o) => {
 ${clientAddressNote(o, mode)}
 ${module === false ? '' : `load_module ${module};\n`}
 worker_processes 1;
+# A UDP session holds one descriptor, a TCP connection two: room for every connection below.
+worker_rlimit_nofile ${workerConnections + 4_096};
 pid ${o.pidFile};
 error_log ${o.errorLog} notice;
 
 events {
-    worker_connections 1024;
+    worker_connections ${workerConnections};
 }
 
 stream {
+    # What one client host may hold of nginx (${UDP_SESSIONS_PER_HOST} UDP sessions, as many as a
+    # server lets one host connect; ${TCP_CONNECTIONS_PER_HOST} TCP connections, above a server's 16
+    # transfers per host): without it one host's datagrams from a few hundred ports used
+    # up worker_connections for 30 s and every new client was dropped. Keyed by the
+    # whole address: an IPv6 client with a /64 counts as many hosts (a server counts it
+    # as one), and a client that spoofs source addresses fills nginx still.
+    limit_conn_zone $binary_remote_addr zone=forum_udp_hosts:10m;
+    limit_conn_zone $binary_remote_addr zone=forum_tcp_hosts:10m;
+    limit_conn_log_level warn;
+
 ${upstream('forum_udp', (s) => s.udpPort)}
 
 ${upstream('forum_tcp', (s) => s.tcpPort)}
@@ -117,7 +161,8 @@ ${upstream('forum_tcp', (s) => s.tcpPort)}
     # keep-alive every 2 s, so 30 s of silence means the client is gone.
     server {
         listen ${listenHost}:${listenPort(o)} udp;
-${bind}        proxy_pass forum_udp;
+${bind}        limit_conn forum_udp_hosts ${UDP_SESSIONS_PER_HOST};
+        proxy_pass forum_udp;
         proxy_timeout 30s;
     }
 
@@ -126,7 +171,8 @@ ${bind}        proxy_pass forum_udp;
     # OK/ERR line: nginx must pass the half-close on (proxy_half_close, nginx 1.21.4+).
     server {
         listen ${listenHost}:${listenPort(o)};
-${bind}        proxy_pass forum_tcp;
+${bind}        limit_conn forum_tcp_hosts ${TCP_CONNECTIONS_PER_HOST};
+        proxy_pass forum_tcp;
         proxy_half_close on;
         proxy_connect_timeout 5s;
         proxy_timeout 60s;

@@ -5,13 +5,13 @@
 // own servers, each behind a lossy relay: soak.mjs.) Everything started here is stopped
 // by `stop()`.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEBIAN_STREAM_MODULE, renderNginxConfig } from '../deploy/nginx-config.mjs';
+import { DEBIAN_STREAM_MODULE, WORKER_CONNECTIONS, renderNginxConfig } from '../deploy/nginx-config.mjs';
 import { freeUdpTcpPort } from './free-port.mjs';
 
 export { freePort, freeUdpTcpPort } from './free-port.mjs';
@@ -212,6 +212,16 @@ export const startNginx = async (options) => {
   }
 };
 
+/**
+ * The shipped worker_connections, or less where this process's hard descriptor limit is lower (a
+ * container, 20,000 on the test machine): the rendered worker_rlimit_nofile (4,096 more) must fit
+ * under it, or nginx's worker logs a setrlimit alert that the harness reads as trouble.
+ */
+const workerConnectionsHere = () => {
+  const hard = /^Max open files\s+\S+\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+  return hard === undefined ? WORKER_CONNECTIONS : Math.max(1_024, Math.min(WORKER_CONNECTIONS, Number(hard) - 4_096));
+};
+
 /** startNginx on a port given. */
 const startNginxOn = async ({ listenPort, servers, bin = findNginx(), clientAddress: chosen }) => {
   if (bin === undefined) throw new Error('nginx is not installed (apt-get install nginx-light libnginx-mod-stream)');
@@ -227,6 +237,7 @@ const startNginxOn = async ({ listenPort, servers, bin = findNginx(), clientAddr
       errorLog: 'stderr',
       streamModule: streamModuleOf(bin),
       clientAddress,
+      workerConnections: workerConnectionsHere(),
     }),
   );
   const child = spawn(bin, ['-p', dir, '-c', conf, '-e', 'stderr', '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });

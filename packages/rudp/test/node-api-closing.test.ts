@@ -132,6 +132,34 @@ describe('send({ signal }) on many connections with one signal', () => {
   });
 });
 
+describe("a connection ended in the server's 'connection' listener", () => {
+  // The listener runs before the pump sends the ACCEPT. Before: the ACCEPT was dropped with the connection, the
+  // client could not read the CLOSE that went instead, and its connect() failed ETIMEDOUT after handshakeTimeoutMs,
+  // saying the ACCEPTs were "lost or altered on the path, or the RETRY was forged" (attack round 30).
+  for (const [how, end, message] of [
+    ['destroy()', (c: RudpConnection) => c.destroy('go away'), 'go away'],
+    ['close()', (c: RudpConnection) => void c.close(), 'closed'],
+    ['server.close()', (_c: RudpConnection, s: RudpServer) => void s.close(), 'endpoint shutting down'],
+  ] as const) {
+    it(`${how}: the client hears of it at once, its connection closed by the peer with the reason`, async () => {
+      const s = await server();
+      // Through a forwarder, so that no ICMP error from a closed port stands in for the CLOSE.
+      const relay = await startUdpForwarder(s.address().port);
+      opened.push(relay);
+      s.on('connection', (c) => {
+        c.on('error', () => undefined);
+        end(c, s);
+      });
+      const started = performance.now();
+      const conn = await connect({ port: relay.port, handshakeTimeoutMs: 4_000 });
+      conn.on('error', () => undefined);
+      if (!conn.closed) await once(conn, 'close');
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(conn.closeReason).toMatchObject({ kind: 'peer', message });
+    });
+  }
+});
+
 describe("server.close() and its connections' listeners", () => {
   /** A server with `n` live connections whose server-side `'close'` listener is `onClose`, and its clients. */
   async function withConnections(n: number, onClose: (s: RudpServer) => void): Promise<{ s: RudpServer; clients: RudpConnection[] }> {

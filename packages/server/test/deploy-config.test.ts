@@ -27,11 +27,22 @@ describe('deploy/nginx.conf', () => {
   it('is the production configuration: both server blocks bind to the client\'s address transparently', () => {
     const text = readFileSync(shipped, 'utf8');
     expect(text.match(/^ {8}proxy_bind \$remote_addr transparent;$/gm)).toHaveLength(2);
-    // Each server block: listen, then the binding, then proxy_pass (UDP and TCP alike).
-    expect(text.match(/listen 0\.0\.0\.0:4000( udp)?;\n {8}proxy_bind \$remote_addr transparent;\n {8}proxy_pass forum_(udp|tcp);/g)).toHaveLength(2);
+    // Each server block: listen, then the binding, the per-host limit, then proxy_pass (UDP and TCP alike).
+    expect(text.match(/listen 0\.0\.0\.0:4000( udp)?;\n {8}proxy_bind \$remote_addr transparent;\n {8}limit_conn forum_(udp|tcp)_hosts \d+;\n {8}proxy_pass forum_(udp|tcp);/g)).toHaveLength(2);
     // The routing that hands nginx the servers' replies, for the shipped servers' addresses and ports.
     for (const proto of ['udp', 'tcp']) expect(text).toContain(`#     ip rule add from 127.0.0.1 ipproto ${proto} sport 4001-4003 lookup 100\n`);
     expect(text).toContain('#     ip route add local 0.0.0.0/0 dev lo table 100\n');
+  });
+
+  it('bounds what one client host holds of nginx: UDP sessions and TCP connections per address, and room for many hosts', () => {
+    const text = readFileSync(shipped, 'utf8');
+    expect(text).toMatch(/listen 0\.0\.0\.0:4000 udp;\n {8}proxy_bind \$remote_addr transparent;\n {8}limit_conn forum_udp_hosts 256;\n/);
+    expect(text).toMatch(/listen 0\.0\.0\.0:4000;\n {8}proxy_bind \$remote_addr transparent;\n {8}limit_conn forum_tcp_hosts 64;\n/);
+    expect(text.match(/^ {4}limit_conn_zone \$binary_remote_addr zone=forum_(udp|tcp)_hosts:10m;$/gm)).toHaveLength(2);
+    expect(text).toContain('    worker_connections 65536;\n');
+    expect(text).toContain('\nworker_rlimit_nofile 69632;\n');
+    expect(renderNginxConfig({ ...EXAMPLE, workerConnections: 8_192 })).toMatch(/worker_rlimit_nofile 12288;[^]*worker_connections 8192;/);
+    expect(() => renderNginxConfig({ ...EXAMPLE, workerConnections: 100 })).toThrow(/workerConnections must be an integer of at least 1024/);
   });
 
   it.skipIf(findNginx() === undefined && process.env.CI !== 'true')('passes nginx -t', () => {

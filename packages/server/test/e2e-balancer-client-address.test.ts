@@ -8,10 +8,10 @@
  * unless the host refuses it (a container without CAP_NET_RAW): then the loopback binding, as the first title says.
  */
 import { spawnSync } from 'node:child_process';
-import { createSocket, type RemoteInfo } from 'node:dgram';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { connect, createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClientAddressMode } from '../../../deploy/nginx-config.mjs';
+import { UDP_SESSIONS_PER_HOST, type ClientAddressMode } from '../../../deploy/nginx-config.mjs';
 import { clientAddressHere, findNginx, freeUdpTcpPort, startNginx, type NginxProcess } from '../../../scripts/cluster.mjs';
 import { cleanupAfterEach } from './forum-processes.js';
 import { rawClient, rawLogin, type RawClient } from './raw-client.js';
@@ -134,6 +134,33 @@ describe.skipIf(nginxMissing)('behind nginx, servers see each client host', () =
     expect(JSON.parse(r.stdout)).toEqual({ mode: 'loopback', seen: '127.0.0.2' });
     expect(r.stderr).toMatch(/nginx cannot bind client addresses transparently here although it runs as root \(.*capset\(\) failed \(1: Operation not permitted\)/);
   }, 20_000);
+
+  it(`one host's datagrams from 600 source ports hold at most ${UDP_SESSIONS_PER_HOST} of nginx's UDP sessions, and another host still gets through`, async () => {
+    const { nginx } = await seenThrough();
+    const hostile = '127.0.0.4';
+    const socks: Socket[] = [];
+    let answered = 0;
+    try {
+      for (let i = 0; i < 600; i++) {
+        const s = createSocket('udp4');
+        s.on('message', () => answered++);
+        await new Promise<void>((resolve) => s.bind(0, hostile, () => resolve()));
+        socks.push(s);
+        await new Promise<void>((resolve) => s.send('x', nginx.port, '127.0.0.1', () => resolve()));
+        // Paced so that nginx's receive buffer does not drop them: each should be a session.
+        if (i % 50 === 49) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      // Each session lasts proxy_timeout (30 s) after its datagram. Before: 600 sessions took the worker's
+      // 1,024 connections, and the datagram of this host (a new client) was dropped until they timed out.
+      expect(await udpSeenFrom(nginx.port, CLIENT_HOSTS[1])).toBe(CLIENT_HOSTS[1]);
+      expect(answered).toBeLessThanOrEqual(UDP_SESSIONS_PER_HOST);
+      expect(answered).toBeGreaterThan(UDP_SESSIONS_PER_HOST / 2);
+      expect(nginx.log()).toMatch(/limiting connections by zone "forum_udp_hosts"/);
+      expect(nginx.log()).not.toMatch(/worker_connections are not enough/);
+    } finally {
+      for (const s of socks) s.close();
+    }
+  }, 30_000);
 
   it('the loopback binding, which needs no privilege, does the same on loopback; without a binding every client is nginx\'s 127.0.0.1 (as before)', async () => {
     expect((await seenThrough('loopback')).seen).toEqual(own);

@@ -49,17 +49,28 @@ export function nextDatagram(c: Connection, now: number, scratch: DatagramScratc
       if (amplificationBlocked(c)) return undefined;
       // The echo of a PATH_CHALLENGE: the peer is validating our new address, and waits for it.
       if (c.pathResponseDue) return account(c, pollPathResponse(c, scratch, takePn(c)));
-      if (c.serverHandshake?.acceptPending(now) === true) return account(c, c.serverHandshake.pollAccept(now, scratch.full, c.remoteCid, c.stat.packetsSent === 0).slice());
+      const accept = pendingAccept(c, now, scratch);
+      if (accept !== undefined) return accept;
       if (c.state === 'closing' && c.sendQueue.allAcked()) {
         startClose(c, now, { kind: 'local', code: 0, message: 'closed' });
         return pollCloseFrame(c, now, scratch);
       }
       return pollData(c, now, scratch);
     case 'draining':
-      return amplificationBlocked(c) ? undefined : pollCloseFrame(c, now, scratch);
+      if (amplificationBlocked(c)) return undefined;
+      // A server connection ended before its ACCEPT left (destroy(), close() or server.close() in the
+      // 'connection' listener, which runs before the pump sends): the client cannot read a CLOSE without
+      // it, and waited out its handshake timeout blaming the path. The ACCEPT goes first, then the CLOSE.
+      return pendingAccept(c, now, scratch) ?? pollCloseFrame(c, now, scratch);
     default:
       return undefined;
   }
+}
+
+/** The server's ACCEPT, when one is due (the first, its copy, or again for a repeated INITIAL). */
+function pendingAccept(c: Connection, now: number, scratch: DatagramScratch): Uint8Array | undefined {
+  const h = c.serverHandshake;
+  return h?.acceptPending(now) === true ? account(c, h.pollAccept(now, scratch.full, c.remoteCid, c.stat.packetsSent === 0).slice()) : undefined;
 }
 
 /** When new data may go as a probe past a full window and pacing (`Infinity`: not now); see new-data-probe.ts. */

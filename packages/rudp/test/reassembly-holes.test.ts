@@ -17,6 +17,7 @@ import {
   coverBits,
 } from '../src/core/receive/reassembly.js';
 import type { FragmentFrame } from '../src/wire/frame.js';
+import { filledBytes } from './helpers/filled-bytes.js';
 
 const WINDOW = 128 * 1024;
 /** The largest message the window takes (its credit is its bytes and 256). */
@@ -149,7 +150,7 @@ describe('Reassembly past MAX_LISTED_RANGES, in any order', () => {
           [frags[i], frags[j]] = [frags[j] as readonly [number, number], frags[i] as readonly [number, number]];
         }
         const r = new Reassembly(1 << 20);
-        const full = Uint8Array.from({ length }, (_, i) => byteAt(i));
+        const full = filledBytes(length, (i) => byteAt(i));
         let most = 0;
         let bits = false;
         for (const [lo, hi] of frags) {
@@ -174,7 +175,7 @@ describe('Reassembly past MAX_LISTED_RANGES, in any order', () => {
     const chunk = 1_200;
     const send = (lo: number): void => {
       const hi = Math.min(length, lo + chunk);
-      expect(r.accept(piece(0, length, lo, Uint8Array.from({ length: hi - lo }, (_, k) => byteAt(lo + k))))).toBe('new');
+      expect(r.accept(piece(0, length, lo, filledBytes(hi - lo, (k) => byteAt(lo + k))))).toBe('new');
     };
     // An honest sender's first 1.75 MiB with every other packet lost: 765 holes, past MAX_LISTED_RANGES.
     const head = 1.75 * 1024 * 1024;

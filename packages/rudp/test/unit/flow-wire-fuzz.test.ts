@@ -6,7 +6,6 @@
  * nothing or to fields that are whole numbers within the varint range (a
  * WINDOW's within `MAX_RECEIVE_WINDOW`), never throw.
  */
-import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { decodeServerParams, encodeServerParams } from '../../src/core/security.js';
 import { createRandom, fillRandomBytes } from '../../src/testing/prng.js';
@@ -15,23 +14,12 @@ import { FrameType } from '../../src/wire/frame-type.js';
 import { AcceptKind, HEADER_SIZE, decodeAccept, decodeInitial, encodeAccept, encodeInitial, parseHeader } from '../../src/wire/packet.js';
 import { VARINT_MAX } from '../../src/wire/varint.js';
 import { writerWithRoom } from './fixtures.js';
+import { expectEqual, expectIs } from '../helpers/cheap-expect.js';
 
 const SEED = 0x5eed_b10c;
 const ROUNDS = 20_000;
 
 const inRange = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= VARINT_MAX;
-
-/**
- * `expect(actual).toEqual(expected)` and `expect(actual).toBe(expected)`, with vitest's matcher called only
- * when a strict comparison (which implies both) differs, to report it: 20,000 rounds of the matchers were
- * four fifths of this file's CPU. A round that passes passed them, one that fails fails them.
- */
-const expectEqual = (actual: unknown, expected: unknown): void => {
-  if (!isDeepStrictEqual(actual, expected)) expect(actual).toEqual(expected);
-};
-const expectTrue = (actual: boolean): void => {
-  if (actual !== true) expect(actual).toBe(true);
-};
 
 describe('first limit, BLOCKED and WINDOW on the wire (seeded fuzz)', () => {
   const rnd = createRandom(SEED);
@@ -64,7 +52,7 @@ describe('first limit, BLOCKED and WINDOW on the wire (seeded fuzz)', () => {
       if (typeof ah === 'string') throw new Error(`ACCEPT did not parse: ${ah}`);
       expectEqual(decodeAccept(ah.payload)?.params, params);
       for (const d of [decodeInitial(damaged(ih.payload)), decodeAccept(damaged(ah.payload))]) {
-        if (d !== undefined) expectTrue(inRange(d.params.receiveWindow) && inRange(d.params.initialLimit));
+        if (d !== undefined) expectIs(inRange(d.params.receiveWindow) && inRange(d.params.initialLimit), true);
       }
     }
   });
@@ -78,7 +66,7 @@ describe('first limit, BLOCKED and WINDOW on the wire (seeded fuzz)', () => {
       expectEqual(decodeServerParams(Uint8Array.of(...bytes, 0)), undefined);
       expectEqual(decodeServerParams(bytes.subarray(0, bytes.length - 1)), undefined);
       const d = decodeServerParams(damaged(bytes));
-      if (d !== undefined) expectTrue(inRange(d.receiveWindow) && inRange(d.initialLimit));
+      if (d !== undefined) expectIs(inRange(d.receiveWindow) && inRange(d.initialLimit), true);
     }
     // Version 3's payload (an id and a window, no first limit): refused.
     expect(decodeServerParams(Uint8Array.of(0, 0, 0, 1, 0x40, 0x01))).toBeUndefined();
@@ -98,7 +86,7 @@ describe('first limit, BLOCKED and WINDOW on the wire (seeded fuzz)', () => {
       const frames = parseFrames(payload);
       expectEqual(frames?.map((f) => (f.type === 'blocked' || f.type === 'max-data' ? f.limit : Number.NaN)), limits);
       const hurt = parseFrames(damaged(payload));
-      for (const f of hurt ?? []) if (f.type === 'blocked') expectTrue(inRange(f.limit));
+      for (const f of hurt ?? []) if (f.type === 'blocked') expectIs(inRange(f.limit), true);
     }
     // Each cut of a BLOCKED with an eight-byte limit, and a limit of 2^53 (in range of the encoding, past the reader's).
     const whole = Uint8Array.of(FrameType.Blocked, 0xc0, 0, 0, 0, 0, 0, 1, 0);
@@ -121,7 +109,7 @@ describe('first limit, BLOCKED and WINDOW on the wire (seeded fuzz)', () => {
       const payload = w.buf.slice(HEADER_SIZE, w.pos);
       expectEqual(parseFrames(payload)?.map((f) => (f.type === 'window' ? f.window : f.type === 'max-data' ? f.limit : Number.NaN)), values);
       const hurt = parseFrames(damaged(payload));
-      for (const f of hurt ?? []) if (f.type === 'window') expectTrue(inRange(f.window) && f.window <= MAX_RECEIVE_WINDOW);
+      for (const f of hurt ?? []) if (f.type === 'window') expectIs(inRange(f.window) && f.window <= MAX_RECEIVE_WINDOW, true);
     }
     // 2^40 exactly, in eight bytes, and each cut of it.
     const whole = Uint8Array.of(FrameType.Window, 0xc0, 0, 0x01, 0, 0, 0, 0, 0);

@@ -10,6 +10,7 @@ import { HELD_FROM_BYTES } from '../src/core/receive/held-pieces.js';
 import { Reassembly } from '../src/core/receive/reassembly.js';
 import type { FragmentFrame } from '../src/wire/frame.js';
 import { createRandom, randomInt } from '../src/testing/prng.js';
+import { filledBytes } from './helpers/filled-bytes.js';
 
 const piece = (messageId: number, messageLength: number, offset: number, data: Uint8Array): FragmentFrame => ({ type: 'fragment', messageId, messageLength, offset, data });
 /** The byte at `offset` of a test message: any misplaced byte shows. */
@@ -38,7 +39,7 @@ describe('Reassembly of a large message', () => {
     for (let seed = 1; seed <= 4; seed++) {
       const rng = createRandom(seed);
       const length = HELD_FROM_BYTES * 4 + randomInt(rng, 1, 5_000);
-      const full = Uint8Array.from({ length }, (_, i) => byteAt(i));
+      const full = filledBytes(length, (i) => byteAt(i));
       // 1,200-byte chunks, some resent, and some runs that straddle two chunks.
       const frags: Array<readonly [number, number]> = [];
       for (let lo = 0; lo < length; lo += 1_200) frags.push([lo, Math.min(length, lo + 1_200)]);

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { bytesDifference, expectSameBytes, expectSameByteLists } from '../../../test-support/same-bytes.js';
+import { filledBytes } from './helpers/filled-bytes.js';
 
 // The workspace's shared byte comparison (test-support/, used by every package's tests); tested here, in the package the others build on.
 const SIZE = 300_000;
-const base = (): Uint8Array => Uint8Array.from({ length: SIZE }, (_, i) => (i * 31 + 7) & 0xff);
+const base = (): Uint8Array => filledBytes(SIZE, (i) => (i * 31 + 7) & 0xff);
 const flipped = (at: number): Uint8Array => {
   const b = base();
   b[at] = (b[at] as number) ^ 0x01;

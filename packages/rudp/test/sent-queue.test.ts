@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { expectEqual, expectIs } from './helpers/cheap-expect.js';
 import { SentQueue } from '../src/core/recovery/sent-queue.js';
 
 interface P {
@@ -25,9 +26,9 @@ describe('SentQueue', () => {
               const keys = [...m.keys()];
               // Half the deletes hit a present number, half any number (maybe absent).
               const target = o.pick % 2 === 0 && keys.length > 0 ? (keys[o.pick % keys.length] as number) : o.pick % (pn + 2);
-              expect(q.has(target)).toBe(m.has(target));
-              expect(q.delete(target)).toBe(m.delete(target));
-              expect(q.has(target)).toBe(false);
+              expectIs(q.has(target), m.has(target));
+              expectIs(q.delete(target), m.delete(target));
+              expectIs(q.has(target), false);
             } else {
               // Delete every `every`-th entry while walking, as loss detection does.
               const walked: number[] = [];
@@ -42,9 +43,9 @@ describe('SentQueue', () => {
                 expected.push(p.pn);
                 if (i++ % o.every === 0) m.delete(p.pn);
               }
-              expect(walked).toEqual(expected);
+              expectEqual(walked, expected);
             }
-            expect(q.size).toBe(m.size);
+            expectIs(q.size, m.size);
           }
           expect([...q.values()]).toEqual([...m.values()]);
         },

@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
 import { INITIAL_GRANT, MESSAGE_CREDIT } from '../src/core/credit.js';
 import { CLIENT, SERVER, makePair, messagesOf } from './helpers/pair.js';
+import { filledBytes } from './helpers/filled-bytes.js';
 
 const WINDOW = 32 * 1024 * 1024;
 const MESSAGE = 64 * 1024;
@@ -21,7 +22,7 @@ const MESSAGE = 64 * 1024;
 const held = (c: Connection): number => c.reassembly.partialBytes + c.reassembly.unreadBytes;
 
 /** A message whose bytes say where they sit, so a misplaced piece shows. */
-const patterned = (length: number, seed: number): Uint8Array => Uint8Array.from({ length }, (_, k) => (k * 31 + seed) & 0xff);
+const patterned = (length: number, seed: number): Uint8Array => filledBytes(length, (k) => (k * 31 + seed) & 0xff, 256);
 
 describe('receive credit granted lazily', () => {
   it('an application that does not read holds at most the first grant a connection, however much its peer queues', () => {

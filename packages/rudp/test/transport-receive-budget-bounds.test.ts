@@ -13,7 +13,8 @@ import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
 import { DEFAULT_MAX_RECEIVE_BUFFER_BYTES, RECEIVE_FLOOR } from '../src/core/receive/receive-pool.js';
 import { INITIAL_GRANT } from '../src/core/credit.js';
-import { BUDGET, type Herd, SERVER, WINDOW, byteAt, creditTo, floodUnread, heldBytes, herd, runUntil } from './helpers/receive-budget-rig.js';
+import { BUDGET, type Herd, SERVER, WINDOW, BYTE_PERIOD, byteAt, creditTo, floodUnread, heldBytes, herd, runUntil } from './helpers/receive-budget-rig.js';
+import { filledBytes } from './helpers/filled-bytes.js';
 
 /**
  * Each peer sends one message as large as the server's credit lets it start (at most its window), and
@@ -22,7 +23,7 @@ import { BUDGET, type Herd, SERVER, WINDOW, byteAt, creditTo, floodUnread, heldB
 function beginHalfMessages(h: Herd): Uint8Array[] {
   return h.peers.map((p, i) => {
     expect(p.conn.state).toBe('established');
-    const m = Uint8Array.from({ length: Math.min(p.conn.maxMessageSize(), creditTo(h, p) - 256) }, (_, k) => byteAt(i, k));
+    const m = filledBytes(Math.min(p.conn.maxMessageSize(), creditTo(h, p) - 256), (k) => byteAt(i, k), BYTE_PERIOD);
     p.cutAfter = p.sent + m.length / 2;
     p.conn.send(m);
     h.sim.wake(p.address);
@@ -104,7 +105,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     runUntil(h, () => creditTo(h, second) === WINDOW, 5_000);
     expect(creditTo(h, second)).toBe(WINDOW);
     expect(h.server.stats().receiveBuffer.waiting).toBe(0);
-    const big = Uint8Array.from({ length: WINDOW - 256 }, (_, k) => byteAt(1, k));
+    const big = filledBytes(WINDOW - 256, (k) => byteAt(1, k), BYTE_PERIOD);
     second.conn.send(big);
     h.sim.wake(second.address);
     const conn = (): Connection | undefined => h.accepted.find((c) => c.localCid === second.conn.remoteCid);
@@ -213,7 +214,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     const most = 8 * 1024 * 1024 - 512 * 1024;
     expect(peer.conn.maxMessageSize()).toBe(most - 256);
     expect(() => peer.conn.send(new Uint8Array(16 * 1024 * 1024))).toThrow(RangeError);
-    const big = Uint8Array.from({ length: most - 256 }, (_, k) => byteAt(3, k));
+    const big = filledBytes(most - 256, (k) => byteAt(3, k), BYTE_PERIOD);
     peer.conn.send(big);
     h.sim.wake(peer.address);
     const conn = (): Connection => h.accepted.find((c) => c.localCid === peer.conn.remoteCid) as Connection;

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
 import { DEFAULT_MAX_RECEIVE_BUFFER_BYTES, RECEIVE_FLOOR } from '../src/core/receive/receive-pool.js';
 import { INITIAL_GRANT } from '../src/core/credit.js';
-import { byteAt, type Peer, herd, serverConnection, creditTo, holdBudgetIdle, runUntil } from './helpers/receive-budget-rig.js';
+import { BYTE_PERIOD, byteAt, type Peer, herd, serverConnection, creditTo, holdBudgetIdle, runUntil } from './helpers/receive-budget-rig.js';
+import { filledBytes } from './helpers/filled-bytes.js';
 
 describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
   it('under a budget, idle connections leave a newcomer its whole window: 60 idle default connections and a 128 MiB budget, the 61st is sent a 32 MiB message', () => {
@@ -21,7 +22,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     runUntil(h, () => late.conn.state === 'established', 2_000);
     expect(creditTo(h, late)).toBe(INITIAL_GRANT);
     expect(late.conn.maxMessageSize()).toBe(32 * 1024 * 1024 - 256);
-    const big = Uint8Array.from({ length: 32 * 1024 * 1024 - 256 }, (_, k) => byteAt(61, k));
+    const big = filledBytes(32 * 1024 * 1024 - 256, (k) => byteAt(61, k), BYTE_PERIOD);
     late.conn.send(big);
     h.sim.wake(late.address);
     const conn = (): Connection | undefined => h.accepted.find((c) => c.localCid === late.conn.remoteCid);
@@ -49,7 +50,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     runUntil(h, () => late.every((p) => p.conn.state === 'established'), 2_000);
     for (const p of late) expect(creditTo(h, p)).toBe(RECEIVE_FLOOR);
     const sent = late.map((p, i) => {
-      const m = Uint8Array.from({ length: 8 * 1024 * 1024 }, (_, k) => byteAt(40 + i, k));
+      const m = filledBytes(8 * 1024 * 1024, (k) => byteAt(40 + i, k), BYTE_PERIOD);
       p.conn.send(m);
       h.sim.wake(p.address);
       return m;
@@ -96,7 +97,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
 
     const late = h.addPeer('10.0.2.9:5000');
     runUntil(h, () => late.conn.state === 'established', 2_000);
-    const m = Uint8Array.from({ length: 3 * 1024 * 1024 }, (_, k) => byteAt(60, k));
+    const m = filledBytes(3 * 1024 * 1024, (k) => byteAt(60, k), BYTE_PERIOD);
     late.conn.send(m);
     h.sim.wake(late.address);
     const start = h.sim.now;
@@ -120,7 +121,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     runUntil(h, () => first.conn.state === 'established' && second.conn.state === 'established', 2_000);
     expect(creditTo(h, first)).toBe(INITIAL_GRANT);
     expect(creditTo(h, second)).toBe(INITIAL_GRANT);
-    const big = Uint8Array.from({ length: 1.5 * 1024 * 1024 }, (_, k) => byteAt(2, k));
+    const big = filledBytes(1.5 * 1024 * 1024, (k) => byteAt(2, k), BYTE_PERIOD);
     second.conn.send(big);
     h.sim.wake(second.address);
     runUntil(h, () => creditTo(h, second) > INITIAL_GRANT, 2_000);
@@ -150,12 +151,12 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     }
     for (const p of late) expect(creditTo(h, p)).toBe(RECEIVE_FLOOR);
     const [near, other] = late as [Peer, Peer];
-    const whole = Uint8Array.from({ length: near.conn.maxMessageSize() }, (_, k) => byteAt(70, k));
+    const whole = filledBytes(near.conn.maxMessageSize(), (k) => byteAt(70, k), BYTE_PERIOD);
     expect(whole.length).toBe(32 * 1024 * 1024 - 256);
     near.conn.send(whole);
     h.sim.wake(near.address);
     h.sim.runFor(500);
-    const m = Uint8Array.from({ length: 8 * 1024 * 1024 }, (_, k) => byteAt(71, k));
+    const m = filledBytes(8 * 1024 * 1024, (k) => byteAt(71, k), BYTE_PERIOD);
     other.conn.send(m);
     h.sim.wake(other.address);
     const conn = (p: Peer): Connection => serverConnection(h, p);

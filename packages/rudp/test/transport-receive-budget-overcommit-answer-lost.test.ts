@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
 import { PROTOCOL_VIOLATION } from '../src/core/connection/close.js';
-import { type Herd, type Peer, byteAt, herd, runUntil, serverConnection } from './helpers/receive-budget-rig.js';
+import { type Herd, type Peer, BYTE_PERIOD, byteAt, herd, runUntil, serverConnection } from './helpers/receive-budget-rig.js';
+import { filledBytes } from './helpers/filled-bytes.js';
 
 /**
  * Drops the server's datagrams to `peer` whose packet carried MAX_DATA, from the overcommit answer's
@@ -43,7 +44,7 @@ function rig(seed: number): { h: Herd; second: Peer; big: Uint8Array } {
   const first = h.addPeer();
   const second = h.addPeer();
   runUntil(h, () => first.conn.state === 'established' && second.conn.state === 'established', 2_000);
-  return { h, second, big: Uint8Array.from({ length: 1.5 * 1024 * 1024 }, (_, k) => byteAt(4, k)) };
+  return { h, second, big: filledBytes(1.5 * 1024 * 1024, (k) => byteAt(4, k), BYTE_PERIOD) };
 }
 
 describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {

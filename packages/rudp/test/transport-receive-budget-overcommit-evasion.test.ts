@@ -5,13 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
 import { PROTOCOL_VIOLATION } from '../src/core/connection/close.js';
-import { type Herd, type Peer, byteAt, herd, holdBudgetIdle, runUntil, serverConnection } from './helpers/receive-budget-rig.js';
+import { type Herd, type Peer, BYTE_PERIOD, byteAt, herd, holdBudgetIdle, runUntil, serverConnection } from './helpers/receive-budget-rig.js';
+import { filledBytes } from './helpers/filled-bytes.js';
 
 /** An honest newcomer sends a message of `size` (8 MiB), which needs the overcommit; runs until it arrives (120 s at most). Returns how long it took (`Infinity`: it never came). */
 function newcomerWaits(h: Herd, tick: () => void = () => undefined, size = 8 * 1024 * 1024): number {
   const late = h.addPeer('10.0.2.1:5000');
   runUntil(h, () => late.conn.state === 'established', 2_000);
-  const m = Uint8Array.from({ length: size }, (_, k) => byteAt(77, k));
+  const m = filledBytes(size, (k) => byteAt(77, k), BYTE_PERIOD);
   late.conn.send(m);
   h.sim.wake(late.address);
   const start = h.sim.now;

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
 import { DEFAULT_MAX_RECEIVE_BUFFER_BYTES, RECEIVE_FLOOR } from '../src/core/receive/receive-pool.js';
 import { PROTOCOL_VIOLATION } from '../src/core/connection/close.js';
-import { SERVER, byteAt, type Peer, herd, serverConnection, creditTo, holdBudgetIdle, runUntil } from './helpers/receive-budget-rig.js';
+import { SERVER, BYTE_PERIOD, byteAt, type Peer, herd, serverConnection, creditTo, holdBudgetIdle, runUntil } from './helpers/receive-budget-rig.js';
+import { filledBytes } from './helpers/filled-bytes.js';
 
 /**
  * As in transport-receive-budget-idle-holders.test.ts, 30 idle connections hold the default budget.
@@ -53,7 +54,7 @@ function trickleOvercommit(seed: number, everyMs: number, burst = 0): { readonly
   expect(received()).toBeLessThan(burst + 8 * 1024);
   const late = h.addPeer('10.0.2.1:5000');
   runUntil(h, () => late.conn.state === 'established', 2_000);
-  const m = Uint8Array.from({ length: 8 * 1024 * 1024 }, (_, k) => byteAt(96, k));
+  const m = filledBytes(8 * 1024 * 1024, (k) => byteAt(96, k), BYTE_PERIOD);
   late.conn.send(m);
   h.sim.wake(late.address);
   const start = h.sim.now;
@@ -94,7 +95,7 @@ function newcomerBehindHolders(seed: number, address: (i: number) => string, pat
   h.sim.runFor(500);
   const late = h.addPeer('10.0.2.1:5000');
   runUntil(h, () => late.conn.state === 'established', 2_000);
-  const m = Uint8Array.from({ length: 8 * 1024 * 1024 }, (_, k) => byteAt(pattern, k));
+  const m = filledBytes(8 * 1024 * 1024, (k) => byteAt(pattern, k), BYTE_PERIOD);
   late.conn.send(m);
   h.sim.wake(late.address);
   const start = h.sim.now;
@@ -126,7 +127,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
 
     const late = h.addPeer('10.0.2.1:5000');
     runUntil(h, () => late.conn.state === 'established', 2_000);
-    const m = Uint8Array.from({ length: 8 * 1024 * 1024 }, (_, k) => byteAt(50, k));
+    const m = filledBytes(8 * 1024 * 1024, (k) => byteAt(50, k), BYTE_PERIOD);
     late.conn.send(m);
     h.sim.wake(late.address);
     const start = h.sim.now;

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
 import type { LinkConfig } from '../src/testing/impairment.js';
-import { type Peer, SERVER, byteAt, herd, runUntil, serverConnection } from './helpers/receive-budget-rig.js';
+import { type Peer, SERVER, BYTE_PERIOD, byteAt, herd, runUntil, serverConnection } from './helpers/receive-budget-rig.js';
+import { filledBytes } from './helpers/filled-bytes.js';
 
 describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
   it('an honest peer whose path is down for 15 s right after its overcommit answer leaves is not closed: its time to begin counts from the answer acknowledged', () => {
@@ -19,7 +20,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     const first = h.addPeer();
     const second = h.addPeer();
     runUntil(h, () => first.conn.state === 'established' && second.conn.state === 'established', 2_000);
-    const big = Uint8Array.from({ length: 1.5 * 1024 * 1024 }, (_, k) => byteAt(3, k));
+    const big = filledBytes(1.5 * 1024 * 1024, (k) => byteAt(3, k), BYTE_PERIOD);
     second.conn.send(big);
     h.sim.wake(second.address);
     const conn = (): Connection => h.accepted.find((c) => c.localCid === second.conn.remoteCid) as Connection;
@@ -46,8 +47,8 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     const second = h.addPeer();
     h.sim.setLinks(SERVER, second.address, { delayMs: 100, bandwidthBps: 1_000_000, queueBytes: 1024 * 1024, loss: 0.1 });
     runUntil(h, () => first.conn.state === 'established' && second.conn.state === 'established', 5_000);
-    const sent = Array.from({ length: 9 }, (_, i) => Uint8Array.from({ length: 100_000 }, (_, k) => byteAt(80 + i, k)));
-    sent.push(Uint8Array.from({ length: 1.5 * 1024 * 1024 }, (_, k) => byteAt(90, k)));
+    const sent = Array.from({ length: 9 }, (_, i) => filledBytes(100_000, (k) => byteAt(80 + i, k), BYTE_PERIOD));
+    sent.push(filledBytes(1.5 * 1024 * 1024, (k) => byteAt(90, k), BYTE_PERIOD));
     for (const m of sent) second.conn.send(m);
     h.sim.wake(second.address);
     const conn = (): Connection => h.accepted.find((c) => c.localCid === second.conn.remoteCid) as Connection;
@@ -101,8 +102,8 @@ function honestSlowHolder(seed: number, link: LinkConfig, before: number, outage
   const [first, second] = [h.addPeer(), h.addPeer()];
   h.sim.setLinks(SERVER, second.address, link);
   runUntil(h, () => first.conn.state === 'established' && second.conn.state === 'established', 10_000);
-  const sent = Array.from({ length: before }, (_, i) => Uint8Array.from({ length: 100_000 }, (_, k) => byteAt(80 + i, k)));
-  sent.push(Uint8Array.from({ length: 1.5 * 1024 * 1024 }, (_, k) => byteAt(90, k)));
+  const sent = Array.from({ length: before }, (_, i) => filledBytes(100_000, (k) => byteAt(80 + i, k), BYTE_PERIOD));
+  sent.push(filledBytes(1.5 * 1024 * 1024, (k) => byteAt(90, k), BYTE_PERIOD));
   for (const m of sent) second.conn.send(m);
   h.sim.wake(second.address);
   const conn = (p: Peer): Connection => serverConnection(h, p);
@@ -112,7 +113,7 @@ function honestSlowHolder(seed: number, link: LinkConfig, before: number, outage
   const began = h.sim.now;
   const third = h.addPeer();
   runUntil(h, () => third.conn.state === 'established', 2_000);
-  const waiting = Uint8Array.from({ length: 2.3 * 1024 * 1024 }, (_, k) => byteAt(91, k));
+  const waiting = filledBytes(2.3 * 1024 * 1024, (k) => byteAt(91, k), BYTE_PERIOD);
   third.conn.send(waiting);
   h.sim.wake(third.address);
   let contended = false;

@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
 import { RECEIVE_FLOOR } from '../src/core/receive/receive-pool.js';
 import { INITIAL_GRANT } from '../src/core/credit.js';
-import { byteAt, type Peer, herd, heldBytes, floodUnread, serverConnection, creditTo, runUntil } from './helpers/receive-budget-rig.js';
+import { BYTE_PERIOD, byteAt, type Peer, herd, heldBytes, floodUnread, serverConnection, creditTo, runUntil } from './helpers/receive-budget-rig.js';
+import { filledBytes } from './helpers/filled-bytes.js';
 
 describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
   it("one address's greedy connections take no more than its share of the budget in first grants: a newcomer from another address gets its whole first grant", () => {
@@ -81,7 +82,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     const late = h.addPeer('10.0.2.1:5000');
     runUntil(h, () => late.conn.state === 'established', 2_000);
     expect(creditTo(h, late)).toBe(INITIAL_GRANT);
-    const big = Uint8Array.from({ length: 4 * 1024 * 1024 }, (_, k) => byteAt(5, k));
+    const big = filledBytes(4 * 1024 * 1024, (k) => byteAt(5, k), BYTE_PERIOD);
     late.conn.send(big);
     for (let k = 0; k < 100; k++) late.conn.send(new Uint8Array(2_000).fill(k));
     h.sim.wake(late.address);
@@ -134,7 +135,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     const peers = Array.from({ length: 6 }, (_, i) => h.addPeer(`10.0.9.9:${5000 + i}`));
     runUntil(h, () => peers.every((p) => p.conn.state === 'established') && h.accepted.length === 6, 3_000);
     const sent = peers.map((p, i) => {
-      const m = Uint8Array.from({ length: 3 * 1024 * 1024 }, (_, k) => byteAt(i, k));
+      const m = filledBytes(3 * 1024 * 1024, (k) => byteAt(i, k), BYTE_PERIOD);
       p.conn.send(m);
       h.sim.wake(p.address);
       return m;
@@ -158,7 +159,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     runUntil(h, () => a.conn.state === 'established' && b.conn.state === 'established' && h.accepted.length === 2, 3_000);
     const conn = (p: Peer): Connection => serverConnection(h, p);
     const sent = [a, b].map((p, i) => {
-      const m = Uint8Array.from({ length: 3 * 1024 * 1024 }, (_, k) => byteAt(i, k));
+      const m = filledBytes(3 * 1024 * 1024, (k) => byteAt(i, k), BYTE_PERIOD);
       p.conn.send(m);
       h.sim.wake(p.address);
       return m;

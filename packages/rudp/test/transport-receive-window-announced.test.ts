@@ -14,8 +14,9 @@ import { MAX_RECEIVE_WINDOW, parseFrames } from '../src/wire/frame.js';
 import { FrameType } from '../src/wire/frame-type.js';
 import { PacketType, PacketWriter, TRAILER_SIZE, parseHeader } from '../src/wire/packet.js';
 import { writeVarint, varintSize } from '../src/wire/varint.js';
-import { SERVER as HERD_SERVER, byteAt, creditTo, herd, runUntil, serverConnection } from './helpers/receive-budget-rig.js';
+import { SERVER as HERD_SERVER, BYTE_PERIOD, byteAt, creditTo, herd, runUntil, serverConnection } from './helpers/receive-budget-rig.js';
 import { CLIENT, SERVER, makePair, messagesOf, type Pair } from './helpers/pair.js';
+import { filledBytes } from './helpers/filled-bytes.js';
 
 const KiB = 1024;
 /** The forum server's windows: before login, and raised at login. */
@@ -39,7 +40,7 @@ describe('a raised window under a short receive budget', () => {
     // The budget gave the last raise (almost) nothing: without WINDOW its peer still saw the 8 KiB window.
     expect(creditTo(h, last)).toBeLessThan(SMALL + 4 * KiB);
     expect(last.conn.maxMessageSize()).toBe(RAISED - creditOf(0));
-    const request = Uint8Array.from({ length: LARGE_REQUEST }, (_, k) => byteAt(11, k));
+    const request = filledBytes(LARGE_REQUEST, (k) => byteAt(11, k), BYTE_PERIOD);
     // Before: RangeError, the message exceeds the 7,936 bytes the peer's window of 8,192 takes.
     last.conn.send(request);
     h.sim.wake(last.address);

@@ -18,6 +18,8 @@ export const BUDGET = 4 * 1024 * 1024;
 
 /** The byte at `offset` of client `i`'s message: a misplaced or foreign byte shows. */
 export const byteAt = (i: number, offset: number): number => (offset * 131 + i * 17 + 7) & 0xff;
+/** `byteAt(i, offset)` repeats every this many bytes of `offset` (256 × 131 is a multiple of 256): `filledBytes`'s period. */
+export const BYTE_PERIOD = 256;
 
 /** A client of the server, with a cut in what it sends. */
 export interface Peer {

@@ -120,6 +120,26 @@ describe('AckTracker.write: the ACK frame round trip', () => {
     expect(t.isDue(0)).toBe(true);
   });
 
+  it('property: for any room, the frame keeps the most of the newest ranges whose size (ackFrameSize) fits it, and -1 when none does', () => {
+    fc.assert(
+      fc.property(
+        // Numbers up to 2^31: ranges and gaps of 1-, 2-, 4- and 8-byte varints, up to the 32 ranges kept.
+        fc.uniqueArray(fc.oneof(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 0, max: 70_000 }), fc.integer({ min: 0, max: 2 ** 31 })), { minLength: 1, maxLength: 32 }),
+        fc.integer({ min: 0, max: 400 }),
+        (pns, room) => {
+          const all = toRanges(pns);
+          let most = 0;
+          while (most < all.length && ackFrameSize(all, 0, most + 1) <= room) most++;
+          const { largest, frame, bytes } = writeAndParse(tracker(pns), 0, room);
+          expect(largest).toBe(most === 0 ? -1 : (all[0] as PnRange).hi);
+          expect(frame?.ranges ?? []).toEqual(all.slice(0, most));
+          expect(bytes).toBe(ackFrameSize(all, 0, most));
+        },
+      ),
+      { seed: 5, numRuns: 500 },
+    );
+  });
+
   it('a written ACK clears what was owed, including the count towards ackEveryPackets', () => {
     const t = new AckTracker(CONFIG);
     t.record(0);

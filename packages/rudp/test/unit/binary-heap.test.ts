@@ -4,6 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { expectEqual, expectIs } from '../helpers/cheap-expect.js';
 import { BinaryHeap } from '../../src/core/binary-heap.js';
 
 describe('BinaryHeap', () => {
@@ -15,18 +16,18 @@ describe('BinaryHeap', () => {
         for (const op of ops) {
           if (op === null) {
             model.sort((a, b) => a - b);
-            expect(h.peek()).toBe(model[0]);
-            expect(h.pop()).toBe(model.shift());
+            expectIs(h.peek(), model[0]);
+            expectIs(h.pop(), model.shift());
           } else {
             h.push(op);
             model.push(op);
           }
-          expect(h.size).toBe(model.length);
+          expectIs(h.size, model.length);
         }
         const rest: number[] = [];
         for (let v = h.pop(); v !== undefined; v = h.pop()) rest.push(v);
-        expect(rest).toEqual(model.sort((a, b) => a - b));
-        expect(h.size).toBe(0);
+        expectEqual(rest, model.sort((a, b) => a - b));
+        expectIs(h.size, 0);
       }),
       { seed: 21, numRuns: 300 },
     );

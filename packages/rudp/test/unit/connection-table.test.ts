@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { expectIs } from '../helpers/cheap-expect.js';
 import { ConnectionTable } from '../../src/core/connection-table.js';
 import { createRandom, randomInt } from '../../src/testing/prng.js';
 
@@ -21,10 +22,10 @@ describe('ConnectionTable', () => {
           model.delete(id);
           break;
         default:
-          expect(table.get(id)).toBe(model.get(id));
-          expect(table.has(id)).toBe(model.has(id));
+          expectIs(table.get(id), model.get(id));
+          expectIs(table.has(id), model.has(id));
       }
-      expect(table.size).toBe(model.size);
+      expectIs(table.size, model.size);
     }
     expect([...table.values()].sort()).toEqual([...model.values()].sort());
   });

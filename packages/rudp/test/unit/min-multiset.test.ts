@@ -4,6 +4,7 @@
  * with many repeats, values leaving and coming back.
  */
 import { describe, expect, it } from 'vitest';
+import { expectIs } from '../helpers/cheap-expect.js';
 import { MinMultiset } from '../../src/core/min-multiset.js';
 import { createRandom, randomInt } from '../../src/testing/prng.js';
 
@@ -23,7 +24,7 @@ describe('MinMultiset', () => {
           members.push(v);
           set.add(v);
         }
-        expect(set.min()).toBe(members.length === 0 ? Number.POSITIVE_INFINITY : Math.min(...members));
+        expectIs(set.min(), members.length === 0 ? Number.POSITIVE_INFINITY : Math.min(...members));
       }
     }
   });

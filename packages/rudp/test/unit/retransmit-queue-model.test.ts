@@ -11,6 +11,7 @@
  * nothing acknowledged does not visit the whole queue.
  */
 import { describe, expect, it } from 'vitest';
+import { expectEqual, expectIs } from '../helpers/cheap-expect.js';
 import type { SentPacket } from '../../src/core/recovery/sent-packet.js';
 import { type ChunkRef, OutgoingMessage, chunkWireSize, writeChunk } from '../../src/core/send/outgoing-message.js';
 import { type RetransmitConfig, RetransmitQueue } from '../../src/core/send/retransmit-queue.js';
@@ -155,10 +156,10 @@ function runModel(seed: number, steps: number): void {
   let pn = 1;
   const check = (what: string): void => {
     const at = `seed ${seed}, ${what}`;
-    expect(q.length, at).toBe(model.queue.length);
-    expect(q.earliest(), at).toBe(model.earliest());
-    expect(q.hasResends(), at).toBe(model.hasResends());
-    expect(q.hasReady(now), at).toBe(model.hasReady(now));
+    expectIs(q.length, model.queue.length, () => at);
+    expectIs(q.earliest(), model.earliest(), () => at);
+    expectIs(q.hasResends(), model.hasResends(), () => at);
+    expectIs(q.hasReady(now), model.hasReady(now), () => at);
   };
   for (let step = 0; step < steps; step++) {
     const op = randomInt(rng, 0, 100);
@@ -188,7 +189,7 @@ function runModel(seed: number, steps: number): void {
       model.requeueLost(now, p, hold, copies, bursty);
     } else if (op < 45) {
       const inFlightPackets = [packet(pn, [pick(rng, sent), pick(rng, sent)]), packet(pn + 1, [pick(rng, sent)])];
-      expect(q.queueProbe(now, inFlightPackets)).toBe(model.queueProbe(now, inFlightPackets));
+      expectIs(q.queueProbe(now, inFlightPackets), model.queueProbe(now, inFlightPackets));
     } else if (op < 52) {
       const m = pick(rng, messages);
       if (m.chunkCount === 1) {
@@ -223,16 +224,16 @@ function runModel(seed: number, steps: number): void {
     } else {
       // A packet built as the connection builds it: prune at `now`, fill, new data maybe, tail copies, then the questions.
       pn++;
-      expect(q.pruneAndCheckReady(now), `seed ${seed} step ${step}: prune`).toBe(model.pruneAndCheckReady(now));
+      expectIs(q.pruneAndCheckReady(now), model.pruneAndCheckReady(now), () => `seed ${seed} step ${step}: prune`);
       const room = pick(rng, [0, 5, 12, 13, 14, 40, 60, 120, 400, 1200]);
       const w = writerWithRoom(room);
       const mw = writerWithRoom(room);
       const chunks: ChunkRef[] = [];
       const modelChunks: ChunkRef[] = [];
       const newDataFollows = randomChance(rng, 0.3);
-      expect(q.fill(now, w, chunks, newDataFollows), `seed ${seed} step ${step}: fill`).toBe(model.fill(now, mw, modelChunks, newDataFollows));
-      expect(described(chunks), `seed ${seed} step ${step}: chunks`).toEqual(described(modelChunks));
-      expect(w.buf.subarray(HEADER_SIZE, w.pos), `seed ${seed} step ${step}: bytes`).toEqual(mw.buf.subarray(HEADER_SIZE, mw.pos));
+      expectIs(q.fill(now, w, chunks, newDataFollows), model.fill(now, mw, modelChunks, newDataFollows), () => `seed ${seed} step ${step}: fill`);
+      expectEqual(described(chunks), described(modelChunks), () => `seed ${seed} step ${step}: chunks`);
+      expectEqual(w.buf.subarray(HEADER_SIZE, w.pos), mw.buf.subarray(HEADER_SIZE, mw.pos), () => `seed ${seed} step ${step}: bytes`);
       if (newDataFollows) {
         q.noteNewData(now);
         model.lastNewDataAt = now;

@@ -8,7 +8,7 @@
  * arrivals, with a PING now and then from a connection that only receives so
  * that it learns what the peer knows too (RFC 9000 §13.2.4).
  */
-import { type PnRange, ackFrameSize, writeAck } from '../../wire/ack-frame.js';
+import { type PnRange, ackFrameSize, ackRangesThatFit, writeAck } from '../../wire/ack-frame.js';
 import { type PacketWriter, type PnLength, expandPacketNumber } from '../../wire/packet.js';
 import { RangeSet } from './range-set.js';
 
@@ -249,8 +249,8 @@ export class AckTracker {
     let count = Math.min(1, ranges.length);
     while (count < ranges.length && ((ranges[count] as PnRange).hi > this.ackFloor || (this.lateLowest !== NO_PN && (ranges[count] as PnRange).hi >= this.lateLowest))) count++;
     const delay = Math.max(0, (now - this.largestReceivedTime) * 1000);
-    while (count > 1 && ackFrameSize(ranges, delay, count) > room) count--;
-    if (count === 0 || ackFrameSize(ranges, delay, count) > room) return -1;
+    count = ackRangesThatFit(ranges, delay, count, room);
+    if (count === 0) return -1;
     writeAck(w, ranges, delay, count);
     this.lastWrittenRanges = count;
     // A frame cut short by its room (an ACK in front of data) may not reach the late packets; one that

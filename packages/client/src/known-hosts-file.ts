@@ -72,6 +72,8 @@ export type ServerTrust = { readonly ok: boolean; readonly lines: readonly strin
 
 /** How long a first contact waits for another client's (held for milliseconds) before appending unlocked. */
 export const KNOWN_HOSTS_LOCK_WAIT_MS = 2000;
+/** How often a first contact tries again for a lock another client holds, ms. */
+export const KNOWN_HOSTS_LOCK_POLL_MS = 10;
 /** A lock file older than this is a client's killed while it held it: deleted. */
 export const KNOWN_HOSTS_LOCK_STALE_MS = 10_000;
 
@@ -112,7 +114,7 @@ const removeStaleLock = async (lock: string): Promise<void> => {
  * its release, or with why it could not be had within
  * {@link KNOWN_HOSTS_LOCK_WAIT_MS} (the caller then appends without it).
  */
-const lockKnownHosts = async (path: string): Promise<{ readonly release: () => Promise<void> } | { readonly problem: string }> => {
+const lockKnownHosts = async (path: string, pollMs: number): Promise<{ readonly release: () => Promise<void> } | { readonly problem: string }> => {
   const lock = `${path}.lock`;
   const deadline = performance.now() + KNOWN_HOSTS_LOCK_WAIT_MS;
   for (;;) {
@@ -124,7 +126,7 @@ const lockKnownHosts = async (path: string): Promise<{ readonly release: () => P
     }
     if (performance.now() >= deadline) return { problem: `${lock} stayed locked for ${KNOWN_HOSTS_LOCK_WAIT_MS / 1000} s (delete it if no forum-client is starting)` };
     if ((await ageOf(lock)) > KNOWN_HOSTS_LOCK_STALE_MS) await removeStaleLock(lock);
-    else await delay(10);
+    else await delay(pollMs);
   }
 };
 
@@ -133,9 +135,11 @@ const lockKnownHosts = async (path: string): Promise<{ readonly release: () => P
  * holds, and records it on first contact (directory 0700, file 0600). The
  * record is checked again and appended under `FILE.lock`, so clients meeting
  * the server at once write one line, and one that was offered another key
- * than the one just recorded is refused as a changed key.
+ * than the one just recorded is refused as a changed key. `lockPollMs`, for
+ * tests only: how often a client waiting for the lock tries again (a test of
+ * 100 rounds of 8 clients at once waited out 10 s of the default's polls).
  */
-export const trustServerKey = async (path: string, id: string, offered: Uint8Array): Promise<ServerTrust> => {
+export const trustServerKey = async (path: string, id: string, offered: Uint8Array, lockPollMs = KNOWN_HOSTS_LOCK_POLL_MS): Promise<ServerTrust> => {
   const { text, hosts } = await loadKnownHosts(path);
   const fp = (key: Uint8Array): string => fingerprint(nodeCryptoProvider, key);
   // Said every time: a damaged line may be this server's pin, which then reads as a first contact.
@@ -150,7 +154,7 @@ export const trustServerKey = async (path: string, id: string, offered: Uint8Arr
     lines.push(`Warning: could not record it in ${path}: ${e instanceof Error ? e.message : String(e)}`);
     return { ok: true, lines };
   }
-  const lock = await lockKnownHosts(path);
+  const lock = await lockKnownHosts(path, lockPollMs);
   if ('problem' in lock) lines.push(`Warning: ${lock.problem}`);
   try {
     // Read again under the lock: another client may have recorded this server since.

@@ -20,21 +20,22 @@ import { describe, expect, it } from 'vitest';
 import { openFileStore, withNameIdentity, type ForumStore, type UploadError } from '../src/index.js';
 import { intentRecords, lines, run, upload } from './helpers.js';
 
+/** The uploads of the thread removed where the other operation races RMV's unlinks: they are its margin. */
+const UPLOADS = 2_000;
 /**
- * Uploads of the thread RMV deletes. Enough that their names are many, not what makes RMV slow: each test
- * holds RMV at its first unlink until the other operation has answered (`openPaced`), so the outcome is a
- * lock step whatever the count, and the old code (RMV holding the namespace lock to its last unlink) fails
- * as surely with 200 as with 2,000, which cost 12 s of CPU in creating and unlinking 12,000 files.
+ * The uploads of the thread removed where RMV is held at its first unlink until the other operation answered (a lock
+ * step, `heldUntil`): the count is no margin there, and 2,000 files made and deleted cost each test 2.5 s, most of it
+ * the kernel's.
  */
-const UPLOADS = 200;
+const HELD_UPLOADS = 100;
 const fileName = (i: number): string => `f${String(i)}.bin`;
 
-/** A data directory holding thread `title` by alice with {@link UPLOADS} one-byte uploads, written by hand. */
-const directoryWithUploads = (title: string): string => {
+/** A data directory holding thread `title` by alice with `uploads` one-byte uploads, written by hand. */
+const directoryWithUploads = (title: string, uploads = UPLOADS): string => {
   const dir = mkdtempSync(join(tmpdir(), 'forum-rmv-namespace-'));
-  const uploadLines = Array.from({ length: UPLOADS }, (_, i) => `alice uploaded ${fileName(i)}\n`).join('');
+  const uploadLines = Array.from({ length: uploads }, (_, i) => `alice uploaded ${fileName(i)}\n`).join('');
   writeFileSync(join(dir, title), `alice\n${uploadLines}`);
-  for (let i = 0; i < UPLOADS; i++) writeFileSync(join(dir, `${title}-${fileName(i)}`), 'x');
+  for (let i = 0; i < uploads; i++) writeFileSync(join(dir, `${title}-${fileName(i)}`), 'x');
   return dir;
 };
 
@@ -67,7 +68,7 @@ describe('RMV of a thread with many uploads', () => {
     ['the file store', false],
     ['the file store in withNameIdentity (the server\'s)', true],
   ])("lets another title's CRT through while it deletes the upload files: %s", async (_, named) => {
-    const dir = directoryWithUploads('many');
+    const dir = directoryWithUploads('many', HELD_UPLOADS);
     let rmvDone = false;
     let crt: Promise<{ readonly reply: readonly string[]; readonly rmvDone: boolean; readonly left: number }> | undefined;
     const { s } = await openPaced(dir, () => {
@@ -90,7 +91,7 @@ describe('RMV of a thread with many uploads', () => {
     expect(seen?.reply).toEqual(['Thread other created']);
     // Answered while RMV was held before its first unlink: on the old code only after RMV's answer.
     expect(seen?.rmvDone).toBe(false);
-    expect(seen?.left).toBe(UPLOADS);
+    expect(seen?.left).toBe(HELD_UPLOADS);
     expect(readdirSync(dir).filter((n) => n.startsWith('many-'))).toEqual([]);
     expect(intentRecords(dir)).toEqual([]);
   });
@@ -149,7 +150,7 @@ describe('RMV of a thread with many uploads', () => {
   });
 
   it("through withNameIdentity, an upload commit to the thread RMV is deleting does not hold the index's lock while it waits: another title's CRT answers before RMV, the commit is refused as to a missing thread and leaves nothing", async () => {
-    const dir = directoryWithUploads('many');
+    const dir = directoryWithUploads('many', HELD_UPLOADS);
     let rmvDone = false;
     let committed: Promise<{ readonly result: E.Either<UploadError, void>; readonly rmvDone: boolean }> | undefined;
     let crt: Promise<{ readonly reply: readonly string[]; readonly rmvDone: boolean }> | undefined;

@@ -19,7 +19,7 @@ import { commandErrorText, outcomeUnknownText, timedOutText } from '../src/store
 import { lines, run } from './helpers.js';
 import { loopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
 import { freezePostgres } from './postgres-freeze.js';
-import { usePostgres } from './postgres-harness.js';
+import { usePostgres, type PostgresHarness } from './postgres-harness.js';
 import { frontendMessages } from './postgres-wire.js';
 import { holdAnswersAfter, partitionAfterCommit } from './answer-holding-proxies.js';
 import { until } from './poll-until.js';
@@ -51,8 +51,8 @@ const timed = async <A>(work: () => Promise<A>): Promise<{ readonly value: A; re
 /** `line` run as alice under the test's command deadline. */
 const command = (store: PostgresStore, line: string): Promise<readonly string[]> => withCommandDeadline(DEADLINE_MS, () => lines(run(store, 'alice', line)));
 
-/** A connection of its own to the database (a watcher, another server's session), closed after the file. */
-const ownConnection = (): postgres.Sql => {
+/** A connection of its own to `pg`'s database (a watcher, another server's session), closed after the file. */
+const ownConnection = (pg: PostgresHarness): postgres.Sql => {
   const sql = postgres(pg.url(), { max: 1, onnotice: () => undefined });
   pg.onClose(() => sql.end({ timeout: 1 }));
   return sql;
@@ -61,8 +61,8 @@ const ownConnection = (): postgres.Sql => {
 /** The schema `store` keeps its tables in. */
 const schemaOf = async (store: PostgresStore): Promise<string> => (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
 
-/** A store on `direct`'s schema that reaches the database through `proxy` (both closed after the file). */
-const storeBehind = async (direct: PostgresStore, proxy: LoopbackProxy, maxConnections = 2, options: PostgresStoreOptions = {}): Promise<PostgresStore> => {
+/** A store on `direct`'s schema that reaches `pg`'s database through `proxy` (both closed after the file). */
+const storeBehind = async (pg: PostgresHarness, direct: PostgresStore, proxy: LoopbackProxy, maxConnections = 2, options: PostgresStoreOptions = {}): Promise<PostgresStore> => {
   pg.onClose(() => proxy.close());
   return pg.openPeerVia(proxy.url, await schemaOf(direct), { timeouts: TIMEOUTS, maxConnections, ...options });
 };
@@ -124,147 +124,163 @@ const cutExisting = async (url: string): Promise<LoopbackProxy & { cut(): void }
 };
 
 describe('PostgreSQL: a command at a database that goes silent', () => {
-  it(
-    "a MSG waiting at the database when it hangs (SIGSTOP) is answered just past its deadline with the timeout's line, as is an RDT sent to the hung database; " +
-      'after it resumes the MSG is not in the thread, and the same store serves again',
-    async () => {
-      const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 2 });
-      const schema = await schemaOf(store);
-      expect(await lines(run(store, 'alice', 'CRT t'))).toEqual(['Thread t created']);
-      // Another server's transaction holds the thread's row: the MSG's first statement waits for it, at the database.
-      const holder = await ownConnection().reserve();
-      await holder`BEGIN`;
-      await holder.unsafe(`SELECT 1 FROM ${schema}.threads WHERE title = 't' FOR UPDATE`);
-      const watcher = ownConnection();
-      const msg = timed(() => command(store, 'MSG t hello'));
-      await until(async () => (await watcher`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)[0]?.n === 1);
-      freezePostgres(pg.url(), true);
-      // Continued after SILENT_MS whatever happens: a test failing on the old code still ends.
-      const thaw = setTimeout(() => freezePostgres(pg.url(), false), SILENT_MS);
-      try {
-        const rdt = timed(() => command(store, 'RDT t'));
-        const [posted, read] = await Promise.all([msg, rdt]);
-        // Before: both answered only as the database resumed (SILENT_MS), past forum-client's wait.
-        expect(posted.value).toEqual([timedOutText('command')]);
-        expect(read.value).toEqual([timedOutText('command')]);
-        expect(posted.ms).toBeGreaterThanOrEqual(DEADLINE_MS - 5);
-        expect(posted.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
-        expect(read.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
-        // Their connections were closed: two commands more, each on a connection the pool opens again, to the
-        // hung database, which answers nothing: given up at their deadline while the connections wait.
-        const more = await timed(() => Promise.all([command(store, 'RDT t'), command(store, 'LST')]));
-        expect(more.value).toEqual([[timedOutText('command')], [timedOutText('command')]]);
-        expect(more.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
-      } finally {
-        clearTimeout(thaw);
-        freezePostgres(pg.url(), false);
-      }
-      await holder`ROLLBACK`;
-      holder.release();
-      // Answered "try again": it must not be stored when the database comes back (its connection was closed
-      // before its INSERT was written, so it rolled back).
-      const back = await timed(() => command(store, 'RDT t'));
-      expect(back.value).toEqual(['Thread t is empty']);
-      // The same pool, not restarted: served again within a second or so of the database's return.
-      expect(back.ms).toBeLessThan(2_000);
-      expect(await command(store, 'MSG t after')).toEqual(['Message posted to t thread']);
-      expect(await command(store, 'RDT t')).toEqual(['1 alice: after']);
-      // Nothing of the abandoned MSG is left at the database holding the thread.
-      await until(async () => (await watcher`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'`)[0]?.n === 0);
-    },
-    30_000,
-  );
+  // First, side by side: the tests that stop PostgreSQL (SIGSTOP), each on a cluster of its own (one after the other on
+  // the file's, they took 10 s of its 14); then the others. Not all at once: beside a loaded machine's other files, a
+  // store's first command (a CRT under the 1.5 s deadline) timed out once.
+  describe('stopped (SIGSTOP)', () => {
+    describe.concurrent('on a PostgreSQL of its own', () => {
+      const pg = usePostgres({ migrated: 1 });
+      it(
+        "a MSG waiting at the database when it hangs (SIGSTOP) is answered just past its deadline with the timeout's line, as is an RDT sent to the hung database; " +
+          'after it resumes the MSG is not in the thread, and the same store serves again',
+        async () => {
+          const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 2 });
+          const schema = await schemaOf(store);
+          expect(await lines(run(store, 'alice', 'CRT t'))).toEqual(['Thread t created']);
+          // Another server's transaction holds the thread's row: the MSG's first statement waits for it, at the database.
+          const holder = await ownConnection(pg).reserve();
+          await holder`BEGIN`;
+          await holder.unsafe(`SELECT 1 FROM ${schema}.threads WHERE title = 't' FOR UPDATE`);
+          const watcher = ownConnection(pg);
+          const msg = timed(() => command(store, 'MSG t hello'));
+          await until(async () => (await watcher`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)[0]?.n === 1);
+          freezePostgres(pg.url(), true);
+          // Continued after SILENT_MS whatever happens: a test failing on the old code still ends.
+          const thaw = setTimeout(() => freezePostgres(pg.url(), false), SILENT_MS);
+          try {
+            const rdt = timed(() => command(store, 'RDT t'));
+            const [posted, read] = await Promise.all([msg, rdt]);
+            // Before: both answered only as the database resumed (SILENT_MS), past forum-client's wait.
+            expect(posted.value).toEqual([timedOutText('command')]);
+            expect(read.value).toEqual([timedOutText('command')]);
+            expect(posted.ms).toBeGreaterThanOrEqual(DEADLINE_MS - 5);
+            expect(posted.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+            expect(read.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+            // Their connections were closed: two commands more, each on a connection the pool opens again, to the
+            // hung database, which answers nothing: given up at their deadline while the connections wait.
+            const more = await timed(() => Promise.all([command(store, 'RDT t'), command(store, 'LST')]));
+            expect(more.value).toEqual([[timedOutText('command')], [timedOutText('command')]]);
+            expect(more.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+          } finally {
+            clearTimeout(thaw);
+            freezePostgres(pg.url(), false);
+          }
+          await holder`ROLLBACK`;
+          holder.release();
+          // Answered "try again": it must not be stored when the database comes back (its connection was closed
+          // before its INSERT was written, so it rolled back).
+          const back = await timed(() => command(store, 'RDT t'));
+          expect(back.value).toEqual(['Thread t is empty']);
+          // The same pool, not restarted: served again within a second or so of the database's return.
+          expect(back.ms).toBeLessThan(2_000);
+          expect(await command(store, 'MSG t after')).toEqual(['Message posted to t thread']);
+          expect(await command(store, 'RDT t')).toEqual(['1 alice: after']);
+          // Nothing of the abandoned MSG is left at the database holding the thread.
+          await until(async () => (await watcher`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'`)[0]?.n === 0);
+        },
+        30_000,
+      );
+    });
 
-  it(
-    "a login whose password check is at the database when it hangs is answered just past its deadline, not once its throttle's settlement (outside the deadline) gets an answer",
-    async () => {
-      const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 3 });
-      const schema = await schemaOf(store);
-      await store.createAccount({ username: 'ann', password: 'right' })();
-      const policy = accountPolicy({ counts: createPostgresThrottleCounts(store.sql) });
-      const verify = (): Promise<unknown> => policy.verify(store, 'ann', 'right', { peerAddress: '192.0.2.1:4000', now: Date.now() })();
-      // Another server's transaction holds the accounts table: the password check's read waits for it, at the database.
-      const holder = await ownConnection().reserve();
-      await holder`BEGIN`;
-      await holder.unsafe(`LOCK TABLE ${schema}.accounts IN ACCESS EXCLUSIVE MODE`);
-      const watcher = ownConnection();
-      const login = timed(() => withCommandDeadline(DEADLINE_MS, verify));
-      await until(async () => (await watcher`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)[0]?.n === 1);
-      freezePostgres(pg.url(), true);
-      const thaw = setTimeout(() => freezePostgres(pg.url(), false), SILENT_MS);
-      try {
-        const answered = await login;
-        expect(answered.value).toMatchObject(E.left({ kind: 'io', timedOut: true }));
-        // Before: the check given up at 2.0 s, then the slot's settlement waited for the database (SILENT_MS).
-        expect(answered.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
-      } finally {
-        clearTimeout(thaw);
-        freezePostgres(pg.url(), false);
-      }
-      await holder`ROLLBACK`;
-      holder.release();
-      expect(await withCommandDeadline(DEADLINE_MS, verify)).toEqual(E.right('ok'));
-    },
-    30_000,
-  );
+    describe.concurrent('on a PostgreSQL of its own', () => {
+      const pg = usePostgres({ migrated: 1 });
+      it(
+        "a login whose password check is at the database when it hangs is answered just past its deadline, not once its throttle's settlement (outside the deadline) gets an answer",
+        async () => {
+          const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 3 });
+          const schema = await schemaOf(store);
+          await store.createAccount({ username: 'ann', password: 'right' })();
+          const policy = accountPolicy({ counts: createPostgresThrottleCounts(store.sql) });
+          const verify = (): Promise<unknown> => policy.verify(store, 'ann', 'right', { peerAddress: '192.0.2.1:4000', now: Date.now() })();
+          // Another server's transaction holds the accounts table: the password check's read waits for it, at the database.
+          const holder = await ownConnection(pg).reserve();
+          await holder`BEGIN`;
+          await holder.unsafe(`LOCK TABLE ${schema}.accounts IN ACCESS EXCLUSIVE MODE`);
+          const watcher = ownConnection(pg);
+          const login = timed(() => withCommandDeadline(DEADLINE_MS, verify));
+          await until(async () => (await watcher`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)[0]?.n === 1);
+          freezePostgres(pg.url(), true);
+          const thaw = setTimeout(() => freezePostgres(pg.url(), false), SILENT_MS);
+          try {
+            const answered = await login;
+            expect(answered.value).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+            // Before: the check given up at 2.0 s, then the slot's settlement waited for the database (SILENT_MS).
+            expect(answered.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+          } finally {
+            clearTimeout(thaw);
+            freezePostgres(pg.url(), false);
+          }
+          await holder`ROLLBACK`;
+          holder.release();
+          expect(await withCommandDeadline(DEADLINE_MS, verify)).toEqual(E.right('ok'));
+        },
+        30_000,
+      );
+    });
 
-  it(
-    "an upload begun at a hung database when the sweep of stale uploads is due (it runs outside the deadline) is answered just past the deadline, not when the database resumes",
-    async () => {
-      // The sweep runs as every upload begins.
-      const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 3, staleSweepEveryMs: 0 });
-      expect(await command(store, 'CRT u')).toEqual(['Thread u created']);
-      freezePostgres(pg.url(), true);
-      const thaw = setTimeout(() => freezePostgres(pg.url(), false), SILENT_MS);
-      try {
-        const begun = await timed(() => withCommandDeadline(DEADLINE_MS, () => store.beginUpload('u', 'f.txt', 'alice')()));
-        expect(begun.value).toMatchObject(E.left({ kind: 'io', timedOut: true }));
-        // Before: the sweep's statement, held to no deadline, waited for the database (SILENT_MS).
-        expect(begun.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
-      } finally {
-        clearTimeout(thaw);
-        freezePostgres(pg.url(), false);
-      }
-      const again = await withCommandDeadline(DEADLINE_MS, () => store.beginUpload('u', 'g.txt', 'alice')());
-      if (E.isLeft(again)) throw new Error(`not begun after the resume: ${JSON.stringify(again.left)}`);
-      again.right.stream.destroy();
-      await again.right.commit();
-    },
-    30_000,
-  );
+    describe.concurrent('on a PostgreSQL of its own', () => {
+      const pg = usePostgres({ migrated: 1 });
+      it(
+        "an upload begun at a hung database when the sweep of stale uploads is due (it runs outside the deadline) is answered just past the deadline, not when the database resumes",
+        async () => {
+          // The sweep runs as every upload begins.
+          const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 3, staleSweepEveryMs: 0 });
+          expect(await command(store, 'CRT u')).toEqual(['Thread u created']);
+          freezePostgres(pg.url(), true);
+          const thaw = setTimeout(() => freezePostgres(pg.url(), false), SILENT_MS);
+          try {
+            const begun = await timed(() => withCommandDeadline(DEADLINE_MS, () => store.beginUpload('u', 'f.txt', 'alice')()));
+            expect(begun.value).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+            // Before: the sweep's statement, held to no deadline, waited for the database (SILENT_MS).
+            expect(begun.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+          } finally {
+            clearTimeout(thaw);
+            freezePostgres(pg.url(), false);
+          }
+          const again = await withCommandDeadline(DEADLINE_MS, () => store.beginUpload('u', 'g.txt', 'alice')());
+          if (E.isLeft(again)) throw new Error(`not begun after the resume: ${JSON.stringify(again.left)}`);
+          again.right.stream.destroy();
+          await again.right.commit();
+        },
+        30_000,
+      );
+    });
 
-  it(
-    "closing a store whose sweep of deleted uploads' chunks is at a database gone silent ends, not when the database answers",
-    async () => {
-      const store = await pg.openStore({ timeouts: TIMEOUTS, closeTimeoutMs: POOL_END_MS });
-      // The pass the store kicked as it opened is over: the next one meets the hung database.
-      await store.sweepDoomedUploads();
-      freezePostgres(pg.url(), true);
-      const thaw = setTimeout(() => freezePostgres(pg.url(), false), SILENT_MS);
-      try {
-        const sweeping = store.sweepDoomedUploads().catch(() => 0);
-        const closed = await Promise.race([timed(() => store.close()), sleep(SILENT_MS - 500).then(() => 'still waiting' as const)]);
-        // Before: 'still waiting' (the close awaited the pass, whose statement runs outside any deadline).
-        expect(closed).not.toBe('still waiting');
-        if (closed !== 'still waiting') expect(closed.ms).toBeLessThan(ABANDON_AFTER_MS + POOL_END_MS + SLACK_MS);
-        await sweeping;
-      } finally {
-        clearTimeout(thaw);
-        freezePostgres(pg.url(), false);
-      }
-    },
-    30_000,
-  );
+    describe.concurrent('on a PostgreSQL of its own', () => {
+      const pg = usePostgres({ migrated: 1 });
+      it(
+        "closing a store whose sweep of deleted uploads' chunks is at a database gone silent ends, not when the database answers",
+        async () => {
+          const store = await pg.openStore({ timeouts: TIMEOUTS, closeTimeoutMs: POOL_END_MS });
+          // The pass the store kicked as it opened is over: the next one meets the hung database.
+          await store.sweepDoomedUploads();
+          freezePostgres(pg.url(), true);
+          const thaw = setTimeout(() => freezePostgres(pg.url(), false), SILENT_MS);
+          try {
+            const sweeping = store.sweepDoomedUploads().catch(() => 0);
+            const closed = await Promise.race([timed(() => store.close()), sleep(SILENT_MS - 500).then(() => 'still waiting' as const)]);
+            // Before: 'still waiting' (the close awaited the pass, whose statement runs outside any deadline).
+            expect(closed).not.toBe('still waiting');
+            if (closed !== 'still waiting') expect(closed.ms).toBeLessThan(ABANDON_AFTER_MS + POOL_END_MS + SLACK_MS);
+            await sweeping;
+          } finally {
+            clearTimeout(thaw);
+            freezePostgres(pg.url(), false);
+          }
+        },
+        30_000,
+      );
+    });
+  });
 
-  // The tests that stop PostgreSQL (SIGSTOP) one after the other; then the others side by side (it.concurrent):
-  // each of those has stores, proxies and a schema of its own, and spends its time waiting out a deadline.
+  // Side by side (it.concurrent): each has stores, proxies and a schema of its own, and spends its time waiting out a deadline.
   it.concurrent(
     'a MSG whose COMMIT reached the database before a partition held its answer is answered "may or may not be stored" just past its deadline, ' +
       'never a failure (it committed); the store serves again as the partition heals',
     async () => {
       const direct = await pg.openStore({ timeouts: TIMEOUTS });
       const proxy = await partitionAfterCommit(pg.url());
-      const store = await storeBehind(direct, proxy);
+      const store = await storeBehind(pg, direct, proxy);
       expect(await command(store, 'CRT c')).toEqual(['Thread c created']);
       proxy.arm('INSERT INTO entries');
       const heal = setTimeout(() => proxy.heal(), SILENT_MS);
@@ -293,7 +309,7 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
     async () => {
       const direct = await pg.openStore({ timeouts: TIMEOUTS });
       const proxy = await partitionAfterCommit(pg.url());
-      const store = await storeBehind(direct, proxy);
+      const store = await storeBehind(pg, direct, proxy);
       proxy.arm('INSERT INTO accounts');
       const heal = setTimeout(() => proxy.heal(), SILENT_MS);
       try {
@@ -316,7 +332,7 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
       const direct = await pg.openStore({ timeouts: TIMEOUTS });
       const proxy = await holdAnswersAfter(pg.url());
       // The sweep of stale uploads runs as every upload begins.
-      const store = await storeBehind(direct, proxy, 2, { staleSweepEveryMs: 0 });
+      const store = await storeBehind(pg, direct, proxy, 2, { staleSweepEveryMs: 0 });
       expect(await command(store, 'CRT v')).toEqual(['Thread v created']);
       // A dead server's half upload (its lease lapsed): the sweep deletes it and asks for its chunks' deletion now.
       await direct.sql`INSERT INTO uploads (thread, filename, uploader, lease_expires_at) VALUES ('v', 'old.txt', 'bob', now() - interval '1 minute')`;
@@ -340,7 +356,7 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
     async () => {
       const direct = await pg.openStore({ timeouts: TIMEOUTS });
       const proxy = await slowAnswers(pg.url());
-      const store = await storeBehind(direct, proxy);
+      const store = await storeBehind(pg, direct, proxy);
       expect(await command(store, 'CRT s')).toEqual(['Thread s created']);
       // The line's insert answered just past the deadline (the cancel finds it done): the body returns, too late to commit.
       proxy.arm('INSERT INTO entries', DEADLINE_MS + 150);
@@ -359,7 +375,7 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
     async () => {
       const direct = await pg.openStore({ timeouts: TIMEOUTS });
       const proxy = await holdAnswersAfter(pg.url());
-      const store = await storeBehind(direct, proxy);
+      const store = await storeBehind(pg, direct, proxy);
       const leaseMs = 600;
       const registry = createPostgresSessionRegistry(store.sql, { serverId: 'silent', leaseMs });
       pg.onClose(() => registry.close());
@@ -387,7 +403,7 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
     async () => {
       const direct = await pg.openStore({ timeouts: TIMEOUTS });
       const proxy = await holdAnswersAfter(pg.url());
-      const store = await storeBehind(direct, proxy);
+      const store = await storeBehind(pg, direct, proxy);
       const errors: string[] = [];
       const registry = createPostgresSessionRegistry(store.sql, { serverId: 'cut', leaseMs: 15_000, onError: (m) => errors.push(m) });
       pg.onClose(() => registry.close());
@@ -420,7 +436,7 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
       const writer = begun.right;
       await new Promise<void>((resolve, reject) => writer.stream.write(Buffer.from('the bytes'), (e) => (e ? reject(e) : resolve())));
       // Another server's transaction holds the thread's row: the commit's first statement waits for it until the deadline cancels it.
-      const holder = await ownConnection().reserve();
+      const holder = await ownConnection(pg).reserve();
       await holder`BEGIN`;
       await holder.unsafe(`SELECT 1 FROM ${schema}.threads WHERE title = 'w' FOR UPDATE`);
       try {
@@ -443,7 +459,7 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
     async () => {
       const direct = await pg.openStore({ timeouts: TIMEOUTS });
       const proxy = await cutExisting(pg.url());
-      const store = await storeBehind(direct, proxy, 1);
+      const store = await storeBehind(pg, direct, proxy, 1);
       expect(await command(store, 'CRT b')).toEqual(['Thread b created']);
       proxy.cut();
       const posted = await timed(() => command(store, 'MSG b lost'));

@@ -13,10 +13,10 @@
  * the CRT's few writes failed on a loaded machine).
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { openFileStore, withNameIdentity, type ForumStore, type UploadError } from '../src/index.js';
 import { intentRecords, lines, run, upload } from './helpers.js';
 
@@ -33,6 +33,8 @@ const fileName = (i: number): string => `f${String(i)}.bin`;
 /** A data directory holding thread `title` by alice with `uploads` one-byte uploads, written by hand. */
 const directoryWithUploads = (title: string, uploads = UPLOADS): string => {
   const dir = mkdtempSync(join(tmpdir(), 'forum-rmv-namespace-'));
+  // Made in a test, removed at its end: 2,000 files a directory were left behind every run.
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   const uploadLines = Array.from({ length: uploads }, (_, i) => `alice uploaded ${fileName(i)}\n`).join('');
   writeFileSync(join(dir, title), `alice\n${uploadLines}`);
   for (let i = 0; i < uploads; i++) writeFileSync(join(dir, `${title}-${fileName(i)}`), 'x');

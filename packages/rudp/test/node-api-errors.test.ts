@@ -376,6 +376,18 @@ describe('connect: host names and Node-style errors', () => {
     expect(s.connections.size).toBe(0);
   });
 
+  it('a signal aborted in the tick connect() is called in (an IP address: no lookup to abort) rejects it, no connection is made', async () => {
+    // Missed before: the literal's answer came a microtask later, the abort listener was added after the abort, and
+    // the handshake went on (a live server: connect resolved; a silent one: ETIMEDOUT after handshakeTimeoutMs).
+    const s = await server();
+    const ac = new AbortController();
+    const p = connect({ port: s.address().port, signal: ac.signal });
+    ac.abort('changed my mind');
+    expect(await rejection(p)).toMatchObject({ code: 'ABORT_ERR', cause: 'changed my mind' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(s.connections.size).toBe(0);
+  });
+
   it.skipIf(!canCountSockets)('aborting during the handshake rejects at once and frees the socket', async () => {
     const { port } = await silentPort();
     const ac = new AbortController();

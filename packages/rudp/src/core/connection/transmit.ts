@@ -56,7 +56,12 @@ export function nextDatagram(c: Connection, now: number, scratch: DatagramScratc
       }
       return pollData(c, now, scratch);
     case 'draining':
-      return amplificationBlocked(c) ? undefined : pollCloseFrame(c, now, scratch);
+      if (amplificationBlocked(c)) return undefined;
+      // Closed before its ACCEPT left (a server application that destroys a connection in its 'connection'
+      // handler): the ACCEPT goes first, once, so the client can open the CLOSE after it and learn why,
+      // instead of timing out its handshake (attack round 31).
+      if (c.stat.packetsSent === 0 && c.serverHandshake?.acceptPending(now) === true) return account(c, c.serverHandshake.pollAccept(now, scratch.full, c.remoteCid, true).slice());
+      return pollCloseFrame(c, now, scratch);
     default:
       return undefined;
   }

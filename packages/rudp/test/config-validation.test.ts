@@ -51,6 +51,9 @@ describe('configuration is validated when an endpoint or connection is created',
   it('names the field and the expected type for a value of the wrong type', () => {
     expect(() => endpoint({ mtu: '1200' })).toThrow(new TypeError(`rudp: option 'mtu' must be an integer from ${MIN_MTU} to 1200 (got the string "1200")`));
     expect(() => endpoint({ congestion: 5 })).toThrow(/'congestion' must be a function/);
+    // A factory whose product is no controller: refused here, not found out by each connection's first packet (a throw out of the poll).
+    expect(() => endpoint({ congestion: () => null })).toThrow(new TypeError(`rudp: option 'congestion' must return a CongestionController (got null, without a method 'window')`));
+    expect(() => endpoint({ congestion: () => ({ name: 'half', window: () => 1e6 }) })).toThrow(/must return a CongestionController .*without a method 'pacingRate'/);
     expect(() => endpoint({ redundancy: null })).toThrow(/'redundancy' must be an object \(got null\)/);
     expect(() => new Endpoint({} as EndpointConfig)).toThrow(/'random' must be a function/);
     expect(() => endpoint({ acceptIncoming: 'yes' })).toThrow(/'acceptIncoming' must be a boolean/);

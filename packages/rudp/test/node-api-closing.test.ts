@@ -238,3 +238,20 @@ describe("server.close() and its connections' listeners", () => {
     await clientsClosed;
   });
 });
+
+describe("a server that ends a connection in its 'connection' handler", () => {
+  it('the client learns why at once (the ACCEPT goes before the CLOSE), not ETIMEDOUT after handshakeTimeoutMs', async () => {
+    // An application's ban list: before, the CLOSE left first, sealed with keys the client gets from the ACCEPT,
+    // which never left: the client heard nothing it could open and timed out after 5 s, without the reason.
+    const s = await server();
+    s.on('connection', (c) => c.destroy('banned'));
+    const started = Date.now();
+    const conn = await connect({ port: s.address().port, handshakeTimeoutMs: 5_000 });
+    opened.push({ close: async () => conn.destroy() });
+    if (!conn.closed) await once(conn, 'close');
+    expect(Date.now() - started).toBeLessThan(2_000);
+    const e = await rejection(conn.send('anyone?'));
+    expect(e).toMatchObject({ code: 'ECONNRESET', reason: { kind: 'peer', code: 1, message: 'banned' } });
+    expect(s.connections.size).toBe(0);
+  });
+});

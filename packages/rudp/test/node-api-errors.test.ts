@@ -168,6 +168,21 @@ describe('connect: host names and Node-style errors', () => {
     await conn.close();
   });
 
+  it('a link-local address whose zone names no interface: connect rejects (EINVAL, syscall connect), no send throws out of the pump', async () => {
+    // node:dgram reports this failed connect to its callback: taken for success, the first send threw ERR_SOCKET_BAD_PORT, uncaught.
+    const escaped: unknown[] = [];
+    const onError = (e: unknown): void => void escaped.push(e);
+    process.on('uncaughtException', onError);
+    try {
+      const e = await rejection(connect({ host: 'fe80::1%nonexistent0', port: 4000, handshakeTimeoutMs: 1_000 }));
+      expect({ code: e.code, syscall: e.syscall }).toEqual({ code: 'EINVAL', syscall: 'connect' });
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      process.off('uncaughtException', onError);
+    }
+    expect(escaped).toEqual([]);
+  });
+
   it('fails with ECONNREFUSED at once when the port is closed (no wait for the handshake timeout)', async () => {
     const port = await closedPort();
     const t0 = performance.now();
@@ -358,6 +373,18 @@ describe('connect: host names and Node-style errors', () => {
     const s = await server();
     const e = await rejection(connect({ port: s.address().port, signal: AbortSignal.abort('no') }));
     expect(e).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', cause: 'no' });
+    expect(s.connections.size).toBe(0);
+  });
+
+  it('a signal aborted in the tick connect() is called in (an IP address: no lookup to abort) rejects it, no connection is made', async () => {
+    // Missed before: the literal's answer came a microtask later, the abort listener was added after the abort, and
+    // the handshake went on (a live server: connect resolved; a silent one: ETIMEDOUT after handshakeTimeoutMs).
+    const s = await server();
+    const ac = new AbortController();
+    const p = connect({ port: s.address().port, signal: ac.signal });
+    ac.abort('changed my mind');
+    expect(await rejection(p)).toMatchObject({ code: 'ABORT_ERR', cause: 'changed my mind' });
+    await new Promise((r) => setTimeout(r, 50));
     expect(s.connections.size).toBe(0);
   });
 

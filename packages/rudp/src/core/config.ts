@@ -227,6 +227,7 @@ export function validateConnectionOptions(options: object, extraKeys: readonly s
   if (o['congestion'] !== undefined && typeof o['congestion'] !== 'function') {
     throw new TypeError(`rudp: option 'congestion' must be a function (mtu) => CongestionController (got ${describeValue(o['congestion'])})`);
   }
+  if (o['congestion'] !== undefined) checkControllerFactory(o['congestion'] as CongestionControllerFactory, (o['mtu'] as number | undefined) ?? DEFAULT_CONNECTION_CONFIG.mtu);
   const r = o['redundancy'];
   if (r !== undefined) {
     if (typeof r !== 'object' || r === null) throw new TypeError(`rudp: option 'redundancy' must be an object (got ${describeValue(r)})`);
@@ -244,4 +245,18 @@ export function describeValue(value: unknown): string {
   if (value === null || value === undefined) return String(value);
   if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
   return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
+}
+
+/** What a `CongestionController` must have: each is called on every packet, ACK or loss. */
+const CONTROLLER_METHODS: readonly string[] = ['window', 'pacingRate', 'onPacketSent', 'onAck', 'onLoss', 'onSpuriousLoss'];
+
+/**
+ * Makes one controller with `factory` and throws a `TypeError` unless it has every method: a factory
+ * returning something else (null, a class instead of an instance) used to be found out on a connection's
+ * first packet, as an exception thrown out of the endpoint's poll, per connection (attack round 31).
+ */
+function checkControllerFactory(factory: CongestionControllerFactory, mtu: number): void {
+  const cc: unknown = factory(mtu);
+  const missing = typeof cc === 'object' && cc !== null ? CONTROLLER_METHODS.find((m) => typeof (cc as Record<string, unknown>)[m] !== 'function') : 'window';
+  if (missing !== undefined) throw new TypeError(`rudp: option 'congestion' must return a CongestionController (got ${describeValue(cc)}, without a method '${missing}')`);
 }

@@ -65,6 +65,7 @@ import { PathMtu } from './send/path-mtu.js';
 import { type ConnectionCounters, type ConnectionStats, connectionStats, newCounters } from './connection-stats.js';
 import { RetransmitQueue } from './send/retransmit-queue.js';
 import { SendQueue } from './send/send-queue.js';
+import { DetachedBytesError } from './send/outgoing-message.js';
 import { type DeliveryOptions, checkDelivery } from './send/delivery-options.js';
 import type { ConnectionSecurity } from './security.js';
 import { applyAccept } from './connection/accept.js';
@@ -590,7 +591,16 @@ export class Connection {
   /** The next datagram to send, if any; it goes to `destination` (`remote`, or while a path validation runs its candidate). */
   pollTransmit(now: number, scratch: DatagramScratch): Uint8Array | undefined {
     this.destination = this.sendAddress;
-    const datagram = nextDatagram(this, now, scratch);
+    let datagram: Uint8Array | undefined;
+    try {
+      datagram = nextDatagram(this, now, scratch);
+    } catch (e) {
+      // The application transferred the buffer of a message still queued: that message can never be sent,
+      // so the connection ends (its queues let go) and tells the peer, as a destroy() would.
+      if (!(e instanceof DetachedBytesError)) throw e;
+      startClose(this, now, { kind: 'local', code: 1, message: e.message });
+      datagram = nextDatagram(this, now, scratch);
+    }
     // Every byte to an unvalidated address counts against its amplification limit.
     if (datagram !== undefined && this.path !== undefined && this.destination === this.path.candidate) this.path.onSent(datagram.length);
     return datagram;

@@ -411,6 +411,12 @@ function race(starters: readonly (() => Attempt)[], signal: AbortSignal | undefi
         },
       );
     };
+    // Aborted while the host was resolved (an IP address too: its answer still comes a microtask later, after an
+    // `abort()` in the caller's tick), the signal fires no more: without this check the handshake went on regardless.
+    if (signal?.aborted) {
+      reject(abortError(signal));
+      return;
+    }
     signal?.addEventListener('abort', onAbort, { once: true });
     startNext();
   });

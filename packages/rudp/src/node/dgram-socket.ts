@@ -58,8 +58,15 @@ export class DgramSocket implements DatagramSocket {
   connect(port: number, host: string): Promise<void> {
     return new Promise((resolve, reject) => {
       this.socket.once('error', reject);
-      this.socket.connect(port, host, () => {
+      // node:dgram hands a failed connect (EINVAL for a zone naming no interface) to the callback, not to
+      // 'error': taken for success, the socket stayed unconnected and its first send threw
+      // ERR_SOCKET_BAD_PORT out of the pump, an uncaught exception (attack round 31).
+      this.socket.connect(port, host, (err?: Error) => {
         this.socket.off('error', reject);
+        if (err) {
+          reject(err);
+          return;
+        }
         this.connectedPeer = formatAddress(host, port);
         resolve();
       });

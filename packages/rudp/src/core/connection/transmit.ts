@@ -60,7 +60,8 @@ export function nextDatagram(c: Connection, now: number, scratch: DatagramScratc
       if (amplificationBlocked(c)) return undefined;
       // A server connection ended before its ACCEPT left (destroy(), close() or server.close() in the
       // 'connection' listener, which runs before the pump sends): the client cannot read a CLOSE without
-      // it, and waited out its handshake timeout blaming the path. The ACCEPT goes first, then the CLOSE.
+      // it, and waited out its handshake timeout blaming the path. The ACCEPT goes first, then the CLOSE
+      // (attack rounds 30 and 31).
       return pendingAccept(c, now, scratch) ?? pollCloseFrame(c, now, scratch);
     default:
       return undefined;

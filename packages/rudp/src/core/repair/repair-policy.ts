@@ -17,7 +17,7 @@
  */
 import type { RedundancyConfig } from '../config.js';
 import type { RttEstimator } from '../recovery/rtt.js';
-import { type ChunkRef, type OutgoingMessage, writeChunk } from '../send/outgoing-message.js';
+import { type ChunkRef, type OutgoingMessage, checkAttached, writeChunk } from '../send/outgoing-message.js';
 import type { RetransmitQueue } from '../send/retransmit-queue.js';
 import { MAX_REPAIR_COVER, MAX_SMALL_MESSAGE, repairFrameSize, writeRepair } from '../../wire/frame.js';
 import type { PacketWriter } from '../../wire/packet.js';
@@ -344,6 +344,8 @@ export class RepairPolicy {
     if (lo > hi || (recent[hi] as OutgoingMessage).firstSentAt < horizon) return false;
     const covered = recent.slice(lo, hi + 1);
     const baseId = (covered[0] as OutgoingMessage).id;
+    // A detached message would be coded as empty: the peer would rebuild a lost one wrong, and trust it.
+    for (const m of covered) checkAttached(m.data, m.id);
     const shape = encodeRepair(pn, baseId, covered.map((m) => m.data), REPAIR_SCRATCH);
     const size = repairSymbolSize(shape);
     if (repairFrameSize(baseId, size) > w.room()) return false;

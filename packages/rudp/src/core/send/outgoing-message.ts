@@ -18,6 +18,35 @@ import { type Delivery, MAX_SMALL_MESSAGE, channelFrameSize, fragmentHeaderSize,
 import type { PacketWriter } from '../../wire/packet.js';
 import { creditOf } from '../credit.js';
 
+/**
+ * Thrown while a packet is written when the bytes of a message still queued
+ * were detached (the application transferred their `ArrayBuffer`, e.g. to a
+ * worker): they are gone, and the lengths the connection counted them at no
+ * longer hold. `Connection.pollTransmit` ends the connection for it instead
+ * of letting it escape every poll (attack round 31: an uncaught `TypeError`
+ * at every flush, a crashed process without a handler).
+ */
+export class DetachedBytesError extends Error {
+  constructor(id: number) {
+    super(`message ${id}: its bytes were detached (their ArrayBuffer transferred) before they were sent`);
+    this.name = 'DetachedBytesError';
+  }
+}
+
+/**
+ * Throws {@link DetachedBytesError} if `data` is a view of a detached buffer. A detached view reads as
+ * empty, so a non-empty one costs one comparison; only an empty one is looked at closer.
+ */
+export function checkAttached(data: Uint8Array, id: number): void {
+  if (data.byteLength !== 0 || data.buffer.byteLength !== 0) return;
+  try {
+    // Any view of a detached buffer refuses to be made; of an empty live one it is made.
+    void new Uint8Array(data.buffer, 0, 0);
+  } catch {
+    throw new DetachedBytesError(id);
+  }
+}
+
 /** A queued message and which of its chunks the peer has acknowledged. */
 export class OutgoingMessage {
   /** Number of chunks (a 0-byte message has one empty chunk). */
@@ -246,6 +275,7 @@ export interface ChunkRef {
  * whether it was written.
  */
 export function writeChunk(w: PacketWriter, m: OutgoingMessage, index: number, piece?: number): boolean {
+  checkAttached(m.data, m.id);
   const d = m.delivery;
   const annotation = d === undefined ? 0 : channelFrameSize(d);
   if (piece !== undefined) {

@@ -17,7 +17,7 @@ import type { FlowControl } from '../flow-control.js';
 import { type Delivery, channelFrameSize, datagramFrameSize, fragmentHeaderBound, fragmentHeaderSize, writeDatagram } from '../../wire/frame.js';
 import type { PacketWriter } from '../../wire/packet.js';
 import { varintSize } from '../../wire/varint.js';
-import { type ChunkRef, OutgoingMessage, writeChunk } from './outgoing-message.js';
+import { type ChunkRef, OutgoingMessage, checkAttached, writeChunk } from './outgoing-message.js';
 import { emptyArray, pushOnto } from '../shared-empty.js';
 import { DEFAULT_DATAGRAM_SEND_BUFFER } from '../config.js';
 
@@ -260,6 +260,8 @@ export class SendQueue {
     let n = 0;
     while (q.any) {
       const d = q.items[q.head] as QueuedDatagram;
+      // Its bytes gone, the queue's byte count of it no longer holds: the connection ends (-1: datagrams have no id).
+      checkAttached(d.data, -1);
       if (datagramFrameSize(d.channel, d.data.length) > w.room()) break;
       writeDatagram(w, d.channel, q.take().data);
       n++;

@@ -1,0 +1,86 @@
+/**
+ * Bytes the application takes back: `send`/`write` do not copy, so a buffer transferred (detached) while its
+ * message is still queued leaves the connection nothing to send. That must end the one connection (its
+ * pending sends rejected, the peer told), not throw out of every flush as an uncaught `TypeError` (attack
+ * round 31: a process without an `uncaughtException` handler died; with one, it threw at every poll). A view
+ * already detached when given is refused at the call. Runs twice, as every node-api test file (vitest.config.ts).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { closeOpened, pair, rejection, take, until } from './helpers/node-loopback.js';
+import type { CloseReason } from '../src/index.js';
+
+afterEach(closeOpened);
+
+/** Detaches `buffer` as a transfer to a worker does. */
+const transfer = (buffer: ArrayBuffer): void => void structuredClone(buffer, { transfer: [buffer] });
+
+/** Collects what escapes to the process while `run` and its aftermath (50 ms of flushes and timers) go. */
+async function escaping(run: () => Promise<void>): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  const onError = (e: unknown): void => void seen.push(e);
+  process.on('uncaughtException', onError);
+  try {
+    await run();
+    await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    process.off('uncaughtException', onError);
+  }
+  return seen;
+}
+
+describe('a message whose buffer is transferred before it is sent', () => {
+  it('ends its connection (sends rejected, the peer told), nothing escapes', async () => {
+    const { server, client } = await pair((c) => c.on('message', () => undefined));
+    const serverSide = await until(() => server.connections.size === 1).then(() => [...server.connections][0]);
+    const peerClosed = new Promise<CloseReason>((r) => serverSide?.once('close', r));
+    const closed = new Promise<CloseReason>((r) => client.once('close', r));
+    const big = new ArrayBuffer(200_000);
+    const small = new ArrayBuffer(100);
+    let pending: Promise<unknown> = Promise.resolve();
+    const escaped = await escaping(async () => {
+      // Queued in this tick, sent at its end: the transfer comes first.
+      expect(client.write(new Uint8Array(small))).toBe(true);
+      pending = rejection(client.send(new Uint8Array(big)));
+      transfer(small);
+      transfer(big);
+      await closed;
+    });
+    expect(escaped).toEqual([]);
+    const reason = await closed;
+    expect(reason).toMatchObject({ kind: 'local', code: 1 });
+    expect(reason.message).toMatch(/detached/);
+    expect(await pending).toMatchObject({ code: 'ERR_RUDP_CLOSED', sent: false });
+    expect(await peerClosed).toMatchObject({ kind: 'peer', code: 1 });
+    expect(client.closed).toBe(true);
+  });
+
+  it('an unreliable message too', async () => {
+    const { client } = await pair((c) => c.on('message', () => undefined));
+    const closed = new Promise<CloseReason>((r) => client.once('close', r));
+    const bytes = new ArrayBuffer(64);
+    const escaped = await escaping(async () => {
+      client.write(new Uint8Array(bytes), { reliable: false });
+      transfer(bytes);
+      await closed;
+    });
+    expect(escaped).toEqual([]);
+    expect((await closed).message).toMatch(/detached/);
+  });
+
+  it('a view already detached is refused at the call (TypeError ERR_INVALID_ARG_TYPE); the connection carries on', async () => {
+    const { client } = await pair((c) => c.on('message', (m) => c.write(m)));
+    const gone = new ArrayBuffer(16);
+    const view = new Uint16Array(gone);
+    const bytes = new Uint8Array(gone);
+    transfer(gone);
+    for (const data of [gone, view, bytes]) {
+      expect(() => client.write(data)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      expect(await client.send(data).then(() => 'resolved', (e: unknown) => e)).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    }
+    // A live empty message is still a message.
+    const echoed = take(client, 2);
+    client.write(new Uint8Array(0));
+    client.write('after');
+    expect((await echoed).map((m) => m.toString())).toEqual(['', 'after']);
+  });
+});

@@ -84,7 +84,7 @@ describe.concurrent('forum-client UX (real processes)', () => {
     // The time of this test is its client processes (a start is ~0.6 s quiet, ~9.5 s at load 20 on 2 cores; the
     // commands a few ms each): the answers that come first, as the spec has them, are asked in this session too.
     const r = await runClient(server.port, cwd, ['yoda', 'pw', 'DWN t notes.txt', 'DWN nothread notes.txt', 'DWN t other.txt', 'XIT']);
-    expect(r.stdout).toBe(
+    expect(r.stdout, `forum-client exited ${String(r.code)}; its stderr: ${r.stderr}`).toBe(
       P.user +
         P.pass +
         'Welcome to the forum\n' +

@@ -91,7 +91,7 @@ describe('forum-client, local environment', () => {
     const line = 'File notes.txt is a directory here: a download cannot replace it';
     // Before: `File notes.txt already exists here; to replace it: …--overwrite`, then with it the whole file
     // fetched and `Download of notes.txt failed: EISDIR: illegal operation on a directory, rename …`.
-    expect(r.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered([line], [line], ['Goodbye']));
+    expect(r.stdout, `forum-client exited ${String(r.code)}; its stderr: ${r.stderr}`).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered([line], [line], ['Goodbye']));
     expect(await readdir(place)).toEqual(['notes.txt']);
     expect(await readdir(join(place, 'notes.txt'))).toEqual([]);
     expect(server.lines()).not.toContain('yoda downloaded notes.txt from t thread');

@@ -28,7 +28,7 @@ describe('forum-client: UPD of a named pipe or a device', () => {
     await symlink('/dev/zero', join(cwd, 'zero'));
     const r = await runClient(server.port, cwd, ['yoda', 'pw', 'CRT t', 'UPD t pipe', 'UPD t zero', 'RDT t', 'XIT']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(
+    expect(r.stdout, `forum-client exited ${String(r.code)}; its stderr: ${r.stderr}`).toBe(
       P.user + P.newPass + 'Welcome to the forum\n' +
         answered(['Thread t created'], [refusal('pipe', 'a named pipe')], [refusal('zero', 'a character device')], ['Thread t is empty'], ['Goodbye']),
     );
@@ -61,7 +61,7 @@ describe('forum-client: UPD of a named pipe or a device', () => {
     const r = await runClient(server.port, cwd, ['yoda', 'pw', 'UPD t f.txt', 'XIT']);
     // Before: measured 0 bytes by name and sent as an empty upload (the size line `0`, the final record).
     expect(transfers).toBe(0);
-    expect(r.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered([`Upload of f.txt failed: ${refusal('f.txt', 'a named pipe')}`], ['Goodbye']));
+    expect(r.stdout, `forum-client exited ${String(r.code)}; its stderr: ${r.stderr}`).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered([`Upload of f.txt failed: ${refusal('f.txt', 'a named pipe')}`], ['Goodbye']));
     expect(r.code).toBe(0);
   });
 });

@@ -56,7 +56,7 @@ describe('command lines of forum-server and forum-client', () => {
   ] as const)('%s %j: a usage line on stderr and exit 2', (name, args, bin) => {
     const r = run(bin, args);
     expect(r.code).toBe(2);
-    expect(r.stdout).toBe('');
+    expect(r.stdout, `forum-client exited ${String(r.code)}; its stderr: ${r.stderr}`).toBe('');
     expect(r.stderr.trimEnd().split('\n').at(-1)).toMatch(new RegExp(`^Usage: ${name} <port>`));
   });
 

@@ -28,7 +28,7 @@ describe('forum-server data directory lock (real processes)', () => {
     expect(second.stdout).toBe('');
     expect(second.stderr).toBe(`forum-server: cannot open data directory ${server.dataDir}: in use by forum-server process ${server.child.pid} (${lock}); one server per data directory\n`);
     const r = await runClient(server.port, cwd, ['yoda', 'pw', 'CRT t', 'XIT']);
-    expect(r.stdout).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(['Thread t created'], ['Goodbye']));
+    expect(r.stdout, `forum-client exited ${String(r.code)}; its stderr: ${r.stderr}`).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(['Thread t created'], ['Goodbye']));
     // A clean stop gives the directory up.
     await server.stop();
     await expect(stat(lock)).rejects.toMatchObject({ code: 'ENOENT' });

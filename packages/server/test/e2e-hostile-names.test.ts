@@ -118,7 +118,7 @@ describe('hostile names (real processes): refused with a clear line, nothing wri
     replies.push(['Thread a created'], ['b-c uploaded to a thread'], ['Thread a-b-c exists'], ['Thread a-b created'], ['File already exists in Thread a-b'], ['Goodbye']);
 
     const r = await runClient(server.port, cwd, script);
-    expect(r.stdout).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(...replies));
+    expect(r.stdout, `forum-client exited ${String(r.code)}; its stderr: ${r.stderr}`).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(...replies));
     expect(r.code).toBe(0);
     await server.stdout.waitFor('yoda exited\n');
     // Refused names never reach the server: one issued line per command sent.

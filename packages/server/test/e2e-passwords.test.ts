@@ -113,7 +113,7 @@ describe.concurrent('passwords: --hash-passwords and login throttling (real proc
     const { data, cwd } = await dirsFor(scope);
     const server = await startIn(scope, data);
     const r = await runIn(server.port, cwd, ['yoda', 'pw1', 'XIT']);
-    expect(r.stdout).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(['Goodbye']));
+    expect(r.stdout, `forum-client exited ${String(r.code)}; its stderr: ${r.stderr}`).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(['Goodbye']));
     expect(await readFile(join(data, 'credentials.txt'), 'utf8')).toBe('yoda pw1\n');
   });
 
@@ -251,7 +251,7 @@ describe.concurrent('passwords: --hash-passwords and login throttling (real proc
     const server = await startIn(scope, data, ['--login-attempts', '0']);
     const wrong = Array.from({ length: 8 }, () => ['yoda', 'bad']).flat();
     const r = await runIn(server.port, cwd, [...wrong, 'yoda', 'pw1', 'XIT']);
-    expect(r.stdout).toBe(failedLogin('Invalid password').repeat(8) + loggedIn + answered(['Goodbye']));
+    expect(r.stdout, `forum-client exited ${String(r.code)}; its stderr: ${r.stderr}`).toBe(failedLogin('Invalid password').repeat(8) + loggedIn + answered(['Goodbye']));
   });
 
   it('the new options are in --help and bad values are refused with the usage line', async ({ expect }) => {

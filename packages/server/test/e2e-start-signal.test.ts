@@ -74,7 +74,7 @@ describe('forum-server given a stop signal during start-up (real processes)', ()
     const cwd = await tempDir('cwd');
     scope.dirs.push(cwd);
     const r = await runClient(next.port, cwd, ['yoda', 'pw', 'CRT t', 'XIT']);
-    expect(r.stdout).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(['Thread t created'], ['Goodbye']));
+    expect(r.stdout, `forum-client exited ${String(r.code)}; its stderr: ${r.stderr}`).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(['Thread t created'], ['Goodbye']));
   };
 
   it.each(SIGNALS)('%s while the store opens gives the start up: status %i, the lock released, the next start takes nothing over', async (signal, status) => {

@@ -38,12 +38,18 @@ export class DetachedBytesError extends Error {
  * empty, so a non-empty one costs one comparison; only an empty one is looked at closer.
  */
 export function checkAttached(data: Uint8Array, id: number): void {
-  if (data.byteLength !== 0 || data.buffer.byteLength !== 0) return;
+  if (isDetached(data)) throw new DetachedBytesError(id);
+}
+
+/** Whether `data` is a view of a detached buffer (one comparison for a non-empty view; see `checkAttached`). */
+export function isDetached(data: Uint8Array): boolean {
+  if (data.byteLength !== 0 || data.buffer.byteLength !== 0) return false;
   try {
     // Any view of a detached buffer refuses to be made; of an empty live one it is made.
     void new Uint8Array(data.buffer, 0, 0);
+    return false;
   } catch {
-    throw new DetachedBytesError(id);
+    return true;
   }
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONNECTION_CONFIG, MIN_MTU } from '../src/core/config.js';
+import { Bbr } from '../src/core/congestion/bbr.js';
 import { Endpoint, type EndpointConfig } from '../src/core/endpoint.js';
 import { createRandom } from '../src/testing/prng.js';
 import { CLIENT, SERVER, makePair } from './helpers/pair.js';
@@ -54,6 +55,17 @@ describe('configuration is validated when an endpoint or connection is created',
     // A factory whose product is no controller: refused here, not found out by each connection's first packet (a throw out of the poll).
     expect(() => endpoint({ congestion: () => null })).toThrow(new TypeError(`rudp: option 'congestion' must return a CongestionController (got null, without a method 'window')`));
     expect(() => endpoint({ congestion: () => ({ name: 'half', window: () => 1e6 }) })).toThrow(/must return a CongestionController .*without a method 'pacingRate'/);
+    // Checked once per factory, not at every check of options carrying it (the Node API checks them, then its endpoint).
+    let made = 0;
+    const counted = (mtu: number): Bbr => {
+      made++;
+      return new Bbr(mtu);
+    };
+    const e = endpoint({ congestion: counted });
+    endpoint({ congestion: counted });
+    expect(made).toBe(1);
+    e.connect(0, SERVER, { mtu: 1200 });
+    expect(made).toBe(2);
     expect(() => endpoint({ redundancy: null })).toThrow(/'redundancy' must be an object \(got null\)/);
     expect(() => new Endpoint({} as EndpointConfig)).toThrow(/'random' must be a function/);
     expect(() => endpoint({ acceptIncoming: 'yes' })).toThrow(/'acceptIncoming' must be a boolean/);

@@ -14,6 +14,11 @@ afterEach(closeOpened);
 /** Detaches `buffer` as a transfer to a worker does. */
 const transfer = (buffer: ArrayBuffer): void => void structuredClone(buffer, { transfer: [buffer] });
 
+/** A resizable `ArrayBuffer` (ES2024: the TypeScript lib here predates it). */
+type Resizable = ArrayBuffer & { resize(byteLength: number): void };
+const resizable = (length: number, maxByteLength: number): Resizable =>
+  new (ArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => Resizable)(length, { maxByteLength });
+
 /** Collects what escapes to the process while `run` and its aftermath (50 ms of flushes and timers) go. */
 async function escaping(run: () => Promise<void>): Promise<unknown[]> {
   const seen: unknown[] = [];
@@ -65,6 +70,27 @@ describe('a message whose buffer is transferred before it is sent', () => {
     });
     expect(escaped).toEqual([]);
     expect((await closed).message).toMatch(/detached/);
+  });
+
+  it('a view a resizable ArrayBuffer shrank out of bounds (resize()) ends it too: it reads as empty and throws at every use, as a detached one', async () => {
+    const { client } = await pair((c) => c.on('message', () => undefined));
+    const closed = new Promise<CloseReason>((r) => client.once('close', r));
+    const rab = resizable(100_000, 200_000);
+    let pending: Promise<unknown> = Promise.resolve();
+    const escaped = await escaping(async () => {
+      pending = rejection(client.send(new Uint8Array(rab, 0, 100_000)));
+      rab.resize(10);
+      await closed;
+    });
+    expect(escaped).toEqual([]);
+    expect((await closed).message).toMatch(/detached/);
+    expect(await pending).toMatchObject({ code: 'ERR_RUDP_CLOSED', sent: false });
+    // Already out of bounds: refused at the call.
+    const { client: other } = await pair((c) => c.on('message', () => undefined));
+    const small = resizable(8, 16);
+    const view = new Uint8Array(small, 0, 8);
+    small.resize(4);
+    expect(() => other.write(view)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
   });
 
   it('a view already detached is refused at the call (TypeError ERR_INVALID_ARG_TYPE); the connection carries on', async () => {

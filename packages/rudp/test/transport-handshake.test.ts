@@ -199,3 +199,29 @@ describe('spoofing and malformed datagrams', () => {
     void SERVER;
   });
 });
+
+describe("a server connection ended before its ACCEPT left (destroy() on 'incoming')", () => {
+  /** The packet types `ep` sends from `from` until `until` ms, timers run as a driver runs them. */
+  function sentUntil(ep: Endpoint, from: number, until: number): number[] {
+    const types: number[] = [];
+    for (let now = from; now <= until; now++) {
+      const due = ep.pollTimeout();
+      if (due !== undefined && due <= now) ep.handleTimeout(now);
+      for (const d of drain(ep, now)) {
+        const h = parseHeader(d);
+        if (typeof h !== 'string') types.push(h.type);
+      }
+    }
+    return types;
+  }
+
+  it('sends the ACCEPT, then the CLOSE, and the ACCEPT copy a live connection sends (its first ACCEPT may be lost); no more', () => {
+    const ep = server();
+    const token = cookieFor(ep, 0, '1.2.3.4:5', 7);
+    ep.handleDatagram(10, initial(7, token), '1.2.3.4:5');
+    for (let e = ep.pollEvent(); e !== undefined; e = ep.pollEvent()) if (e.type === 'incoming') e.connection.destroy(10, 1, 'banned');
+    // Without the copy a lost ACCEPT could not be made good: a repeated INITIAL no longer finds the closed connection.
+    expect(sentUntil(ep, 10, 5_000)).toEqual([PacketType.Accept, PacketType.Data, PacketType.Accept]);
+    expect(ep.connectionCount).toBe(0);
+  });
+});

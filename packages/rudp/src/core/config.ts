@@ -251,12 +251,22 @@ export function describeValue(value: unknown): string {
 const CONTROLLER_METHODS: readonly string[] = ['window', 'pacingRate', 'onPacketSent', 'onAck', 'onLoss', 'onSpuriousLoss'];
 
 /**
- * Makes one controller with `factory` and throws a `TypeError` unless it has every method: a factory
- * returning something else (null, a class instead of an instance) used to be found out on a connection's
- * first packet, as an exception thrown out of the endpoint's poll, per connection (attack round 31).
+ * Factories whose controller passed `checkControllerFactory`: each is called for the check once, not
+ * at every check of options that carry it (the Node API checks them, then its endpoint again, for every
+ * `connect`: a factory counting its controllers counted three a connection).
+ */
+const CHECKED_FACTORIES = new WeakSet<CongestionControllerFactory>();
+
+/**
+ * Makes one controller with `factory` (the first time it is seen) and throws a `TypeError` unless it has
+ * every method: a factory returning something else (null, a class instead of an instance) used to be found
+ * out on a connection's first packet, as an exception thrown out of the endpoint's poll, per connection
+ * (attack round 31).
  */
 function checkControllerFactory(factory: CongestionControllerFactory, mtu: number): void {
+  if (CHECKED_FACTORIES.has(factory)) return;
   const cc: unknown = factory(mtu);
   const missing = typeof cc === 'object' && cc !== null ? CONTROLLER_METHODS.find((m) => typeof (cc as Record<string, unknown>)[m] !== 'function') : 'window';
   if (missing !== undefined) throw new TypeError(`rudp: option 'congestion' must return a CongestionController (got ${describeValue(cc)}, without a method '${missing}')`);
+  CHECKED_FACTORIES.add(factory);
 }

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONNECTION_CONFIG } from '../../src/core/config.js';
 import { RttEstimator } from '../../src/core/recovery/rtt.js';
 import { RepairPolicy, type RepairPolicyConfig, autoCopyShare } from '../../src/core/repair/repair-policy.js';
-import { type ChunkRef, OutgoingMessage } from '../../src/core/send/outgoing-message.js';
+import { type ChunkRef, DetachedBytesError, OutgoingMessage } from '../../src/core/send/outgoing-message.js';
 import { RetransmitQueue } from '../../src/core/send/retransmit-queue.js';
 import type { RepairFrame } from '../../src/wire/frame.js';
 import { framesIn, writerWithRoom } from './fixtures.js';
@@ -501,5 +501,51 @@ describe('RepairPolicy: copies of a resend follow the loss pattern', () => {
     // Losses that come alone afterwards wear a recognised pattern down as before.
     for (let pn = 100; pn < 1_000; pn += 10) p.onPacketLost(pn);
     expect(p.bursty()).toBe(false);
+  });
+});
+
+describe('RepairPolicy: the bytes of an acknowledged message a repair still covers', () => {
+  /** Detaches `buffer` as a transfer to a worker does. */
+  const transfer = (buffer: ArrayBufferLike): void => void structuredClone(buffer, { transfer: [buffer as ArrayBuffer] });
+
+  /**
+   * Messages 0–2 sent, 1 acknowledged before 0 (0 lost, say): a repair over 0–2 lets the peer rebuild 0 from
+   * the bytes of 1 it has. Once 1 is acknowledged its send promise resolves and the application may reuse its
+   * buffer (`reuse`), as the README allows; the repair's symbol must stay the one over the bytes the peer has.
+   */
+  function repairAfter(reuse: (m: OutgoingMessage) => void): RepairFrame | undefined {
+    const { p } = policy();
+    p.seed(0.2, false);
+    const ms = [0, 1, 2].map((id) => msg(id));
+    for (const m of ms) p.rememberSmall(10, m);
+    (ms[1] as OutgoingMessage).ack(0);
+    // As the connection does after every ACK that completed messages, before the application hears of them.
+    p.forgetAcknowledged();
+    reuse(ms[1] as OutgoingMessage);
+    return repairIn(p, 20, 7);
+  }
+
+  it('a buffer overwritten after its send resolved leaves the repair over the bytes sent (the peer would rebuild a wrong message)', () => {
+    const kept = repairAfter(() => undefined);
+    expect(kept).toMatchObject({ baseId: 0, count: 3 });
+    expect(repairAfter((m) => m.data.fill(0xee))).toEqual(kept);
+  });
+
+  it('a buffer transferred after its send resolved leaves the repair over the bytes sent (it ended the connection)', () => {
+    const kept = repairAfter(() => undefined);
+    expect(repairAfter((m) => transfer(m.data.buffer))).toEqual(kept);
+  });
+
+  it('a buffer transferred before its message was acknowledged is found out: DetachedBytesError (the connection ends), never an empty symbol', () => {
+    for (const ackedAfter of [false, true]) {
+      const { p } = policy();
+      p.seed(0.2, false);
+      const ms = [0, 1, 2].map((id) => msg(id));
+      for (const m of ms) p.rememberSmall(10, m);
+      transfer((ms[1] as OutgoingMessage).data.buffer);
+      if (ackedAfter) (ms[1] as OutgoingMessage).ack(0);
+      p.forgetAcknowledged();
+      expect(() => p.fillRepair(20, 7, writerWithRoom(1_000), [])).toThrow(DetachedBytesError);
+    }
   });
 });

@@ -398,7 +398,9 @@ function deadline(c: Connection, kind: Timer): number {
   const maySend = live && !amplificationBlocked(c);
   switch (kind) {
     case Timer.Initial:
-      if (c.serverHandshake !== undefined) return live ? c.serverHandshake.copyDeadline() : Number.POSITIVE_INFINITY;
+      // Draining too: a connection ended before its ACCEPT left sends it before its CLOSE (transmit.ts), and its
+      // copy, as an open one does; a repeat of the INITIAL no longer finds it, so a lost ACCEPT had no other cover.
+      if (c.serverHandshake !== undefined) return live || c.state === 'draining' ? c.serverHandshake.copyDeadline() : Number.POSITIVE_INFINITY;
       if (c.state === 'handshake') return c.connecting?.timing.initialDeadline() ?? Number.POSITIVE_INFINITY;
       return live ? acceptAnswerDeadline(c) : Number.POSITIVE_INFINITY;
     case Timer.HandshakeTimeout:

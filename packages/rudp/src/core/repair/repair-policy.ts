@@ -17,7 +17,7 @@
  */
 import type { RedundancyConfig } from '../config.js';
 import type { RttEstimator } from '../recovery/rtt.js';
-import { type ChunkRef, type OutgoingMessage, checkAttached, writeChunk } from '../send/outgoing-message.js';
+import { type ChunkRef, type OutgoingMessage, checkAttached, isDetached, writeChunk } from '../send/outgoing-message.js';
 import type { RetransmitQueue } from '../send/retransmit-queue.js';
 import { MAX_REPAIR_COVER, MAX_SMALL_MESSAGE, repairFrameSize, writeRepair } from '../../wire/frame.js';
 import type { PacketWriter } from '../../wire/packet.js';
@@ -92,6 +92,16 @@ const RESEND_COPY_LOSS = 0.25;
 const AUTO_COPY_FROM = 0.1;
 const AUTO_COPY_FULL = 0.15;
 const AUTO_COPY_SHARE = 0.5;
+
+/**
+ * Copies of the bytes of acknowledged messages a repair may still cover: one acknowledged behind an older
+ * one that is not (lost, say) stays among the recent ones, and its send promise has resolved, so the
+ * application may overwrite or transfer its buffer (README: the bytes are the application's again once
+ * the promise settles). A repair coded over the new bytes let the peer rebuild a lost message wrong, and
+ * trust it; over transferred ones it ended the connection. Weak: gone with the message, at most
+ * `RECENT_SMALL` small ones a connection, and only while a loss holds them.
+ */
+const ACKED_BYTES = new WeakMap<OutgoingMessage, Uint8Array>();
 
 /** Scratch space for one repair symbol. */
 const REPAIR_SCRATCH = new Uint8Array(REPAIR_ROW);
@@ -305,6 +315,13 @@ export class RepairPolicy {
     // Emptied: the shared empty array, so an idle connection keeps no storage.
     if (k === recent.length) this.recentSmall = emptyArray();
     else if (k > 0) recent.splice(0, k);
+    // The rest may be covered yet: those acknowledged keep their bytes as sent, copied before the
+    // application hears of it (its events come after the packet). One already detached is not copied:
+    // `fillRepair` finds it so and ends the connection.
+    for (let i = 1; i < this.recentSmall.length; i++) {
+      const m = this.recentSmall[i] as OutgoingMessage;
+      if (m.complete && !ACKED_BYTES.has(m) && !isDetached(m.data)) ACKED_BYTES.set(m, m.data.slice());
+    }
   }
 
   /**
@@ -344,9 +361,11 @@ export class RepairPolicy {
     if (lo > hi || (recent[hi] as OutgoingMessage).firstSentAt < horizon) return false;
     const covered = recent.slice(lo, hi + 1);
     const baseId = (covered[0] as OutgoingMessage).id;
-    // A detached message would be coded as empty: the peer would rebuild a lost one wrong, and trust it.
-    for (const m of covered) checkAttached(m.data, m.id);
-    const shape = encodeRepair(pn, baseId, covered.map((m) => m.data), REPAIR_SCRATCH);
+    // An acknowledged message by the bytes it was sent with; a detached one would be coded as empty: the
+    // peer would rebuild a lost one wrong, and trust it.
+    const bytes = covered.map((m) => (m.complete ? (ACKED_BYTES.get(m) ?? m.data) : m.data));
+    for (let i = 0; i < covered.length; i++) checkAttached(bytes[i] as Uint8Array, (covered[i] as OutgoingMessage).id);
+    const shape = encodeRepair(pn, baseId, bytes, REPAIR_SCRATCH);
     const size = repairSymbolSize(shape);
     if (repairFrameSize(baseId, size) > w.room()) return false;
     writeRepair(w, baseId, covered.length, shape.uniform, shape.width, REPAIR_SCRATCH.subarray(0, size));

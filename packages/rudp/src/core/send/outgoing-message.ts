@@ -21,14 +21,14 @@ import { creditOf } from '../credit.js';
 /**
  * Thrown while a packet is written when the bytes of a message still queued
  * were detached (the application transferred their `ArrayBuffer`, e.g. to a
- * worker): they are gone, and the lengths the connection counted them at no
+ * worker, or shrank a resizable one below the view): they are gone, and the lengths the connection counted them at no
  * longer hold. `Connection.pollTransmit` ends the connection for it instead
  * of letting it escape every poll (attack round 31: an uncaught `TypeError`
  * at every flush, a crashed process without a handler).
  */
 export class DetachedBytesError extends Error {
   constructor(id: number) {
-    super(`message ${id}: its bytes were detached (their ArrayBuffer transferred) before they were sent`);
+    super(`message ${id}: its bytes were detached (their ArrayBuffer transferred, or resized from under the view) before they were sent`);
     this.name = 'DetachedBytesError';
   }
 }
@@ -38,12 +38,22 @@ export class DetachedBytesError extends Error {
  * empty, so a non-empty one costs one comparison; only an empty one is looked at closer.
  */
 export function checkAttached(data: Uint8Array, id: number): void {
-  if (data.byteLength !== 0 || data.buffer.byteLength !== 0) return;
+  if (isDetached(data)) throw new DetachedBytesError(id);
+}
+
+/**
+ * Whether `data` lost its bytes: a view of a detached buffer, or one a resizable buffer shrank out of bounds
+ * (`ArrayBuffer.prototype.resize`), which reads as empty too and throws at every use as a detached one does
+ * (one comparison for a non-empty view; see `checkAttached`).
+ */
+export function isDetached(data: Uint8Array): boolean {
+  if (data.byteLength !== 0) return false;
   try {
-    // Any view of a detached buffer refuses to be made; of an empty live one it is made.
-    void new Uint8Array(data.buffer, 0, 0);
+    // Reading an element validates the view: a live empty one gives `undefined`, a detached or out-of-bounds one throws.
+    void data.at(0);
+    return false;
   } catch {
-    throw new DetachedBytesError(id);
+    return true;
   }
 }
 

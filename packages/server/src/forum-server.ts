@@ -229,7 +229,12 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
   // during the start) leaves the lock, as a running server's `abandon` does while a write is under way.
   let recovering = false;
   try {
-    lock = await lockDataDir(options.dataDir, { onWait: options.log, busy: () => recovering, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    lock = await lockDataDir(options.dataDir, {
+      onWait: options.log,
+      busy: () => recovering,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.lockRenewMs === undefined ? {} : { renewMs: options.lockRenewMs }),
+    });
   } catch (e) {
     if (options.signal?.aborted === true) throw e;
     const unwritable = notWritableReason(e, options.dataDir);

@@ -8,6 +8,7 @@ import { exitAfterLogs } from './exit-after-logs.js';
 import { redactUrl, startForumServer, type ForumServer } from './forum-server.js';
 import { createdIdentityNotice, loadOrCreateIdentity } from './identity-key.js';
 import { otherIdentityBeside, replacedIdentityWarning } from './identity-replaced.js';
+import { lockRenewMs } from './lock-renew.js';
 import { maxLeaseMs } from './session-lease.js';
 import { transportIdle } from './transport-idle.js';
 
@@ -140,6 +141,7 @@ const main = async (): Promise<number | undefined> => {
       idleTimeoutMs: durationMs(args.idleTimeoutSeconds),
       transportIdle: transportIdle(process.env),
       maxLeaseMs: maxLeaseMs(process.env),
+      lockRenewMs: lockRenewMs(process.env),
       transferPort: args.transferPort,
       ...(args.advertisedTransferPort === undefined ? {} : { advertisedTransferPort: args.advertisedTransferPort }),
       transferHeaderTimeoutMs: durationMs(args.transferHeaderTimeoutSeconds),

@@ -25,6 +25,7 @@ import { quicLbCidGenerator } from 'rudpx/core';
 import { refuseConnection, serveConnection } from './client-connection.js';
 import { DEFAULT_MIN_FREE_BYTES, DiskQuota } from './disk-quota.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
+import { STOP_GRACE_MS } from './stop-grace.js';
 import { fencedStore } from './fenced-store.js';
 import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
 import { DEFAULT_RATE_IDLE_BELOW, eventLoopBusy } from './event-loop-busy.js';
@@ -517,7 +518,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
       await state.close();
       return 0;
     })()).then(() => undefined);
-  const shutdown = (graceMs = 2_000): Promise<number> =>
+  const shutdown = (graceMs = STOP_GRACE_MS): Promise<number> =>
     (stopped ??= (async () => {
       const conns = [...udp.connections];
       const notice = encodeServerMessage(shutdownNotice());

@@ -7,6 +7,7 @@
  */
 import { startLossyRelayThread, type LossyRelayThread } from 'udp-relay';
 import { describe, expect } from 'vitest';
+import { MIN_TEST_STOP_GRACE_MS, STOP_GRACE_ENV } from '../src/stop-grace.js';
 import { answered, cleanup, itWithFixture, P, runClient, spawnClient, startServer, tempDir, withoutFirstContact, type ServerProc } from './forum-processes.js';
 
 /** The server's --idle-timeout here, in seconds. */
@@ -41,7 +42,9 @@ const fixture = () => {
       const data = await tempDir('data');
       const cwd = await tempDir('cwd');
       dirs.push(data, cwd);
-      const server = await startServer(data, ['--idle-timeout', String(IDLE_S), '--transfer-port', '0']);
+      // Its stop after the test waits 100 ms (FORUM_SERVER_TEST_STOP_GRACE_MS), not 2 s, for the connection of a client
+      // that gave up: the transport keeps it until its idle timeout.
+      const server = await startServer(data, ['--idle-timeout', String(IDLE_S), '--transfer-port', '0'], undefined, { [STOP_GRACE_ENV]: String(MIN_TEST_STOP_GRACE_MS) });
       servers.push(server);
       // On a thread of its own, so that synchronous work in this process does not hold the relay.
       const relay = await startLossyRelayThread({ targetPort: server.port, seed: 1 });

@@ -5,7 +5,7 @@ export const STOP_GRACE_MS = 2_000;
 export const MIN_TEST_STOP_GRACE_MS = 100;
 
 /**
- * For tests only: how long a stop by signal waits for the connections of the clients it told to close, ms,
+ * For tests only: how long a stop (a signal, the end of input) waits for the connections of the clients it told to close, ms,
  * shortened from {@link STOP_GRACE_MS} (2 s). A test whose client was killed (its connection left for the
  * transport's idle timeout to end) then stops its server in this long, not 2 s. It can only shorten how long
  * a stopping server waits for clients that do not answer; a live client's close takes a round trip on loopback.

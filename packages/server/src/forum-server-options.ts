@@ -23,6 +23,8 @@ export interface ForumServerOptions {
   readonly transportIdle?: { readonly idleTimeoutMs: number; readonly keepAliveMs: number };
   /** For tests only: the longest session and upload lease on the database, shorter than `MAX_LEASE_MS` (session-lease.ts, `FORUM_SERVER_TEST_LEASE_MS`); with `--store` only. Default `MAX_LEASE_MS`. */
   readonly maxLeaseMs?: number;
+  /** For tests only: how often the data directory's lock is renewed, shorter than `RENEW_MS` (lock-renew.ts, `FORUM_SERVER_TEST_LOCK_RENEW_MS`); without `--store` only. Default `RENEW_MS`. */
+  readonly lockRenewMs?: number;
   /** TCP port for transfers; `undefined`: the UDP port's number (any free port when `port` is 0); 0: any free port. */
   readonly transferPort: number | undefined;
   /** The TCP port put in UPD/DWN replies (a load balancer's); default: the one listened on. */

@@ -25,6 +25,7 @@ import { quicLbCidGenerator } from 'rudpx/core';
 import { refuseConnection, serveConnection } from './client-connection.js';
 import { DEFAULT_MIN_FREE_BYTES, DiskQuota } from './disk-quota.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
+import { STOP_GRACE_MS } from './stop-grace.js';
 import { fencedStore } from './fenced-store.js';
 import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
 import { DEFAULT_RATE_IDLE_BELOW, eventLoopBusy } from './event-loop-busy.js';
@@ -229,7 +230,12 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
   // during the start) leaves the lock, as a running server's `abandon` does while a write is under way.
   let recovering = false;
   try {
-    lock = await lockDataDir(options.dataDir, { onWait: options.log, busy: () => recovering, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    lock = await lockDataDir(options.dataDir, {
+      onWait: options.log,
+      busy: () => recovering,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.lockRenewMs === undefined ? {} : { renewMs: options.lockRenewMs }),
+    });
   } catch (e) {
     if (options.signal?.aborted === true) throw e;
     const unwritable = notWritableReason(e, options.dataDir);
@@ -512,7 +518,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
       await state.close();
       return 0;
     })()).then(() => undefined);
-  const shutdown = (graceMs = 2_000): Promise<number> =>
+  const shutdown = (graceMs = STOP_GRACE_MS): Promise<number> =>
     (stopped ??= (async () => {
       const conns = [...udp.connections];
       const notice = encodeServerMessage(shutdownNotice());

@@ -8,7 +8,9 @@ import { exitAfterLogs } from './exit-after-logs.js';
 import { redactUrl, startForumServer, type ForumServer } from './forum-server.js';
 import { createdIdentityNotice, loadOrCreateIdentity } from './identity-key.js';
 import { otherIdentityBeside, replacedIdentityWarning } from './identity-replaced.js';
+import { lockRenewMs } from './lock-renew.js';
 import { maxLeaseMs } from './session-lease.js';
+import { stopGraceMs } from './stop-grace.js';
 import { transportIdle } from './transport-idle.js';
 
 /**
@@ -70,7 +72,7 @@ const main = async (): Promise<number | undefined> => {
     console.log(`Server shutting down (${why})`);
     // Clients are told and given a moment to hear it; a stuck close cannot keep the process alive.
     void running
-      .shutdown()
+      .shutdown(stopGraceMs(process.env))
       .then(
         (told) => {
           console.error(`forum-server: stopped${told > 0 ? `, ${told} connected ${told === 1 ? 'client' : 'clients'} told` : ''}`);
@@ -140,6 +142,7 @@ const main = async (): Promise<number | undefined> => {
       idleTimeoutMs: durationMs(args.idleTimeoutSeconds),
       transportIdle: transportIdle(process.env),
       maxLeaseMs: maxLeaseMs(process.env),
+      lockRenewMs: lockRenewMs(process.env),
       transferPort: args.transferPort,
       ...(args.advertisedTransferPort === undefined ? {} : { advertisedTransferPort: args.advertisedTransferPort }),
       transferHeaderTimeoutMs: durationMs(args.transferHeaderTimeoutSeconds),

@@ -13,6 +13,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UDP_SESSIONS_PER_HOST, type ClientAddressMode } from '../../../deploy/nginx-config.mjs';
 import { clientAddressHere, findNginx, freeUdpTcpPort, startNginx, type NginxProcess } from '../../../scripts/cluster.mjs';
+import { MIN_TEST_STOP_GRACE_MS, STOP_GRACE_ENV } from '../src/stop-grace.js';
 import { cleanupAfterEach } from './forum-processes.js';
 import { rawClient, rawLogin, type RawClient } from './raw-client.js';
 
@@ -173,7 +174,9 @@ describe.skipIf(nginxMissing)('per-host limits of a forum-server behind nginx co
   const held: RawClient[] = [];
 
   const behindNginx = async (args: readonly string[]): Promise<number> => {
-    const { server } = await scope.startInTemp(args);
+    // Its stop waits 100 ms (FORUM_SERVER_TEST_STOP_GRACE_MS), not 2 s, for the connections of the clients behind
+    // nginx, stopped before it: nothing after the stop is checked.
+    const { server } = await scope.startInTemp(args, { [STOP_GRACE_ENV]: String(MIN_TEST_STOP_GRACE_MS) });
     const nginx = await startNginx({ servers: [server] });
     scope.closers.push(() => nginx.stop());
     scope.closers.push(() => Promise.all(held.splice(0).map((c) => c.close().catch(() => undefined))).then(() => undefined));

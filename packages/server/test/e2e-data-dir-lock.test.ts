@@ -8,6 +8,7 @@ import { readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/prom
 import { openFileStore } from 'forum-protocol';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { LOCK_RENEW_ENV, MIN_TEST_LOCK_RENEW_MS } from '../src/lock-renew.js';
 import { answered, cleanupAfterEach, itWithScope, LOCK_FILE, P, runClient, SERVER_BIN, spawnClient, startServer, tempDir } from './forum-processes.js';
 
 /** Runs forum-server to its exit (a refused start exits at once; the timeout only ends a hang). */
@@ -157,7 +158,7 @@ describe('forum-server data directory lock (real processes)', () => {
   };
 
   // The four tests below run side by side (adjacent concurrent tests run together): each has a scope, a server and a
-  // directory of its own, and waits on the server (a lock renewal every 5 s, a graceful stop's 2 s).
+  // directory of its own, and waits on the server (a lock renewal, every second here, a graceful stop's 2 s).
   itWithScope.concurrent('a server whose lock another server took over writes nothing more and stops (status 3), naming the new holder; the directory is left consistent', async ({ scope }) => {
     const { server, cwd } = await scope.startInTemp();
     const lock = join(server.dataDir, LOCK_FILE);
@@ -183,7 +184,11 @@ describe('forum-server data directory lock (real processes)', () => {
   });
 
   itWithScope.concurrent('a server frozen (SIGSTOP) while another took its directory over notices at its next renewal, without any request, and stops', async ({ scope }) => {
-    const { server } = await scope.startInTemp();
+    // Renewing every second (FORUM_SERVER_TEST_LOCK_RENEW_MS), not every RENEW_MS (5 s): the wait below is for its next renewal.
+    const data = await tempDir('data');
+    scope.dirs.push(data);
+    const server = await startServer(data, [], undefined, { [LOCK_RENEW_ENV]: String(MIN_TEST_LOCK_RENEW_MS) });
+    scope.servers.push(server);
     const lock = join(server.dataDir, LOCK_FILE);
     server.child.kill('SIGSTOP');
     try {
@@ -193,7 +198,7 @@ describe('forum-server data directory lock (real processes)', () => {
     } finally {
       server.child.kill('SIGCONT');
     }
-    // Its next renewal (every RENEW_MS, 5 s) reads the lock. Before: it ran on for good.
+    // Its next renewal (every second here) reads the lock. Before: it ran on for good.
     const gaveUp = new Promise<string>((resolve) => setTimeout(() => resolve('still running after 8 s'), 8_000).unref());
     expect(await Promise.race([server.exited, gaveUp])).toBe(3);
     expect(server.stderr.text).toContain(`Error: lost the data directory lock ${lock}: it now names forum-server process ${process.pid} on host "taker.example"`);

@@ -8,6 +8,7 @@ import { watch } from 'node:fs';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { MIN_TEST_STOP_GRACE_MS, STOP_GRACE_ENV } from '../src/stop-grace.js';
 import { comparableFiles } from './comparable-files.js';
 import { answered, P, runClient, seededBytes, snapshotDir, spawnClient, startServer, tempDir, type Proc, type ServerProc, cleanupAfterEach, waitForEntry } from './forum-processes.js';
 
@@ -73,9 +74,11 @@ describe('client killed (SIGKILL) mid-transfer (real processes)', () => {
     dirs.push(d);
     return d;
   };
-  // --transfer-port 0: TCP on any free port (a TIME_WAIT client socket may hold the UDP port's number).
+  // --transfer-port 0: TCP on any free port (a TIME_WAIT client socket may hold the UDP port's number). The stop
+  // after each test waits 100 ms (FORUM_SERVER_TEST_STOP_GRACE_MS), not 2 s, for the killed client's connection,
+  // which the transport keeps until its idle timeout.
   const start = async (data: string): Promise<ServerProc> => {
-    const server = await startServer(data, ['--idle-timeout', '1', '--transfer-port', '0']);
+    const server = await startServer(data, ['--idle-timeout', '1', '--transfer-port', '0'], undefined, { [STOP_GRACE_ENV]: String(MIN_TEST_STOP_GRACE_MS) });
     servers.push(server);
     return server;
   };

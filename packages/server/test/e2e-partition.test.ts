@@ -7,6 +7,7 @@
  */
 import { startLossyRelayThread, type LossyRelayThread } from 'udp-relay';
 import { describe, expect } from 'vitest';
+import { MIN_TEST_STOP_GRACE_MS, STOP_GRACE_ENV } from '../src/stop-grace.js';
 import { answered, cleanup, itWithFixture, P, runClient, spawnClient, startServer, tempDir, withoutFirstContact, type ServerProc } from './forum-processes.js';
 
 /** The server's --idle-timeout here, in seconds. */
@@ -16,8 +17,8 @@ const IDLE_S = 2;
  * silent server after twice that (timingsFor in client timings.ts; 10 s at the default 5), still well past
  * the server's idle timeout. Not the default: the wait is the test's longest, and the rule is the same.
  */
-const CLIENT_TIMEOUT_S = 3;
-/** forum-client's transport gives up on a silent server after this long at {@link CLIENT_TIMEOUT_S} (timingsFor(3).transport.idleTimeoutMs). */
+const CLIENT_TIMEOUT_S = 2;
+/** forum-client's transport gives up on a silent server after this long at {@link CLIENT_TIMEOUT_S} (timingsFor(2).transport.idleTimeoutMs: 4 s, twice IDLE_S). */
 const CLIENT_TRANSPORT_IDLE_MS = 2 * CLIENT_TIMEOUT_S * 1000;
 
 /** Resolves once the relay has dropped a datagram at the cut, checked every 10 ms; rejects after `timeoutMs`. */
@@ -41,7 +42,9 @@ const fixture = () => {
       const data = await tempDir('data');
       const cwd = await tempDir('cwd');
       dirs.push(data, cwd);
-      const server = await startServer(data, ['--idle-timeout', String(IDLE_S), '--transfer-port', '0']);
+      // Its stop after the test waits 100 ms (FORUM_SERVER_TEST_STOP_GRACE_MS), not 2 s, for the connection of a client
+      // that gave up: the transport keeps it until its idle timeout.
+      const server = await startServer(data, ['--idle-timeout', String(IDLE_S), '--transfer-port', '0'], undefined, { [STOP_GRACE_ENV]: String(MIN_TEST_STOP_GRACE_MS) });
       servers.push(server);
       // On a thread of its own, so that synchronous work in this process does not hold the relay.
       const relay = await startLossyRelayThread({ targetPort: server.port, seed: 1 });
@@ -63,7 +66,7 @@ const fixture = () => {
 /** `it` with a fixture of its own (`f`), ended after the test. */
 const it = itWithFixture(fixture);
 
-// Concurrent: each test is mostly waiting out idle timeouts (2 s, then the client's 6 s), each on a server and relay of its own.
+// Concurrent: each test is mostly waiting out idle timeouts (2 s, then the client's 4 s), each on a server and relay of its own.
 describe.concurrent('partition between client and server, then healing (real processes through the relay)', () => {
   /** A client logged in as yoda through the relay, then cut off from the server at once. */
   const loggedInThenCut = async (stops: (() => void)[], relay: LossyRelayThread, cwd: string, clientArgs: readonly string[] = []) => {

@@ -221,8 +221,8 @@ export interface TestScope {
   readonly stops: (() => void)[];
   /** Asynchronous ends (sockets, rudp servers of a test's own), awaited after `stops`, before `servers` stop. */
   readonly closers: (() => Promise<void>)[];
-  /** A server on a fresh data directory plus a fresh working directory for clients, both cleaned up. */
-  startInTemp(args?: readonly string[]): Promise<{ server: ServerProc; cwd: string }>;
+  /** A server on a fresh data directory (its environment `env` added) plus a fresh working directory for clients, both cleaned up. */
+  startInTemp(args?: readonly string[], env?: Readonly<Record<string, string>>): Promise<{ server: ServerProc; cwd: string }>;
 }
 
 /** A new scope: nothing started yet. */
@@ -232,11 +232,11 @@ const newScope = (): TestScope => {
     servers: [],
     stops: [],
     closers: [],
-    startInTemp: async (args = []) => {
+    startInTemp: async (args = [], env = {}) => {
       const data = await tempDir('data');
       const cwd = await tempDir('cwd');
       scope.dirs.push(data, cwd);
-      const server = await startServer(data, args);
+      const server = await startServer(data, args, undefined, env);
       scope.servers.push(server);
       return { server, cwd };
     },

@@ -1,4 +1,5 @@
 import { RENEW_MS } from './data-dir-lock.js';
+import { testSeamMs } from './test-seam-ms.js';
 
 /** The shortest lock renewal interval {@link LOCK_RENEW_ENV} may set, ms. */
 export const MIN_TEST_LOCK_RENEW_MS = 1_000;
@@ -12,8 +13,4 @@ export const MIN_TEST_LOCK_RENEW_MS = 1_000;
 export const LOCK_RENEW_ENV = 'FORUM_SERVER_TEST_LOCK_RENEW_MS';
 
 /** The lock renewal interval that {@link LOCK_RENEW_ENV} gives in `env`: `RENEW_MS` unless it holds a whole number of ms from {@link MIN_TEST_LOCK_RENEW_MS} to `RENEW_MS`. */
-export const lockRenewMs = (env: Readonly<Record<string, string | undefined>>): number => {
-  const text = env[LOCK_RENEW_ENV]?.trim() ?? '';
-  const ms = /^\d{1,5}$/u.test(text) ? Number(text) : Number.NaN;
-  return ms >= MIN_TEST_LOCK_RENEW_MS && ms <= RENEW_MS ? ms : RENEW_MS;
-};
+export const lockRenewMs = (env: Readonly<Record<string, string | undefined>>): number => testSeamMs(env, LOCK_RENEW_ENV, MIN_TEST_LOCK_RENEW_MS, RENEW_MS);

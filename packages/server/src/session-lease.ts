@@ -1,3 +1,5 @@
+import { testSeamMs } from './test-seam-ms.js';
+
 /** Longest session lease: a crashed server's accounts are free again this long after it died (or the idle timeout, if shorter). */
 export const MAX_LEASE_MS = 15_000;
 
@@ -12,8 +14,4 @@ export const MIN_TEST_LEASE_MS = 2_000;
 export const LEASE_ENV = 'FORUM_SERVER_TEST_LEASE_MS';
 
 /** The longest lease that {@link LEASE_ENV} gives in `env`: {@link MAX_LEASE_MS} unless it holds a whole number of ms from {@link MIN_TEST_LEASE_MS} to {@link MAX_LEASE_MS}. */
-export const maxLeaseMs = (env: Readonly<Record<string, string | undefined>>): number => {
-  const text = env[LEASE_ENV]?.trim() ?? '';
-  const ms = /^\d{1,5}$/u.test(text) ? Number(text) : Number.NaN;
-  return ms >= MIN_TEST_LEASE_MS && ms <= MAX_LEASE_MS ? ms : MAX_LEASE_MS;
-};
+export const maxLeaseMs = (env: Readonly<Record<string, string | undefined>>): number => testSeamMs(env, LEASE_ENV, MIN_TEST_LEASE_MS, MAX_LEASE_MS);

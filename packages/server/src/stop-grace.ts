@@ -1,3 +1,5 @@
+import { testSeamMs } from './test-seam-ms.js';
+
 /** How long a stop waits for the told clients' connections to close, ms. */
 export const STOP_GRACE_MS = 2_000;
 
@@ -13,8 +15,4 @@ export const MIN_TEST_STOP_GRACE_MS = 100;
 export const STOP_GRACE_ENV = 'FORUM_SERVER_TEST_STOP_GRACE_MS';
 
 /** The stop grace that {@link STOP_GRACE_ENV} gives in `env`: {@link STOP_GRACE_MS} unless it holds a whole number of ms from {@link MIN_TEST_STOP_GRACE_MS} to {@link STOP_GRACE_MS}. */
-export const stopGraceMs = (env: Readonly<Record<string, string | undefined>>): number => {
-  const text = env[STOP_GRACE_ENV]?.trim() ?? '';
-  const ms = /^\d{1,4}$/u.test(text) ? Number(text) : Number.NaN;
-  return ms >= MIN_TEST_STOP_GRACE_MS && ms <= STOP_GRACE_MS ? ms : STOP_GRACE_MS;
-};
+export const stopGraceMs = (env: Readonly<Record<string, string | undefined>>): number => testSeamMs(env, STOP_GRACE_ENV, MIN_TEST_STOP_GRACE_MS, STOP_GRACE_MS);

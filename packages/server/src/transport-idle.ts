@@ -1,4 +1,5 @@
 import { TRANSPORT } from './server-defaults.js';
+import { testSeamMs } from './test-seam-ms.js';
 
 /** The shortest transport idle timeout {@link TRANSPORT_IDLE_ENV} may set, ms. */
 export const MIN_TEST_TRANSPORT_IDLE_MS = 1_000;
@@ -14,8 +15,6 @@ export const TRANSPORT_IDLE_ENV = 'FORUM_SERVER_TEST_TRANSPORT_IDLE_MS';
 
 /** The transport's idle timeout and keep-alive that {@link TRANSPORT_IDLE_ENV} gives in `env`: `TRANSPORT`'s unless it holds a whole number of ms from {@link MIN_TEST_TRANSPORT_IDLE_MS} to `TRANSPORT.idleTimeoutMs`. */
 export const transportIdle = (env: Readonly<Record<string, string | undefined>>): { readonly idleTimeoutMs: number; readonly keepAliveMs: number } => {
-  const text = env[TRANSPORT_IDLE_ENV]?.trim() ?? '';
-  const ms = /^\d{1,6}$/u.test(text) ? Number(text) : Number.NaN;
-  const idleTimeoutMs = ms >= MIN_TEST_TRANSPORT_IDLE_MS && ms <= TRANSPORT.idleTimeoutMs ? ms : TRANSPORT.idleTimeoutMs;
+  const idleTimeoutMs = testSeamMs(env, TRANSPORT_IDLE_ENV, MIN_TEST_TRANSPORT_IDLE_MS, TRANSPORT.idleTimeoutMs);
   return { idleTimeoutMs, keepAliveMs: Math.min(TRANSPORT.keepAliveMs, Math.floor(idleTimeoutMs / 2)) };
 };

@@ -11,23 +11,8 @@ import { once } from 'node:events';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { connect, listen, type RudpConnection } from '../packages/rudp/dist/index.js';
+import { escaped as uncaught, describe, settle, sleep } from './lib-outcomes.js';
 
-const uncaught: string[] = [];
-process.on('uncaughtException', (e) => uncaught.push(`uncaught ${describe(e)}`));
-process.on('unhandledRejection', (e) => uncaught.push(`unhandled rejection ${describe(e)}`));
-function describe(e: unknown): string {
-  if (!(e instanceof Error)) return `non-error ${String(e)}`;
-  return `${e.constructor.name}${'code' in e ? ` ${String(e.code)}` : ''}: ${e.message.slice(0, 90)}`;
-}
-const settle = async (p: Promise<unknown>): Promise<string> => {
-  try {
-    await p;
-    return 'resolved';
-  } catch (e) {
-    return describe(e);
-  }
-};
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const results: [string, string][] = [];
 const record = (name: string, what: string): void => {
   const extra = uncaught.splice(0);

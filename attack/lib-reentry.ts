@@ -15,22 +15,8 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
 import { connect, listen, type RudpConnection, type RudpServer } from '../packages/rudp/dist/index.js';
+import { describe, escaped, settle, sleep } from './lib-outcomes.js';
 
-const escaped: string[] = [];
-process.on('uncaughtException', (e) => escaped.push(`uncaught ${describe(e)}`));
-process.on('unhandledRejection', (e) => escaped.push(`unhandled rejection ${describe(e)}`));
-function describe(e: unknown): string {
-  if (!(e instanceof Error)) return `non-error ${String(e)}`;
-  return `${e.constructor.name}${'code' in e ? ` ${String(e.code)}` : ''}: ${e.message.slice(0, 80)}`;
-}
-const settle = async (p: Promise<unknown>): Promise<string> => {
-  try {
-    await p;
-    return 'resolved';
-  } catch (e) {
-    return describe(e);
-  }
-};
 const tryCall = (f: () => unknown): string => {
   try {
     return `returned ${String(f())}`;
@@ -38,7 +24,6 @@ const tryCall = (f: () => unknown): string => {
     return `threw ${describe(e)}`;
   }
 };
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const results: [string, string][] = [];
 const record = (name: string, what: string): void => {
   const extra = escaped.splice(0);

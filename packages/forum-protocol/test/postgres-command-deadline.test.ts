@@ -224,7 +224,7 @@ const backendOf = async (like: string, key?: number): Promise<number> => {
   for (;;) {
     const [row] = await watcher()<{ pid: number }[]>`
       SELECT pid FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE ${like}
-        AND wait_event_type IS DISTINCT FROM 'Client' 
+        AND wait_event_type IS DISTINCT FROM 'Client'
         AND (${key ?? null}::bigint IS NULL OR pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = 0 AND objid::bigint = ${key ?? 0}::bigint))`;
     if (row !== undefined) return row.pid;
     if (performance.now() > deadline) throw new Error(`no statement like ${like} runs`);

@@ -216,13 +216,16 @@ describe.concurrent("a command's deadline on PostgreSQL (withCommandDeadline)", 
 /**
  * The backend running a statement like `like` (waited for), from the watcher's connection. Running, not
  * parsed and waiting for the client's Bind (`ClientRead`, shown as active too): a cancel then is dropped.
+ * `key`: waiting for that advisory lock ({@link holdOn}'s), so that a test's is not another's: the tests on the
+ * file's PostgreSQL run side by side, and pg_stat_activity is the cluster's (two MSGs' `INSERT INTO entries`).
  */
-const backendOf = async (like: string): Promise<number> => {
+const backendOf = async (like: string, key?: number): Promise<number> => {
   const deadline = performance.now() + 5_000;
   for (;;) {
     const [row] = await watcher()<{ pid: number }[]>`
       SELECT pid FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE ${like}
-        AND wait_event_type IS DISTINCT FROM 'Client'`;
+        AND wait_event_type IS DISTINCT FROM 'Client'
+        AND (${key ?? null}::bigint IS NULL OR pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = 0 AND objid::bigint = ${key ?? 0}::bigint))`;
     if (row !== undefined) return row.pid;
     if (performance.now() > deadline) throw new Error(`no statement like ${like} runs`);
     await sleep(10);
@@ -239,7 +242,7 @@ const msgEndedBy = async (store: PostgresStore, how: 'pg_cancel_backend' | 'pg_t
   await holdOn(store, 'entries', 'INSERT', 4747);
   try {
     const msg = run(store, 'alice', 'MSG t ended');
-    const pid = await backendOf('%INSERT INTO entries%');
+    const pid = await backendOf('%INSERT INTO entries%', 4747);
     expect(await watcher().unsafe(`SELECT ${how}($1) AS ok`, [pid])).toEqual([{ ok: true }]);
     return await msg;
   } finally {
@@ -337,7 +340,7 @@ describe.concurrent("on the file's PostgreSQL", () => {
       // it waits for an advisory lock the watcher holds (a row held by a stuck server, a slow disk).
       await watcher()`SELECT pg_advisory_lock(4242)`;
       const busy = store.sql`SELECT pg_advisory_lock(4242)`.then(() => 'done' as const);
-      await backendOf('%pg_advisory_lock%');
+      await backendOf('%pg_advisory_lock%', 4242);
       // Behind it: mallory's read, whose command has 100 ms, then alice's login read.
       const late = timed(() => withCommandDeadline(100, () => store.getAccount('mallory')()));
       const honest = store.getAccount('alice')();
@@ -405,20 +408,22 @@ describe.concurrent("on the file's PostgreSQL", () => {
   };
 
   /**
-   * The start (epoch ms) of a statement like `like` waiting for a lock ({@link holdOn}'s) now on backend
+   * The start (epoch ms) of a statement like `like` waiting for advisory lock `key` ({@link holdOn}'s; the key tells
+   * this test's statement from another's, as in {@link backendOf}) now on backend
    * `pid` (any but the watcher's if none) that started after `after`, waited for (`undefined` once `given`
    * is true). Waiting, not merely active: a statement is active from its Parse, and its start moves at its
    * Bind and again at its Execute, so one seen before it executed (under load: parsed and waiting for the
    * client's Bind, or bound and not yet executed) was seen again as "started after" itself, and a cancel
    * landing before its Execute is dropped (PostgreSQL ignores one while it reads a command).
    */
-  const startedAfter = async (like: string, after: number, given: () => boolean = () => false, pid?: number): Promise<number | undefined> => {
+  const startedAfter = async (like: string, key: number, after: number, given: () => boolean = () => false, pid?: number): Promise<number | undefined> => {
     const deadline = performance.now() + 5_000;
     for (;;) {
       const [row] = await watcher()<{ started: number }[]>`
         SELECT (extract(epoch FROM query_start) * 1000)::float8 AS started FROM pg_stat_activity
         WHERE state = 'active' AND pid <> pg_backend_pid() AND (${pid ?? null}::int IS NULL OR pid = ${pid ?? null}::int) AND query LIKE ${like}
-          AND wait_event_type = 'Lock' AND extract(epoch FROM query_start) * 1000 > ${after}`;
+          AND wait_event_type = 'Lock' AND extract(epoch FROM query_start) * 1000 > ${after}
+          AND pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = 0 AND objid::bigint = ${key}::bigint)`;
       if (row !== undefined) return row.started;
       if (given()) return undefined;
       if (performance.now() > deadline) throw new Error(`no new statement like ${like} runs`);
@@ -427,7 +432,7 @@ describe.concurrent("on the file's PostgreSQL", () => {
   };
 
   /** {@link startedAfter} for the MSG's `INSERT INTO entries`. */
-  const insertStartedAfter = (after: number, given?: () => boolean): Promise<number | undefined> => startedAfter('%INSERT INTO entries%', after, given);
+  const insertStartedAfter = (key: number, after: number, given?: () => boolean): Promise<number | undefined> => startedAfter('%INSERT INTO entries%', key, after, given);
 
   describe.sequential("the deadline's cancel reaching its connection after its statement ended", () => {
     it("the connection's next statement, another command's, is run again (alone) or its transaction is (MSG), not answered as cancelled by an administrator", async () => {
@@ -446,10 +451,10 @@ describe.concurrent("on the file's PostgreSQL", () => {
       // after it ended hit the idle connection and was dropped: the test passed with nothing cancelled.)
       await watcher()`SELECT pg_advisory_lock(4545)`;
       const alone = store.sql<{ y: number }[]>`SELECT 2 AS y, pg_advisory_xact_lock(4545)`.then((rows) => rows.map((r) => r.y), (e: unknown) => e);
-      const cancelled = await startedAfter('%pg_advisory_xact_lock(4545)%', 0);
+      const cancelled = await startedAfter('%pg_advisory_xact_lock(4545)%', 4545, 0);
       relay.releaseCancels();
       // It landed: the statement was cancelled and is run again, waiting for the lock in its turn.
-      expect(await startedAfter('%pg_advisory_xact_lock(4545)%', cancelled ?? 0)).toBeGreaterThan(cancelled ?? 0);
+      expect(await startedAfter('%pg_advisory_xact_lock(4545)%', 4545, cancelled ?? 0)).toBeGreaterThan(cancelled ?? 0);
       await watcher()`SELECT pg_advisory_unlock(4545)`;
       // Before: rejected, PostgreSQL's 57014 "canceling statement due to user request" (an administrator's, as the store read it).
       expect(await alone).toEqual([2]);
@@ -458,10 +463,10 @@ describe.concurrent("on the file's PostgreSQL", () => {
       expect(relay.cancelsHeld()).toBe(1);
       await holdOn(store, 'entries', 'INSERT', 4646);
       const msg = run(store, 'alice', 'MSG t honest');
-      const first = await insertStartedAfter(0);
+      const first = await insertStartedAfter(4646, 0);
       relay.releaseCancels();
       // Its transaction, rolled back by the cancel, runs again: its insert waits in its turn.
-      expect(await insertStartedAfter(first ?? 0)).toBeGreaterThan(first ?? 0);
+      expect(await insertStartedAfter(4646, first ?? 0)).toBeGreaterThan(first ?? 0);
       await watcher()`SELECT pg_advisory_unlock(4646)`;
       const outcome = await msg;
       await dropSlowDown(store, 'entries', 'INSERT');
@@ -488,10 +493,10 @@ describe.concurrent("on the file's PostgreSQL", () => {
       await holdOn(store, 'entries', 'INSERT', 4343);
       let answered = false;
       const msg = run(store, 'alice', 'MSG t honest').finally(() => (answered = true));
-      const first = await insertStartedAfter(0);
+      const first = await insertStartedAfter(4343, 0);
       relay.releaseCancels(1);
       // Its transaction's second run (none before: the MSG was answered): the other cancel lands on it.
-      if ((await insertStartedAfter(first ?? 0, () => answered)) !== undefined) relay.releaseCancels(1);
+      if ((await insertStartedAfter(4343, first ?? 0, () => answered)) !== undefined) relay.releaseCancels(1);
       const outcome = await msg;
       await watcher()`SELECT pg_advisory_unlock(4343)`;
       await dropSlowDown(store, 'entries', 'INSERT');

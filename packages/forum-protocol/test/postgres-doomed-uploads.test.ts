@@ -158,8 +158,10 @@ describe.concurrent("on the file's PostgreSQL", () => {
       let pid: number | undefined;
       await vi.waitFor(
         async () => {
+          // a's, waiting for 5151: the other block's sweeps run beside this one, on this PostgreSQL.
           const [row] = await holder<{ pid: number }[]>`
-            SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%DELETE FROM upload_chunks%'`;
+            SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%DELETE FROM upload_chunks%'
+              AND pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = 0 AND objid = 5151)`;
           expect(row).toBeDefined();
           pid = row?.pid;
         },
@@ -263,8 +265,10 @@ describe.concurrent("on the file's PostgreSQL", () => {
       // The batch's DELETE runs for 1.6 s (40 chunks): cancelled while it does.
       const pid = await vi.waitFor(
         async () => {
+          // This one, sleeping in slowChunkDeletes's trigger: the other block's sweeps run beside it, on this PostgreSQL.
           const [row] = await admin<{ pid: number }[]>`
-            SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%DELETE FROM upload_chunks%' AND pid <> pg_backend_pid()`;
+            SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%DELETE FROM upload_chunks%' AND pid <> pg_backend_pid()
+              AND wait_event = 'PgSleep'`;
           if (row === undefined) throw new Error('no batch runs yet');
           return row.pid;
         },

@@ -36,13 +36,19 @@ function ackDelayUnits(delayMicros: number): number {
 export function ackFrameSize(ranges: readonly PnRange[], delayMicros: number, count = ranges.length): number {
   const first = ranges[0];
   if (!first || count < 1) return 0;
-  let n = 1 + varintSize(first.hi) + varintSize(ackDelayUnits(delayMicros)) + varintSize(count - 1) + varintSize(first.hi - first.lo);
-  for (let i = 1; i < count; i++) {
-    const prev = ranges[i - 1] as PnRange;
-    const r = ranges[i] as PnRange;
-    n += varintSize(prev.lo - r.hi - 2) + varintSize(r.hi - r.lo);
-  }
+  let n = ackHeadSize(first, delayMicros) + varintSize(count - 1);
+  for (let i = 1; i < count; i++) n += ackRangeSize(ranges[i - 1] as PnRange, ranges[i] as PnRange);
   return n;
+}
+
+/** Bytes of an ACK frame's type, largest number, delay and first range: all but its range count and further ranges. */
+function ackHeadSize(first: PnRange, delayMicros: number): number {
+  return 1 + varintSize(first.hi) + varintSize(ackDelayUnits(delayMicros)) + varintSize(first.hi - first.lo);
+}
+
+/** Bytes a further range `r` takes after `prev`: its gap and its length. */
+function ackRangeSize(prev: PnRange, r: PnRange): number {
+  return varintSize(prev.lo - r.hi - 2) + varintSize(r.hi - r.lo);
 }
 
 /**
@@ -55,14 +61,12 @@ export function ackFrameSize(ranges: readonly PnRange[], delayMicros: number, co
 export function ackRangesThatFit(ranges: readonly PnRange[], delayMicros: number, count: number, room: number): number {
   const first = ranges[0];
   if (!first || count < 1) return 0;
-  const head = 1 + varintSize(first.hi) + varintSize(ackDelayUnits(delayMicros)) + varintSize(first.hi - first.lo);
+  const head = ackHeadSize(first, delayMicros);
   if (head + varintSize(0) > room) return 0;
   let body = 0;
   let n = 1;
   for (; n < count; n++) {
-    const prev = ranges[n - 1] as PnRange;
-    const r = ranges[n] as PnRange;
-    const more = body + varintSize(prev.lo - r.hi - 2) + varintSize(r.hi - r.lo);
+    const more = body + ackRangeSize(ranges[n - 1] as PnRange, ranges[n] as PnRange);
     if (head + varintSize(n) + more > room) break;
     body = more;
   }

@@ -2,7 +2,7 @@
  * What `send` accepts: text and any binary view, by its bytes.
  */
 import { invalidArgType } from './check-options.js';
-import { checkAttached } from '../core/send/outgoing-message.js';
+import { isDetached } from '../core/send/outgoing-message.js';
 
 /** A message `send` accepts: a string (sent as UTF-8), any `ArrayBufferView` (its bytes), or an `ArrayBuffer`. */
 export type MessageData = string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer;
@@ -26,12 +26,7 @@ export function messageBytes(data: unknown): Uint8Array | TypeError {
 
 /** `bytes`, or the error for a view of a detached `ArrayBuffer` (it reads as empty; the core would end the connection for it at its first send). */
 function attached(bytes: Uint8Array): Uint8Array | TypeError {
-  try {
-    checkAttached(bytes, -1);
-    return bytes;
-  } catch {
-    return detached();
-  }
+  return isDetached(bytes) ? detached() : bytes;
 }
 
 function detached(): TypeError {

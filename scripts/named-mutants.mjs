@@ -5,7 +5,7 @@
  * rewrites one line of a source file, runs the unit test files named for
  * it, and must make them fail (named from packages/rudp/test/unit; with one
  * outside it, '../name', they run under the suite's vitest.config.ts). The
- * file is restored after each run (also on Ctrl-C). StrykerJS (`pnpm mutation`) does the same exhaustively, in a
+ * file is restored after each run (also on Ctrl-C or SIGTERM, at once). StrykerJS (`pnpm mutation`) does the same exhaustively, in a
  * sandbox, for loss detection, ACK tracking, reassembly and flow control;
  * this script pins the specific regressions, across the rest of the core too.
  *

@@ -111,6 +111,23 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect(p.client.stats().datagramsSent - sent).toBeLessThan(5);
   });
 
+  it("a controller that throws when stats() asks for its window: stats() still answers, and the connection ends (not left running without control)", () => {
+    let broken = false;
+    // A plain object (a spread of a Bbr instance would lose its methods) that never trips.
+    const healthy = failingAt('onAck', Number.POSITIVE_INFINITY);
+    const flaky: CongestionControllerFactory = (mtu) => {
+      const cc = healthy(mtu);
+      return { ...cc, window: () => (broken ? (() => { throw new Error('window broke'); })() : cc.window()) };
+    };
+    const p = makePair({ client: { congestion: onlyNth(2, flaky) } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    broken = true;
+    expect(p.conn.stats().messagesSent).toBe(0);
+    expectFault(p.conn.closeReason, 'congestion controller', 'window', 'window broke');
+    expect(p.conn.state).toBe('draining');
+  });
+
   it("a server's congestion factory that throws for a new connection: it ends at once, the client is told (ACCEPT, then CLOSE)", () => {
     const p = makePair({ server: { congestion: onlyNth(2, failingAt('factory', 0)) } });
     p.sim.runFor(2000);

@@ -504,6 +504,17 @@ export class Connection {
 
   /** Counters and estimates. */
   stats(): ConnectionStats {
+    try {
+      return this.statsNow();
+    } catch (e) {
+      // The application's controller threw when asked for its window: the connection ends for it as it would
+      // have at its next poll (left running, it would send with the guard's inert stand-in, uncontrolled).
+      this.endForFault(this.lastActivity, e);
+      return this.statsNow();
+    }
+  }
+
+  private statsNow(): ConnectionStats {
     const { reassembly, sendQueue, repairReceiver, recovery, rtt, cc, pmtu, protection } = this;
     return connectionStats(this.stat, { reassembly, sendQueue, repairReceiver, recovery, rtt, cc, pmtu, protection });
   }

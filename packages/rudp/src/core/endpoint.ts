@@ -338,7 +338,12 @@ export class Endpoint implements SansIoEndpoint {
           if (!a || (a.scid === 0) !== (a.kind === AcceptKind.Busy)) return void this.drops.malformed++;
           const result = conn.handleAccept(now, a);
           if (result !== 'ok') this.drops[result]++;
-          this.resetTokens.add(conn);
+          try {
+            this.resetTokens.add(conn);
+          } catch (e) {
+            // The provider's randomness for the token index threw: this connection ends (and is still touched below).
+            conn.endForFault(now, e);
+          }
         }
         this.touch(conn);
         return;

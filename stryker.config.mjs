@@ -1,7 +1,8 @@
 // @ts-check
 /**
  * Mutation testing of the rudp core's loss recovery, ACK tracking,
- * reassembly and flow control: `pnpm mutation` (not part of `pnpm test`).
+ * reassembly and flow control, and of the ACK frame's sizes and range
+ * fitting: `pnpm mutation` (not part of `pnpm test`).
  * Stryker changes one operator or condition at a time in the files under
  * `mutate` and runs the unit tests that cover it (vitest.unit.config.ts); a
  * mutant that no test notices "survives". See packages/rudp/README.md,
@@ -23,6 +24,8 @@ export default {
     'packages/rudp/src/core/peer-limit.ts',
     'packages/rudp/src/core/announced-limit.ts',
     'packages/rudp/src/core/credit.ts',
+    // Where the ranges an ACK carries are fitted to a packet's room (ackRangesThatFit), beside the codec.
+    'packages/rudp/src/wire/ack-frame.ts',
   ],
   // The sandbox needs the transport's sources and the unit tests only.
   ignorePatterns: ['bench', 'packages/server', 'packages/client', 'packages/forum-protocol', 'packages/*/dist', 'scripts', 'reports', '.vitest-tmp'],

@@ -5,13 +5,13 @@
  * rewrites one line of a source file, runs the unit test files named for
  * it, and must make them fail (named from packages/rudp/test/unit; with one
  * outside it, '../name', they run under the suite's vitest.config.ts). The
- * file is restored after each run (also on Ctrl-C). StrykerJS (`pnpm mutation`) does the same exhaustively, in a
+ * file is restored after each run (also on Ctrl-C or SIGTERM, at once). StrykerJS (`pnpm mutation`) does the same exhaustively, in a
  * sandbox, for loss detection, ACK tracking, reassembly and flow control;
  * this script pins the specific regressions, across the rest of the core too.
  *
  * Usage: pnpm mutation:named [substring of a mutant name]
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -21,10 +21,44 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const filter = process.argv[2];
 let restore = () => {};
-for (const sig of ['SIGINT', 'SIGTERM']) {
+/** The test run under way, if any: its own process group, so a signal ends all of it (npx, vitest, its workers). */
+let child;
+const killChild = () => {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+};
+// The tests run asynchronously, so these run at once (with spawnSync they waited for the run to end, and Ctrl-C
+// only reached the child: the loop went on to the next mutant, and a kill of this process alone left the file mutated).
+for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
   process.on(sig, () => {
+    killChild();
     restore();
-    process.exit(130);
+    process.exit(code);
+  });
+}
+
+/** Runs `args` with npx in `root`, as its own process group; its output, status, and whether `timeoutMs` cut it off. */
+function run(args, timeoutMs) {
+  return new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    child = spawn('npx', args, { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killChild();
+    }, timeoutMs);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      child = undefined;
+      resolve({ stdout, stderr, status, timedOut });
+    });
   });
 }
 
@@ -54,10 +88,10 @@ for (const m of MUTANTS) {
   try {
     // A test outside test/unit (named '../…') runs under the suite's own configuration, whose projects include it.
     const config = tests.every((t) => t.startsWith(`${unit}/`)) ? 'vitest.unit.config.ts' : 'vitest.config.ts';
-    const r = spawnSync('npx', ['vitest', 'run', '--config', config, ...tests], { cwd: root, encoding: 'utf8', timeout: 180_000 });
+    const r = await run(['vitest', 'run', '--config', config, ...tests], 180_000);
     // A run that found no test file also exits non-zero: that kills nothing. (One cut off by the time limit has no
     // summary either: a mutant that makes its tests hang is killed, as before.)
-    const timedOut = r.error !== undefined && 'code' in r.error && r.error.code === 'ETIMEDOUT';
+    const timedOut = r.timedOut;
     if (!timedOut && !/Test Files\s+\d+/.test(r.stdout)) {
       // Its first lines (vitest then lists every project's include and exclude patterns: pages of them).
       const said = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim() !== '').slice(0, 4).join('\n');

@@ -8,6 +8,7 @@ export { Connection, type ConnectionState, type ConnectionStats } from './core/c
 export { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG } from './core/config.js';
 export { MESSAGE_CREDIT, MAX_MESSAGES_AHEAD, MIN_RECEIVE_WINDOW, creditOf } from './core/credit.js';
 export type { EndpointEvent, CloseReason, CloseKind } from './core/events.js';
+export { PluginFault, type PluginKind } from './crypto/plugin-fault.js';
 export type { DeliveryOptions } from './core/send/delivery-options.js';
 export { type CongestionController, type CongestionControllerFactory, type AckSample } from './core/congestion/controller.js';
 export { FixedWindow } from './core/congestion/fixed-window.js';

@@ -26,6 +26,7 @@ export type { MessageData } from './node/message-bytes.js';
 export type { LookupFunction } from './node/resolve-host.js';
 export { cryptoRandom, type TransportOptions } from './node/udp-endpoint.js';
 export type { CloseReason, CloseKind } from './core/events.js';
+export { PluginFault, type PluginKind } from './crypto/plugin-fault.js';
 export { PROTOCOL_VIOLATION } from './core/connection/close.js';
 export type { DeliveryOptions } from './core/send/delivery-options.js';
 export type { ConnectionStats } from './core/connection.js';

@@ -93,6 +93,42 @@ describe('a message whose buffer is transferred before it is sent', () => {
     expect(() => other.write(view)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
   });
 
+  it('a length-tracking view (new Uint8Array(resizable)) resized after its message began to leave ends the connection, shrunk or grown: never sent at another length', async () => {
+    for (const to of [500_000, 1_500_000]) {
+      const got: number[] = [];
+      const { client } = await pair((c) => c.on('message', (m: Buffer) => void got.push(m.length)));
+      const closed = new Promise<CloseReason>((r) => client.once('close', r));
+      const rab = resizable(1_000_000, 2_000_000);
+      const view = new Uint8Array(rab);
+      let pending: Promise<unknown> = Promise.resolve();
+      const escaped = await escaping(async () => {
+        pending = rejection(client.send(view));
+        // Its first packets leave at the end of this tick; a million bytes take more than the first window.
+        await new Promise((r) => setTimeout(r, 5));
+        expect(client.bufferedAmount).toBe(1_000_000);
+        rab.resize(to);
+        expect(view.length).toBe(to);
+        await closed;
+      });
+      expect(escaped).toEqual([]);
+      expect((await closed).message).toMatch(/detached/);
+      expect(await pending).toMatchObject({ code: 'ERR_RUDP_CLOSED' });
+      expect(got).toEqual([]);
+    }
+  });
+
+  it('a resizable ArrayBuffer given whole is sent at its length at the call, even grown before it left', async () => {
+    const { client } = await pair((c) => c.on('message', (m) => c.write(m)));
+    const rab = resizable(64, 128);
+    new Uint8Array(rab).fill(7);
+    const echoed = take(client, 1);
+    const sent = client.send(rab);
+    // In the same tick: nothing has left yet.
+    rab.resize(128);
+    await sent;
+    expect((await echoed)[0]).toEqual(Buffer.alloc(64, 7));
+  });
+
   it('a view already detached is refused at the call (TypeError ERR_INVALID_ARG_TYPE); the connection carries on', async () => {
     const { client } = await pair((c) => c.on('message', (m) => c.write(m)));
     const gone = new ArrayBuffer(16);

@@ -45,6 +45,7 @@
  */
 import type { ConnectionConfig } from './config.js';
 import type { CongestionController } from './congestion/controller.js';
+import { newController } from './congestion/guarded-controller.js';
 import type { CloseReason } from './events.js';
 import { MESSAGE_CREDIT, creditOf, partyOf, windowWithin } from './credit.js';
 import { FlowControl } from './flow-control.js';
@@ -66,6 +67,7 @@ import { type ConnectionCounters, type ConnectionStats, connectionStats, newCoun
 import { RetransmitQueue } from './send/retransmit-queue.js';
 import { SendQueue } from './send/send-queue.js';
 import { DetachedBytesError } from './send/outgoing-message.js';
+import { PluginFault } from '../crypto/plugin-fault.js';
 import { type DeliveryOptions, checkDelivery } from './send/delivery-options.js';
 import type { ConnectionSecurity } from './security.js';
 import { applyAccept } from './connection/accept.js';
@@ -268,7 +270,7 @@ export class Connection {
       this.protection = security.keys.protection;
       this.exporter = security.keys.exporter;
     }
-    this.cc = config.congestion(config.mtu);
+    this.cc = newController(config);
     const pool = host.receivePool;
     const peerWindow = typeof peer === 'number' ? peer : peer.receiveWindow;
     const window = windowWithin(config.receiveWindow, pool);
@@ -502,6 +504,17 @@ export class Connection {
 
   /** Counters and estimates. */
   stats(): ConnectionStats {
+    try {
+      return this.statsNow();
+    } catch (e) {
+      // The application's controller threw when asked for its window: the connection ends for it as it would
+      // have at its next poll (left running, it would send with the guard's inert stand-in, uncontrolled).
+      this.endForFault(this.lastActivity, e);
+      return this.statsNow();
+    }
+  }
+
+  private statsNow(): ConnectionStats {
     const { reassembly, sendQueue, repairReceiver, recovery, rtt, cc, pmtu, protection } = this;
     return connectionStats(this.stat, { reassembly, sendQueue, repairReceiver, recovery, rtt, cc, pmtu, protection });
   }
@@ -521,7 +534,12 @@ export class Connection {
    * handshake.
    */
   handleAccept(now: number, accept: AcceptPayload): 'ok' | PacketDrop {
-    return applyAccept(this, now, accept);
+    try {
+      return applyAccept(this, now, accept);
+    } catch (e) {
+      this.endForFault(now, e);
+      return 'ok';
+    }
   }
 
   /** The peer's static public key once the handshake proved it (client: the server's identity), else `undefined`. */
@@ -568,7 +586,12 @@ export class Connection {
   handlePacket(now: number, h: HeaderFields, size: number, from: PeerAddress = this.peerAddress): 'ok' | PacketDrop {
     this.lastActivity = now;
     if (this.state === 'handshake' || this.state === 'closed') return 'ok';
-    return receivePacket(this, now, h, size, from);
+    try {
+      return receivePacket(this, now, h, size, from);
+    } catch (e) {
+      this.endForFault(now, e);
+      return 'ok';
+    }
   }
 
   /** @internal Loss detection's `PacketFate`: the peer has packet `p`. */
@@ -595,11 +618,12 @@ export class Connection {
     try {
       datagram = nextDatagram(this, now, scratch);
     } catch (e) {
-      // The application transferred the buffer of a message still queued: that message can never be sent,
-      // so the connection ends (its queues let go) and tells the peer, as a destroy() would.
-      if (!(e instanceof DetachedBytesError)) throw e;
-      startClose(this, now, { kind: 'local', code: 1, message: e.message });
-      datagram = nextDatagram(this, now, scratch);
+      // The application transferred the buffer of a message still queued (that message can never be sent),
+      // or a plug-in of its own threw: the connection ends (its queues let go) and tells the peer, as a
+      // destroy() would.
+      if (e instanceof DetachedBytesError) startClose(this, now, { kind: 'local', code: 1, message: e.message });
+      else this.endForFault(now, e);
+      datagram = this.pollGoodbye(now, scratch);
     }
     // Every byte to an unvalidated address counts against its amplification limit.
     if (datagram !== undefined && this.path !== undefined && this.destination === this.path.candidate) this.path.onSent(datagram.length);
@@ -614,7 +638,49 @@ export class Connection {
   /** Runs whatever timers are due at `now`. */
   handleTimeout(now: number): void {
     this.lastActivity = now;
-    runDueTimers(this, now);
+    try {
+      runDueTimers(this, now);
+    } catch (e) {
+      this.endForFault(now, e);
+    }
+  }
+
+  /**
+   * @internal `e` was thrown while the connection worked: a plug-in's fault (`PluginFault`) ends this
+   * connection alone, as `destroy()` does, with the fault as the close's `cause` (a drain already under
+   * way ends at once: its goodbye needs the plug-in that failed). Anything else is a bug of rudp's own
+   * and propagates.
+   */
+  endForFault(now: number, e: unknown): void {
+    if (!(e instanceof PluginFault)) throw e;
+    this.lastActivity = Math.max(this.lastActivity, now);
+    this.host.wake(this);
+    switch (this.state) {
+      case 'closed':
+        return;
+      case 'handshake':
+      case 'draining':
+        finish(this, 'local', 1, e.message, this.state === 'draining', undefined, e);
+        return;
+      default:
+        startClose(this, this.lastActivity, { kind: 'local', code: 1, message: e.message, cause: e });
+    }
+  }
+
+  /**
+   * The goodbye of a connection `pollTransmit` just ended: its first CLOSE (or a server's ACCEPT before it).
+   * If a plug-in throws again on the way (a provider that cannot seal), the connection ends without one:
+   * polled again, it would throw at every poll.
+   */
+  private pollGoodbye(now: number, scratch: DatagramScratch): Uint8Array | undefined {
+    if (this.state === 'closed') return undefined;
+    try {
+      return nextDatagram(this, now, scratch);
+    } catch (e) {
+      if (!(e instanceof PluginFault)) throw e;
+      finish(this, 'local', 1, e.message, true, undefined, e);
+      return undefined;
+    }
   }
 
   /** Endpoint shutdown: end at once. */

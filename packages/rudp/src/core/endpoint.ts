@@ -27,7 +27,7 @@ import { ConnectionTable } from './connection-table.js';
 import { checkConnectionIds, checkCryptoProvider, checkIdentity, checkServerKey } from './key-options.js';
 import type { CloseReason, EndpointEvent } from './events.js';
 import { type ConnectionSecurity, clientSecurity } from './security.js';
-import { type CryptoProvider, type KeyPair, resetSecret } from '../crypto/index.js';
+import { type CryptoProvider, type KeyPair, PluginFault, guardProvider, resetSecret } from '../crypto/index.js';
 import type { PeerAddress, RandomSource, SansIoEndpoint, Transmit } from './sans-io.js';
 import { DeadlineHeap } from './deadline-heap.js';
 import { WorkList } from './work-list.js';
@@ -180,7 +180,8 @@ export class Endpoint implements SansIoEndpoint {
     checkCryptoProvider(crypto);
     if (plaintext !== true) {
       if (crypto === undefined) throw new TypeError(`rudp: option 'crypto' (a CryptoProvider) is required unless 'plaintext: true' (the Node API supplies one, built on Node's crypto module)`);
-      this.crypto = crypto;
+      // Guarded: a throw of the provider's is told from a bug of rudp's (plugin-fault.ts).
+      this.crypto = guardProvider(crypto);
       if (this.acceptIncoming) this.identity = identity ?? crypto.generateKeyPair();
       // From the identity key alone, so a process restarted with the same key answers for the old one's connections.
       if (this.identity !== undefined) {
@@ -244,6 +245,14 @@ export class Endpoint implements SansIoEndpoint {
     return undefined;
   }
 
+  /**
+   * Whether an event other than a message waits for `pollEvent` (a connection's close: `pollTransmit` emits one
+   * when a connection ends as it is polled). A driver that polls events before transmitting polls again if so.
+   */
+  get hasPendingEvent(): boolean {
+    return this.eventHead < this.events.length;
+  }
+
   /** Ends every connection abruptly (each peer is told once), e.g. before closing the socket. */
   destroyAll(now: number, reason = 'endpoint shutting down'): void {
     for (const c of this.connections.values()) c.destroy(now, 1, reason);
@@ -277,6 +286,17 @@ export class Endpoint implements SansIoEndpoint {
   // ---------------------------------------------------------------- SansIoEndpoint
 
   handleDatagram(now: number, data: Uint8Array, from: PeerAddress): void {
+    try {
+      this.takeDatagram(now, data, from);
+    } catch (e) {
+      // A connection's own work contains its plug-ins' faults (`Connection.endForFault`); what is left is the
+      // endpoint's: answering an INITIAL, checking or sending a stateless reset. The datagram is dropped.
+      if (!(e instanceof PluginFault)) throw e;
+      this.drops.pluginFault++;
+    }
+  }
+
+  private takeDatagram(now: number, data: Uint8Array, from: PeerAddress): void {
     this.now = Math.max(this.now, now);
     this.counters.datagramsReceived++;
     this.counters.bytesReceived += data.length;
@@ -318,7 +338,12 @@ export class Endpoint implements SansIoEndpoint {
           if (!a || (a.scid === 0) !== (a.kind === AcceptKind.Busy)) return void this.drops.malformed++;
           const result = conn.handleAccept(now, a);
           if (result !== 'ok') this.drops[result]++;
-          this.resetTokens.add(conn);
+          try {
+            this.resetTokens.add(conn);
+          } catch (e) {
+            // The provider's randomness for the token index threw: this connection ends (and is still touched below).
+            conn.endForFault(now, e);
+          }
         }
         this.touch(conn);
         return;

@@ -39,6 +39,13 @@ export interface CloseReason {
    * of `message`; here so that an application can show it without parsing the message. Absent otherwise.
    */
   readonly note?: string;
+  /**
+   * Kind `local` only: a plug-in the application supplied (its `congestion` controller or `crypto`
+   * provider) threw while the connection worked, and the connection ended for it: a `PluginFault` naming
+   * which and where, whose own `cause` is what was thrown. `message` is the fault's, which the peer is told
+   * (without what was thrown). Absent otherwise.
+   */
+  readonly cause?: Error;
 }
 
 /** An event for the application. */

@@ -4,6 +4,8 @@
  * no `node:*`, no clock, no global randomness.
  */
 export * from './crypto-provider.js';
+export { PluginFault, type PluginKind } from './plugin-fault.js';
+export { guardProvider } from './guarded-provider.js';
 export { fromHex, toHex, equalBytes } from './bytes.js';
 export { CipherState } from './cipher-state.js';
 export { SymmetricState, type SplitResult } from './symmetric-state.js';

@@ -7,6 +7,7 @@
 import { KEY_IV_LEN, KEY_LEN, NONCE_LEN, TAG_LEN, type AeadKey, type CryptoProvider, type PacketAead } from './crypto-provider.js';
 import { hkdfExpandLabel, hkdfExpandLabelInto } from './hkdf.js';
 import { placeIn, type KeyArena } from './key-arena.js';
+import { PluginFault } from './plugin-fault.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -15,6 +16,9 @@ export const MAX_PACKET_NUMBER = Number.MAX_SAFE_INTEGER;
 
 /** One nonce buffer for every key: each seal or open uses it synchronously and keeps no reference. */
 const NONCE = new Uint8Array(NONCE_LEN);
+
+/** What the provider's key threw in `method`, as the transport contains it (plugin-fault.ts). */
+const keyFault = (method: string, e: unknown): PluginFault => new PluginFault('crypto provider', method, e);
 
 const validPn = (pn: number): boolean => Number.isInteger(pn) && pn >= 0 && pn <= MAX_PACKET_NUMBER;
 
@@ -89,8 +93,12 @@ export class PacketKey {
   /** Overwrites the secret, key and IV with zeros, and the cipher library's copy: for a key that will never be used again. */
   wipe(): void {
     this.material.fill(0, this.at, this.at + packetKeyBytes(this.secretLength));
-    this.aead?.dispose?.();
-    this.whole?.dispose?.();
+    try {
+      this.aead?.dispose?.();
+      this.whole?.dispose?.();
+    } catch (e) {
+      throw keyFault('dispose', e);
+    }
   }
 
   /** The traffic secret: the next key phase is derived from it. */
@@ -104,12 +112,28 @@ export class PacketKey {
    */
   sealInto(header: Uint8Array, pn: number, plaintext: Uint8Array, out: Uint8Array): void {
     if (!validPn(pn)) throw new RangeError(`packet number out of range: ${pn}`);
-    this.aeadKey().sealInto(writeNonce(this.material, this.at + this.secretLength + KEY_LEN, pn, NONCE), header, plaintext, out);
+    const aead = this.aeadKey();
+    const nonce = writeNonce(this.material, this.at + this.secretLength + KEY_LEN, pn, NONCE);
+    try {
+      aead.sealInto(nonce, header, plaintext, out);
+    } catch (e) {
+      throw keyFault('sealInto', e);
+    }
   }
 
-  /** Opens `ciphertext` (body and tag) into `out` (`ciphertext.length - TAG_LEN` bytes); false if it does not authenticate. Never throws. */
+  /**
+   * Opens `ciphertext` (body and tag) into `out` (`ciphertext.length - TAG_LEN` bytes); false if it does not
+   * authenticate. Throws only a {@link PluginFault}, if the provider's key throws (it must not).
+   */
   openInto(header: Uint8Array, pn: number, ciphertext: Uint8Array, out: Uint8Array): boolean {
-    return validPn(pn) && this.aeadKey().openInto(writeNonce(this.material, this.at + this.secretLength + KEY_LEN, pn, NONCE), header, ciphertext, out);
+    if (!validPn(pn)) return false;
+    const aead = this.aeadKey();
+    const nonce = writeNonce(this.material, this.at + this.secretLength + KEY_LEN, pn, NONCE);
+    try {
+      return aead.openInto(nonce, header, ciphertext, out);
+    } catch (e) {
+      throw keyFault('openInto', e);
+    }
   }
 
   /**
@@ -120,7 +144,11 @@ export class PacketKey {
   sealPacket(pn: number, source: Uint8Array, headerLength: number, end: number, datagram: Uint8Array): void {
     if (!validPn(pn)) throw new RangeError(`packet number out of range: ${pn}`);
     if (this.whole !== undefined) {
-      this.whole.sealPacket(pn, source, headerLength, end, datagram);
+      try {
+        this.whole.sealPacket(pn, source, headerLength, end, datagram);
+      } catch (e) {
+        throw keyFault('sealPacket', e);
+      }
       return;
     }
     if (!(headerLength >= 0 && headerLength <= end && end <= source.length && datagram.length === end + TAG_LEN)) throw new RangeError('sealPacket: headerLength <= end <= source length, and a datagram of end + 16 bytes');
@@ -132,11 +160,18 @@ export class PacketKey {
   /**
    * Opens `datagram[headerLength, end)` in place with `datagram[0, headerLength)` as associated
    * data (the plaintext is `datagram[headerLength, end - TAG_LEN)`): {@link openInto} of a whole
-   * datagram. False if it does not authenticate or the lengths do not fit. Never throws.
+   * datagram. False if it does not authenticate or the lengths do not fit. Throws only a {@link PluginFault},
+   * if the provider's key throws.
    */
   openPacket(pn: number, datagram: Uint8Array, headerLength: number, end: number): boolean {
     if (!validPn(pn)) return false;
-    if (this.whole !== undefined) return this.whole.openPacket(pn, datagram, headerLength, end);
+    if (this.whole !== undefined) {
+      try {
+        return this.whole.openPacket(pn, datagram, headerLength, end);
+      } catch (e) {
+        throw keyFault('openPacket', e);
+      }
+    }
     if (!(headerLength >= 0 && end <= datagram.length && end - headerLength >= TAG_LEN)) return false;
     return this.openInto(datagram.subarray(0, headerLength), pn, datagram.subarray(headerLength, end), datagram.subarray(headerLength, end - TAG_LEN));
   }

@@ -22,7 +22,7 @@ export function reportClosed(c: RudpConnection, coreReason: CloseReason, unsentF
   const failure = c.failure;
   const reason = failure?.reason ?? coreReason;
   c.closedWith = reason;
-  const closedError = failure?.error ?? new RudpError(closeCode(reason), `connection closed (${reason.kind}): ${reason.message}`, { reason });
+  const closedError = failure?.error ?? new RudpError(closeCode(reason), `connection closed (${reason.kind}): ${reason.message}`, reason.cause !== undefined ? { reason, cause: reason.cause } : { reason });
   c.closedError = closedError;
   // Before any listener runs: one that throws must not leave the connection among the server's live ones.
   c.forgetClosed?.(c);
@@ -53,7 +53,9 @@ export function reportClosed(c: RudpConnection, coreReason: CloseReason, unsentF
   }
   const writersWait = c.needDrain;
   rejectUnacknowledged(c, closedError, unsentFrom);
-  if (reason.kind !== 'local' && reason.kind !== 'peer' && c.listenerCount('error') > 0) emitting(() => c.emit('error', closedError));
+  // A failure, not an ending asked for: a plug-in's fault ended a 'local' close too.
+  const failed = (reason.kind !== 'local' && reason.kind !== 'peer') || reason.cause !== undefined;
+  if (failed && c.listenerCount('error') > 0) emitting(() => c.emit('error', closedError));
   emitting(() => c.emit('close', reason));
   // writableLength fell to 0: a writer awaiting 'drain' (the README's loop) wakes and finds `closed`, instead of waiting forever.
   if (writersWait) emitting(() => c.emit('drain'));

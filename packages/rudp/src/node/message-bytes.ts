@@ -15,7 +15,8 @@ export function messageBytes(data: unknown): Uint8Array | TypeError {
   try {
     // Every typed array and DataView by its bytes: a Uint16Array([0x1234]) is 2 bytes, not 1 truncated element.
     if (ArrayBuffer.isView(data)) return attached(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    if (data instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer)) return attached(new Uint8Array(data));
+    // By its length now: `new Uint8Array(buffer)` of a resizable (or growable) buffer would track its later resizes.
+    if (data instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer)) return attached(new Uint8Array(data, 0, data.byteLength));
   } catch {
     // A view of a detached buffer cannot be made.
     return detached();

@@ -19,6 +19,9 @@ import { brand } from './brand.js';
  * - `EADDRINUSE`, `EACCES`, …: the UDP socket could not be bound (the code `dgram` gave).
  * - `ABORT_ERR`: the `signal` was aborted (the error's `name` is then `'AbortError'`).
  * - `ERR_RUDP_CLOSED`: the connection was closed or destroyed locally, or its server shut down.
+ * - `ERR_RUDP_PLUGIN_FAILED`: the application's own `congestion` controller or `crypto` provider threw while the
+ *   connection worked, and the connection ended for it (the close reason's `cause`, a `PluginFault`, is the error's
+ *   `cause` too, and names the method; its own `cause` is what was thrown).
  */
 export type RudpErrorCode =
   | 'ECONNREFUSED'
@@ -28,6 +31,7 @@ export type RudpErrorCode =
   | 'ENOTFOUND'
   | 'ABORT_ERR'
   | 'ERR_RUDP_CLOSED'
+  | 'ERR_RUDP_PLUGIN_FAILED'
   // The server proved another key than the pinned one (a `ServerKeyMismatchError`).
   | 'ERR_RUDP_SERVER_KEY_MISMATCH'
   // Codes passed through from `dns.lookup` and `dgram` (EAI_AGAIN, EADDRINUSE, …).
@@ -123,6 +127,7 @@ export function closeCode(reason: CloseReason): RudpErrorCode {
       // A server that answered but broke the protocol did not refuse: a caller that retries a busy server should not retry it.
       return reason.code === PROTOCOL_VIOLATION ? 'EPROTO' : 'ECONNREFUSED';
     case 'local':
+      return reason.cause !== undefined ? 'ERR_RUDP_PLUGIN_FAILED' : 'ERR_RUDP_CLOSED';
     case 'shutdown':
       return 'ERR_RUDP_CLOSED';
   }

@@ -223,7 +223,7 @@ export class UdpEndpoint {
   }
 
   /** The application changed `conn` (which marked itself for polling): pump soon, batched to the end of this tick. */
-  changed(_conn: Connection): void {
+  changed(_conn: Connection | undefined): void {
     if (this.pumpQueued) return;
     this.pumpQueued = true;
     queueMicrotask(() => {
@@ -252,7 +252,10 @@ export class UdpEndpoint {
         this.idleSpinSince = undefined;
       }
       this.socket.flush();
-      // Dispatching may have made more to do (a handler that sends); the microtask pump catches it.
+      // Dispatching may have made more to do (a handler that sends); the microtask pump catches it. So
+      // does a connection that ended as it was polled (its message's bytes detached, a plug-in of the
+      // application's threw): its 'close' must not wait for a datagram or a timer that may never come.
+      if (this.endpoint.hasPendingEvent) this.changed(undefined);
       this.arm();
     }
     rethrowErrors(errors);

@@ -98,7 +98,7 @@ export function startClose(c: Connection, now: number, told: CloseReason): void 
 }
 
 /** Ends `c` without a goodbye (or after draining); `alreadyReported`: its `closed` event was emitted when the drain began. */
-export function finish(c: Connection, kind: CloseKind, code: number, message: string, alreadyReported: boolean, note?: string): void {
+export function finish(c: Connection, kind: CloseKind, code: number, message: string, alreadyReported: boolean, note?: string, cause?: Error): void {
   c.state = 'closed';
   c.recovery.clear();
   c.retransmits.clear();
@@ -106,7 +106,8 @@ export function finish(c: Connection, kind: CloseKind, code: number, message: st
   c.sendQueue.discard();
   c.flow.release(c.reassembly.datagramsHeld);
   if (!alreadyReported) {
-    const reason: CloseReason = note === undefined ? { kind, code, message } : { kind, code, message, note };
+    const noted: CloseReason = note === undefined ? { kind, code, message } : { kind, code, message, note };
+    const reason: CloseReason = cause === undefined ? noted : { ...noted, cause };
     c.closeReason = reason;
     c.host.emit({ type: 'closed', connection: c, reason, unsentFrom });
   }

@@ -49,6 +49,7 @@ import type { Connection } from '../connection.js';
 import type { DatagramScratch } from '../datagram-scratch.js';
 import { dataPacketType, sealDatagram } from '../packet-sealing.js';
 import { PATH_PROBE_BYTES, PathValidation, isLoopback, sameHost } from '../path-validation.js';
+import { newController } from '../congestion/guarded-controller.js';
 import { RttEstimator } from '../recovery/rtt.js';
 import type { PeerAddress } from '../sans-io.js';
 import { type Frame, PATH_DATA_BYTES, writePathChallenge, writePing } from '../../wire/frame.js';
@@ -168,7 +169,7 @@ export function checkValidated(c: Connection, now: number, from: PeerAddress, fr
 function newPath(c: Connection, now: number, rttMs: number, firstPn: number): void {
   c.rtt.reset();
   c.rtt.seed(Math.max(rttMs, 1e-3));
-  c.cc = c.config.congestion(c.config.mtu);
+  c.cc = newController(c.config);
   // Before the old path's packets are declared lost: their loss is no black hole of the new path's.
   c.pmtu.reset();
   c.recovery.useController(c.cc, firstPn, now);

@@ -28,6 +28,11 @@ export interface DropCounts {
   /** INITIALs refused at `handshakesPerHostPerSecond` (of the host, or of its /56 or /48): no handshake was started. */
   hostRate: number;
   statelessQueueFull: number;
+  /**
+   * Datagrams the endpoint handled itself (an INITIAL to answer, a stateless reset to check or send) while
+   * the application's `crypto` provider threw: no connection is made or ended for them (see `PluginFault`).
+   */
+  pluginFault: number;
 }
 
 /** The endpoint's receive budget (`maxReceiveBufferBytes`) and what its connections have granted of it. */
@@ -99,5 +104,6 @@ export function newDropCounts(): DropCounts {
     hostFull: 0,
     hostRate: 0,
     statelessQueueFull: 0,
+    pluginFault: 0,
   };
 }

@@ -17,7 +17,7 @@
  */
 import type { RedundancyConfig } from '../config.js';
 import type { RttEstimator } from '../recovery/rtt.js';
-import { type ChunkRef, type OutgoingMessage, checkAttached, isDetached, writeChunk } from '../send/outgoing-message.js';
+import { type ChunkRef, type OutgoingMessage, checkAttached, isIntact, writeChunk } from '../send/outgoing-message.js';
 import type { RetransmitQueue } from '../send/retransmit-queue.js';
 import { MAX_REPAIR_COVER, MAX_SMALL_MESSAGE, repairFrameSize, writeRepair } from '../../wire/frame.js';
 import type { PacketWriter } from '../../wire/packet.js';
@@ -294,7 +294,7 @@ export class RepairPolicy {
 
   /** A one-chunk message left for the first time. */
   rememberSmall(now: number, m: OutgoingMessage): void {
-    if (m.chunkCount !== 1 || m.data.length > Math.min(this.config.redundancy.maxMessageBytes, MAX_SMALL_MESSAGE)) return;
+    if (m.chunkCount !== 1 || m.length > Math.min(this.config.redundancy.maxMessageBytes, MAX_SMALL_MESSAGE)) return;
     m.firstSentAt = now;
     // Repairs cover default messages only: a message rebuilt from one has no CHANNEL frame, so the
     // receiver takes it for channel 0, ordered (tail copies still cover the others).
@@ -320,7 +320,7 @@ export class RepairPolicy {
     // `fillRepair` finds it so and ends the connection.
     for (let i = 1; i < this.recentSmall.length; i++) {
       const m = this.recentSmall[i] as OutgoingMessage;
-      if (m.complete && !ACKED_BYTES.has(m) && !isDetached(m.data)) ACKED_BYTES.set(m, m.data.slice());
+      if (m.complete && !ACKED_BYTES.has(m) && isIntact(m)) ACKED_BYTES.set(m, m.data.slice());
     }
   }
 
@@ -364,7 +364,10 @@ export class RepairPolicy {
     // An acknowledged message by the bytes it was sent with; a detached one would be coded as empty: the
     // peer would rebuild a lost one wrong, and trust it.
     const bytes = covered.map((m) => (m.complete ? (ACKED_BYTES.get(m) ?? m.data) : m.data));
-    for (let i = 0; i < covered.length; i++) checkAttached(bytes[i] as Uint8Array, (covered[i] as OutgoingMessage).id);
+    for (let i = 0; i < covered.length; i++) {
+      const m = covered[i] as OutgoingMessage;
+      checkAttached(bytes[i] as Uint8Array, m.length, m.id);
+    }
     const shape = encodeRepair(pn, baseId, bytes, REPAIR_SCRATCH);
     const size = repairSymbolSize(shape);
     if (repairFrameSize(baseId, size) > w.room()) return false;
@@ -414,7 +417,7 @@ export class RepairPolicy {
     const spacing = Math.max(this.config.redundantSpacingMs, Math.min(this.rtt.srtt / 2, this.config.maxAckDelayMs));
     for (let i = from; i < to; i++) {
       const c = sent[i] as ChunkRef;
-      if (c.message.chunkCount !== 1 || c.message.data.length > this.config.redundancy.maxMessageBytes) continue;
+      if (c.message.chunkCount !== 1 || c.message.length > this.config.redundancy.maxMessageBytes) continue;
       for (let k = 1; k <= copies; k++) queue.queueTailCopy(c.message, now + k * spacing);
     }
   }

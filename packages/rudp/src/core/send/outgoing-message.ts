@@ -34,11 +34,13 @@ export class DetachedBytesError extends Error {
 }
 
 /**
- * Throws {@link DetachedBytesError} if `data` is a view of a detached buffer. A detached view reads as
- * empty, so a non-empty one costs one comparison; only an empty one is looked at closer.
+ * Throws {@link DetachedBytesError} unless `data` still has the `length` it was counted at: a view of a
+ * detached buffer reads as empty, and a length-tracking view (`new Uint8Array(resizableBuffer)`) follows
+ * its buffer's `resize()` either way, so the lengths the connection counted it at no longer hold. One
+ * comparison for a non-empty message; only an empty one is looked at closer.
  */
-export function checkAttached(data: Uint8Array, id: number): void {
-  if (isDetached(data)) throw new DetachedBytesError(id);
+export function checkAttached(data: Uint8Array, length: number, id: number): void {
+  if (data.byteLength !== length || (length === 0 && isDetached(data))) throw new DetachedBytesError(id);
 }
 
 /**
@@ -57,8 +59,19 @@ export function isDetached(data: Uint8Array): boolean {
   }
 }
 
+/** Whether `m`'s bytes are still there at the length it was counted at (see `checkAttached`). */
+export function isIntact(m: OutgoingMessage): boolean {
+  return m.data.byteLength === m.length && !(m.length === 0 && isDetached(m.data));
+}
+
 /** A queued message and which of its chunks the peer has acknowledged. */
 export class OutgoingMessage {
+  /**
+   * The message's length, taken as its first chunk leaves: every count and cut follows it, not `data.length`,
+   * which a length-tracking view changes when the application resizes its buffer (`checkAttached` then ends
+   * the connection where the bytes are next written).
+   */
+  readonly length: number;
   /** Number of chunks (a 0-byte message has one empty chunk). */
   chunkCount: number;
   /**
@@ -114,9 +127,10 @@ export class OutgoingMessage {
     /** Its CHANNEL frame, repeated before every piece; `undefined`: the default delivery (no frame). */
     readonly delivery?: Delivery,
   ) {
+    this.length = data.length;
     this.segments = undefined;
     this.runSize = chunkSize;
-    this.chunkCount = Math.max(1, Math.ceil(data.length / chunkSize));
+    this.chunkCount = Math.max(1, Math.ceil(this.length / chunkSize));
     // One typed array less per small message: a one-chunk message's only flag is `ackedCount`.
     this.acked = this.chunkCount === 1 ? undefined : new Uint8Array(this.chunkCount);
   }
@@ -134,10 +148,10 @@ export class OutgoingMessage {
   /** Cuts the message again, before its first chunk is sent: chunk 0 of `first` bytes, the rest of `size`. */
   cut(first: number, size: number): void {
     if (this.nextChunk !== 0) throw new Error('rudp: a message is cut only before it is sent');
-    const head = Math.min(first, this.data.length);
+    const head = Math.min(first, this.length);
     this.runSize = head;
-    this.segments = head === this.data.length ? undefined : [{ index: 0, offset: 0, size: head }, { index: 1, offset: head, size }];
-    this.chunkCount = 1 + Math.ceil((this.data.length - head) / size);
+    this.segments = head === this.length ? undefined : [{ index: 0, offset: 0, size: head }, { index: 1, offset: head, size }];
+    this.chunkCount = 1 + Math.ceil((this.length - head) / size);
     this.acked = this.chunkCount === 1 ? undefined : new Uint8Array(this.chunkCount);
   }
 
@@ -148,7 +162,7 @@ export class OutgoingMessage {
     const runs = this.segments ?? [{ index: 0, offset: 0, size: this.runSize }];
     this.segments = runs.filter((g) => g.index < from);
     this.segments.push({ index: from, offset, size });
-    this.chunkCount = from + Math.ceil((this.data.length - offset) / size);
+    this.chunkCount = from + Math.ceil((this.length - offset) / size);
     // Sent chunks keep their numbers, and so their acknowledgement flags.
     const acked = new Uint8Array(this.chunkCount);
     if (this.acked !== undefined) acked.set(this.acked.subarray(0, from));
@@ -173,7 +187,7 @@ export class OutgoingMessage {
 
   /** Stream position just past the message (counted in window credit: `creditOf` each message). */
   get streamEnd(): number {
-    return this.streamStart + creditOf(this.data.length);
+    return this.streamStart + creditOf(this.length);
   }
 
   /** Byte offset of chunk `i`. */
@@ -189,16 +203,16 @@ export class OutgoingMessage {
     const g = this.segmentOf(i);
     const size = g === undefined ? this.runSize : g.size;
     const start = g === undefined ? i * size : g.offset + (i - g.index) * size;
-    return this.data.subarray(start, Math.min(start + size, this.data.length));
+    return this.data.subarray(start, Math.min(start + size, this.length));
   }
 
   /** Bytes of chunk `i`, without a view of them (sizes are asked of every queued resend). */
   chunkLength(i: number): number {
-    if (this.chunkCount === 1) return this.data.length;
+    if (this.chunkCount === 1) return this.length;
     const g = this.segmentOf(i);
     const size = g === undefined ? this.runSize : g.size;
     const start = g === undefined ? i * size : g.offset + (i - g.index) * size;
-    return Math.max(0, Math.min(start + size, this.data.length) - start);
+    return Math.max(0, Math.min(start + size, this.length) - start);
   }
 
   /** Number of pieces chunk `i` is resent in, once `pieceSize` is set. */
@@ -285,7 +299,7 @@ export interface ChunkRef {
  * whether it was written.
  */
 export function writeChunk(w: PacketWriter, m: OutgoingMessage, index: number, piece?: number): boolean {
-  checkAttached(m.data, m.id);
+  checkAttached(m.data, m.length, m.id);
   const d = m.delivery;
   const annotation = d === undefined ? 0 : channelFrameSize(d);
   if (piece !== undefined) {
@@ -293,22 +307,22 @@ export function writeChunk(w: PacketWriter, m: OutgoingMessage, index: number, p
     const start = piece * m.pieceSize;
     const data = whole.subarray(start, Math.min(start + m.pieceSize, whole.length));
     const offset = m.offsetOf(index) + start;
-    if (annotation + fragmentHeaderSize(m.id, m.data.length, offset, data.length) + data.length > w.room()) return false;
+    if (annotation + fragmentHeaderSize(m.id, m.length, offset, data.length) + data.length > w.room()) return false;
     if (d !== undefined) writeChannel(w, d);
-    writeFragment(w, m.id, m.data.length, offset, data);
+    writeFragment(w, m.id, m.length, offset, data);
     return true;
   }
-  if (m.chunkCount === 1 && m.data.length <= MAX_SMALL_MESSAGE) {
-    if (annotation + messageFrameSize(m.id, m.data.length) > w.room()) return false;
+  if (m.chunkCount === 1 && m.length <= MAX_SMALL_MESSAGE) {
+    if (annotation + messageFrameSize(m.id, m.length) > w.room()) return false;
     if (d !== undefined) writeChannel(w, d);
     writeMessage(w, m.id, m.data);
     return true;
   }
   const data = m.chunk(index);
   const offset = m.offsetOf(index);
-  if (annotation + fragmentHeaderSize(m.id, m.data.length, offset, data.length) + data.length > w.room()) return false;
+  if (annotation + fragmentHeaderSize(m.id, m.length, offset, data.length) + data.length > w.room()) return false;
   if (d !== undefined) writeChannel(w, d);
-  writeFragment(w, m.id, m.data.length, offset, data);
+  writeFragment(w, m.id, m.length, offset, data);
   return true;
 }
 
@@ -323,9 +337,9 @@ export function chunkWireSize(m: OutgoingMessage, index: number, piece?: number)
   if (piece !== undefined) {
     const start = piece * m.pieceSize;
     const length = Math.max(0, Math.min(start + m.pieceSize, m.chunkLength(index)) - start);
-    return annotation + fragmentHeaderSize(m.id, m.data.length, m.offsetOf(index) + start, length) + length;
+    return annotation + fragmentHeaderSize(m.id, m.length, m.offsetOf(index) + start, length) + length;
   }
-  if (m.chunkCount === 1 && m.data.length <= MAX_SMALL_MESSAGE) return annotation + messageFrameSize(m.id, m.data.length);
+  if (m.chunkCount === 1 && m.length <= MAX_SMALL_MESSAGE) return annotation + messageFrameSize(m.id, m.length);
   const length = m.chunkLength(index);
-  return annotation + fragmentHeaderSize(m.id, m.data.length, m.offsetOf(index), length) + length;
+  return annotation + fragmentHeaderSize(m.id, m.length, m.offsetOf(index), length) + length;
 }

@@ -287,7 +287,7 @@ export class RetransmitQueue {
     const m = c.message;
     if (m.pieceSize === 0) {
       const annotation = m.delivery === undefined ? 0 : channelFrameSize(m.delivery);
-      m.pieceSize = this.packetRoom - annotation - fragmentHeaderBound(m.id, m.data.length, this.packetRoom);
+      m.pieceSize = this.packetRoom - annotation - fragmentHeaderBound(m.id, m.length, this.packetRoom);
     }
     const out: ChunkRef[] = [];
     for (let k = 0; k < m.pieceCount(c.index); k++) {

@@ -36,6 +36,8 @@ export interface SmallMessageLog {
 interface QueuedDatagram {
   readonly channel: number;
   readonly data: Uint8Array;
+  /** Its length at `pushDatagram`, as the queue counted it (a length-tracking view may change: see `checkAttached`). */
+  readonly length: number;
 }
 
 /**
@@ -61,8 +63,8 @@ class DatagramQueue {
   take(): QueuedDatagram {
     const d = this.items[this.head] as QueuedDatagram;
     this.items[this.head++] = undefined;
-    this.bytes -= d.data.length;
-    this.credit -= creditOf(d.data.length);
+    this.bytes -= d.length;
+    this.credit -= creditOf(d.length);
     return d;
   }
 
@@ -162,7 +164,7 @@ export class SendQueue {
    */
   pushDatagram(data: Uint8Array, channel: number): void {
     const q = (this.datagrams ??= new DatagramQueue());
-    q.items = pushOnto(q.items, { channel, data });
+    q.items = pushOnto(q.items, { channel, data, length: data.length });
     q.bytes += data.length;
     q.credit += creditOf(data.length);
     while (q.credit > this.datagramBudget && q.head < q.items.length - 1) {
@@ -261,8 +263,8 @@ export class SendQueue {
     while (q.any) {
       const d = q.items[q.head] as QueuedDatagram;
       // Its bytes gone, the queue's byte count of it no longer holds: the connection ends (-1: datagrams have no id).
-      checkAttached(d.data, -1);
-      if (datagramFrameSize(d.channel, d.data.length) > w.room()) break;
+      checkAttached(d.data, d.length, -1);
+      if (datagramFrameSize(d.channel, d.length) > w.room()) break;
       writeDatagram(w, d.channel, q.take().data);
       n++;
     }
@@ -335,9 +337,9 @@ export class SendQueue {
   private cutForPacket(m: OutgoingMessage, room: number, afterData: boolean): void {
     const annotation = m.delivery === undefined ? 0 : channelFrameSize(m.delivery);
     const size = this.chunkSizeFor(m);
-    const first = room - annotation - fragmentHeaderSize(m.id, m.data.length, 0, room);
-    const keepWhole = !afterData || m.data.length <= this.keepWholeBytes || m.delivery?.ordered === false;
-    if (m.data.length <= size && (keepWhole || m.data.length <= first || first < MIN_FIRST_CHUNK)) {
+    const first = room - annotation - fragmentHeaderSize(m.id, m.length, 0, room);
+    const keepWhole = !afterData || m.length <= this.keepWholeBytes || m.delivery?.ordered === false;
+    if (m.length <= size && (keepWhole || m.length <= first || first < MIN_FIRST_CHUNK)) {
       if (m.chunkCount !== 1) m.cut(size, size);
       return;
     }
@@ -348,7 +350,7 @@ export class SendQueue {
   /** Data bytes of a chunk of `m` that fills a packet of the size in use now. */
   private chunkSizeFor(m: OutgoingMessage): number {
     const annotation = m.delivery === undefined ? 0 : channelFrameSize(m.delivery);
-    return this.packetRoom - annotation - fragmentHeaderBound(m.id, m.data.length, this.packetRoom);
+    return this.packetRoom - annotation - fragmentHeaderBound(m.id, m.length, this.packetRoom);
   }
 
   /**
@@ -417,7 +419,7 @@ export class SendQueue {
   newDataFitsOnePacket(): boolean {
     const m = this.sending();
     // A message begun at the end of a packet has the rest of it still to go.
-    let n = (this.datagrams?.bytes ?? 0) + (m === undefined ? 0 : m.data.length - m.offsetOf(m.nextChunk));
+    let n = (this.datagrams?.bytes ?? 0) + (m === undefined ? 0 : m.length - m.offsetOf(m.nextChunk));
     for (let i = this.waitingHead; i < this.waiting.length && n <= this.payloadRoom; i++) n += bytesOf(this.waiting[i] as Uint8Array | Annotated).length;
     return n <= this.payloadRoom;
   }
@@ -428,7 +430,7 @@ export class SendQueue {
     for (let i = this.waitingHead; i < this.waiting.length; i++) n += bytesOf(this.waiting[i] as Uint8Array | Annotated).length;
     for (let i = this.head; i < this.outbox.length; i++) {
       const m = this.outbox[i] as OutgoingMessage;
-      if (!m.complete) n += m.data.length;
+      if (!m.complete) n += m.length;
     }
     return n;
   }

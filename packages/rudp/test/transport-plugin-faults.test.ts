@@ -1,0 +1,187 @@
+/**
+ * A plug-in the application supplies (a congestion controller, a crypto
+ * provider) that throws while a connection works ends that connection alone,
+ * with the fault as its close's cause: nothing escapes the endpoint, the
+ * other connections carry on, and a plug-in that throws at every call does
+ * not make the connection spin (plugin-fault.ts). Seeded simulator.
+ */
+import { describe, expect, it } from 'vitest';
+import { CLIENT, SERVER, firstOf, makePair, messagesOf, type Recorded } from './helpers/pair.js';
+import { Bbr } from '../src/core/congestion/bbr.js';
+import type { CongestionController, CongestionControllerFactory } from '../src/core/congestion/controller.js';
+import type { CloseReason } from '../src/core/events.js';
+import type { AeadKey, CryptoProvider } from '../src/crypto/crypto-provider.js';
+import { PluginFault } from '../src/crypto/plugin-fault.js';
+import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
+import { defaultCryptoProvider } from '../src/node/crypto-provider.js';
+import { SimNetwork } from '../src/testing/sim-network.js';
+
+/** The close reason of the first `closed` event a log holds for connection `localCid` (any, if omitted). */
+function closedReason(log: readonly Recorded[], localCid?: number): CloseReason | undefined {
+  const r = log.find((x) => x.event.type === 'closed' && (localCid === undefined || x.event.connection.localCid === localCid));
+  return r?.event.type === 'closed' ? r.event.reason : undefined;
+}
+
+/** BBR whose `method` throws from its `after`-th call on (`after` 0: the factory itself throws). */
+function failingAt(method: 'onAck' | 'window' | 'onPacketSent' | 'factory', after: number): CongestionControllerFactory {
+  return (mtu) => {
+    if (method === 'factory') throw new Error('no controller today');
+    const bbr = new Bbr(mtu);
+    let calls = 0;
+    const trip = (m: string): void => {
+      if (m === method && ++calls >= after) throw new Error(`controller broke in ${m}`);
+    };
+    const cc: CongestionController = {
+      name: 'failing',
+      window: () => (trip('window'), bbr.window()),
+      pacingRate: (srtt) => bbr.pacingRate(srtt),
+      onPacketSent: (now, bytes) => (trip('onPacketSent'), bbr.onPacketSent(now, bytes)),
+      onAck: (now, sample) => (trip('onAck'), bbr.onAck(now, sample)),
+      onLoss: (now, lost, inFlight) => bbr.onLoss(now, lost, inFlight),
+      onSpuriousLoss: (now, bytes) => bbr.onSpuriousLoss(now, bytes),
+    };
+    return cc;
+  };
+}
+
+/** Only the connection made `nth` (counting from 1; the option check made one before any) gets `bad`'s controller. */
+function onlyNth(nth: number, bad: CongestionControllerFactory): CongestionControllerFactory {
+  let made = 0;
+  return (mtu) => (++made === nth ? bad(mtu) : new Bbr(mtu));
+}
+
+/** The seeded provider of the pair, its per-packet keys breaking in `method` once `broken()` says so. */
+function breakingKeys(seed: string, sim: SimNetwork, method: 'sealInto' | 'openInto', broken: () => boolean): CryptoProvider {
+  const base = deterministicCrypto(defaultCryptoProvider, sim.random(seed));
+  return {
+    ...base,
+    aeadKey(key: Uint8Array): AeadKey {
+      const k = base.aeadKey(key);
+      return {
+        sealInto(nonce, ad, plaintext, out) {
+          if (method === 'sealInto' && broken()) throw new Error('seal broke');
+          k.sealInto(nonce, ad, plaintext, out);
+        },
+        openInto(nonce, ad, ciphertext, out) {
+          if (method === 'openInto' && broken()) throw new Error('open broke');
+          return k.openInto(nonce, ad, ciphertext, out);
+        },
+      };
+    },
+  };
+}
+
+const expectFault = (reason: CloseReason | undefined, plugin: string, method: string, thrown: string): void => {
+  expect(reason?.kind).toBe('local');
+  expect(reason?.message).toBe(`the ${plugin} threw in ${method}`);
+  const cause = reason?.cause;
+  expect(cause).toBeInstanceOf(PluginFault);
+  expect(cause instanceof PluginFault && [cause.plugin, cause.method, (cause.cause as Error).message]).toEqual([plugin, method, thrown]);
+};
+
+describe('a plug-in that throws ends its connection alone', () => {
+  it('a congestion controller whose onAck throws mid-transfer: that connection ends (the peer told), another on the same endpoint carries on', () => {
+    const p = makePair({ client: { congestion: onlyNth(2, failingAt('onAck', 3)) } });
+    p.sim.runFor(300);
+    for (let i = 0; i < 50; i++) p.conn.send(new Uint8Array(1000).fill(i));
+    const other = p.client.connect(p.sim.now, SERVER);
+    for (let i = 0; i < 50; i++) other.send(new Uint8Array(1000).fill(i));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(3000);
+    expectFault(closedReason(p.clientEvents, p.conn.localCid), 'congestion controller', 'onAck', 'controller broke in onAck');
+    expect(p.conn.state === 'draining' || p.conn.state === 'closed').toBe(true);
+    // The server heard the CLOSE: its side of the first connection ended as closed by the peer, with the fault's words only.
+    const peerSide = p.serverEvents.find((r) => r.event.type === 'closed' && r.event.reason.kind === 'peer');
+    expect(peerSide?.event.type === 'closed' && peerSide.event.reason.message).toBe('the congestion controller threw in onAck');
+    // The other connection delivered all 50 messages and is still open.
+    expect(other.state).toBe('established');
+    expect(messagesOf(p.serverEvents).length).toBeGreaterThanOrEqual(50);
+    expect(closedReason(p.clientEvents, other.localCid)).toBeUndefined();
+  });
+
+  it('a controller that throws at every call does not make the connection spin: it ends, and sends no more than its goodbye', () => {
+    const p = makePair({ client: { congestion: onlyNth(2, failingAt('window', 1)) } });
+    // The first poll of an established connection asks for the window: the connection ends as the handshake does.
+    p.sim.runFor(300);
+    expect(p.conn.state === 'draining' || p.conn.state === 'closed').toBe(true);
+    const sent = p.client.stats().datagramsSent;
+    p.sim.runFor(5000);
+    expectFault(closedReason(p.clientEvents), 'congestion controller', 'window', 'controller broke in window');
+    // The drain repeats the CLOSE only in answer to the peer's packets: a handful, not a loop.
+    expect(p.client.stats().datagramsSent - sent).toBeLessThan(5);
+  });
+
+  it("a controller that throws when stats() asks for its window: stats() still answers, and the connection ends (not left running without control)", () => {
+    let broken = false;
+    // A plain object (a spread of a Bbr instance would lose its methods) that never trips.
+    const healthy = failingAt('onAck', Number.POSITIVE_INFINITY);
+    const flaky: CongestionControllerFactory = (mtu) => {
+      const cc = healthy(mtu);
+      return { ...cc, window: () => (broken ? (() => { throw new Error('window broke'); })() : cc.window()) };
+    };
+    const p = makePair({ client: { congestion: onlyNth(2, flaky) } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    broken = true;
+    expect(p.conn.stats().messagesSent).toBe(0);
+    expectFault(p.conn.closeReason, 'congestion controller', 'window', 'window broke');
+    expect(p.conn.state).toBe('draining');
+  });
+
+  it("a server's congestion factory that throws for a new connection: it ends at once, the client is told (ACCEPT, then CLOSE)", () => {
+    const p = makePair({ server: { congestion: onlyNth(2, failingAt('factory', 0)) } });
+    p.sim.runFor(2000);
+    expectFault(closedReason(p.serverEvents), 'congestion controller', 'its factory', 'no controller today');
+    const client = closedReason(p.clientEvents);
+    expect([client?.kind, client?.message]).toEqual(['peer', 'the congestion controller threw in its factory']);
+  });
+
+  it('a crypto provider whose key throws when sealing: the connection ends without a goodbye (it cannot seal one), and stops sending', () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    let broken = false;
+    const p = makePair({ client: { crypto: breakingKeys('client-crypto', sim, 'sealInto', () => broken) } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    broken = true;
+    p.conn.send(new Uint8Array(100));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(100);
+    const sent = p.client.stats().datagramsSent;
+    p.sim.runFor(5000);
+    // Read from the connection: its `closed` event waits in the endpoint's queue for a poll nothing triggers here.
+    expectFault(p.conn.closeReason, 'crypto provider', 'sealInto', 'seal broke');
+    expect(p.conn.state).toBe('closed');
+    expect(p.client.stats().datagramsSent).toBe(sent);
+  });
+
+  it("a crypto provider whose key throws when opening: the server's connection ends, and its CLOSE reaches the client", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    let broken = false;
+    let opens = 0;
+    const p = makePair({ server: { crypto: breakingKeys('server-crypto', sim, 'openInto', () => broken && ++opens > 0) } });
+    p.sim.runFor(300);
+    broken = true;
+    p.conn.send(new Uint8Array(100));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(3000);
+    expectFault(closedReason(p.serverEvents), 'crypto provider', 'openInto', 'open broke');
+    const client = closedReason(p.clientEvents);
+    expect([client?.kind, client?.message]).toEqual(['peer', 'the crypto provider threw in openInto']);
+  });
+
+  it("a provider that throws while the server answers a hello: the INITIAL is dropped and counted, nothing escapes", () => {
+    const sim = new SimNetwork({ seed: 1 });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('server-crypto'));
+    let broken = false;
+    const dh: CryptoProvider['dh'] = (priv, pub) => {
+      if (broken) throw new Error('dh broke');
+      return base.dh(priv, pub);
+    };
+    const p = makePair({ server: { crypto: { ...base, dh } } });
+    broken = true;
+    p.sim.runFor(2000);
+    expect(p.server.stats().dropped.pluginFault).toBeGreaterThan(0);
+    expect(firstOf(p.serverEvents, 'incoming')).toBeUndefined();
+    expect(firstOf(p.clientEvents, 'connected')).toBeUndefined();
+  });
+});

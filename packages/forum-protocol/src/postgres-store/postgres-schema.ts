@@ -556,6 +556,16 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     // (their numbers' digits) is counted here, from the index alone (postgres-thread-share.ts).
     `CREATE INDEX IF NOT EXISTS entries_author_messages ON entries (thread, author, pos) WHERE kind = 'message'`,
   ],
+  // 15: each account's origin, the host that created it (store/origin-shares.ts, attack round 30): the accounts
+  // of one origin hold together a few accounts' shares of the threads and of the uploads' room. Nullable, no
+  // default: a metadata change, and the accounts already there, and those a server of schema 14 still running
+  // creates (it inserts `username, secret`), have none: each its own group, as before. What an origin's accounts
+  // hold is summed over them from the per-account counters (creator_thread_counts, uploader_bytes) through this
+  // index, under an advisory lock of the origin (postgres-origin-shares.ts). May run again (IF NOT EXISTS).
+  [
+    `ALTER TABLE accounts ADD COLUMN IF NOT EXISTS origin text`,
+    `CREATE INDEX IF NOT EXISTS accounts_origin ON accounts (origin) WHERE origin IS NOT NULL`,
+  ],
 ];
 
 /** The schema version this code writes and reads. */

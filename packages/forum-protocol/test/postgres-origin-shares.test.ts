@@ -1,0 +1,129 @@
+/**
+ * The accounts one host created (their origin, schema 15's `accounts.origin`) hold together at most
+ * `originShares` accounts' shares on PostgreSQL too: of the uploads' room (`maxUserUploadBytes` each) and of
+ * the threads (`maxThreadsPerUser` each), over every server of the database, however many of the origin's
+ * accounts write at once (attack round 30: one address's 70 accounts took all of both). Accounts of a database
+ * migrated from schema 14, and those a schema 14 server still creates, have no origin: each its own group.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import { randomBytes } from 'node:crypto';
+import type postgres from 'postgres';
+import { describe, expect, it } from 'vitest';
+import { SCHEMA_VERSION, UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
+import { commandErrorText } from '../src/store/errors.js';
+import type { UploadError } from '../src/store/store.js';
+import { lines, run } from './helpers.js';
+import { backToSchema, usePostgres } from './postgres-harness.js';
+
+const pg = usePostgres();
+
+const ROOM = 64 * UPLOAD_CHUNK_BYTES;
+const SHARE = 4 * UPLOAD_CHUNK_BYTES;
+const ORIGIN = 2 * SHARE;
+
+const schemaOf = async (sql: postgres.Sql): Promise<string> => (await sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+
+/** Two servers on one fresh forum: `ROOM` for all uploads, `SHARE` for each account's, the accounts of one origin 2 shares together. */
+const twoServers = async (threadLimits = {}): Promise<readonly [PostgresStore, PostgresStore]> => {
+  const options = { maxStoredUploadBytes: ROOM, maxUserUploadBytes: SHARE, threadLimits: { originShares: 2, ...threadLimits }, doomedUploadSweep: { auto: false } };
+  const a = await pg.openStore(options);
+  const b = await pg.openPeer(await schemaOf(a.sql), options);
+  return [a, b];
+};
+
+const upload = async (store: PostgresStore, who: string, filename: string, bytes: Buffer): Promise<E.Either<UploadError, void>> => {
+  const begun = await store.beginUpload('t', filename, who)();
+  if (E.isLeft(begun)) return begun;
+  const w = begun.right;
+  for (let at = 0; at < bytes.length && !w.stream.destroyed; at += UPLOAD_CHUNK_BYTES) {
+    await new Promise<void>((resolve) => w.stream.write(bytes.subarray(at, at + UPLOAD_CHUNK_BYTES), () => resolve()));
+  }
+  return w.commit();
+};
+
+const account = async (s: PostgresStore, username: string, origin?: string): Promise<void> => {
+  expect(await s.createAccount(origin === undefined ? { username, password: 'pw' } : { username, password: 'pw', origin })()).toEqual(E.right(true));
+};
+
+describe("the accounts of one origin hold a few accounts' shares together (PostgreSQL)", () => {
+  it("uploads of 4 accounts of one origin at once over two servers never pass the origin's bound together; another origin's account still uploads", async () => {
+    const [a, b] = await twoServers();
+    for (let i = 0; i < 4; i++) await account(a, `m${i}`, '127.0.0.9');
+    await account(a, 'victim', '127.0.0.10');
+    await run(a, 'm0', 'CRT t');
+    // 8 uploads of 3 chunks at once, 2 an account (each alone may hold 4 chunks: one upload each, 12 chunks); the origin 8.
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => upload(i % 2 === 0 ? a : b, `m${i % 4}`, `f${i}`, randomBytes(3 * UPLOAD_CHUNK_BYTES))));
+    const committed = results.filter(E.isRight).length;
+    expect(committed).toBeGreaterThanOrEqual(1);
+    expect(committed).toBeLessThanOrEqual(2);
+    for (const r of results.filter(E.isLeft)) expect(r.left).toMatchObject({ kind: 'uploadStorageFull', limit: expect.any(Number) as number, who: expect.stringMatching(/^(account|origin)$/) as string });
+    expect(results.filter(E.isLeft).some((r) => r.left.kind === 'uploadStorageFull' && r.left.who === 'origin' && r.left.limit === ORIGIN)).toBe(true);
+    const [held] = await a.sql<{ n: string }[]>`SELECT COALESCE(sum(size), 0) AS n FROM uploads WHERE uploader LIKE 'm%' AND committed`;
+    expect(Number(held?.n)).toBeLessThanOrEqual(ORIGIN);
+    // Nothing pending is left counted: the origin's held bytes are its committed files'.
+    const [counted] = await a.sql<{ n: string }[]>`SELECT COALESCE(sum(bytes), 0) AS n FROM uploader_bytes WHERE uploader LIKE 'm%'`;
+    expect(Number(counted?.n)).toBe(Number(held?.n));
+    expect(await upload(b, 'victim', 'mine', randomBytes(3 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
+  });
+
+  it("16 accounts of one origin each uploading one chunk at once over two servers: exactly the origin's 8 chunks commit, the rest refused as the origin's", async () => {
+    const [a, b] = await twoServers();
+    for (let i = 0; i < 16; i++) await account(a, `m${i}`, '127.0.0.9');
+    await run(a, 'm0', 'CRT t');
+    const results = await Promise.all(Array.from({ length: 16 }, (_, i) => upload(i % 2 === 0 ? a : b, `m${i}`, `f${i}`, randomBytes(UPLOAD_CHUNK_BYTES))));
+    expect(results.filter(E.isRight)).toHaveLength(ORIGIN / UPLOAD_CHUNK_BYTES);
+    expect(results.filter(E.isLeft)).toEqual(Array.from({ length: 16 - ORIGIN / UPLOAD_CHUNK_BYTES }, () => E.left({ kind: 'uploadStorageFull', limit: ORIGIN, who: 'origin' })));
+  });
+
+  it('an upload announced past what is left of the origin\'s bound is refused as it begins, with the origin\'s line', async () => {
+    const [a, b] = await twoServers();
+    for (const u of ['m0', 'm1', 'm2']) await account(a, u, '2001:db8:0:1::/64');
+    await run(a, 'm0', 'CRT t');
+    expect(await upload(a, 'm0', 'one', randomBytes(3 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
+    expect(await upload(b, 'm1', 'two', randomBytes(3 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
+    const refused = await b.beginUpload('t', 'three', 'm2', undefined, 3 * UPLOAD_CHUNK_BYTES)();
+    expect(refused).toEqual(E.left({ kind: 'uploadStorageFull', limit: ORIGIN, who: 'origin', announced: { free: 2 * UPLOAD_CHUNK_BYTES, size: 3 * UPLOAD_CHUNK_BYTES } }));
+    if (E.isLeft(refused)) {
+      expect(commandErrorText(refused.left)).toBe(
+        `The accounts created from your address hold as much of the forum's uploads as one address may: at most ${ORIGIN} bytes, ${2 * UPLOAD_CHUNK_BYTES} are left to them, this file has ${3 * UPLOAD_CHUNK_BYTES} (remove threads of theirs to make room)`,
+      );
+    }
+    expect(await upload(b, 'm2', 'small', randomBytes(2 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
+    expect(await upload(a, 'm2', 'more', randomBytes(1))).toEqual(E.left({ kind: 'uploadStorageFull', limit: ORIGIN, who: 'origin' }));
+  });
+
+  it('CRTs by 4 accounts of one origin at once over two servers (each its own slot, most likely) create exactly the origin\'s limit', async () => {
+    const [a, b] = await twoServers({ maxThreadsPerUser: 3 });
+    for (let i = 0; i < 4; i++) await account(a, `c${i}`, '127.0.0.9');
+    const replies = await Promise.all(Array.from({ length: 24 }, (_, i) => lines(run(i % 2 === 0 ? a : b, `c${i % 4}`, `CRT t${i}`))));
+    expect(replies.filter((r) => r[0]?.endsWith(' created'))).toHaveLength(6);
+    expect(replies.filter((r) => r[0] === 'The accounts created from your address have created too many threads (at most 6): remove one of theirs before creating another')).toHaveLength(18);
+  });
+
+  it('a schema 14 database migrates: its accounts have no origin, log in and create as their own groups; accounts a schema 14 server inserts the same', async () => {
+    const a = await pg.openStore({ threadLimits: { maxThreadsPerUser: 1, originShares: 1 } });
+    const schema = await schemaOf(a.sql);
+    await backToSchema(a.sql, 14);
+    // As a schema 14 server writes them.
+    await a.sql`INSERT INTO accounts (username, secret) VALUES ('old1', 'pw'), ('old2', 'pw')`;
+    const b = await pg.openPeer(schema, { threadLimits: { maxThreadsPerUser: 1, originShares: 1 } });
+    expect(b.schemaFound).toBe(14);
+    expect(await b.sql`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
+    expect(await b.sql`SELECT username, origin FROM accounts ORDER BY username`).toEqual([
+      { username: 'old1', origin: null },
+      { username: 'old2', origin: null },
+    ]);
+    expect(await b.getAccount('old1')()).toEqual(E.right({ _tag: 'Some', value: { username: 'old1', password: 'pw' } }));
+    expect(await lines(run(b, 'old1', 'CRT o1'))).toEqual(['Thread o1 created']);
+    expect(await lines(run(b, 'old2', 'CRT o2'))).toEqual(['Thread o2 created']);
+    // Still inserted without an origin by a schema 14 server beside this one: a group of its own.
+    await b.sql`INSERT INTO accounts (username, secret) VALUES ('old3', 'pw')`;
+    expect(await lines(run(b, 'old3', 'CRT o3'))).toEqual(['Thread o3 created']);
+    // New accounts record theirs, and one origin's two accounts are one account's worth here.
+    await account(b, 'n1', '127.0.0.9');
+    await account(b, 'n2', '127.0.0.9');
+    expect(await b.sql`SELECT origin FROM accounts WHERE username = 'n1'`).toEqual([{ origin: '127.0.0.9' }]);
+    expect(await lines(run(b, 'n1', 'CRT x1'))).toEqual(['Thread x1 created']);
+    expect(await lines(run(b, 'n2', 'CRT x2'))).toEqual(['The accounts created from your address have created too many threads (at most 1): remove one of theirs before creating another']);
+  });
+});

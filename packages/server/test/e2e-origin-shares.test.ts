@@ -5,7 +5,9 @@
  * account of 127.0.0.10 still creates, posts and uploads; `--origin-shares 0` turns the bound off.
  */
 import { describe, expect, it } from 'vitest';
-import { cleanupAfterEach } from './forum-processes.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cleanupAfterEach, ORIGINS_FILE } from './forum-processes.js';
 import { rawClient, rawLogin, sealedTransfer, type RawClient } from './raw-client.js';
 
 const ATTACKER = '127.0.0.9';
@@ -60,6 +62,8 @@ describe('the accounts one host created, held together (real server)', () => {
       );
       expect(await put(server.tcpPort, victim, 'v', 'g', 2500, OTHER)).toBe('OK');
       await server.stdout.waitFor('\nvictim uploaded g to v thread\n');
+      // Each account's origin as the server recorded it from the address it was created from.
+      expect(await readFile(join(server.dataDir, ORIGINS_FILE), 'utf8')).toBe('m1 127.0.0.9\nm2 127.0.0.9\nm3 127.0.0.9\nvictim 127.0.0.10\n');
     } finally {
       await Promise.all([m1, m2, m3, victim].map((c) => c.close()));
     }

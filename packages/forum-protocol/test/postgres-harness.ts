@@ -120,6 +120,8 @@ export const usePostgres = (options: PostgresHarnessOptions = {}): PostgresHarne
  */
 export const backToSchema = async (sql: Sql, version: number): Promise<void> => {
   if (version < 15) {
+    await sql`DROP FUNCTION IF EXISTS forum_count_origin_threads, forum_count_origin_upload_bytes CASCADE`;
+    await sql`DROP TABLE IF EXISTS origin_threads, origin_upload_bytes`;
     await sql`DROP INDEX IF EXISTS accounts_origin`;
     await sql`ALTER TABLE accounts DROP COLUMN IF EXISTS origin`;
   }

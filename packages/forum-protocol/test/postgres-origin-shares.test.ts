@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION, UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
+import { ORIGIN_RECOUNT } from '../src/postgres-store/postgres-origin-shares.js';
 import { commandErrorText } from '../src/store/errors.js';
 import type { UploadError } from '../src/store/store.js';
 import { lines, run } from './helpers.js';
@@ -41,6 +42,14 @@ const upload = async (store: PostgresStore, who: string, filename: string, bytes
   return w.commit();
 };
 
+/** The origins' counters (schema 15), and the same summed from the per-account counters: equal whatever was written. */
+const originCounters = async (sql: postgres.Sql): Promise<{ readonly kept: unknown; readonly recounted: unknown }> => ({
+  kept: await sql`SELECT origin, COALESCE(t.threads, 0) AS threads, COALESCE(b.bytes, 0)::text AS bytes FROM origin_threads t FULL JOIN origin_upload_bytes b USING (origin) ORDER BY origin`.then((rows) =>
+    rows.filter((r) => r.threads !== 0 || r.bytes !== '0'),
+  ),
+  recounted: await sql.unsafe(ORIGIN_RECOUNT).then((rows) => rows.filter((r) => r.threads !== 0 || r.bytes !== '0')),
+});
+
 const account = async (s: PostgresStore, username: string, origin?: string): Promise<void> => {
   expect(await s.createAccount(origin === undefined ? { username, password: 'pw' } : { username, password: 'pw', origin })()).toEqual(E.right(true));
 };
@@ -53,17 +62,42 @@ describe("the accounts of one origin hold a few accounts' shares together (Postg
     await run(a, 'm0', 'CRT t');
     // 8 uploads of 3 chunks at once, 2 an account (each alone may hold 4 chunks: one upload each, 12 chunks); the origin 8.
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => upload(i % 2 === 0 ? a : b, `m${i % 4}`, `f${i}`, randomBytes(3 * UPLOAD_CHUNK_BYTES))));
+    // Before the bound: one each, 4 (12 chunks). Chunks of uploads refused later held room meanwhile, so none may commit.
     const committed = results.filter(E.isRight).length;
-    expect(committed).toBeGreaterThanOrEqual(1);
     expect(committed).toBeLessThanOrEqual(2);
-    for (const r of results.filter(E.isLeft)) expect(r.left).toMatchObject({ kind: 'uploadStorageFull', limit: expect.any(Number) as number, who: expect.stringMatching(/^(account|origin)$/) as string });
-    expect(results.filter(E.isLeft).some((r) => r.left.kind === 'uploadStorageFull' && r.left.who === 'origin' && r.left.limit === ORIGIN)).toBe(true);
+    for (const r of results.filter(E.isLeft)) expect([E.left({ kind: 'uploadStorageFull', limit: SHARE, who: 'account' }), E.left({ kind: 'uploadStorageFull', limit: ORIGIN, who: 'origin' })]).toContainEqual(r);
     const [held] = await a.sql<{ n: string }[]>`SELECT COALESCE(sum(size), 0) AS n FROM uploads WHERE uploader LIKE 'm%' AND committed`;
     expect(Number(held?.n)).toBeLessThanOrEqual(ORIGIN);
     // Nothing pending is left counted: the origin's held bytes are its committed files'.
     const [counted] = await a.sql<{ n: string }[]>`SELECT COALESCE(sum(bytes), 0) AS n FROM uploader_bytes WHERE uploader LIKE 'm%'`;
     expect(Number(counted?.n)).toBe(Number(held?.n));
     expect(await upload(b, 'victim', 'mine', randomBytes(3 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
+    const counters = await originCounters(a.sql);
+    expect(counters.kept).toEqual(counters.recounted);
+  });
+
+  it("the origins' counters follow every change of the accounts' threads and uploads, RMV's cascade over several origins' uploads and an aborted upload included", async () => {
+    const [a, b] = await twoServers({ maxThreadsPerUser: 50 });
+    for (const [u, o] of [['p1', '127.0.0.1'], ['p2', '127.0.0.1'], ['q1', '127.0.0.2'], ['r1', '2001:db8::/64']] as const) await account(a, u, o);
+    await account(a, 'none');
+    for (const [u, t] of [['p1', 't'], ['p2', 'u'], ['q1', 'w'], ['none', 'x']] as const) expect(await lines(run(a, u, `CRT ${t}`))).toEqual([`Thread ${t} created`]);
+    for (const [i, u] of ['p1', 'q1', 'r1', 'p2', 'none', 'q1'].entries()) expect(await upload(i % 2 === 0 ? a : b, u, `f${i}`, randomBytes(UPLOAD_CHUNK_BYTES + i))).toEqual(E.right(undefined));
+    const pending = await b.beginUpload('t', 'pending', 'r1')();
+    if (E.isLeft(pending)) throw new Error('pending');
+    await new Promise<void>((resolve) => pending.right.stream.write(randomBytes(UPLOAD_CHUNK_BYTES), () => resolve()));
+    const before = await originCounters(a.sql);
+    expect(before.kept).toEqual(before.recounted);
+    expect(before.kept).toEqual([
+      { origin: '127.0.0.1', threads: 2, bytes: String(2 * UPLOAD_CHUNK_BYTES + 3) },
+      { origin: '127.0.0.2', threads: 1, bytes: String(2 * UPLOAD_CHUNK_BYTES + 6) },
+      { origin: '2001:db8::/64', threads: 0, bytes: String(2 * UPLOAD_CHUNK_BYTES + 2) },
+    ]);
+    await pending.right.abort();
+    // RMV of t: its uploads by three origins (and one of none) go in one cascade.
+    expect(await lines(run(b, 'p1', 'RMV t'))).toEqual(['Thread t removed']);
+    const after = await originCounters(a.sql);
+    expect(after.kept).toEqual(after.recounted);
+    expect(after.kept).toEqual([{ origin: '127.0.0.1', threads: 1, bytes: '0' }, { origin: '127.0.0.2', threads: 1, bytes: '0' }]);
   });
 
   it("16 accounts of one origin each uploading one chunk at once over two servers: exactly the origin's 8 chunks commit, the rest refused as the origin's", async () => {

@@ -42,6 +42,7 @@ export * from './limits/sliding-window-log.js';
 export * from './limits/host-window-log.js';
 export * from './file-store/write-budget.js';
 export * from './store/upload-share.js';
+export * from './store/origin-shares.js';
 export * from './limits/token-buckets.js';
 export * from './handlers/account-policy.js';
 export { createKeyedMutex, type KeyedMutex } from './concurrency/keyed-mutex.js';

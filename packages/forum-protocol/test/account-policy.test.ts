@@ -217,3 +217,18 @@ describe('throttled logins through the request path (fake clock)', () => {
     expect((await login(s, policy, 'zed', 'pw', { now: 2 })).lines[0]).toBe('Too many failed login attempts, try again in 60 seconds');
   });
 });
+
+describe('a new account records the host it was created from (its origin, store/origin-shares.ts)', () => {
+  it('plain and hashed, throttled or not: the origin is hostOf the peer address (an IPv6 /64); none when the address is unknown', async () => {
+    for (const policy of [plainTextAccounts, hashedAccounts(), accountPolicy()]) {
+      const store = createMemoryStore();
+      const origins: Record<string, string | undefined> = {};
+      for (const [user, peerAddress] of [['v4', '127.0.0.9:5000'], ['v6', '[2001:db8:0:1::7]:5000'], ['none', undefined]] as const) {
+        expect(await policy.register(store, user, 'pw', { peerAddress, now: 0 })()).toEqual(E.right('created'));
+        const got = await store.getAccount(user)();
+        origins[user] = E.isRight(got) && O.isSome(got.right) ? got.right.value.origin : 'missing';
+      }
+      expect(origins).toEqual({ v4: '127.0.0.9', v6: '2001:db8:0:1::/64', none: undefined });
+    }
+  });
+});

@@ -114,11 +114,17 @@ export const usePostgres = (options: PostgresHarnessOptions = {}): PostgresHarne
 
 
 /**
- * Turns the store's tables back into schema `version` (1 to 13) as a server of
+ * Turns the store's tables back into schema `version` (1 to 14) as a server of
  * that version left them, keeping the data it knew of: what each later
  * migration added is dropped, and the version row says `version`.
  */
 export const backToSchema = async (sql: Sql, version: number): Promise<void> => {
+  if (version < 15) {
+    await sql`DROP FUNCTION IF EXISTS forum_count_origin_threads, forum_count_origin_upload_bytes CASCADE`;
+    await sql`DROP TABLE IF EXISTS origin_threads, origin_upload_bytes`;
+    await sql`DROP INDEX IF EXISTS accounts_origin`;
+    await sql`ALTER TABLE accounts DROP COLUMN IF EXISTS origin`;
+  }
   if (version < 14) {
     await sql`DROP FUNCTION IF EXISTS forum_count_uploader_bytes, forum_count_holdings CASCADE`;
     await sql`DROP FUNCTION IF EXISTS forum_line_bytes_unnumbered`;

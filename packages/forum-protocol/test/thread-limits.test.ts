@@ -7,6 +7,7 @@ import {
   MAX_THREADS,
   resolveThreadLimits,
   DEFAULT_THREADS_PER_USER,
+  ORIGIN_SHARES,
   type Thread,
 } from '../src/index.js';
 import { replyOf, run } from './helpers.js';
@@ -26,9 +27,9 @@ describe('thread limits', () => {
   });
 
   it('limits are checked when a store opens', () => {
-    expect(resolveThreadLimits()).toEqual({ maxThreads: MAX_THREADS, maxThreadsPerUser: DEFAULT_THREADS_PER_USER });
-    expect(resolveThreadLimits({ maxThreadsPerUser: 3 })).toEqual({ maxThreads: MAX_THREADS, maxThreadsPerUser: 3 });
-    for (const bad of [{ maxThreads: 0 }, { maxThreads: MAX_THREADS + 1 }, { maxThreadsPerUser: 1.5 }, { maxThreadsPerUser: Number.NaN }]) {
+    expect(resolveThreadLimits()).toEqual({ maxThreads: MAX_THREADS, maxThreadsPerUser: DEFAULT_THREADS_PER_USER, originShares: ORIGIN_SHARES });
+    expect(resolveThreadLimits({ maxThreadsPerUser: 3, originShares: 0 })).toEqual({ maxThreads: MAX_THREADS, maxThreadsPerUser: 3, originShares: 0 });
+    for (const bad of [{ maxThreads: 0 }, { maxThreads: MAX_THREADS + 1 }, { maxThreadsPerUser: 1.5 }, { maxThreadsPerUser: Number.NaN }, { originShares: -1 }, { originShares: 0.5 }]) {
       expect(() => resolveThreadLimits(bad)).toThrow(RangeError);
     }
     expect(() => createMemoryStore({}, { threadLimits: { maxThreadsPerUser: 0 } })).toThrow(/maxThreadsPerUser must be a whole number from 1/);

@@ -1,4 +1,4 @@
-import { ACCOUNT_SHARE_DIVISOR, BYTES_PER_THREAD_LINE, DEFAULT_DISK_STALL_MS, DEFAULT_POSTGRES_TIMEOUTS as PG_TIMEOUTS, defaultMaxThreadLines, defaultMaxUserThreadBytes, MIN_ACCOUNT_THREAD_LINES, MIN_USER_UPLOAD_BYTES, DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, parseProgramArguments, UPLOAD_SHARE_DIVISOR } from 'forum-protocol';
+import { ACCOUNT_SHARE_DIVISOR, BYTES_PER_THREAD_LINE, DEFAULT_DISK_STALL_MS, DEFAULT_POSTGRES_TIMEOUTS as PG_TIMEOUTS, defaultMaxThreadLines, defaultMaxUserThreadBytes, MIN_ACCOUNT_THREAD_LINES, MIN_USER_UPLOAD_BYTES, DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, ORIGIN_SHARES, parseProgramArguments, UPLOAD_SHARE_DIVISOR } from 'forum-protocol';
 import { DEFAULT_MIN_FREE_BYTES } from './disk-quota.js';
 import { DEFAULT_RATE_IDLE_BELOW } from './event-loop-busy.js';
 import { DEFAULT_LARGE_REPLY_BYTES_PER_SECOND, REPLY_FIXED_BYTES } from './large-reply-rate.js';
@@ -68,6 +68,8 @@ export interface ServerArgs {
   readonly handshakeRate: number;
   /** Most threads one account may have created and not removed (`--max-threads-per-user`). */
   readonly maxThreadsPerUser: number;
+  /** How many accounts' shares the accounts one client host created hold together (`--origin-shares`); 0: no such bound. */
+  readonly originShares: number;
   /** Most accounts the data directory holds (`--max-accounts`); 0: no limit. */
   readonly maxAccounts: number;
   /** Requests a second per account (per host before login; a host's accounts share `HOST_RATE_MULTIPLE` times it), bursts of twice that (`--request-rate`); 0: no pacing. */
@@ -97,13 +99,13 @@ export type ServerCommand =
 export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, checks: 10, hostChecks: 60, windowSeconds: 60 } as const;
 
 /** Defaults of the other resource limits (account creation as forum-protocol's `DEFAULT_ACCOUNT_CREATION_LIMIT`). */
-export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, diskStallMs: DEFAULT_DISK_STALL_MS, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, connectionsBeforeLogin: 4096, handshakeRate: 64, threadsPerUser: DEFAULT_THREADS_PER_USER, maxAccounts: 100_000, requestRate: 100, largeReplyRateMib: DEFAULT_LARGE_REPLY_BYTES_PER_SECOND / 1024 / 1024, requestChargeKib: REPLY_FIXED_BYTES / 1024, rateIdleBelowPercent: DEFAULT_RATE_IDLE_BELOW * 100, transferHeaderTimeoutSeconds: 10 } as const;
+export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, diskStallMs: DEFAULT_DISK_STALL_MS, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, connectionsBeforeLogin: 4096, handshakeRate: 64, threadsPerUser: DEFAULT_THREADS_PER_USER, originShares: ORIGIN_SHARES, maxAccounts: 100_000, requestRate: 100, largeReplyRateMib: DEFAULT_LARGE_REPLY_BYTES_PER_SECOND / 1024 / 1024, requestChargeKib: REPLY_FIXED_BYTES / 1024, rateIdleBelowPercent: DEFAULT_RATE_IDLE_BELOW * 100, transferHeaderTimeoutSeconds: 10 } as const;
 
 /** The one-line usage message. */
 export const USAGE =
   'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--transfer-header-timeout SECONDS] [--identity-file FILE] [--cid-server-id N]' +
   ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-checks N] [--login-host-checks N] [--login-window SECONDS]' +
-  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-data-bytes-per-user N] [--max-thread-bytes N] [--max-thread-bytes-per-user N] [--min-free-bytes N] [--disk-stall-ms N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--handshake-rate N] [--max-threads-per-user N] [--max-accounts N] [--request-rate N] [--max-reply-bytes N] [--large-reply-rate MIB] [--request-charge KIB] [--rate-idle-below PERCENT] [--show-fingerprint]';
+  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-data-bytes-per-user N] [--max-thread-bytes N] [--max-thread-bytes-per-user N] [--min-free-bytes N] [--disk-stall-ms N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--handshake-rate N] [--max-threads-per-user N] [--origin-shares N] [--max-accounts N] [--request-rate N] [--max-reply-bytes N] [--large-reply-rate MIB] [--request-charge KIB] [--rate-idle-below PERCENT] [--show-fingerprint]';
 
 /** The `--help` text. */
 export const HELP = `${USAGE}
@@ -220,6 +222,14 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             removed; one more CRT is refused (default ${LIMIT_DEFAULTS.threadsPerUser});
                             the forum holds at most ${MAX_THREADS} threads in all,
                             so that LST always fits in one reply
+  --origin-shares N         the accounts one client host created (an IPv4
+                            address or an IPv6 /64, recorded with each account
+                            as it is made) hold together at most N accounts'
+                            shares: N times --max-thread-bytes-per-user (and
+                            its lines), --max-data-bytes-per-user and
+                            --max-threads-per-user; one more is refused, so
+                            one address's accounts cannot fill the forum for
+                            everyone (default ${LIMIT_DEFAULTS.originShares}; 0: no such bound)
   --max-accounts N          accounts the data directory holds; a new one past
                             it is refused (accounts are never removed, and
                             the server keeps each in memory, about 1 KiB)
@@ -338,6 +348,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
     'max-connections-before-login': { type: 'string' },
     'handshake-rate': { type: 'string' },
     'max-threads-per-user': { type: 'string' },
+    'origin-shares': { type: 'string' },
     'max-accounts': { type: 'string' },
     'request-rate': { type: 'string' },
     'max-reply-bytes': { type: 'string' },
@@ -464,6 +475,9 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   const perUserText = values['max-threads-per-user'] ?? String(LIMIT_DEFAULTS.threadsPerUser);
   const maxThreadsPerUser = parseCount(perUserText, 1);
   if (maxThreadsPerUser === undefined) return { kind: 'error', message: `invalid max threads per user: ${perUserText}` };
+  const originSharesText = values['origin-shares'] ?? String(LIMIT_DEFAULTS.originShares);
+  const originShares = parseCount(originSharesText, 0);
+  if (originShares === undefined) return { kind: 'error', message: `invalid origin shares: ${originSharesText}` };
   if (values['max-accounts'] !== undefined && databaseUrl !== undefined) return { kind: 'error', message: '--max-accounts applies to the data directory, not to --store' };
   const accountsText = values['max-accounts'] ?? String(LIMIT_DEFAULTS.maxAccounts);
   const maxAccounts = parseCount(accountsText, 0);
@@ -514,6 +528,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
       maxConnectionsBeforeLogin,
       handshakeRate,
       maxThreadsPerUser,
+      originShares,
       maxAccounts,
       requestRate,
       maxReplyBytes,

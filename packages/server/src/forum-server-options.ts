@@ -89,6 +89,12 @@ export interface ForumServerOptions {
   /** Most threads one account may have created and not removed (`--max-threads-per-user`). Default forum-protocol's `DEFAULT_THREADS_PER_USER`. */
   readonly maxThreadsPerUser?: number;
   /**
+   * How many accounts' shares the accounts one client host created (their origin: forum-protocol's
+   * origin-shares.ts) hold together: of the threads, the threads' bytes and lines, and the uploads' room
+   * (`--origin-shares`). 0: no such bound. Default forum-protocol's `ORIGIN_SHARES`.
+   */
+  readonly originShares?: number;
+  /**
    * Requests a second each account (each client host before login) is served
    * at, with bursts of twice that; more wait their turn (`--request-rate`).
    * A write (MSG, EDT, DLT, CRT, RMV, UPD) counts `WRITE_TURNS`; the logged-in

@@ -144,8 +144,10 @@ export const redactUrl = (url: string): string => {
   }
 };
 
-const threadLimits = (options: ForumServerOptions): { readonly maxThreadsPerUser?: number } =>
-  options.maxThreadsPerUser === undefined ? {} : { maxThreadsPerUser: options.maxThreadsPerUser };
+const threadLimits = (options: ForumServerOptions): { readonly maxThreadsPerUser?: number; readonly originShares?: number } => ({
+  ...(options.maxThreadsPerUser === undefined ? {} : { maxThreadsPerUser: options.maxThreadsPerUser }),
+  ...(options.originShares === undefined ? {} : { originShares: options.originShares }),
+});
 
 /** Said at start by a server on PostgreSQL without `--max-data-bytes`: uploads could then fill the database's disk (attack round 12). */
 export const UNBOUNDED_UPLOADS_WARNING =

@@ -162,6 +162,7 @@ const main = async (): Promise<number | undefined> => {
       ...(args.maxThreadBytesPerUser === undefined ? {} : { maxThreadBytesPerUser: args.maxThreadBytesPerUser }),
       ...(args.databaseUrl === undefined && args.maxAccounts > 0 ? { maxAccounts: args.maxAccounts } : {}),
       maxThreadsPerUser: args.maxThreadsPerUser,
+      originShares: args.originShares,
       requestRate: args.requestRate,
       ...(args.maxReplyBytes === undefined ? {} : { maxReplyBytes: args.maxReplyBytes }),
       largeReplyBytesPerSecond: args.largeReplyRateMib * 1024 * 1024,

@@ -20,6 +20,7 @@ describe('server options for resource limits', () => {
     expect(a.maxConnectionsPerHost).toBe(256);
     expect(a.maxConnectionsBeforeLogin).toBe(4096);
     expect(a.maxThreadsPerUser).toBe(100);
+    expect(a.originShares).toBe(4);
     expect(a.minFreeBytes).toBe(1024 ** 3);
     expect(a.maxThreadBytes).toBe(256 * 1024 * 1024);
     expect(a.requestRate).toBe(100);
@@ -94,6 +95,9 @@ describe('server options for resource limits', () => {
     expect(a.maxUploadBytes).toBe(0);
     expect(a.maxDataBytes).toBe(5000);
     expect(a.memoryBudgetBytes).toBe(256 * 1024 * 1024);
+    expect(run(['4000', '--origin-shares', '2']).originShares).toBe(2);
+    expect(run(['4000', '--origin-shares', '0']).originShares).toBe(0);
+    expect(parseServerArgs(['4000', '--origin-shares', '1.5'])).toEqual({ kind: 'error', message: 'invalid origin shares: 1.5' });
     const off = run(['4000', '--account-limit', '0', '--memory-budget-mib', '0']);
     expect(off.accountLimit).toBe(false);
     expect(off.memoryBudgetBytes).toBeUndefined();

@@ -30,8 +30,15 @@ export const IDENTITY_FILE = '.forum-server-identity';
 /** The lock file a running server holds in its data directory (e2e-data-dir-lock.test.ts checks it); tree listings leave it out. */
 export const LOCK_FILE = '.forum-server.lock';
 
-/** Whether `name` is one of the server's own files in a data directory, not forum data. */
-export const isServerOwnFile = (name: string): boolean => name === IDENTITY_FILE || name === LOCK_FILE;
+/**
+ * Where the data directory keeps each account's origin, the host that created it (forum-protocol's
+ * account-origins.ts; e2e-origin-shares.test.ts and file-store-origin-shares.test.ts check it): the server's
+ * bookkeeping beside the spec's files, which tree listings leave out.
+ */
+export const ORIGINS_FILE = '.forum-account-origins';
+
+/** Whether `name` is one of the server's own files in a data directory, not forum data in the spec's formats. */
+export const isServerOwnFile = (name: string): boolean => name === IDENTITY_FILE || name === LOCK_FILE || name === ORIGINS_FILE;
 
 /** `stderr` of a client without the three lines it prints on first contact with a server (it trusts and records the key). */
 export const withoutFirstContact = (stderr: string): string =>

@@ -59,21 +59,49 @@ export const shareChange = (before: readonly ThreadEntry[], after: readonly Thre
   return change;
 };
 
-/** The shares of every account that holds lines. */
+const addTo = (held: Map<string, Share>, key: string, by: Share): void => {
+  const cur = held.get(key) ?? { lines: 0, bytes: 0 };
+  const next = { lines: cur.lines + by.lines, bytes: cur.bytes + by.bytes };
+  if (next.lines === 0 && next.bytes === 0) held.delete(key);
+  else held.set(key, next);
+};
+
+/**
+ * The shares of every account that holds lines, and of every origin (store/origin-shares.ts): what the lines
+ * of the accounts it created hold together, kept with theirs in the same step, so that a check of one is as
+ * current as the other's.
+ */
 export class AccountShares {
   private readonly held = new Map<string, Share>();
+  private readonly byOrigin = new Map<string, Share>();
+
+  /** `originOf`: the origin an account records, if any (an account's never changes once it has one). */
+  constructor(private readonly originOf: (account: string) => string | undefined = () => undefined) {}
 
   /** What `account`'s lines hold now (with the growth of changes being written). */
   of(account: string): Share {
     return this.held.get(account) ?? { lines: 0, bytes: 0 };
   }
 
-  /** Adds `by` (negative to take away) to `account`'s share; an account back at nothing is forgotten. */
+  /** What the lines of the accounts of origin `origin` hold now, together. */
+  ofOrigin(origin: string): Share {
+    return this.byOrigin.get(origin) ?? { lines: 0, bytes: 0 };
+  }
+
+  /** Adds `by` (negative to take away) to `account`'s share, and its origin's; an account back at nothing is forgotten. */
   add(account: string, by: Share): void {
-    const cur = this.of(account);
-    const next = { lines: cur.lines + by.lines, bytes: cur.bytes + by.bytes };
-    if (next.lines === 0 && next.bytes === 0) this.held.delete(account);
-    else this.held.set(account, next);
+    addTo(this.held, account, by);
+    const origin = this.originOf(account);
+    if (origin !== undefined) addTo(this.byOrigin, origin, by);
+  }
+
+  /**
+   * Counts what `account` holds already for its origin, just recorded: lines by its name written before the
+   * account was made (by hand) count for its origin from then on, as every later line of it does.
+   */
+  joined(account: string): void {
+    const origin = this.originOf(account);
+    if (origin !== undefined) addTo(this.byOrigin, origin, this.of(account));
   }
 
   /** Counts (`1`) or stops counting (`-1`) every entry of `entries`. */

@@ -2,6 +2,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { writeFileAtomic } from './atomic-write.js';
+import { ACCOUNT_ORIGINS_FILE, accountOriginLines } from './account-origins.js';
 import { accountStoreProblem, credentialsNeedNewline, replaceCredentialBytes } from './credentials.js';
 import { toIoError, type IoError, type StoreError } from '../store/errors.js';
 import { attempt, unstorable, type FileStoreContext } from './file-store-context.js';
@@ -26,12 +27,17 @@ export const fileStoreAccounts = (
   credentials: Buffer | undefined,
   loaded: readonly Account[],
   damaged: ReadonlyMap<string, number> = new Map(),
+  origins?: Buffer,
 ): Pick<ForumStore, 'getAccount' | 'listAccounts' | 'damagedAccount' | 'createAccount' | 'replaceAccountSecret'> => {
   const { dir, mutex, journal } = ctx;
   // The file's bytes, not its text: a line of invalid UTF-8 is someone's, and is written back as it was.
   let credentialsFile = credentials ?? Buffer.alloc(0);
   let credentialsExists = credentials !== undefined;
+  // `.forum-account-origins` (account-origins.ts), appended to as accounts with an origin are made.
+  let originsFile = origins ?? Buffer.alloc(0);
+  let originsExists = origins !== undefined;
   const accounts = new Map(loaded.map((a) => [a.username, a]));
+  for (const a of loaded) if (a.origin !== undefined) ctx.contents.setOrigin(a.username, a.origin);
   // By name key: `Alice` is the same name as a damaged `alice` (names.ts), and registered beside it would
   // be a second account of one name once the operator mends the line.
   const damagedKeys = new Map<string, number>();
@@ -54,8 +60,19 @@ export const fileStoreAccounts = (
     if (added.size > 0) {
       const lines = [...added.values()].map((a) => `${a.username} ${a.password}\n`).join('');
       const tail = Buffer.from(`${credentialsNeedNewline(credentialsFile) ? '\n' : ''}${lines}`, 'utf8');
+      const originLines = accountOriginLines([...added.values()]);
+      const originTail = Buffer.from(`${credentialsNeedNewline(originsFile) ? '\n' : ''}${originLines}`, 'utf8');
       try {
         await ctx.disk.run(async () => {
+          // The origins first: an origin line whose account was then not written names no account (and a later
+          // account of that name appends its own, which counts), while an account written without its origin
+          // would be a group of its own, outside its origin's bound, for good.
+          if (originLines !== '') {
+            if (originsExists) await journal.replaceTail(ACCOUNT_ORIGINS_FILE, originsFile.length, originTail, originsFile.length);
+            else await writeFileAtomic(dir, ACCOUNT_ORIGINS_FILE, originTail);
+            originsExists = true;
+            originsFile = Buffer.concat([originsFile, originTail]);
+          }
           if (credentialsExists) {
             await journal.replaceTail(CREDENTIALS_FILE, credentialsFile.length, tail, credentialsFile.length);
           } else {
@@ -69,7 +86,10 @@ export const fileStoreAccounts = (
         return;
       }
       credentialsFile = Buffer.concat([credentialsFile, tail]);
-      for (const a of added.values()) accounts.set(a.username, a);
+      for (const a of added.values()) {
+        accounts.set(a.username, a);
+        if (a.origin !== undefined) ctx.contents.setOrigin(a.username, a.origin);
+      }
     }
     jobs.forEach((job, i) => job.settle(outcomes[i] as E.Either<StoreError, boolean>));
   });
@@ -93,7 +113,7 @@ export const fileStoreAccounts = (
         if (next === undefined) return E.left({ kind: 'io', message: `credentials.txt has no line for ${username}` } satisfies IoError);
         await ctx.disk.run(() => journal.replaceTail(CREDENTIALS_FILE, next.from, next.tail, credentialsFile.length));
         credentialsFile = Buffer.concat([credentialsFile.subarray(0, next.from), next.tail]);
-        accounts.set(username, { username, password: secret });
+        accounts.set(username, { ...accounts.get(username), username, password: secret });
         return E.right(true);
       });
     });

@@ -70,10 +70,12 @@ export class DirectoryContents {
    * so a forum of one-character messages held 6 to 9 times its bytes (attack round 25).
    */
   threadLines = 0;
-  /** Each account's lines and their bytes, counted as `threadLines` is (account-shares.ts). */
-  readonly shares = new AccountShares();
-  /** Each account's upload bytes, its files' and its uploads' in progress (upload-shares.ts). */
-  readonly uploadShares = new UploadShares();
+  /** Each account's recorded origin (store/origin-shares.ts), set once as it is made or loaded ({@link setOrigin}). */
+  readonly origins = new Map<string, string>();
+  /** Each account's lines and their bytes, counted as `threadLines` is (account-shares.ts), and each origin's. */
+  readonly shares = new AccountShares((account) => this.origins.get(account));
+  /** Each account's upload bytes, its files' and its uploads' in progress (upload-shares.ts), and each origin's. */
+  readonly uploadShares = new UploadShares((account) => this.origins.get(account));
   // The directory names of every thread's recorded uploads, kept as threads gain uploads and go, so that
   // CRT and UPD check a name without walking every thread under the namespace lock. A count, not a set:
   // hand-written files may record one name in two threads ("a-b" + "c" and "a" + "b-c").
@@ -96,6 +98,14 @@ export class DirectoryContents {
     }
     this.otherNames = new Set(otherNames);
     for (const st of this.threads.values()) for (const f of uploadNames(st.thread)) this.countUpload(uploadFileName(st.thread.title, f), 1);
+  }
+
+  /** Records `account`'s origin (a new account's, or one loaded): what it holds counts for the origin from now on. An origin is never changed. */
+  setOrigin(account: string, origin: string): void {
+    if (this.origins.has(account)) return;
+    this.origins.set(account, origin);
+    this.shares.joined(account);
+    this.uploadShares.joined(account);
   }
 
   /** Records `stored` for `title`, keeping `threadBytes` and `threadLines` in step. */
@@ -154,6 +164,8 @@ export interface FileStoreContext {
   readonly maxUserThreadLines: number;
   /** Most bytes one account's uploads may hold (FileStoreOptions.maxUserUploadBytes); `undefined`: no share. */
   readonly maxUserUploadBytes: number | undefined;
+  /** Most bytes, lines and upload bytes the accounts of one origin may hold together (`limits.originShares` times each account's); `undefined`: no bound. */
+  readonly originLimits: { readonly threadBytes: number | undefined; readonly threadLines: number | undefined; readonly uploadBytes: number | undefined };
   readonly limits: ThreadLimits;
   /**
    * Charges `actor` a thread write of `bytes` (write-budget.ts), or says why not (nothing charged then).

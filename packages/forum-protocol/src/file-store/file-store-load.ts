@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isOwnTempName } from './atomic-write.js';
+import { ACCOUNT_ORIGINS_FILE, parseAccountOrigins } from './account-origins.js';
 import { parseCredentials } from './credentials.js';
 import { isEnoent } from './file-errors.js';
 import { recoverIntents } from './intent-records.js';
@@ -15,6 +16,9 @@ import { recoverJournal } from './undo-journal.js';
 export interface LoadedDirectory {
   /** `credentials.txt` as read, `undefined` if there is none. */
   readonly credentials: Buffer | undefined;
+  /** `.forum-account-origins` as read (account-origins.ts), `undefined` if there is none. */
+  readonly origins: Buffer | undefined;
+  /** The accounts, each with its recorded origin if it has one. */
   readonly accounts: readonly Account[];
   /** Names of malformed credentials lines no account has, with the line's number (`ParsedCredentials.damaged`). */
   readonly damagedAccounts: ReadonlyMap<string, number>;
@@ -80,6 +84,17 @@ export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number,
   }
   const creds = parseCredentials(credentials?.toString('utf8') ?? '');
   warnings.push(...creds.warnings);
+  let origins: Buffer | undefined;
+  try {
+    origins = await readFile(join(dir, ACCOUNT_ORIGINS_FILE));
+  } catch (e) {
+    if (!isEnoent(e)) throw e;
+  }
+  const originOf = parseAccountOrigins(origins?.toString('utf8') ?? '');
+  const accounts = creds.accounts.map((a) => {
+    const origin = originOf.get(a.username);
+    return origin === undefined ? a : { ...a, origin };
+  });
 
   const names: string[] = [];
   const otherNames: string[] = [];
@@ -94,7 +109,7 @@ export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number,
       );
       continue;
     }
-    if (name === CREDENTIALS_FILE) continue;
+    if (name === CREDENTIALS_FILE || name === ACCOUNT_ORIGINS_FILE) continue;
     if (held.has(name)) continue;
     if (entry.isFile() && storedNameProblem(name) === undefined) names.push(name);
     else otherNames.push(name);
@@ -127,5 +142,5 @@ export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number,
   }
   // With or without a file (deleted already, the record not), taken all the same.
   otherNames.push(...held);
-  return { credentials, accounts: creds.accounts, damagedAccounts: creds.damaged, threads, otherNames, uploadBytes, warnings, recovered };
+  return { credentials, origins, accounts, damagedAccounts: creds.damaged, threads, otherNames, uploadBytes, warnings, recovered };
 };

@@ -41,8 +41,14 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
           if (contents.nameTaken(title)) return E.right(false);
           // Under the namespace lock, which every CRT holds: concurrent ones count each other.
           let mine = 0;
-          for (const stored of contents.threads.values()) if (stored.thread.creator === creator) mine++;
-          const refused = threadLimitProblem(ctx.limits, contents.threads.size, mine);
+          // The creator's origin's accounts' threads (store/origin-shares.ts); an account of no origin is its own group.
+          const origin = contents.origins.get(creator);
+          let ours = 0;
+          for (const stored of contents.threads.values()) {
+            if (stored.thread.creator === creator) mine++;
+            if (origin !== undefined && contents.origins.get(stored.thread.creator) === origin) ours++;
+          }
+          const refused = threadLimitProblem(ctx.limits, contents.threads.size, mine, origin === undefined ? undefined : ours);
           if (refused !== undefined) return E.left(refused);
           const thread: Thread = { title, creator, entries: [] };
           const text = formatThreadFile(thread);

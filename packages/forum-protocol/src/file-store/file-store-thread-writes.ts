@@ -76,6 +76,21 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
   };
 
   /**
+   * Why `account`'s lines growing by `growth` (only what grows is checked) would pass what its origin's
+   * accounts may hold together (store/origin-shares.ts), or `undefined`: no origin, no bound, or it fits.
+   * The origin's count holds the growth of changes being written, as each account's does.
+   */
+  const overOriginShare = (account: string, growth: Share): StoreError | undefined => {
+    const origin = contents.origins.get(account);
+    if (origin === undefined) return undefined;
+    const ours = contents.shares.ofOrigin(origin);
+    const { threadBytes, threadLines } = ctx.originLimits;
+    if (threadBytes !== undefined && growth.bytes > 0 && ours.bytes + growth.bytes > threadBytes) return { kind: 'threadStorageFull', limit: threadBytes, who: 'origin' };
+    if (threadLines !== undefined && growth.lines > 0 && ours.lines + growth.lines > threadLines) return { kind: 'threadStorageFull', limit: threadLines, unit: 'lines', who: 'origin' };
+    return undefined;
+  };
+
+  /**
    * The write that appends upload line `line` to the stored thread `cur`, if
    * the thread may take it: the lines and reply size every append obeys
    * (thread-growth.ts, as MSG), and the bytes all threads may hold, as a MSG
@@ -96,6 +111,8 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
       const held = contents.shares.of(share.account);
       if (held.bytes + share.bytes > ctx.maxUserThreadBytes) return E.left({ kind: 'threadStorageFull', limit: ctx.maxUserThreadBytes, who: 'account' });
       if (held.lines + 1 > ctx.maxUserThreadLines) return E.left({ kind: 'threadStorageFull', limit: ctx.maxUserThreadLines, unit: 'lines', who: 'account' });
+      const refused = overOriginShare(share.account, { lines: 1, bytes: share.bytes });
+      if (refused !== undefined) return E.left(refused);
     }
     return E.right(plan.right);
   };
@@ -139,7 +156,7 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
       const now = contents.shares.of(actor);
       if (next.bytes > held.bytes && now.bytes + next.bytes - held.bytes > ctx.maxUserThreadBytes) return { kind: 'threadStorageFull', limit: ctx.maxUserThreadBytes, who: 'account' };
       if (next.lines > held.lines && now.lines + next.lines - held.lines > ctx.maxUserThreadLines) return { kind: 'threadStorageFull', limit: ctx.maxUserThreadLines, unit: 'lines', who: 'account' };
-      return undefined;
+      return overOriginShare(actor, { lines: next.lines - held.lines, bytes: next.bytes - held.bytes });
     };
     const holdShares = (step: ReadonlyMap<string, Share>): void => {
       for (const [account, s] of step) {

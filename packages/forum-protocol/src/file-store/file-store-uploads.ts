@@ -124,7 +124,7 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
       const incarnation = room.right;
       // The uploader's share holds the announced size from here (upload-shares.ts): checked and held in one
       // synchronous step, so that uploads of one account begun at once never pass it together.
-      const shareRefused = contents.uploadShares.reserve(uploader, size ?? 0, ctx.maxUserUploadBytes);
+      const shareRefused = contents.uploadShares.reserve(uploader, size ?? 0, ctx.maxUserUploadBytes, size ?? 0, ctx.originLimits.uploadBytes);
       if (shareRefused !== undefined) return E.left(shareRefused);
       // What this upload holds of the share until it ends: given back when its bytes go, counted as a file once it commits.
       let reserved = size ?? 0;
@@ -195,7 +195,7 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
             // left of it now. Measured before anything below yields, and held with the check.
             const bytes = (await lstat(tmp)).size;
             if (bytes > reserved) {
-              const more = contents.uploadShares.reserve(uploader, bytes - reserved, ctx.maxUserUploadBytes, bytes);
+              const more = contents.uploadShares.reserve(uploader, bytes - reserved, ctx.maxUserUploadBytes, bytes, ctx.originLimits.uploadBytes);
               if (more !== undefined) {
                 await discard();
                 return E.left(more);

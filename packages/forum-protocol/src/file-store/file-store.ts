@@ -15,6 +15,7 @@ import { createKeyedMutex } from '../concurrency/keyed-mutex.js';
 import type { ForumStore } from '../store/store.js';
 import { resolveThreadLimits, type ThreadLimits } from '../store/thread-limits.js';
 import { TransfersInFlight } from '../store/transfers-in-flight.js';
+import { originLimit } from '../store/origin-shares.js';
 import { DEFAULT_DISK_STALL_MS, DiskWatch } from './disk-watch.js';
 import { createUndoJournal } from './undo-journal.js';
 import { createWriteBudget, type WriteBudget, type WriteBudgetOptions } from './write-budget.js';
@@ -189,7 +190,12 @@ export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.T
     const clock = options.clock ?? (() => performance.now());
     const diskStallMs = options.diskStallMs ?? DEFAULT_DISK_STALL_MS;
     if (!(diskStallMs > 0)) throw new RangeError(`diskStallMs must be above 0 (got ${String(diskStallMs)})`);
-    const settings = { maxThreadFileBytes, maxThreadBytes, maxThreadLines, maxUserThreadBytes, maxUserThreadLines, maxUserUploadBytes, limits, uploadsRemoved: options.onUploadsRemoved ?? (() => {}), owned: options.owned ?? (async () => true), warn: options.onWarning ?? (() => {}) };
+    const originLimits = {
+      threadBytes: originLimit(maxUserThreadBytes, limits.originShares),
+      threadLines: originLimit(maxUserThreadLines, limits.originShares),
+      uploadBytes: originLimit(maxUserUploadBytes, limits.originShares),
+    };
+    const settings = { maxThreadFileBytes, maxThreadBytes, maxThreadLines, maxUserThreadBytes, maxUserThreadLines, maxUserUploadBytes, originLimits, limits, uploadsRemoved: options.onUploadsRemoved ?? (() => {}), owned: options.owned ?? (async () => true), warn: options.onWarning ?? (() => {}) };
     const disk = new DiskWatch(clock, diskStallMs);
     return E.right(makeStore(dir, await loadDataDirectory(dir, maxThreadFileBytes, options.signal, options.onRecovered), { ...settings, disk }, budget, clock));
   });
@@ -198,7 +204,7 @@ export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.T
 const makeStore = (
   dir: string,
   loaded: LoadedDirectory,
-  settings: Pick<FileStoreContext, 'maxThreadFileBytes' | 'maxThreadBytes' | 'maxThreadLines' | 'maxUserThreadBytes' | 'maxUserThreadLines' | 'maxUserUploadBytes' | 'limits' | 'uploadsRemoved' | 'owned' | 'warn' | 'disk'>,
+  settings: Pick<FileStoreContext, 'maxThreadFileBytes' | 'maxThreadBytes' | 'maxThreadLines' | 'maxUserThreadBytes' | 'maxUserThreadLines' | 'maxUserUploadBytes' | 'originLimits' | 'limits' | 'uploadsRemoved' | 'owned' | 'warn' | 'disk'>,
   budget: WriteBudget | undefined,
   clock: () => number,
 ): ForumStore => {
@@ -227,7 +233,7 @@ const makeStore = (
     warnings: [...loaded.warnings, ...overLimitWarnings(ctx)],
     recovered: loaded.recovered,
     diskStalled: () => ctx.disk.stalled(),
-    ...fileStoreAccounts(ctx, loaded.credentials, loaded.accounts, loaded.damagedAccounts),
+    ...fileStoreAccounts(ctx, loaded.credentials, loaded.accounts, loaded.damagedAccounts, loaded.origins),
     listThreads: () => TE.right([...threads.keys()].sort()),
     getThread: (title) => TE.right(O.fromNullable(threads.get(title)?.thread)),
     ...fileStoreThreadLife(ctx),

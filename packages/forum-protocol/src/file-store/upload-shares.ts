@@ -22,27 +22,54 @@ interface Counted {
 // hand-written files ("a-b" + "c" and "a" + "b-c"), each line counted for its own uploader.
 const keyOf = (title: string, filename: string): string => `${title}\u0000${filename}`;
 
-/** Each account's upload bytes, stored and reserved. */
+const addTo = (held: Map<string, number>, key: string, bytes: number): void => {
+  const next = (held.get(key) ?? 0) + bytes;
+  if (next === 0) held.delete(key);
+  else held.set(key, next);
+};
+
+/** Each account's upload bytes, stored and reserved, and each origin's (store/origin-shares.ts): its accounts' together. */
 export class UploadShares {
   private readonly held = new Map<string, number>();
+  private readonly byOrigin = new Map<string, number>();
   private readonly files = new Map<string, Counted>();
+
+  /** `originOf`: the origin an account records, if any (an account's never changes once it has one). */
+  constructor(private readonly originOf: (account: string) => string | undefined = () => undefined) {}
 
   /** Bytes `account`'s uploads hold: its stored files and the announced sizes of its uploads in progress. */
   of(account: string): number {
     return this.held.get(account) ?? 0;
   }
 
+  /** Bytes the uploads of the accounts of origin `origin` hold together. */
+  ofOrigin(origin: string): number {
+    return this.byOrigin.get(origin) ?? 0;
+  }
+
   /**
-   * Holds `bytes` more of `account`'s share if they fit in `limit` (no limit: always), else the refusal
-   * (`uploadStorageFull`, `who: 'account'`, with what is left and the file's size). `bytes` 0 always fits.
+   * Holds `bytes` more of `account`'s share if they fit in `limit` (no limit: always), and in
+   * `originLimit`, its origin's accounts' together (none, or no origin: always), else the refusal
+   * (`uploadStorageFull`, `who: 'account'` or `'origin'`, with what is left and the file's size). `bytes` 0 always fits.
    */
-  reserve(account: string, bytes: number, limit: number | undefined, size = bytes): UploadStorageFullError | undefined {
+  reserve(account: string, bytes: number, limit: number | undefined, size = bytes, originLimit?: number): UploadStorageFullError | undefined {
     const mine = this.of(account);
     if (limit !== undefined && bytes > 0 && mine + bytes > limit) {
       return { kind: 'uploadStorageFull', limit, who: 'account', announced: { free: Math.max(0, limit - mine), size } };
     }
+    const origin = this.originOf(account);
+    const ours = origin === undefined ? 0 : this.ofOrigin(origin);
+    if (origin !== undefined && originLimit !== undefined && bytes > 0 && ours + bytes > originLimit) {
+      return { kind: 'uploadStorageFull', limit: originLimit, who: 'origin', announced: { free: Math.max(0, originLimit - ours), size } };
+    }
     this.add(account, bytes);
     return undefined;
+  }
+
+  /** Counts what `account`'s uploads hold already for its origin, just recorded (as `AccountShares.joined`). */
+  joined(account: string): void {
+    const origin = this.originOf(account);
+    if (origin !== undefined) addTo(this.byOrigin, origin, this.of(account));
   }
 
   /** Lets go of `bytes` held by {@link reserve} (an upload that ended without its file, or became {@link stored}). */
@@ -68,8 +95,8 @@ export class UploadShares {
   }
 
   private add(account: string, bytes: number): void {
-    const next = this.of(account) + bytes;
-    if (next === 0) this.held.delete(account);
-    else this.held.set(account, next);
+    addTo(this.held, account, bytes);
+    const origin = this.originOf(account);
+    if (origin !== undefined) addTo(this.byOrigin, origin, bytes);
   }
 }

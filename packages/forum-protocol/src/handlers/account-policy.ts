@@ -1,7 +1,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
-import { plainTextAccounts, type AccountPolicy, type PasswordVerdict, type RegisterVerdict } from './auth.js';
+import { plainTextAccounts, withOrigin, type AccountPolicy, type PasswordVerdict, type RegisterVerdict } from './auth.js';
 import { toIoError, type StoreError } from '../store/errors.js';
 import { hashPassword, parsePasswordHash, plainPasswordsEqual, verifyPasswordHash } from './password-hash.js';
 import {
@@ -48,8 +48,8 @@ export const hashedAccounts = (): AccountPolicy => ({
     // A failed rewrite must not pass for a login: the account would silently stay in plain text.
     return E.isLeft(upgraded) ? upgraded : E.right('ok');
   },
-  register: (store, username, password) =>
-    TE.map((ok: boolean): RegisterVerdict => (ok ? 'created' : 'taken'))(TE.chain((h: string) => store.createAccount({ username, password: h }))(hashTE(password))),
+  register: (store, username, password, attempt) =>
+    TE.map((ok: boolean): RegisterVerdict => (ok ? 'created' : 'taken'))(TE.chain((h: string) => store.createAccount(withOrigin({ username, password: h }, attempt)))(hashTE(password))),
 });
 
 /**

@@ -11,7 +11,8 @@ import { validateCredential } from '../protocol/names.js';
 import { parsePasswordHash, plainPasswordsEqual, verifyPasswordHash } from './password-hash.js';
 import { accountCreationThrottledText, checksThrottledText, throttledText, type ThrottleCause } from '../limits/rate-limit.js';
 import type { Session, SessionRegistry } from '../store/session.js';
-import type { ForumStore } from '../store/store.js';
+import type { Account, ForumStore } from '../store/store.js';
+import { originOfAddress } from '../store/origin-shares.js';
 
 /** Where one connection is in the login state machine. */
 export type AuthState =
@@ -21,6 +22,12 @@ export type AuthState =
   | { readonly step: 'authenticated'; readonly session: Session }
   /** After XIT; the server closes the connection. */
   | { readonly step: 'closed' };
+
+/** `account` with the origin of the address it is created from (origin-shares.ts), if that is known. */
+export const withOrigin = (account: Account, attempt: LoginAttempt): Account => {
+  const origin = originOfAddress(attempt.peerAddress);
+  return origin === undefined ? account : { ...account, origin };
+};
 
 /** The state of a connection that has just been opened. */
 export const INITIAL_AUTH_STATE: AuthState = { step: 'awaitingUsername' };
@@ -72,7 +79,8 @@ export const plainTextAccounts: AccountPolicy = {
         ),
       ),
     ),
-  register: (store, username, password) => TE.map((ok: boolean): RegisterVerdict => (ok ? 'created' : 'taken'))(store.createAccount({ username, password })),
+  register: (store, username, password, attempt) =>
+    TE.map((ok: boolean): RegisterVerdict => (ok ? 'created' : 'taken'))(store.createAccount(withOrigin({ username, password }, attempt))),
 };
 
 /** What the login machine needs: the store, the registry of live sessions, and this connection's key. */

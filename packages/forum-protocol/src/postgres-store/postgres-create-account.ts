@@ -23,7 +23,7 @@ export const createAccountInPostgres = async (sql: Sql, account: Account): Promi
         // Pipelined: one round trip, the lock first.
         const [, rows] = await Promise.all([
           lockName(tx, account.username),
-          tx<{ xid: string }[]>`INSERT INTO accounts (username, secret) VALUES (${account.username}, ${account.password})
+          tx<{ xid: string }[]>`INSERT INTO accounts (username, secret, origin) VALUES (${account.username}, ${account.password}, ${account.origin ?? null})
              ON CONFLICT DO NOTHING RETURNING txid_current()::text AS xid`,
         ]);
         const xid = rows[0]?.xid;

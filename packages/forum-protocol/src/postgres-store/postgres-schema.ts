@@ -556,6 +556,94 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     // (their numbers' digits) is counted here, from the index alone (postgres-thread-share.ts).
     `CREATE INDEX IF NOT EXISTS entries_author_messages ON entries (thread, author, pos) WHERE kind = 'message'`,
   ],
+  // 15: each account's origin, the host that created it (store/origin-shares.ts, attack round 30): the accounts
+  // of one origin hold together a few accounts' shares of the threads and of the uploads' room. Nullable, no
+  // default: a metadata change, and the accounts already there, and those a server of schema 14 still running
+  // creates (it inserts `username, secret`), have none: each its own group, as before. What an origin's accounts
+  // hold is kept in counters (`origin_threads`, `origin_upload_bytes`) by triggers on the per-account counters
+  // (`creator_thread_counts`, schema 4; `uploader_bytes`, schema 14), in the statement that changes those, on any
+  // server: a sum over the origin's accounts at each CRT and chunk cost 14 ms at 1,000 accounts of one origin,
+  // 140 ms at 10,000, 1 s at 100,000 (one address's 10 every 10 minutes for 70 days). Two tables, not one row with
+  // both: a change of many accounts' bytes (RMV's cascade, the sweep) takes the upload rows of their origins in
+  // one statement, in the origins' order, and its thread's creator's thread row after, so no two such changes
+  // take two origins' rows in opposite orders. Each counter row is taken after its account's (the statement on
+  // the account's row fires the trigger) and before the forum's (`upload_bytes`, `thread_counts`), the order
+  // every writer already takes those in. An account's origin is written once, with the account, so no count moves
+  // between origins; lines of a name that had counts before its account was made are not its origin's. Filled
+  // here from the per-account counters under their tables' lock (nothing to fill on a first run: no account has
+  // an origin yet). May run again.
+  [
+    `ALTER TABLE accounts ADD COLUMN IF NOT EXISTS origin text`,
+    `CREATE INDEX IF NOT EXISTS accounts_origin ON accounts (origin) WHERE origin IS NOT NULL`,
+    `LOCK TABLE creator_thread_counts, uploader_bytes IN EXCLUSIVE MODE`,
+    `CREATE TABLE IF NOT EXISTS origin_threads (origin text PRIMARY KEY, threads integer NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS origin_upload_bytes (origin text PRIMARY KEY, bytes bigint NOT NULL)`,
+    `DELETE FROM origin_threads`,
+    `INSERT INTO origin_threads (origin, threads)
+     SELECT a.origin, sum(c.threads) FROM accounts a JOIN creator_thread_counts c ON c.creator = a.username WHERE a.origin IS NOT NULL GROUP BY a.origin`,
+    `DELETE FROM origin_upload_bytes`,
+    `INSERT INTO origin_upload_bytes (origin, bytes)
+     SELECT a.origin, sum(b.bytes) FROM accounts a JOIN uploader_bytes b ON b.uploader = a.username WHERE a.origin IS NOT NULL GROUP BY a.origin`,
+    // A statement's change of the per-account counters (its new rows less its old ones), summed by origin.
+    `CREATE OR REPLACE FUNCTION forum_count_origin_threads() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+     BEGIN
+       IF TG_OP = 'INSERT' THEN
+         INSERT INTO origin_threads AS o (origin, threads)
+           SELECT a.origin, sum(d.n) FROM (SELECT creator, threads AS n FROM added) d
+           JOIN accounts a ON a.username = d.creator AND a.origin IS NOT NULL
+           GROUP BY a.origin ORDER BY a.origin
+           ON CONFLICT (origin) DO UPDATE SET threads = o.threads + EXCLUDED.threads;
+       ELSIF TG_OP = 'DELETE' THEN
+         INSERT INTO origin_threads AS o (origin, threads)
+           SELECT a.origin, sum(d.n) FROM (SELECT creator, -threads AS n FROM removed) d
+           JOIN accounts a ON a.username = d.creator AND a.origin IS NOT NULL
+           GROUP BY a.origin ORDER BY a.origin
+           ON CONFLICT (origin) DO UPDATE SET threads = o.threads + EXCLUDED.threads;
+       ELSE
+         INSERT INTO origin_threads AS o (origin, threads)
+           SELECT a.origin, sum(d.n) FROM (SELECT creator, threads AS n FROM added UNION ALL SELECT creator, -threads AS n FROM removed) d
+           JOIN accounts a ON a.username = d.creator AND a.origin IS NOT NULL
+           GROUP BY a.origin ORDER BY a.origin
+           ON CONFLICT (origin) DO UPDATE SET threads = o.threads + EXCLUDED.threads;
+       END IF;
+       RETURN NULL;
+     END $$`,
+    `CREATE OR REPLACE FUNCTION forum_count_origin_upload_bytes() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+     BEGIN
+       IF TG_OP = 'INSERT' THEN
+         INSERT INTO origin_upload_bytes AS o (origin, bytes)
+           SELECT a.origin, sum(d.n) FROM (SELECT uploader, bytes AS n FROM added) d
+           JOIN accounts a ON a.username = d.uploader AND a.origin IS NOT NULL
+           GROUP BY a.origin ORDER BY a.origin
+           ON CONFLICT (origin) DO UPDATE SET bytes = o.bytes + EXCLUDED.bytes;
+       ELSIF TG_OP = 'DELETE' THEN
+         INSERT INTO origin_upload_bytes AS o (origin, bytes)
+           SELECT a.origin, sum(d.n) FROM (SELECT uploader, -bytes AS n FROM removed) d
+           JOIN accounts a ON a.username = d.uploader AND a.origin IS NOT NULL
+           GROUP BY a.origin ORDER BY a.origin
+           ON CONFLICT (origin) DO UPDATE SET bytes = o.bytes + EXCLUDED.bytes;
+       ELSE
+         INSERT INTO origin_upload_bytes AS o (origin, bytes)
+           SELECT a.origin, sum(d.n) FROM (SELECT uploader, bytes AS n FROM added UNION ALL SELECT uploader, -bytes AS n FROM removed) d
+           JOIN accounts a ON a.username = d.uploader AND a.origin IS NOT NULL
+           GROUP BY a.origin ORDER BY a.origin
+           ON CONFLICT (origin) DO UPDATE SET bytes = o.bytes + EXCLUDED.bytes;
+       END IF;
+       RETURN NULL;
+     END $$`,
+    `CREATE OR REPLACE TRIGGER origin_threads_added AFTER INSERT ON creator_thread_counts REFERENCING NEW TABLE AS added
+     FOR EACH STATEMENT EXECUTE FUNCTION forum_count_origin_threads()`,
+    `CREATE OR REPLACE TRIGGER origin_threads_changed AFTER UPDATE ON creator_thread_counts REFERENCING OLD TABLE AS removed NEW TABLE AS added
+     FOR EACH STATEMENT EXECUTE FUNCTION forum_count_origin_threads()`,
+    `CREATE OR REPLACE TRIGGER origin_threads_removed AFTER DELETE ON creator_thread_counts REFERENCING OLD TABLE AS removed
+     FOR EACH STATEMENT EXECUTE FUNCTION forum_count_origin_threads()`,
+    `CREATE OR REPLACE TRIGGER origin_upload_bytes_added AFTER INSERT ON uploader_bytes REFERENCING NEW TABLE AS added
+     FOR EACH STATEMENT EXECUTE FUNCTION forum_count_origin_upload_bytes()`,
+    `CREATE OR REPLACE TRIGGER origin_upload_bytes_changed AFTER UPDATE ON uploader_bytes REFERENCING OLD TABLE AS removed NEW TABLE AS added
+     FOR EACH STATEMENT EXECUTE FUNCTION forum_count_origin_upload_bytes()`,
+    `CREATE OR REPLACE TRIGGER origin_upload_bytes_removed AFTER DELETE ON uploader_bytes REFERENCING OLD TABLE AS removed
+     FOR EACH STATEMENT EXECUTE FUNCTION forum_count_origin_upload_bytes()`,
+  ],
 ];
 
 /** The schema version this code writes and reads. */

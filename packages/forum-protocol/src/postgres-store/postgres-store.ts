@@ -27,6 +27,8 @@ import { type ThreadLimits, resolveThreadLimits } from '../store/thread-limits.j
 import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
 import { TransfersInFlight } from '../store/transfers-in-flight.js';
 import { defaultMaxUserUploadBytes, uploaderBytes } from './postgres-upload-share.js';
+import { originOf, originUploadBytes } from './postgres-origin-shares.js';
+import { originLimit } from '../store/origin-shares.js';
 
 /** Options for {@link openPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -273,6 +275,7 @@ export const openPostgresStore = (url: string, options: PostgresStoreOptions = {
 const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions, schemaFound: number): PostgresStore => {
   const maxStoredUploadBytes = options.maxStoredUploadBytes;
   const maxUserUploadBytes = options.maxUserUploadBytes ?? (maxStoredUploadBytes === undefined ? undefined : defaultMaxUserUploadBytes(maxStoredUploadBytes));
+  const maxOriginUploadBytes = originLimit(maxUserUploadBytes, limits.originShares);
   const staleMs = staleOf(options);
   const sweepEveryMs = options.staleSweepEveryMs ?? 60_000;
   // A failed discard is tried again once the limits this store's connections set have surely run out
@@ -469,8 +472,14 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
     let mine = await uploaderBytes(sql, uploader);
     // A dead server's half upload of the same account: freed now, as for the forum's room.
     if (mine + size > maxUserUploadBytes && (await untilAnswerDue(reclaimLapsed(), false))) mine = await uploaderBytes(sql, uploader);
-    if (mine + size <= maxUserUploadBytes) return E.right(undefined);
-    return E.left({ kind: 'uploadStorageFull', limit: maxUserUploadBytes, who: 'account', announced: { free: Math.max(0, maxUserUploadBytes - mine), size } });
+    if (mine + size > maxUserUploadBytes) return E.left({ kind: 'uploadStorageFull', limit: maxUserUploadBytes, who: 'account', announced: { free: Math.max(0, maxUserUploadBytes - mine), size } });
+    // Its origin's accounts' together (postgres-origin-shares.ts), read as its own; each chunk checks again under the origin's lock.
+    const origin = maxOriginUploadBytes === undefined ? undefined : await originOf(sql, uploader);
+    if (origin === undefined || maxOriginUploadBytes === undefined) return E.right(undefined);
+    let ours = await originUploadBytes(sql, origin);
+    if (ours + size > maxOriginUploadBytes && (await untilAnswerDue(reclaimLapsed(), false))) ours = await originUploadBytes(sql, origin);
+    if (ours + size <= maxOriginUploadBytes) return E.right(undefined);
+    return E.left({ kind: 'uploadStorageFull', limit: maxOriginUploadBytes, who: 'origin', announced: { free: Math.max(0, maxOriginUploadBytes - ours), size } });
   };
 
   const beginUpload = (title: string, filename: string, uploader: string, granted?: ThreadIncarnation, size?: number): TE.TaskEither<UploadError, UploadWriter> =>
@@ -496,7 +505,7 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
       return postgresUploadWriter(
         sql,
         { title, filename, uploader, threadId: room.right },
-        { inFlight, maxStoredUploadBytes, maxUserUploadBytes, discardRetryMs, onDeleted: () => sweeper.kick(), leases, reclaimLapsed, chunkDeadlineMs: options.uploadChunkDeadlineMs ?? DEFAULT_UPLOAD_CHUNK_DEADLINE_MS },
+        { inFlight, maxStoredUploadBytes, maxUserUploadBytes, maxOriginUploadBytes, discardRetryMs, onDeleted: () => sweeper.kick(), leases, reclaimLapsed, chunkDeadlineMs: options.uploadChunkDeadlineMs ?? DEFAULT_UPLOAD_CHUNK_DEADLINE_MS },
       );
     });
 

@@ -6,6 +6,7 @@ import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
 import { deleteUploads } from './postgres-doomed-uploads.js';
 import { bytesInProgress, type UploadLeases } from './postgres-upload-leases.js';
 import { uploaderBytes } from './postgres-upload-share.js';
+import { lockOriginOf, ORIGIN_UPLOAD_LOCK_CLASS, originUploadBytes } from './postgres-origin-shares.js';
 import { postgresIoError } from './postgres-timeouts.js';
 import { askedAfterLostCommit, isOutcomeUnknown, surelyRolledBack } from './postgres-commit-landed.js';
 import { awaitedBriefly, untilAnswerDue } from './postgres-abandon.js';
@@ -74,14 +75,15 @@ class ChunkDeadlineError extends Error {
 
 /**
  * A chunk was not stored: with it the uploads in the database would pass `maxStoredUploadBytes`, or
- * (`who: 'account'`) the uploader's would pass its share, `maxUserUploadBytes`.
+ * (`who: 'account'`) the uploader's would pass its share, `maxUserUploadBytes`, or (`who: 'origin'`) its
+ * origin's accounts' together would pass theirs (postgres-origin-shares.ts).
  */
 class UploadStorageFull extends Error {
   constructor(
     readonly limit: number,
     /** Of the bytes counted, those held by other uploads in progress (free again once they end). */
     readonly inProgress: number,
-    readonly who?: 'account',
+    readonly who?: 'account' | 'origin',
   ) {
     super(`the uploads would pass ${limit} bytes`);
     this.name = 'UploadStorageFull';
@@ -104,6 +106,8 @@ export interface UploadWriterContext {
   readonly maxStoredUploadBytes: number | undefined;
   /** Most bytes one account's uploads may hold in the database (postgres-upload-share.ts); `undefined`: no share. */
   readonly maxUserUploadBytes: number | undefined;
+  /** Most bytes the uploads of one origin's accounts may hold together (postgres-origin-shares.ts); `undefined`: no bound. */
+  readonly maxOriginUploadBytes: number | undefined;
   /** How long after a failed discard its row is deleted again. */
   readonly discardRetryMs: number;
   /** Called once the upload's row is deleted: its chunks, doomed, are for the sweeper. */
@@ -125,10 +129,11 @@ export const SHARE_LOCK_CLASS = 0x757368;
 /** The bytes of every upload's chunks (`upload_bytes`, schema 7). */
 const forumBytes = async (tx: TransactionSql): Promise<number> => Number((await tx<{ bytes: string }[]>`SELECT bytes FROM upload_bytes`)[0]?.bytes ?? 0);
 
-/** The uploader's share to hold a chunk under: its name and `maxUserUploadBytes`. */
+/** The uploader's share to hold a chunk under: its name and `maxUserUploadBytes`, and its origin's `maxOriginUploadBytes`. */
 interface ShareCheck {
   readonly uploader: string;
   readonly limit: number;
+  readonly originLimit: number | undefined;
 }
 
 /**
@@ -155,6 +160,13 @@ const insertChunk = async (sql: Sql, id: string, seq: number, data: Buffer, limi
         if (limit !== undefined && (await forumBytes(tx)) + data.length > limit) throw new UploadStorageFull(limit, 0);
         throw new UploadStorageFull(share.limit, 0, 'account');
       }
+      // Its origin's accounts' together, under the origin's lock taken after the account's (held to the commit):
+      // chunks of two accounts of one origin are counted one after another too.
+      const origin = share.originLimit === undefined ? undefined : await lockOriginOf(tx, ORIGIN_UPLOAD_LOCK_CLASS, share.uploader);
+      if (origin !== undefined && share.originLimit !== undefined && (await originUploadBytes(tx, origin)) + data.length > share.originLimit) {
+        if (limit !== undefined && (await forumBytes(tx)) + data.length > limit) throw new UploadStorageFull(limit, 0);
+        throw new UploadStorageFull(share.originLimit, 0, 'origin');
+      }
     }
     await tx`INSERT INTO upload_chunks (upload_id, seq, data) VALUES (${id}, ${seq}, ${data})`;
     if (limit !== undefined && (await forumBytes(tx)) > limit) throw new UploadStorageFull(limit, 0);
@@ -180,10 +192,10 @@ const FOREIGN_KEY_VIOLATION = '23503';
  * another's is noticed as the next chunk is stored, or at commit.
  */
 export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, context: UploadWriterContext): Promise<E.Either<UploadError, UploadWriter>> => {
-  const { inFlight, maxStoredUploadBytes, maxUserUploadBytes, discardRetryMs, onDeleted, leases, reclaimLapsed, chunkDeadlineMs } = context;
+  const { inFlight, maxStoredUploadBytes, maxUserUploadBytes, maxOriginUploadBytes, discardRetryMs, onDeleted, leases, reclaimLapsed, chunkDeadlineMs } = context;
   const { title, filename, uploader, threadId } = target;
   const line: ThreadEntry = { kind: 'upload', uploader, filename };
-  const share = maxUserUploadBytes === undefined ? undefined : { uploader, limit: maxUserUploadBytes };
+  const share = maxUserUploadBytes === undefined ? undefined : { uploader, limit: maxUserUploadBytes, originLimit: maxOriginUploadBytes };
   const leaseMs = leases.ms;
   // Only into that thread row: a thread of the title made since is another row, and gets no pending upload.
   // The row read is locked (KEY SHARE, the foreign key's own lock): the key is checked at the statement's end
@@ -216,7 +228,7 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
     } catch (e) {
       if (!(e instanceof UploadStorageFull)) throw e;
       // The share's bytes in progress are the account's own other uploads: not said as other users' room.
-      const held = async (full: UploadStorageFull): Promise<number> => (full.who === 'account' ? 0 : await bytesInProgress(sql, id).catch(() => 0));
+      const held = async (full: UploadStorageFull): Promise<number> => (full.who !== undefined ? 0 : await bytesInProgress(sql, id).catch(() => 0));
       // Outside the chunk's deadline (deleteUploads), awaited only until its answer is due.
       if (!(await untilAnswerDue(reclaimLapsed(), false))) throw new UploadStorageFull(e.limit, await held(e), e.who);
       try {

@@ -52,8 +52,8 @@ export interface ThreadStorageFullError {
   readonly limit: number;
   /** The limit is of lines; absent: of bytes. */
   readonly unit?: 'lines';
-  /** The limit is the asking account's share; absent: of all threads. */
-  readonly who?: 'account';
+  /** The limit is the asking account's share (`origin`: its origin's accounts' together, origin-shares.ts); absent: of all threads. */
+  readonly who?: 'account' | 'origin';
 }
 /** The thread holds as many lines, or as long an RDT reply, as a thread may (limits.ts): a line more is refused. */
 export interface ThreadFullError {
@@ -80,8 +80,8 @@ export interface ThreadShareFullError {
 export interface UploadStorageFullError {
   readonly kind: 'uploadStorageFull';
   readonly limit: number;
-  /** The limit is the uploader's share; absent: of all uploads. */
-  readonly who?: 'account';
+  /** The limit is the uploader's share (`origin`: its origin's accounts' together, origin-shares.ts); absent: of all uploads. */
+  readonly who?: 'account' | 'origin';
   /** Refused by its announced size, before a byte was stored: the bytes free then, and the file's size. */
   readonly announced?: { readonly free: number; readonly size: number };
   /**
@@ -147,9 +147,14 @@ export const commandErrorText = (e: CommandError): string => {
     case 'threadShareFull':
       return `Your messages hold as much of Thread ${e.title} as one user may: at most ${e.limit} ${e.unit ?? 'bytes'} of it (delete some of your messages in it to make room)`;
     case 'threadStorageFull':
+      if (e.who === 'origin') return `The accounts created from your address hold as much of the forum as one address may: at most ${e.limit} ${e.unit ?? 'bytes'} of the forum's threads (delete some of their messages to make room)`;
       if (e.who === 'account') return `Your messages hold as much of the forum as one user may: at most ${e.limit} ${e.unit ?? 'bytes'} of the forum's threads (delete some of your messages to make room)`;
       return `The forum is full: its threads hold at most ${e.limit} ${e.unit ?? 'bytes'} (delete messages or threads to make room)`;
     case 'uploadStorageFull': {
+      if (e.who === 'origin') {
+        const room = e.announced === undefined ? '' : `, ${e.announced.free} are left to them, this file has ${e.announced.size}`;
+        return `The accounts created from your address hold as much of the forum's uploads as one address may: at most ${e.limit} bytes${room} (remove threads of theirs to make room)`;
+      }
       if (e.who === 'account') {
         const room = e.announced === undefined ? '' : `, ${e.announced.free} are left to you, this file has ${e.announced.size}`;
         return `Your uploads hold as much of the forum as one user may: at most ${e.limit} bytes${room} (an upload goes with its thread: remove threads of yours, or ask the creators of the other threads you uploaded to)`;
@@ -170,6 +175,7 @@ export const commandErrorText = (e: CommandError): string => {
     case 'accountsFull':
       return accountsFullText(e.limit);
     case 'tooManyThreads':
+      if (e.who === 'origin') return `The accounts created from your address have created too many threads (at most ${e.limit}): remove one of theirs before creating another`;
       return `You have created too many threads (at most ${e.limit}): remove one of yours before creating another`;
     case 'forumFull':
       return `The forum is full (at most ${e.limit} threads): no thread can be created until one is removed`;

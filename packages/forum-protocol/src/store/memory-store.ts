@@ -151,7 +151,7 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
     replaceAccountSecret: (username, secret) =>
       TE.fromIO(() => {
         if (!accounts.has(username)) return false;
-        accounts.set(username, { username, password: secret });
+        accounts.set(username, { ...accounts.get(username), username, password: secret });
         return true;
       }),
     listThreads: () => TE.fromIO(() => [...threads.keys()].sort()),
@@ -160,8 +160,14 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
       TE.fromIOEither(() => {
         if (nameTaken(title)) return E.right(false);
         let mine = 0;
-        for (const th of threads.values()) if (th.creator === creator) mine++;
-        const refused = threadLimitProblem(limits, threads.size, mine);
+        // The creator's origin's accounts' threads (origin-shares.ts); an account of no recorded origin is its own group.
+        const origin = accounts.get(creator)?.origin;
+        let ours = 0;
+        for (const th of threads.values()) {
+          if (th.creator === creator) mine++;
+          if (origin !== undefined && accounts.get(th.creator)?.origin === origin) ours++;
+        }
+        const refused = threadLimitProblem(limits, threads.size, mine, origin === undefined ? undefined : ours);
         if (refused !== undefined) return E.left(refused);
         threads.set(title, { title, creator, entries: [] });
         incarnations.created(title);

@@ -15,6 +15,11 @@ import type { Thread, ThreadEntry } from './thread.js';
 export interface Account {
   readonly username: string;
   readonly password: string;
+  /**
+   * The host that created it (`originOfAddress`: an IPv4 address, an IPv6 /64), whose accounts hold
+   * together a few accounts' shares (store/origin-shares.ts); absent: none recorded, the account is its own group.
+   */
+  readonly origin?: string;
 }
 
 /**

@@ -6,6 +6,7 @@
  * transaction) that creates the thread, so concurrent CRTs cannot pass them.
  */
 import { MAX_NAME_BYTES, MAX_THREAD_REPLY_BYTES } from '../protocol/limits.js';
+import { ORIGIN_SHARES, originLimit } from './origin-shares.js';
 
 /** Limits on thread creation. */
 export interface ThreadLimits {
@@ -13,6 +14,12 @@ export interface ThreadLimits {
   readonly maxThreads: number;
   /** Most threads one account may have created and not removed. */
   readonly maxThreadsPerUser: number;
+  /**
+   * How many accounts' shares the accounts one host created hold together (origin-shares.ts): of the threads
+   * (`maxThreadsPerUser` times it), and in the stores that keep them, of the threads' bytes and lines and of
+   * the uploads' room. `0`: no bound by origin. Default {@link ORIGIN_SHARES}.
+   */
+  readonly originShares: number;
 }
 
 /**
@@ -26,26 +33,32 @@ export const MAX_THREADS = Math.floor(MAX_THREAD_REPLY_BYTES / (2 * MAX_NAME_BYT
 export const DEFAULT_THREADS_PER_USER = 100;
 
 /** The limits a store applies unless given others. */
-export const DEFAULT_THREAD_LIMITS: ThreadLimits = Object.freeze({ maxThreads: MAX_THREADS, maxThreadsPerUser: DEFAULT_THREADS_PER_USER });
+export const DEFAULT_THREAD_LIMITS: ThreadLimits = Object.freeze({ maxThreads: MAX_THREADS, maxThreadsPerUser: DEFAULT_THREADS_PER_USER, originShares: ORIGIN_SHARES });
 
 /** Why a CRT was refused by a limit. */
 export type ThreadLimitError =
-  | { readonly kind: 'tooManyThreads'; readonly limit: number }
+  /** `who: 'origin'`: the threads of the accounts the asking account's host created (origin-shares.ts). */
+  | { readonly kind: 'tooManyThreads'; readonly limit: number; readonly who?: 'origin' }
   | { readonly kind: 'forumFull'; readonly limit: number };
 
 /**
  * The limit a new thread by a user would pass, given the forum's thread count
- * `total` and how many of them the user created, `mine`; `undefined` if none.
+ * `total`, how many of them the user created, `mine`, and how many the accounts
+ * of the user's origin created, `ours` (absent: the account has no recorded
+ * origin); `undefined` if none.
  */
-export const threadLimitProblem = (limits: ThreadLimits, total: number, mine: number): ThreadLimitError | undefined => {
+export const threadLimitProblem = (limits: ThreadLimits, total: number, mine: number, ours?: number): ThreadLimitError | undefined => {
   if (mine >= limits.maxThreadsPerUser) return { kind: 'tooManyThreads', limit: limits.maxThreadsPerUser };
+  const perOrigin = originLimit(limits.maxThreadsPerUser, limits.originShares);
+  if (ours !== undefined && perOrigin !== undefined && ours >= perOrigin) return { kind: 'tooManyThreads', limit: perOrigin, who: 'origin' };
   if (total >= limits.maxThreads) return { kind: 'forumFull', limit: limits.maxThreads };
   return undefined;
 };
 
-/** `given` over the defaults; throws a `RangeError` naming the field if one is not a whole number from 1 (`maxThreads` at most {@link MAX_THREADS}). */
+/** `given` over the defaults; throws a `RangeError` naming the field if one is not a whole number from 1 (`maxThreads` at most {@link MAX_THREADS}; `originShares` from 0). */
 export const resolveThreadLimits = (given: Partial<ThreadLimits> = {}): ThreadLimits => {
   const limits = { ...DEFAULT_THREAD_LIMITS, ...given };
+  if (!Number.isSafeInteger(limits.originShares) || limits.originShares < 0) throw new RangeError(`thread limits: originShares must be a whole number from 0 (got ${String(limits.originShares)})`);
   for (const [field, value, max] of [
     ['maxThreads', limits.maxThreads, MAX_THREADS],
     ['maxThreadsPerUser', limits.maxThreadsPerUser, Number.MAX_SAFE_INTEGER],

@@ -1,0 +1,52 @@
+/**
+ * What the accounts of one origin hold together in PostgreSQL (store/origin-shares.ts, attack round 30): their
+ * threads and their uploads' bytes, read from the origin's counters (`origin_threads`, `origin_upload_bytes`,
+ * schema 15), which triggers keep from the per-account counters (`creator_thread_counts`, `uploader_bytes`) in
+ * the statement that changes those, whichever server writes: one row read, however many accounts the origin
+ * has (a sum over them cost 140 ms at 10,000 accounts of one origin, 1 s at 100,000).
+ *
+ * Each check holds an advisory lock of the origin, taken after the per-account lock the same check already
+ * holds (CRT's slot, the upload share's account lock) and held to its commit: two accounts of one origin never
+ * count at once on any servers, so they never pass the bound together. An account of no origin takes no lock.
+ */
+import type { Sql, TransactionSql } from 'postgres';
+
+/** Class of the origin's CRT lock ("ocr"): a CRT by an account of the origin holds it until it ends. */
+export const ORIGIN_CREATE_LOCK_CLASS = 0x6f6372;
+
+/** Class of the origin's upload-share lock ("oup"): a chunk's transaction by an account of the origin holds it until it ends. */
+export const ORIGIN_UPLOAD_LOCK_CLASS = 0x6f7570;
+
+/**
+ * Locks the origin of `account` in lock class `lockClass` (until the transaction ends) and answers the
+ * origin, or `undefined` (no lock taken) for an account with none, or no account row.
+ */
+export const lockOriginOf = async (tx: TransactionSql, lockClass: number, account: string): Promise<string | undefined> => {
+  const rows = await tx<{ origin: string }[]>`
+    SELECT origin, pg_advisory_xact_lock(${lockClass}, hashtext(origin)) AS locked FROM accounts WHERE username = ${account} AND origin IS NOT NULL`;
+  return rows[0]?.origin;
+};
+
+/** The threads the accounts of `origin` created and have not removed (`origin_threads`). */
+export const originThreads = async (q: Sql | TransactionSql, origin: string): Promise<number> => {
+  const rows = await q<{ threads: number }[]>`SELECT threads FROM origin_threads WHERE origin = ${origin}`;
+  return rows[0]?.threads ?? 0;
+};
+
+/** The bytes the uploads of the accounts of `origin` hold, committed and pending (`origin_upload_bytes`). */
+export const originUploadBytes = async (q: Sql | TransactionSql, origin: string): Promise<number> => {
+  const rows = await q<{ bytes: string }[]>`SELECT bytes::text AS bytes FROM origin_upload_bytes WHERE origin = ${origin}`;
+  return Number(rows[0]?.bytes ?? 0);
+};
+
+/** The recount of {@link originThreads} and {@link originUploadBytes} from the per-account counters, for tests to check the counters by. */
+export const ORIGIN_RECOUNT = `
+  SELECT a.origin, COALESCE(sum(c.threads), 0)::int AS threads, COALESCE(sum(b.bytes), 0)::text AS bytes
+  FROM accounts a LEFT JOIN creator_thread_counts c ON c.creator = a.username LEFT JOIN uploader_bytes b ON b.uploader = a.username
+  WHERE a.origin IS NOT NULL GROUP BY a.origin ORDER BY a.origin`;
+
+/** The origin `account` records, if any (read without a lock: for the checks made before a write, which the write's own check repeats). */
+export const originOf = async (q: Sql | TransactionSql, account: string): Promise<string | undefined> => {
+  const rows = await q<{ origin: string | null }[]>`SELECT origin FROM accounts WHERE username = ${account}`;
+  return rows[0]?.origin ?? undefined;
+};

@@ -34,6 +34,17 @@ let project = '';
 
 const execFileAsync = promisify(execFile);
 
+/** The pnpm the project pins (package.json's packageManager). */
+const PNPM_VERSION = '10.34.8';
+/**
+ * How to run that pnpm: the one running the suite where it is that version (`pnpm test`, as CI runs it, names its
+ * script in npm_execpath), else through npx. npx's own start, resolving the package, is ~1.5 s of CPU.
+ */
+const pnpm: readonly [string, readonly string[]] =
+  process.env.npm_execpath?.endsWith('pnpm.cjs') === true && process.env.npm_config_user_agent?.startsWith(`pnpm/${PNPM_VERSION} `) === true
+    ? [process.execPath, [process.env.npm_execpath]]
+    : ['npx', ['--yes', `pnpm@${PNPM_VERSION}`]];
+
 /** Runs a command without blocking the test worker (vitest talks to it meanwhile); its stdout. */
 async function sh(cmd: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
   // Without the NODE_PATH pnpm and vitest set (it reaches the workspace's packages): the consumer resolves only what it installed.
@@ -68,7 +79,7 @@ await server.close();
 beforeAll(async () => {
   if (!built) return;
   work = mkdtempSync(join(tmpdir(), 'rudp-pack-'));
-  await sh('npx', ['--yes', 'pnpm@10.34.8', 'pack', '--pack-destination', work], pkgDir, { npm_config_ignore_scripts: 'true' });
+  await sh(pnpm[0], [...pnpm[1], 'pack', '--pack-destination', work], pkgDir, { npm_config_ignore_scripts: 'true' });
   const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'));
   if (!tarball) throw new Error('pnpm pack wrote no tarball');
   project = join(work, 'consumer');

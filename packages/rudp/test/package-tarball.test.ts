@@ -34,6 +34,17 @@ let project = '';
 
 const execFileAsync = promisify(execFile);
 
+/** The pnpm the project pins (package.json's packageManager). */
+const PNPM_VERSION = '10.34.8';
+/**
+ * How to run that pnpm: the one running the suite where it is that version (`pnpm test`, as CI runs it, names its
+ * script in npm_execpath), else through npx. npx's own start, resolving the package, is ~1.5 s of CPU.
+ */
+const pnpm: readonly [string, readonly string[]] =
+  process.env.npm_execpath?.endsWith('pnpm.cjs') === true && process.env.npm_config_user_agent?.startsWith(`pnpm/${PNPM_VERSION} `) === true
+    ? [process.execPath, [process.env.npm_execpath]]
+    : ['npx', ['--yes', `pnpm@${PNPM_VERSION}`]];
+
 /** Runs a command without blocking the test worker (vitest talks to it meanwhile); its stdout. */
 async function sh(cmd: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
   // Without the NODE_PATH pnpm and vitest set (it reaches the workspace's packages): the consumer resolves only what it installed.
@@ -68,7 +79,7 @@ await server.close();
 beforeAll(async () => {
   if (!built) return;
   work = mkdtempSync(join(tmpdir(), 'rudp-pack-'));
-  await sh('npx', ['--yes', 'pnpm@10.34.8', 'pack', '--pack-destination', work], pkgDir, { npm_config_ignore_scripts: 'true' });
+  await sh(pnpm[0], [...pnpm[1], 'pack', '--pack-destination', work], pkgDir, { npm_config_ignore_scripts: 'true' });
   const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'));
   if (!tarball) throw new Error('pnpm pack wrote no tarball');
   project = join(work, 'consumer');
@@ -300,8 +311,8 @@ export async function scoped(): Promise<void> {
 }
 `;
   const typeRoots = join(repoRoot, 'node_modules', '@types');
-  // exactOptionalPropertyTypes: a consumer may turn it on, and the published types must hold under it.
-  const base = ['--noEmit', '--strict', '--exactOptionalPropertyTypes', '--skipLibCheck', 'false', '--typeRoots', typeRoots, '--types', 'node', '--target', 'es2022', '--lib', 'es2022'];
+  /** What every check shares (exactOptionalPropertyTypes: a consumer may turn it on, and the published types must hold under it). */
+  const base = { noEmit: true, strict: true, exactOptionalPropertyTypes: true, skipLibCheck: false, typeRoots: [typeRoots], types: ['node'], target: 'es2022', lib: ['es2022'] };
 
   const internals = `
 import { RudpConnection, RudpServer } from '${name}';
@@ -326,58 +337,83 @@ export function misuse(conn: RudpConnection, core: Connection, ep: Endpoint): vo
   void ep.stateless;
 }
 `;
-  /** tsc's output (stdout and stderr) for `files` checked in one program under `flags`: '' when they all type-check. */
-  const typeCheck = (flags: readonly string[], files: readonly string[]): Promise<string> =>
-    execFileAsync(process.execPath, [tsc, ...base, ...flags, ...files], { cwd: project, encoding: 'utf8', timeout: 120_000 }).then(
-      (r) => r.stdout + r.stderr,
-      (e: { stdout?: string; stderr?: string; message: string }) => `${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`,
-    );
-  const NODE16_FILES = ['consumer.ts', 'consumer.mts', 'internals.ts'] as const;
   /**
-   * The three files checked under node16 (a CommonJS and an ESM consumer, and one misusing the internals)
-   * in one tsc run, not three: each run also checks every declaration file (skipLibCheck off), @types/node's
-   * above all, about 5 s of CPU. tsc's diagnostics (a line at the margin, `file(line,col): error …` or a
-   * bare `error …`, and the indented lines after it) by the file they are in; '' holds those of no file of
-   * the three (a published declaration's, tsc's own, what a crash printed).
+   * The consumer checked under each `moduleResolution`, one tsconfig each: node16 with a CommonJS and an ESM
+   * consumer and one misusing the internals, bundler and node10 with a consumer of their own (a file name
+   * each, so a diagnostic names its check).
    */
-  let node16Run: Promise<ReadonlyMap<string, readonly string[]>> | undefined;
-  const checkNode16 = () =>
-    (node16Run ??= (async () => {
+  const CHECKS = {
+    node16: { options: { module: 'node16', moduleResolution: 'node16' }, files: ['consumer.ts', 'consumer.mts', 'internals.ts'] },
+    bundler: { options: { module: 'esnext', moduleResolution: 'bundler' }, files: ['consumer-bundler.ts'] },
+    node10: { options: { module: 'commonjs', moduleResolution: 'node', ignoreDeprecations: '5.0' }, files: ['consumer-node10.ts'] },
+  } as const;
+  type Check = keyof typeof CHECKS;
+  /** tsc's diagnostics by check, then by the file they are in ('' for a file of none of the check's: a published declaration's, tsc's own); `outside` what no check printed. */
+  interface Diagnostics {
+    readonly byCheck: ReadonlyMap<Check, ReadonlyMap<string, readonly string[]>>;
+    readonly outside: readonly string[];
+  }
+  /**
+   * The three checks in one `tsc -b` of a solution referencing them, not three tsc runs: each checks every
+   * declaration file (skipLibCheck off), @types/node's above all, and three processes each loaded and warmed
+   * up tsc anew (about 7 s of CPU more in all). Build mode checks each tsconfig as its own program, as
+   * `tsc -p` does; --verbose's "Building project" line starts each one's diagnostics (a line at the margin,
+   * `file(line,col): error …` or a bare `error …`, and the indented lines after it), its other status lines
+   * are dropped.
+   */
+  let typeChecked: Promise<Diagnostics> | undefined;
+  const typeCheck = () =>
+    (typeChecked ??= (async () => {
       writeFileSync(join(project, 'consumer.ts'), consumerTs);
       writeFileSync(join(project, 'consumer.mts'), consumerTs);
+      writeFileSync(join(project, 'consumer-bundler.ts'), consumerTs);
+      writeFileSync(join(project, 'consumer-node10.ts'), consumerTs);
       writeFileSync(join(project, 'internals.ts'), internals);
+      const checks = Object.keys(CHECKS) as Check[];
+      for (const c of checks) writeFileSync(join(project, `tsconfig.${c}.json`), JSON.stringify({ compilerOptions: { ...base, ...CHECKS[c].options }, files: CHECKS[c].files }));
+      writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ files: [], references: checks.map((c) => ({ path: `tsconfig.${c}.json` })) }));
       // internals.ts does not type-check, so tsc exits non-zero: its output is all that is read.
-      const out = await execFileAsync(process.execPath, [tsc, ...base, '--module', 'node16', '--moduleResolution', 'node16', ...NODE16_FILES], { cwd: project, encoding: 'utf8', timeout: 120_000 }).then(
+      const out = await execFileAsync(process.execPath, [tsc, '-b', '--verbose', '--force', '--pretty', 'false', 'tsconfig.json'], { cwd: project, encoding: 'utf8', timeout: 120_000 }).then(
         (r) => r.stdout + r.stderr,
         (e: { stdout?: string; stderr?: string }) => `${e.stdout ?? ''}${e.stderr ?? ''}`,
       );
-      const byFile = new Map<string, string[]>([...NODE16_FILES, ''].map((f) => [f, []]));
-      for (const d of out.split(/\n(?=\S)/).filter((l) => l.trim() !== '')) byFile.get(NODE16_FILES.find((f) => d.startsWith(`${f}(`)) ?? '')?.push(d);
-      return byFile;
+      const byCheck = new Map<Check, Map<string, string[]>>();
+      const outside: string[] = [];
+      let current: Map<string, string[]> | undefined;
+      let files: readonly string[] = [];
+      for (const d of out.split(/\n(?=\S)/).map((l) => l.trimEnd()).filter((l) => l !== '')) {
+        const status = /^\S.*? - (?:Projects in this build:|Project '[^']*' is being forcibly rebuilt|Building project '[^']*[/]tsconfig\.(\w+)\.json'\.\.\.)\s*$/.exec(d.split('\n')[0] ?? '');
+        if (status) {
+          const c = checks.find((x) => x === status[1]);
+          if (c) {
+            files = CHECKS[c].files;
+            current = new Map([...files, ''].map((f) => [f, []]));
+            byCheck.set(c, current);
+          }
+        } else if (current) current.get(files.find((f) => d.startsWith(`${f}(`)) ?? '')?.push(d);
+        else outside.push(d);
+      }
+      return { byCheck, outside };
     })());
 
   it.each([
-    ['node16 (CommonJS consumer)', 'consumer.ts'],
-    ['node16 (ESM consumer)', 'consumer.mts'],
-  ] as const)('type-checks under moduleResolution %s', async (_label, file) => {
-    const diagnostics = await checkNode16();
-    // The run checked (internals.ts's errors are there), and found nothing in the consumer nor outside the three files.
-    expect(diagnostics.get('internals.ts')?.length).toBeGreaterThan(0);
-    expect(diagnostics.get(file)).toEqual([]);
-    expect(diagnostics.get('')).toEqual([]);
-  }, 180_000);
-
-  it.each([
-    ['bundler', 'consumer.ts', ['--module', 'esnext', '--moduleResolution', 'bundler']],
-    ['node (node10, typesVersions)', 'consumer.ts', ['--module', 'commonjs', '--moduleResolution', 'node', '--ignoreDeprecations', '5.0']],
-  ] as const)('type-checks under moduleResolution %s', async (_label, file, flags) => {
-    writeFileSync(join(project, file), consumerTs);
-    // tsc prints nothing and exits 0 when the consumer type-checks.
-    expect(await typeCheck(flags, [file])).toBe('');
+    ['node16 (CommonJS consumer)', 'node16', 'consumer.ts'],
+    ['node16 (ESM consumer)', 'node16', 'consumer.mts'],
+    ['bundler', 'bundler', 'consumer-bundler.ts'],
+    ['node (node10, typesVersions)', 'node10', 'consumer-node10.ts'],
+  ] as const)('type-checks under moduleResolution %s', async (_label, check, file) => {
+    const { byCheck, outside } = await typeCheck();
+    // The check ran, and found nothing in the consumer nor outside its files; tsc printed nothing of no check's.
+    const diagnostics = byCheck.get(check);
+    expect(diagnostics?.get(file)).toEqual([]);
+    expect(diagnostics?.get('')).toEqual([]);
+    expect(outside).toEqual([]);
+    // That run checked: internals.ts's errors are there.
+    expect(byCheck.get('node16')?.get('internals.ts')?.length).toBeGreaterThan(0);
   }, 180_000);
 
   it('keeps the internals out of the published types: a consumer calling them does not type-check', async () => {
-    const out = (await checkNode16()).get('internals.ts')?.join('\n') ?? '';
+    const out = (await typeCheck()).byCheck.get('node16')?.get('internals.ts')?.join('\n') ?? '';
     for (const member of ['setHold', 'fail', 'onAcked', 'emit', 'wake', 'pollQueued', 'acked', 'closedWith', 'buffered', 'nextPn', 'protection', 'sendQueue', 'drops', 'stateless']) {
       expect(out).toMatch(new RegExp(`Property '${member}' does not exist on type`));
     }

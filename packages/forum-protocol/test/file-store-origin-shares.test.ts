@@ -98,6 +98,19 @@ describe("data-directory store: the accounts of one origin hold a few accounts' 
     expect(text(await sized(s, 'v', 'back', 'm3', 90 * KIB))).toBe('OK');
   });
 
+  it('a damaged line of the origins file is said at open, as a damaged credentials line is, and the lines around it still count', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'forum-origin-'));
+    writeFileSync(join(dir, 'credentials.txt'), 'a pw\nb pw\nc pw\n');
+    writeFileSync(join(dir, '.forum-account-origins'), 'a 127.0.0.9\nb127.0.0.9\n\nc 127.0.0.9 extra\n');
+    const s = await open(dir, { maxUserThreadLines: 1, threadLimits: { originShares: 1 } });
+    expect(s.warnings).toEqual([
+      ".forum-account-origins line 2 is malformed and was skipped (its account, if any, counts as a group of its own, outside its origin's --origin-shares)",
+      ".forum-account-origins line 4 is malformed and was skipped (its account, if any, counts as a group of its own, outside its origin's --origin-shares)",
+    ]);
+    expect(await s.getAccount('a')()).toEqual(E.right({ _tag: 'Some', value: { username: 'a', password: 'pw', origin: '127.0.0.9' } }));
+    expect(await s.getAccount('b')()).toEqual(E.right({ _tag: 'Some', value: { username: 'b', password: 'pw' } }));
+  });
+
   it('a directory of the old format (no origins file) opens, its accounts log in and post as groups of their own; a new account records its origin beside them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'forum-origin-'));
     writeFileSync(join(dir, 'credentials.txt'), 'alice pw\nbob pw\n');

@@ -17,7 +17,8 @@ export const DEBIAN_STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so
  *   for clients whose address is local to nginx's host (127.0.0.0/8 on loopback): the tests and
  *   `pnpm demo:cluster` as a user other than root.
  * - `nginx`: no proxy_bind: every server sees nginx's address for every client, so every per-host
- *   limit of rudpx and forum-server counts all clients of the balancer together.
+ *   limit of rudpx and forum-server counts all clients of the balancer together, and every account
+ *   made through it is of nginx's origin: together they hold `--origin-shares` accounts' shares.
  */
 export const CLIENT_ADDRESS_MODES = ['transparent', 'loopback', 'nginx'];
 
@@ -244,7 +245,10 @@ ${replyRoutingOf(o)}
   }
   return `# Client addresses: no proxy_bind: every server sees nginx's address for every client,
 # so every per-host limit of rudpx and forum-server counts all clients of this
-# balancer together (one client that uses one up shuts out the others).`;
+# balancer together (one client that uses one up shuts out the others), and every
+# account created through it records nginx's address as its origin: all of them
+# together hold --origin-shares accounts' shares of the forum (start the servers
+# with --origin-shares 0 behind such a balancer).`;
 };
 
 /** @param {{ readonly listenPort: number }} o */

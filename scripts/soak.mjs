@@ -133,8 +133,9 @@ const counts = { CRT: 0, MSG: 0, EDT: 0, DLT: 0, RDT: 0, LST: 0 };
 const dataDir = mkdtempSync(join(tmpdir(), 'forum-soak-'));
 const pg = STORE === 'postgres' ? await (await import(join(root, 'scripts/embedded-postgres.mjs'))).startEmbeddedPostgres() : undefined;
 const PROBE = SERVERS === 1;
-// Every soak client creates its account and connects from this one host: lift the per-host limits (accounts: 10, connections: 256, requests before login: 100 a second).
-const limitArgs = ['--account-limit', '0', '--max-connections-per-host', '1000000', '--request-rate', '0'];
+// Every soak client creates its account and connects from this one host: lift the per-host limits (accounts: 10, connections: 256, requests before login: 100 a second),
+// and the bound on what the accounts one host created hold together (--origin-shares: 4 accounts' 100 threads; 200 clients make up to 600).
+const limitArgs = ['--account-limit', '0', '--max-connections-per-host', '1000000', '--request-rate', '0', '--origin-shares', '0'];
 const startOne = async () => {
   const port = await freePort();
   // With PostgreSQL the servers share one identity key (as behind a balancer), kept in the soak's temporary directory.

@@ -83,7 +83,7 @@ export const commandSuite = (
       expect(await s.createAccount({ username: 'other', password: 'pw', origin: '2001:db8:0:1::/64' })()).toEqual(E.right(true));
       expect(await s.createAccount({ username: 'old', password: 'pw' })()).toEqual(E.right(true));
       for (const [u, t] of [['m1', 'a1'], ['m1', 'a2'], ['m2', 'b1'], ['m2', 'b2']]) expect(await lines(run(s, u ?? '', `CRT ${t ?? ''}`))).toEqual([`Thread ${t ?? ''} created`]);
-      const refused = 'The accounts created from your address have created too many threads (at most 4): remove one of theirs before creating another';
+      const refused = 'Your account and the others created from the same address have created too many threads (at most 4): remove one of theirs before creating another';
       expect(await lines(run(s, 'm3', 'CRT c1'))).toEqual([refused]);
       expect(await lines(run(s, 'other', 'CRT o1'))).toEqual(['Thread o1 created']);
       expect(await lines(run(s, 'old', 'CRT x1'))).toEqual(['Thread x1 created']);
@@ -97,7 +97,7 @@ export const commandSuite = (
       for (const u of ['m0', 'm1', 'm2']) await s.createAccount({ username: u, password: 'pw', origin: '127.0.0.9' })();
       const replies = await Promise.all(Array.from({ length: 30 }, (_, i) => lines(run(s, `m${i % 3}`, `CRT t${i}`))));
       expect(replies.filter((r) => r[0]?.endsWith(' created'))).toHaveLength(8);
-      expect(replies.filter((r) => r[0]?.startsWith('The accounts created from your address have created too many threads (at most 8)'))).toHaveLength(22);
+      expect(replies.filter((r) => r[0]?.startsWith('Your account and the others created from the same address have created too many threads (at most 8)'))).toHaveLength(22);
       expect(await lines(run(s, 'm0', 'LST'))).toHaveLength(1 + 8);
     });
 

@@ -31,7 +31,7 @@ const sized = async (store: ForumStore, title: string, filename: string, user: s
 };
 const text = (r: E.Either<UploadError, void>): string => (E.isLeft(r) ? commandErrorText(r.left) : 'OK');
 const ORIGIN_LINES = (n: number): string =>
-  `The accounts created from your address hold as much of the forum as one address may: at most ${n} lines of the forum's threads (delete some of their messages to make room)`;
+  `Your account and the others created from the same address hold as much of the forum as one address may: at most ${n} lines of the forum's threads (delete some of their messages to make room)`;
 
 describe("data-directory store: the accounts of one origin hold a few accounts' shares together", () => {
   it('lines of many accounts of one origin, posted at once, stop at the origin\'s bound; another origin\'s account, and one of none, still post', async () => {
@@ -68,12 +68,12 @@ describe("data-directory store: the accounts of one origin hold a few accounts' 
     const posted = replies.filter((r) => r[0] === 'Message posted to t thread').length;
     // `N a: xxx…\n` numbered 1 is 1,005 bytes: 20 KiB hold 20 of them.
     expect(posted).toBe(Math.floor((20 * KIB) / 1005));
-    expect(replies.at(-1)).toEqual([`The accounts created from your address hold as much of the forum as one address may: at most ${20 * KIB} bytes of the forum's threads (delete some of their messages to make room)`]);
+    expect(replies.at(-1)).toEqual([`Your account and the others created from the same address hold as much of the forum as one address may: at most ${20 * KIB} bytes of the forum's threads (delete some of their messages to make room)`]);
     expect(readFileSync(join(dir, '.forum-account-origins'), 'utf8')).toBe('a 2001:db8:0:1::/64\nb 2001:db8:0:1::/64\nc 2001:db8:0:1::/64\n');
     // credentials.txt stays the spec's `username password`.
     expect(readFileSync(join(dir, 'credentials.txt'), 'utf8')).toBe('a pw\nb pw\nc pw\n');
     const reopened = await open(dir, options);
-    expect((await lines(run(reopened, 'c', `MSG t ${long}`)))[0]).toMatch(/^The accounts created from your address/);
+    expect((await lines(run(reopened, 'c', `MSG t ${long}`)))[0]).toMatch(/^Your account and the others created from the same address/);
     await account(reopened, 'd', '2001:db8:0:2::/64');
     expect(await lines(run(reopened, 'd', `MSG t ${long}`))).toEqual(['Message posted to t thread']);
   });
@@ -89,13 +89,26 @@ describe("data-directory store: the accounts of one origin hold a few accounts' 
     expect(results.filter(E.isRight)).toHaveLength(6);
     for (const r of results.filter(E.isLeft)) {
       expect(text(r)).toBe(
-        `The accounts created from your address hold as much of the forum's uploads as one address may: at most ${200 * KIB} bytes, ${20 * KIB} are left to them, this file has ${30 * KIB} (remove threads of theirs to make room)`,
+        `Your account and the others created from the same address hold as much of the forum's uploads as one address may: at most ${200 * KIB} bytes, ${20 * KIB} are left to them, this file has ${30 * KIB} (remove threads of theirs to make room)`,
       );
     }
     expect(text(await sized(s, 'v', 'own', 'victim', 90 * KIB))).toBe('OK');
     // RMV gives the origin its room back.
     expect(await lines(run(s, 'm0', 'RMV m'))).toEqual(['Thread m removed']);
     expect(text(await sized(s, 'v', 'back', 'm3', 90 * KIB))).toBe('OK');
+  });
+
+  it('a damaged line of the origins file is said at open, as a damaged credentials line is, and the lines around it still count', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'forum-origin-'));
+    writeFileSync(join(dir, 'credentials.txt'), 'a pw\nb pw\nc pw\n');
+    writeFileSync(join(dir, '.forum-account-origins'), 'a 127.0.0.9\nb127.0.0.9\n\nc 127.0.0.9 extra\n');
+    const s = await open(dir, { maxUserThreadLines: 1, threadLimits: { originShares: 1 } });
+    expect(s.warnings).toEqual([
+      ".forum-account-origins line 2 is malformed and was skipped (its account, if any, counts as a group of its own, outside its origin's --origin-shares)",
+      ".forum-account-origins line 4 is malformed and was skipped (its account, if any, counts as a group of its own, outside its origin's --origin-shares)",
+    ]);
+    expect(await s.getAccount('a')()).toEqual(E.right({ _tag: 'Some', value: { username: 'a', password: 'pw', origin: '127.0.0.9' } }));
+    expect(await s.getAccount('b')()).toEqual(E.right({ _tag: 'Some', value: { username: 'b', password: 'pw' } }));
   });
 
   it('a directory of the old format (no origins file) opens, its accounts log in and post as groups of their own; a new account records its origin beside them', async () => {

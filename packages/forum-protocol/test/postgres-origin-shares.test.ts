@@ -119,7 +119,7 @@ describe("the accounts of one origin hold a few accounts' shares together (Postg
     expect(refused).toEqual(E.left({ kind: 'uploadStorageFull', limit: ORIGIN, who: 'origin', announced: { free: 2 * UPLOAD_CHUNK_BYTES, size: 3 * UPLOAD_CHUNK_BYTES } }));
     if (E.isLeft(refused)) {
       expect(commandErrorText(refused.left)).toBe(
-        `The accounts created from your address hold as much of the forum's uploads as one address may: at most ${ORIGIN} bytes, ${2 * UPLOAD_CHUNK_BYTES} are left to them, this file has ${3 * UPLOAD_CHUNK_BYTES} (remove threads of theirs to make room)`,
+        `Your account and the others created from the same address hold as much of the forum's uploads as one address may: at most ${ORIGIN} bytes, ${2 * UPLOAD_CHUNK_BYTES} are left to them, this file has ${3 * UPLOAD_CHUNK_BYTES} (remove threads of theirs to make room)`,
       );
     }
     expect(await upload(b, 'm2', 'small', randomBytes(2 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
@@ -131,7 +131,7 @@ describe("the accounts of one origin hold a few accounts' shares together (Postg
     for (let i = 0; i < 4; i++) await account(a, `c${i}`, '127.0.0.9');
     const replies = await Promise.all(Array.from({ length: 24 }, (_, i) => lines(run(i % 2 === 0 ? a : b, `c${i % 4}`, `CRT t${i}`))));
     expect(replies.filter((r) => r[0]?.endsWith(' created'))).toHaveLength(6);
-    expect(replies.filter((r) => r[0] === 'The accounts created from your address have created too many threads (at most 6): remove one of theirs before creating another')).toHaveLength(18);
+    expect(replies.filter((r) => r[0] === 'Your account and the others created from the same address have created too many threads (at most 6): remove one of theirs before creating another')).toHaveLength(18);
   });
 
   it('a schema 14 database migrates: its accounts have no origin, log in and create as their own groups; accounts a schema 14 server inserts the same', async () => {
@@ -158,6 +158,6 @@ describe("the accounts of one origin hold a few accounts' shares together (Postg
     await account(b, 'n2', '127.0.0.9');
     expect(await b.sql`SELECT origin FROM accounts WHERE username = 'n1'`).toEqual([{ origin: '127.0.0.9' }]);
     expect(await lines(run(b, 'n1', 'CRT x1'))).toEqual(['Thread x1 created']);
-    expect(await lines(run(b, 'n2', 'CRT x2'))).toEqual(['The accounts created from your address have created too many threads (at most 1): remove one of theirs before creating another']);
+    expect(await lines(run(b, 'n2', 'CRT x2'))).toEqual(['Your account and the others created from the same address have created too many threads (at most 1): remove one of theirs before creating another']);
   });
 });

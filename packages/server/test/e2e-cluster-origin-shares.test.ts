@@ -86,14 +86,14 @@ describe('the accounts of one host over two servers on one database', () => {
     ]);
     const [m0, m1, m2] = m as [RawClient, RawClient, RawClient];
     for (const [c, t] of [[m0, 'a0'], [m0, 'a1'], [m1, 'b0'], [m1, 'b1']] as const) expect(await crt(c, t)).toBe(`Thread ${t} created`);
-    expect(await crt(m2, 'c0')).toBe('The accounts created from your address have created too many threads (at most 4): remove one of theirs before creating another');
+    expect(await crt(m2, 'c0')).toBe('Your account and the others created from the same address have created too many threads (at most 4): remove one of theirs before creating another');
     expect(await crt(victim, 'v')).toBe('Thread v created');
 
     // 80,000 bytes each: one an account, two the origin's 200,000.
     expect(await upload(m0, 1, 'a0', 'f0', 80_000)).toBe('OK');
     expect(await upload(m1, 0, 'b0', 'f1', 80_000)).toBe('OK');
     expect(await upload(m2, 1, 'a1', 'f2', 80_000)).toBe(
-      "ERR The accounts created from your address hold as much of the forum's uploads as one address may: at most 200000 bytes, 40000 are left to them, this file has 80000 (remove threads of theirs to make room)",
+      "ERR Your account and the others created from the same address hold as much of the forum's uploads as one address may: at most 200000 bytes, 40000 are left to them, this file has 80000 (remove threads of theirs to make room)",
     );
     expect(await upload(victim, 0, 'v', 'g', 80_000)).toBe('OK');
   }, 60_000);

@@ -43,7 +43,7 @@ describe('the accounts one host created, held together (real server)', () => {
     const victim = await login(port, 'victim', OTHER);
     try {
       for (const [c, t] of [[m1, 'a1'], [m1, 'a2'], [m2, 'b1'], [m2, 'b2']] as const) expect(await line(c, 'CRT', [t])).toBe(`Thread ${t} created`);
-      expect(await line(m3, 'CRT', ['c1'])).toBe('The accounts created from your address have created too many threads (at most 4): remove one of theirs before creating another');
+      expect(await line(m3, 'CRT', ['c1'])).toBe('Your account and the others created from the same address have created too many threads (at most 4): remove one of theirs before creating another');
       expect(await line(victim, 'CRT', ['v'])).toBe('Thread v created');
 
       // Messages of 500 characters, some 510 bytes each: 3 an account (2,000), 7 the three together (4,000).
@@ -51,14 +51,14 @@ describe('the accounts one host created, held together (real server)', () => {
       const posted: string[] = [];
       for (const c of [m1, m2, m3]) for (let i = 0; i < 4; i++) posted.push(await line(c, 'MSG', ['a1', text]));
       expect(posted.filter((l) => l === 'Message posted to a1 thread')).toHaveLength(7);
-      expect(posted.at(-1)).toBe("The accounts created from your address hold as much of the forum as one address may: at most 4000 bytes of the forum's threads (delete some of their messages to make room)");
+      expect(posted.at(-1)).toBe("Your account and the others created from the same address hold as much of the forum as one address may: at most 4000 bytes of the forum's threads (delete some of their messages to make room)");
       expect(await line(victim, 'MSG', ['a1', text])).toBe('Message posted to a1 thread');
 
       // Uploads of 2,500 bytes: one an account (3,000), two the three together (6,000).
       expect(await put(server.tcpPort, m1, 'a2', 'f1', 2500, ATTACKER)).toBe('OK');
       expect(await put(server.tcpPort, m2, 'b1', 'f2', 2500, ATTACKER)).toBe('OK');
       expect(await put(server.tcpPort, m3, 'b2', 'f3', 2500, ATTACKER)).toBe(
-        "ERR The accounts created from your address hold as much of the forum's uploads as one address may: at most 6000 bytes, 1000 are left to them, this file has 2500 (remove threads of theirs to make room)",
+        "ERR Your account and the others created from the same address hold as much of the forum's uploads as one address may: at most 6000 bytes, 1000 are left to them, this file has 2500 (remove threads of theirs to make room)",
       );
       expect(await put(server.tcpPort, victim, 'v', 'g', 2500, OTHER)).toBe('OK');
       await server.stdout.waitFor('\nvictim uploaded g to v thread\n');

@@ -90,7 +90,9 @@ export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number,
   } catch (e) {
     if (!isEnoent(e)) throw e;
   }
-  const originOf = parseAccountOrigins(origins?.toString('utf8') ?? '');
+  const parsedOrigins = parseAccountOrigins(origins?.toString('utf8') ?? '');
+  warnings.push(...parsedOrigins.warnings);
+  const originOf = parsedOrigins.origins;
   const accounts = creds.accounts.map((a) => {
     const origin = originOf.get(a.username);
     return origin === undefined ? a : { ...a, origin };

@@ -185,6 +185,10 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
               await discard();
               return E.left({ kind: 'fileExists', title, filename });
             }
+            // Measured before the checks below: from the line's check to its hold nothing may yield, or a MSG of
+            // another thread (whose batch holds that thread's lock, not this one) by an account of the same
+            // origin, or the same account, passes its share's check in the gap and both are held past it.
+            const bytes = (await lstat(tmp)).size;
             // Under the thread's lock, which MSG batches hold too: MSGs and uploads are checked one after another.
             const plan = planUploadLine(current, line);
             if (E.isLeft(plan)) {
@@ -192,8 +196,7 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
               return plan;
             }
             // The file's bytes against the share: more than announced (or announced by no one) must fit what is
-            // left of it now. Measured before anything below yields, and held with the check.
-            const bytes = (await lstat(tmp)).size;
+            // left of it now, held with the check.
             if (bytes > reserved) {
               const more = contents.uploadShares.reserve(uploader, bytes - reserved, ctx.maxUserUploadBytes, bytes, ctx.originLimits.uploadBytes);
               if (more !== undefined) {

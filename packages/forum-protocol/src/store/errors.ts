@@ -147,13 +147,13 @@ export const commandErrorText = (e: CommandError): string => {
     case 'threadShareFull':
       return `Your messages hold as much of Thread ${e.title} as one user may: at most ${e.limit} ${e.unit ?? 'bytes'} of it (delete some of your messages in it to make room)`;
     case 'threadStorageFull':
-      if (e.who === 'origin') return `The accounts created from your address hold as much of the forum as one address may: at most ${e.limit} ${e.unit ?? 'bytes'} of the forum's threads (delete some of their messages to make room)`;
+      if (e.who === 'origin') return `Your account and the others created from the same address hold as much of the forum as one address may: at most ${e.limit} ${e.unit ?? 'bytes'} of the forum's threads (delete some of their messages to make room)`;
       if (e.who === 'account') return `Your messages hold as much of the forum as one user may: at most ${e.limit} ${e.unit ?? 'bytes'} of the forum's threads (delete some of your messages to make room)`;
       return `The forum is full: its threads hold at most ${e.limit} ${e.unit ?? 'bytes'} (delete messages or threads to make room)`;
     case 'uploadStorageFull': {
       if (e.who === 'origin') {
         const room = e.announced === undefined ? '' : `, ${e.announced.free} are left to them, this file has ${e.announced.size}`;
-        return `The accounts created from your address hold as much of the forum's uploads as one address may: at most ${e.limit} bytes${room} (remove threads of theirs to make room)`;
+        return `Your account and the others created from the same address hold as much of the forum's uploads as one address may: at most ${e.limit} bytes${room} (remove threads of theirs to make room)`;
       }
       if (e.who === 'account') {
         const room = e.announced === undefined ? '' : `, ${e.announced.free} are left to you, this file has ${e.announced.size}`;
@@ -175,7 +175,7 @@ export const commandErrorText = (e: CommandError): string => {
     case 'accountsFull':
       return accountsFullText(e.limit);
     case 'tooManyThreads':
-      if (e.who === 'origin') return `The accounts created from your address have created too many threads (at most ${e.limit}): remove one of theirs before creating another`;
+      if (e.who === 'origin') return `Your account and the others created from the same address have created too many threads (at most ${e.limit}): remove one of theirs before creating another`;
       return `You have created too many threads (at most ${e.limit}): remove one of yours before creating another`;
     case 'forumFull':
       return `The forum is full (at most ${e.limit} threads): no thread can be created until one is removed`;

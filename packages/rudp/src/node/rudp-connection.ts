@@ -398,7 +398,12 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
 
   /** Counters and estimates. */
   stats(): ConnectionStats {
-    return this.core.stats();
+    const before = this.core.state;
+    const stats = this.core.stats();
+    // The application's controller threw when asked for its window, and the connection ended: its 'close' and its
+    // CLOSE go out now, not at its next timer (the keep-alive's, seconds away on an idle connection).
+    if (this.core.state !== before) this.io.changed(this.core);
+    return stats;
   }
 
   /** @internal The error the close was, or `undefined` for a local or peer close. */

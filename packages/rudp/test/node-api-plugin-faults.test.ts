@@ -7,6 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeOpened, opened, rejection, take, until } from './helpers/node-loopback.js';
+import { canCountSockets, eventually, socketsNow, socketsSince } from './helpers/open-sockets.js';
 import { Bbr } from '../src/core/congestion/bbr.js';
 import type { CongestionController } from '../src/core/congestion/controller.js';
 import { PluginFault, connect, defaultCryptoProvider, listen, type CloseReason, type CryptoProvider, type RudpError } from '../src/index.js';
@@ -117,6 +118,23 @@ describe("an application's plug-in that throws mid-connection", () => {
     expect(await Promise.race([closed, late])).toMatchObject({ kind: 'local', message: 'the congestion controller threw in window' });
     expect(await errored).toMatchObject({ code: 'ERR_RUDP_PLUGIN_FAILED' });
     expect(await Promise.race([peerClosed, late])).toMatchObject({ kind: 'peer', message: 'the congestion controller threw in window' });
+  });
+
+  it("a crypto provider that throws as connect() begins the handshake: connect rejects with ERR_RUDP_PLUGIN_FAILED and its socket is closed", async () => {
+    const server = await listen({ port: 0 });
+    opened.push(server);
+    const crypto: CryptoProvider = {
+      ...defaultCryptoProvider,
+      generateKeyPair() {
+        throw new Error('no keys today');
+      },
+    };
+    const before = socketsNow();
+    const error = await rejection(connect({ port: server.address().port, crypto }));
+    expect(error).toMatchObject({ code: 'ERR_RUDP_PLUGIN_FAILED' });
+    expect(error.cause).toBeInstanceOf(PluginFault);
+    expect(((error.cause as PluginFault).cause as Error).message).toBe('no keys today');
+    if (canCountSockets) expect(await eventually(() => socketsSince(before) === 0)).toBe(true);
   });
 
   it("a crypto provider whose packet key throws when sealing: the connection fails with ERR_RUDP_PLUGIN_FAILED, nothing escapes, the server's other clients carry on", async () => {

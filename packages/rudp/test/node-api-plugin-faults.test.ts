@@ -137,6 +137,20 @@ describe("an application's plug-in that throws mid-connection", () => {
     if (canCountSockets) expect(await eventually(() => socketsSince(before) === 0)).toBe(true);
   });
 
+  it("a crypto provider that throws as the client opens the server's hello: connect rejects with ERR_RUDP_PLUGIN_FAILED, not ERR_RUDP_CLOSED", async () => {
+    const server = await listen({ port: 0 });
+    opened.push(server);
+    const crypto: CryptoProvider = {
+      ...defaultCryptoProvider,
+      open() {
+        throw new Error('cannot open today');
+      },
+    };
+    const error = await rejection(connect({ port: server.address().port, crypto }));
+    expect(error).toMatchObject({ code: 'ERR_RUDP_PLUGIN_FAILED', reason: { kind: 'local', message: 'the crypto provider threw in open' } });
+    expect(error.cause).toBeInstanceOf(PluginFault);
+  });
+
   it("a crypto provider whose packet key throws when sealing: the connection fails with ERR_RUDP_PLUGIN_FAILED, nothing escapes, the server's other clients carry on", async () => {
     const server = await listen({ port: 0 });
     opened.push(server);

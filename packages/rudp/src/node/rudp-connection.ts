@@ -406,10 +406,14 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     return stats;
   }
 
-  /** @internal The error the close was, or `undefined` for a local or peer close. */
+  /**
+   * @internal The error the close was, or `undefined` for a local or peer close. A local close a plug-in's fault
+   * made is a failure (`ERR_RUDP_PLUGIN_FAILED`, as its `'error'` says): a connect it ends rejects with it, and a
+   * stream or a message loop ends with it, not as after a `destroy()`.
+   */
   get closeError(): RudpError | undefined {
     const r = this.closedWith;
-    return r && r.kind !== 'local' && r.kind !== 'peer' ? this.closedError : undefined;
+    return r && ((r.kind !== 'local' && r.kind !== 'peer') || r.cause !== undefined) ? this.closedError : undefined;
   }
 
   /** @internal Why the connection ended, once it has. */

@@ -24,7 +24,9 @@ let restore = () => {};
 /** The test run under way, if any: its own process group, so a signal ends all of it (npx, vitest, its workers). */
 let child;
 const killChild = () => {
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  // Not skipped once npx itself has exited: its vitest may still run in the group, holding the pipes, and 'close'
+  // (which clears `child`) waits for them; a group already gone is ESRCH, caught below.
+  if (child === undefined) return;
   try {
     process.kill(-child.pid, 'SIGKILL');
   } catch {

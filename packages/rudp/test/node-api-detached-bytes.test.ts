@@ -117,6 +117,29 @@ describe('a message whose buffer is transferred before it is sent', () => {
     }
   });
 
+  it("a length-tracking view grown before it left past what the peer's window takes ends the connection: it could never leave, and held up every message after it for good", async () => {
+    const got: number[] = [];
+    const { client } = await pair((c) => c.on('message', (m: Buffer) => void got.push(m.length)), { receiveWindow: 1_048_576 });
+    const max = client.maxMessageSize();
+    const closed = new Promise<CloseReason>((r) => client.once('close', r));
+    const rab = resizable(1000, 2 * max);
+    const view = new Uint8Array(rab);
+    let pending: Promise<unknown> = Promise.resolve();
+    let after: Promise<unknown> = Promise.resolve();
+    const escaped = await escaping(async () => {
+      pending = rejection(client.send(view));
+      after = rejection(client.send('after it'));
+      // In the same tick, before anything left: send() checked 1000 bytes.
+      rab.resize(max + 1);
+      const late = new Promise<'late'>((r) => setTimeout(() => r('late'), 2000).unref());
+      expect(await Promise.race([closed, late])).toMatchObject({ kind: 'local', message: expect.stringMatching(/detached|resized/) });
+    });
+    expect(escaped).toEqual([]);
+    expect(await pending).toMatchObject({ code: 'ERR_RUDP_CLOSED' });
+    expect(await after).toMatchObject({ code: 'ERR_RUDP_CLOSED' });
+    expect(got).toEqual([]);
+  });
+
   it('a resizable ArrayBuffer given whole is sent at its length at the call, even grown before it left', async () => {
     const { client } = await pair((c) => c.on('message', (m) => c.write(m)));
     const rab = resizable(64, 128);

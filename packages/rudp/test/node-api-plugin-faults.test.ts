@@ -7,6 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeOpened, opened, rejection, take, until } from './helpers/node-loopback.js';
+import { canCountSockets, eventually, socketsNow, socketsSince } from './helpers/open-sockets.js';
 import { Bbr } from '../src/core/congestion/bbr.js';
 import type { CongestionController } from '../src/core/congestion/controller.js';
 import { PluginFault, connect, defaultCryptoProvider, listen, type CloseReason, type CryptoProvider, type RudpError } from '../src/index.js';
@@ -81,6 +82,73 @@ describe("an application's plug-in that throws mid-connection", () => {
     const echoed = take(other, 1);
     other.write('still here');
     expect((await echoed)[0]?.toString()).toBe('still here');
+  });
+
+  it("a controller that throws when stats() asks for its window: the idle connection's 'close' comes at once, not at its next timer", async () => {
+    const server = await listen({ port: 0 });
+    opened.push(server);
+    let broken = false;
+    const congestion = (mtu: number): CongestionController => {
+      const bbr = new Bbr(mtu);
+      return {
+        name: 'breaking',
+        window: () => {
+          if (broken) throw new Error('window broke');
+          return bbr.window();
+        },
+        pacingRate: (srtt) => bbr.pacingRate(srtt),
+        onPacketSent: (now, bytes) => bbr.onPacketSent(now, bytes),
+        onAck: (now, sample) => bbr.onAck(now, sample),
+        onLoss: (now, lost, inFlight) => bbr.onLoss(now, lost, inFlight),
+        onSpuriousLoss: (now, bytes) => bbr.onSpuriousLoss(now, bytes),
+      };
+    };
+    const client = await connect({ port: server.address().port, congestion });
+    opened.push(client);
+    await until(() => server.connections.size === 1);
+    const [served] = [...server.connections];
+    const peerClosed = new Promise<CloseReason>((r) => served?.once('close', r));
+    // Idle: nothing in flight, no ACK owed, the next timer is the keep-alive's, seconds away.
+    await new Promise((r) => setTimeout(r, 100));
+    const closed = new Promise<CloseReason>((r) => client.once('close', r));
+    const errored = new Promise<RudpError>((r) => client.once('error', r));
+    broken = true;
+    expect(client.stats().congestionController).toBe('breaking');
+    const late = new Promise<'late'>((r) => setTimeout(() => r('late'), 2000).unref());
+    expect(await Promise.race([closed, late])).toMatchObject({ kind: 'local', message: 'the congestion controller threw in window' });
+    expect(await errored).toMatchObject({ code: 'ERR_RUDP_PLUGIN_FAILED' });
+    expect(await Promise.race([peerClosed, late])).toMatchObject({ kind: 'peer', message: 'the congestion controller threw in window' });
+  });
+
+  it("a crypto provider that throws as connect() begins the handshake: connect rejects with ERR_RUDP_PLUGIN_FAILED and its socket is closed", async () => {
+    const server = await listen({ port: 0 });
+    opened.push(server);
+    const crypto: CryptoProvider = {
+      ...defaultCryptoProvider,
+      generateKeyPair() {
+        throw new Error('no keys today');
+      },
+    };
+    const before = socketsNow();
+    const error = await rejection(connect({ port: server.address().port, crypto }));
+    expect(error).toMatchObject({ code: 'ERR_RUDP_PLUGIN_FAILED' });
+    expect(error.cause).toBeInstanceOf(PluginFault);
+    expect(((error.cause as PluginFault).cause as Error).message).toBe('no keys today');
+    if (canCountSockets) expect(await eventually(() => socketsSince(before) === 0)).toBe(true);
+  });
+
+  it("a crypto provider that throws as the client opens the server's hello: connect rejects with ERR_RUDP_PLUGIN_FAILED, not ERR_RUDP_CLOSED", async () => {
+    const server = await listen({ port: 0 });
+    opened.push(server);
+    const crypto: CryptoProvider = {
+      ...defaultCryptoProvider,
+      open() {
+        throw new Error('cannot open today');
+      },
+    };
+    const error = await rejection(connect({ port: server.address().port, crypto }));
+    expect(error).toMatchObject({ code: 'ERR_RUDP_PLUGIN_FAILED', reason: { kind: 'local', message: 'the crypto provider threw in open' } });
+    expect(error.cause).toBeInstanceOf(PluginFault);
   });
 
   it("a crypto provider whose packet key throws when sealing: the connection fails with ERR_RUDP_PLUGIN_FAILED, nothing escapes, the server's other clients carry on", async () => {

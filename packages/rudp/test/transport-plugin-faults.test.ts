@@ -13,7 +13,9 @@ import type { CloseReason } from '../src/core/events.js';
 import type { AeadKey, CryptoProvider } from '../src/crypto/crypto-provider.js';
 import { PluginFault } from '../src/crypto/plugin-fault.js';
 import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
-import { defaultCryptoProvider } from '../src/node/crypto-provider.js';
+import { defaultCryptoProvider, nodeCryptoProvider, packetCipherProviders } from '../src/node/crypto-provider.js';
+import { guardProvider } from '../src/crypto/guarded-provider.js';
+import { PacketKey } from '../src/crypto/packet-key.js';
 import { SimNetwork } from '../src/testing/sim-network.js';
 
 /** The close reason of the first `closed` event a log holds for connection `localCid` (any, if omitted). */
@@ -154,6 +156,32 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect(p.client.stats().datagramsSent).toBe(sent);
   });
 
+  it("a provider whose key throws when a key update disposes of the old one: the CLOSE is sealed with the keys its key phase names, so the peer opens it", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
+    const crypto: CryptoProvider = {
+      ...base,
+      aeadKey(key: Uint8Array): AeadKey {
+        const k = base.aeadKey(key);
+        return {
+          sealInto: (nonce, ad, plaintext, out) => k.sealInto(nonce, ad, plaintext, out),
+          openInto: (nonce, ad, ciphertext, out) => k.openInto(nonce, ad, ciphertext, out),
+          dispose() {
+            throw new Error('dispose broke');
+          },
+        };
+      },
+    };
+    const p = makePair({ client: { crypto, keyUpdateAfterPackets: 32 } });
+    p.sim.runFor(300);
+    for (let i = 0; i < 100; i++) p.conn.send(new Uint8Array(1000).fill(i));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(3000);
+    expectFault(closedReason(p.clientEvents, p.conn.localCid), 'crypto provider', 'dispose', 'dispose broke');
+    const server = closedReason(p.serverEvents);
+    expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in dispose']);
+  });
+
   it("a crypto provider whose key throws when opening: the server's connection ends, and its CLOSE reaches the client", () => {
     const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
     let broken = false;
@@ -183,5 +211,31 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect(p.server.stats().dropped.pluginFault).toBeGreaterThan(0);
     expect(firstOf(p.serverEvents, 'incoming')).toBeUndefined();
     expect(firstOf(p.clientEvents, 'connected')).toBeUndefined();
+  });
+});
+
+describe("the providers rudpx ships are its own code: not guarded, so a bug of rudpx's is not hidden as a PluginFault", () => {
+  it('each is used as it is; a copy of one (an application\'s) is guarded', () => {
+    for (const [, provider] of packetCipherProviders) expect(guardProvider(provider)).toBe(provider);
+    expect(guardProvider(defaultCryptoProvider)).toBe(defaultCryptoProvider);
+    const copy = { ...nodeCryptoProvider };
+    expect(guardProvider(copy)).not.toBe(copy);
+    expect(() => guardProvider(copy).aeadKey(new Uint8Array(3))).toThrow(PluginFault);
+  });
+
+  it("a key of rudpx's provider misused by rudpx (an output too short) throws what it threw; an application's key, a PluginFault", () => {
+    const secret = new Uint8Array(32).fill(7);
+    const seal = (crypto: CryptoProvider): unknown => {
+      try {
+        new PacketKey(crypto, secret).sealInto(new Uint8Array(4), 1, new Uint8Array(100), new Uint8Array(8));
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    };
+    const own = seal(nodeCryptoProvider);
+    expect(own).toBeInstanceOf(Error);
+    expect(own).not.toBeInstanceOf(PluginFault);
+    expect(seal({ ...nodeCryptoProvider })).toBeInstanceOf(PluginFault);
   });
 });

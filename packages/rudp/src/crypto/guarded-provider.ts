@@ -4,15 +4,32 @@
  * bug of its own and end only the connection it was working for
  * (plugin-fault.ts). The keys a provider makes are guarded where they are
  * used (`PacketKey`), not wrapped here: a wrapper per key would be heap in
- * every connection.
+ * every connection. The providers rudpx ships are not guarded (`OWN`).
  */
 import type { AeadKey, CryptoProvider, KeyPair, PacketAead } from './crypto-provider.js';
 import { PluginFault } from './plugin-fault.js';
 
 const fault = (method: string, e: unknown): PluginFault => new PluginFault('crypto provider', method, e);
 
-/** `p` with each method's throw turned into a {@link PluginFault} (`packetAead` only where `p` has one). */
+/**
+ * The providers rudpx ships (node/crypto-provider.ts), by identity: their code is rudpx's own, as the
+ * default BBR is, so a throw there is a bug of rudpx's that must stay visible, not a `PluginFault` ending a
+ * connection quietly. A copy (`{ ...defaultCryptoProvider, aeadKey: mine }`) is the application's, guarded.
+ */
+const OWN = new WeakSet<CryptoProvider>();
+
+/** @internal Marks `p` as one of rudpx's own providers (see `OWN`); returns it. */
+export function ownProvider<P extends CryptoProvider>(p: P): P {
+  OWN.add(p);
+  return p;
+}
+
+/** Whether `p` is one of the providers rudpx ships (see `OWN`): not guarded, its throws propagate. */
+export const isOwnProvider = (p: CryptoProvider): boolean => OWN.has(p);
+
+/** `p` with each method's throw turned into a {@link PluginFault} (`packetAead` only where `p` has one); one of rudpx's own as it is. */
 export function guardProvider(p: CryptoProvider): CryptoProvider {
+  if (OWN.has(p)) return p;
   // Each method called on `p` (its `this`); `packetAead` offered only where `p` has one, as the transport checks for it.
   const packetAead = p.packetAead;
   const guarded: CryptoProvider = {

@@ -8,6 +8,7 @@ import { KEY_IV_LEN, KEY_LEN, NONCE_LEN, TAG_LEN, type AeadKey, type CryptoProvi
 import { hkdfExpandLabel, hkdfExpandLabelInto } from './hkdf.js';
 import { placeIn, type KeyArena } from './key-arena.js';
 import { PluginFault } from './plugin-fault.js';
+import { isOwnProvider } from './guarded-provider.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -17,8 +18,11 @@ export const MAX_PACKET_NUMBER = Number.MAX_SAFE_INTEGER;
 /** One nonce buffer for every key: each seal or open uses it synchronously and keeps no reference. */
 const NONCE = new Uint8Array(NONCE_LEN);
 
-/** What the provider's key threw in `method`, as the transport contains it (plugin-fault.ts). */
-const keyFault = (method: string, e: unknown): PluginFault => new PluginFault('crypto provider', method, e);
+/**
+ * What the provider's key threw in `method`, as the transport contains it (plugin-fault.ts); a key of one of
+ * rudpx's own providers throws what it threw (a bug of rudpx's, not hidden: guarded-provider.ts).
+ */
+const keyFault = (crypto: CryptoProvider, method: string, e: unknown): unknown => (isOwnProvider(crypto) ? e : new PluginFault('crypto provider', method, e));
 
 const validPn = (pn: number): boolean => Number.isInteger(pn) && pn >= 0 && pn <= MAX_PACKET_NUMBER;
 
@@ -97,7 +101,7 @@ export class PacketKey {
       this.aead?.dispose?.();
       this.whole?.dispose?.();
     } catch (e) {
-      throw keyFault('dispose', e);
+      throw keyFault(this.crypto, 'dispose', e);
     }
   }
 
@@ -117,13 +121,13 @@ export class PacketKey {
     try {
       aead.sealInto(nonce, header, plaintext, out);
     } catch (e) {
-      throw keyFault('sealInto', e);
+      throw keyFault(this.crypto, 'sealInto', e);
     }
   }
 
   /**
    * Opens `ciphertext` (body and tag) into `out` (`ciphertext.length - TAG_LEN` bytes); false if it does not
-   * authenticate. Throws only a {@link PluginFault}, if the provider's key throws (it must not).
+   * authenticate. Throws only a {@link PluginFault}, if an application's provider's key throws (it must not).
    */
   openInto(header: Uint8Array, pn: number, ciphertext: Uint8Array, out: Uint8Array): boolean {
     if (!validPn(pn)) return false;
@@ -132,7 +136,7 @@ export class PacketKey {
     try {
       return aead.openInto(nonce, header, ciphertext, out);
     } catch (e) {
-      throw keyFault('openInto', e);
+      throw keyFault(this.crypto, 'openInto', e);
     }
   }
 
@@ -147,7 +151,7 @@ export class PacketKey {
       try {
         this.whole.sealPacket(pn, source, headerLength, end, datagram);
       } catch (e) {
-        throw keyFault('sealPacket', e);
+        throw keyFault(this.crypto, 'sealPacket', e);
       }
       return;
     }
@@ -169,7 +173,7 @@ export class PacketKey {
       try {
         return this.whole.openPacket(pn, datagram, headerLength, end);
       } catch (e) {
-        throw keyFault('openPacket', e);
+        throw keyFault(this.crypto, 'openPacket', e);
       }
     }
     if (!(headerLength >= 0 && end <= datagram.length && end - headerLength >= TAG_LEN)) return false;

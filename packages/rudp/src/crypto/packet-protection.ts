@@ -242,13 +242,15 @@ export class PacketProtection {
   private advanceSend(): void {
     const old = this.send;
     this.send = nextPacketKey(this.crypto, old);
-    // Nothing is sealed with the old key again (a resend takes a new number): its bytes need not linger.
-    old.wipe();
     this.sendGen++;
     this.sealedWithKey = 0;
     this.sendPhaseStart = -1;
     this.sendPhaseAcked = false;
     this.keyUpdates++;
+    // Nothing is sealed with the old key again (a resend takes a new number): its bytes need not linger. Last: a
+    // provider's key that throws as it is disposed of leaves the new key and its phase bit in step, so the
+    // connection's CLOSE, sealed with the new key, carries that key's bit and the peer opens it.
+    old.wipe();
   }
 
   /** Counts a dropped packet; `'integrity-limit'` in place of `'auth'` once forgeries reach the limit. */
@@ -349,7 +351,7 @@ export class PacketProtection {
       this.recvPhaseStart = Math.min(this.recvPhaseStart, pn);
     } else if (key !== this.recvPrevious) {
       // The peer moved to the next phase: rotate the receive keys, and follow with the send keys if we did not start it.
-      this.recvPrevious?.wipe();
+      const retired = this.recvPrevious;
       this.recvPrevious = this.recvCurrent;
       this.recvCurrent = key;
       this.recvNextCache = undefined;
@@ -360,6 +362,8 @@ export class PacketProtection {
       this.openedInPhase = 1;
       this.rotated = true;
       if (this.sendGen < this.recvGen) this.advanceSend();
+      // Last, as in advanceSend: a provider's key that throws as it is disposed of leaves the rotation whole.
+      retired?.wipe();
     }
   }
 
@@ -419,7 +423,10 @@ export class PacketProtection {
    * the next update waits for it ({@link initiateKeyUpdate}).
    */
   discardPreviousKeys(): void {
-    this.recvPrevious?.wipe();
+    const retired = this.recvPrevious;
+    // Forgotten before the wipe, which may throw (a provider's key): a key left held with its bytes zeroed would count the
+    // old phase's late packets as forgeries.
     this.recvPrevious = undefined;
+    retired?.wipe();
   }
 }

@@ -4,6 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { isIP, isIPv6 } from 'node:net';
 import type { KeyPair } from '../crypto/crypto-provider.js';
+import { PluginFault } from '../crypto/plugin-fault.js';
 import { DEFAULT_CONNECTION_CONFIG, describeValue } from '../core/config.js';
 import type { CloseReason } from '../core/events.js';
 import { formatAddress } from '../core/sans-io.js';
@@ -299,7 +300,16 @@ function attempt(
       throw new RudpError('ABORT_ERR', 'cancelled');
     }
     const io = endpointOn(socket, () => new UdpEndpoint(socket, false, withFamilyCeiling(transport, target.family)));
-    const core = io.endpoint.connect(io.now(), remote, serverKey !== undefined ? { serverKey } : {});
+    let core: ReturnType<UdpEndpoint['endpoint']['connect']>;
+    try {
+      core = io.endpoint.connect(io.now(), remote, serverKey !== undefined ? { serverKey } : {});
+    } catch (e) {
+      // The application's crypto provider threw as the handshake began (its first key pair): no connection, so
+      // nothing else would close this attempt's socket; named as a connection its plug-in ended is.
+      void io.shutdown();
+      if (e instanceof PluginFault) throw new RudpError('ERR_RUDP_PLUGIN_FAILED', `cannot connect to ${named}: ${e.message}`, { cause: e, syscall: 'connect', ...details });
+      throw e;
+    }
     // The socket is closed from the connection's internal hook, not from a 'close' listener: an
     // application that calls removeAllListeners() would have taken that one away and leaked the socket.
     // After the close is handled: a shutdown in the middle of it would dispatch events re-entrantly.

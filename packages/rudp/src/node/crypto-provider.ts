@@ -4,6 +4,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, randomBytes, type KeyObject } from 'node:crypto';
 import { isAllZero } from '../crypto/bytes.js';
+import { ownProvider } from '../crypto/guarded-provider.js';
 import { DH_LEN, KEY_LEN, NONCE_LEN, TAG_LEN, type AeadKey, type CryptoProvider, type KeyPair } from '../crypto/crypto-provider.js';
 import { loadOpensslAead, OpensslAeadKey, OpensslPacketAead, type OpensslAead } from './openssl-aead.js';
 import { loadSodium, SodiumAeadKey } from './sodium-aead.js';
@@ -107,7 +108,7 @@ const aeadOf = (prepare: (key: Uint8Array) => AeadKey): Pick<CryptoProvider, 'se
 });
 
 /** The `node:crypto` implementation of {@link CryptoProvider}. */
-export const nodeCryptoProvider: CryptoProvider = {
+export const nodeCryptoProvider: CryptoProvider = ownProvider({
   generateKeyPair(): KeyPair {
     // Any 32 random bytes are an X25519 private key (RFC 7748 clamps them where they are used). Not
     // generateKeyPairSync: Node 20 deadlocks when the garbage collector frees its finished job while one
@@ -155,7 +156,7 @@ export const nodeCryptoProvider: CryptoProvider = {
   randomBytes(n: number): Uint8Array {
     return new Uint8Array(randomBytes(n));
   },
-};
+});
 
 const sodium = loadSodium();
 const sodiumAead = sodium === undefined ? undefined : aeadOf((key) => new SodiumAeadKey(sodium, key));
@@ -185,8 +186,9 @@ export const packetCipherLibrary: PacketCipherLibrary = opensslAead !== undefine
  * that check the libraries against each other.
  */
 export const packetCipherProviders: readonly (readonly [PacketCipherLibrary, CryptoProvider])[] = [
-  ...(opensslAead === undefined || openssl === undefined ? [] : [['openssl', withPacketAead({ ...nodeCryptoProvider, ...opensslAead }, openssl)] as const]),
-  ...(sodiumAead === undefined ? [] : [['libsodium', { ...nodeCryptoProvider, ...sodiumAead }] as const]),
+  // rudpx's own, as nodeCryptoProvider is: not guarded (crypto/guarded-provider.ts), a throw there is a bug of rudpx's.
+  ...(opensslAead === undefined || openssl === undefined ? [] : [['openssl', ownProvider(withPacketAead({ ...nodeCryptoProvider, ...opensslAead }, openssl))] as const]),
+  ...(sodiumAead === undefined ? [] : [['libsodium', ownProvider({ ...nodeCryptoProvider, ...sodiumAead })] as const]),
   ['node:crypto', nodeCryptoProvider] as const,
 ];
 

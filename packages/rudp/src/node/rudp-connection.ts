@@ -398,13 +398,22 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
 
   /** Counters and estimates. */
   stats(): ConnectionStats {
-    return this.core.stats();
+    const before = this.core.state;
+    const stats = this.core.stats();
+    // The application's controller threw when asked for its window, and the connection ended: its 'close' and its
+    // CLOSE go out now, not at its next timer (the keep-alive's, seconds away on an idle connection).
+    if (this.core.state !== before) this.io.changed(this.core);
+    return stats;
   }
 
-  /** @internal The error the close was, or `undefined` for a local or peer close. */
+  /**
+   * @internal The error the close was, or `undefined` for a local or peer close. A local close a plug-in's fault
+   * made is a failure (`ERR_RUDP_PLUGIN_FAILED`, as its `'error'` says): a connect it ends rejects with it, and a
+   * stream or a message loop ends with it, not as after a `destroy()`.
+   */
   get closeError(): RudpError | undefined {
     const r = this.closedWith;
-    return r && r.kind !== 'local' && r.kind !== 'peer' ? this.closedError : undefined;
+    return r && ((r.kind !== 'local' && r.kind !== 'peer') || r.cause !== undefined) ? this.closedError : undefined;
   }
 
   /** @internal Why the connection ended, once it has. */

@@ -95,6 +95,8 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
   // Drop what no longer needs sending first, so a stale entry cannot make an empty packet.
   const hasRetransmit = c.retransmits.pruneAndCheckReady(now);
   const hasNew = c.sendQueue.hasNewData();
+  // Held back: perhaps by a message the peer's window can never take (a length-tracking view grown after send()).
+  if (!hasNew) c.sendQueue.checkWaitingFits(c.maxMessageSize());
   const wantData = canSendData && (hasRetransmit || hasNew || c.flow.due || c.pingDue || probe);
   const wantAck = c.acks.isDue(now);
   // A client's answer to its ACCEPT (handshake.ts): any packet is one, and one goes now. This poll gave

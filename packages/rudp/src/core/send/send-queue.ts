@@ -17,7 +17,7 @@ import type { FlowControl } from '../flow-control.js';
 import { type Delivery, channelFrameSize, datagramFrameSize, fragmentHeaderBound, fragmentHeaderSize, writeDatagram } from '../../wire/frame.js';
 import type { PacketWriter } from '../../wire/packet.js';
 import { varintSize } from '../../wire/varint.js';
-import { type ChunkRef, OutgoingMessage, checkAttached, writeChunk } from './outgoing-message.js';
+import { type ChunkRef, DetachedBytesError, OutgoingMessage, checkAttached, writeChunk } from './outgoing-message.js';
 import { emptyArray, pushOnto } from '../shared-empty.js';
 import { DEFAULT_DATAGRAM_SEND_BUFFER } from '../config.js';
 
@@ -146,6 +146,16 @@ export class SendQueue {
   maxDatagramSize(channel: number): number {
     // The length varint is sized for the whole payload room: a byte short of the exact bound at worst.
     return this.payloadRoom - datagramFrameSize(channel, 0) + 1 - varintSize(this.payloadRoom);
+  }
+
+  /**
+   * Throws {@link DetachedBytesError} if the first message waiting is longer than `max` (`maxMessageSize`): a
+   * length-tracking view grown after `send` checked it, which the peer's window can never take. It would wait
+   * for good, and every message after it with it (`mayStart` only waits); as a detached one, it ends the connection.
+   */
+  checkWaitingFits(max: number): void {
+    const next = this.waiting[this.waitingHead];
+    if (next !== undefined && bytesOf(next).length > max) throw new DetachedBytesError(this.firstWaitingId());
   }
 
   /** Bytes of the largest reliable message not sent at all yet (0: none). */

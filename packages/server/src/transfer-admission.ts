@@ -38,8 +38,20 @@ export class TransferAdmission {
   /** Connections closed to make room (for tests and the log). */
   evicted = 0;
 
-  constructor(private readonly limits: AdmissionLimits) {
+  /**
+   * `evict` ends a connection evicted to make room (by default a bare close). Its client may be honest, its
+   * token sent but not yet read (a burst of its host's connections, accepted in one turn of the event loop).
+   */
+  constructor(
+    private readonly limits: AdmissionLimits,
+    private readonly evict: (socket: net.Socket) => void = (socket) => void socket.destroy(),
+  ) {
     this.hosts = new HostTally(limits.maxPerHost);
+  }
+
+  /** Whether `socket` still holds its slot (false once evicted or closed): an evicted one is served no further. */
+  holds(socket: net.Socket): boolean {
+    return this.held.has(socket);
   }
 
   /**
@@ -84,7 +96,7 @@ export class TransferAdmission {
       if (h.authenticated || !match(h)) continue;
       // Remove now (not on 'close', which comes later) so the slot is free for the caller.
       this.remove(h.socket);
-      h.socket.destroy();
+      this.evict(h.socket);
       this.evicted++;
       return true;
     }

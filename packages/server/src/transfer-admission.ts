@@ -25,11 +25,12 @@ interface Held {
  * Who may hold a transfer connection. Slots go to holders of valid tokens,
  * not to whoever connected first: when the server (or a host) is at its
  * limit, a new connection takes the slot of the oldest connection that has
- * not yet presented a valid token, which is closed. Only when every slot is
+ * not yet presented a valid token, which is ended (`evict`). Only when every slot is
  * held by a token-holder is the new connection refused. A legitimate client
  * sends its token in its first packet, so it is past the point of eviction
  * within a round trip; silent connections, however many hosts open them,
- * only ever evict each other.
+ * only ever evict each other. (A burst of more than a host's slots is admitted
+ * before any token is read: its oldest are evicted, so eviction must say why.)
  */
 export class TransferAdmission {
   // Insertion order is age order: the first unauthenticated entry is the oldest.

@@ -1,7 +1,7 @@
 /** Helpers of the round-8 attack scripts: the built server as a child process, raw pipelined sessions, sealed transfers. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { decodeServerMessage, deriveTransferKeys, encodeRequest, SecureTransferChannel, sessionExporter, type Reply, type RequestCommand } from '../packages/forum-protocol/dist/index.js';
+import { decodeServerMessage, deriveTransferKeys, encodeRequest, SecureTransferChannel, sessionExporter, TransferChannelError, type Reply, type RequestCommand } from '../packages/forum-protocol/dist/index.js';
 import { connect, type RudpConnection } from '../packages/rudp/dist/index.js';
 
 /** The built server; `A10_SERVER_BIN` names another build of it (a before/after comparison). */
@@ -98,20 +98,31 @@ export type Session = Awaited<ReturnType<typeof session>>;
 export const upload = (s: Session, reply: Reply, bytes: Buffer, signal: AbortSignal, localAddress?: string): Promise<boolean> =>
   uploadAnswer(s, reply, bytes, signal, localAddress).then((answer) => answer === 'OK\n');
 
-/** Upload over TCP (from `localAddress` if given); what the server answered on the transfer connection ('' if nothing). */
+/**
+ * Upload over TCP (from `localAddress` if given); what the server answered on the transfer connection: its
+ * sealed line, else a refusal it sent in clear before keys (`(in clear) ERR …`, as the channel reports it: the transfer
+ * port's arrival refusals, such as its per-host connection cap, come so), else why the channel broke
+ * (`(channel: …)`), else '' (closed with nothing).
+ */
 export const uploadAnswer = (s: Session, reply: Reply, bytes: Buffer, signal: AbortSignal, localAddress?: string): Promise<string> =>
   new Promise((resolve) => {
     if (reply.data.kind !== 'transfer') return resolve('');
     const { port, token } = reply.data;
     const socket = net.connect({ host: '127.0.0.1', port, ...(localAddress === undefined ? {} : { localAddress }) });
     let answer = '';
+    // A refusal in clear (sent before keys) is no data: the channel reports it only as its error.
+    let failure = '';
     const stop = (): void => void socket.destroy();
     signal.addEventListener('abort', stop);
     socket.on('error', () => undefined);
-    socket.on('close', () => resolve(answer));
+    // After the channel's own 'close' listener (added below) has failed it and its error (a nextTick) has come:
+    // resolved at once, a connection closed bare read as '' with the channel's reason still to come.
+    socket.on('close', () => setImmediate(() => resolve(answer !== '' ? answer : failure)));
     socket.write(`${token}\n`);
     const ch = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(s.conn), token), 'client');
-    ch.on('error', () => undefined);
+    ch.on('error', (e: Error) => {
+      failure ||= e instanceof TransferChannelError && e.code === 'ERR_TRANSFER_REFUSED' ? `(in clear) ERR ${e.message}\n` : `(channel: ${e.message})`;
+    });
     ch.on('data', (b: Buffer) => (answer += b.toString()));
     ch.write(`${bytes.length}\n`);
     ch.end(bytes);

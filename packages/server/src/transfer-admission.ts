@@ -25,11 +25,12 @@ interface Held {
  * Who may hold a transfer connection. Slots go to holders of valid tokens,
  * not to whoever connected first: when the server (or a host) is at its
  * limit, a new connection takes the slot of the oldest connection that has
- * not yet presented a valid token, which is closed. Only when every slot is
+ * not yet presented a valid token, which is ended (`evict`). Only when every slot is
  * held by a token-holder is the new connection refused. A legitimate client
  * sends its token in its first packet, so it is past the point of eviction
  * within a round trip; silent connections, however many hosts open them,
- * only ever evict each other.
+ * only ever evict each other. (A burst of more than a host's slots is admitted
+ * before any token is read: its oldest are evicted, so eviction must say why.)
  */
 export class TransferAdmission {
   // Insertion order is age order: the first unauthenticated entry is the oldest.
@@ -38,8 +39,20 @@ export class TransferAdmission {
   /** Connections closed to make room (for tests and the log). */
   evicted = 0;
 
-  constructor(private readonly limits: AdmissionLimits) {
+  /**
+   * `evict` ends a connection evicted to make room (by default a bare close). Its client may be honest, its
+   * token sent but not yet read (a burst of its host's connections, accepted in one turn of the event loop).
+   */
+  constructor(
+    private readonly limits: AdmissionLimits,
+    private readonly evict: (socket: net.Socket) => void = (socket) => void socket.destroy(),
+  ) {
     this.hosts = new HostTally(limits.maxPerHost);
+  }
+
+  /** Whether `socket` still holds its slot (false once evicted or closed): an evicted one is served no further. */
+  holds(socket: net.Socket): boolean {
+    return this.held.has(socket);
   }
 
   /**
@@ -84,7 +97,7 @@ export class TransferAdmission {
       if (h.authenticated || !match(h)) continue;
       // Remove now (not on 'close', which comes later) so the slot is free for the caller.
       this.remove(h.socket);
-      h.socket.destroy();
+      this.evict(h.socket);
       this.evicted++;
       return true;
     }

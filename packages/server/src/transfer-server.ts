@@ -31,6 +31,8 @@ const MAX_CONNECTIONS = 512;
  */
 export const STALL_TIMEOUT_MS = 30_000;
 const TOKEN = /^[0-9a-f]{64}$/;
+/** A connection's refusal (in clear) when its host's slots, or all, are taken: on arrival, or evicted for a newcomer. */
+const TOO_MANY_TRANSFERS = 'ERR too many transfers at once (from your address, or in all): try again later\n';
 /** How long a connection refused on arrival is kept, reading and dropping, so its client reads the line rather than a reset. */
 const REFUSAL_GRACE_MS = 2_000;
 /**
@@ -66,6 +68,9 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
   const header = await readHeaderLines(socket, 1, 80);
   const token = header?.[0];
   if (token === undefined || !TOKEN.test(token)) return void socket.destroy();
+  // Evicted while its header came: refused already (its token not redeemed, so the client may ask again); what
+  // follows the header is read and dropped for the refusal's grace, as the header read paused the socket.
+  if (!admission.holds(socket)) return void socket.resume();
   // Under the store's deadline: a redeem given up may still land (the token spent), so the client asks for a new one.
   const redeemed = await storeStep(deps, deps.tokens.redeem(token, Date.now()));
   if (redeemed._tag === 'Left') return refuse(socket, storeRefusalText(redeemed.left, 'transfer'));
@@ -75,7 +80,9 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
   // close has passed, so the channel below would never see it, and an upload would wait for its size line
   // for good (the header deadline destroys a socket already destroyed), its user's upload slot and
   // "transferring" mark held (attack round 5). The token is spent; the client asks again.
+  // Evicted meanwhile: refused already, the token spent, as above.
   if (socket.destroyed) return;
+  if (!admission.holds(socket)) return void socket.resume();
   admission.authenticated(socket);
   const g = grant.value;
   // A download's connection is reset, not closed: closed, the kernel kept what it had queued for a receiver
@@ -157,7 +164,6 @@ export interface TransferServer {
  */
 export const startTransferServer = async (deps: TransferServerDeps, port: number, host: string, limits: TransferLimits = {}): Promise<TransferServer> => {
   const sockets = new Set<net.Socket>();
-  const admission = new TransferAdmission({ maxConnections: MAX_CONNECTIONS, maxPerHost: MAX_CONNECTIONS_PER_HOST });
   const uploads = deps.uploadSlots ?? new UploadsPerUser().slots();
   // Read once: it bounds what a download's tail may still have queued in the kernel.
   const sendBufferCeiling = await socketBufferMaximum('tcp_wmem', DEFAULT_SEND_BUFFER_CEILING);
@@ -178,6 +184,10 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
     socket.end(line);
     setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
   };
+  // An evicted connection is told why, as one refused on arrival: closed bare, the honest clients of a burst
+  // from one address (their tokens sent, not yet read) each met a cut channel with no reason (attack round 30's
+  // 54 "(no answer)" of 70 uploads at once; forum-client: "the transfer connection ended before its final record").
+  const admission = new TransferAdmission({ maxConnections: MAX_CONNECTIONS, maxPerHost: MAX_CONNECTIONS_PER_HOST }, (socket) => refuseOnArrival(socket, TOO_MANY_TRANSFERS));
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     socket.on('error', () => undefined);
     const busy = deps.overloaded();
@@ -187,7 +197,7 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
     // every slot holds a token: said in a line (it was a bare close, which forum-client reported as
     // "the server closed the transfer connection", with no hint that neighbours held every slot).
     if (!admission.admit(socket, socket.remoteAddress ?? '')) {
-      return refuseOnArrival(socket, 'ERR too many transfers at once (from your address, or in all): try again later\n');
+      return refuseOnArrival(socket, TOO_MANY_TRANSFERS);
     }
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));

@@ -176,24 +176,27 @@ describe('TCP transfer port: hostile peers are cut off and leave nothing behind 
   it('one host holds at most 16 connections at once: a newcomer evicts the oldest tokenless one, so a token holder gets through at once', async () => {
     const { server, c } = await setup();
     const closedAt: (number | undefined)[] = [];
+    const told: string[] = [];
     const sockets = await Promise.all(
       Array.from({ length: 16 }, (_, i) => new Promise<net.Socket>((resolve) => {
         const s = net.connect({ port: server.tcpPort, host: '127.0.0.1' }, () => resolve(s));
         s.on('error', () => undefined);
+        s.on('data', (d: Buffer) => (told[i] = (told[i] ?? '') + d.toString()));
         s.on('close', () => (closedAt[i] = Date.now()));
       })),
     );
     expect(sockets).toHaveLength(16);
-    // A 17th silent connection takes the slot of the oldest silent one (closed without a reply).
+    // A 17th silent connection takes the slot of the oldest silent one, which is told why (it was closed bare).
     const extra = net.connect({ port: server.tcpPort, host: '127.0.0.1' });
     extra.on('error', () => undefined);
     await new Promise<void>((resolve) => sockets[0]?.once('close', () => resolve()));
     expect(closedAt.filter((t) => t !== undefined)).toHaveLength(1);
+    expect(told[0]).toBe('ERR too many transfers at once (from your address, or in all): try again later\n');
     // With all 16 slots held by silent connections, an honest transfer from the same host still works, first time.
     const token = await grant(c, 'u', 'UPD', ['t', 'f']);
     let reply = '';
-    // A connection closed before its token line was read comes back as a cut channel: try again.
-    for (let i = 0; i < 50 && (reply === '' || reply === '<ERR_TRANSFER_TRUNCATED>'); i++) reply = await sealedExchange(server.tcpPort, c, token, '3\nabc');
+    // A connection evicted before its token line was read is refused (in clear: the channel's error), its token unspent: try again.
+    for (let i = 0; i < 50 && (reply === '' || reply === '<ERR_TRANSFER_TRUNCATED>' || reply.includes('too many transfers at once')); i++) reply = await sealedExchange(server.tcpPort, c, token, '3\nabc');
     expect(reply).toBe('OK\n');
     for (const s of [...sockets, extra]) s.destroy();
   });

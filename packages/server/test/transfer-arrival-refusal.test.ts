@@ -13,8 +13,8 @@ import { startTransferServer } from '../src/transfer-server.js';
 const keys = deriveTransferKeys({ exportKeyingMaterial: (_label, _context, length) => new Uint8Array(length) }, 'ab'.repeat(32));
 const token = (n: number): string => n.toString(16).padStart(64, '0');
 
-/** Opens a connection, sends `line`, and resolves once it is connected (the socket, and what it receives until it closes). */
-const open = (port: number, line: string, allowHalfOpen = false): Promise<{ readonly socket: net.Socket; readonly received: Promise<string> }> =>
+/** Opens a connection, sends `line` (nothing if undefined), and resolves once it is connected (the socket, and what it receives until it closes). */
+const open = (port: number, line: string | undefined, allowHalfOpen = false): Promise<{ readonly socket: net.Socket; readonly received: Promise<string> }> =>
   new Promise((resolve) => {
     const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen });
     socket.on('error', () => undefined);
@@ -26,7 +26,7 @@ const open = (port: number, line: string, allowHalfOpen = false): Promise<{ read
       socket.on('close', () => done(text));
     });
     socket.once('connect', () => {
-      socket.write(`${line}\n`);
+      if (line !== undefined) socket.write(`${line}\n`);
       resolve({ socket, received });
     });
   });
@@ -86,6 +86,62 @@ describe('transfer server: a connection refused on arrival', () => {
       expect(held.filter((s) => s.closed)).toEqual([]);
     } finally {
       for (const s of held) s.destroy();
+      await server.close();
+    }
+  });
+});
+
+describe('transfer server: a connection evicted for a newer one of its host', () => {
+  it('is told why in a clear ERR line, not closed bare; one whose token was being looked up is not served once the lookup ends', async () => {
+    // The first token's lookup waits until released: its connection is past its header but holds no token yet.
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let lookups = 0;
+    let lookedUp: () => void = () => undefined;
+    const looked = new Promise<void>((resolve) => (lookedUp = resolve));
+    const tokens: TransferTokens = {
+      issue: () => async () => ({ _tag: 'Left', left: { kind: 'io', message: 'not in this test' } }),
+      redeem: () => async () => {
+        lookups++;
+        await released;
+        lookedUp();
+        const grant: TransferGrant = { direction: 'upload', thread: 't', incarnation: '1', filename: 'f', username: 'u', expiresAt: Date.now() + 60_000, keys };
+        return { _tag: 'Right', right: { _tag: 'Some', value: grant } };
+      },
+      revokeSession: () => async () => undefined,
+    };
+    const logged: string[] = [];
+    const activity = new TransferActivity();
+    const server = await startTransferServer(
+      { store: {} as unknown as ForumStore, tokens, activity, log: (l) => logged.push(l), maxUploadBytes: 1e9, quota: new DiskQuota('.', undefined), overloaded: () => undefined },
+      0,
+      '127.0.0.1',
+    );
+    const sockets: net.Socket[] = [];
+    try {
+      const pending = await open(server.port, token(1), true);
+      sockets.push(pending.socket);
+      await expect.poll(() => lookups).toBe(1);
+      // 15 silent ones fill the host's 16 slots; the 17th evicts the oldest without a token: the pending one.
+      const silent = await Promise.all(Array.from({ length: 15 }, () => open(server.port, undefined, true)));
+      sockets.push(...silent.map((o) => o.socket));
+      const newcomer = await open(server.port, undefined, true);
+      sockets.push(newcomer.socket);
+      // Before, '' (a bare close): forum-client said "the transfer connection ended before its final record".
+      expect(await pending.received).toBe('ERR too many transfers at once (from your address, or in all): try again later\n');
+      // The next newcomer evicts the oldest silent one, told the same.
+      sockets.push((await open(server.port, undefined, true)).socket);
+      expect(await silent[0]?.received).toBe('ERR too many transfers at once (from your address, or in all): try again later\n');
+      // The lookup ends: the evicted connection is not served (served, its user was marked transferring at once,
+      // the server's next steps being promise continuations of the lookup, all run before the next macrotask).
+      release();
+      await looked;
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(activity.busy('u')).toBe(false);
+      expect(logged).toEqual([]);
+      expect(silent.slice(1).filter((o) => o.socket.closed)).toEqual([]);
+    } finally {
+      for (const s of sockets) s.destroy();
       await server.close();
     }
   });

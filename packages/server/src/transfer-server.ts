@@ -177,12 +177,18 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
   const refuseOnArrival = (socket: net.Socket, line: string): void => {
     if (inGrace >= MAX_REFUSALS_IN_GRACE) return void socket.destroy();
     inGrace++;
-    socket.once('close', () => inGrace--);
     // Read and drop what the peer sent (closing with unread bytes would reset the connection and
     // lose the line), and do not keep the socket past a short grace: it holds no slot.
+    const graceOver = setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
+    // The timer goes with the socket: left running, a peer that closes at the line (as forum-client does) freed
+    // its place in the cap at once while its timer, and the socket it holds, stayed the whole grace, so a flood
+    // of refused connections kept rate × 2 s of them, however few were in grace at once.
+    socket.once('close', () => {
+      inGrace--;
+      clearTimeout(graceOver);
+    });
     socket.resume();
     socket.end(line);
-    setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
   };
   // An evicted connection is told why, as one refused on arrival: closed bare, the honest clients of a burst
   // from one address (their tokens sent, not yet read) each met a cut channel with no reason (attack round 30's

@@ -4,7 +4,7 @@
  * transfer connection", with no hint that its neighbours held every slot).
  */
 import net from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { deriveTransferKeys, type ForumStore, type TransferGrant, type TransferTokens } from 'forum-protocol';
 import { DiskQuota } from '../src/disk-quota.js';
 import { TransferActivity } from '../src/transfer-activity.js';
@@ -73,6 +73,34 @@ describe('transfer server: a connection refused on arrival', () => {
       expect(held.filter((s) => s.closed)).toEqual([]);
     } finally {
       for (const s of [...held, ...newcomers]) s.destroy();
+      await server.close();
+    }
+  });
+
+  it('a refused connection its client closes at the line takes its grace timer with it (the cap bounds the timers, not only the sockets)', async () => {
+    const server = await startTransferServer(
+      { store: {} as unknown as ForumStore, tokens: {} as unknown as TransferTokens, activity: new TransferActivity(), log: () => undefined, maxUploadBytes: 1e9, quota: new DiskQuota('.', undefined), overloaded: () => 'test' },
+      0,
+      '127.0.0.1',
+    );
+    // Only these two: the server's grace timers are counted; the sockets' own timers, and this test's waits
+    // (setImmediate, performance.now), are Node's.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      // Sequential, each closed at the refusal's FIN as forum-client does: never more than one in grace at once.
+      for (let i = 0; i < 40; i++) {
+        const { socket, received } = await open(server.port, token(i + 1));
+        expect(await received).toBe('ERR server busy: test\n');
+        if (!socket.closed) await new Promise((resolve) => socket.once('close', resolve));
+      }
+      // The server's side closes a moment after the client's: wait (5 s at most) for its timers to go.
+      const until = performance.now() + 5_000;
+      while (vi.getTimerCount() > 0 && performance.now() < until) await new Promise((resolve) => setImmediate(resolve));
+      // Before, 40: each timer (and the socket it held) stayed its 2 s grace after its connection had gone,
+      // so a flood of refused connections kept rate × 2 s of them, past the cap of 64.
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
       await server.close();
     }
   });

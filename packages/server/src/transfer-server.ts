@@ -72,7 +72,9 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
   // follows the header is read and dropped for the refusal's grace, as the header read paused the socket.
   if (!admission.holds(socket)) return void socket.resume();
   // Under the store's deadline: a redeem given up may still land (the token spent), so the client asks for a new one.
+  admission.redeeming(socket, true);
   const redeemed = await storeStep(deps, deps.tokens.redeem(token, Date.now()));
+  admission.redeeming(socket, false);
   if (redeemed._tag === 'Left') return refuse(socket, storeRefusalText(redeemed.left, 'transfer'));
   const grant = redeemed.right;
   if (grant._tag === 'None') return refuse(socket, 'invalid or expired token');

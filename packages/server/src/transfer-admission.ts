@@ -19,13 +19,16 @@ interface Held {
   readonly levels: readonly HostLevel[];
   /** Set once the connection presented a valid token: from then on it is never evicted. */
   authenticated: boolean;
+  /** Its token is being looked up: evicted only when no silent connection can go instead. */
+  redeeming: boolean;
 }
 
 /**
  * Who may hold a transfer connection. Slots go to holders of valid tokens,
  * not to whoever connected first: when the server (or a host) is at its
  * limit, a new connection takes the slot of the oldest connection that has
- * not yet presented a valid token, which is ended (`evict`). Only when every slot is
+ * not yet presented a valid token, which is ended (`evict`): a silent one before one whose token is being
+ * looked up (evicted, its token is spent for nothing). Only when every slot is
  * held by a token-holder is the new connection refused. A legitimate client
  * sends its token in its first packet, so it is past the point of eviction
  * within a round trip; silent connections, however many hosts open them,
@@ -70,7 +73,7 @@ export class TransferAdmission {
       if (!this.evictOldest((h) => h.levels.some((l) => l.key === key))) return false;
     }
     if (this.held.size >= this.limits.maxConnections && !this.evictOldest(() => true)) return false;
-    this.held.set(socket, { socket, levels, authenticated: false });
+    this.held.set(socket, { socket, levels, authenticated: false, redeeming: false });
     this.hosts.add(levels);
     socket.once('close', () => this.remove(socket));
     return true;
@@ -80,6 +83,16 @@ export class TransferAdmission {
   authenticated(socket: net.Socket): void {
     const h = this.held.get(socket);
     if (h !== undefined) h.authenticated = true;
+  }
+
+  /**
+   * Its token's lookup started (`true`) or ended (`false`, whatever it found). Evicted meanwhile, its token was
+   * spent for nothing (the client must ask again); taken oldest first, an honest one past its header went while
+   * newer silent ones (a flood's) stayed. Only while the lookup runs: a token found invalid buys no standing.
+   */
+  redeeming(socket: net.Socket, running: boolean): void {
+    const h = this.held.get(socket);
+    if (h !== undefined) h.redeeming = running;
   }
 
   /** Connections held. */
@@ -93,15 +106,19 @@ export class TransferAdmission {
   }
 
   private evictOldest(match: (h: Held) => boolean): boolean {
-    for (const h of this.held.values()) {
-      if (h.authenticated || !match(h)) continue;
-      // Remove now (not on 'close', which comes later) so the slot is free for the caller.
-      this.remove(h.socket);
-      this.evict(h.socket);
-      this.evicted++;
-      return true;
-    }
-    return false;
+    // The oldest silent one, else the oldest whose token is being looked up.
+    const victim = this.oldest((h) => !h.redeeming && match(h)) ?? this.oldest(match);
+    if (victim === undefined) return false;
+    // Remove now (not on 'close', which comes later) so the slot is free for the caller.
+    this.remove(victim.socket);
+    this.evict(victim.socket);
+    this.evicted++;
+    return true;
+  }
+
+  private oldest(match: (h: Held) => boolean): Held | undefined {
+    for (const h of this.held.values()) if (!h.authenticated && match(h)) return h;
+    return undefined;
   }
 
   private remove(socket: net.Socket): void {

@@ -72,7 +72,9 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
   // follows the header is read and dropped for the refusal's grace, as the header read paused the socket.
   if (!admission.holds(socket)) return void socket.resume();
   // Under the store's deadline: a redeem given up may still land (the token spent), so the client asks for a new one.
+  admission.redeeming(socket, true);
   const redeemed = await storeStep(deps, deps.tokens.redeem(token, Date.now()));
+  admission.redeeming(socket, false);
   if (redeemed._tag === 'Left') return refuse(socket, storeRefusalText(redeemed.left, 'transfer'));
   const grant = redeemed.right;
   if (grant._tag === 'None') return refuse(socket, 'invalid or expired token');
@@ -177,12 +179,18 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
   const refuseOnArrival = (socket: net.Socket, line: string): void => {
     if (inGrace >= MAX_REFUSALS_IN_GRACE) return void socket.destroy();
     inGrace++;
-    socket.once('close', () => inGrace--);
     // Read and drop what the peer sent (closing with unread bytes would reset the connection and
     // lose the line), and do not keep the socket past a short grace: it holds no slot.
+    const graceOver = setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
+    // The timer goes with the socket: left running, a peer that closes at the line (as forum-client does) freed
+    // its place in the cap at once while its timer, and the socket it holds, stayed the whole grace, so a flood
+    // of refused connections kept rate × 2 s of them, however few were in grace at once.
+    socket.once('close', () => {
+      inGrace--;
+      clearTimeout(graceOver);
+    });
     socket.resume();
     socket.end(line);
-    setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
   };
   // An evicted connection is told why, as one refused on arrival: closed bare, the honest clients of a burst
   // from one address (their tokens sent, not yet read) each met a cut channel with no reason (attack round 30's

@@ -21,6 +21,27 @@ describe('TransferAdmission', () => {
     expect(admission.evicted).toBe(2);
   });
 
+  it('takes a silent connection before an older one whose token is being looked up, and that one again first once its lookup ends', () => {
+    const admission = new TransferAdmission({ maxConnections: 512, maxPerHost: 2 });
+    const [looking, silent, third, fourth] = Array.from({ length: 4 }, () => new net.Socket());
+    if (looking === undefined || silent === undefined || third === undefined || fourth === undefined) throw new Error('sockets');
+    admission.admit(looking, '192.0.2.1');
+    admission.admit(silent, '192.0.2.1');
+    admission.redeeming(looking, true);
+    expect(admission.admit(third, '192.0.2.1')).toBe(true);
+    // Before, the oldest without a token went: the one whose token was being looked up (spent for nothing).
+    expect([looking.destroyed, silent.destroyed]).toEqual([false, true]);
+    // Its lookup over (a token found invalid buys no standing): the oldest without a token, it goes next.
+    admission.redeeming(looking, false);
+    expect(admission.admit(fourth, '192.0.2.1')).toBe(true);
+    expect([looking.destroyed, third.destroyed]).toEqual([true, false]);
+    // With every tokenless one in a lookup, the oldest of them makes room.
+    admission.redeeming(third, true);
+    admission.redeeming(fourth, true);
+    expect(admission.admit(new net.Socket(), '192.0.2.1')).toBe(true);
+    expect([third.destroyed, fourth.destroyed]).toEqual([true, false]);
+  });
+
   /** An address in /64 number `sub` of 2001:db8:`site`::/48 (/64s 0-ff are one /56, 100-1ff the next, ...). */
   const inSite = (site: number, sub: number, host = 1): string => `2001:db8:${site.toString(16)}:${sub.toString(16)}::${host.toString(16)}`;
 

@@ -4,7 +4,7 @@
  * transfer connection", with no hint that its neighbours held every slot).
  */
 import net from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { deriveTransferKeys, type ForumStore, type TransferGrant, type TransferTokens } from 'forum-protocol';
 import { DiskQuota } from '../src/disk-quota.js';
 import { TransferActivity } from '../src/transfer-activity.js';
@@ -77,6 +77,34 @@ describe('transfer server: a connection refused on arrival', () => {
     }
   });
 
+  it('a refused connection its client closes at the line takes its grace timer with it (the cap bounds the timers, not only the sockets)', async () => {
+    const server = await startTransferServer(
+      { store: {} as unknown as ForumStore, tokens: {} as unknown as TransferTokens, activity: new TransferActivity(), log: () => undefined, maxUploadBytes: 1e9, quota: new DiskQuota('.', undefined), overloaded: () => 'test' },
+      0,
+      '127.0.0.1',
+    );
+    // Only these two: the server's grace timers are counted; the sockets' own timers, and this test's waits
+    // (setImmediate, performance.now), are Node's.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      // Sequential, each closed at the refusal's FIN as forum-client does: never more than one in grace at once.
+      for (let i = 0; i < 40; i++) {
+        const { socket, received } = await open(server.port, token(i + 1));
+        expect(await received).toBe('ERR server busy: test\n');
+        if (!socket.closed) await new Promise((resolve) => socket.once('close', resolve));
+      }
+      // The server's side closes a moment after the client's: wait (5 s at most) for its timers to go.
+      const until = performance.now() + 5_000;
+      while (vi.getTimerCount() > 0 && performance.now() < until) await new Promise((resolve) => setImmediate(resolve));
+      // Before, 40: each timer (and the socket it held) stayed its 2 s grace after its connection had gone,
+      // so a flood of refused connections kept rate × 2 s of them, past the cap of 64.
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+      await server.close();
+    }
+  });
+
   it('when every slot of its host holds a token: a clear ERR line, not a bare close', async () => {
     const { server, held } = await fullServer();
     try {
@@ -91,55 +119,88 @@ describe('transfer server: a connection refused on arrival', () => {
   });
 });
 
+/** A transfer server whose token lookups wait until `release` (each token's user named by its number: `u1` for token(1)). */
+const blockedLookups = async (): Promise<{
+  readonly server: Awaited<ReturnType<typeof startTransferServer>>;
+  readonly activity: TransferActivity;
+  readonly logged: readonly string[];
+  readonly lookups: () => number;
+  readonly release: () => void;
+}> => {
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let lookups = 0;
+  const tokens: TransferTokens = {
+    issue: () => async () => ({ _tag: 'Left', left: { kind: 'io', message: 'not in this test' } }),
+    redeem: (presented) => async () => {
+      lookups++;
+      await released;
+      const grant: TransferGrant = { direction: 'upload', thread: 't', incarnation: '1', filename: 'f', username: `u${parseInt(presented, 16)}`, expiresAt: Date.now() + 60_000, keys };
+      return { _tag: 'Right', right: { _tag: 'Some', value: grant } };
+    },
+    revokeSession: () => async () => undefined,
+  };
+  const logged: string[] = [];
+  const activity = new TransferActivity();
+  const server = await startTransferServer(
+    { store: {} as unknown as ForumStore, tokens, activity, log: (l) => logged.push(l), maxUploadBytes: 1e9, quota: new DiskQuota('.', undefined), overloaded: () => undefined },
+    0,
+    '127.0.0.1',
+  );
+  return { server, activity, logged, lookups: () => lookups, release };
+};
+
+/** Every lookup released has ended and what follows it run (its continuations come before the next macrotask). */
+const settled = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 describe('transfer server: a connection evicted for a newer one of its host', () => {
   it('is told why in a clear ERR line, not closed bare; one whose token was being looked up is not served once the lookup ends', async () => {
-    // The first token's lookup waits until released: its connection is past its header but holds no token yet.
-    let release: () => void = () => undefined;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let lookups = 0;
-    let lookedUp: () => void = () => undefined;
-    const looked = new Promise<void>((resolve) => (lookedUp = resolve));
-    const tokens: TransferTokens = {
-      issue: () => async () => ({ _tag: 'Left', left: { kind: 'io', message: 'not in this test' } }),
-      redeem: () => async () => {
-        lookups++;
-        await released;
-        lookedUp();
-        const grant: TransferGrant = { direction: 'upload', thread: 't', incarnation: '1', filename: 'f', username: 'u', expiresAt: Date.now() + 60_000, keys };
-        return { _tag: 'Right', right: { _tag: 'Some', value: grant } };
-      },
-      revokeSession: () => async () => undefined,
-    };
-    const logged: string[] = [];
-    const activity = new TransferActivity();
-    const server = await startTransferServer(
-      { store: {} as unknown as ForumStore, tokens, activity, log: (l) => logged.push(l), maxUploadBytes: 1e9, quota: new DiskQuota('.', undefined), overloaded: () => undefined },
-      0,
-      '127.0.0.1',
-    );
+    const { server, activity, logged, lookups, release } = await blockedLookups();
+    const sockets: net.Socket[] = [];
+    try {
+      // 16 past their header, each token being looked up: the host's slots, none yet holding a token.
+      const pending: Awaited<ReturnType<typeof open>>[] = [];
+      for (let i = 1; i <= 16; i++) pending.push(await open(server.port, token(i), true));
+      sockets.push(...pending.map((o) => o.socket));
+      await expect.poll(lookups).toBe(16);
+      // The 17th evicts the oldest without a token: the first pending one.
+      const newcomer = await open(server.port, undefined, true);
+      sockets.push(newcomer.socket);
+      // Before, '' (a bare close): forum-client said "the transfer connection ended before its final record".
+      expect(await pending[0]?.received).toBe('ERR too many transfers at once (from your address, or in all): try again later\n');
+      // The lookups end: the evicted connection is not served (served, its user was marked transferring at once);
+      // the others are.
+      release();
+      await settled();
+      expect(activity.busy('u1')).toBe(false);
+      expect(activity.busy('u2')).toBe(true);
+      expect(logged).toEqual([]);
+      expect(pending.slice(1).filter((o) => o.socket.closed)).toEqual([]);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await server.close();
+    }
+  });
+
+  it('a silent connection goes before an older one whose token is being looked up (whose token it would spend for nothing)', async () => {
+    const { server, activity, lookups, release } = await blockedLookups();
     const sockets: net.Socket[] = [];
     try {
       const pending = await open(server.port, token(1), true);
       sockets.push(pending.socket);
-      await expect.poll(() => lookups).toBe(1);
-      // 15 silent ones fill the host's 16 slots; the 17th evicts the oldest without a token: the pending one.
+      await expect.poll(lookups).toBe(1);
+      // 15 silent ones fill the host's 16 slots; the 17th evicts the oldest silent one.
       const silent = await Promise.all(Array.from({ length: 15 }, () => open(server.port, undefined, true)));
       sockets.push(...silent.map((o) => o.socket));
-      const newcomer = await open(server.port, undefined, true);
-      sockets.push(newcomer.socket);
-      // Before, '' (a bare close): forum-client said "the transfer connection ended before its final record".
-      expect(await pending.received).toBe('ERR too many transfers at once (from your address, or in all): try again later\n');
-      // The next newcomer evicts the oldest silent one, told the same.
       sockets.push((await open(server.port, undefined, true)).socket);
+      const first = await Promise.race([pending.received.then(() => 'the pending one'), silent[0]?.received.then(() => 'the oldest silent one')]);
+      // Before, the pending one (the oldest without a token): its token spent, its honest client refused.
+      expect(first).toBe('the oldest silent one');
       expect(await silent[0]?.received).toBe('ERR too many transfers at once (from your address, or in all): try again later\n');
-      // The lookup ends: the evicted connection is not served (served, its user was marked transferring at once,
-      // the server's next steps being promise continuations of the lookup, all run before the next macrotask).
       release();
-      await looked;
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(activity.busy('u')).toBe(false);
-      expect(logged).toEqual([]);
-      expect(silent.slice(1).filter((o) => o.socket.closed)).toEqual([]);
+      await settled();
+      expect(pending.socket.closed).toBe(false);
+      expect(activity.busy('u1')).toBe(true);
     } finally {
       for (const s of sockets) s.destroy();
       await server.close();

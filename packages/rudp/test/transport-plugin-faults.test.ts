@@ -197,6 +197,31 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect([client?.kind, client?.message]).toEqual(['peer', 'the crypto provider threw in openInto']);
   });
 
+  it("a provider that throws in exportKeyingMaterial: the caller gets the PluginFault, and the connection ends for it, the peer told", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
+    let broken = false;
+    const crypto: CryptoProvider = {
+      ...base,
+      sha256(...parts) {
+        if (broken) throw new Error('hash broke');
+        return base.sha256(...parts);
+      },
+    };
+    const p = makePair({ client: { crypto } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    broken = true;
+    expect(() => p.conn.exportKeyingMaterial('login', new Uint8Array(0), 32, p.sim.now)).toThrow(PluginFault);
+    broken = false;
+    expectFault(p.conn.closeReason, 'crypto provider', 'sha256', 'hash broke');
+    expect(p.conn.state).toBe('draining');
+    p.sim.wake(CLIENT);
+    p.sim.runFor(3000);
+    const server = closedReason(p.serverEvents);
+    expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in sha256']);
+  });
+
   it("a provider that throws while the server answers a hello: the INITIAL is dropped and counted, nothing escapes", () => {
     const sim = new SimNetwork({ seed: 1 });
     const base = deterministicCrypto(defaultCryptoProvider, sim.random('server-crypto'));

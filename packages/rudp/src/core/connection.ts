@@ -555,11 +555,20 @@ export class Connection {
   /**
    * Keying material bound to this connection's handshake (RFC 5705 style):
    * both ends derive the same bytes for the same label and context, nobody
-   * else can. Throws on a plaintext connection or before the handshake.
+   * else can. Throws on a plaintext connection or before the handshake. If
+   * the application's crypto provider throws, the connection ends for it as
+   * for any plug-in's fault (its drain counted from `now`, by default the
+   * connection's last activity) and the `PluginFault` is thrown.
    */
-  exportKeyingMaterial(label: string, context: Uint8Array, length: number): Uint8Array {
+  exportKeyingMaterial(label: string, context: Uint8Array, length: number, now = this.lastActivity): Uint8Array {
     if (this.exporter === undefined) throw new Error(`rudp: ${this.encrypted ? 'the handshake has not finished' : 'a plaintext connection has no keys'}: nothing to export`);
-    return this.exporter.exportKeyingMaterial(label, context, length);
+    try {
+      return this.exporter.exportKeyingMaterial(label, context, length);
+    } catch (e) {
+      // Thrown to the caller too (it gets no bytes); ended, so the provider that failed is not used again.
+      if (e instanceof PluginFault) this.endForFault(now, e);
+      throw e;
+    }
   }
 
   /**

@@ -125,9 +125,34 @@ describe('a plug-in that throws ends its connection alone', () => {
     p.sim.runFor(300);
     expect(p.conn.state).toBe('established');
     broken = true;
-    expect(p.conn.stats().messagesSent).toBe(0);
+    const now = p.sim.now + 10_000;
+    expect(p.conn.stats(now).messagesSent).toBe(0);
     expectFault(p.conn.closeReason, 'congestion controller', 'window', 'window broke');
     expect(p.conn.state).toBe('draining');
+    // The drain is counted from the time stats() was given, not from the connection's last activity before it.
+    expect(p.conn.closing?.drainUntil).toBeGreaterThan(now);
+  });
+
+  it("a controller that throws when stats() asks a draining connection for its window: the drain goes on (its CLOSE needs no controller)", () => {
+    let broken = false;
+    const healthy = failingAt('onAck', Number.POSITIVE_INFINITY);
+    const flaky: CongestionControllerFactory = (mtu) => {
+      const cc = healthy(mtu);
+      return { ...cc, window: () => (broken ? (() => { throw new Error('window broke'); })() : cc.window()) };
+    };
+    const p = makePair({ client: { congestion: onlyNth(2, flaky) } });
+    p.sim.runFor(300);
+    p.conn.destroy(p.sim.now, 7, 'bye');
+    expect(p.conn.state).toBe('draining');
+    broken = true;
+    expect(p.conn.stats().messagesSent).toBe(0);
+    expect(p.conn.state).toBe('draining');
+    expect([p.conn.closeReason?.code, p.conn.closeReason?.message]).toEqual([7, 'bye']);
+    p.sim.wake(CLIENT);
+    p.sim.runFor(3000);
+    const server = closedReason(p.serverEvents);
+    expect([server?.kind, server?.code, server?.message]).toEqual(['peer', 7, 'bye']);
+    expect(p.conn.state).toBe('closed');
   });
 
   it("a server's congestion factory that throws for a new connection: it ends at once, the client is told (ACCEPT, then CLOSE)", () => {

@@ -502,14 +502,17 @@ export class Connection {
     return this.sendQueue.bufferedAmount;
   }
 
-  /** Counters and estimates. */
-  stats(): ConnectionStats {
+  /**
+   * Counters and estimates. If the application's congestion controller throws when asked for its window, the
+   * connection ends for it (see `endForFault`), its drain counted from `now` (by default its last activity).
+   */
+  stats(now = this.lastActivity): ConnectionStats {
     try {
       return this.statsNow();
     } catch (e) {
-      // The application's controller threw when asked for its window: the connection ends for it as it would
-      // have at its next poll (left running, it would send with the guard's inert stand-in, uncontrolled).
-      this.endForFault(this.lastActivity, e);
+      // Ended as it would have been at its next poll (left running, it would send with the guard's inert
+      // stand-in, uncontrolled).
+      this.endForFault(now, e);
       return this.statsNow();
     }
   }
@@ -656,9 +659,11 @@ export class Connection {
 
   /**
    * @internal `e` was thrown while the connection worked: a plug-in's fault (`PluginFault`) ends this
-   * connection alone, as `destroy()` does, with the fault as the close's `cause` (a drain already under
-   * way ends at once: its goodbye needs the plug-in that failed). Anything else is a bug of rudp's own
-   * and propagates.
+   * connection alone, as `destroy()` does, with the fault as the close's `cause` (a handshake ends at once,
+   * as `destroy()` ends it: nothing can be sealed for the server before its ACCEPT). A drain already under
+   * way ends at once for a provider's fault (its goodbye needs the provider), and goes on after a
+   * controller's (the guard stands in, inert, and the CLOSE needs no controller; the close was reported
+   * when the drain began). Anything else is a bug of rudp's own and propagates.
    */
   endForFault(now: number, e: unknown): void {
     if (!(e instanceof PluginFault)) throw e;
@@ -668,8 +673,10 @@ export class Connection {
       case 'closed':
         return;
       case 'handshake':
+        finish(this, 'local', 1, e.message, false, undefined, e);
+        return;
       case 'draining':
-        finish(this, 'local', 1, e.message, this.state === 'draining', undefined, e);
+        if (e.plugin === 'crypto provider') finish(this, 'local', 1, e.message, true, undefined, e);
         return;
       default:
         startClose(this, this.lastActivity, { kind: 'local', code: 1, message: e.message, cause: e });

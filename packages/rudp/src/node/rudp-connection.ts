@@ -406,7 +406,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
   /** Counters and estimates. */
   stats(): ConnectionStats {
     const before = this.core.state;
-    const stats = this.core.stats();
+    const stats = this.core.stats(this.io.now());
     // The application's controller threw when asked for its window, and the connection ended: its 'close' and its
     // CLOSE go out now, not at its next timer (the keep-alive's, seconds away on an idle connection).
     if (this.core.state !== before) this.io.changed(this.core);

@@ -120,6 +120,41 @@ describe("an application's plug-in that throws mid-connection", () => {
     expect(await Promise.race([peerClosed, late])).toMatchObject({ kind: 'peer', message: 'the congestion controller threw in window' });
   });
 
+  it("a crypto provider that throws in exportKeyingMaterial: it throws ERR_RUDP_PLUGIN_FAILED (cause the PluginFault) and the connection ends, the peer told", async () => {
+    const server = await listen({ port: 0 });
+    opened.push(server);
+    let broken = false;
+    const crypto: CryptoProvider = {
+      ...defaultCryptoProvider,
+      sha256(...parts) {
+        if (broken) throw new Error('no hash today');
+        return defaultCryptoProvider.sha256(...parts);
+      },
+    };
+    const client = await connect({ port: server.address().port, crypto });
+    opened.push(client);
+    await until(() => server.connections.size === 1);
+    const [served] = [...server.connections];
+    const peerClosed = new Promise<CloseReason>((r) => served?.once('close', r));
+    const closed = new Promise<CloseReason>((r) => client.once('close', r));
+    const errored = new Promise<RudpError>((r) => client.once('error', r));
+    broken = true;
+    let thrown: unknown;
+    try {
+      client.exportKeyingMaterial('login', new Uint8Array(0), 32);
+    } catch (e) {
+      thrown = e;
+    }
+    broken = false;
+    expect(thrown).toMatchObject({ code: 'ERR_RUDP_PLUGIN_FAILED' });
+    expect((thrown as RudpError).cause).toBeInstanceOf(PluginFault);
+    expect(((thrown as RudpError).cause as PluginFault).method).toBe('sha256');
+    const late = new Promise<'late'>((r) => setTimeout(() => r('late'), 2000).unref());
+    expect(await Promise.race([closed, late])).toMatchObject({ kind: 'local', message: 'the crypto provider threw in sha256' });
+    expect(await errored).toMatchObject({ code: 'ERR_RUDP_PLUGIN_FAILED' });
+    expect(await Promise.race([peerClosed, late])).toMatchObject({ kind: 'peer', message: 'the crypto provider threw in sha256' });
+  });
+
   it("a crypto provider that throws as connect() begins the handshake: connect rejects with ERR_RUDP_PLUGIN_FAILED and its socket is closed", async () => {
     const server = await listen({ port: 0 });
     opened.push(server);

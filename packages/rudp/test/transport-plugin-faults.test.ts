@@ -125,9 +125,34 @@ describe('a plug-in that throws ends its connection alone', () => {
     p.sim.runFor(300);
     expect(p.conn.state).toBe('established');
     broken = true;
-    expect(p.conn.stats().messagesSent).toBe(0);
+    const now = p.sim.now + 10_000;
+    expect(p.conn.stats(now).messagesSent).toBe(0);
     expectFault(p.conn.closeReason, 'congestion controller', 'window', 'window broke');
     expect(p.conn.state).toBe('draining');
+    // The drain is counted from the time stats() was given, not from the connection's last activity before it.
+    expect(p.conn.closing?.drainUntil).toBeGreaterThan(now);
+  });
+
+  it("a controller that throws when stats() asks a draining connection for its window: the drain goes on (its CLOSE needs no controller)", () => {
+    let broken = false;
+    const healthy = failingAt('onAck', Number.POSITIVE_INFINITY);
+    const flaky: CongestionControllerFactory = (mtu) => {
+      const cc = healthy(mtu);
+      return { ...cc, window: () => (broken ? (() => { throw new Error('window broke'); })() : cc.window()) };
+    };
+    const p = makePair({ client: { congestion: onlyNth(2, flaky) } });
+    p.sim.runFor(300);
+    p.conn.destroy(p.sim.now, 7, 'bye');
+    expect(p.conn.state).toBe('draining');
+    broken = true;
+    expect(p.conn.stats().messagesSent).toBe(0);
+    expect(p.conn.state).toBe('draining');
+    expect([p.conn.closeReason?.code, p.conn.closeReason?.message]).toEqual([7, 'bye']);
+    p.sim.wake(CLIENT);
+    p.sim.runFor(3000);
+    const server = closedReason(p.serverEvents);
+    expect([server?.kind, server?.code, server?.message]).toEqual(['peer', 7, 'bye']);
+    expect(p.conn.state).toBe('closed');
   });
 
   it("a server's congestion factory that throws for a new connection: it ends at once, the client is told (ACCEPT, then CLOSE)", () => {
@@ -195,6 +220,31 @@ describe('a plug-in that throws ends its connection alone', () => {
     expectFault(closedReason(p.serverEvents), 'crypto provider', 'openInto', 'open broke');
     const client = closedReason(p.clientEvents);
     expect([client?.kind, client?.message]).toEqual(['peer', 'the crypto provider threw in openInto']);
+  });
+
+  it("a provider that throws in exportKeyingMaterial: the caller gets the PluginFault, and the connection ends for it, the peer told", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
+    let broken = false;
+    const crypto: CryptoProvider = {
+      ...base,
+      sha256(...parts) {
+        if (broken) throw new Error('hash broke');
+        return base.sha256(...parts);
+      },
+    };
+    const p = makePair({ client: { crypto } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    broken = true;
+    expect(() => p.conn.exportKeyingMaterial('login', new Uint8Array(0), 32, p.sim.now)).toThrow(PluginFault);
+    broken = false;
+    expectFault(p.conn.closeReason, 'crypto provider', 'sha256', 'hash broke');
+    expect(p.conn.state).toBe('draining');
+    p.sim.wake(CLIENT);
+    p.sim.runFor(3000);
+    const server = closedReason(p.serverEvents);
+    expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in sha256']);
   });
 
   it("a provider that throws while the server answers a hello: the INITIAL is dropped and counted, nothing escapes", () => {

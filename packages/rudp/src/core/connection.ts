@@ -502,14 +502,17 @@ export class Connection {
     return this.sendQueue.bufferedAmount;
   }
 
-  /** Counters and estimates. */
-  stats(): ConnectionStats {
+  /**
+   * Counters and estimates. If the application's congestion controller throws when asked for its window, the
+   * connection ends for it (see `endForFault`), its drain counted from `now` (by default its last activity).
+   */
+  stats(now = this.lastActivity): ConnectionStats {
     try {
       return this.statsNow();
     } catch (e) {
-      // The application's controller threw when asked for its window: the connection ends for it as it would
-      // have at its next poll (left running, it would send with the guard's inert stand-in, uncontrolled).
-      this.endForFault(this.lastActivity, e);
+      // Ended as it would have been at its next poll (left running, it would send with the guard's inert
+      // stand-in, uncontrolled).
+      this.endForFault(now, e);
       return this.statsNow();
     }
   }
@@ -555,11 +558,20 @@ export class Connection {
   /**
    * Keying material bound to this connection's handshake (RFC 5705 style):
    * both ends derive the same bytes for the same label and context, nobody
-   * else can. Throws on a plaintext connection or before the handshake.
+   * else can. Throws on a plaintext connection or before the handshake. If
+   * the application's crypto provider throws, the connection ends for it as
+   * for any plug-in's fault (its drain counted from `now`, by default the
+   * connection's last activity) and the `PluginFault` is thrown.
    */
-  exportKeyingMaterial(label: string, context: Uint8Array, length: number): Uint8Array {
+  exportKeyingMaterial(label: string, context: Uint8Array, length: number, now = this.lastActivity): Uint8Array {
     if (this.exporter === undefined) throw new Error(`rudp: ${this.encrypted ? 'the handshake has not finished' : 'a plaintext connection has no keys'}: nothing to export`);
-    return this.exporter.exportKeyingMaterial(label, context, length);
+    try {
+      return this.exporter.exportKeyingMaterial(label, context, length);
+    } catch (e) {
+      // Thrown to the caller too (it gets no bytes); ended, so the provider that failed is not used again.
+      if (e instanceof PluginFault) this.endForFault(now, e);
+      throw e;
+    }
   }
 
   /**
@@ -647,9 +659,11 @@ export class Connection {
 
   /**
    * @internal `e` was thrown while the connection worked: a plug-in's fault (`PluginFault`) ends this
-   * connection alone, as `destroy()` does, with the fault as the close's `cause` (a drain already under
-   * way ends at once: its goodbye needs the plug-in that failed). Anything else is a bug of rudp's own
-   * and propagates.
+   * connection alone, as `destroy()` does, with the fault as the close's `cause` (a handshake ends at once,
+   * as `destroy()` ends it: nothing can be sealed for the server before its ACCEPT). A drain already under
+   * way ends at once for a provider's fault (its goodbye needs the provider), and goes on after a
+   * controller's (the guard stands in, inert, and the CLOSE needs no controller; the close was reported
+   * when the drain began). Anything else is a bug of rudp's own and propagates.
    */
   endForFault(now: number, e: unknown): void {
     if (!(e instanceof PluginFault)) throw e;
@@ -659,8 +673,10 @@ export class Connection {
       case 'closed':
         return;
       case 'handshake':
+        finish(this, 'local', 1, e.message, false, undefined, e);
+        return;
       case 'draining':
-        finish(this, 'local', 1, e.message, this.state === 'draining', undefined, e);
+        if (e.plugin === 'crypto provider') finish(this, 'local', 1, e.message, true, undefined, e);
         return;
       default:
         startClose(this, this.lastActivity, { kind: 'local', code: 1, message: e.message, cause: e });

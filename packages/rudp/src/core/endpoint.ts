@@ -203,7 +203,9 @@ export class Endpoint implements SansIoEndpoint {
   /**
    * Starts a connection to `to`; a `connected` (or `closed`) event follows.
    * Throws a `TypeError` or `RangeError` that names the field if an override
-   * is unknown or out of range.
+   * is unknown or out of range, and the `PluginFault` if the application's
+   * crypto provider throws as the handshake begins (its key pair): no
+   * connection is made then, so none could end for it.
    */
   connect(now: number, to: PeerAddress, overrides: ConnectOverrides = {}): Connection {
     this.now = Math.max(this.now, now);

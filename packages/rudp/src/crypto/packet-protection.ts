@@ -361,7 +361,14 @@ export class PacketProtection {
       this.peerUsesCurrent = true;
       this.openedInPhase = 1;
       this.rotated = true;
-      if (this.sendGen < this.recvGen) this.advanceSend();
+      try {
+        if (this.sendGen < this.recvGen) this.advanceSend();
+      } catch (e) {
+        // The next send key's derivation threw (a provider's fault, which ends the connection): the retired key,
+        // already let go, is still wiped. Its own dispose throwing too must not hide the fault that came first.
+        wipeQuietly(retired);
+        throw e;
+      }
       // Last, as in advanceSend: a provider's key that throws as it is disposed of leaves the rotation whole.
       retired?.wipe();
     }
@@ -428,5 +435,14 @@ export class PacketProtection {
     // old phase's late packets as forgeries.
     this.recvPrevious = undefined;
     retired?.wipe();
+  }
+}
+
+/** Wipes `key` while another error is on its way: a throw of its dispose (the key's bytes are zeroed before it) is dropped. */
+function wipeQuietly(key: PacketKey | undefined): void {
+  try {
+    key?.wipe();
+  } catch {
+    // The error being thrown is the one to report.
   }
 }

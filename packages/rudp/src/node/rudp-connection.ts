@@ -19,6 +19,7 @@ import { checkKnownKeys, describeValue } from '../core/config.js';
 import { MESSAGE_CREDIT } from '../core/credit.js';
 import { parseAddress } from '../core/sans-io.js';
 import { brand } from './brand.js';
+import { PluginFault } from '../crypto/plugin-fault.js';
 import { checkChannel, destroyReasonText, invalidArgType, withNodeCode } from './check-options.js';
 import { ConnectionStream } from './connection-stream.js';
 import { messageBytes, type MessageData } from './message-bytes.js';
@@ -168,16 +169,22 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
    * Throws on a plaintext connection; a `TypeError` (`ERR_INVALID_ARG_TYPE`)
    * for a `label` that is not a string or a `context` that is not a
    * `Uint8Array`, a `RangeError` (`ERR_OUT_OF_RANGE`) for a `length` outside
-   * 1 … 8,160 or a label over 249 bytes.
+   * 1 … 8,160 or a label over 249 bytes. If the application's `crypto`
+   * provider throws, the connection ends for it (as for any plug-in's fault)
+   * and this throws a `RudpError` `ERR_RUDP_PLUGIN_FAILED` whose `cause` is
+   * the `PluginFault`.
    */
   exportKeyingMaterial(label: string, context: Uint8Array, length: number): Uint8Array {
     // Checked here: a string or a missing context would otherwise be hashed as whatever node:crypto makes of it.
     if (typeof label !== 'string') throw invalidArgType(`The "label" argument must be a string; received ${describeValue(label)}`);
     if (!(context instanceof Uint8Array)) throw invalidArgType(`The "context" argument must be a Uint8Array; received ${describeValue(context)}`);
     try {
-      return this.core.exportKeyingMaterial(label, context, length);
+      return this.core.exportKeyingMaterial(label, context, length, this.io.now());
     } catch (e) {
-      throw withNodeCode(e);
+      if (!(e instanceof PluginFault)) throw withNodeCode(e);
+      // The application's provider threw: the connection ended for it, as at any other call into it.
+      this.io.changed(this.core);
+      throw new RudpError('ERR_RUDP_PLUGIN_FAILED', `cannot export keying material: ${e.message}`, { cause: e });
     }
   }
 
@@ -399,7 +406,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
   /** Counters and estimates. */
   stats(): ConnectionStats {
     const before = this.core.state;
-    const stats = this.core.stats();
+    const stats = this.core.stats(this.io.now());
     // The application's controller threw when asked for its window, and the connection ended: its 'close' and its
     // CLOSE go out now, not at its next timer (the keep-alive's, seconds away on an idle connection).
     if (this.core.state !== before) this.io.changed(this.core);

@@ -129,4 +129,46 @@ describe('key derivation wipes what it made and let go', () => {
     expect(temporaries.length).toBeGreaterThanOrEqual(6);
     expect(temporaries.every(zeros)).toBe(true);
   });
+
+  it("a follower whose next send key's derivation throws as it follows the peer's update: the retired receive key is still wiped", () => {
+    let failOnKey: Uint8Array | undefined;
+    const provider: CryptoProvider = {
+      ...nodeCryptoProvider,
+      hmacSha256: (key, ...parts) => {
+        if (failOnKey !== undefined && key.length === failOnKey.length && key.every((b, i) => b === failOnKey?.[i])) throw new Error('derivation broke');
+        return nodeCryptoProvider.hmacSha256(key, ...parts);
+      },
+    };
+    const limits = { updateAfterPackets: 1000, confidentialityLimit: 2000, integrityLimit: 1000 };
+    const c2s = nodeCryptoProvider.randomBytes(32);
+    const s2c = nodeCryptoProvider.randomBytes(32);
+    const client = new PacketProtection(nodeCryptoProvider, { sendSecret: c2s, receiveSecret: s2c, limits });
+    const server = new PacketProtection(provider, { sendSecret: s2c, receiveSecret: c2s, limits });
+    const header = (p: PacketProtection): Uint8Array => Uint8Array.of(0x40 | p.keyPhase(), 0);
+    const roundTrip = (from: PacketProtection, to: PacketProtection, pn: number): boolean => {
+      const h = header(from);
+      const sealed = from.seal(h, pn, Uint8Array.of(pn));
+      return sealed.ok && to.open(h, from.keyPhase(), pn, sealed.packet).ok;
+    };
+    expect(roundTrip(client, server, 0)).toBe(true);
+    expect(roundTrip(server, client, 0)).toBe(true);
+    client.acknowledged(0);
+    // Phase 1: the server follows and holds phase 0's receive keys; 16 packets of the phase let it follow the next.
+    expect(client.initiateKeyUpdate()).toBe(true);
+    for (let pn = 1; pn <= 16; pn++) expect(roundTrip(client, server, pn)).toBe(true);
+    expect(server.holdsPreviousKeys).toBe(true);
+    expect(roundTrip(server, client, 1)).toBe(true);
+    client.discardPreviousKeys();
+    client.acknowledged(16);
+    expect(client.initiateKeyUpdate()).toBe(true);
+    // Phase 2: the server opens the packet with its next receive keys, then derives its next send key from its current one: that throws.
+    const retired = server['recvPrevious'];
+    expect(retired).toBeDefined();
+    failOnKey = server['send'].secret.slice();
+    const h = header(client);
+    const sealed = client.seal(h, 17, Uint8Array.of(17));
+    expect(sealed.ok).toBe(true);
+    expect(() => sealed.ok && server.open(h, client.keyPhase(), 17, sealed.packet)).toThrow('derivation broke');
+    expect(retired !== undefined && zeros(retired.secret)).toBe(true);
+  });
 });

@@ -68,6 +68,7 @@ import { RetransmitQueue } from './send/retransmit-queue.js';
 import { SendQueue } from './send/send-queue.js';
 import { DetachedBytesError } from './send/outgoing-message.js';
 import { PluginFault } from '../crypto/plugin-fault.js';
+import { endForFault, goodbyeAfterFault } from './connection/plugin-fault-close.js';
 import { type DeliveryOptions, checkDelivery } from './send/delivery-options.js';
 import type { ConnectionSecurity } from './security.js';
 import { applyAccept } from './connection/accept.js';
@@ -635,7 +636,7 @@ export class Connection {
       // destroy() would.
       if (e instanceof DetachedBytesError) startClose(this, now, { kind: 'local', code: 1, message: e.message });
       else this.endForFault(now, e);
-      datagram = this.pollGoodbye(now, scratch);
+      datagram = goodbyeAfterFault(this, now, scratch);
     }
     // Every byte to an unvalidated address counts against its amplification limit.
     if (datagram !== undefined && this.path !== undefined && this.destination === this.path.candidate) this.path.onSent(datagram.length);
@@ -658,45 +659,11 @@ export class Connection {
   }
 
   /**
-   * @internal `e` was thrown while the connection worked: a plug-in's fault (`PluginFault`) ends this
-   * connection alone, as `destroy()` does, with the fault as the close's `cause` (a handshake ends at once,
-   * as `destroy()` ends it: nothing can be sealed for the server before its ACCEPT). A drain already under
-   * way ends at once for a provider's fault (its goodbye needs the provider), and goes on after a
-   * controller's (the guard stands in, inert, and the CLOSE needs no controller; the close was reported
-   * when the drain began). Anything else is a bug of rudp's own and propagates.
+   * @internal `e` was thrown while the connection worked: a plug-in's fault ends this connection alone
+   * (`connection/plugin-fault-close.ts`); anything else is a bug of rudp's own and propagates.
    */
   endForFault(now: number, e: unknown): void {
-    if (!(e instanceof PluginFault)) throw e;
-    this.lastActivity = Math.max(this.lastActivity, now);
-    this.host.wake(this);
-    switch (this.state) {
-      case 'closed':
-        return;
-      case 'handshake':
-        finish(this, 'local', 1, e.message, false, undefined, e);
-        return;
-      case 'draining':
-        if (e.plugin === 'crypto provider') finish(this, 'local', 1, e.message, true, undefined, e);
-        return;
-      default:
-        startClose(this, this.lastActivity, { kind: 'local', code: 1, message: e.message, cause: e });
-    }
-  }
-
-  /**
-   * The goodbye of a connection `pollTransmit` just ended: its first CLOSE (or a server's ACCEPT before it).
-   * If a plug-in throws again on the way (a provider that cannot seal), the connection ends without one:
-   * polled again, it would throw at every poll.
-   */
-  private pollGoodbye(now: number, scratch: DatagramScratch): Uint8Array | undefined {
-    if (this.state === 'closed') return undefined;
-    try {
-      return nextDatagram(this, now, scratch);
-    } catch (e) {
-      if (!(e instanceof PluginFault)) throw e;
-      finish(this, 'local', 1, e.message, true, undefined, e);
-      return undefined;
-    }
+    endForFault(this, now, e);
   }
 
   /** Endpoint shutdown: end at once. */

@@ -1,4 +1,5 @@
 import postgres, { type Sql } from 'postgres';
+import { originCounterStatements } from './postgres-origin-counters.js';
 
 /**
  * The forum's tables, one migration per schema version. Migration N brings
@@ -585,64 +586,8 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     `INSERT INTO origin_upload_bytes (origin, bytes)
      SELECT a.origin, sum(b.bytes) FROM accounts a JOIN uploader_bytes b ON b.uploader = a.username WHERE a.origin IS NOT NULL GROUP BY a.origin`,
     // A statement's change of the per-account counters (its new rows less its old ones), summed by origin.
-    `CREATE OR REPLACE FUNCTION forum_count_origin_threads() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
-     BEGIN
-       IF TG_OP = 'INSERT' THEN
-         INSERT INTO origin_threads AS o (origin, threads)
-           SELECT a.origin, sum(d.n) FROM (SELECT creator, threads AS n FROM added) d
-           JOIN accounts a ON a.username = d.creator AND a.origin IS NOT NULL
-           GROUP BY a.origin ORDER BY a.origin
-           ON CONFLICT (origin) DO UPDATE SET threads = o.threads + EXCLUDED.threads;
-       ELSIF TG_OP = 'DELETE' THEN
-         INSERT INTO origin_threads AS o (origin, threads)
-           SELECT a.origin, sum(d.n) FROM (SELECT creator, -threads AS n FROM removed) d
-           JOIN accounts a ON a.username = d.creator AND a.origin IS NOT NULL
-           GROUP BY a.origin ORDER BY a.origin
-           ON CONFLICT (origin) DO UPDATE SET threads = o.threads + EXCLUDED.threads;
-       ELSE
-         INSERT INTO origin_threads AS o (origin, threads)
-           SELECT a.origin, sum(d.n) FROM (SELECT creator, threads AS n FROM added UNION ALL SELECT creator, -threads AS n FROM removed) d
-           JOIN accounts a ON a.username = d.creator AND a.origin IS NOT NULL
-           GROUP BY a.origin ORDER BY a.origin
-           ON CONFLICT (origin) DO UPDATE SET threads = o.threads + EXCLUDED.threads;
-       END IF;
-       RETURN NULL;
-     END $$`,
-    `CREATE OR REPLACE FUNCTION forum_count_origin_upload_bytes() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
-     BEGIN
-       IF TG_OP = 'INSERT' THEN
-         INSERT INTO origin_upload_bytes AS o (origin, bytes)
-           SELECT a.origin, sum(d.n) FROM (SELECT uploader, bytes AS n FROM added) d
-           JOIN accounts a ON a.username = d.uploader AND a.origin IS NOT NULL
-           GROUP BY a.origin ORDER BY a.origin
-           ON CONFLICT (origin) DO UPDATE SET bytes = o.bytes + EXCLUDED.bytes;
-       ELSIF TG_OP = 'DELETE' THEN
-         INSERT INTO origin_upload_bytes AS o (origin, bytes)
-           SELECT a.origin, sum(d.n) FROM (SELECT uploader, -bytes AS n FROM removed) d
-           JOIN accounts a ON a.username = d.uploader AND a.origin IS NOT NULL
-           GROUP BY a.origin ORDER BY a.origin
-           ON CONFLICT (origin) DO UPDATE SET bytes = o.bytes + EXCLUDED.bytes;
-       ELSE
-         INSERT INTO origin_upload_bytes AS o (origin, bytes)
-           SELECT a.origin, sum(d.n) FROM (SELECT uploader, bytes AS n FROM added UNION ALL SELECT uploader, -bytes AS n FROM removed) d
-           JOIN accounts a ON a.username = d.uploader AND a.origin IS NOT NULL
-           GROUP BY a.origin ORDER BY a.origin
-           ON CONFLICT (origin) DO UPDATE SET bytes = o.bytes + EXCLUDED.bytes;
-       END IF;
-       RETURN NULL;
-     END $$`,
-    `CREATE OR REPLACE TRIGGER origin_threads_added AFTER INSERT ON creator_thread_counts REFERENCING NEW TABLE AS added
-     FOR EACH STATEMENT EXECUTE FUNCTION forum_count_origin_threads()`,
-    `CREATE OR REPLACE TRIGGER origin_threads_changed AFTER UPDATE ON creator_thread_counts REFERENCING OLD TABLE AS removed NEW TABLE AS added
-     FOR EACH STATEMENT EXECUTE FUNCTION forum_count_origin_threads()`,
-    `CREATE OR REPLACE TRIGGER origin_threads_removed AFTER DELETE ON creator_thread_counts REFERENCING OLD TABLE AS removed
-     FOR EACH STATEMENT EXECUTE FUNCTION forum_count_origin_threads()`,
-    `CREATE OR REPLACE TRIGGER origin_upload_bytes_added AFTER INSERT ON uploader_bytes REFERENCING NEW TABLE AS added
-     FOR EACH STATEMENT EXECUTE FUNCTION forum_count_origin_upload_bytes()`,
-    `CREATE OR REPLACE TRIGGER origin_upload_bytes_changed AFTER UPDATE ON uploader_bytes REFERENCING OLD TABLE AS removed NEW TABLE AS added
-     FOR EACH STATEMENT EXECUTE FUNCTION forum_count_origin_upload_bytes()`,
-    `CREATE OR REPLACE TRIGGER origin_upload_bytes_removed AFTER DELETE ON uploader_bytes REFERENCING OLD TABLE AS removed
-     FOR EACH STATEMENT EXECUTE FUNCTION forum_count_origin_upload_bytes()`,
+    ...originCounterStatements({ table: 'creator_thread_counts', account: 'creator', amount: 'threads', origins: 'origin_threads' }),
+    ...originCounterStatements({ table: 'uploader_bytes', account: 'uploader', amount: 'bytes', origins: 'origin_upload_bytes' }),
   ],
 ];
 

@@ -14,6 +14,7 @@ import { ORIGIN_RECOUNT } from '../src/postgres-store/postgres-origin-shares.js'
 import { commandErrorText } from '../src/store/errors.js';
 import type { UploadError } from '../src/store/store.js';
 import { lines, run } from './helpers.js';
+import { loopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
 import { backToSchema, usePostgres } from './postgres-harness.js';
 
 const pg = usePostgres();
@@ -49,6 +50,28 @@ const originCounters = async (sql: postgres.Sql): Promise<{ readonly kept: unkno
   ),
   recounted: await sql.unsafe(ORIGIN_RECOUNT).then((rows) => rows.filter((r) => r.threads !== 0 || r.bytes !== '0')),
 });
+
+/**
+ * A proxy that counts round trips: on each connection, a flight is what the client sends before the database
+ * next answers (pipelined statements, sent together, are one), so a statement that waits for the answer of the
+ * one before is one flight more.
+ */
+const flightCountingProxy = async (url: string): Promise<LoopbackProxy & { flights(): number }> => {
+  let flights = 0;
+  const proxy = await loopbackProxy(url, (client, upstream) => {
+    let inFlight = false;
+    client.on('data', (chunk: Buffer) => {
+      if (!inFlight) flights++;
+      inFlight = true;
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      inFlight = false;
+      client.write(chunk);
+    });
+  });
+  return { ...proxy, flights: () => flights };
+};
 
 const account = async (s: PostgresStore, username: string, origin?: string): Promise<void> => {
   expect(await s.createAccount(origin === undefined ? { username, password: 'pw' } : { username, password: 'pw', origin })()).toEqual(E.right(true));
@@ -124,6 +147,36 @@ describe("the accounts of one origin hold a few accounts' shares together (Postg
     }
     expect(await upload(b, 'm2', 'small', randomBytes(2 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
     expect(await upload(a, 'm2', 'more', randomBytes(1))).toEqual(E.left({ kind: 'uploadStorageFull', limit: ORIGIN, who: 'origin' }));
+  });
+
+  it("a chunk of an origin's account costs no round trip more than one of an account of no origin: the origin's lock and its counter's read go together", async () => {
+    const [a] = await twoServers();
+    const proxy = await flightCountingProxy(pg.url());
+    try {
+      const b = await pg.openPeerVia(proxy.url, await schemaOf(a.sql), { maxStoredUploadBytes: ROOM, maxUserUploadBytes: SHARE, threadLimits: { originShares: 2 }, doomedUploadSweep: { auto: false } });
+      await account(a, 'o', '127.0.0.9');
+      await account(a, 'n');
+      await run(a, 'o', 'CRT t');
+      // Round trips of 3 chunks stored one after another (each inserted before the stream takes more); the least
+      // of 3 tries, so that a statement of the store's own on another connection (a heartbeat) does not count.
+      const chunkFlights = async (who: string): Promise<number> => {
+        let least = Number.POSITIVE_INFINITY;
+        for (let i = 0; i < 3; i++) {
+          const begun = await b.beginUpload('t', `${who}${i}`, who)();
+          if (E.isLeft(begun)) throw new Error(`${who} could not begin`);
+          const before = proxy.flights();
+          for (let c = 0; c < 3; c++) await new Promise<void>((resolve) => begun.right.stream.write(randomBytes(UPLOAD_CHUNK_BYTES), () => resolve()));
+          least = Math.min(least, proxy.flights() - before);
+          await begun.right.abort();
+        }
+        return least;
+      };
+      const none = await chunkFlights('n');
+      expect(none).toBeGreaterThanOrEqual(3);
+      expect(await chunkFlights('o')).toBe(none);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('CRTs by 4 accounts of one origin at once over two servers (each its own slot, most likely) create exactly the origin\'s limit', async () => {

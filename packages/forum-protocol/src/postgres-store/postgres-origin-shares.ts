@@ -39,6 +39,27 @@ export const originUploadBytes = async (q: Sql | TransactionSql, origin: string)
   return Number(rows[0]?.bytes ?? 0);
 };
 
+/**
+ * Locks the origin of `account` in the upload-share class ({@link lockOriginOf}) and answers what its accounts'
+ * uploads hold ({@link originUploadBytes}), in one round trip (a chunk paid two more one after the other), or
+ * `undefined` for an account of no origin. Two statements pipelined, not one: a statement's snapshot is taken
+ * at its start under READ COMMITTED, before a lock it waits for within it is granted, so
+ * `SELECT pg_advisory_xact_lock(…), (SELECT bytes …)` would read the counter as it was before the chunk that
+ * held the lock committed, and two accounts of the origin would pass the bound together (measured: 15 of
+ * `postgres-origin-shares.test.ts`'s 16 one-chunk uploads committed against a bound of 8). The read, the next
+ * statement on the connection, starts once the lock's statement has ended: its snapshot holds every chunk that
+ * held the lock before. It finds the origin from the account (an account's origin never changes), so it need
+ * not wait for the lock's answer to be sent.
+ */
+export const lockOriginUploadBytes = async (tx: TransactionSql, account: string): Promise<{ readonly origin: string; readonly bytes: number } | undefined> => {
+  const [origin, rows] = await Promise.all([
+    lockOriginOf(tx, ORIGIN_UPLOAD_LOCK_CLASS, account),
+    tx<{ bytes: string }[]>`
+      SELECT o.bytes::text AS bytes FROM accounts a JOIN origin_upload_bytes o ON o.origin = a.origin WHERE a.username = ${account}`,
+  ]);
+  return origin === undefined ? undefined : { origin, bytes: Number(rows[0]?.bytes ?? 0) };
+};
+
 /** The recount of {@link originThreads} and {@link originUploadBytes} from the per-account counters, for tests to check the counters by. */
 export const ORIGIN_RECOUNT = `
   SELECT a.origin, COALESCE(sum(c.threads), 0)::int AS threads, COALESCE(sum(b.bytes), 0)::text AS bytes

@@ -179,6 +179,26 @@ describe("the accounts of one origin hold a few accounts' shares together (Postg
     }
   });
 
+  it('a server opened with a lower bound than its origins already hold warns of it, once per holding, naming how many and the one holding the most', async () => {
+    const [a] = await twoServers({ maxThreadsPerUser: 3 });
+    for (const [u, o] of [['p1', '127.0.0.1'], ['p2', '127.0.0.1'], ['q1', '127.0.0.2'], ['q2', '127.0.0.2']] as const) await account(a, u, o);
+    // 127.0.0.1's accounts create 5 threads (its bound 6), 127.0.0.2's 4; p1 uploads 3 chunks (its origin's bound 8).
+    for (const [u, n] of [['p1', 3], ['p2', 2], ['q1', 2], ['q2', 2]] as const) for (let i = 0; i < n; i++) expect(await lines(run(a, u, `CRT ${u}-${i}`))).toEqual([`Thread ${u}-${i} created`]);
+    await run(a, 'q2', 'RMV q2-1');
+    expect(await lines(run(a, 'q2', 'CRT t'))).toEqual(['Thread t created']);
+    expect(await upload(a, 'p1', 'f', randomBytes(3 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
+    expect(a.warnings).toEqual([]);
+    // Lowered: each origin may hold 3 threads and 2 chunks.
+    const lowered = await pg.openPeer(await schemaOf(a.sql), { maxStoredUploadBytes: ROOM, maxUserUploadBytes: 2 * UPLOAD_CHUNK_BYTES, threadLimits: { maxThreadsPerUser: 3, originShares: 1 }, doomedUploadSweep: { auto: false } });
+    expect(lowered.warnings).toEqual([
+      "2 origins (the accounts one host created) already hold more than --origin-shares lets them: the most, 127.0.0.1's accounts, hold 5 threads, more than the 3 they may together; all is served, and a CRT of any of them is refused until RMV brings them under it",
+      `1 origin (the accounts one host created) already holds more than --origin-shares lets them: the most, 127.0.0.1's accounts, hold ${3 * UPLOAD_CHUNK_BYTES} bytes of uploads, more than the ${2 * UPLOAD_CHUNK_BYTES} they may together; all is served, and an UPD of any of them is refused until RMV brings them under it`,
+    ]);
+    expect(await lines(run(lowered, 'p2', 'CRT x'))).toEqual(['Your account and the others created from the same address have created too many threads (at most 3): remove one of theirs before creating another']);
+    // Off: nothing said.
+    expect((await pg.openPeer(await schemaOf(a.sql), { maxUserUploadBytes: UPLOAD_CHUNK_BYTES, threadLimits: { maxThreadsPerUser: 1, originShares: 0 }, doomedUploadSweep: { auto: false } })).warnings).toEqual([]);
+  });
+
   it('CRTs by 4 accounts of one origin at once over two servers (each its own slot, most likely) create exactly the origin\'s limit', async () => {
     const [a, b] = await twoServers({ maxThreadsPerUser: 3 });
     for (let i = 0; i < 4; i++) await account(a, `c${i}`, '127.0.0.9');

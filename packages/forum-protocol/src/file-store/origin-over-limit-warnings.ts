@@ -1,5 +1,5 @@
 import type { FileStoreContext } from './file-store-context.js';
-import { originLimit } from '../store/origin-shares.js';
+import { originLimit, originOverLimitWarning } from '../store/origin-shares.js';
 
 /** One of an origin's holdings: its name in the warning, what each origin holds of it, its bound, and what is refused past it. */
 interface Holding {
@@ -45,8 +45,7 @@ export const originOverLimitWarnings = (ctx: Pick<FileStoreContext, 'contents' |
       if (worst === undefined || held > worst.held) worst = { origin, held };
     }
     if (worst === undefined) continue;
-    const count = over === 1 ? '1 origin' : `${over} origins`;
-    warnings.push(`${count} (the accounts one host created) already ${over === 1 ? 'holds' : 'hold'} more than --origin-shares lets them: the most, ${worst.origin}'s accounts, hold ${worst.held} ${what}, more than the ${bound} they may together; all is served, and ${refused}`);
+    warnings.push(originOverLimitWarning(over, worst.origin, worst.held, what, bound, refused));
   }
   return warnings;
 };

@@ -10,6 +10,7 @@
  * count at once on any servers, so they never pass the bound together. An account of no origin takes no lock.
  */
 import type { Sql, TransactionSql } from 'postgres';
+import { originOverLimitWarning } from '../store/origin-shares.js';
 
 /** Class of the origin's CRT lock ("ocr"): a CRT by an account of the origin holds it until it ends. */
 export const ORIGIN_CREATE_LOCK_CLASS = 0x6f6372;
@@ -70,4 +71,28 @@ export const ORIGIN_RECOUNT = `
 export const originOf = async (q: Sql | TransactionSql, account: string): Promise<string | undefined> => {
   const rows = await q<{ origin: string | null }[]>`SELECT origin FROM accounts WHERE username = ${account}`;
   return rows[0]?.origin ?? undefined;
+};
+
+/**
+ * What the open says of origins already past their bound (the bound lowered since; store/origin-shares.ts
+ * `originOverLimitWarning`): of the threads (`origin_threads`) and of the uploads' bytes (`origin_upload_bytes`,
+ * pending uploads' included), each a scan of the counter rows, one per origin, once per open. `undefined`: no bound.
+ */
+export const originOverLimitWarnings = async (sql: Sql, bounds: { readonly threads: number | undefined; readonly uploadBytes: number | undefined }): Promise<string[]> => {
+  const worst = async (table: 'origin_threads' | 'origin_upload_bytes', column: 'threads' | 'bytes', bound: number): Promise<{ readonly origin: string; readonly held: string; readonly over: number } | undefined> => {
+    const rows = await sql<{ origin: string; held: string; over: number }[]>`
+      SELECT origin, ${sql(column)}::text AS held, (count(*) OVER ())::int AS over FROM ${sql(table)}
+      WHERE ${sql(column)} > ${bound} ORDER BY ${sql(column)} DESC, origin LIMIT 1`;
+    return rows[0];
+  };
+  const warnings: string[] = [];
+  if (bounds.threads !== undefined) {
+    const w = await worst('origin_threads', 'threads', bounds.threads);
+    if (w !== undefined) warnings.push(originOverLimitWarning(w.over, w.origin, w.held, 'threads', bounds.threads, 'a CRT of any of them is refused until RMV brings them under it'));
+  }
+  if (bounds.uploadBytes !== undefined) {
+    const w = await worst('origin_upload_bytes', 'bytes', bounds.uploadBytes);
+    if (w !== undefined) warnings.push(originOverLimitWarning(w.over, w.origin, w.held, 'bytes of uploads', bounds.uploadBytes, 'an UPD of any of them is refused until RMV brings them under it'));
+  }
+  return warnings;
 };

@@ -14,6 +14,7 @@ import { ORIGIN_RECOUNT } from '../src/postgres-store/postgres-origin-shares.js'
 import { commandErrorText } from '../src/store/errors.js';
 import type { UploadError } from '../src/store/store.js';
 import { lines, run } from './helpers.js';
+import { loopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
 import { backToSchema, usePostgres } from './postgres-harness.js';
 
 const pg = usePostgres();
@@ -49,6 +50,28 @@ const originCounters = async (sql: postgres.Sql): Promise<{ readonly kept: unkno
   ),
   recounted: await sql.unsafe(ORIGIN_RECOUNT).then((rows) => rows.filter((r) => r.threads !== 0 || r.bytes !== '0')),
 });
+
+/**
+ * A proxy that counts round trips: on each connection, a flight is what the client sends before the database
+ * next answers (pipelined statements, sent together, are one), so a statement that waits for the answer of the
+ * one before is one flight more.
+ */
+const flightCountingProxy = async (url: string): Promise<LoopbackProxy & { flights(): number }> => {
+  let flights = 0;
+  const proxy = await loopbackProxy(url, (client, upstream) => {
+    let inFlight = false;
+    client.on('data', (chunk: Buffer) => {
+      if (!inFlight) flights++;
+      inFlight = true;
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      inFlight = false;
+      client.write(chunk);
+    });
+  });
+  return { ...proxy, flights: () => flights };
+};
 
 const account = async (s: PostgresStore, username: string, origin?: string): Promise<void> => {
   expect(await s.createAccount(origin === undefined ? { username, password: 'pw' } : { username, password: 'pw', origin })()).toEqual(E.right(true));
@@ -124,6 +147,56 @@ describe("the accounts of one origin hold a few accounts' shares together (Postg
     }
     expect(await upload(b, 'm2', 'small', randomBytes(2 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
     expect(await upload(a, 'm2', 'more', randomBytes(1))).toEqual(E.left({ kind: 'uploadStorageFull', limit: ORIGIN, who: 'origin' }));
+  });
+
+  it("a chunk of an origin's account costs no round trip more than one of an account of no origin: the origin's lock and its counter's read go together", async () => {
+    const [a] = await twoServers();
+    const proxy = await flightCountingProxy(pg.url());
+    try {
+      const b = await pg.openPeerVia(proxy.url, await schemaOf(a.sql), { maxStoredUploadBytes: ROOM, maxUserUploadBytes: SHARE, threadLimits: { originShares: 2 }, doomedUploadSweep: { auto: false } });
+      await account(a, 'o', '127.0.0.9');
+      await account(a, 'n');
+      await run(a, 'o', 'CRT t');
+      // Round trips of 3 chunks stored one after another (each inserted before the stream takes more); the least
+      // of 3 tries, so that a statement of the store's own on another connection (a heartbeat) does not count.
+      const chunkFlights = async (who: string): Promise<number> => {
+        let least = Number.POSITIVE_INFINITY;
+        for (let i = 0; i < 3; i++) {
+          const begun = await b.beginUpload('t', `${who}${i}`, who)();
+          if (E.isLeft(begun)) throw new Error(`${who} could not begin`);
+          const before = proxy.flights();
+          for (let c = 0; c < 3; c++) await new Promise<void>((resolve) => begun.right.stream.write(randomBytes(UPLOAD_CHUNK_BYTES), () => resolve()));
+          least = Math.min(least, proxy.flights() - before);
+          await begun.right.abort();
+        }
+        return least;
+      };
+      const none = await chunkFlights('n');
+      expect(none).toBeGreaterThanOrEqual(3);
+      expect(await chunkFlights('o')).toBe(none);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a server opened with a lower bound than its origins already hold warns of it, once per holding, naming how many and the one holding the most', async () => {
+    const [a] = await twoServers({ maxThreadsPerUser: 3 });
+    for (const [u, o] of [['p1', '127.0.0.1'], ['p2', '127.0.0.1'], ['q1', '127.0.0.2'], ['q2', '127.0.0.2']] as const) await account(a, u, o);
+    // 127.0.0.1's accounts create 5 threads (its bound 6), 127.0.0.2's 4; p1 uploads 3 chunks (its origin's bound 8).
+    for (const [u, n] of [['p1', 3], ['p2', 2], ['q1', 2], ['q2', 2]] as const) for (let i = 0; i < n; i++) expect(await lines(run(a, u, `CRT ${u}-${i}`))).toEqual([`Thread ${u}-${i} created`]);
+    await run(a, 'q2', 'RMV q2-1');
+    expect(await lines(run(a, 'q2', 'CRT t'))).toEqual(['Thread t created']);
+    expect(await upload(a, 'p1', 'f', randomBytes(3 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
+    expect(a.warnings).toEqual([]);
+    // Lowered: each origin may hold 3 threads and 2 chunks.
+    const lowered = await pg.openPeer(await schemaOf(a.sql), { maxStoredUploadBytes: ROOM, maxUserUploadBytes: 2 * UPLOAD_CHUNK_BYTES, threadLimits: { maxThreadsPerUser: 3, originShares: 1 }, doomedUploadSweep: { auto: false } });
+    expect(lowered.warnings).toEqual([
+      "2 origins (the accounts one host created) already hold more than --origin-shares lets them: the most, 127.0.0.1's accounts, hold 5 threads, more than the 3 they may together; all is served, and a CRT of any of them is refused until RMV brings them under it",
+      `1 origin (the accounts one host created) already holds more than --origin-shares lets them: the most, 127.0.0.1's accounts, hold ${3 * UPLOAD_CHUNK_BYTES} bytes of uploads, more than the ${2 * UPLOAD_CHUNK_BYTES} they may together; all is served, and an UPD of any of them is refused until RMV brings them under it`,
+    ]);
+    expect(await lines(run(lowered, 'p2', 'CRT x'))).toEqual(['Your account and the others created from the same address have created too many threads (at most 3): remove one of theirs before creating another']);
+    // Off: nothing said.
+    expect((await pg.openPeer(await schemaOf(a.sql), { maxUserUploadBytes: UPLOAD_CHUNK_BYTES, threadLimits: { maxThreadsPerUser: 1, originShares: 0 }, doomedUploadSweep: { auto: false } })).warnings).toEqual([]);
   });
 
   it('CRTs by 4 accounts of one origin at once over two servers (each its own slot, most likely) create exactly the origin\'s limit', async () => {

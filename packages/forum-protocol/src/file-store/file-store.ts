@@ -20,6 +20,7 @@ import { DEFAULT_DISK_STALL_MS, DiskWatch } from './disk-watch.js';
 import { createUndoJournal } from './undo-journal.js';
 import { createWriteBudget, type WriteBudget, type WriteBudgetOptions } from './write-budget.js';
 import { ACCOUNT_SHARE_DIVISOR, defaultMaxUserThreadBytes, defaultMaxUserThreadLines, MIN_ACCOUNT_THREAD_BYTES, MIN_ACCOUNT_THREAD_LINES } from './account-shares.js';
+import { originOverLimitWarnings } from './origin-over-limit-warnings.js';
 import { overLimitWarnings } from './over-limit-warnings.js';
 
 export { ACCOUNT_SHARE_DIVISOR, DEFAULT_DISK_STALL_MS, MIN_ACCOUNT_THREAD_BYTES, MIN_ACCOUNT_THREAD_LINES, UNSTORABLE, defaultMaxUserThreadBytes, defaultMaxUserThreadLines };
@@ -229,11 +230,13 @@ const makeStore = (
   };
   const writes = fileStoreThreadWrites(ctx);
   const { threads } = ctx.contents;
+  // Before the warnings: it records the loaded accounts' origins, which the origins' warnings count.
+  const accounts = fileStoreAccounts(ctx, loaded.credentials, loaded.accounts, loaded.damagedAccounts, loaded.origins);
   return {
-    warnings: [...loaded.warnings, ...overLimitWarnings(ctx)],
+    warnings: [...loaded.warnings, ...overLimitWarnings(ctx), ...originOverLimitWarnings(ctx)],
     recovered: loaded.recovered,
     diskStalled: () => ctx.disk.stalled(),
-    ...fileStoreAccounts(ctx, loaded.credentials, loaded.accounts, loaded.damagedAccounts, loaded.origins),
+    ...accounts,
     listThreads: () => TE.right([...threads.keys()].sort()),
     getThread: (title) => TE.right(O.fromNullable(threads.get(title)?.thread)),
     ...fileStoreThreadLife(ctx),

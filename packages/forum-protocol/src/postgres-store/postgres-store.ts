@@ -27,7 +27,7 @@ import { type ThreadLimits, resolveThreadLimits } from '../store/thread-limits.j
 import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
 import { TransfersInFlight } from '../store/transfers-in-flight.js';
 import { defaultMaxUserUploadBytes, uploaderBytes } from './postgres-upload-share.js';
-import { originOf, originUploadBytes } from './postgres-origin-shares.js';
+import { originOf, originOverLimitWarnings, originUploadBytes } from './postgres-origin-shares.js';
 import { originLimit } from '../store/origin-shares.js';
 
 /** Options for {@link openPostgresStore}. */
@@ -260,21 +260,28 @@ export const openPostgresStore = (url: string, options: PostgresStoreOptions = {
       },
     });
     let schemaFound: number;
+    let warnings: string[];
     try {
       schemaFound = await migrate(sql, schema);
       await sweepStaleUploads(sql, staleOf(options));
       await learnUserCancel(sql);
+      // After the sweep: the uploads of servers gone no longer count.
+      warnings = await originOverLimitWarnings(sql, { threads: originLimit(limits.maxThreadsPerUser, limits.originShares), uploadBytes: originLimit(uploadShareOf(options), limits.originShares) });
     } catch (e) {
       await sql.end({ timeout: 1 });
       throw e;
     }
     // Every statement of the store, and of the registries that share its pool, held to the deadline of the command that makes it.
-    return E.right(makeStore(deadlineSql(sql), limits, options, schemaFound));
+    return E.right(makeStore(deadlineSql(sql), limits, options, schemaFound, warnings));
   });
 
-const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions, schemaFound: number): PostgresStore => {
+/** Each account's share of the uploads' room: `maxUserUploadBytes`, by default a part of `maxStoredUploadBytes`; none without either. */
+const uploadShareOf = (options: PostgresStoreOptions): number | undefined =>
+  options.maxUserUploadBytes ?? (options.maxStoredUploadBytes === undefined ? undefined : defaultMaxUserUploadBytes(options.maxStoredUploadBytes));
+
+const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions, schemaFound: number, warnings: readonly string[]): PostgresStore => {
   const maxStoredUploadBytes = options.maxStoredUploadBytes;
-  const maxUserUploadBytes = options.maxUserUploadBytes ?? (maxStoredUploadBytes === undefined ? undefined : defaultMaxUserUploadBytes(maxStoredUploadBytes));
+  const maxUserUploadBytes = uploadShareOf(options);
   const maxOriginUploadBytes = originLimit(maxUserUploadBytes, limits.originShares);
   const staleMs = staleOf(options);
   const sweepEveryMs = options.staleSweepEveryMs ?? 60_000;
@@ -537,7 +544,7 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
   return {
     sql,
     schemaFound,
-    warnings: [],
+    warnings,
     sweepDoomedUploads: () => sweeper.sweep(),
     close: async () => {
       leases.close();

@@ -6,7 +6,7 @@ import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
 import { deleteUploads } from './postgres-doomed-uploads.js';
 import { bytesInProgress, type UploadLeases } from './postgres-upload-leases.js';
 import { uploaderBytes } from './postgres-upload-share.js';
-import { lockOriginOf, ORIGIN_UPLOAD_LOCK_CLASS, originUploadBytes } from './postgres-origin-shares.js';
+import { lockOriginUploadBytes } from './postgres-origin-shares.js';
 import { postgresIoError } from './postgres-timeouts.js';
 import { askedAfterLostCommit, isOutcomeUnknown, surelyRolledBack } from './postgres-commit-landed.js';
 import { awaitedBriefly, untilAnswerDue } from './postgres-abandon.js';
@@ -161,9 +161,10 @@ const insertChunk = async (sql: Sql, id: string, seq: number, data: Buffer, limi
         throw new UploadStorageFull(share.limit, 0, 'account');
       }
       // Its origin's accounts' together, under the origin's lock taken after the account's (held to the commit):
-      // chunks of two accounts of one origin are counted one after another too.
-      const origin = share.originLimit === undefined ? undefined : await lockOriginOf(tx, ORIGIN_UPLOAD_LOCK_CLASS, share.uploader);
-      if (origin !== undefined && share.originLimit !== undefined && (await originUploadBytes(tx, origin)) + data.length > share.originLimit) {
+      // chunks of two accounts of one origin are counted one after another too. The lock and the read in one
+      // round trip, pipelined (postgres-origin-shares.ts says why not one statement).
+      const ours = share.originLimit === undefined ? undefined : await lockOriginUploadBytes(tx, share.uploader);
+      if (ours !== undefined && share.originLimit !== undefined && ours.bytes + data.length > share.originLimit) {
         if (limit !== undefined && (await forumBytes(tx)) + data.length > limit) throw new UploadStorageFull(limit, 0);
         throw new UploadStorageFull(share.originLimit, 0, 'origin');
       }

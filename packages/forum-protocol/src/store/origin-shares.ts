@@ -22,3 +22,12 @@ export const originOfAddress = (peerAddress: string | undefined): string | undef
  */
 export const originLimit = (perAccount: number | undefined, originShares: number): number | undefined =>
   perAccount === undefined || originShares === 0 ? undefined : Math.min(Number.MAX_SAFE_INTEGER, perAccount * originShares);
+
+/**
+ * The warning an open gives of origins whose accounts already hold more than their bound (the bound lowered
+ * since): `over` origins past `bound` of `what` (`lines`, `threads`, `bytes of uploads`…), the one holding the
+ * most, `worst`, with `held`; `refused` says what is refused until they are back under it. The worst is named
+ * by its address: the operator's own data records it beside its accounts, and without it they could not be found.
+ */
+export const originOverLimitWarning = (over: number, worst: string, held: number | string, what: string, bound: number, refused: string): string =>
+  `${over === 1 ? '1 origin' : `${over} origins`} (the accounts one host created) already ${over === 1 ? 'holds' : 'hold'} more than --origin-shares lets them: the most, ${worst}'s accounts, hold ${held} ${what}, more than the ${bound} they may together; all is served, and ${refused}`;

@@ -103,7 +103,7 @@ await rm(dataDir, { recursive: true, force: true });
 await rm(workDir, { recursive: true, force: true });
 await rm(otherDir, { recursive: true, force: true });
 await rm(knownHostsDir, { recursive: true, force: true });
-if (codes.some((c) => c !== 0) || missing.length > 0 || downloaded !== 'Bring snacks.\n' || dataLeft !== '.forum-server-identity, credentials.txt') {
+if (codes.some((c) => c !== 0) || missing.length > 0 || downloaded !== 'Bring snacks.\n' || dataLeft !== '.forum-account-origins, .forum-server-identity, credentials.txt') {
   console.error(
     `\nDemo FAILED (client exits ${codes.join(', ')}; missing: ${missing.join(' | ') || 'none'}; ` +
       `downloaded copy ${downloaded === 'Bring snacks.\n' ? 'ok' : 'wrong or absent'}; data left: ${dataLeft})`,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { isOwnTempName } from './atomic-write.js';
 import { ACCOUNT_ORIGINS_FILE, parseAccountOrigins } from './account-origins.js';
 import { parseCredentials } from './credentials.js';
-import { isEnoent } from './file-errors.js';
+import { readFileIfPresent } from './file-errors.js';
 import { recoverIntents } from './intent-records.js';
 import { CREDENTIALS_FILE } from '../protocol/names.js';
 import type { Account } from '../store/store.js';
@@ -76,20 +76,10 @@ export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number,
     onRecovered?.();
   }
   signal?.throwIfAborted();
-  let credentials: Buffer | undefined;
-  try {
-    credentials = await readFile(join(dir, CREDENTIALS_FILE));
-  } catch (e) {
-    if (!isEnoent(e)) throw e;
-  }
+  const credentials = await readFileIfPresent(join(dir, CREDENTIALS_FILE));
   const creds = parseCredentials(credentials?.toString('utf8') ?? '');
   warnings.push(...creds.warnings);
-  let origins: Buffer | undefined;
-  try {
-    origins = await readFile(join(dir, ACCOUNT_ORIGINS_FILE));
-  } catch (e) {
-    if (!isEnoent(e)) throw e;
-  }
+  const origins = await readFileIfPresent(join(dir, ACCOUNT_ORIGINS_FILE));
   const parsedOrigins = parseAccountOrigins(origins?.toString('utf8') ?? '');
   warnings.push(...parsedOrigins.warnings);
   const originOf = parsedOrigins.origins;

@@ -1,10 +1,10 @@
 import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { open, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { syncDir, writeFileAtomic } from './atomic-write.js';
-import { isEnoent } from './file-errors.js';
+import { isEnoent, readFileIfPresent } from './file-errors.js';
 
 /** The journal's file name in the data directory (a dot file: no valid thread or upload name can take it). */
 export const JOURNAL_FILE = '.forum-journal';
@@ -113,13 +113,8 @@ export interface RecoveryReport {
  */
 export const recoverJournal = async (dir: string): Promise<RecoveryReport> => {
   const path = join(dir, JOURNAL_FILE);
-  let data: Buffer;
-  try {
-    data = await readFile(path);
-  } catch (e) {
-    if (isEnoent(e)) return { restored: [], warnings: [] };
-    throw e;
-  }
+  const data = await readFileIfPresent(path);
+  if (data === undefined) return { restored: [], warnings: [] };
   const { records } = decodeJournal(data);
   const committed = new Set(records.flatMap((r) => (r.header.t === 'commit' ? [r.header.id] : [])));
   const open_ = records.filter((r) => r.header.t === 'begin' && !committed.has(r.header.id));
@@ -133,11 +128,8 @@ export const recoverJournal = async (dir: string): Promise<RecoveryReport> => {
       warnings.push(`${JOURNAL_FILE} names an invalid file ${JSON.stringify(file)}; skipped`);
       continue;
     }
-    let current: Buffer;
-    try {
-      current = await readFile(join(dir, file));
-    } catch (e) {
-      if (!isEnoent(e)) throw e;
+    const current = await readFileIfPresent(join(dir, file));
+    if (current === undefined) {
       warnings.push(`${JOURNAL_FILE} has an unfinished change to ${file}, which is missing; skipped`);
       continue;
     }

@@ -40,7 +40,12 @@ export class DetachedBytesError extends Error {
  * comparison for a non-empty message; only an empty one is looked at closer.
  */
 export function checkAttached(data: Uint8Array, length: number, id: number): void {
-  if (data.byteLength !== length || (length === 0 && isDetached(data))) throw new DetachedBytesError(id);
+  if (!hasLength(data, length)) throw new DetachedBytesError(id);
+}
+
+/** Whether `data` still reads as the `length` bytes it was counted at (see `checkAttached`). */
+function hasLength(data: Uint8Array, length: number): boolean {
+  return data.byteLength === length && !(length === 0 && isDetached(data));
 }
 
 /**
@@ -61,7 +66,7 @@ export function isDetached(data: Uint8Array): boolean {
 
 /** Whether `m`'s bytes are still there at the length it was counted at (see `checkAttached`). */
 export function isIntact(m: OutgoingMessage): boolean {
-  return m.data.byteLength === m.length && !(m.length === 0 && isDetached(m.data));
+  return hasLength(m.data, m.length);
 }
 
 /** A queued message and which of its chunks the peer has acknowledged. */

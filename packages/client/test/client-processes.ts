@@ -47,7 +47,7 @@ export interface TerminalClient {
   readonly screen: Screen;
   /** Types `keys` (`\r` is Enter, `\x03` Ctrl-C). */
   type(keys: string): void;
-  /** Resolves with the client's exit code (`script -e` passes it on). */
+  /** Resolves with the client's exit code (`script -e` passes it on; 128 for a signal) once its output has all been read. */
   readonly exited: Promise<number>;
   kill(): void;
 }
@@ -72,7 +72,7 @@ export const spawnTerminalClient = (port: number, cwd: string, extraArgs: readon
   return {
     screen,
     type: (keys) => void child.stdin.write(keys),
-    exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal === null ? -1 : 128)))),
+    exited: new Promise((resolve) => child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve(code ?? (signal === null ? -1 : 128)))),
     kill: () => void child.kill('SIGKILL'),
   };
 };

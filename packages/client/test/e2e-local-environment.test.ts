@@ -117,7 +117,7 @@ describe('forum-client, local environment', () => {
     let stdout = '';
     c.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
     c.stdin.end(['yoda', 'pw', 'DWN t notes.txt', 'XIT'].map((l) => `${l}\n`).join(''));
-    const code = await new Promise<number | null>((resolve) => c.on('exit', resolve));
+    const code = await new Promise<number | null>((resolve) => c.once('close', resolve));
     expect(code).toBe(0);
     // Before: `Download of notes.txt failed: transfer broken off: EACCES: permission denied, open '…/.forum-download-….tmp'`.
     expect(stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered([`Cannot download notes.txt: this directory (${place}) is not writable (EACCES)`], ['Goodbye']));

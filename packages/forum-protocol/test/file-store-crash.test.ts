@@ -101,8 +101,8 @@ const runChild = (dir: string, ops: readonly Op[], kill: { readonly after: numbe
         setTimeout(() => child.kill('SIGKILL'), kill.delayMs);
       }
     });
-    child.on('exit', (code, signal) => {
-      // Acks written before the kill still count.
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      // Acks written before the kill still count; 'close', not 'exit': the last of stdout has been read by then.
       const io = /^io ([0-9]+)$/m.exec(out);
       if (signal === 'SIGKILL' || code === 0) resolve({ acked: acks(), io: io === null ? undefined : Number(io[1]) });
       else reject(new Error(`child exited ${code}: ${err}`));

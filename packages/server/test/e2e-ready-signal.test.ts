@@ -45,7 +45,7 @@ describe('forum-server given SIGTERM as soon as it says it is ready (real proces
       env: { ...process.env, FORUM_TEST_GO: go },
     });
     scope.stops.push(() => void child.kill('SIGKILL'));
-    const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+    const exited = new Promise<number | string>((resolve) => child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve(code ?? signal ?? -1)));
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));

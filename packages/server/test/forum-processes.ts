@@ -123,15 +123,20 @@ export interface Proc {
   readonly child: ChildProcess;
   readonly stdout: Output;
   readonly stderr: Output;
-  /** Resolves with the exit code (or the signal name). */
+  /** Resolves with the exit code (or the signal name) once the process has ended and its output has all been read. */
   readonly exited: Promise<number | string>;
 }
 
-const track = (child: ChildProcess): Proc => ({
+/**
+ * Collects a child's output and its end. The end is `'close'`, not `'exit'`: a process's `'exit'` may come
+ * before the parent has read the last of its pipes, and a client's last line, written just before it exited,
+ * was missing from what a test read (CI at load, e2e-login-fault: its final "Login not completed" line).
+ */
+export const track = (child: ChildProcess): Proc => ({
   child,
   stdout: new Output(child.stdout),
   stderr: new Output(child.stderr),
-  exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1))),
+  exited: new Promise((resolve) => child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve(code ?? signal ?? -1))),
 });
 
 /** Spawns forum-server with `args` and does not wait for it to be ready: for tests of the start itself. */

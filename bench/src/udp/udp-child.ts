@@ -30,7 +30,8 @@ export function runUdpInChild(quick: boolean, seeds: readonly number[], progress
       if (m.type === 'progress') progress(m.line);
       else result = m.result;
     });
-    child.on('exit', (code, signal) => resolve(result ?? `real UDP part failed: its process ended (${signal ?? `exit code ${code}`}) without a result.`));
+    // 'close', not 'exit': 'exit' may come before the parent has read the result from the IPC channel.
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve(result ?? `real UDP part failed: its process ended (${signal ?? `exit code ${code}`}) without a result.`));
   });
 }
 

@@ -230,7 +230,7 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
     if (reply === 'unsent') continue;
     outLines(reply.lines);
     if (reply.data.kind === 'transfer') {
-      await runTransfer({ cmd, data: reply.data, localName, overwrite: typed.overwrite, title: cmdArgs[0] ?? '' }, session.args, session.conn, state);
+      await runTransfer({ cmd, data: reply.data, localName, overwrite: typed.overwrite, title: cmdArgs[0] ?? '' }, session.args, session.conn, state, () => request(cmd, cmdArgs));
       // A fatal event deferred during the transfer is exiting now: no prompt after its line.
       if (state.exiting) return never();
     }

@@ -20,12 +20,15 @@ export const LOGIN_BUSY_PAUSES_MS: readonly number[] = [1_000, 2_000, 4_000, 8_0
  */
 export const LOGIN_PAUSE_SCALE_ENV = 'FORUM_CLIENT_TEST_LOGIN_PAUSE_SCALE';
 
-/** The factor `LOGIN_PAUSE_SCALE_ENV` gives in `env`: 1 unless it holds a number in (0, 1]. */
-export const loginPauseScale = (env: Readonly<Record<string, string | undefined>>): number => {
-  const text = env[LOGIN_PAUSE_SCALE_ENV];
+/** The factor the test-only variable `name` gives in `env`: 1 unless it holds a number in (0, 1]. */
+export const pauseScale = (env: Readonly<Record<string, string | undefined>>, name: string): number => {
+  const text = env[name];
   const scale = text === undefined || text.trim() === '' ? Number.NaN : Number(text);
   return scale > 0 && scale <= 1 ? scale : 1;
 };
+
+/** The factor `LOGIN_PAUSE_SCALE_ENV` gives in `env`: 1 unless it holds a number in (0, 1]. */
+export const loginPauseScale = (env: Readonly<Record<string, string | undefined>>): number => pauseScale(env, LOGIN_PAUSE_SCALE_ENV);
 
 /** The pauses (ms) before each try again after a login refused for `cause`, shortened by `scale` (whole ms, at least 1). */
 export const loginPauses = (cause: 'fault' | 'busy', scale = 1): readonly number[] =>

@@ -16,7 +16,14 @@ import type { TransferPace } from './transfer-pace.js';
 export type TransferResult =
   | { readonly ok: true }
   | { readonly ok: false; readonly cancelled: true }
-  | { readonly ok: false; readonly cancelled: false; readonly reason: string; readonly maybeStored?: true };
+  | {
+      readonly ok: false;
+      readonly cancelled: false;
+      readonly reason: string;
+      readonly maybeStored?: true;
+      /** The transfer port's refusal in clear (its reason, without `ERR `), when that is why it failed. */
+      readonly clearRefusal?: string;
+    };
 
 /** A failed transfer, `reason` to print. */
 export const failed = (reason: string): TransferResult => ({ ok: false, cancelled: false, reason });
@@ -132,16 +139,36 @@ const connectSocket = (host: string, port: number, signal: AbortSignal | undefin
 /** An error's message, for a failure line. */
 export const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
+/** The refusal in clear (its reason) that broke the channel with `e`, or `undefined`: `e` is no such refusal. */
+const clearRefusalOf = (e: unknown): string | undefined => (e instanceof TransferChannelError && e.code === 'ERR_TRANSFER_REFUSED' ? e.message : undefined);
+
 /**
- * Why the channel failed, for the user. A refusal in clear (the server's answer to a token it does not
- * know, before there are keys) can be written by anyone on the path, at any moment before the server's
- * first record: an upload's sealed `OK` dropped and `ERR Thread T does not exist` put in its place made
- * the client print the spec's line for a removed thread while the file was stored (attack round 11,
- * attack/onpath-transfer.ts forge-refusal). It is said to be unauthenticated, so it never reads as the
- * server's word.
+ * How a refusal in clear is said. The server refuses so only before there are keys (an unknown token, no room,
+ * a connection evicted for a newer one of its host), but anyone on the path can write such a line, at any moment
+ * before the server's first record: an upload's sealed `OK` dropped and `ERR Thread T does not exist` put in its
+ * place made the client print the spec's line for a removed thread while the file was stored (attack round 11,
+ * attack/onpath-transfer.ts forge-refusal). It is said to be unauthenticated, so it never reads as the server's
+ * word; said as a refusal, not as `unauthenticated answer: …`, which did not say that it refused anything.
  */
-export const channelFailure = (e: unknown): string =>
-  e instanceof TransferChannelError && e.code === 'ERR_TRANSFER_REFUSED' ? `unauthenticated answer: ${e.message}` : errorText(e);
+const unauthenticatedRefusal = (refusal: string): string => `refused by an unauthenticated answer (sent in clear): ${refusal}`;
+
+/** Why the channel failed, for the user (a refusal in clear: {@link unauthenticatedRefusal}). */
+const channelFailure = (e: unknown): string => {
+  const refusal = clearRefusalOf(e);
+  return refusal === undefined ? errorText(e) : unauthenticatedRefusal(refusal);
+};
+
+/** A transfer failed for the channel's error `e` (`maybeStored`: an upload whose every byte was handed over). */
+export const channelFailed = (e: unknown, maybeStored = false): TransferResult => {
+  const refusal = clearRefusalOf(e);
+  return {
+    ok: false,
+    cancelled: false,
+    reason: channelFailure(e),
+    ...(maybeStored ? { maybeStored: true } : {}),
+    ...(refusal === undefined ? {} : { clearRefusal: refusal }),
+  };
+};
 
 /** Connects to the transfer port and presents `token`: the sealed channel, or why there is none. */
 export const openChannel = async (

@@ -1,8 +1,9 @@
-import { deriveTransferKeys, sessionExporter, type RequestCommand } from 'forum-protocol';
+import { deriveTransferKeys, sessionExporter, type Reply, type RequestCommand, type TransferDirection } from 'forum-protocol';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { RudpConnection } from 'rudpx';
 import type { ClientArgs } from './args.js';
 import type { ClientState } from './client-state.js';
-import { out } from './client-output.js';
+import { err, out, outLines } from './client-output.js';
 import { OVERWRITE_FLAG } from './command-help.js';
 import { downloadPlaceProblem } from './download-place.js';
 import { createProgress } from './progress.js';
@@ -10,6 +11,7 @@ import { downloadFile, uploadFile, type TransferResult } from './transfer.js';
 import { checkTransferReply, type TransferData } from './transfer-direction.js';
 import { openUploadSource } from './upload-source.js';
 import { transferFailureLine, uploadUnknownLine } from './transfer-refusal.js';
+import { earlierTryLine, givenUpReason, transferRetryNotice, transferRetryPauses, tryLaterRefusal } from './transfer-retry.js';
 
 
 /** A UPD or DWN the server granted: what was typed, and the server's reply. */
@@ -26,37 +28,103 @@ export interface GrantedTransfer {
   readonly title: string;
 }
 
+/** What a new UPD or DWN came to: the reply; `'unsent'` (said why) or `undefined` (fatal, the client is exiting). */
+export type AskAgain = () => Promise<Reply | 'unsent' | undefined>;
+
 /**
  * Moves the file of a granted UPD or DWN over TCP, with a progress bar at a terminal and Ctrl-C to cancel
  * it, then prints how it ended (the server's completion line, `… cancelled`, or why it failed). A fatal
- * event that came meanwhile runs once the transfer has cleaned up (`state.deferredExit`).
+ * event that came meanwhile runs once the transfer has cleaned up (`state.deferredExit`). One the transfer port
+ * refused before it began for want of room is asked for again (`askAgain`, the same command) after a pause, a few
+ * times, each said on stderr (transfer-retry.ts); Ctrl-C during a pause cancels it as it cancels a transfer.
  */
-export const runTransfer = async (granted: GrantedTransfer, args: ClientArgs, conn: RudpConnection, state: ClientState): Promise<void> => {
+export const runTransfer = async (granted: GrantedTransfer, args: ClientArgs, conn: RudpConnection, state: ClientState, askAgain: AskAgain): Promise<void> => {
+  const pauses = transferRetryPauses(process.env);
+  const cancel = new AbortController();
+  state.cancelTransfer = cancel;
+  let data = granted.data;
+  // Some try had handed over its upload's last byte when its refusal in clear came (it may be stored, if forged).
+  let handedOver = false;
+  try {
+    for (let tries = 0; ; tries++) {
+      const moved = await moveFile({ ...granted, data }, args, conn, state, cancel);
+      if (moved === undefined) return;
+      const { what, direction, result } = moved;
+      const refusal = tryLaterRefusal(result);
+      if (refusal !== undefined && !result.ok && !result.cancelled && result.maybeStored === true) handedOver = true;
+      const wait = pauses[tries];
+      // Not refused for want of room, past the last pause, or a fatal event came meanwhile (it ends the session
+      // now, once the line is out): said, no try again.
+      if (refusal === undefined || wait === undefined || state.deferredExit !== undefined) {
+        if (refusal !== undefined && wait === undefined) {
+          const reason = givenUpReason(direction, refusal, pauses, !handedOver);
+          out(handedOver ? uploadUnknownLine(granted.localName, data.thread, reason) : transferFailureLine(direction, granted.localName, data.thread, reason));
+        } else outcome(what, direction, granted.localName, data, result);
+        state.deferredExit?.();
+        return;
+      }
+      err(transferRetryNotice(what, refusal, wait, granted.cmd));
+      await delay(wait, undefined, { signal: cancel.signal }).catch(() => undefined);
+      if (cancel.signal.aborted) return void out(`${what} cancelled`);
+      const reply = await askAgain();
+      if (reply === undefined) return;
+      if (reply === 'unsent') return void outcome(what, direction, granted.localName, data, result);
+      outLines(reply.lines);
+      if (reply.data.kind !== 'transfer') {
+        // Refused this time by the server itself (authenticated): `File already exists in Thread T`, say.
+        if (handedOver) out(earlierTryLine(granted.localName, data.thread));
+        return;
+      }
+      data = reply.data;
+    }
+  } finally {
+    state.cancelTransfer = undefined;
+  }
+};
+
+/** Prints how a transfer ended: the server's completion line, `… cancelled`, or why it failed. */
+const outcome = (what: string, direction: TransferDirection, localName: string, data: TransferData, result: TransferResult): void => {
+  if (result.ok) out(data.completionLine);
+  else if (result.cancelled) out(`${what} cancelled`);
+  else if (result.maybeStored === true) out(uploadUnknownLine(localName, data.thread, result.reason));
+  else out(transferFailureLine(direction, localName, data.thread, result.reason));
+};
+
+/**
+ * Moves the file of one grant: how it ended, or `undefined` when no transfer ran and the line saying why was
+ * printed (a reply that disagrees with the command, a local file in the way, a signal that came first).
+ */
+const moveFile = async (
+  granted: GrantedTransfer,
+  args: ClientArgs,
+  conn: RudpConnection,
+  state: ClientState,
+  cancel: AbortController,
+): Promise<{ readonly what: string; readonly direction: TransferDirection; readonly result: TransferResult } | undefined> => {
   const { cmd, data, localName, overwrite, title } = granted;
   // The direction is the typed command's; a reply that says otherwise is refused before any TCP.
   const check = checkTransferReply(cmd, data);
   if (!check.ok) {
     out(check.message);
-    return;
+    return undefined;
   }
+  const what = `${check.direction === 'upload' ? 'Upload' : 'Download'} of ${localName}`;
   // Checked once the server granted the download, so its answers (no such thread, no such file)
   // come first as the spec has them. The unused token simply expires.
   if (check.direction === 'download') {
     const problem = await downloadPlaceProblem(localName, overwrite);
     if (problem !== undefined) {
       out(problem.kind === 'exists' ? `File ${localName} already exists here; to replace it: DWN ${title} ${localName} ${OVERWRITE_FLAG}` : problem.text);
-      return;
+      return undefined;
     }
   }
   // SIGTERM or a script's Ctrl-C came while the grant was on its way (no transfer to cancel yet): it had
   // only ended the input, and the transfer granted after it then ran whole, a 2 GiB download included.
-  if (state.terminated || state.interruptedScript()) {
-    out(`${check.direction === 'upload' ? 'Upload' : 'Download'} of ${localName} cancelled`);
-    return;
+  if (state.terminated || state.interruptedScript() || cancel.signal.aborted) {
+    out(`${what} cancelled`);
+    return undefined;
   }
   state.transferring = true;
-  const cancel = new AbortController();
-  state.cancelTransfer = cancel;
   let result: TransferResult;
   try {
     const keys = deriveTransferKeys(sessionExporter(conn), data.token);
@@ -82,12 +150,6 @@ export const runTransfer = async (granted: GrantedTransfer, args: ClientArgs, co
   } catch (e) {
     result = { ok: false, cancelled: false, reason: e instanceof Error ? e.message : String(e) };
   }
-  state.cancelTransfer = undefined;
   state.transferring = false;
-  const what = `${check.direction === 'upload' ? 'Upload' : 'Download'} of ${localName}`;
-  if (result.ok) out(data.completionLine);
-  else if (result.cancelled) out(`${what} cancelled`);
-  else if (result.maybeStored === true) out(uploadUnknownLine(localName, data.thread, result.reason));
-  else out(transferFailureLine(check.direction, localName, data.thread, result.reason));
-  state.deferredExit?.();
+  return { what, direction: check.direction, result };
 };

@@ -12,7 +12,7 @@ import {
   answerTimeoutReason,
   byteCounter,
   CANCELLED,
-  channelFailure,
+  channelFailed,
   COMMIT_WAIT_MS,
   commitWaitReason,
   errorText,
@@ -132,8 +132,8 @@ export const uploadFile = async (
   if (answerLate) return failed(answerTimeoutReason(answerTimeoutMs));
   if (status.startsWith('ERR ')) return failed(status.slice(4));
   if (stalledSockets.has(socket)) return failed(stallReason(stallTimeoutMs));
-  if (channelError !== undefined) return failed(channelFailure(channelError));
-  return failed(sendError === undefined ? 'the server closed the transfer connection' : channelFailure(sendError));
+  if (channelError !== undefined) return channelFailed(channelError);
+  return sendError === undefined ? failed('the server closed the transfer connection') : channelFailed(sendError);
 };
 
 /** The server's `ERR` line for a commit its database did not confirm (forum-protocol's `outcomeUnknownText`). */
@@ -171,7 +171,7 @@ const afterLastByte = (end: LastByteEnd): TransferResult => {
   if (end.cancelled) return undetermined('cancelled after its last byte was sent');
   if (end.commitLate) return undetermined(commitWaitReason(end.commitWaitMs));
   if (end.answerLate) return undetermined(answerTimeoutReason(end.answerTimeoutMs));
-  if (end.channelError !== undefined) return undetermined(channelFailure(end.channelError));
+  if (end.channelError !== undefined) return channelFailed(end.channelError, true);
   return undetermined('the server closed the transfer connection without an answer');
 };
 
@@ -223,7 +223,7 @@ export const downloadFile = async (
       channel.destroy();
       if (headerLate) return failed(answerTimeoutReason(answerTimeoutMs));
       if (stalledSockets.has(socket)) return failed(stallReason(stallTimeoutMs));
-      return failed(channelError !== undefined ? channelFailure(channelError) : 'the server closed the transfer connection');
+      return channelError !== undefined ? channelFailed(channelError) : failed('the server closed the transfer connection');
     }
     if (status.startsWith('ERR ')) {
       channel.destroy();

@@ -507,10 +507,11 @@ describe.concurrent('client transfers (fake transfer server on loopback)', () =>
     await writeFile(join(dir, 'f.bin'), 'hello');
     const up = await uploadFile('127.0.0.1', relay.port, TOKEN, KEYS, join(dir, 'f.bin'), 5, noProgress());
     // The whole upload was handed over before the forged line came: the real server may have stored it, so not failed either.
-    expect(up).toEqual({ ok: false, cancelled: false, reason: 'unauthenticated answer: Thread t does not exist', maybeStored: true });
-    expect(uploadUnknownLine('f.bin', 't', up.ok || up.cancelled ? '' : up.reason)).toBe('Upload of f.bin: unauthenticated answer: Thread t does not exist; it may or may not have been stored (RDT t shows it if it was)');
+    const refused = 'refused by an unauthenticated answer (sent in clear): Thread t does not exist';
+    expect(up).toEqual({ ok: false, cancelled: false, reason: refused, maybeStored: true, clearRefusal: 'Thread t does not exist' });
+    expect(uploadUnknownLine('f.bin', 't', up.ok || up.cancelled ? '' : up.reason)).toBe(`Upload of f.bin: ${refused}; it may or may not have been stored (RDT t shows it if it was)`);
     const down = await downloadFile('127.0.0.1', server.port, TOKEN, KEYS, dir, 'g.bin', noProgress);
-    expect(down).toEqual({ ok: false, cancelled: false, reason: 'unauthenticated answer: Thread t does not exist' });
+    expect(down).toEqual({ ok: false, cancelled: false, reason: refused, clearRefusal: 'Thread t does not exist' });
     expect(await readdir(dir)).toEqual(['f.bin']);
   });
 

@@ -51,6 +51,7 @@ export * from './transfer/transfer-keys.js';
 export * from './transfer/record-framing.js';
 export * from './transfer/secure-transfer-channel.js';
 export * from './transfer/session-exporter.js';
+export * from './transfer/transfer-refusals.js';
 export * from './client/known-hosts.js';
 // The driver-free part of forum-protocol/postgres: what a server's usage text quotes, without loading the driver.
 export { DEFAULT_POSTGRES_TIMEOUTS, type PostgresTimeouts } from './postgres-store/postgres-timeout-defaults.js';

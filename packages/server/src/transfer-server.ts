@@ -1,5 +1,5 @@
 import type { UploadSlots } from 'forum-protocol';
-import { readHeaderLines, SecureTransferChannel, TransferChannelError } from 'forum-protocol';
+import { readHeaderLines, SecureTransferChannel, serverBusyTransferText, TOO_MANY_TRANSFERS_TEXT, TransferChannelError } from 'forum-protocol';
 import net from 'node:net';
 import { TransferAdmission } from './transfer-admission.js';
 import { boundInbound, MAX_DOWNLOAD_INBOUND_BYTES } from './download-inbound.js';
@@ -12,6 +12,7 @@ import { within } from './within.js';
 import { KernelTcpTable, TCP_CLOSE, TCP_TABLE_EVERY_MS } from './kernel-tcp-table.js';
 import type { TransferServerDeps } from './transfer-server-deps.js';
 import { refuse } from './transfer-refusal.js';
+import { RefusalGraces } from './refusal-graces.js';
 import { storeRefusalText, storeStep } from './transfer-store-step.js';
 import { receiveUpload, type SenderWatch } from './transfer-upload.js';
 import { sendDownload } from './transfer-download.js';
@@ -32,7 +33,7 @@ const MAX_CONNECTIONS = 512;
 export const STALL_TIMEOUT_MS = 30_000;
 const TOKEN = /^[0-9a-f]{64}$/;
 /** A connection's refusal (in clear) when its host's slots, or all, are taken: on arrival, or evicted for a newcomer. */
-const TOO_MANY_TRANSFERS = 'ERR too many transfers at once (from your address, or in all): try again later\n';
+const TOO_MANY_TRANSFERS = `ERR ${TOO_MANY_TRANSFERS_TEXT}\n`;
 /** How long a connection refused on arrival is kept, reading and dropping, so its client reads the line rather than a reset. */
 const REFUSAL_GRACE_MS = 2_000;
 /**
@@ -41,6 +42,11 @@ const REFUSAL_GRACE_MS = 2_000;
  * flood of connections cannot make the server hold more than this many sockets for it.
  */
 const MAX_REFUSALS_IN_GRACE = 64;
+/**
+ * A host's share of {@link MAX_REFUSALS_IN_GRACE} (refusal-graces.ts): graces it holds up to this many are never
+ * taken for another host's; beyond it, a host holds them only until a host below its share needs one.
+ */
+const REFUSALS_IN_GRACE_PER_HOST = 8;
 
 /** Limits of {@link startTransferServer}, for tests that cannot wait for the real ones. */
 export interface TransferLimits {
@@ -174,21 +180,19 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
   const tcpTable = new KernelTcpTable(TCP_TABLE_EVERY_MS, undefined, () => server);
   // Transfers still running, so close can wait for a cut upload to delete its temporary file.
   const serving = new Set<Promise<void>>();
-  let inGrace = 0;
+  // One host flooding the port kept all 64 graces by itself, and every other host's evicted connections were
+  // closed bare again: graces beyond a host's share are lent, and taken back for a host below its share.
+  const graces = new RefusalGraces({ total: MAX_REFUSALS_IN_GRACE, perHost: REFUSALS_IN_GRACE_PER_HOST });
   /** Refuses a connection on arrival with `line` (in clear: no token, no keys yet). */
   const refuseOnArrival = (socket: net.Socket, line: string): void => {
-    if (inGrace >= MAX_REFUSALS_IN_GRACE) return void socket.destroy();
-    inGrace++;
+    if (!graces.take(socket, socket.remoteAddress ?? '')) return void socket.destroy();
     // Read and drop what the peer sent (closing with unread bytes would reset the connection and
     // lose the line), and do not keep the socket past a short grace: it holds no slot.
     const graceOver = setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
     // The timer goes with the socket: left running, a peer that closes at the line (as forum-client does) freed
     // its place in the cap at once while its timer, and the socket it holds, stayed the whole grace, so a flood
     // of refused connections kept rate × 2 s of them, however few were in grace at once.
-    socket.once('close', () => {
-      inGrace--;
-      clearTimeout(graceOver);
-    });
+    socket.once('close', () => clearTimeout(graceOver));
     socket.resume();
     socket.end(line);
   };
@@ -199,7 +203,7 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     socket.on('error', () => undefined);
     const busy = deps.overloaded();
-    if (busy !== undefined) return refuseOnArrival(socket, `ERR server busy: ${busy}\n`);
+    if (busy !== undefined) return refuseOnArrival(socket, `ERR ${serverBusyTransferText(busy)}\n`);
     // Not `server.maxConnections`: the kernel-level cap refuses newcomers, which would let silent
     // connections keep token holders out; admission evicts the silent ones instead. Refused only when
     // every slot holds a token: said in a line (it was a bare close, which forum-client reported as

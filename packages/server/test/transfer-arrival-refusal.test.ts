@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
-import { deriveTransferKeys, type ForumStore, type TransferGrant, type TransferTokens } from 'forum-protocol';
+import { deriveTransferKeys, TOO_MANY_TRANSFERS_TEXT, type ForumStore, type TransferGrant, type TransferTokens } from 'forum-protocol';
 import { DiskQuota } from '../src/disk-quota.js';
 import { TransferActivity } from '../src/transfer-activity.js';
 import { startTransferServer } from '../src/transfer-server.js';
@@ -14,9 +14,9 @@ const keys = deriveTransferKeys({ exportKeyingMaterial: (_label, _context, lengt
 const token = (n: number): string => n.toString(16).padStart(64, '0');
 
 /** Opens a connection, sends `line` (nothing if undefined), and resolves once it is connected (the socket, and what it receives until it closes). */
-const open = (port: number, line: string | undefined, allowHalfOpen = false): Promise<{ readonly socket: net.Socket; readonly received: Promise<string> }> =>
+const open = (port: number, line: string | undefined, allowHalfOpen = false, localAddress = '127.0.0.1'): Promise<{ readonly socket: net.Socket; readonly received: Promise<string> }> =>
   new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen });
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen, localAddress });
     socket.on('error', () => undefined);
     let text = '';
     socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
@@ -201,6 +201,37 @@ describe('transfer server: a connection evicted for a newer one of its host', ()
       await settled();
       expect(pending.socket.closed).toBe(false);
       expect(activity.busy('u1')).toBe(true);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await server.close();
+    }
+  });
+});
+
+describe('transfer server: the graces of refused connections, shared by every host', () => {
+  it("a host whose evicted connections fill every grace cannot take another host's: that host's evicted connection is still told why", async () => {
+    const server = await startTransferServer(
+      { store: {} as unknown as ForumStore, tokens: {} as unknown as TransferTokens, activity: new TransferActivity(), log: () => undefined, maxUploadBytes: 1e9, quota: new DiskQuota('.', undefined), overloaded: () => undefined },
+      0,
+      '127.0.0.1',
+    );
+    const sockets: net.Socket[] = [];
+    try {
+      // 16 + 64 silent connections from 127.0.0.2: 64 evicted, each kept for its grace (half-open, none closes at
+      // the line), so that host alone holds every one of the 64 graces.
+      const flood: Awaited<ReturnType<typeof open>>[] = [];
+      for (let i = 0; i < 80; i++) flood.push(await open(server.port, undefined, true, '127.0.0.2'));
+      sockets.push(...flood.map((o) => o.socket));
+      const evicted = await Promise.all(flood.slice(0, 64).map((o) => o.received));
+      expect(evicted.every((r) => r === `ERR ${TOO_MANY_TRANSFERS_TEXT}\n`)).toBe(true);
+      // Another host's 17th connection evicts its oldest.
+      const other: Awaited<ReturnType<typeof open>>[] = [];
+      for (let i = 0; i < 17; i++) other.push(await open(server.port, undefined, true, '127.0.0.3'));
+      sockets.push(...other.map((o) => o.socket));
+      // Before, '' (a bare close: every grace was the flooding host's), and forum-client could not tell that it
+      // may try again.
+      expect(await other[0]?.received).toBe(`ERR ${TOO_MANY_TRANSFERS_TEXT}\n`);
+      expect(other.slice(1).filter((o) => o.socket.closed)).toEqual([]);
     } finally {
       for (const s of sockets) s.destroy();
       await server.close();

@@ -1,0 +1,133 @@
+/**
+ * forum-client's transfer connection evicted by the server for a newer one of its host (a burst of more than 16
+ * from one address: the oldest without a token go, each told `ERR too many transfers at once …` in clear) is
+ * asked for again, a new UPD or DWN after a pause, a few times, each said on stderr; given up, the line says
+ * whether anything can have been stored. Before, it printed `Upload of F: unauthenticated answer: too many
+ * transfers at once …; it may or may not have been stored` for an upload the server had never read. Real
+ * forum-server and forum-client binaries; the transfer port is reached through a proxy that has the server
+ * evict the client's connection (evicting-proxy.ts).
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TOO_MANY_TRANSFERS_TEXT } from 'forum-protocol';
+import { describe, expect, it } from 'vitest';
+import { answered, cleanupAfterEach, P, spawnClient, startServer, tempDir, withoutFirstContact, type TestScope } from '../../server/test/forum-processes.js';
+import { startEvictingProxy } from './evicting-proxy.js';
+import { startForgingProxy } from './forging-proxy.js';
+import { earlierTryLine, TRANSFER_PAUSE_SCALE_ENV, transferRetryNotice, transferRetryPauses } from '../src/transfer-retry.js';
+
+/** A server whose advertised transfer port is an evicting proxy (its first `evictions` connections evicted), and a working directory. */
+const serverBehindProxy = async (scope: TestScope, evictions: number, drop = true) => {
+  const proxy = await startEvictingProxy('127.0.0.9', evictions, drop);
+  scope.stops.push(() => void proxy.close());
+  const [data, cwd] = [await tempDir('data'), await tempDir('cwd')];
+  scope.dirs.push(data, cwd);
+  const server = await startServer(data, ['--advertised-transfer-port', String(proxy.port)]);
+  scope.servers.push(server);
+  proxy.target(server.tcpPort);
+  return { proxy, server, cwd };
+};
+
+/** Runs forum-client as yoda on `lines` (then end of input), with the transfer pauses scaled by `scale` (1: the real ones). */
+const runYoda = async (port: number, cwd: string, lines: readonly string[], scale = 1) => {
+  const before = process.env[TRANSFER_PAUSE_SCALE_ENV];
+  process.env[TRANSFER_PAUSE_SCALE_ENV] = String(scale);
+  try {
+    const client = spawnClient(port, cwd);
+    client.child.stdin?.end(['yoda', 'pw', ...lines].map((l) => `${l}\n`).join(''));
+    return { code: await client.exited, stdout: client.stdout.text, stderr: client.stderr.text };
+  } finally {
+    if (before === undefined) delete process.env[TRANSFER_PAUSE_SCALE_ENV];
+    else process.env[TRANSFER_PAUSE_SCALE_ENV] = before;
+  }
+};
+
+const WELCOME = P.user + P.newPass + 'Welcome to the forum\n';
+
+describe('forum-client: a transfer connection the server evicted for a newer one of its host (real processes)', () => {
+  const scope = cleanupAfterEach();
+
+  it('an upload handed over whole before its eviction is asked for again after 1 s, and stored once', async () => {
+    const { proxy, server, cwd } = await serverBehindProxy(scope, 1);
+    await writeFile(join(cwd, 'f.txt'), 'hello from yoda\n');
+    const run = await runYoda(server.port, cwd, ['CRT t', 'UPD t f.txt', 'RDT t', 'XIT']);
+    expect(run.code).toBe(0);
+    // Before: `Upload of f.txt: unauthenticated answer: too many transfers at once …; it may or may not have been
+    // stored (RDT t shows it if it was)`, and `Thread t is empty`.
+    expect(run.stdout).toBe(WELCOME + answered(['Thread t created'], ['f.txt uploaded to t thread'], ['yoda uploaded f.txt'], ['Goodbye']));
+    expect(run.stderr).toContain(`${transferRetryNotice('Upload of f.txt', TOO_MANY_TRANSFERS_TEXT, 1_000, 'UPD')}\n`);
+    expect([proxy.evicted(), proxy.passed()]).toEqual([1, 1]);
+  });
+
+  it('a download is asked for again likewise, and arrives whole', async () => {
+    const { proxy, server, cwd } = await serverBehindProxy(scope, 0);
+    await writeFile(join(cwd, 'f.txt'), 'hello from yoda\n');
+    const up = await runYoda(server.port, cwd, ['CRT t', 'UPD t f.txt', 'XIT']);
+    expect(up.stdout).toBe(WELCOME + answered(['Thread t created'], ['f.txt uploaded to t thread'], ['Goodbye']));
+    const down = await tempDir('down');
+    scope.dirs.push(down);
+    proxy.evictNext(1);
+    const run = await runYoda(server.port, down, ['DWN t f.txt', 'XIT']);
+    expect(run.code).toBe(0);
+    // Before: `Download of f.txt failed: unauthenticated answer: too many transfers at once …`.
+    expect(run.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['f.txt successfully downloaded'], ['Goodbye']));
+    expect(run.stderr).toContain(`${transferRetryNotice('Download of f.txt', TOO_MANY_TRANSFERS_TEXT, 1_000, 'DWN')}\n`);
+    expect(await readFile(join(down, 'f.txt'), 'utf8')).toBe('hello from yoda\n');
+    expect([proxy.evicted(), proxy.passed()]).toEqual([1, 2]);
+  });
+});
+
+describe('forum-client: a transfer evicted at every try (real processes, pauses a hundredth as long)', () => {
+  const scope = cleanupAfterEach();
+  /** 10, 20 and 40 ms: what is tested is what is asked again and what is said, not the clock. */
+  const SCALE = 0.01;
+  const pauses = transferRetryPauses({ [TRANSFER_PAUSE_SCALE_ENV]: String(SCALE) });
+  const notices = (what: string, cmd: string): string => pauses.map((ms) => `${transferRetryNotice(what, TOO_MANY_TRANSFERS_TEXT, ms, cmd)}\n`).join('');
+
+  it('an upload handed over whole each time: given up after 4 tries, its outcome said to be unknown (the refusals are not authenticated)', async () => {
+    const { proxy, server, cwd } = await serverBehindProxy(scope, 4);
+    await writeFile(join(cwd, 'f.txt'), 'hello from yoda\n');
+    const run = await runYoda(server.port, cwd, ['CRT t', 'UPD t f.txt', 'RDT t', 'XIT'], SCALE);
+    expect(run.code).toBe(0);
+    const given = `Upload of f.txt: ${TOO_MANY_TRANSFERS_TEXT} (4 tries in 0.07 s, refused in unauthenticated answers, one after its last byte was sent); it may or may not have been stored (RDT t shows it if it was)`;
+    expect(run.stdout).toBe(WELCOME + answered(['Thread t created'], [given], ['Thread t is empty'], ['Goodbye']));
+    expect(withoutFirstContact(run.stderr)).toBe(notices('Upload of f.txt', 'UPD'));
+    expect([proxy.evicted(), proxy.passed()]).toEqual([4, 0]);
+  });
+
+  it('an upload evicted mid-body each time: given up after 4 tries, nothing stored', async () => {
+    // Its bytes left unread: 8 MiB cannot all be handed over, so no try's final record went.
+    const { proxy, server, cwd } = await serverBehindProxy(scope, 4, false);
+    await writeFile(join(cwd, 'big.bin'), Buffer.alloc(8 * 1024 * 1024, 7));
+    const run = await runYoda(server.port, cwd, ['CRT t', 'UPD t big.bin', 'RDT t', 'XIT'], SCALE);
+    expect(run.code).toBe(0);
+    const given = `Upload of big.bin failed: ${TOO_MANY_TRANSFERS_TEXT} (refused before it began, 4 tries in 0.07 s; nothing was stored)`;
+    expect(run.stdout).toBe(WELCOME + answered(['Thread t created'], [given], ['Thread t is empty'], ['Goodbye']));
+    expect(withoutFirstContact(run.stderr)).toBe(notices('Upload of big.bin', 'UPD'));
+    expect([proxy.evicted(), proxy.passed()]).toEqual([4, 0]);
+  });
+});
+
+describe('forum-client: a refusal for want of room forged after the upload was stored (real processes)', () => {
+  const scope = cleanupAfterEach();
+
+  it('the new UPD is answered "File already exists": never stored twice, and the earlier try is said to be the one that may be stored', async () => {
+    // The refusal is in clear: anyone on the path may write it in place of the server's sealed OK.
+    const proxy = await startForgingProxy(`ERR ${TOO_MANY_TRANSFERS_TEXT}\n`);
+    scope.stops.push(() => void proxy.close());
+    const [data, cwd] = [await tempDir('data'), await tempDir('cwd')];
+    scope.dirs.push(data, cwd);
+    const server = await startServer(data, ['--advertised-transfer-port', String(proxy.port)]);
+    scope.servers.push(server);
+    proxy.target(server.tcpPort);
+    await writeFile(join(cwd, 'f.txt'), 'hello from yoda\n');
+    const run = await runYoda(server.port, cwd, ['CRT t', 'UPD t f.txt', 'RDT t', 'XIT'], 0.01);
+    expect(run.code).toBe(0);
+    expect(proxy.forged()).toBe(true);
+    expect(run.stdout).toBe(
+      WELCOME +
+        answered(['Thread t created'], ['File already exists in Thread t', earlierTryLine('f.txt', 't')], ['yoda uploaded f.txt'], ['Goodbye']),
+    );
+    expect(earlierTryLine('f.txt', 't')).toBe('Upload of f.txt: an earlier try, refused in clear after its last byte was sent, may be the one stored (RDT t shows who uploaded it)');
+  });
+});

@@ -1,0 +1,57 @@
+import { once } from 'node:events';
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { RefusalGraces } from '../src/refusal-graces.js';
+
+const sockets = (n: number): net.Socket[] => Array.from({ length: n }, () => new net.Socket());
+
+describe('RefusalGraces', () => {
+  it('a host with many refusals cannot take another host’s grace: graces beyond its share are taken back for a host below its share', () => {
+    const graces = new RefusalGraces({ total: 64, perHost: 8 });
+    // One host alone may use them all (a burst of its honest clients evicted at once).
+    const flood = sockets(64);
+    for (const s of flood) expect(graces.take(s, '192.0.2.1')).toBe(true);
+    expect(graces.size).toBe(64);
+    // Full, and this host over its share: its next is closed at once.
+    expect(graces.take(new net.Socket(), '192.0.2.1')).toBe(false);
+    // Another host gets its share, each grace taken from the flooding host's oldest.
+    const other = sockets(8);
+    for (const s of other) expect(graces.take(s, '198.51.100.7')).toBe(true);
+    expect(flood.slice(0, 8).every((s) => s.destroyed)).toBe(true);
+    expect(flood.slice(8).some((s) => s.destroyed)).toBe(false);
+    expect([graces.heldBy('192.0.2.1'), graces.heldBy('198.51.100.7')]).toEqual([56, 8]);
+    // At its share, not beyond it: its ninth waits like anyone's.
+    expect(graces.take(new net.Socket(), '198.51.100.7')).toBe(false);
+    // However many more the flooding host's refusals come, the other host keeps its graces.
+    for (let i = 0; i < 100; i++) expect(graces.take(new net.Socket(), '192.0.2.1')).toBe(false);
+    expect(other.some((s) => s.destroyed)).toBe(false);
+    expect(graces.size).toBe(64);
+  });
+
+  it('counts an IPv6 /64 as one host (hostOf), and takes from the host holding the most', () => {
+    const graces = new RefusalGraces({ total: 16, perHost: 2 });
+    // 10 from one /64 (any address in it), 6 from another.
+    for (let i = 0; i < 10; i++) expect(graces.take(new net.Socket(), `2001:db8:1:2::${(i + 1).toString(16)}`)).toBe(true);
+    const second = sockets(6);
+    for (const s of second) expect(graces.take(s, '2001:db8:1:3::1')).toBe(true);
+    expect(graces.heldBy('2001:db8:1:2:ffff::1')).toBe(10);
+    expect(graces.take(new net.Socket(), '192.0.2.9')).toBe(true);
+    expect([graces.heldBy('2001:db8:1:2::1'), graces.heldBy('2001:db8:1:3::1')]).toEqual([9, 6]);
+    expect(second.some((s) => s.destroyed)).toBe(false);
+  });
+
+  it('gives a grace back when its connection closes, and lets a host within its share keep all of its own', async () => {
+    const graces = new RefusalGraces({ total: 4, perHost: 2 });
+    const [a1, a2, b1, b2] = sockets(4) as [net.Socket, net.Socket, net.Socket, net.Socket];
+    for (const s of [a1, a2]) expect(graces.take(s, '192.0.2.1')).toBe(true);
+    for (const s of [b1, b2]) expect(graces.take(s, '192.0.2.2')).toBe(true);
+    // Full, every host at its share: a third host is refused a grace rather than taking one within a share.
+    expect(graces.take(new net.Socket(), '192.0.2.3')).toBe(false);
+    expect([a1, a2, b1, b2].some((s) => s.destroyed)).toBe(false);
+    const closed = once(b1, 'close');
+    b1.destroy();
+    await closed;
+    expect(graces.size).toBe(3);
+    expect(graces.take(new net.Socket(), '192.0.2.3')).toBe(true);
+  });
+});

@@ -112,6 +112,20 @@ describe("an IPv6 origin's /56 and /48 hold 4 and 16 origins' shares (PostgreSQL
     ]);
   });
 
+  it('a server opened with a lower bound than a /56 already holds warns of it, naming the /56 and its own bound', async () => {
+    const options = { maxStoredUploadBytes: 64 * UPLOAD_CHUNK_BYTES, maxUserUploadBytes: 2 * UPLOAD_CHUNK_BYTES, threadLimits: { maxThreadsPerUser: 2, originShares: 1 }, doomedUploadSweep: { auto: false } };
+    const a = await pg.openStore(options);
+    for (let i = 0; i < 6; i++) await account(a, `h${i}`, `[2001:db8:0:1${hex2(i)}::1]:4000`);
+    // 6 /64s of one /56, one thread each: 6 of the /56's 8.
+    for (let i = 0; i < 6; i++) expect(await lines(run(a, `h${i}`, `CRT t${i}`))).toEqual([`Thread t${i} created`]);
+    expect(a.warnings).toEqual([]);
+    // Lowered to 1 a user: each /64 may hold 1 (none past it), the /56 4 (past by 2), the /48 16.
+    const lowered = await pg.openPeer(await schemaOf(a.sql), { ...options, threadLimits: { maxThreadsPerUser: 1, originShares: 1 } });
+    expect(lowered.warnings).toEqual([
+      "1 origin (the accounts one host, or one IPv6 /56 or /48, created) already holds more than --origin-shares lets them: the most, 2001:db8:0:100::/56's accounts, hold 6 threads, more than the 4 they may together; all is served, and a CRT of any of them is refused until RMV brings them under it",
+    ]);
+  });
+
   it('a schema 15 database migrates: its counters become per level, equal to a recount, and the /56 bound holds at once', async () => {
     const options = { maxStoredUploadBytes: 64 * UPLOAD_CHUNK_BYTES, maxUserUploadBytes: 2 * UPLOAD_CHUNK_BYTES, threadLimits: { maxThreadsPerUser: 2, originShares: 1 }, doomedUploadSweep: { auto: false } };
     const a = await pg.openStore(options);

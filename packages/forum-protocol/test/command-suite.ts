@@ -10,6 +10,7 @@ import {
   MAX_USER_THREAD_ENTRIES,
   MAX_USER_THREAD_REPLY_BYTES,
   INITIAL_AUTH_STATE,
+  originOfAddress,
   type AuthState,
   type ForumStore,
   type Reply,
@@ -25,6 +26,12 @@ import { threadOfLines, threadOfReplyBytes } from './thread-seed.js';
 
 const shareFull = (title: string, limit: number, unit: string): string =>
   `Your messages hold as much of Thread ${title} as one user may: at most ${limit} ${unit} of it (delete some of your messages in it to make room)`;
+
+const networkThreads = (limit: number): string =>
+  `Your account and the others created from the same network have created too many threads (at most ${limit}): remove one of theirs before creating another`;
+
+/** `n` as two hex digits (an IPv6 group's low byte). */
+const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 
 const full = (title: string): string => `Thread ${title} is full: it cannot grow any longer (delete or shorten messages, or start a new thread)`;
 
@@ -99,6 +106,46 @@ export const commandSuite = (
       expect(replies.filter((r) => r[0]?.endsWith(' created'))).toHaveLength(8);
       expect(replies.filter((r) => r[0]?.startsWith('Your account and the others created from the same address have created too many threads (at most 8)'))).toHaveLength(22);
       expect(await lines(run(s, 'm0', 'LST'))).toHaveLength(1 + 8);
+    });
+
+    it('CRTs at once by accounts of 20 /64s of one IPv6 /56 create 4 origins\' threads together (the /56\'s bound), refused as the network\'s; another /56 of the /48 still creates', async () => {
+      const s = await make({ threadLimits: { maxThreadsPerUser: 1, originShares: 1 } });
+      // 2001:db8:0:100::/64 … 2001:db8:0:113::/64: one /56, each /64 its own origin (1 thread), the /56 4, the /48 16.
+      for (let i = 0; i < 20; i++) expect(await s.createAccount({ username: `h${i}`, password: 'pw', origin: originOfAddress(`[2001:db8:0:1${hex2(i)}::1]:4000`) })()).toEqual(E.right(true));
+      const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => lines(run(s, `h${i}`, `CRT t${i}`))));
+      expect(replies.filter((r) => r[0]?.endsWith(' created'))).toHaveLength(4);
+      expect(replies.filter((r) => r[0] === networkThreads(4))).toHaveLength(16);
+      // Another /56 of the same /48 (2001:db8:0:200::/56): its /56 holds nothing yet, the /48 4 of 16.
+      expect(await s.createAccount({ username: 'next', password: 'pw', origin: originOfAddress('[2001:db8:0:200::1]:4000') })()).toEqual(E.right(true));
+      expect(await lines(run(s, 'next', 'CRT n1'))).toEqual(['Thread n1 created']);
+      // An account's own /64 is still held to one origin's bound, with the address's line.
+      expect(await lines(run(s, 'next', 'CRT n2'))).toEqual(['You have created too many threads (at most 1): remove one of yours before creating another']);
+      // RMV gives the /56 a thread back, whichever of its /64s takes it.
+      const made = replies.findIndex((r) => r[0]?.endsWith(' created'));
+      expect(await lines(run(s, `h${made}`, `RMV t${made}`))).toEqual([`Thread t${made} removed`]);
+      const again = await Promise.all(Array.from({ length: 20 }, (_, i) => lines(run(s, `h${i}`, `CRT u${i}`))));
+      expect(again.filter((r) => r[0]?.endsWith(' created'))).toHaveLength(1);
+    });
+
+    it('CRTs by accounts of 40 /56s of one IPv6 /48 create 16 origins\' threads together (the /48\'s bound); a different /48, and IPv4 addresses of one /24, are unaffected', async () => {
+      const s = await make({ threadLimits: { maxThreadsPerUser: 1, originShares: 1 } });
+      // 2001:db8:5:0::/64, 2001:db8:5:100::/64 …: each its own /56 (4 threads free), all one /48 (16).
+      for (let i = 0; i < 40; i++) expect(await s.createAccount({ username: `w${i}`, password: 'pw', origin: originOfAddress(`[2001:db8:5:${hex2(i)}00::1]:4000`) })()).toEqual(E.right(true));
+      const replies = await Promise.all(Array.from({ length: 40 }, (_, i) => lines(run(s, `w${i}`, `CRT t${i}`))));
+      expect(replies.filter((r) => r[0]?.endsWith(' created'))).toHaveLength(16);
+      expect(replies.filter((r) => r[0] === networkThreads(16))).toHaveLength(24);
+      // 2001:db8:6::/48 and 20 IPv4 addresses of one /24: each account its own origin's one thread, as before.
+      for (let i = 0; i < 20; i++) {
+        expect(await s.createAccount({ username: `o${i}`, password: 'pw', origin: originOfAddress(`[2001:db8:6:${hex2(i)}::1]:4000`) })()).toEqual(E.right(true));
+        expect(await s.createAccount({ username: `v${i}`, password: 'pw', origin: originOfAddress(`198.51.100.${i + 1}:4000`) })()).toEqual(E.right(true));
+      }
+      const others = await Promise.all(Array.from({ length: 40 }, (_, i) => lines(run(s, i % 2 === 0 ? `o${i / 2}` : `v${(i - 1) / 2}`, `CRT x${i}`))));
+      expect(others.filter((r) => r[0]?.endsWith(' created'))).toHaveLength(4 + 20);
+      // The other /48's 20 /64s are in one /56 (2001:db8:6::/56): its 4, refused as the network's.
+      expect(others.filter((r) => r[0] === networkThreads(4))).toHaveLength(16);
+      // Two accounts of one IPv4 address: one origin's thread, refused as the address's.
+      expect(await s.createAccount({ username: 'v0b', password: 'pw', origin: originOfAddress('198.51.100.1:4001') })()).toEqual(E.right(true));
+      expect(await lines(run(s, 'v0b', 'CRT y'))).toEqual(['Your account and the others created from the same address have created too many threads (at most 1): remove one of theirs before creating another']);
     });
 
     it('CRT creates a thread, refuses an existing title', async () => {

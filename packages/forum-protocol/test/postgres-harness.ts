@@ -6,6 +6,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scr
 import type { DerivedTemplate } from '../../../scripts/template-cluster.mjs';
 import type { Sql } from 'postgres';
 import { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from '../src/postgres.js';
+import { originCounterStatements } from '../src/postgres-store/postgres-origin-counters.js';
 
 export { insertThread } from './insert-thread.js';
 
@@ -113,12 +114,29 @@ export const usePostgres = (options: PostgresHarnessOptions = {}): PostgresHarne
 };
 
 
+// Schema 15's two origin counters (postgres-schema.ts), as its triggers keep them.
+const ORIGIN_COUNTERS = [
+  { table: 'creator_thread_counts', account: 'creator', amount: 'threads', origins: 'origin_threads' },
+  { table: 'uploader_bytes', account: 'uploader', amount: 'bytes', origins: 'origin_upload_bytes' },
+] as const;
+
 /**
- * Turns the store's tables back into schema `version` (1 to 14) as a server of
+ * Turns the store's tables back into schema `version` (1 to 15) as a server of
  * that version left them, keeping the data it knew of: what each later
  * migration added is dropped, and the version row says `version`.
  */
 export const backToSchema = async (sql: Sql, version: number): Promise<void> => {
+  if (version < 16) {
+    // Schema 15's triggers (by origin alone) and its counters: the rows of origins, none of /56s or /48s.
+    for (const c of ORIGIN_COUNTERS) for (const statement of originCounterStatements(c, false)) await sql.unsafe(statement);
+    await sql`DELETE FROM origin_threads`;
+    await sql`INSERT INTO origin_threads (origin, threads)
+              SELECT a.origin, sum(c.threads) FROM accounts a JOIN creator_thread_counts c ON c.creator = a.username WHERE a.origin IS NOT NULL GROUP BY a.origin`;
+    await sql`DELETE FROM origin_upload_bytes`;
+    await sql`INSERT INTO origin_upload_bytes (origin, bytes)
+              SELECT a.origin, sum(b.bytes) FROM accounts a JOIN uploader_bytes b ON b.uploader = a.username WHERE a.origin IS NOT NULL GROUP BY a.origin`;
+    await sql`DROP FUNCTION IF EXISTS forum_origin_levels`;
+  }
   if (version < 15) {
     await sql`DROP FUNCTION IF EXISTS forum_count_origin_threads, forum_count_origin_upload_bytes CASCADE`;
     await sql`DROP TABLE IF EXISTS origin_threads, origin_upload_bytes`;

@@ -7,6 +7,7 @@
  * message's, an upload line's), not per thread, since anyone may post to any
  * thread; hand-written lines of no known form count for no one.
  */
+import type { HostLevel } from '../limits/host-of.js';
 import { entryLine, type ThreadEntry } from '../store/thread.js';
 
 /** Lines and bytes one account's entries hold. */
@@ -67,32 +68,31 @@ const addTo = (held: Map<string, Share>, key: string, by: Share): void => {
 };
 
 /**
- * The shares of every account that holds lines, and of every origin (store/origin-shares.ts): what the lines
- * of the accounts it created hold together, kept with theirs in the same step, so that a check of one is as
- * current as the other's.
+ * The shares of every account that holds lines, and of every origin level (store/origin-shares.ts: an origin,
+ * and an IPv6 origin's /56 and /48): what the lines of the accounts of it hold together, kept with theirs in
+ * the same step, so that a check of one is as current as the other's.
  */
 export class AccountShares {
   private readonly held = new Map<string, Share>();
-  private readonly byOrigin = new Map<string, Share>();
+  private readonly byLevel = new Map<string, Share>();
 
-  /** `originOf`: the origin an account records, if any (an account's never changes once it has one). */
-  constructor(private readonly originOf: (account: string) => string | undefined = () => undefined) {}
+  /** `levelsOf`: the levels of the origin an account records (`originLevels`), none if it has none (an account's never changes once it has one). */
+  constructor(private readonly levelsOf: (account: string) => readonly HostLevel[] = () => []) {}
 
   /** What `account`'s lines hold now (with the growth of changes being written). */
   of(account: string): Share {
     return this.held.get(account) ?? { lines: 0, bytes: 0 };
   }
 
-  /** What the lines of the accounts of origin `origin` hold now, together. */
-  ofOrigin(origin: string): Share {
-    return this.byOrigin.get(origin) ?? { lines: 0, bytes: 0 };
+  /** What the lines of the accounts of origin level `key` (an origin, a /56, a /48) hold now, together. */
+  ofLevel(key: string): Share {
+    return this.byLevel.get(key) ?? { lines: 0, bytes: 0 };
   }
 
-  /** Adds `by` (negative to take away) to `account`'s share, and its origin's; an account back at nothing is forgotten. */
+  /** Adds `by` (negative to take away) to `account`'s share, and each of its origin's levels'; an account back at nothing is forgotten. */
   add(account: string, by: Share): void {
     addTo(this.held, account, by);
-    const origin = this.originOf(account);
-    if (origin !== undefined) addTo(this.byOrigin, origin, by);
+    for (const level of this.levelsOf(account)) addTo(this.byLevel, level.key, by);
   }
 
   /**
@@ -100,8 +100,7 @@ export class AccountShares {
    * account was made (by hand) count for its origin from then on, as every later line of it does.
    */
   joined(account: string): void {
-    const origin = this.originOf(account);
-    if (origin !== undefined) addTo(this.byOrigin, origin, this.of(account));
+    for (const level of this.levelsOf(account)) addTo(this.byLevel, level.key, this.of(account));
   }
 
   /** Counts (`1`) or stops counting (`-1`) every entry of `entries`. */

@@ -4,6 +4,8 @@ import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toIoError, type IoError, type StoreError, type WriteRateError } from '../store/errors.js';
 import type { KeyedMutex } from '../concurrency/keyed-mutex.js';
+import type { HostLevel } from '../limits/host-of.js';
+import { originLevels } from '../store/origin-shares.js';
 import { CREDENTIALS_FILE } from '../protocol/names.js';
 import type { StoredThread } from '../store/thread-change.js';
 import { ThreadIncarnations } from '../store/thread-incarnations.js';
@@ -72,10 +74,12 @@ export class DirectoryContents {
   threadLines = 0;
   /** Each account's recorded origin (store/origin-shares.ts), set once as it is made or loaded ({@link setOrigin}). */
   readonly origins = new Map<string, string>();
-  /** Each account's lines and their bytes, counted as `threadLines` is (account-shares.ts), and each origin's. */
-  readonly shares = new AccountShares((account) => this.origins.get(account));
-  /** Each account's upload bytes, its files' and its uploads' in progress (upload-shares.ts), and each origin's. */
-  readonly uploadShares = new UploadShares((account) => this.origins.get(account));
+  /** Each account's origin's levels (`originLevels`: the origin, and an IPv6 /64's /56 and /48), derived as it is set. */
+  readonly levels = new Map<string, readonly HostLevel[]>();
+  /** Each account's lines and their bytes, counted as `threadLines` is (account-shares.ts), and each origin level's. */
+  readonly shares = new AccountShares((account) => this.levels.get(account) ?? []);
+  /** Each account's upload bytes, its files' and its uploads' in progress (upload-shares.ts), and each origin level's. */
+  readonly uploadShares = new UploadShares((account) => this.levels.get(account) ?? []);
   // The directory names of every thread's recorded uploads, kept as threads gain uploads and go, so that
   // CRT and UPD check a name without walking every thread under the namespace lock. A count, not a set:
   // hand-written files may record one name in two threads ("a-b" + "c" and "a" + "b-c").
@@ -104,6 +108,7 @@ export class DirectoryContents {
   setOrigin(account: string, origin: string): void {
     if (this.origins.has(account)) return;
     this.origins.set(account, origin);
+    this.levels.set(account, originLevels(origin));
     this.shares.joined(account);
     this.uploadShares.joined(account);
   }

@@ -11,7 +11,7 @@ import type { ForumStore } from '../store/store.js';
 import { storedNameProblem } from './stored-name.js';
 import type { StoredThread } from '../store/thread-change.js';
 import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
-import { threadLimitProblem, type ThreadLimitError } from '../store/thread-limits.js';
+import { levelThreadCounts, threadLimitProblem, type ThreadLimitError } from '../store/thread-limits.js';
 import { formatThreadFile, uploadFileName, wordProblem, type Thread } from '../store/thread.js';
 
 /** What RMV's namespace step hands to the deletion of the upload files. */
@@ -41,14 +41,16 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
           if (contents.nameTaken(title)) return E.right(false);
           // Under the namespace lock, which every CRT holds: concurrent ones count each other.
           let mine = 0;
-          // The creator's origin's accounts' threads (store/origin-shares.ts); an account of no origin is its own group.
-          const origin = contents.origins.get(creator);
-          let ours = 0;
+          // The threads of the accounts of each level of the creator's origin (store/origin-shares.ts); an account
+          // of no origin is its own group.
+          const levels = contents.levels.get(creator);
+          const ours = levels === undefined ? undefined : levelThreadCounts(levels);
           for (const stored of contents.threads.values()) {
             if (stored.thread.creator === creator) mine++;
-            if (origin !== undefined && contents.origins.get(stored.thread.creator) === origin) ours++;
+            const theirs = ours === undefined ? undefined : contents.levels.get(stored.thread.creator);
+            if (theirs !== undefined) ours?.count(theirs);
           }
-          const refused = threadLimitProblem(ctx.limits, contents.threads.size, mine, origin === undefined ? undefined : ours);
+          const refused = threadLimitProblem(ctx.limits, contents.threads.size, mine, ours);
           if (refused !== undefined) return E.left(refused);
           const thread: Thread = { title, creator, entries: [] };
           const text = formatThreadFile(thread);

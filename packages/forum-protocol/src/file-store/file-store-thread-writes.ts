@@ -12,6 +12,7 @@ import type { ThreadUpdate, UploadError } from '../store/store.js';
 import { locateChange, writtenBytes, type StoredThread } from '../store/thread-change.js';
 import { appendGuarded, threadGrowthGuard } from '../store/thread-growth.js';
 import { formatEntriesFrom, formatThreadFile, sameUploadLines, threadStoreProblem, type Thread, type ThreadEntry } from '../store/thread.js';
+import { levelPassed } from '../store/origin-shares.js';
 
 /** How to write a thread change: replace the file's bytes from `offset` on with `tail`, or (`offset` undefined) write the whole file. */
 export interface ThreadWrite {
@@ -76,17 +77,19 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
   };
 
   /**
-   * Why `account`'s lines growing by `growth` (only what grows is checked) would pass what its origin's
-   * accounts may hold together (store/origin-shares.ts), or `undefined`: no origin, no bound, or it fits.
-   * The origin's count holds the growth of changes being written, as each account's does.
+   * Why `account`'s lines growing by `growth` (only what grows is checked) would pass what the accounts of
+   * its origin, or of its origin's /56 or /48, may hold together (store/origin-shares.ts), or `undefined`:
+   * no origin, no bound, or it fits. The levels' counts hold the growth of changes being written, as each
+   * account's does.
    */
   const overOriginShare = (account: string, growth: Share): StoreError | undefined => {
-    const origin = contents.origins.get(account);
-    if (origin === undefined) return undefined;
-    const ours = contents.shares.ofOrigin(origin);
+    const levels = contents.levels.get(account);
+    if (levels === undefined) return undefined;
     const { threadBytes, threadLines } = ctx.originLimits;
-    if (threadBytes !== undefined && growth.bytes > 0 && ours.bytes + growth.bytes > threadBytes) return { kind: 'threadStorageFull', limit: threadBytes, who: 'origin' };
-    if (threadLines !== undefined && growth.lines > 0 && ours.lines + growth.lines > threadLines) return { kind: 'threadStorageFull', limit: threadLines, unit: 'lines', who: 'origin' };
+    const bytes = levelPassed(levels, (key) => contents.shares.ofLevel(key).bytes, growth.bytes, threadBytes);
+    if (bytes !== undefined) return { kind: 'threadStorageFull', limit: bytes.limit, who: 'origin', ...(bytes.network ? { network: true } : {}) };
+    const lines = levelPassed(levels, (key) => contents.shares.ofLevel(key).lines, growth.lines, threadLines);
+    if (lines !== undefined) return { kind: 'threadStorageFull', limit: lines.limit, unit: 'lines', who: 'origin', ...(lines.network ? { network: true } : {}) };
     return undefined;
   };
 

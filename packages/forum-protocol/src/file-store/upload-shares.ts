@@ -10,7 +10,9 @@
  * account at once, however many connections, never pass the share together: the check and the hold are one
  * synchronous step, as the other shares' are, and no await comes between them.
  */
+import type { HostLevel } from '../limits/host-of.js';
 import type { UploadStorageFullError } from '../store/errors.js';
+import { levelPassed } from '../store/origin-shares.js';
 
 /** One upload file counted for its uploader. */
 interface Counted {
@@ -28,39 +30,39 @@ const addTo = (held: Map<string, number>, key: string, bytes: number): void => {
   else held.set(key, next);
 };
 
-/** Each account's upload bytes, stored and reserved, and each origin's (store/origin-shares.ts): its accounts' together. */
+/** Each account's upload bytes, stored and reserved, and each origin level's (store/origin-shares.ts): its accounts' together. */
 export class UploadShares {
   private readonly held = new Map<string, number>();
-  private readonly byOrigin = new Map<string, number>();
+  private readonly byLevel = new Map<string, number>();
   private readonly files = new Map<string, Counted>();
 
-  /** `originOf`: the origin an account records, if any (an account's never changes once it has one). */
-  constructor(private readonly originOf: (account: string) => string | undefined = () => undefined) {}
+  /** `levelsOf`: the levels of the origin an account records (`originLevels`), none if it has none (an account's never changes once it has one). */
+  constructor(private readonly levelsOf: (account: string) => readonly HostLevel[] = () => []) {}
 
   /** Bytes `account`'s uploads hold: its stored files and the announced sizes of its uploads in progress. */
   of(account: string): number {
     return this.held.get(account) ?? 0;
   }
 
-  /** Bytes the uploads of the accounts of origin `origin` hold together. */
-  ofOrigin(origin: string): number {
-    return this.byOrigin.get(origin) ?? 0;
+  /** Bytes the uploads of the accounts of origin level `key` (an origin, a /56, a /48) hold together. */
+  ofLevel(key: string): number {
+    return this.byLevel.get(key) ?? 0;
   }
 
   /**
    * Holds `bytes` more of `account`'s share if they fit in `limit` (no limit: always), and in
-   * `originLimit`, its origin's accounts' together (none, or no origin: always), else the refusal
-   * (`uploadStorageFull`, `who: 'account'` or `'origin'`, with what is left and the file's size). `bytes` 0 always fits.
+   * `originLimit`, its origin's accounts' together, and in that times each wider level's multiple, its /56's
+   * and /48's accounts' (none, or no origin: always), else the refusal (`uploadStorageFull`, `who: 'account'`
+   * or `'origin'` (`network` for a wider level), with what is left and the file's size). `bytes` 0 always fits.
    */
   reserve(account: string, bytes: number, limit: number | undefined, size = bytes, originLimit?: number): UploadStorageFullError | undefined {
     const mine = this.of(account);
     if (limit !== undefined && bytes > 0 && mine + bytes > limit) {
       return { kind: 'uploadStorageFull', limit, who: 'account', announced: { free: Math.max(0, limit - mine), size } };
     }
-    const origin = this.originOf(account);
-    const ours = origin === undefined ? 0 : this.ofOrigin(origin);
-    if (origin !== undefined && originLimit !== undefined && bytes > 0 && ours + bytes > originLimit) {
-      return { kind: 'uploadStorageFull', limit: originLimit, who: 'origin', announced: { free: Math.max(0, originLimit - ours), size } };
+    const passed = levelPassed(this.levelsOf(account), (key) => this.ofLevel(key), bytes, originLimit);
+    if (passed !== undefined) {
+      return { kind: 'uploadStorageFull', limit: passed.limit, who: 'origin', ...(passed.network ? { network: true } : {}), announced: { free: Math.max(0, passed.limit - passed.held), size } };
     }
     this.add(account, bytes);
     return undefined;
@@ -68,8 +70,7 @@ export class UploadShares {
 
   /** Counts what `account`'s uploads hold already for its origin, just recorded (as `AccountShares.joined`). */
   joined(account: string): void {
-    const origin = this.originOf(account);
-    if (origin !== undefined) addTo(this.byOrigin, origin, this.of(account));
+    for (const level of this.levelsOf(account)) addTo(this.byLevel, level.key, this.of(account));
   }
 
   /** Lets go of `bytes` held by {@link reserve} (an upload that ended without its file, or became {@link stored}). */
@@ -96,7 +97,6 @@ export class UploadShares {
 
   private add(account: string, bytes: number): void {
     addTo(this.held, account, bytes);
-    const origin = this.originOf(account);
-    if (origin !== undefined) addTo(this.byOrigin, origin, bytes);
+    for (const level of this.levelsOf(account)) addTo(this.byLevel, level.key, bytes);
   }
 }

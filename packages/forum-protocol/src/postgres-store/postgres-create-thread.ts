@@ -17,8 +17,9 @@
  *   run one at a time, as all of them used to.
  *
  * - The per-origin limit (the threads of the accounts one host created,
- *   store/origin-shares.ts) needs the origin's CRTs to count one at a time:
- *   each takes its origin's lock after the slot (postgres-origin-shares.ts).
+ *   store/origin-shares.ts, and of an IPv6 origin's /56 and /48) needs the
+ *   CRTs of each level to count one at a time: each takes its origin's
+ *   levels' locks after the slot, finest first (postgres-origin-shares.ts).
  *
  * The counts themselves are rows kept by triggers (schema 4): the forum's
  * striped by slot, so that CRTs of two slots never wait for one counter row.
@@ -27,7 +28,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import type { Sql, TransactionSql } from 'postgres';
 import { threadLimitProblem, type ThreadLimitError, type ThreadLimits } from '../store/thread-limits.js';
 import { committedUnderLock } from './postgres-commit-landed.js';
-import { lockOriginOf, ORIGIN_CREATE_LOCK_CLASS, originThreads } from './postgres-origin-shares.js';
+import { lockOriginOf, ORIGIN_CREATE_LOCK_CLASS, originLevelThreads } from './postgres-origin-shares.js';
 
 /** Class of CRT's two-key advisory locks ("crt"), apart from the one-key migration lock. */
 export const CREATE_LOCK_CLASS = 0x637274;
@@ -71,8 +72,8 @@ type Outcome = E.Either<ThreadLimitError, boolean>;
 /** One CRT transaction in `mode`; `'exclusive'` when a shared one found the forum too near its limit to decide. */
 const createIn = (sql: Sql, limits: ThreadLimits, title: string, creator: string, mode: CreateMode, wrote: (xid: string) => void): Promise<Outcome | 'exclusive'> =>
   sql.begin(async (tx): Promise<Outcome | 'exclusive'> => {
-    // The creator's origin's lock after the slot (postgres-origin-shares.ts): CRTs by accounts of one origin
-    // count one after another, whatever their slots. Not taken when the bound is off.
+    // The creator's origin's levels' locks after the slot (postgres-origin-shares.ts): CRTs by accounts of one
+    // origin, or of one /56 or /48, count one after another, whatever their slots. Not taken when the bound is off.
     const [, origin] = await Promise.all([lockForCreate(tx, creator, mode), limits.originShares === 0 ? undefined : lockOriginOf(tx, ORIGIN_CREATE_LOCK_CLASS, creator)]);
     // Statements started after the locks: under READ COMMITTED they see every CRT that held them before.
     // The counts are kept by triggers in the transaction of each insert and delete (schema 4): a few rows
@@ -82,11 +83,12 @@ const createIn = (sql: Sql, limits: ThreadLimits, title: string, creator: string
       tx<{ total: number; mine: number }[]>`
         SELECT (SELECT COALESCE(sum(threads), 0) FROM thread_counts)::int AS total,
                COALESCE((SELECT threads FROM creator_thread_counts WHERE creator = ${creator}), 0) AS mine`,
-      origin === undefined ? undefined : originThreads(tx, origin),
+      origin === undefined ? undefined : originLevelThreads(tx, creator),
     ]);
     if (exists.length > 0) return E.right(false);
     const total = counts[0]?.total ?? 0;
-    const refused = threadLimitProblem(limits, total, counts[0]?.mine ?? 0, ours);
+    const held = new Map(ours?.map((l) => [l.key, l.held]));
+    const refused = threadLimitProblem(limits, total, counts[0]?.mine ?? 0, ours === undefined ? undefined : { levels: ours, threads: (key) => held.get(key) ?? 0 });
     if (refused !== undefined) return E.left(refused);
     // The other slots' CRTs in flight, not counted above, and this one must all fit.
     if (mode === 'shared' && total + CREATE_SLOTS > limits.maxThreads) return 'exclusive';

@@ -27,7 +27,7 @@ import { type ThreadLimits, resolveThreadLimits } from '../store/thread-limits.j
 import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
 import { TransfersInFlight } from '../store/transfers-in-flight.js';
 import { defaultMaxUserUploadBytes, uploaderBytes } from './postgres-upload-share.js';
-import { originOf, originOverLimitWarnings, originUploadBytes } from './postgres-origin-shares.js';
+import { levelHeldPassed, originLevelUploadBytes, originOverLimitWarnings } from './postgres-origin-shares.js';
 import { originLimit } from '../store/origin-shares.js';
 
 /** Options for {@link openPostgresStore}. */
@@ -480,13 +480,13 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
     // A dead server's half upload of the same account: freed now, as for the forum's room.
     if (mine + size > maxUserUploadBytes && (await untilAnswerDue(reclaimLapsed(), false))) mine = await uploaderBytes(sql, uploader);
     if (mine + size > maxUserUploadBytes) return E.left({ kind: 'uploadStorageFull', limit: maxUserUploadBytes, who: 'account', announced: { free: Math.max(0, maxUserUploadBytes - mine), size } });
-    // Its origin's accounts' together (postgres-origin-shares.ts), read as its own; each chunk checks again under the origin's lock.
-    const origin = maxOriginUploadBytes === undefined ? undefined : await originOf(sql, uploader);
-    if (origin === undefined || maxOriginUploadBytes === undefined) return E.right(undefined);
-    let ours = await originUploadBytes(sql, origin);
-    if (ours + size > maxOriginUploadBytes && (await untilAnswerDue(reclaimLapsed(), false))) ours = await originUploadBytes(sql, origin);
-    if (ours + size <= maxOriginUploadBytes) return E.right(undefined);
-    return E.left({ kind: 'uploadStorageFull', limit: maxOriginUploadBytes, who: 'origin', announced: { free: Math.max(0, maxOriginUploadBytes - ours), size } });
+    // Its origin's accounts' together, and its /56's and /48's (postgres-origin-shares.ts), read as its own; each
+    // chunk checks again under the levels' locks.
+    if (maxOriginUploadBytes === undefined) return E.right(undefined);
+    let passed = levelHeldPassed(await originLevelUploadBytes(sql, uploader), size, maxOriginUploadBytes);
+    if (passed !== undefined && (await untilAnswerDue(reclaimLapsed(), false))) passed = levelHeldPassed(await originLevelUploadBytes(sql, uploader), size, maxOriginUploadBytes);
+    if (passed === undefined) return E.right(undefined);
+    return E.left({ kind: 'uploadStorageFull', limit: passed.limit, who: 'origin', ...(passed.network ? { network: true } : {}), announced: { free: Math.max(0, passed.limit - passed.held), size } });
   };
 
   const beginUpload = (title: string, filename: string, uploader: string, granted?: ThreadIncarnation, size?: number): TE.TaskEither<UploadError, UploadWriter> =>

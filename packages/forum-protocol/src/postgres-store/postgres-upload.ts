@@ -6,7 +6,7 @@ import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
 import { deleteUploads } from './postgres-doomed-uploads.js';
 import { bytesInProgress, type UploadLeases } from './postgres-upload-leases.js';
 import { uploaderBytes } from './postgres-upload-share.js';
-import { lockOriginUploadBytes } from './postgres-origin-shares.js';
+import { levelHeldPassed, lockOriginUploadBytes } from './postgres-origin-shares.js';
 import { postgresIoError } from './postgres-timeouts.js';
 import { askedAfterLostCommit, isOutcomeUnknown, surelyRolledBack } from './postgres-commit-landed.js';
 import { awaitedBriefly, untilAnswerDue } from './postgres-abandon.js';
@@ -76,7 +76,7 @@ class ChunkDeadlineError extends Error {
 /**
  * A chunk was not stored: with it the uploads in the database would pass `maxStoredUploadBytes`, or
  * (`who: 'account'`) the uploader's would pass its share, `maxUserUploadBytes`, or (`who: 'origin'`) its
- * origin's accounts' together would pass theirs (postgres-origin-shares.ts).
+ * origin's accounts' together would pass theirs, or (with `network`) its /56's or /48's (postgres-origin-shares.ts).
  */
 class UploadStorageFull extends Error {
   constructor(
@@ -84,6 +84,7 @@ class UploadStorageFull extends Error {
     /** Of the bytes counted, those held by other uploads in progress (free again once they end). */
     readonly inProgress: number,
     readonly who?: 'account' | 'origin',
+    readonly network = false,
   ) {
     super(`the uploads would pass ${limit} bytes`);
     this.name = 'UploadStorageFull';
@@ -96,6 +97,7 @@ const storageFull = (e: UploadStorageFull): UploadStorageFullError => ({
   limit: e.limit,
   ...(e.inProgress > 0 ? { inProgress: e.inProgress } : {}),
   ...(e.who === undefined ? {} : { who: e.who }),
+  ...(e.network ? { network: true } : {}),
 });
 
 /** What an upload writer works with besides its target: the store's, shared by its uploads. */
@@ -160,13 +162,13 @@ const insertChunk = async (sql: Sql, id: string, seq: number, data: Buffer, limi
         if (limit !== undefined && (await forumBytes(tx)) + data.length > limit) throw new UploadStorageFull(limit, 0);
         throw new UploadStorageFull(share.limit, 0, 'account');
       }
-      // Its origin's accounts' together, under the origin's lock taken after the account's (held to the commit):
-      // chunks of two accounts of one origin are counted one after another too. The lock and the read in one
-      // round trip, pipelined (postgres-origin-shares.ts says why not one statement).
-      const ours = share.originLimit === undefined ? undefined : await lockOriginUploadBytes(tx, share.uploader);
-      if (ours !== undefined && share.originLimit !== undefined && ours.bytes + data.length > share.originLimit) {
+      // Its origin's accounts' together, and its /56's and /48's, under the levels' locks taken after the
+      // account's (held to the commit): chunks of two accounts of one level are counted one after another too.
+      // The locks and the read in one round trip, pipelined (postgres-origin-shares.ts says why not one statement).
+      const passed = share.originLimit === undefined ? undefined : levelHeldPassed(await lockOriginUploadBytes(tx, share.uploader), data.length, share.originLimit);
+      if (passed !== undefined) {
         if (limit !== undefined && (await forumBytes(tx)) + data.length > limit) throw new UploadStorageFull(limit, 0);
-        throw new UploadStorageFull(share.originLimit, 0, 'origin');
+        throw new UploadStorageFull(passed.limit, 0, 'origin', passed.network);
       }
     }
     await tx`INSERT INTO upload_chunks (upload_id, seq, data) VALUES (${id}, ${seq}, ${data})`;
@@ -231,12 +233,12 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
       // The share's bytes in progress are the account's own other uploads: not said as other users' room.
       const held = async (full: UploadStorageFull): Promise<number> => (full.who !== undefined ? 0 : await bytesInProgress(sql, id).catch(() => 0));
       // Outside the chunk's deadline (deleteUploads), awaited only until its answer is due.
-      if (!(await untilAnswerDue(reclaimLapsed(), false))) throw new UploadStorageFull(e.limit, await held(e), e.who);
+      if (!(await untilAnswerDue(reclaimLapsed(), false))) throw new UploadStorageFull(e.limit, await held(e), e.who, e.network);
       try {
         await insertChunk(sql, id, n, data, maxStoredUploadBytes, share);
       } catch (again) {
         if (!(again instanceof UploadStorageFull)) throw again;
-        throw new UploadStorageFull(again.limit, await held(again), again.who);
+        throw new UploadStorageFull(again.limit, await held(again), again.who, again.network);
       }
     }
   };

@@ -54,6 +54,8 @@ export interface ThreadStorageFullError {
   readonly unit?: 'lines';
   /** The limit is the asking account's share (`origin`: its origin's accounts' together, origin-shares.ts); absent: of all threads. */
   readonly who?: 'account' | 'origin';
+  /** With `who: 'origin'`: the bound passed is of the origin's IPv6 /56 or /48 (its network), not of its /64 or address. */
+  readonly network?: true;
 }
 /** The thread holds as many lines, or as long an RDT reply, as a thread may (limits.ts): a line more is refused. */
 export interface ThreadFullError {
@@ -82,6 +84,8 @@ export interface UploadStorageFullError {
   readonly limit: number;
   /** The limit is the uploader's share (`origin`: its origin's accounts' together, origin-shares.ts); absent: of all uploads. */
   readonly who?: 'account' | 'origin';
+  /** With `who: 'origin'`: the bound passed is of the origin's IPv6 /56 or /48 (its network), not of its /64 or address. */
+  readonly network?: true;
   /** Refused by its announced size, before a byte was stored: the bytes free then, and the file's size. */
   readonly announced?: { readonly free: number; readonly size: number };
   /**
@@ -147,13 +151,17 @@ export const commandErrorText = (e: CommandError): string => {
     case 'threadShareFull':
       return `Your messages hold as much of Thread ${e.title} as one user may: at most ${e.limit} ${e.unit ?? 'bytes'} of it (delete some of your messages in it to make room)`;
     case 'threadStorageFull':
-      if (e.who === 'origin') return `Your account and the others created from the same address hold as much of the forum as one address may: at most ${e.limit} ${e.unit ?? 'bytes'} of the forum's threads (delete some of their messages to make room)`;
+      if (e.who === 'origin') {
+        const from = e.network === true ? 'network' : 'address';
+        return `Your account and the others created from the same ${from} hold as much of the forum as one ${from} may: at most ${e.limit} ${e.unit ?? 'bytes'} of the forum's threads (delete some of their messages to make room)`;
+      }
       if (e.who === 'account') return `Your messages hold as much of the forum as one user may: at most ${e.limit} ${e.unit ?? 'bytes'} of the forum's threads (delete some of your messages to make room)`;
       return `The forum is full: its threads hold at most ${e.limit} ${e.unit ?? 'bytes'} (delete messages or threads to make room)`;
     case 'uploadStorageFull': {
       if (e.who === 'origin') {
         const room = e.announced === undefined ? '' : `, ${e.announced.free} are left to them, this file has ${e.announced.size}`;
-        return `Your account and the others created from the same address hold as much of the forum's uploads as one address may: at most ${e.limit} bytes${room} (remove threads of theirs to make room)`;
+        const from = e.network === true ? 'network' : 'address';
+        return `Your account and the others created from the same ${from} hold as much of the forum's uploads as one ${from} may: at most ${e.limit} bytes${room} (remove threads of theirs to make room)`;
       }
       if (e.who === 'account') {
         const room = e.announced === undefined ? '' : `, ${e.announced.free} are left to you, this file has ${e.announced.size}`;
@@ -175,7 +183,7 @@ export const commandErrorText = (e: CommandError): string => {
     case 'accountsFull':
       return accountsFullText(e.limit);
     case 'tooManyThreads':
-      if (e.who === 'origin') return `Your account and the others created from the same address have created too many threads (at most ${e.limit}): remove one of theirs before creating another`;
+      if (e.who === 'origin') return `Your account and the others created from the same ${e.network === true ? 'network' : 'address'} have created too many threads (at most ${e.limit}): remove one of theirs before creating another`;
       return `You have created too many threads (at most ${e.limit}): remove one of yours before creating another`;
     case 'forumFull':
       return `The forum is full (at most ${e.limit} threads): no thread can be created until one is removed`;

@@ -7,7 +7,8 @@ import { changeByUpdate } from './change-by-update.js';
 import type { NoFileError, StoreError } from './errors.js';
 import type { Account, Download, ForumStore, ThreadUpdate, UploadError, UploadWriter } from './store.js';
 import { appendGuarded, checkAppend, threadGrowthGuard } from './thread-growth.js';
-import { type ThreadLimits, resolveThreadLimits, threadLimitProblem } from './thread-limits.js';
+import { type ThreadLimits, levelThreadCounts, resolveThreadLimits, threadLimitProblem } from './thread-limits.js';
+import { originLevels } from './origin-shares.js';
 import { hasUpload, uploadFileName, type Thread, type ThreadEntry } from './thread.js';
 import { ThreadIncarnations, threadGone, type ThreadIncarnation } from './thread-incarnations.js';
 import { TransfersInFlight, TransferStop } from './transfers-in-flight.js';
@@ -160,14 +161,16 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
       TE.fromIOEither(() => {
         if (nameTaken(title)) return E.right(false);
         let mine = 0;
-        // The creator's origin's accounts' threads (origin-shares.ts); an account of no recorded origin is its own group.
+        // The threads of the accounts of each level of the creator's origin (origin-shares.ts); an account of no
+        // recorded origin is its own group.
         const origin = accounts.get(creator)?.origin;
-        let ours = 0;
+        const ours = origin === undefined ? undefined : levelThreadCounts(originLevels(origin));
         for (const th of threads.values()) {
           if (th.creator === creator) mine++;
-          if (origin !== undefined && accounts.get(th.creator)?.origin === origin) ours++;
+          const theirs = ours === undefined ? undefined : accounts.get(th.creator)?.origin;
+          if (theirs !== undefined) ours?.count(originLevels(theirs));
         }
-        const refused = threadLimitProblem(limits, threads.size, mine, origin === undefined ? undefined : ours);
+        const refused = threadLimitProblem(limits, threads.size, mine, ours);
         if (refused !== undefined) return E.left(refused);
         threads.set(title, { title, creator, entries: [] });
         incarnations.created(title);

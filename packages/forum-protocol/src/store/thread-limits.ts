@@ -6,7 +6,8 @@
  * transaction) that creates the thread, so concurrent CRTs cannot pass them.
  */
 import { MAX_NAME_BYTES, MAX_THREAD_REPLY_BYTES } from '../protocol/limits.js';
-import { ORIGIN_SHARES, originLimit } from './origin-shares.js';
+import type { HostLevel } from '../limits/host-of.js';
+import { levelPassed, ORIGIN_SHARES, originLimit } from './origin-shares.js';
 
 /** Limits on thread creation. */
 export interface ThreadLimits {
@@ -37,20 +38,48 @@ export const DEFAULT_THREAD_LIMITS: ThreadLimits = Object.freeze({ maxThreads: M
 
 /** Why a CRT was refused by a limit. */
 export type ThreadLimitError =
-  /** `who: 'origin'`: the threads of the accounts the asking account's host created (origin-shares.ts). */
-  | { readonly kind: 'tooManyThreads'; readonly limit: number; readonly who?: 'origin' }
+  /**
+   * `who: 'origin'`: the threads of the accounts the asking account's host created (origin-shares.ts); with
+   * `network`, of those its IPv6 /56 or /48 created.
+   */
+  | { readonly kind: 'tooManyThreads'; readonly limit: number; readonly who?: 'origin'; readonly network?: true }
   | { readonly kind: 'forumFull'; readonly limit: number };
+
+/** How many threads the accounts of each level of the user's origin created (origin-shares.ts `originLevels`), finest first. */
+export interface LevelThreads {
+  readonly levels: readonly HostLevel[];
+  /** Threads of the accounts of level `key`. */
+  readonly threads: (key: string) => number;
+}
+
+/**
+ * A count of threads per level of `levels` (a creator's origin's), to which each thread's creator's levels are
+ * added ({@link LevelThreads}): a thread counts for each level its creator shares with them.
+ */
+export const levelThreadCounts = (levels: readonly HostLevel[]): LevelThreads & { readonly count: (theirs: readonly HostLevel[]) => void } => {
+  const counts = new Map(levels.map((l) => [l.key, 0]));
+  return {
+    levels,
+    threads: (key) => counts.get(key) ?? 0,
+    count: (theirs) => {
+      for (const l of theirs) {
+        const n = counts.get(l.key);
+        if (n !== undefined) counts.set(l.key, n + 1);
+      }
+    },
+  };
+};
 
 /**
  * The limit a new thread by a user would pass, given the forum's thread count
  * `total`, how many of them the user created, `mine`, and how many the accounts
- * of the user's origin created, `ours` (absent: the account has no recorded
- * origin); `undefined` if none.
+ * of each level of the user's origin created, `ours` (absent: the account has
+ * no recorded origin); `undefined` if none.
  */
-export const threadLimitProblem = (limits: ThreadLimits, total: number, mine: number, ours?: number): ThreadLimitError | undefined => {
+export const threadLimitProblem = (limits: ThreadLimits, total: number, mine: number, ours?: LevelThreads): ThreadLimitError | undefined => {
   if (mine >= limits.maxThreadsPerUser) return { kind: 'tooManyThreads', limit: limits.maxThreadsPerUser };
-  const perOrigin = originLimit(limits.maxThreadsPerUser, limits.originShares);
-  if (ours !== undefined && perOrigin !== undefined && ours >= perOrigin) return { kind: 'tooManyThreads', limit: perOrigin, who: 'origin' };
+  const passed = ours === undefined ? undefined : levelPassed(ours.levels, ours.threads, 1, originLimit(limits.maxThreadsPerUser, limits.originShares));
+  if (passed !== undefined) return { kind: 'tooManyThreads', limit: passed.limit, who: 'origin', ...(passed.network ? { network: true } : {}) };
   if (total >= limits.maxThreads) return { kind: 'forumFull', limit: limits.maxThreads };
   return undefined;
 };

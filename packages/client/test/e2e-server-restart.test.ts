@@ -21,6 +21,9 @@ const within = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
 const RESTART_TRIES = 10;
 const RESTART_PAUSE_MS = 300;
 
+/** The MSG's datagram is at least this long; the client's keep-alives and acknowledgements are shorter. */
+const MSG_DATAGRAM_BYTES = 80;
+
 /**
  * Starts forum-server again on `udpPort` and `tcpPort` in `data`, waiting for `Waiting for clients`. Between the kill
  * and this start another process can take a freed port (an ephemeral one, on a busy machine) for a moment: a start
@@ -53,6 +56,9 @@ describe('forum-client when its server is killed and started again', () => {
     scope.stops.push(() => c.child.kill('SIGKILL'));
     await loggedInWithThread(c);
 
+    // The client's keep-alives wait at the gate until its MSG has left: answered by the new process before the MSG
+    // was sent, a keep-alive ended the session first, and the client rightly said nothing of a MSG (CI at load 15).
+    gate.holdFromClient();
     first.child.kill('SIGKILL');
     expect(await first.exited).toBe('SIGKILL');
     // The same UDP and TCP port, the same data directory (so the same identity key).
@@ -60,6 +66,8 @@ describe('forum-client when its server is killed and started again', () => {
 
     const sent = Date.now();
     c.send('MSG t after the restart');
+    await within(gate.droppedFromClient(MSG_DATAGRAM_BYTES), 5_000, 'the MSG did not leave the client');
+    gate.releaseFromClient();
     const code = await within(c.exited, 6_000, 'the client did not exit');
     const took = Date.now() - sent;
     expect(code).toBe(1);

@@ -11,7 +11,7 @@ import { downloadFile, uploadFile, type TransferResult } from './transfer.js';
 import { checkTransferReply, type TransferData } from './transfer-direction.js';
 import { openUploadSource } from './upload-source.js';
 import { transferFailureLine, uploadUnknownLine } from './transfer-refusal.js';
-import { earlierTryLine, givenUpReason, transferRetryNotice, transferRetryPauses, tryLaterRefusal } from './transfer-retry.js';
+import { afterEarlierTryReason, earlierTryLine, givenUpReason, transferRetryNotice, transferRetryPauses, tryLaterRefusal } from './transfer-retry.js';
 
 
 /** A UPD or DWN the server granted: what was typed, and the server's reply. */
@@ -47,7 +47,7 @@ export const runTransfer = async (granted: GrantedTransfer, args: ClientArgs, co
   let handedOver = false;
   try {
     for (let tries = 0; ; tries++) {
-      const moved = await moveFile({ ...granted, data }, args, conn, state, cancel);
+      const moved = await moveFile({ ...granted, data }, args, conn, state, cancel, handedOver);
       if (moved === undefined) return;
       const { what, direction, result } = moved;
       const refusal = tryLaterRefusal(result);
@@ -59,16 +59,16 @@ export const runTransfer = async (granted: GrantedTransfer, args: ClientArgs, co
         if (refusal !== undefined && wait === undefined) {
           const reason = givenUpReason(direction, refusal, pauses, !handedOver);
           out(handedOver ? uploadUnknownLine(granted.localName, data.thread, reason) : transferFailureLine(direction, granted.localName, data.thread, reason));
-        } else outcome(what, direction, granted.localName, data, result);
+        } else outcome(what, direction, granted.localName, data, result, handedOver);
         state.deferredExit?.();
         return;
       }
       err(transferRetryNotice(what, refusal, wait, granted.cmd));
       await delay(wait, undefined, { signal: cancel.signal }).catch(() => undefined);
-      if (cancel.signal.aborted) return void out(`${what} cancelled`);
+      if (cancel.signal.aborted) return void out(cancelledLine(what, granted.localName, data.thread, handedOver));
       const reply = await askAgain();
       if (reply === undefined) return;
-      if (reply === 'unsent') return void outcome(what, direction, granted.localName, data, result);
+      if (reply === 'unsent') return void outcome(what, direction, granted.localName, data, result, handedOver);
       outLines(reply.lines);
       if (reply.data.kind !== 'transfer') {
         // Refused this time by the server itself (authenticated): `File already exists in Thread T`, say.
@@ -82,13 +82,27 @@ export const runTransfer = async (granted: GrantedTransfer, args: ClientArgs, co
   }
 };
 
-/** Prints how a transfer ended: the server's completion line, `… cancelled`, or why it failed. */
-const outcome = (what: string, direction: TransferDirection, localName: string, data: TransferData, result: TransferResult): void => {
+/**
+ * Prints how a transfer ended: the server's completion line, `… cancelled`, or why it failed. `handedOver`: an
+ * earlier try of this upload was refused in clear after its last byte was sent, so it may be stored (a refusal
+ * forged in place of the server's `OK`) whatever became of the later ones: a failure or a cancel is then said
+ * to leave the outcome unknown, not to have stored nothing.
+ */
+const outcome = (what: string, direction: TransferDirection, localName: string, data: TransferData, result: TransferResult, handedOver: boolean): void => {
   if (result.ok) out(data.completionLine);
-  else if (result.cancelled) out(`${what} cancelled`);
+  else if (result.cancelled) out(cancelledLine(what, localName, data.thread, handedOver));
   else if (result.maybeStored === true) out(uploadUnknownLine(localName, data.thread, result.reason));
+  else if (handedOver) out(uploadUnknownLine(localName, data.thread, afterEarlierTryReason(result.reason)));
   else out(transferFailureLine(direction, localName, data.thread, result.reason));
 };
+
+/**
+ * The line of a transfer cancelled (Ctrl-C, SIGTERM), during a try or a pause between tries: `… cancelled`, or
+ * with `handedOver` (see {@link outcome}) the line of an upload whose outcome is unknown. It read `Upload of F
+ * cancelled` after a forged refusal of a try that was stored, and the file was in the thread.
+ */
+const cancelledLine = (what: string, localName: string, thread: string, handedOver: boolean): string =>
+  handedOver ? uploadUnknownLine(localName, thread, afterEarlierTryReason('cancelled')) : `${what} cancelled`;
 
 /**
  * Moves the file of one grant: how it ended, or `undefined` when no transfer ran and the line saying why was
@@ -100,6 +114,7 @@ const moveFile = async (
   conn: RudpConnection,
   state: ClientState,
   cancel: AbortController,
+  handedOver: boolean,
 ): Promise<{ readonly what: string; readonly direction: TransferDirection; readonly result: TransferResult } | undefined> => {
   const { cmd, data, localName, overwrite, title } = granted;
   // The direction is the typed command's; a reply that says otherwise is refused before any TCP.
@@ -121,7 +136,7 @@ const moveFile = async (
   // SIGTERM or a script's Ctrl-C came while the grant was on its way (no transfer to cancel yet): it had
   // only ended the input, and the transfer granted after it then ran whole, a 2 GiB download included.
   if (state.terminated || state.interruptedScript() || cancel.signal.aborted) {
-    out(`${what} cancelled`);
+    out(cancelledLine(what, localName, data.thread, handedOver));
     return undefined;
   }
   state.transferring = true;

@@ -56,3 +56,10 @@ export const givenUpReason = (direction: TransferDirection, refusal: string, pau
  */
 export const earlierTryLine = (localName: string, thread: string): string =>
   `Upload of ${localName}: an earlier try, refused in clear after its last byte was sent, may be the one stored (RDT ${thread} shows who uploaded it)`;
+
+/**
+ * The reason of an upload that ended (`reason`: failed, or `cancelled`) after an earlier try of it was refused in
+ * clear once its last byte was sent: that try may be the one stored, so the line is one of an upload whose outcome
+ * is unknown (`uploadUnknownLine`), never `… failed` or `… cancelled` alone.
+ */
+export const afterEarlierTryReason = (reason: string): string => `${reason} (an earlier try was refused in clear after its last byte was sent)`;

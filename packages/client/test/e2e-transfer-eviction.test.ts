@@ -131,3 +131,32 @@ describe('forum-client: a refusal for want of room forged after the upload was s
     expect(earlierTryLine('f.txt', 't')).toBe('Upload of f.txt: an earlier try, refused in clear after its last byte was sent, may be the one stored (RDT t shows who uploaded it)');
   });
 });
+
+describe('forum-client: Ctrl-C in the pause after a refusal forged once the upload was stored (real processes)', () => {
+  const scope = cleanupAfterEach();
+
+  it('is not said to have cancelled the upload: the earlier try is stored, so its outcome is said to be unknown', async () => {
+    const proxy = await startForgingProxy(`ERR ${TOO_MANY_TRANSFERS_TEXT}\n`);
+    scope.stops.push(() => void proxy.close());
+    const [data, cwd] = [await tempDir('data'), await tempDir('cwd')];
+    scope.dirs.push(data, cwd);
+    const server = await startServer(data, ['--advertised-transfer-port', String(proxy.port)]);
+    scope.servers.push(server);
+    proxy.target(server.tcpPort);
+    await writeFile(join(cwd, 'f.txt'), 'hello from yoda\n');
+    // The real pauses (1 s first): the Ctrl-C comes as the first is said, well inside it.
+    const client = spawnClient(server.port, cwd);
+    client.child.stdin?.write(['yoda', 'pw', 'CRT t', 'UPD t f.txt'].map((l) => `${l}\n`).join(''));
+    await client.stderr.waitFor(transferRetryNotice('Upload of f.txt', TOO_MANY_TRANSFERS_TEXT, 1_000, 'UPD'));
+    client.child.kill('SIGINT');
+    client.child.stdin?.end();
+    expect(await client.exited).toBe(130);
+    expect(proxy.forged()).toBe(true);
+    // Before: `Upload of f.txt cancelled`, of a file the thread holds.
+    const unknown = 'Upload of f.txt: cancelled (an earlier try was refused in clear after its last byte was sent); it may or may not have been stored (RDT t shows it if it was)';
+    expect(client.stdout.text).toContain(`${unknown}\n`);
+    expect(client.stdout.text).not.toContain('Upload of f.txt cancelled');
+    const rdt = await runYoda(server.port, cwd, ['RDT t', 'XIT']);
+    expect(rdt.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['yoda uploaded f.txt'], ['Goodbye']));
+  });
+});

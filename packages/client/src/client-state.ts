@@ -18,6 +18,11 @@ export class ClientState {
   transferring = false;
   /** Aborts the running UPD/DWN transfer (Ctrl-C). */
   cancelTransfer: AbortController | undefined;
+  /**
+   * Cut short by a fatal event: the pause before a refused transfer's next try (transfer-dispatch.ts), during which
+   * the transfer also holds the event back (`transferring`) until its line is out.
+   */
+  transferPause: AbortController | undefined;
   /** The exit of a fatal event that came during a transfer, run once the transfer has ended. */
   deferredExit: (() => void) | undefined;
   /** The client is on its way out: the loop stops and signals no longer log out. */

@@ -77,8 +77,11 @@ export class SessionExit {
       report();
       this.exit(code);
     };
-    if (this.state.transferring) this.state.deferredExit ??= go;
-    else go();
+    if (this.state.transferring) {
+      this.state.deferredExit ??= go;
+      // A pause between a refused transfer's tries has nothing to clean up: it ends now, and says how the transfer ended.
+      this.state.transferPause?.abort();
+    } else go();
   }
 
   /** The session ended normally (logged out, or never logged in): closes the connection and resolves with the exit status. */

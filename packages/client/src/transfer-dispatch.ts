@@ -64,9 +64,22 @@ export const runTransfer = async (granted: GrantedTransfer, args: ClientArgs, co
         return;
       }
       err(transferRetryNotice(what, refusal, wait, granted.cmd));
-      await delay(wait, undefined, { signal: cancel.signal }).catch(() => undefined);
+      // A fatal event in the pause or the new request (the server gone) waits for this transfer's line, as during a
+      // try: it ended the session with only the notice above, and after a try handed over whole nothing said the
+      // upload may be stored.
+      const pause = new AbortController();
+      state.transferPause = pause;
+      state.transferring = true;
+      await delay(wait, undefined, { signal: AbortSignal.any([cancel.signal, pause.signal]) }).catch(() => undefined);
+      state.transferPause = undefined;
+      const reply = deferredExitOf(state) !== undefined || cancel.signal.aborted ? undefined : await askAgain();
+      state.transferring = false;
+      const fatal = deferredExitOf(state);
+      if (fatal !== undefined) {
+        outcome(what, direction, granted.localName, data, result, handedOver);
+        return fatal();
+      }
       if (cancel.signal.aborted) return void out(cancelledLine(what, granted.localName, data.thread, handedOver));
-      const reply = await askAgain();
       if (reply === undefined) return;
       if (reply === 'unsent') return void outcome(what, direction, granted.localName, data, result, handedOver);
       outLines(reply.lines);
@@ -81,6 +94,9 @@ export const runTransfer = async (granted: GrantedTransfer, args: ClientArgs, co
     state.cancelTransfer = undefined;
   }
 };
+
+/** The fatal event's exit waiting for the transfer, read afresh (it may have come during an `await`). */
+const deferredExitOf = (state: ClientState): (() => void) | undefined => state.deferredExit;
 
 /**
  * Prints how a transfer ended: the server's completion line, `… cancelled`, or why it failed. `handedOver`: an

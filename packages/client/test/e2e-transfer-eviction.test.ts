@@ -132,7 +132,7 @@ describe('forum-client: a refusal for want of room forged after the upload was s
   });
 });
 
-describe('forum-client: Ctrl-C in the pause after a refusal forged once the upload was stored (real processes)', () => {
+describe('forum-client: Ctrl-C, or the server gone, in the pause after a refusal forged once the upload was stored (real processes)', () => {
   const scope = cleanupAfterEach();
 
   it('is not said to have cancelled the upload: the earlier try is stored, so its outcome is said to be unknown', async () => {
@@ -158,5 +158,26 @@ describe('forum-client: Ctrl-C in the pause after a refusal forged once the uplo
     expect(client.stdout.text).not.toContain('Upload of f.txt cancelled');
     const rdt = await runYoda(server.port, cwd, ['RDT t', 'XIT']);
     expect(rdt.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['yoda uploaded f.txt'], ['Goodbye']));
+  });
+
+  it('the server gone in the pause: the session ends as unreachable, and the upload, stored, is first said to be of unknown outcome', async () => {
+    const proxy = await startForgingProxy(`ERR ${TOO_MANY_TRANSFERS_TEXT}\n`);
+    scope.stops.push(() => void proxy.close());
+    const [data, cwd] = [await tempDir('data'), await tempDir('cwd')];
+    scope.dirs.push(data, cwd);
+    const server = await startServer(data, ['--advertised-transfer-port', String(proxy.port)]);
+    scope.servers.push(server);
+    proxy.target(server.tcpPort);
+    await writeFile(join(cwd, 'f.txt'), 'hello from yoda\n');
+    const client = spawnClient(server.port, cwd);
+    client.child.stdin?.write(['yoda', 'pw', 'CRT t', 'UPD t f.txt'].map((l) => `${l}\n`).join(''));
+    await client.stderr.waitFor(transferRetryNotice('Upload of f.txt', TOO_MANY_TRANSFERS_TEXT, 1_000, 'UPD'));
+    // The server's end comes in the pause or as the new UPD is asked for: either way, after the forged refusal.
+    server.child.kill('SIGKILL');
+    expect(await client.exited).toBe(1);
+    expect(proxy.forged()).toBe(true);
+    // Before: only the notice, then `Server unreachable: …`; nothing said the upload may be stored, and it was.
+    expect(client.stdout.text).toContain(`Upload of f.txt: refused by an unauthenticated answer (sent in clear): ${TOO_MANY_TRANSFERS_TEXT}; it may or may not have been stored (RDT t shows it if it was)\n`);
+    expect(withoutFirstContact(client.stderr.text)).toMatch(/\nServer unreachable: [^\n]*\n$/);
   });
 });

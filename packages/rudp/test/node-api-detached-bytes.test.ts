@@ -59,6 +59,27 @@ describe('a message whose buffer is transferred before it is sent', () => {
     expect(client.closed).toBe(true);
   });
 
+  it("a message written into the packet the detached one's bytes were to join never left either: its send says sent: false", async () => {
+    const got: number[] = [];
+    const { client } = await pair((c) => c.on('message', (m: Buffer) => void got.push(m.length)));
+    const closed = new Promise<CloseReason>((r) => client.once('close', r));
+    const big = new ArrayBuffer(200_000);
+    let before: Promise<unknown> = Promise.resolve();
+    let detached: Promise<unknown> = Promise.resolve();
+    const escaped = await escaping(async () => {
+      // Both queued in this tick: the intact one is written first, into the packet the detached one then breaks.
+      before = rejection(client.send(new Uint8Array(100)));
+      detached = rejection(client.send(new Uint8Array(big)));
+      transfer(big);
+      await closed;
+    });
+    expect(escaped).toEqual([]);
+    expect((await closed).message).toMatch(/detached/);
+    expect(await before).toMatchObject({ code: 'ERR_RUDP_CLOSED', sent: false });
+    expect(await detached).toMatchObject({ code: 'ERR_RUDP_CLOSED', sent: false });
+    expect(got).toEqual([]);
+  });
+
   it('an unreliable message too', async () => {
     const { client } = await pair((c) => c.on('message', () => undefined));
     const closed = new Promise<CloseReason>((r) => client.once('close', r));

@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { CLIENT, SERVER, firstOf, makePair, messagesOf, type Recorded } from './helpers/pair.js';
 import { Bbr } from '../src/core/congestion/bbr.js';
 import type { CongestionController, CongestionControllerFactory } from '../src/core/congestion/controller.js';
-import type { CloseReason } from '../src/core/events.js';
+import type { CloseReason, EndpointEvent } from '../src/core/events.js';
+import type { Endpoint } from '../src/core/endpoint.js';
 import type { AeadKey, CryptoProvider } from '../src/crypto/crypto-provider.js';
 import { PluginFault } from '../src/crypto/plugin-fault.js';
 import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
@@ -22,6 +23,13 @@ import { SimNetwork } from '../src/testing/sim-network.js';
 function closedReason(log: readonly Recorded[], localCid?: number): CloseReason | undefined {
   const r = log.find((x) => x.event.type === 'closed' && (localCid === undefined || x.event.connection.localCid === localCid));
   return r?.event.type === 'closed' ? r.event.reason : undefined;
+}
+
+/** The `closed` event of `endpoint`'s log, polling what the pair's hook did not (a close as the endpoint was polled to send). */
+function closedEvent(endpoint: Endpoint, log: Recorded[]): Extract<EndpointEvent, { type: 'closed' }> | undefined {
+  for (let e = endpoint.pollEvent(); e !== undefined; e = endpoint.pollEvent()) log.push({ at: Number.NaN, event: e });
+  const r = log.find((x) => x.event.type === 'closed');
+  return r?.event.type === 'closed' ? r.event : undefined;
 }
 
 /** BBR whose `method` throws from its `after`-th call on (`after` 0: the factory itself throws). */
@@ -179,6 +187,49 @@ describe('a plug-in that throws ends its connection alone', () => {
     expectFault(p.conn.closeReason, 'crypto provider', 'sealInto', 'seal broke');
     expect(p.conn.state).toBe('closed');
     expect(p.client.stats().datagramsSent).toBe(sent);
+  });
+
+  it("a message whose packet could not be sealed never left: the close's unsentFrom names it (a send before it, that left, stays below)", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    let broken = false;
+    const p = makePair({ client: { crypto: breakingKeys('client-crypto', sim, 'sealInto', () => broken) } });
+    p.sim.runFor(300);
+    const left = p.conn.send(new Uint8Array(100).fill(1));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(300);
+    expect(messagesOf(p.serverEvents).length).toBe(1);
+    broken = true;
+    const lost = p.conn.send(new Uint8Array(100).fill(2));
+    const after = p.conn.send(new Uint8Array(5000).fill(3));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(100);
+    const closed = closedEvent(p.client, p.clientEvents);
+    expectFault(closed?.reason, 'crypto provider', 'sealInto', 'seal broke');
+    // Both were written into the packet whose sealing threw, and nothing of either went out.
+    expect([left, lost, after]).toEqual([0, 1, 2]);
+    expect(closed?.unsentFrom).toBe(lost);
+  });
+
+  it("a message whose packet a controller's onPacketSent threw for (sealed, not sent) never left: the close's unsentFrom names it", () => {
+    let broken = false;
+    const healthy = failingAt('onAck', Number.POSITIVE_INFINITY);
+    const flaky: CongestionControllerFactory = (mtu) => {
+      const cc = healthy(mtu);
+      return { ...cc, onPacketSent: (now, bytes) => (broken ? (() => { throw new Error('onPacketSent broke'); })() : cc.onPacketSent(now, bytes)) };
+    };
+    const p = makePair({ client: { congestion: onlyNth(2, flaky) } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    const sentBefore = p.client.stats().datagramsSent;
+    broken = true;
+    const id = p.conn.send(new Uint8Array(100));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(100);
+    const closed = closedEvent(p.client, p.clientEvents);
+    expectFault(closed?.reason, 'congestion controller', 'onPacketSent', 'onPacketSent broke');
+    expect(closed?.unsentFrom).toBe(id);
+    // What left was the CLOSE alone: the packet of the message was sealed, then dropped.
+    expect(p.client.stats().datagramsSent - sentBefore).toBe(1);
   });
 
   it("a provider whose key throws when a key update disposes of the old one: the CLOSE is sealed with the keys its key phase names, so the peer opens it", () => {

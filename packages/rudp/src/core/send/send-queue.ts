@@ -109,6 +109,12 @@ export class SendQueue {
   private datagrams: DatagramQueue | undefined;
   /** Packet bytes between header and checksum at the datagram size in use now (path MTU discovery raises it). */
   private packetRoom: number;
+  /**
+   * Id of the first message whose first chunk went into the packet being written, until that packet has
+   * left (`packetLeft`); -1: none. If it never leaves (a plug-in threw sealing or accounting it, or a later
+   * message's bytes were detached), that message never left either: `firstUnsentId` answers it.
+   */
+  private startedInPacket = -1;
 
   constructor(
     private readonly flow: FlowControl,
@@ -243,6 +249,7 @@ export class SendQueue {
    * even of several, is sent.
    */
   firstUnsentId(): number {
+    if (this.startedInPacket >= 0) return this.startedInPacket;
     const last = this.outbox[this.outbox.length - 1];
     return last !== undefined && last.nextChunk === 0 ? last.id : this.firstWaitingId();
   }
@@ -301,6 +308,7 @@ export class SendQueue {
         const idx = m.nextChunk;
         if (!writeChunk(w, m, idx)) return;
         chunks.push({ message: m, index: idx, notBefore: 0 });
+        if (idx === 0 && this.startedInPacket < 0) this.startedInPacket = m.id;
         // Owed from now on, unless earlier chunks still are (the wait is counted from the oldest).
         if (!m.awaitingAcknowledgement) m.owedFrom(now);
         m.nextChunk++;
@@ -401,6 +409,11 @@ export class SendQueue {
     }
   }
 
+  /** The packet `fillNewData` last wrote into has left: the messages begun in it are sent (see `firstUnsentId`). */
+  packetLeft(): void {
+    this.startedInPacket = -1;
+  }
+
   /**
    * Lets go of every message and datagram: the connection ended, and nothing
    * queued will leave or be acknowledged. A server's connection drains for
@@ -409,6 +422,7 @@ export class SendQueue {
    * forum server had already uncounted (attack `many-hosts-backlog.ts`).
    */
   discard(): void {
+    this.startedInPacket = -1;
     this.outbox = emptyArray();
     this.head = 0;
     this.waiting = emptyArray();

@@ -258,6 +258,37 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in dispose']);
   });
 
+  it("a provider that throws deriving the next send keys at a key update: the CLOSE is sealed with the keys that still work, and the peer hears it", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
+    let broken = false;
+    let threw = 0;
+    const crypto: CryptoProvider = {
+      ...base,
+      hmacSha256(key, ...parts) {
+        if (broken) {
+          threw++;
+          throw new Error('hmac broke');
+        }
+        return base.hmacSha256(key, ...parts);
+      },
+    };
+    const p = makePair({ client: { crypto, keyUpdateAfterPackets: 32 } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    // Past the handshake only a key update asks the client's provider for an HMAC.
+    broken = true;
+    for (let i = 0; i < 100; i++) p.conn.send(new Uint8Array(1000).fill(i));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(3000);
+    expect(p.conn.stats().keyUpdates).toBe(0);
+    expectFault(closedReason(p.clientEvents, p.conn.localCid), 'crypto provider', 'hmacSha256', 'hmac broke');
+    // Tried once: the goodbye did not try again.
+    expect(threw).toBe(1);
+    const server = closedReason(p.serverEvents);
+    expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in hmacSha256']);
+  });
+
   it("a crypto provider whose key throws when opening: the server's connection ends, and its CLOSE reaches the client", () => {
     const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
     let broken = false;

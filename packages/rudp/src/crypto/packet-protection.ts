@@ -93,6 +93,8 @@ export class PacketProtection {
   private sendPhaseStart = -1;
   /** Whether the peer acknowledged a packet sealed with the current send keys (RFC 9001 §6.1: no update before). */
   private sendPhaseAcked = false;
+  /** A derivation of the next send keys threw (a provider's fault): no update is tried again (see {@link initiateKeyUpdate}). */
+  private updateFailed = false;
 
   private recvGen: number = 0;
   private recvCurrent: PacketKey;
@@ -223,9 +225,13 @@ export class PacketProtection {
    * previous receive keys are discarded ({@link discardPreviousKeys}, three
    * probe timeouts after the last update: late packets of a phase two back
    * would carry the bit of the new one). Returns whether it started.
+   * Never again once a derivation of the next keys threw (a provider's
+   * fault, which ends the connection): the current keys still seal, and
+   * its CLOSE, sealed with them, would otherwise try the update again and
+   * throw in its turn, the goodbye lost.
    */
   initiateKeyUpdate(): boolean {
-    if (this.sendGen !== this.recvGen || !this.peerUsesCurrent || !this.sendPhaseAcked || this.recvPrevious !== undefined) return false;
+    if (this.updateFailed || this.sendGen !== this.recvGen || !this.peerUsesCurrent || !this.sendPhaseAcked || this.recvPrevious !== undefined) return false;
     this.advanceSend();
     return true;
   }
@@ -241,7 +247,12 @@ export class PacketProtection {
 
   private advanceSend(): void {
     const old = this.send;
-    this.send = nextPacketKey(this.crypto, old);
+    try {
+      this.send = nextPacketKey(this.crypto, old);
+    } catch (e) {
+      this.updateFailed = true;
+      throw e;
+    }
     this.sendGen++;
     this.sealedWithKey = 0;
     this.sendPhaseStart = -1;

@@ -141,6 +141,31 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect(p.conn.closing?.drainUntil).toBeGreaterThan(now);
   });
 
+  it("a handshaking client whose controller throws when stats() asks for its window: it ends at once, the fault its close's cause, with no CLOSE (nothing can be sealed before the ACCEPT)", () => {
+    let broken = false;
+    const healthy = failingAt('onAck', Number.POSITIVE_INFINITY);
+    const flaky: CongestionControllerFactory = (mtu) => {
+      const cc = healthy(mtu);
+      return { ...cc, window: () => (broken ? (() => { throw new Error('window broke'); })() : cc.window()) };
+    };
+    // No link: the INITIAL never arrives, so the client is still in its handshake whenever asked.
+    const p = makePair({ client: { congestion: onlyNth(2, flaky) }, link: { delayMs: 35, loss: 1 } });
+    p.sim.runFor(50);
+    expect(p.conn.state).toBe('handshake');
+    const sent = p.client.stats().datagramsSent;
+    broken = true;
+    expect(p.conn.stats(p.sim.now).messagesSent).toBe(0);
+    expect(p.conn.state).toBe('closed');
+    const closed = closedEvent(p.client, p.clientEvents);
+    expectFault(closed?.reason, 'congestion controller', 'window', 'window broke');
+    expect(closed?.reason.code).toBe(1);
+    p.sim.wake(CLIENT);
+    p.sim.runFor(5000);
+    // Nothing more left: no CLOSE, no INITIAL again.
+    expect(p.client.stats().datagramsSent).toBe(sent);
+    expect(p.clientEvents.filter((r) => r.event.type === 'closed').length).toBe(1);
+  });
+
   it("a controller that throws when stats() asks a draining connection for its window: the drain goes on (its CLOSE needs no controller)", () => {
     let broken = false;
     const healthy = failingAt('onAck', Number.POSITIVE_INFINITY);

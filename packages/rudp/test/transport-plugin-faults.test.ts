@@ -369,6 +369,23 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect(firstOf(p.serverEvents, 'incoming')).toBeUndefined();
     expect(firstOf(p.clientEvents, 'connected')).toBeUndefined();
   });
+
+  it("a hello the server's provider throws on still costs its host a handshake of the rate: a provider that throws on what a client sends cannot run key exchanges past it", () => {
+    const sim = new SimNetwork({ seed: 1 });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('server-crypto'));
+    let exchanges = 0;
+    const dh: CryptoProvider['dh'] = () => {
+      exchanges++;
+      throw new Error('dh broke');
+    };
+    const p = makePair({ server: { crypto: { ...base, dh }, handshakesPerHostPerSecond: 1, handshakeBurstPerHost: 2 } });
+    p.sim.runFor(1000);
+    const dropped = p.server.stats().dropped;
+    // The INITIAL and its copy, each charged: the third hello is refused before any key exchange.
+    expect([dropped.pluginFault, exchanges]).toEqual([2, 2]);
+    expect(dropped.hostRate).toBeGreaterThan(0);
+    expect(closedReason(p.clientEvents)?.kind).toBe('refused');
+  });
 });
 
 describe("the providers rudpx ships are its own code: not guarded, so a bug of rudpx's is not hidden as a PluginFault", () => {

@@ -231,7 +231,8 @@ export class PacketProtection {
    * throw in its turn, the goodbye lost.
    */
   initiateKeyUpdate(): boolean {
-    if (this.updateFailed || this.sendGen !== this.recvGen || !this.peerUsesCurrent || !this.sendPhaseAcked || this.recvPrevious !== undefined) return false;
+    if (this.updateFailed) return false;
+    if (this.sendGen !== this.recvGen || !this.peerUsesCurrent || !this.sendPhaseAcked || this.recvPrevious !== undefined) return false;
     this.advanceSend();
     return true;
   }

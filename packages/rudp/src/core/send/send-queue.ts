@@ -243,9 +243,10 @@ export class SendQueue {
   }
 
   /**
-   * Id of the first reliable message none of whose chunks has left: the one begun but held for the next
-   * packet (its first chunk did not fit this one), or else the first still waiting (`nextMessageId` when none
-   * waits). Messages start to leave in id order, so every later id never left either; one with a chunk out,
+   * Id of the first reliable message none of whose chunks has left: the first one written into a packet that
+   * has not left (`packetLeft`: the packet was lost to a throw before it was sent), else the one begun but held
+   * for the next packet (its first chunk did not fit this one), or else the first still waiting
+   * (`nextMessageId` when none waits). Messages start to leave in id order, so every later id never left either; one with a chunk out,
    * even of several, is sent.
    */
   firstUnsentId(): number {

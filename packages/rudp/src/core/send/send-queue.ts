@@ -86,6 +86,16 @@ interface Annotated {
 /** The bytes of a waiting message. */
 const bytesOf = (m: Uint8Array | Annotated): Uint8Array => (m instanceof Uint8Array ? m : m.data);
 
+/**
+ * The queue whose message first began in the packet being written, and that message's id, until the packet
+ * has left (`packetLeft`). If it never leaves (a plug-in threw sealing or counting it, or a later message's
+ * bytes were detached: the connection then ends), that message never left either: `firstUnsentId` answers it.
+ * Shared, as the packet scratch is (send/packet-scratch.ts): one packet is written at a time, and a field of
+ * each queue would be memory every idle connection holds.
+ */
+let begunIn: SendQueue | undefined;
+let begunId = -1;
+
 /** Queued messages of one connection. */
 export class SendQueue {
   /** Messages whose first chunk has left, in send order; slots before `head` are acknowledged and emptied. Only the last may have chunks never sent. */
@@ -109,12 +119,6 @@ export class SendQueue {
   private datagrams: DatagramQueue | undefined;
   /** Packet bytes between header and checksum at the datagram size in use now (path MTU discovery raises it). */
   private packetRoom: number;
-  /**
-   * Id of the first message whose first chunk went into the packet being written, until that packet has
-   * left (`packetLeft`); -1: none. If it never leaves (a plug-in threw sealing or accounting it, or a later
-   * message's bytes were detached), that message never left either: `firstUnsentId` answers it.
-   */
-  private startedInPacket = -1;
 
   constructor(
     private readonly flow: FlowControl,
@@ -250,7 +254,7 @@ export class SendQueue {
    * even of several, is sent.
    */
   firstUnsentId(): number {
-    if (this.startedInPacket >= 0) return this.startedInPacket;
+    if (begunIn === this) return begunId;
     const last = this.outbox[this.outbox.length - 1];
     return last !== undefined && last.nextChunk === 0 ? last.id : this.firstWaitingId();
   }
@@ -309,7 +313,10 @@ export class SendQueue {
         const idx = m.nextChunk;
         if (!writeChunk(w, m, idx)) return;
         chunks.push({ message: m, index: idx, notBefore: 0 });
-        if (idx === 0 && this.startedInPacket < 0) this.startedInPacket = m.id;
+        if (idx === 0 && begunIn !== this) {
+          begunIn = this;
+          begunId = m.id;
+        }
         // Owed from now on, unless earlier chunks still are (the wait is counted from the oldest).
         if (!m.awaitingAcknowledgement) m.owedFrom(now);
         m.nextChunk++;
@@ -412,7 +419,7 @@ export class SendQueue {
 
   /** The packet `fillNewData` last wrote into has left: the messages begun in it are sent (see `firstUnsentId`). */
   packetLeft(): void {
-    this.startedInPacket = -1;
+    begunIn = undefined;
   }
 
   /**
@@ -423,7 +430,7 @@ export class SendQueue {
    * forum server had already uncounted (attack `many-hosts-backlog.ts`).
    */
   discard(): void {
-    this.startedInPacket = -1;
+    if (begunIn === this) begunIn = undefined;
     this.outbox = emptyArray();
     this.head = 0;
     this.waiting = emptyArray();

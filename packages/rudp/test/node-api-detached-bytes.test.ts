@@ -59,6 +59,27 @@ describe('a message whose buffer is transferred before it is sent', () => {
     expect(client.closed).toBe(true);
   });
 
+  it("a message written into the packet the detached one's bytes were to join never left either: its send says sent: false", async () => {
+    const got: number[] = [];
+    const { client } = await pair((c) => c.on('message', (m: Buffer) => void got.push(m.length)));
+    const closed = new Promise<CloseReason>((r) => client.once('close', r));
+    const big = new ArrayBuffer(200_000);
+    let before: Promise<unknown> = Promise.resolve();
+    let detached: Promise<unknown> = Promise.resolve();
+    const escaped = await escaping(async () => {
+      // Both queued in this tick: the intact one is written first, into the packet the detached one then breaks.
+      before = rejection(client.send(new Uint8Array(100)));
+      detached = rejection(client.send(new Uint8Array(big)));
+      transfer(big);
+      await closed;
+    });
+    expect(escaped).toEqual([]);
+    expect((await closed).message).toMatch(/detached/);
+    expect(await before).toMatchObject({ code: 'ERR_RUDP_CLOSED', sent: false });
+    expect(await detached).toMatchObject({ code: 'ERR_RUDP_CLOSED', sent: false });
+    expect(got).toEqual([]);
+  });
+
   it('an unreliable message too', async () => {
     const { client } = await pair((c) => c.on('message', () => undefined));
     const closed = new Promise<CloseReason>((r) => client.once('close', r));
@@ -137,6 +158,38 @@ describe('a message whose buffer is transferred before it is sent', () => {
     expect(escaped).toEqual([]);
     expect(await pending).toMatchObject({ code: 'ERR_RUDP_CLOSED' });
     expect(await after).toMatchObject({ code: 'ERR_RUDP_CLOSED' });
+    expect(got).toEqual([]);
+  });
+
+  it('a length-tracking view resized in the tick of its send, before its first bytes left, leaves at its new length (README: Sending)', async () => {
+    for (const to of [40, 200]) {
+      const { client } = await pair((c) => c.on('message', (m) => c.write(m)));
+      const rab = resizable(100, 400);
+      const view = new Uint8Array(rab);
+      const echoed = take(client, 1);
+      const sent = client.send(view);
+      // Counted at the call's length until acknowledged.
+      expect(client.bufferedAmount).toBe(100);
+      rab.resize(to);
+      view.fill(9);
+      await sent;
+      expect((await echoed)[0]).toEqual(Buffer.alloc(to, 9));
+      expect(client.bufferedAmount).toBe(0);
+    }
+  });
+
+  it('an unreliable message of a length-tracking view is taken at its length at the call: resized before it left, it ends the connection', async () => {
+    const got: number[] = [];
+    const { client } = await pair((c) => c.on('message', (m: Buffer) => void got.push(m.length)));
+    const closed = new Promise<CloseReason>((r) => client.once('close', r));
+    const rab = resizable(100, 400);
+    const escaped = await escaping(async () => {
+      client.write(new Uint8Array(rab), { reliable: false });
+      rab.resize(200);
+      await closed;
+    });
+    expect(escaped).toEqual([]);
+    expect((await closed).message).toMatch(/detached|resized/);
     expect(got).toEqual([]);
   });
 

@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { CLIENT, SERVER, firstOf, makePair, messagesOf, type Recorded } from './helpers/pair.js';
 import { Bbr } from '../src/core/congestion/bbr.js';
 import type { CongestionController, CongestionControllerFactory } from '../src/core/congestion/controller.js';
-import type { CloseReason } from '../src/core/events.js';
+import type { CloseReason, EndpointEvent } from '../src/core/events.js';
+import type { Endpoint } from '../src/core/endpoint.js';
 import type { AeadKey, CryptoProvider } from '../src/crypto/crypto-provider.js';
 import { PluginFault } from '../src/crypto/plugin-fault.js';
 import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
@@ -22,6 +23,13 @@ import { SimNetwork } from '../src/testing/sim-network.js';
 function closedReason(log: readonly Recorded[], localCid?: number): CloseReason | undefined {
   const r = log.find((x) => x.event.type === 'closed' && (localCid === undefined || x.event.connection.localCid === localCid));
   return r?.event.type === 'closed' ? r.event.reason : undefined;
+}
+
+/** The `closed` event of `endpoint`'s log, polling what the pair's hook did not (a close as the endpoint was polled to send). */
+function closedEvent(endpoint: Endpoint, log: Recorded[]): Extract<EndpointEvent, { type: 'closed' }> | undefined {
+  for (let e = endpoint.pollEvent(); e !== undefined; e = endpoint.pollEvent()) log.push({ at: Number.NaN, event: e });
+  const r = log.find((x) => x.event.type === 'closed');
+  return r?.event.type === 'closed' ? r.event : undefined;
 }
 
 /** BBR whose `method` throws from its `after`-th call on (`after` 0: the factory itself throws). */
@@ -133,6 +141,31 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect(p.conn.closing?.drainUntil).toBeGreaterThan(now);
   });
 
+  it("a handshaking client whose controller throws when stats() asks for its window: it ends at once, the fault its close's cause, with no CLOSE (nothing can be sealed before the ACCEPT)", () => {
+    let broken = false;
+    const healthy = failingAt('onAck', Number.POSITIVE_INFINITY);
+    const flaky: CongestionControllerFactory = (mtu) => {
+      const cc = healthy(mtu);
+      return { ...cc, window: () => (broken ? (() => { throw new Error('window broke'); })() : cc.window()) };
+    };
+    // No link: the INITIAL never arrives, so the client is still in its handshake whenever asked.
+    const p = makePair({ client: { congestion: onlyNth(2, flaky) }, link: { delayMs: 35, loss: 1 } });
+    p.sim.runFor(50);
+    expect(p.conn.state).toBe('handshake');
+    const sent = p.client.stats().datagramsSent;
+    broken = true;
+    expect(p.conn.stats(p.sim.now).messagesSent).toBe(0);
+    expect(p.conn.state).toBe('closed');
+    const closed = closedEvent(p.client, p.clientEvents);
+    expectFault(closed?.reason, 'congestion controller', 'window', 'window broke');
+    expect(closed?.reason.code).toBe(1);
+    p.sim.wake(CLIENT);
+    p.sim.runFor(5000);
+    // Nothing more left: no CLOSE, no INITIAL again.
+    expect(p.client.stats().datagramsSent).toBe(sent);
+    expect(p.clientEvents.filter((r) => r.event.type === 'closed').length).toBe(1);
+  });
+
   it("a controller that throws when stats() asks a draining connection for its window: the drain goes on (its CLOSE needs no controller)", () => {
     let broken = false;
     const healthy = failingAt('onAck', Number.POSITIVE_INFINITY);
@@ -181,6 +214,49 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect(p.client.stats().datagramsSent).toBe(sent);
   });
 
+  it("a message whose packet could not be sealed never left: the close's unsentFrom names it (a send before it, that left, stays below)", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    let broken = false;
+    const p = makePair({ client: { crypto: breakingKeys('client-crypto', sim, 'sealInto', () => broken) } });
+    p.sim.runFor(300);
+    const left = p.conn.send(new Uint8Array(100).fill(1));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(300);
+    expect(messagesOf(p.serverEvents).length).toBe(1);
+    broken = true;
+    const lost = p.conn.send(new Uint8Array(100).fill(2));
+    const after = p.conn.send(new Uint8Array(5000).fill(3));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(100);
+    const closed = closedEvent(p.client, p.clientEvents);
+    expectFault(closed?.reason, 'crypto provider', 'sealInto', 'seal broke');
+    // Both were written into the packet whose sealing threw, and nothing of either went out.
+    expect([left, lost, after]).toEqual([0, 1, 2]);
+    expect(closed?.unsentFrom).toBe(lost);
+  });
+
+  it("a message whose packet a controller's onPacketSent threw for (sealed, not sent) never left: the close's unsentFrom names it", () => {
+    let broken = false;
+    const healthy = failingAt('onAck', Number.POSITIVE_INFINITY);
+    const flaky: CongestionControllerFactory = (mtu) => {
+      const cc = healthy(mtu);
+      return { ...cc, onPacketSent: (now, bytes) => (broken ? (() => { throw new Error('onPacketSent broke'); })() : cc.onPacketSent(now, bytes)) };
+    };
+    const p = makePair({ client: { congestion: onlyNth(2, flaky) } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    const sentBefore = p.client.stats().datagramsSent;
+    broken = true;
+    const id = p.conn.send(new Uint8Array(100));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(100);
+    const closed = closedEvent(p.client, p.clientEvents);
+    expectFault(closed?.reason, 'congestion controller', 'onPacketSent', 'onPacketSent broke');
+    expect(closed?.unsentFrom).toBe(id);
+    // What left was the CLOSE alone: the packet of the message was sealed, then dropped.
+    expect(p.client.stats().datagramsSent - sentBefore).toBe(1);
+  });
+
   it("a provider whose key throws when a key update disposes of the old one: the CLOSE is sealed with the keys its key phase names, so the peer opens it", () => {
     const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
     const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
@@ -205,6 +281,37 @@ describe('a plug-in that throws ends its connection alone', () => {
     expectFault(closedReason(p.clientEvents, p.conn.localCid), 'crypto provider', 'dispose', 'dispose broke');
     const server = closedReason(p.serverEvents);
     expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in dispose']);
+  });
+
+  it("a provider that throws deriving the next send keys at a key update: the CLOSE is sealed with the keys that still work, and the peer hears it", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
+    let broken = false;
+    let threw = 0;
+    const crypto: CryptoProvider = {
+      ...base,
+      hmacSha256(key, ...parts) {
+        if (broken) {
+          threw++;
+          throw new Error('hmac broke');
+        }
+        return base.hmacSha256(key, ...parts);
+      },
+    };
+    const p = makePair({ client: { crypto, keyUpdateAfterPackets: 32 } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    // Past the handshake only a key update asks the client's provider for an HMAC.
+    broken = true;
+    for (let i = 0; i < 100; i++) p.conn.send(new Uint8Array(1000).fill(i));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(3000);
+    expect(p.conn.stats().keyUpdates).toBe(0);
+    expectFault(closedReason(p.clientEvents, p.conn.localCid), 'crypto provider', 'hmacSha256', 'hmac broke');
+    // Tried once: the goodbye did not try again.
+    expect(threw).toBe(1);
+    const server = closedReason(p.serverEvents);
+    expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in hmacSha256']);
   });
 
   it("a crypto provider whose key throws when opening: the server's connection ends, and its CLOSE reaches the client", () => {
@@ -261,6 +368,23 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect(p.server.stats().dropped.pluginFault).toBeGreaterThan(0);
     expect(firstOf(p.serverEvents, 'incoming')).toBeUndefined();
     expect(firstOf(p.clientEvents, 'connected')).toBeUndefined();
+  });
+
+  it("a hello the server's provider throws on still costs its host a handshake of the rate: a provider that throws on what a client sends cannot run key exchanges past it", () => {
+    const sim = new SimNetwork({ seed: 1 });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('server-crypto'));
+    let exchanges = 0;
+    const dh: CryptoProvider['dh'] = () => {
+      exchanges++;
+      throw new Error('dh broke');
+    };
+    const p = makePair({ server: { crypto: { ...base, dh }, handshakesPerHostPerSecond: 1, handshakeBurstPerHost: 2 } });
+    p.sim.runFor(1000);
+    const dropped = p.server.stats().dropped;
+    // The INITIAL and its copy, each charged: the third hello is refused before any key exchange.
+    expect([dropped.pluginFault, exchanges]).toEqual([2, 2]);
+    expect(dropped.hostRate).toBeGreaterThan(0);
+    expect(closedReason(p.clientEvents)?.kind).toBe('refused');
   });
 });
 

@@ -81,6 +81,12 @@ export interface ProtectionCounters {
   readonly keyUpdates: number;
 }
 
+/**
+ * `sendPhaseStart` once a derivation of the next send keys threw (a provider's fault): the current phase then
+ * never counts as acknowledged, so no key update is tried again (see `initiateKeyUpdate`).
+ */
+const NO_UPDATE = -2;
+
 /** Packet protection of one connection (both directions). */
 export class PacketProtection {
   private readonly limits: AeadLimits;
@@ -89,7 +95,7 @@ export class PacketProtection {
   private sendGen: number = 0;
   private send: PacketKey;
   private sealedWithKey = 0;
-  /** The first packet number sealed with the current send keys (-1: none yet). */
+  /** The first packet number sealed with the current send keys (-1: none yet; {@link NO_UPDATE}: no update any more). */
   private sendPhaseStart = -1;
   /** Whether the peer acknowledged a packet sealed with the current send keys (RFC 9001 §6.1: no update before). */
   private sendPhaseAcked = false;
@@ -167,7 +173,7 @@ export class PacketProtection {
   sealInto(header: Uint8Array, pn: number, payload: Uint8Array, out: Uint8Array): boolean {
     if (this.sealedWithKey >= this.limits.confidentialityLimit) return false;
     this.send.sealInto(header, pn, payload, out);
-    if (this.sendPhaseStart < 0) this.sendPhaseStart = pn;
+    if (this.sendPhaseStart === -1) this.sendPhaseStart = pn;
     this.sealedWithKey++;
     this.sealed++;
     if (this.sealedWithKey >= this.limits.updateAfterPackets) this.initiateKeyUpdate();
@@ -208,7 +214,7 @@ export class PacketProtection {
   sealPacket(pn: number, source: Uint8Array, headerLength: number, end: number, datagram: Uint8Array): boolean {
     if (this.sealedWithKey >= this.limits.confidentialityLimit) return false;
     this.send.sealPacket(pn, source, headerLength, end, datagram);
-    if (this.sendPhaseStart < 0) this.sendPhaseStart = pn;
+    if (this.sendPhaseStart === -1) this.sendPhaseStart = pn;
     this.sealed++;
     if (++this.sealedWithKey >= this.limits.updateAfterPackets) this.initiateKeyUpdate();
     return true;
@@ -223,6 +229,10 @@ export class PacketProtection {
    * previous receive keys are discarded ({@link discardPreviousKeys}, three
    * probe timeouts after the last update: late packets of a phase two back
    * would carry the bit of the new one). Returns whether it started.
+   * Never again once a derivation of the next keys threw (a provider's
+   * fault, which ends the connection: {@link NO_UPDATE}): the current keys
+   * still seal, and its CLOSE, sealed with them, would otherwise try the
+   * update again and throw in its turn, the goodbye lost.
    */
   initiateKeyUpdate(): boolean {
     if (this.sendGen !== this.recvGen || !this.peerUsesCurrent || !this.sendPhaseAcked || this.recvPrevious !== undefined) return false;
@@ -241,7 +251,15 @@ export class PacketProtection {
 
   private advanceSend(): void {
     const old = this.send;
-    this.send = nextPacketKey(this.crypto, old);
+    try {
+      this.send = nextPacketKey(this.crypto, old);
+    } catch (e) {
+      // Never acknowledged from now on (`acknowledged`), so no update starts again: a field of its own would be
+      // memory every connection holds for a fault of one.
+      this.sendPhaseAcked = false;
+      this.sendPhaseStart = NO_UPDATE;
+      throw e;
+    }
     this.sendGen++;
     this.sealedWithKey = 0;
     this.sendPhaseStart = -1;

@@ -19,11 +19,12 @@ function queue(peerWindow = 1 << 20): { q: SendQueue; flow: FlowControl } {
   return { q: new SendQueue(flow, ROOM), flow };
 }
 
-/** Fills one packet of `room` bytes with new data; returns the chunks and the fragments as parsed. */
+/** Fills one packet of `room` bytes with new data, which then leaves; returns the chunks and the fragments as parsed. */
 function fill(q: SendQueue, room = ROOM, small: OutgoingMessage[] = []): { chunks: ChunkRef[]; frags: FragmentFrame[] } {
   const w = writerWithRoom(room);
   const chunks: ChunkRef[] = [];
   q.fillNewData(w, chunks, 0, { rememberSmall: (_now, m) => small.push(m) });
+  q.packetLeft();
   const frags = framesIn(w).filter((f): f is FragmentFrame => f.type === 'fragment');
   return { chunks, frags };
 }
@@ -371,6 +372,7 @@ describe('SendQueue: the first message none of whose bytes left (firstUnsentId)'
     expect(q.firstUnsentId()).toBe(a);
     const w = writerWithRoom(room);
     q.fillNewData(w, [], 0, { rememberSmall: () => undefined });
+    q.packetLeft();
     // `b` started (it has its OutgoingMessage) but waits, whole, for the next packet: none of it is out.
     expect(q.message(b)?.nextChunk).toBe(0);
     expect(q.firstUnsentId()).toBe(b);
@@ -384,6 +386,21 @@ describe('SendQueue: the first message none of whose bytes left (firstUnsentId)'
     fill(q);
     expect(sent(q, large).nextChunk).toBe(1);
     expect(q.firstUnsentId()).toBe(next);
+  });
+
+  it('a message written into a packet that never left (a plug-in threw sealing it) has not left; once a packet does, its messages have', () => {
+    // Messages of 1,000 bytes go whole: one a packet.
+    const q = new SendQueue(new FlowControl(1 << 20, 1 << 20), room, 1_000);
+    const [first, second, third] = [q.push(bytes(1_000, 1)), q.push(bytes(1_000, 2)), q.push(bytes(1_000, 3))];
+    fill(q, room);
+    expect(sent(q, first).nextChunk).toBe(1);
+    expect(q.firstUnsentId()).toBe(second);
+    // Written, then lost: no packetLeft().
+    q.fillNewData(writerWithRoom(room), [], 0, { rememberSmall: () => undefined });
+    expect(sent(q, second).nextChunk).toBe(1);
+    expect(q.firstUnsentId()).toBe(second);
+    q.packetLeft();
+    expect(q.firstUnsentId()).toBe(third);
   });
 
   it('messages held back by the peer\'s window have not left', () => {

@@ -169,6 +169,8 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
     c.pacer.onSent(datagram.length);
     c.acks.onAckElicitingSent(now);
   }
+  // Only now did the messages begun in it leave: a throw above (a plug-in sealing or counting it) lost the packet.
+  c.sendQueue.packetLeft();
   releasePacketContents();
   return datagram;
 }

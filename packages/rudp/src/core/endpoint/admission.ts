@@ -65,6 +65,8 @@ export function handleInitial(e: Endpoint, now: number, size: number, payload: U
   if (e.hosts.full(levels) !== undefined) return refuseBusy(e, from, init.scid, BusyReason.HostFull);
   // Charged here, past every cheap refusal and before the key exchange (and before a drain is ended
   // for the newcomer): only what would cost a handshake, and only from an address that proved itself.
+  // Not refunded when the provider then throws (`dropped.pluginFault`): the work was done, and a provider
+  // that throws on what a client sends would otherwise run key exchanges for it past the rate.
   if (e.handshakeRate?.take(now, levels) !== undefined) return refuseBusy(e, from, init.scid, BusyReason.HostRate);
   if (serverFull) endOldestDrain(e);
   const cid = e.newCid();

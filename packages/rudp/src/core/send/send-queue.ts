@@ -86,6 +86,16 @@ interface Annotated {
 /** The bytes of a waiting message. */
 const bytesOf = (m: Uint8Array | Annotated): Uint8Array => (m instanceof Uint8Array ? m : m.data);
 
+/**
+ * The queue whose message first began in the packet being written, and that message's id, until the packet
+ * has left (`packetLeft`). If it never leaves (a plug-in threw sealing or counting it, or a later message's
+ * bytes were detached: the connection then ends), that message never left either: `firstUnsentId` answers it.
+ * Shared, as the packet scratch is (send/packet-scratch.ts): one packet is written at a time, and a field of
+ * each queue would be memory every idle connection holds.
+ */
+let begunIn: SendQueue | undefined;
+let begunId = -1;
+
 /** Queued messages of one connection. */
 export class SendQueue {
   /** Messages whose first chunk has left, in send order; slots before `head` are acknowledged and emptied. Only the last may have chunks never sent. */
@@ -237,12 +247,14 @@ export class SendQueue {
   }
 
   /**
-   * Id of the first reliable message none of whose chunks has left: the one begun but held for the next
-   * packet (its first chunk did not fit this one), or else the first still waiting (`nextMessageId` when none
-   * waits). Messages start to leave in id order, so every later id never left either; one with a chunk out,
+   * Id of the first reliable message none of whose chunks has left: the first one written into a packet that
+   * has not left (`packetLeft`: the packet was lost to a throw before it was sent), else the one begun but held
+   * for the next packet (its first chunk did not fit this one), or else the first still waiting
+   * (`nextMessageId` when none waits). Messages start to leave in id order, so every later id never left either; one with a chunk out,
    * even of several, is sent.
    */
   firstUnsentId(): number {
+    if (begunIn === this) return begunId;
     const last = this.outbox[this.outbox.length - 1];
     return last !== undefined && last.nextChunk === 0 ? last.id : this.firstWaitingId();
   }
@@ -301,6 +313,10 @@ export class SendQueue {
         const idx = m.nextChunk;
         if (!writeChunk(w, m, idx)) return;
         chunks.push({ message: m, index: idx, notBefore: 0 });
+        if (idx === 0 && begunIn !== this) {
+          begunIn = this;
+          begunId = m.id;
+        }
         // Owed from now on, unless earlier chunks still are (the wait is counted from the oldest).
         if (!m.awaitingAcknowledgement) m.owedFrom(now);
         m.nextChunk++;
@@ -401,6 +417,11 @@ export class SendQueue {
     }
   }
 
+  /** The packet `fillNewData` last wrote into has left: the messages begun in it are sent (see `firstUnsentId`). */
+  packetLeft(): void {
+    begunIn = undefined;
+  }
+
   /**
    * Lets go of every message and datagram: the connection ended, and nothing
    * queued will leave or be acknowledged. A server's connection drains for
@@ -409,6 +430,7 @@ export class SendQueue {
    * forum server had already uncounted (attack `many-hosts-backlog.ts`).
    */
   discard(): void {
+    if (begunIn === this) begunIn = undefined;
     this.outbox = emptyArray();
     this.head = 0;
     this.waiting = emptyArray();

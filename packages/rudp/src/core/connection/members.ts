@@ -18,9 +18,8 @@ import { AcceptAnswer, FIRST_PACKET_NUMBER, HANDSHAKE_COPIES, ServerHandshake } 
 import type { PeerAddress } from '../sans-io.js';
 import { AckTracker } from '../receive/ack-generation.js';
 import { Reassembly } from '../receive/reassembly.js';
-import type { CreditWaiter } from '../receive/receive-pool.js';
 import { LossDetection } from '../recovery/loss-detection.js';
-import type { PacketFate, SentPacket } from '../recovery/sent-packet.js';
+import type { SentPacket } from '../recovery/sent-packet.js';
 import { RttEstimator } from '../recovery/rtt.js';
 import { RepairPolicy } from '../repair/repair-policy.js';
 import { RepairReceiver } from '../repair/repair-receiver.js';
@@ -43,10 +42,11 @@ export type ConnectionState = 'handshake' | 'established' | 'closing' | 'drainin
 
 /**
  * What one connection holds (the `Connection` the application and the endpoint call is this and its
- * entry points). Abstract: the entry points that its mechanisms call back (`PacketFate`, `CreditWaiter`)
- * are the connection's own, in connection.ts.
+ * entry points). Abstract: the entry points its mechanisms call back (loss detection's `PacketFate`,
+ * the receive budget's `CreditWaiter`) are the connection's own, in connection.ts. (No `implements`
+ * clause: those members are internal, and the published types would declare a class without them.)
  */
-export abstract class ConnectionMembers implements PacketFate, CreditWaiter {
+export abstract class ConnectionMembers {
   /** Current lifecycle state. */
   state: ConnectionState;
   /** Application data: attach whatever you like. */

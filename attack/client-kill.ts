@@ -65,7 +65,7 @@ try {
     c.kill('SIGKILL');
     const t0 = performance.now();
     const since = (): string => ((performance.now() - t0) / 1000).toFixed(2);
-    await new Promise((r) => c.once('exit', r));
+    await new Promise((r) => c.once('close', r));
     console.log(`${what}: forum-client killed with ${mid ?? '(no partial file seen)'}; it had printed: ${JSON.stringify(out.split('\n').slice(-2).join(' | ').slice(-160))}`);
     // forum-client again at once, as the user would start it: what it prints.
     const again = await new Promise<string>((resolve) => {
@@ -74,7 +74,7 @@ try {
       c2.stdout.on('data', (d: Buffer) => (o += d.toString()));
       c2.stderr.on('data', (d: Buffer) => (o += d.toString()));
       c2.stdin.end('kim\n');
-      c2.once('exit', () => resolve(o.replace(/\n/g, ' | ').slice(0, 200)));
+      c2.once('close', () => resolve(o.replace(/\n/g, ' | ').slice(0, 200)));
     });
     console.log(`  forum-client started again (${since()} s after the kill), username kim: ${JSON.stringify(again)}`);
     // Raw logins every 100 ms until welcomed.

@@ -35,7 +35,8 @@ export const startServer = async (dir: string, port: number, opts: { readonly ow
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  // 'close', not 'exit': callers read `out` once it ended, and 'exit' may come before the last of its pipes is read.
+  const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
   const pid = opts.ownPidns === true ? await childOf(child.pid ?? 0) : (child.pid ?? 0);
   const deadline = Date.now() + (opts.waitMs ?? 10_000);
   let code: number | null | 'running' = 'running';

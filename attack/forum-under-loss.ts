@@ -81,6 +81,8 @@ const proc = (args: readonly string[], cwd?: string, env?: NodeJS.ProcessEnv, ro
       return joined;
     },
     write: (s) => void child.stdin?.write(s),
+    // 'exit', not 'close': `bare` runs sim-vs-real.ts, whose fork()ed children inherit these pipes, and one left
+    // running by a failed run would hold them open for ever (its result line is the parent's own, written before it ends).
     exited: new Promise((r) => child.once('exit', (c) => r(c))),
   };
 };

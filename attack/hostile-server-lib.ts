@@ -85,7 +85,7 @@ export const runClient = async (port: number, lines: readonly string[], deadline
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, vmHwmMiB(child.pid ?? 0) ?? 0)), 20);
   const started = performance.now();
-  const exited = new Promise<number>((r) => child.once('exit', (c, s) => r(c ?? (s === null ? -1 : 128))));
+  const exited = new Promise<number>((r) => child.once('close', (c, s) => r(c ?? (s === null ? -1 : 128))));
   const code = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), deadlineS * 1000))]);
   clearInterval(sampler);
   if (code === 'running') child.kill('SIGKILL');

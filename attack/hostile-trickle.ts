@@ -92,7 +92,7 @@ child.stdout.on('data', (d: Buffer) => (out += d.toString()));
 child.stderr.on('data', (d: Buffer) => (out += d.toString()));
 child.stdin.end(`yoda\npw\n${mode === 'dwn-header' || mode === 'dwn-body' ? 'DWN t f.bin --overwrite' : cmd}\nXIT\n`);
 const started = Date.now();
-const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+const exited = new Promise<number | null>((r) => child.once('close', (c) => r(c)));
 const result = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), seconds * 1000))]);
 const waited = Math.round((Date.now() - started) / 1000);
 console.log(`[${mode}] trickle 1 byte / ${trickleMs} ms: after ${waited} s the client is ${result === 'running' ? 'STILL WAITING' : `done (exit ${String(result)})`}`);

@@ -134,7 +134,7 @@ const uploading = Promise.all(
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     return new Promise<void>((resolve) =>
-      child.once('exit', () => {
+      child.once('close', () => {
         uploaded += Number(/: ([0-9]+) uploads/.exec(out)?.[1] ?? 0);
         resolve();
       }),

@@ -338,7 +338,7 @@ await scenario('bytes: a buffer transferred (detached) after write(), and one de
     const child = spawn(process.execPath, ['--input-type=module', '-e', `import { listen, connect } from '${dist}';\n${body}`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = once(child, 'exit').then(([code]) => `exited (code ${String(code)}) after ${Date.now() - t0} ms`);
+    const exited = once(child, 'close').then(([code]) => `exited (code ${String(code)}) after ${Date.now() - t0} ms`);
     const r = await Promise.race([exited, sleep(3000).then(() => 'still running after 3 s')]);
     if (r.startsWith('still')) child.kill();
     record(`process exit: ${label}`, `${r}${err ? `; stderr ${err.trim().split('\n')[0]}` : ''}`);

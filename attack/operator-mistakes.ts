@@ -50,7 +50,7 @@ const startServer = async (dir: string, extra: readonly string[] = [], uid?: num
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
   child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
   for (let i = 0; i < 200 && !/UDP \S+:\d+/.test(err) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
   return { port, stderr: () => err, stdout: () => out, stop: async () => void (child.kill('SIGINT'), await exited) };
 };
@@ -231,7 +231,7 @@ if (which === 'all' || which === 'client') {
     for (let i = 0; i < 200 && !out.endsWith(prompt); i++) await new Promise((r) => setTimeout(r, 25));
     const sent = Date.now();
     child.kill(signal);
-    const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     const again = lines.length === 0 ? undefined : clientRun(s.port, [lines[0] ?? '', 'pw', 'XIT']);
     report(`${signal} at the ${lines.length === 0 ? 'username' : 'command'} prompt`, status, err.split('\n').filter((l) => /SIGTERM|SIGINT|SIGHUP/.test(l)).join(' '), `${Date.now() - sent} ms${again === undefined ? '' : `; same user again: ${again.out.split(' / ')[0] ?? ''}`}`);
   }

@@ -72,7 +72,7 @@ const proc = (args: readonly string[], cwd?: string): Proc => {
     text: () => text,
     lines: () => lines,
     write: (s) => void child.stdin?.write(s),
-    exited: new Promise((r) => child.once('exit', (c) => r(c))),
+    exited: new Promise((r) => child.once('close', (c) => r(c))),
   };
 };
 

@@ -59,7 +59,7 @@ const forumClient = (user: string) => {
   child.stdout.on('data', take);
   child.stderr.on('data', take);
   child.stdin.on('error', () => undefined);
-  const exited = new Promise<number | string>((r) => child.once('exit', (c, s) => r(c ?? s ?? '?')));
+  const exited = new Promise<number | string>((r) => child.once('close', (c, s) => r(c ?? s ?? '?')));
   return { child, lines, exited, send: (l: string) => void child.stdin.write(`${l}\n`) };
 };
 

@@ -75,7 +75,7 @@ try {
     c.stdout.on('data', (d: Buffer) => (out += d.toString()));
     c.stderr.on('data', (d: Buffer) => (out += d.toString()));
     c.stdin.end('sam\npw-sam\nXIT\n');
-    c.once('exit', (code) => resolve(`${out.replace(/The server at[^\n]*\n|Its identity[^\n]*\n|Trusting[^\n]*\n/g, '').replace(/\n/g, ' | ')} (exit ${code})`));
+    c.once('close', (code) => resolve(`${out.replace(/The server at[^\n]*\n|Its identity[^\n]*\n|Trusting[^\n]*\n/g, '').replace(/\n/g, ' | ')} (exit ${code})`));
   });
   console.log(`forum-client on B as sam at ${since()} s: ${fcOut}`);
 

@@ -45,7 +45,7 @@ try {
   fc.stdout.on('data', take);
   fc.stderr.on('data', take);
   fc.stdin.on('error', () => undefined);
-  const fcExit = new Promise<string>((r) => fc.once('exit', (c, s) => r(`${c ?? s} at ${since()} s`)));
+  const fcExit = new Promise<string>((r) => fc.once('close', (c, s) => r(`${c ?? s} at ${since()} s`)));
   fc.stdin.write('fc\npw-fc\n');
   for (let i = 0; i < 200 && !fcLines.some((l) => l.includes('Welcome')); i++) await sleep(50);
   let n = 0;

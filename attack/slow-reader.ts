@@ -15,7 +15,7 @@ console.log(`${n} LST answers of 650,000 lines, stdout unread for 20 s: client p
 let bytes = 0;
 child.stdout.on('data', (d: Buffer) => (bytes += d.length));
 child.stdout.resume();
-const code = await new Promise((r) => child.once('exit', r));
+const code = await new Promise((r) => child.once('close', r));
 clearInterval(t);
 console.log(`then read: ${bytes} bytes, exit ${String(code)}, peak RSS ${Math.round(peak / 1024)} MiB`);
 await server.close();

@@ -74,7 +74,7 @@ const client = spawn(process.execPath, [new URL('../packages/client/bin/forum-cl
 let clientOut = '';
 client.stdout.on('data', (d: Buffer) => (clientOut += d.toString()));
 client.stdin.end(`acct${accounts - 1}x\npw\nDWN big f.bin\nXIT\n`);
-await new Promise((r) => client.once('exit', r));
+await new Promise((r) => client.once('close', r));
 const clientLine = clientOut.split('\n').find((l) => l.includes('Download of')) ?? '(none)';
 // RMV of the thread while its 16 downloads are stuck: how long it takes, and whether the file's descriptors go.
 const fds = async (): Promise<number> => {

@@ -46,7 +46,7 @@ const startServer = async (bin: string, dir: string, extra: readonly string[] = 
   let out = '';
   child.stdout?.setEncoding('utf8').on('data', (s: string) => (out += s));
   child.stderr?.setEncoding('utf8').on('data', (s: string) => (out += s));
-  const exited = new Promise<number | string | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
+  const exited = new Promise<number | string | null>((resolve) => child.on('close', (code, signal) => resolve(code ?? signal)));
   for (let i = 0; i < 300 && !out.includes('Waiting for clients') && child.exitCode === null; i++) await sleep(50);
   await sleep(50);
   return {
@@ -213,7 +213,7 @@ const restart = async (): Promise<void> => {
     let out = '';
     c.stdout.setEncoding('utf8').on('data', (x: string) => (out += x));
     c.stderr.setEncoding('utf8').on('data', (x: string) => (out += x));
-    const cExit = new Promise<number | null>((r) => c.on('exit', (code) => r(code)));
+    const cExit = new Promise<number | null>((r) => c.on('close', (code) => r(code)));
     c.stdin.write('poster\npw\nMSG t before\n');
     for (let i = 0; i < 200 && !/posted/i.test(out); i++) await sleep(50);
     const t0 = Date.now();
@@ -277,7 +277,7 @@ const transfers = async (): Promise<void> => {
       c.stdout.setEncoding('utf8').on('data', (x: string) => (out += x));
       c.stderr.setEncoding('utf8').on('data', (x: string) => (out += x));
       c.stdin.end(lines);
-      return { done: new Promise((r) => c.on('exit', (code) => r(`${code}: ${out.trim().split('\n').map((l) => l.replace(/^(Enter [^:]*: ?|Enter one of the following commands: [A-Z, ]*: ?)+/, '')).filter((l) => l !== '' && l !== 'Welcome to the forum').join(' ⏎ ')}`))) };
+      return { done: new Promise((r) => c.on('close', (code) => r(`${code}: ${out.trim().split('\n').map((l) => l.replace(/^(Enter [^:]*: ?|Enter one of the following commands: [A-Z, ]*: ?)+/, '')).filter((l) => l !== '' && l !== 'Welcome to the forum').join(' ⏎ ')}`))) };
     };
     const u = run(down, `up${signal}\npw\nUPD x big2.bin\nXIT\n`);
     const d = run(down, `dn${signal}\npw\nDWN x big.bin\nXIT\n`);

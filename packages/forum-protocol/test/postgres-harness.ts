@@ -1,6 +1,6 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
 import type { DerivedTemplate } from '../../../scripts/template-cluster.mjs';
@@ -48,9 +48,22 @@ const MIGRATED_TIERS = [4, 8, 16, 32] as const;
 /** The name of the template's `i`th migrated schema (from 1). */
 const migratedSchema = (i: number): string => `migrated_${i}`;
 
-// Whatever migrate() writes is in this file (its statements and the version row): a change makes new templates.
-const SCHEMA_SOURCE_DIGEST = createHash('sha256')
-  .update(readFileSync(new URL('../src/postgres-store/postgres-schema.ts', import.meta.url)))
+/**
+ * The files of whatever migrate() writes: the version row (postgres-schema.ts), its statements (one file a
+ * migration, in migrations/), and the statements migrations 15 and 16 build (postgres-origin-counters.ts).
+ */
+const schemaSources = (): readonly URL[] => {
+  const migrations = new URL('../src/postgres-store/migrations/', import.meta.url);
+  return [
+    new URL('../src/postgres-store/postgres-schema.ts', import.meta.url),
+    new URL('../src/postgres-store/postgres-origin-counters.ts', import.meta.url),
+    ...readdirSync(migrations).sort().map((name) => new URL(name, migrations)),
+  ];
+};
+
+// A change to any of them makes new templates.
+const SCHEMA_SOURCE_DIGEST = schemaSources()
+  .reduce((hash, file) => hash.update(file.pathname).update(readFileSync(file)), createHash('sha256'))
   .digest('hex')
   .slice(0, 16);
 
@@ -114,7 +127,7 @@ export const usePostgres = (options: PostgresHarnessOptions = {}): PostgresHarne
 };
 
 
-// Schema 15's two origin counters (postgres-schema.ts), as its triggers keep them.
+// Schema 15's two origin counters (migrations/migration-15-account-origins.ts), as its triggers keep them.
 const ORIGIN_COUNTERS = [
   { table: 'creator_thread_counts', account: 'creator', amount: 'threads', origins: 'origin_threads' },
   { table: 'uploader_bytes', account: 'uploader', amount: 'bytes', origins: 'origin_upload_bytes' },

@@ -232,8 +232,9 @@ const isPatchedDriver = (postgres as unknown as { readonly forumPatched?: unknow
 
 /**
  * Connects to PostgreSQL at `url` and creates or migrates the forum's tables
- * (see `postgres-schema.ts`). Every command is one transaction; a change to a
- * thread locks its row (`SELECT … FOR UPDATE`), so commands from any number
+ * (see `postgres-schema.ts`, and the migrations in `migrations/`). Every
+ * command is one transaction; a change to a thread locks its row
+ * (`SELECT … FOR UPDATE`), so commands from any number
  * of servers on one thread run one after another and message numbers stay
  * those of the spec. Upload bytes are stored in chunks and never held whole.
  */

@@ -257,6 +257,53 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect(p.client.stats().datagramsSent - sentBefore).toBe(1);
   });
 
+  it("a path MTU probe (no message in it) whose sealing throws right after a message's first packet left: that message stays sent (unsentFrom past it)", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    let seals = -1;
+    // Armed below: the first seal after it (the message's first, full packet) works, the next one (the probe it made due) throws.
+    const p = makePair({ client: { crypto: breakingKeys('client-crypto', sim, 'sealInto', () => seals >= 0 && ++seals > 1) } });
+    p.sim.runFor(300);
+    expect(p.conn.stats().mtuProbesSent).toBe(0);
+    const id = p.conn.send(new Uint8Array(5000).fill(1));
+    seals = 0;
+    p.sim.wake(CLIENT);
+    p.sim.runFor(300);
+    const closed = closedEvent(p.client, p.clientEvents);
+    expectFault(closed?.reason, 'crypto provider', 'sealInto', 'seal broke');
+    // Its first chunk left (a full packet): sent, though the rest never went.
+    expect(closed?.unsentFrom).toBe(id + 1);
+  });
+
+  it("a controller that destroys its own connection from onPacketSent: the packet it was told of still leaves, so its message is reported sent (unsentFrom past it)", () => {
+    let destroyIn: (() => void) | undefined;
+    const healthy = failingAt('onAck', Number.POSITIVE_INFINITY);
+    const closing: CongestionControllerFactory = (mtu) => {
+      const cc = healthy(mtu);
+      return {
+        ...cc,
+        onPacketSent: (now, bytes) => {
+          cc.onPacketSent(now, bytes);
+          const d = destroyIn;
+          destroyIn = undefined;
+          d?.();
+        },
+      };
+    };
+    const p = makePair({ client: { congestion: onlyNth(2, closing) } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    const id = p.conn.send(new Uint8Array(100).fill(7));
+    // The application's controller ends the connection as it hears of the packet carrying the message (sealed, and sent after).
+    destroyIn = () => p.conn.destroy(p.sim.now, 1, 'controller gave up');
+    p.sim.wake(CLIENT);
+    p.sim.runFor(300);
+    const closed = closedEvent(p.client, p.clientEvents);
+    expect(closed?.reason.message).toBe('controller gave up');
+    // The message's packet left (the server read it): reported sent, not unsent.
+    expect(messagesOf(p.serverEvents).length).toBe(1);
+    expect(closed?.unsentFrom).toBe(id + 1);
+  });
+
   it("a provider whose key throws when a key update disposes of the old one: the CLOSE is sealed with the keys its key phase names, so the peer opens it", () => {
     const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
     const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));

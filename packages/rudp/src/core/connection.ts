@@ -403,7 +403,8 @@ export class Connection extends ConnectionMembers {
     } catch (e) {
       // The application transferred the buffer of a message still queued (that message can never be sent),
       // or a plug-in of its own threw: the connection ends (its queues let go) and tells the peer, as a
-      // destroy() would.
+      // destroy() would. The packet it was writing never left, nor the messages begun in it.
+      this.sendQueue.packetLost();
       if (e instanceof DetachedBytesError) startClose(this, now, { kind: 'local', code: 1, message: e.message });
       else this.endForFault(now, e);
       datagram = goodbyeAfterFault(this, now, scratch);

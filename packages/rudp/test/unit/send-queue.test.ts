@@ -395,12 +395,16 @@ describe('SendQueue: the first message none of whose bytes left (firstUnsentId)'
     fill(q, room);
     expect(sent(q, first).nextChunk).toBe(1);
     expect(q.firstUnsentId()).toBe(second);
-    // Written, then lost: no packetLeft().
+    // Written: while it is being written (a plug-in's callback asking, the packet then leaving) it counts as sent.
     q.fillNewData(writerWithRoom(room), [], 0, { rememberSmall: () => undefined });
     expect(sent(q, second).nextChunk).toBe(1);
-    expect(q.firstUnsentId()).toBe(second);
-    q.packetLeft();
     expect(q.firstUnsentId()).toBe(third);
+    // Then lost (its sealing threw): it never left.
+    q.packetLost();
+    expect(q.firstUnsentId()).toBe(second);
+    // Another queue's packet lost meanwhile says nothing of this one's.
+    new SendQueue(new FlowControl(1 << 20, 1 << 20), room, 1_000).packetLost();
+    expect(q.firstUnsentId()).toBe(second);
   });
 
   it('messages held back by the peer\'s window have not left', () => {

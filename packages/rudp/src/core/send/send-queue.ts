@@ -89,12 +89,18 @@ const bytesOf = (m: Uint8Array | Annotated): Uint8Array => (m instanceof Uint8Ar
 /**
  * The queue whose message first began in the packet being written, and that message's id, until the packet
  * has left (`packetLeft`). If it never leaves (a plug-in threw sealing or counting it, or a later message's
- * bytes were detached: the connection then ends), that message never left either: `firstUnsentId` answers it.
- * Shared, as the packet scratch is (send/packet-scratch.ts): one packet is written at a time, and a field of
- * each queue would be memory every idle connection holds.
+ * bytes were detached: the connection then ends), that message never left either: `firstUnsentId` answers it
+ * once `packetLost` said so. Shared, as the packet scratch is (send/packet-scratch.ts): one packet is written
+ * at a time, and a field of each queue would be memory every idle connection holds.
  */
 let begunIn: SendQueue | undefined;
 let begunId = -1;
+/**
+ * The packet being written was lost (`packetLost`). Not inferred from `begunIn` alone: a plug-in's callback
+ * that ends the connection while its packet is still being written (a controller's `onPacketSent` calling
+ * `destroy()`) asks `firstUnsentId` of a packet that then leaves, and its message was reported unsent.
+ */
+let begunLost = false;
 
 /** Queued messages of one connection. */
 export class SendQueue {
@@ -248,13 +254,14 @@ export class SendQueue {
 
   /**
    * Id of the first reliable message none of whose chunks has left: the first one written into a packet that
-   * has not left (`packetLeft`: the packet was lost to a throw before it was sent), else the one begun but held
+   * never left (`packetLost`: the packet was lost to a throw before it was sent; one still being written, as a
+   * plug-in's callback ends the connection, leaves after, and counts as sent), else the one begun but held
    * for the next packet (its first chunk did not fit this one), or else the first still waiting
    * (`nextMessageId` when none waits). Messages start to leave in id order, so every later id never left either; one with a chunk out,
    * even of several, is sent.
    */
   firstUnsentId(): number {
-    if (begunIn === this) return begunId;
+    if (begunLost && begunIn === this) return begunId;
     const last = this.outbox[this.outbox.length - 1];
     return last !== undefined && last.nextChunk === 0 ? last.id : this.firstWaitingId();
   }
@@ -273,6 +280,10 @@ export class SendQueue {
    * Chunks not sent yet are cut again when the datagram size changed.
    */
   fillNewData(w: PacketWriter, chunks: ChunkRef[], now: number, small: SmallMessageLog): number {
+    // A new packet: the last one left or was lost, and its connection ended then (a throw past
+    // `Connection.pollTransmit`, a bug of rudp's, must not leave it to a later packet).
+    begunIn = undefined;
+    begunLost = false;
     const datagrams = this.fillDatagrams(w);
     this.fillReliable(w, chunks, now, small);
     return datagrams;
@@ -420,6 +431,12 @@ export class SendQueue {
   /** The packet `fillNewData` last wrote into has left: the messages begun in it are sent (see `firstUnsentId`). */
   packetLeft(): void {
     begunIn = undefined;
+    begunLost = false;
+  }
+
+  /** The packet being written threw before it left (`Connection.pollTransmit`): the messages begun in it never left (see `firstUnsentId`). */
+  packetLost(): void {
+    if (begunIn === this) begunLost = true;
   }
 
   /**
@@ -430,7 +447,10 @@ export class SendQueue {
    * forum server had already uncounted (attack `many-hosts-backlog.ts`).
    */
   discard(): void {
-    if (begunIn === this) begunIn = undefined;
+    if (begunIn === this) {
+      begunIn = undefined;
+      begunLost = false;
+    }
     this.outbox = emptyArray();
     this.head = 0;
     this.waiting = emptyArray();

@@ -42,6 +42,31 @@ const runYoda = async (port: number, cwd: string, lines: readonly string[], scal
   }
 };
 
+/**
+ * A server whose advertised transfer port is a proxy that forges `ERR too many transfers at once` in place of
+ * the server's answer to an upload, and a working directory holding f.txt.
+ */
+const behindForgingProxy = async (scope: TestScope) => {
+  const proxy = await startForgingProxy(`ERR ${TOO_MANY_TRANSFERS_TEXT}\n`);
+  scope.stops.push(() => void proxy.close());
+  const [data, cwd] = [await tempDir('data'), await tempDir('cwd')];
+  scope.dirs.push(data, cwd);
+  const server = await startServer(data, ['--advertised-transfer-port', String(proxy.port)]);
+  scope.servers.push(server);
+  proxy.target(server.tcpPort);
+  await writeFile(join(cwd, 'f.txt'), 'hello from yoda\n');
+  return { proxy, server, cwd };
+};
+
+/** forum-client as yoda, its UPD of f.txt (thread t) stored and then refused by the forged line, in its first pause (the real 1 s). */
+const inFirstPause = async (scope: TestScope) => {
+  const { proxy, server, cwd } = await behindForgingProxy(scope);
+  const client = spawnClient(server.port, cwd);
+  client.child.stdin?.write(['yoda', 'pw', 'CRT t', 'UPD t f.txt'].map((l) => `${l}\n`).join(''));
+  await client.stderr.waitFor(transferRetryNotice('Upload of f.txt', TOO_MANY_TRANSFERS_TEXT, 1_000, 'UPD'));
+  return { proxy, server, cwd, client };
+};
+
 const WELCOME = P.user + P.newPass + 'Welcome to the forum\n';
 
 describe('forum-client: a transfer connection the server evicted for a newer one of its host (real processes)', () => {
@@ -113,14 +138,7 @@ describe('forum-client: a refusal for want of room forged after the upload was s
 
   it('the new UPD is answered "File already exists": never stored twice, and the earlier try is said to be the one that may be stored', async () => {
     // The refusal is in clear: anyone on the path may write it in place of the server's sealed OK.
-    const proxy = await startForgingProxy(`ERR ${TOO_MANY_TRANSFERS_TEXT}\n`);
-    scope.stops.push(() => void proxy.close());
-    const [data, cwd] = [await tempDir('data'), await tempDir('cwd')];
-    scope.dirs.push(data, cwd);
-    const server = await startServer(data, ['--advertised-transfer-port', String(proxy.port)]);
-    scope.servers.push(server);
-    proxy.target(server.tcpPort);
-    await writeFile(join(cwd, 'f.txt'), 'hello from yoda\n');
+    const { proxy, server, cwd } = await behindForgingProxy(scope);
     const run = await runYoda(server.port, cwd, ['CRT t', 'UPD t f.txt', 'RDT t', 'XIT'], 0.01);
     expect(run.code).toBe(0);
     expect(proxy.forged()).toBe(true);
@@ -136,18 +154,8 @@ describe('forum-client: Ctrl-C, or the server gone, in the pause after a refusal
   const scope = cleanupAfterEach();
 
   it('is not said to have cancelled the upload: the earlier try is stored, so its outcome is said to be unknown', async () => {
-    const proxy = await startForgingProxy(`ERR ${TOO_MANY_TRANSFERS_TEXT}\n`);
-    scope.stops.push(() => void proxy.close());
-    const [data, cwd] = [await tempDir('data'), await tempDir('cwd')];
-    scope.dirs.push(data, cwd);
-    const server = await startServer(data, ['--advertised-transfer-port', String(proxy.port)]);
-    scope.servers.push(server);
-    proxy.target(server.tcpPort);
-    await writeFile(join(cwd, 'f.txt'), 'hello from yoda\n');
     // The real pauses (1 s first): the Ctrl-C comes as the first is said, well inside it.
-    const client = spawnClient(server.port, cwd);
-    client.child.stdin?.write(['yoda', 'pw', 'CRT t', 'UPD t f.txt'].map((l) => `${l}\n`).join(''));
-    await client.stderr.waitFor(transferRetryNotice('Upload of f.txt', TOO_MANY_TRANSFERS_TEXT, 1_000, 'UPD'));
+    const { proxy, server, cwd, client } = await inFirstPause(scope);
     client.child.kill('SIGINT');
     client.child.stdin?.end();
     expect(await client.exited).toBe(130);
@@ -161,17 +169,7 @@ describe('forum-client: Ctrl-C, or the server gone, in the pause after a refusal
   });
 
   it('the server gone in the pause: the session ends as unreachable, and the upload, stored, is first said to be of unknown outcome', async () => {
-    const proxy = await startForgingProxy(`ERR ${TOO_MANY_TRANSFERS_TEXT}\n`);
-    scope.stops.push(() => void proxy.close());
-    const [data, cwd] = [await tempDir('data'), await tempDir('cwd')];
-    scope.dirs.push(data, cwd);
-    const server = await startServer(data, ['--advertised-transfer-port', String(proxy.port)]);
-    scope.servers.push(server);
-    proxy.target(server.tcpPort);
-    await writeFile(join(cwd, 'f.txt'), 'hello from yoda\n');
-    const client = spawnClient(server.port, cwd);
-    client.child.stdin?.write(['yoda', 'pw', 'CRT t', 'UPD t f.txt'].map((l) => `${l}\n`).join(''));
-    await client.stderr.waitFor(transferRetryNotice('Upload of f.txt', TOO_MANY_TRANSFERS_TEXT, 1_000, 'UPD'));
+    const { proxy, server, client } = await inFirstPause(scope);
     // The server's end comes in the pause or as the new UPD is asked for: either way, after the forged refusal.
     server.child.kill('SIGKILL');
     expect(await client.exited).toBe(1);

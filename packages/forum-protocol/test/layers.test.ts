@@ -4,7 +4,7 @@
  * above. `index.ts` and `postgres.ts` (the two entry points) sit on top.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const SRC = new URL('../src/', import.meta.url).pathname;
@@ -40,6 +40,10 @@ function importedFolders(folder: string, text: string): string[] {
   return out;
 }
 
+/** The source files of `folder` (under `src/`) and of its sub-folders (a layer's own parts, as `postgres-store/migrations`), as paths under `src/`. */
+const filesUnder = (folder: string): string[] =>
+  readdirSync(join(SRC, folder), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(folder, e.name)) : [join(folder, e.name)]));
+
 describe('forum-protocol layers', () => {
   it('holds every source file in a declared layer, except the two entry points', () => {
     const entries = readdirSync(SRC, { withFileTypes: true });
@@ -50,10 +54,10 @@ describe('forum-protocol layers', () => {
   it('imports only from the same layer or the layers below it', () => {
     const wrong: string[] = [];
     for (const [rank, layer] of LAYERS.entries()) {
-      for (const name of readdirSync(join(SRC, layer))) {
-        for (const target of importedFolders(layer, readFileSync(join(SRC, layer, name), 'utf8'))) {
+      for (const file of filesUnder(layer)) {
+        for (const target of importedFolders(dirname(file), readFileSync(join(SRC, file), 'utf8'))) {
           const targetRank = (LAYERS as readonly string[]).indexOf(target);
-          if (targetRank < 0 || targetRank > rank) wrong.push(`${layer}/${name} -> ${target}`);
+          if (targetRank < 0 || targetRank > rank) wrong.push(`${file} -> ${target}`);
         }
       }
     }

@@ -34,7 +34,8 @@ interface LevelCount {
  * 64 and 8: 8 a /64, 32 a /56, 32 a /48). Counted by /64 alone, 8 /64s of one /56, each within its share, held
  * all 64 for good; capped, no one /56 or /48 keeps more than half while another prefix needs them. A refusal may
  * take a grace back only when its host is below its share at every level (so never from its own prefix), and it
- * takes the oldest grace under the level (host, /56 or /48) holding the most beyond its share.
+ * takes the oldest grace under the level (host, /56 or /48) holding the most beyond its share: a /64 within its
+ * own share but of a /56 or /48 beyond its share may lose its graces, a host within its shares at every level not.
  */
 export class RefusalGraces {
   // Insertion order is age order: a host's first entry is its oldest.

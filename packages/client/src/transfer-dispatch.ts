@@ -51,7 +51,8 @@ export const runTransfer = async (granted: GrantedTransfer, args: ClientArgs, co
       if (moved === undefined) return;
       const { what, direction, result } = moved;
       const refusal = tryLaterRefusal(result);
-      if (refusal !== undefined && !result.ok && !result.cancelled && result.maybeStored === true) handedOver = true;
+      const lastByteSent = refusal !== undefined && !result.ok && !result.cancelled && result.maybeStored === true;
+      if (lastByteSent) handedOver = true;
       const wait = pauses[tries];
       // Not refused for want of room, past the last pause, or a fatal event came meanwhile (it ends the session
       // now, once the line is out): said, no try again.
@@ -63,7 +64,7 @@ export const runTransfer = async (granted: GrantedTransfer, args: ClientArgs, co
         state.deferredExit?.();
         return;
       }
-      err(transferRetryNotice(what, refusal, wait, granted.cmd));
+      err(transferRetryNotice(what, refusal, wait, granted.cmd, lastByteSent));
       // A fatal event in the pause or the new request (the server gone) waits for this transfer's line, as during a
       // try: it ended the session with only the notice above, and after a try handed over whole nothing said the
       // upload may be stored.

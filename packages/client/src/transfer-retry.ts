@@ -31,9 +31,15 @@ export const transferRetryPauses = (env: Readonly<Record<string, string | undefi
 export const tryLaterRefusal = (result: TransferResult): string | undefined =>
   !result.ok && !result.cancelled && result.clearRefusal !== undefined && isTryLaterRefusal(result.clearRefusal) ? result.clearRefusal : undefined;
 
-/** The stderr notice of a transfer asked for again in `waitMs` (`what`: `Upload of F`; `cmd`: UPD or DWN). */
-export const transferRetryNotice = (what: string, refusal: string, waitMs: number, cmd: string): string =>
-  `${what} not begun (${refusal}): trying again in ${waitMs / 1000} s with a new ${cmd}`;
+/**
+ * The stderr notice of a transfer asked for again in `waitMs` (`what`: `Upload of F`; `cmd`: UPD or DWN).
+ * `lastByteSent`: an upload's try refused after it handed over its last byte, which may be stored if the refusal
+ * was forged; it read `not begun` of it too, and nothing then said why the new UPD might be refused.
+ */
+export const transferRetryNotice = (what: string, refusal: string, waitMs: number, cmd: string, lastByteSent: boolean): string =>
+  lastByteSent
+    ? `${what} refused (${refusal}) after its last byte was sent: trying again in ${waitMs / 1000} s with a new ${cmd}; if that try was stored, the new ${cmd} is refused as a name already in the thread`
+    : `${what} not begun (${refusal}): trying again in ${waitMs / 1000} s with a new ${cmd}`;
 
 /** How many tries were made in how long, for the line of a transfer given up. */
 const triesText = (pausesMs: readonly number[]): string => `${pausesMs.length + 1} tries in ${pausesMs.reduce((a, b) => a + b, 0) / 1000} s`;

@@ -32,8 +32,12 @@ describe('transfer retry', () => {
   });
 
   it('says each try again on stderr, and when given up whether anything can have been stored', () => {
-    expect(transferRetryNotice('Upload of f.txt', TOO_MANY_TRANSFERS_TEXT, 1_000, 'UPD')).toBe(
+    expect(transferRetryNotice('Upload of f.txt', TOO_MANY_TRANSFERS_TEXT, 1_000, 'UPD', false)).toBe(
       'Upload of f.txt not begun (too many transfers at once (from your address, or in all): try again later): trying again in 1 s with a new UPD',
+    );
+    // A try refused after its last byte was sent may be stored (the refusal is not authenticated): not "not begun".
+    expect(transferRetryNotice('Upload of f.txt', TOO_MANY_TRANSFERS_TEXT, 2_000, 'UPD', true)).toBe(
+      'Upload of f.txt refused (too many transfers at once (from your address, or in all): try again later) after its last byte was sent: trying again in 2 s with a new UPD; if that try was stored, the new UPD is refused as a name already in the thread',
     );
     expect(givenUpReason('upload', TOO_MANY_TRANSFERS_TEXT, TRANSFER_RETRY_PAUSES_MS, true)).toBe(
       'too many transfers at once (from your address, or in all): try again later (refused before it began, 4 tries in 7 s; nothing was stored)',

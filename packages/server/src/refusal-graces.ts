@@ -1,12 +1,21 @@
 import type net from 'node:net';
-import { hostOf } from 'forum-protocol';
+import { type HostLevel, hostLevelsOf, hostOf } from 'forum-protocol';
 
 /** Limits of {@link RefusalGraces}. */
 export interface GraceLimits {
   /** Refused connections kept for their grace at once, in all. */
   readonly total: number;
-  /** A host's share (`hostOf`): graces it holds up to this many are never taken from it for another host's. */
+  /**
+   * A host's share (`hostOf`): graces it holds up to this many are never taken from it for another host's. An
+   * IPv6 host's /56 and /48 have shares too (see {@link RefusalGraces}).
+   */
   readonly perHost: number;
+}
+
+/** A level's count of graces, and its share of them. */
+interface LevelCount {
+  n: number;
+  readonly share: number;
 }
 
 /**
@@ -19,11 +28,20 @@ export interface GraceLimits {
  * oldest grace of the host holding the most beyond its share, which is closed at once (its line was sent when its
  * grace began). A host within its share keeps its graces whoever floods, and one host alone, a burst of its
  * honest clients evicted in one turn of the event loop, may still use them all.
+ *
+ * Shares are counted per level, as transfer admission counts hosts (`hostLevelsOf`): an IPv6 host's /64 has
+ * `perHost`, and its /56 and /48 `perHost` times their multiple (4 and 16), each capped at half the total (with
+ * 64 and 8: 8 a /64, 32 a /56, 32 a /48). Counted by /64 alone, 8 /64s of one /56, each within its share, held
+ * all 64 for good; capped, no one /56 or /48 keeps more than half while another prefix needs them. A refusal may
+ * take a grace back only when its host is below its share at every level (so never from its own prefix), and it
+ * takes the oldest grace under the level (host, /56 or /48) holding the most beyond its share: a /64 within its
+ * own share but of a /56 or /48 beyond its share may lose its graces, a host within its shares at every level not.
  */
 export class RefusalGraces {
   // Insertion order is age order: a host's first entry is its oldest.
-  private readonly held = new Map<net.Socket, string>();
-  private readonly counts = new Map<string, number>();
+  private readonly held = new Map<net.Socket, readonly string[]>();
+  // Level keys (`HostLevel.key`) are distinct across levels, so one map holds them all.
+  private readonly counts = new Map<string, LevelCount>();
 
   /** `cut` ends a connection whose grace is taken for another host's (by default a bare close). */
   constructor(
@@ -36,10 +54,14 @@ export class RefusalGraces {
    * taking another host's grace, see the class); `false`, none: the caller closes it at once.
    */
   take(socket: net.Socket, address: string): boolean {
-    const host = hostOf(address);
-    if (this.held.size >= this.limits.total && !this.lend(host)) return false;
-    this.held.set(socket, host);
-    this.counts.set(host, (this.counts.get(host) ?? 0) + 1);
+    const levels = hostLevelsOf(address);
+    if (this.held.size >= this.limits.total && !this.lend(levels)) return false;
+    this.held.set(socket, levels.map((l) => l.key));
+    for (const level of levels) {
+      const count = this.counts.get(level.key);
+      if (count === undefined) this.counts.set(level.key, { n: 1, share: this.shareOf(level) });
+      else count.n++;
+    }
     socket.once('close', () => this.remove(socket));
     return true;
   }
@@ -51,20 +73,30 @@ export class RefusalGraces {
 
   /** Graces held by the host of `address`. */
   heldBy(address: string): number {
-    return this.counts.get(hostOf(address)) ?? 0;
+    return this.counts.get(hostOf(address))?.n ?? 0;
   }
 
-  /** Frees a grace for `host`, below its share, from the host holding the most beyond its own; `false`: none. */
-  private lend(host: string): boolean {
-    if ((this.counts.get(host) ?? 0) >= this.limits.perHost) return false;
+  /** A level's share: `perHost` times its multiple, a coarser level's capped at half the total (never below `perHost`). */
+  private shareOf(level: HostLevel): number {
+    const { perHost, total } = this.limits;
+    if (level.multiple === 1) return perHost;
+    return Math.max(perHost, Math.min(perHost * level.multiple, Math.floor(total / 2)));
+  }
+
+  /**
+   * Frees a grace for a host of `levels`, below its share at every level, from the level holding the most beyond
+   * its own; `false`: none.
+   */
+  private lend(levels: readonly HostLevel[]): boolean {
+    if (levels.some((l) => (this.counts.get(l.key)?.n ?? 0) >= this.shareOf(l))) return false;
     let lender: string | undefined;
-    let most = this.limits.perHost;
-    for (const [h, n] of this.counts) {
-      if (n > most) [lender, most] = [h, n];
+    let most = 0;
+    for (const [key, { n, share }] of this.counts) {
+      if (n - share > most) [lender, most] = [key, n - share];
     }
     if (lender === undefined) return false;
-    for (const [socket, h] of this.held) {
-      if (h !== lender) continue;
+    for (const [socket, keys] of this.held) {
+      if (!keys.includes(lender)) continue;
       // Removed now (not on 'close', which comes later) so the grace is free for the caller.
       this.remove(socket);
       this.cut(socket);
@@ -74,11 +106,13 @@ export class RefusalGraces {
   }
 
   private remove(socket: net.Socket): void {
-    const host = this.held.get(socket);
-    if (host === undefined) return;
+    const keys = this.held.get(socket);
+    if (keys === undefined) return;
     this.held.delete(socket);
-    const n = (this.counts.get(host) ?? 0) - 1;
-    if (n > 0) this.counts.set(host, n);
-    else this.counts.delete(host);
+    for (const key of keys) {
+      const count = this.counts.get(key);
+      if (count === undefined) continue;
+      if (--count.n <= 0) this.counts.delete(key);
+    }
   }
 }

@@ -44,7 +44,8 @@ const REFUSAL_GRACE_MS = 2_000;
 const MAX_REFUSALS_IN_GRACE = 64;
 /**
  * A host's share of {@link MAX_REFUSALS_IN_GRACE} (refusal-graces.ts): graces it holds up to this many are never
- * taken for another host's; beyond it, a host holds them only until a host below its share needs one.
+ * taken for another host's; beyond it, a host holds them only until a host below its share needs one. An IPv6
+ * host's /56 and /48 have shares of 32 (8 times 4 and 16, capped at half of 64), so one prefix cannot keep them all.
  */
 const REFUSALS_IN_GRACE_PER_HOST = 8;
 

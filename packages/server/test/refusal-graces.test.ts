@@ -54,4 +54,38 @@ describe('RefusalGraces', () => {
     expect(graces.size).toBe(3);
     expect(graces.take(new net.Socket(), '192.0.2.3')).toBe(true);
   });
+  it('counts an IPv6 host’s /56 and /48 as admission does: 16 /64s of one /56 cannot keep another /56’s grace', () => {
+    const graces = new RefusalGraces({ total: 64, perHost: 8 });
+    // 16 /64s of 2001:db8:0:100::/56, 4 each: every /64 within its share of 8, the /56 (share 32) holding all 64.
+    const flood = Array.from({ length: 16 }, (_, i) => sockets(4).map((s) => [s, `2001:db8:0:1${i.toString(16).padStart(2, '0')}::5`] as const)).flat();
+    for (const [s, a] of flood) expect(graces.take(s, a)).toBe(true);
+    expect(graces.size).toBe(64);
+    // Another /56 (of another /48) takes graces back from the flooding /56's oldest: a /64 its share, its /56 its 32.
+    const other = Array.from({ length: 4 }, (_, i) => sockets(8).map((s) => [s, `2001:db8:1:${i + 1}::5`] as const)).flat();
+    for (const [s, a] of other) expect(graces.take(s, a)).toBe(true);
+    expect(flood.slice(0, 32).every(([s]) => s.destroyed)).toBe(true);
+    expect(flood.slice(32).some(([s]) => s.destroyed)).toBe(false);
+    expect(graces.heldBy('2001:db8:1:1::9')).toBe(8);
+    // Both /56s at their share: neither a fresh /64 of either nor another /64 of the flooding one takes a grace.
+    expect(graces.take(new net.Socket(), '2001:db8:1:5::5')).toBe(false);
+    for (let i = 0; i < 100; i++) expect(graces.take(new net.Socket(), `2001:db8:0:1${(16 + (i % 240)).toString(16)}::1`)).toBe(false);
+    expect(other.some(([s]) => s.destroyed)).toBe(false);
+    // No level is beyond its share now, so even a host below its shares everywhere gets no grace.
+    expect(graces.take(new net.Socket(), '192.0.2.1')).toBe(false);
+    expect(graces.size).toBe(64);
+  });
+
+  it('caps a /48 at half the total: its /56s, each within its share, still lend to another prefix', () => {
+    const graces = new RefusalGraces({ total: 64, perHost: 8 });
+    // 4 /56s of 2001:db8:2::/48, 16 graces each from 4 /64s: every /64 and /56 within its share, the /48 at 64.
+    const flood = Array.from({ length: 16 }, (_, i) => sockets(4).map((s) => [s, `2001:db8:2:${((i >> 2) << 8) + (i & 3)}::7`] as const)).flat();
+    for (const [s, a] of flood) expect(graces.take(s, a)).toBe(true);
+    const ipv4 = sockets(8);
+    for (const s of ipv4) expect(graces.take(s, '198.51.100.7')).toBe(true);
+    expect(flood.slice(0, 8).every(([s]) => s.destroyed)).toBe(true);
+    expect(graces.heldBy('198.51.100.7')).toBe(8);
+    // A fresh /64 of that /48 is not below its /48's share (56 of 32): it takes nothing back.
+    expect(graces.take(new net.Socket(), '2001:db8:2:ff00::1')).toBe(false);
+    expect(ipv4.some((s) => s.destroyed)).toBe(false);
+  });
 });

@@ -7,70 +7,20 @@
  * them with PostgreSQL but each file's size (attack round 12).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
-import { startForumServer, UNBOUNDED_UPLOADS_WARNING, type ForumServer } from '../src/forum-server.js';
-import { rawClient, rawLogin, sealedExchange, type RawClient } from './raw-client.js';
+import { describe, expect, it, vi } from 'vitest';
+import { UNBOUNDED_UPLOADS_WARNING } from '../src/forum-server.js';
+import { pgClusterForBlock } from './pg-cluster.js';
+import { rawLogin, sealedExchange, type RawClient } from './raw-client.js';
 import { trickle, type TrickledUpload } from './trickle-upload.js';
 
 /** `--max-data-bytes`: the uploads' bytes over the three servers (room for one of the 768 KiB uploads below). */
 const MAX_UPLOAD_BYTES_STORED = 1024 * 1024;
 
 describe('limits over three servers on one database', () => {
-  let pg: EmbeddedPostgresHandle | undefined;
-  let sql: postgres.Sql | undefined;
-  const servers: ForumServer[] = [];
-  const clients: RawClient[] = [];
-  let keyDir = '';
-
-  beforeAll(async () => {
-    pg = await startEmbeddedPostgres();
-    keyDir = await mkdtemp(join(tmpdir(), 'forum-cluster-limits-'));
-    for (let i = 0; i < 3; i++) {
-      servers.push(
-        await startForumServer({
-          port: 0,
-          host: '127.0.0.1',
-          dataDir: keyDir,
-          identityFile: join(keyDir, 'identity'),
-          databaseUrl: pg.url,
-          maxDataBytes: MAX_UPLOAD_BYTES_STORED,
-          idleTimeoutMs: 10_000,
-          transferPort: 0,
-          log: () => undefined,
-          warn: () => undefined,
-        }),
-      );
-    }
-    sql = postgres(pg.url, { max: 1, onnotice: () => undefined });
-  }, 60_000);
-
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
-    for (const s of servers) await s.close();
-    await sql?.end();
-    await pg?.stop();
-    if (keyDir !== '') await rm(keyDir, { recursive: true, force: true });
-  }, 60_000);
-
-  const server = (i: number): ForumServer => {
-    const s = servers[i % servers.length];
-    if (s === undefined) throw new Error('not started');
-    return s;
-  };
-  const connect = async (i: number, localAddress: string): Promise<RawClient> => {
-    const c = await rawClient(server(i).udpPort, { localAddress });
-    clients.push(c);
-    return c;
-  };
+  const { server, connect, login, sql, startAnother } = pgClusterForBlock(3, 'cluster-limits', { maxDataBytes: MAX_UPLOAD_BYTES_STORED });
 
   it('wrong passwords of one account spread over the three servers: 5 checked in all, then throttled on each', async () => {
-    const owner = await connect(0, '127.0.0.2');
-    expect((await rawLogin(owner, 'ann', 'right')).lines).toEqual(['Welcome to the forum']);
+    const owner = await login(0, 'ann', '127.0.0.2', 'right');
     // XIT frees the account's session before its reply (a closed connection frees it later).
     await owner.request('x', 'XIT', []);
     await owner.close();
@@ -96,16 +46,14 @@ describe('limits over three servers on one database', () => {
   }, 60_000);
 
   it('a user runs 4 uploads at once over the three servers in all, not 4 on each', async () => {
-    const c = await connect(0, '127.0.0.30');
-    expect((await rawLogin(c, 'mallory', 'pm')).lines).toEqual(['Welcome to the forum']);
+    const c = await login(0, 'mallory', '127.0.0.30', 'pm');
     expect((await c.request('c', 'CRT', ['m'])).lines).toEqual(['Thread m created']);
     const grant = async (id: string, file: string): Promise<string> => {
       const r = await c.request(id, 'UPD', ['m', file]);
       if (r.data.kind !== 'transfer') throw new Error(`expected a grant, got ${JSON.stringify(r)}`);
       return r.data.token;
     };
-    const db = sql;
-    if (db === undefined) throw new Error('not started');
+    const db = sql();
     const held: TrickledUpload[] = [];
     try {
       // One upload begun at a time (its pending row written), on servers 0, 1, 2, 0 (a token is good on any).
@@ -127,24 +75,9 @@ describe('limits over three servers on one database', () => {
   }, 60_000);
 
   it("one account's share of the uploads' room (--max-data-bytes-per-user): its second file past it is refused by its size line, another account's is stored (attack round 27)", async () => {
-    const db = pg;
-    const q = sql;
-    if (db === undefined || q === undefined) throw new Error('not started');
+    const q = sql();
     const share = 256 * 1024;
-    const shared = await startForumServer({
-      port: 0,
-      host: '127.0.0.1',
-      dataDir: keyDir,
-      identityFile: join(keyDir, 'identity'),
-      databaseUrl: db.url,
-      maxDataBytes: MAX_UPLOAD_BYTES_STORED,
-      maxDataBytesPerUser: share,
-      idleTimeoutMs: 10_000,
-      transferPort: 0,
-      log: () => undefined,
-      warn: () => undefined,
-    });
-    // Not among `servers`, whose index the other tests take modulo their number.
+    const shared = await startAnother({ maxDataBytes: MAX_UPLOAD_BYTES_STORED, maxDataBytesPerUser: share });
     try {
       const size = 160 * 1024;
       const put = async (c: RawClient, id: string, file: string): Promise<string> => {
@@ -153,18 +86,14 @@ describe('limits over three servers on one database', () => {
         const bytes = randomBytes(size);
         return sealedExchange(shared.tcpPort, c, r.data.token, Buffer.concat([Buffer.from(`${bytes.length}\n`), bytes]));
       };
-      const hog = await rawClient(shared.udpPort, { localAddress: '127.0.0.41' });
-      clients.push(hog);
-      expect((await rawLogin(hog, 'hog', 'ph')).lines).toEqual(['Welcome to the forum']);
+      const hog = await login(shared, 'hog', '127.0.0.41', 'ph');
       expect((await hog.request('c', 'CRT', ['s'])).lines).toEqual(['Thread s created']);
       expect(await put(hog, 'h0', 'h0')).toBe('OK\n');
       // Before the share: stored, as the forum had room (1 MiB); one account could take all of it.
       expect(await put(hog, 'h1', 'h1')).toBe(
         `ERR Your uploads hold as much of the forum as one user may: at most ${share} bytes, ${share - size} are left to you, this file has ${size} (an upload goes with its thread: remove threads of yours, or ask the creators of the other threads you uploaded to)\n`,
       );
-      const other = await rawClient(shared.udpPort, { localAddress: '127.0.0.42' });
-      clients.push(other);
-      expect((await rawLogin(other, 'other', 'po')).lines).toEqual(['Welcome to the forum']);
+      const other = await login(shared, 'other', '127.0.0.42', 'po');
       expect(await put(other, 'o0', 'o0')).toBe('OK\n');
       // The room given back for the test after, which counts on an empty forum.
       expect((await hog.request('r', 'RMV', ['s'])).lines).toEqual(['Thread s removed']);
@@ -175,8 +104,7 @@ describe('limits over three servers on one database', () => {
   }, 30_000);
 
   it('the bytes of uploads: one through server 0, then one through server 1 that would pass the limit is refused by its announced size; room back after RMV', async () => {
-    const c = await connect(0, '127.0.0.40');
-    expect((await rawLogin(c, 'uploader', 'pu')).lines).toEqual(['Welcome to the forum']);
+    const c = await login(0, 'uploader', '127.0.0.40', 'pu');
     expect((await c.request('c', 'CRT', ['b'])).lines).toEqual(['Thread b created']);
     const upload = async (id: string, file: string, through: number): Promise<string> => {
       const r = await c.request(id, 'UPD', ['b', file]);
@@ -192,8 +120,7 @@ describe('limits over three servers on one database', () => {
     const announced = await c.request('u1b', 'UPD', ['b', 'f1b']);
     if (announced.data.kind !== 'transfer') throw new Error(`expected a grant, got ${JSON.stringify(announced)}`);
     expect(await sealedExchange(server(2).tcpPort, c, announced.data.token, `${(3 * MAX_UPLOAD_BYTES_STORED) / 4}\n`)).toBe(full);
-    const db = sql;
-    if (db === undefined) throw new Error('not started');
+    const db = sql();
     expect(await db`SELECT count(*)::int AS n FROM uploads WHERE NOT committed`).toEqual([{ n: 0 }]);
     expect((await c.request('r', 'RMV', ['b'])).lines).toEqual(['Thread b removed']);
     expect((await c.request('c2', 'CRT', ['b'])).lines).toEqual(['Thread b created']);
@@ -203,22 +130,9 @@ describe('limits over three servers on one database', () => {
   }, 30_000);
 
   it('a server on the database without --max-data-bytes warns at start that nothing bounds the uploads there', async () => {
-    const db = pg;
-    if (db === undefined) throw new Error('not started');
     const warned: string[] = [];
     const start = async (maxDataBytes?: number): Promise<void> => {
-      const s = await startForumServer({
-        port: 0,
-        host: '127.0.0.1',
-        dataDir: keyDir,
-        identityFile: join(keyDir, 'identity'),
-        databaseUrl: db.url,
-        ...(maxDataBytes === undefined ? {} : { maxDataBytes }),
-        idleTimeoutMs: 10_000,
-        transferPort: 0,
-        log: () => undefined,
-        warn: (line) => void warned.push(line),
-      });
+      const s = await startAnother({ ...(maxDataBytes === undefined ? {} : { maxDataBytes }), warn: (line) => void warned.push(line) });
       await s.close();
     };
     await start(MAX_UPLOAD_BYTES_STORED);

@@ -12,9 +12,9 @@ import { describe, expect, it } from 'vitest';
 import { hostOf, originLevels, originOfAddress } from '../src/index.js';
 import { SCHEMA_VERSION, UPLOAD_CHUNK_BYTES, type PostgresStore, type PostgresStoreOptions } from '../src/postgres.js';
 import { ORIGIN_RECOUNT } from '../src/postgres-store/postgres-origin-shares.js';
-import type { UploadError } from '../src/store/store.js';
 import { lines, run } from './helpers.js';
 import { backToSchema, insertThread, usePostgres } from './postgres-harness.js';
+import { uploadInChunks as upload } from './upload-in-chunks.js';
 
 const pg = usePostgres();
 
@@ -31,15 +31,6 @@ const account = async (s: PostgresStore, username: string, address: string): Pro
   expect(await s.createAccount({ username, password: 'pw', origin: originOfAddress(address) })()).toEqual(E.right(true));
 };
 
-const upload = async (store: PostgresStore, who: string, filename: string, bytes: Buffer): Promise<E.Either<UploadError, void>> => {
-  const begun = await store.beginUpload('t', filename, who)();
-  if (E.isLeft(begun)) return begun;
-  const w = begun.right;
-  for (let at = 0; at < bytes.length && !w.stream.destroyed; at += UPLOAD_CHUNK_BYTES) {
-    await new Promise<void>((resolve) => w.stream.write(bytes.subarray(at, at + UPLOAD_CHUNK_BYTES), () => resolve()));
-  }
-  return w.commit();
-};
 
 type CounterRow = Record<string, unknown>;
 // Rows holding something, in code-point order of their keys (the database's collation is its own).

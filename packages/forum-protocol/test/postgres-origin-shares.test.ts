@@ -12,10 +12,10 @@ import { describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION, UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
 import { ORIGIN_RECOUNT } from '../src/postgres-store/postgres-origin-shares.js';
 import { commandErrorText } from '../src/store/errors.js';
-import type { UploadError } from '../src/store/store.js';
 import { lines, run } from './helpers.js';
 import { loopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
 import { backToSchema, usePostgres } from './postgres-harness.js';
+import { uploadInChunks as upload } from './upload-in-chunks.js';
 
 const pg = usePostgres();
 
@@ -33,15 +33,6 @@ const twoServers = async (threadLimits = {}): Promise<readonly [PostgresStore, P
   return [a, b];
 };
 
-const upload = async (store: PostgresStore, who: string, filename: string, bytes: Buffer): Promise<E.Either<UploadError, void>> => {
-  const begun = await store.beginUpload('t', filename, who)();
-  if (E.isLeft(begun)) return begun;
-  const w = begun.right;
-  for (let at = 0; at < bytes.length && !w.stream.destroyed; at += UPLOAD_CHUNK_BYTES) {
-    await new Promise<void>((resolve) => w.stream.write(bytes.subarray(at, at + UPLOAD_CHUNK_BYTES), () => resolve()));
-  }
-  return w.commit();
-};
 
 /** The origins' counters (schema 15), and the same summed from the per-account counters: equal whatever was written. */
 const originCounters = async (sql: postgres.Sql): Promise<{ readonly kept: unknown; readonly recounted: unknown }> => ({

@@ -6,6 +6,7 @@ import { UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
 import type { UploadError } from '../src/store/store.js';
 import { lines, run } from './helpers.js';
 import { usePostgres } from './postgres-harness.js';
+import { uploadInChunks } from './upload-in-chunks.js';
 
 const pg = usePostgres({ migrated: 8 });
 
@@ -27,17 +28,8 @@ const twoServers = async (): Promise<readonly [PostgresStore, PostgresStore]> =>
   return [a, b];
 };
 
-/** Uploads `bytes` as `filename` to thread `t` through `store`, a chunk at a time, and commits. */
-const upload = async (store: PostgresStore, filename: string, bytes: Buffer): Promise<E.Either<UploadError, void>> => {
-  const begun = await store.beginUpload('t', filename, 'mallory')();
-  if (E.isLeft(begun)) return begun;
-  const w = begun.right;
-  for (let at = 0; at < bytes.length && !w.stream.destroyed; at += UPLOAD_CHUNK_BYTES) {
-    // A write after the store stopped the upload fails (its stream destroyed): the commit says why.
-    await new Promise<void>((resolve) => w.stream.write(bytes.subarray(at, at + UPLOAD_CHUNK_BYTES), () => resolve()));
-  }
-  return w.commit();
-};
+/** Uploads `bytes` as `filename` by mallory to thread `t` through `store`, a chunk at a time, and commits. */
+const upload = (store: PostgresStore, filename: string, bytes: Buffer): Promise<E.Either<UploadError, void>> => uploadInChunks(store, 'mallory', filename, bytes);
 
 const counted = async (sql: postgres.Sql): Promise<{ readonly counted: number; readonly stored: number }> => {
   const [row] = await sql<{ counted: string; stored: string }[]>`

@@ -4,9 +4,9 @@ import type postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { defaultMaxUserUploadBytes, UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
 import { commandErrorText } from '../src/store/errors.js';
-import type { UploadError } from '../src/store/store.js';
 import { lines, run } from './helpers.js';
 import { usePostgres } from './postgres-harness.js';
+import { uploadInChunks as upload } from './upload-in-chunks.js';
 
 const pg = usePostgres();
 
@@ -24,16 +24,6 @@ const twoServers = async (): Promise<readonly [PostgresStore, PostgresStore]> =>
   return [a, b];
 };
 
-/** Uploads `bytes` as `filename` by `who` to thread `t` through `store`, a chunk at a time, and commits. */
-const upload = async (store: PostgresStore, who: string, filename: string, bytes: Buffer): Promise<E.Either<UploadError, void>> => {
-  const begun = await store.beginUpload('t', filename, who)();
-  if (E.isLeft(begun)) return begun;
-  const w = begun.right;
-  for (let at = 0; at < bytes.length && !w.stream.destroyed; at += UPLOAD_CHUNK_BYTES) {
-    await new Promise<void>((resolve) => w.stream.write(bytes.subarray(at, at + UPLOAD_CHUNK_BYTES), () => resolve()));
-  }
-  return w.commit();
-};
 
 /**
  * Holds `upload_bytes`' row (which every chunk's insert locks, through its trigger) in a transaction of its own

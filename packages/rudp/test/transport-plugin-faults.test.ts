@@ -54,6 +54,21 @@ function failingAt(method: 'onAck' | 'window' | 'onPacketSent' | 'factory', afte
   };
 }
 
+/**
+ * BBR whose `method` throws `METHOD broke` once `broken()` says so. A plain object that never trips underneath
+ * (failingAt's): a spread of a Bbr instance would lose its methods.
+ */
+function breakingController(method: 'window' | 'onPacketSent', broken: () => boolean): CongestionControllerFactory {
+  const healthy = failingAt('onAck', Number.POSITIVE_INFINITY);
+  return (mtu) => {
+    const cc = healthy(mtu);
+    const check = (): void => {
+      if (broken()) throw new Error(`${method} broke`);
+    };
+    return method === 'window' ? { ...cc, window: () => (check(), cc.window()) } : { ...cc, onPacketSent: (now, bytes) => (check(), cc.onPacketSent(now, bytes)) };
+  };
+}
+
 /** Only the connection made `nth` (counting from 1; the option check made one before any) gets `bad`'s controller. */
 function onlyNth(nth: number, bad: CongestionControllerFactory): CongestionControllerFactory {
   let made = 0;
@@ -123,12 +138,7 @@ describe('a plug-in that throws ends its connection alone', () => {
 
   it("a controller that throws when stats() asks for its window: stats() still answers, and the connection ends (not left running without control)", () => {
     let broken = false;
-    // A plain object (a spread of a Bbr instance would lose its methods) that never trips.
-    const healthy = failingAt('onAck', Number.POSITIVE_INFINITY);
-    const flaky: CongestionControllerFactory = (mtu) => {
-      const cc = healthy(mtu);
-      return { ...cc, window: () => (broken ? (() => { throw new Error('window broke'); })() : cc.window()) };
-    };
+    const flaky = breakingController('window', () => broken);
     const p = makePair({ client: { congestion: onlyNth(2, flaky) } });
     p.sim.runFor(300);
     expect(p.conn.state).toBe('established');
@@ -143,11 +153,7 @@ describe('a plug-in that throws ends its connection alone', () => {
 
   it("a handshaking client whose controller throws when stats() asks for its window: it ends at once, the fault its close's cause, with no CLOSE (nothing can be sealed before the ACCEPT)", () => {
     let broken = false;
-    const healthy = failingAt('onAck', Number.POSITIVE_INFINITY);
-    const flaky: CongestionControllerFactory = (mtu) => {
-      const cc = healthy(mtu);
-      return { ...cc, window: () => (broken ? (() => { throw new Error('window broke'); })() : cc.window()) };
-    };
+    const flaky = breakingController('window', () => broken);
     // No link: the INITIAL never arrives, so the client is still in its handshake whenever asked.
     const p = makePair({ client: { congestion: onlyNth(2, flaky) }, link: { delayMs: 35, loss: 1 } });
     p.sim.runFor(50);
@@ -168,11 +174,7 @@ describe('a plug-in that throws ends its connection alone', () => {
 
   it("a controller that throws when stats() asks a draining connection for its window: the drain goes on (its CLOSE needs no controller)", () => {
     let broken = false;
-    const healthy = failingAt('onAck', Number.POSITIVE_INFINITY);
-    const flaky: CongestionControllerFactory = (mtu) => {
-      const cc = healthy(mtu);
-      return { ...cc, window: () => (broken ? (() => { throw new Error('window broke'); })() : cc.window()) };
-    };
+    const flaky = breakingController('window', () => broken);
     const p = makePair({ client: { congestion: onlyNth(2, flaky) } });
     p.sim.runFor(300);
     p.conn.destroy(p.sim.now, 7, 'bye');
@@ -237,11 +239,7 @@ describe('a plug-in that throws ends its connection alone', () => {
 
   it("a message whose packet a controller's onPacketSent threw for (sealed, not sent) never left: the close's unsentFrom names it", () => {
     let broken = false;
-    const healthy = failingAt('onAck', Number.POSITIVE_INFINITY);
-    const flaky: CongestionControllerFactory = (mtu) => {
-      const cc = healthy(mtu);
-      return { ...cc, onPacketSent: (now, bytes) => (broken ? (() => { throw new Error('onPacketSent broke'); })() : cc.onPacketSent(now, bytes)) };
-    };
+    const flaky = breakingController('onPacketSent', () => broken);
     const p = makePair({ client: { congestion: onlyNth(2, flaky) } });
     p.sim.runFor(300);
     expect(p.conn.state).toBe('established');

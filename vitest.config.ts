@@ -62,6 +62,8 @@ export default defineConfig({
   test: {
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // Temporary files on a memory file system where there is one and TMPDIR is not set (why: the script's header).
+    globalSetup: ['./scripts/test-temp-dir.mjs'],
     pool: 'forks',
     // vitest's default is one worker less than the cores: a single one on a 2-core CI machine, where most
     // test time is waiting on sockets, processes and timers (the suite took 599 s; on two workers 350-360 s,

@@ -7,7 +7,7 @@
 // running the tests has not chosen a TMPDIR, the tests (and every process they start: servers, clients,
 // PostgreSQL clusters) use a fresh directory under /dev/shm, removed at the end. A run's files peak at a few
 // hundred MB (PostgreSQL's 1 GiB RMV test writes into a cluster of its own, deleted with the file's end).
-import { mkdir, readdir, rm, statfs } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, statfs } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 
@@ -50,7 +50,10 @@ export const setup = async () => {
   }
   const dir = join(SHM, `${PREFIX}${process.pid}`);
   try {
-    await mkdir(dir, { mode: 0o700 });
+    await mkdir(dir);
+    // As /tmp: the tests run PostgreSQL and some clients as another user (root may not run PostgreSQL), who
+    // must make their own files here; the sticky bit keeps each user's files their own.
+    await chmod(dir, 0o1777);
   } catch {
     return;
   }

@@ -40,15 +40,25 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 interface Proc {
   readonly child: ChildProcess;
   readonly out: () => string;
+  /** Whether it has ended and all of its output has been read. */
+  readonly closed: () => boolean;
   readonly exited: Promise<number | null>;
 }
 const proc = (args: readonly string[]): Proc => {
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
+  let closed = false;
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   child.stdin?.on('error', () => undefined);
-  return { child, out: () => out, exited: new Promise((r) => child.once('exit', (c) => r(c))) };
+  // 'close', not 'exit' (nor `exitCode` set): the output is read once it ended, and 'exit' may come before the last of its pipes is read.
+  const exited = new Promise<number | null>((r) =>
+    child.once('close', (c) => {
+      closed = true;
+      r(c);
+    }),
+  );
+  return { child, out: () => out, closed: () => closed, exited };
 };
 
 /** Datagrams and bytes one end sent. */
@@ -193,7 +203,7 @@ try {
     );
   }
   c.child.stdin?.write('XIT\n');
-  await waitFor(() => c.child.exitCode !== null, 5_000);
+  await waitFor(() => c.closed(), 5_000);
   console.log(`client said last: ${JSON.stringify(c.out().trim().split('\n').slice(-2))}`);
   const serverLines = server.out().split('\n').filter((l) => /drop|forg|replay|error|warn/i.test(l));
   console.log(`server log lines naming drops/errors: ${serverLines.length}${serverLines.length > 0 ? ` ${JSON.stringify(serverLines.slice(0, 3))}` : ''}`);

@@ -25,14 +25,23 @@ const CLIENT_BIN = new URL('../packages/client/bin/forum-client.js', import.meta
 const mode = process.argv[2] ?? 'rebind';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-const proc = (args: string[], label: string): { child: ChildProcess; out: () => string; exited: Promise<number | null> } => {
+/** A child process: its output so far, whether it has ended and all of that output been read (`closed`), and its end. */
+const proc = (args: string[], label: string): { child: ChildProcess; out: () => string; closed: () => boolean; exited: Promise<number | null> } => {
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
+  let closed = false;
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   child.stdin?.on('error', () => undefined);
   void label;
-  return { child, out: () => out, exited: new Promise((r) => child.once('exit', (c) => r(c))) };
+  // 'close', not 'exit' (nor `exitCode` set): the output is read once it ended, and 'exit' may come before the last of its pipes is read.
+  const exited = new Promise<number | null>((r) =>
+    child.once('close', (c) => {
+      closed = true;
+      r(c);
+    }),
+  );
+  return { child, out: () => out, closed: () => closed, exited };
 };
 /** The relay: one client address; upstream socket replaceable (rebinding); client datagrams may be withheld. */
 const relay = async (serverPort: number) => {
@@ -126,7 +135,7 @@ const main = async (): Promise<void> => {
     await r.rebind();
     client.child.stdin?.write('MSG t after-rebind\n');
     const ok = await waitFor(() => client.out().includes('after-rebind') || /Message posted to t thread[\s\S]*Message posted to t thread/.test(client.out()), 15_000);
-    await waitFor(() => client.child.exitCode !== null, 15_000);
+    await waitFor(() => client.closed(), 15_000);
     console.log(`[rebind] MSG after rebinding answered: ${ok}; client exit ${client.child.exitCode} after ${Date.now() - t0} ms; client said: ${JSON.stringify(client.out().split('\n').slice(-4).join(' | '))}`);
   } else if (mode === 'mangle') {
     const started = Date.now();
@@ -150,7 +159,7 @@ const main = async (): Promise<void> => {
     const onceLines = client.out().split('\n').filter((l) => / alice: once$/.test(l)).length;
     console.log(`[replay] after replaying all ${n} within the session: 'once' listed ${onceLines} time(s); client alive: ${client.child.exitCode === null}; server log since: ${JSON.stringify(server.out().split('\n').filter((l) => l !== '').slice(-3))}`);
     client.child.stdin?.write('XIT\n');
-    await waitFor(() => client.child.exitCode !== null, 5_000);
+    await waitFor(() => client.closed(), 5_000);
     const logLen = server.out().length;
     for (const m of r.state.recorded) r.release(m);
     await sleep(3_000);
@@ -208,7 +217,7 @@ const main = async (): Promise<void> => {
   for (let attempt = 0; attempt < 40; attempt++) {
     const c = proc([CLIENT_BIN, String(port), '--known-hosts', kh], 'probe');
     c.child.stdin?.write('alice\npw\n');
-    await waitFor(() => /Welcome|already logged in/.test(c.out()) || c.child.exitCode !== null, 8_000);
+    await waitFor(() => /Welcome|already logged in/.test(c.out()) || c.closed(), 8_000);
     const welcomed = c.out().includes('Welcome');
     c.child.kill('SIGKILL');
     if (welcomed) {

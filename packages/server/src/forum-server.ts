@@ -33,6 +33,7 @@ import { DEFAULT_LARGE_REPLY_BYTES_PER_SECOND, LargeReplyRate, REPLY_FIXED_BYTES
 import { LoginRoom } from './login-room.js';
 import { MemoryBudget } from './memory-budget.js';
 import { ownerlessThreadsWarnings } from './ownerless-threads.js';
+import { plainCredentialsWarning } from './plain-credentials-warning.js';
 import { QueueBudget } from './queue-budget.js';
 import { MIN_MAX_REPLY_BYTES, REPLY_BUDGET_PER_HOST, ReplyBudget } from './reply-budget.js';
 import { LOG_SUMMARY_INTERVAL_MS, LogLimiter } from './log-limiter.js';
@@ -292,6 +293,8 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
     store.warnings.forEach((w) => options.warn(`Warning: ${w}`));
     const titles = await store.listThreads()();
     if (titles._tag === 'Right') (await unwritableFileWarnings(options.dataDir, titles.right)).forEach((w) => options.warn(`Warning: ${w}`));
+    const plain = await plainCredentialsWarning(options.dataDir, options.hashPasswords ?? false);
+    if (plain !== undefined) options.warn(`Warning: ${plain}`);
     (await ownerlessThreadsWarnings(store)).forEach((w) => options.warn(`Warning: ${w}`));
     // What a crash left and the start put right: said, not done silently.
     store.recovered?.forEach((r) => options.log(`Recovery: ${r}`));

@@ -1,7 +1,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { PRIVATE_FILE_MODE, writeFileAtomic } from './atomic-write.js';
 import { ACCOUNT_ORIGINS_FILE, accountOriginLines } from './account-origins.js';
 import { accountStoreProblem, credentialsNeedNewline, replaceCredentialBytes } from './credentials.js';
 import { toIoError, type IoError, type StoreError } from '../store/errors.js';
@@ -69,14 +69,15 @@ export const fileStoreAccounts = (
           // would be a group of its own, outside its origin's bound, for good.
           if (originLines !== '') {
             if (originsExists) await journal.replaceTail(ACCOUNT_ORIGINS_FILE, originsFile.length, originTail, originsFile.length);
-            else await writeFileAtomic(dir, ACCOUNT_ORIGINS_FILE, originTail);
+            else await writeFileAtomic(dir, ACCOUNT_ORIGINS_FILE, originTail, PRIVATE_FILE_MODE);
             originsExists = true;
             originsFile = Buffer.concat([originsFile, originTail]);
           }
           if (credentialsExists) {
             await journal.replaceTail(CREDENTIALS_FILE, credentialsFile.length, tail, credentialsFile.length);
           } else {
-            await writeFileAtomic(dir, CREDENTIALS_FILE, tail);
+            // Owner-only: it holds every password, in plain text unless --hash-passwords.
+            await writeFileAtomic(dir, CREDENTIALS_FILE, tail, PRIVATE_FILE_MODE);
             credentialsExists = true;
           }
         });

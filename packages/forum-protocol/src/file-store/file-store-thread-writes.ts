@@ -1,7 +1,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-write.js';
+import { PUBLIC_FILE_MODE, writeFileAtomic } from './atomic-write.js';
 import { entryShare, shareChange, type Share } from './account-shares.js';
 import { readThreadFile } from './file-store-load.js';
 import { ForeignChangeError } from './undo-journal.js';
@@ -71,7 +71,7 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
       // Asked just before, as the journal asks for a change in place (FileStoreOptions.owned); a lock that
       // could not be read refuses the write with its own error, not as a lock lost.
       if (!(await ctx.owned())) throw new Error(`${title} was not changed: the data directory is no longer this server's`);
-      await writeFileAtomic(dir, title, plan.tail);
+      await writeFileAtomic(dir, title, plan.tail, PUBLIC_FILE_MODE);
     }
     else await journal.replaceTail(title, plan.offset, plan.tail, plan.before);
   };

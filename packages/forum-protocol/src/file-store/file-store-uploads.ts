@@ -3,7 +3,7 @@ import * as TE from 'fp-ts/lib/TaskEither.js';
 import { close, createWriteStream, fsync, open as openFd, write, writev } from 'node:fs';
 import { lstat, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { tempPath } from './atomic-write.js';
+import { PUBLIC_FILE_MODE, tempPath } from './atomic-write.js';
 import { errorCode, isEnoent, unlinkIfPresent } from './file-errors.js';
 import type { FileExistsError } from '../store/errors.js';
 import { attempt, deleteCounted, NAMESPACE_LOCK, noThread, pathIn, unstorable, type FileStoreContext } from './file-store-context.js';
@@ -135,7 +135,7 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
       const tmp = tempPath(dir);
       // flush: the bytes are synced as the stream closes, before commit takes any lock (a wrapper
       // that locks around commit can let the stream close first, and not hold its lock over the sync).
-      const stream = createWriteStream(tmp, { flags: 'wx', mode: 0o644, flush: true, fs: watchedStreamFs(ctx) });
+      const stream = createWriteStream(tmp, { flags: 'wx', mode: PUBLIC_FILE_MODE, flush: true, fs: watchedStreamFs(ctx) });
       // Errors surface through commit(); a listener keeps them from crashing the process.
       stream.on('error', () => undefined);
       const closed = new Promise<Error | null>((resolve) => stream.once('close', () => resolve(stream.errored)));

@@ -8,7 +8,7 @@ import * as t from 'io-ts';
 import { randomBytes } from 'node:crypto';
 import { access, lstat, readdir, readFile, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { TEMP_PREFIX, syncDir, writeFileAtomic } from './atomic-write.js';
+import { PUBLIC_FILE_MODE, TEMP_PREFIX, syncDir, writeFileAtomic } from './atomic-write.js';
 import { errorCode, isEnoent, unlinkIfPresent } from './file-errors.js';
 import { storedNameProblem } from './stored-name.js';
 import { hasUpload, parseThreadFile, uploadFileName, wordProblem } from '../store/thread.js';
@@ -36,7 +36,7 @@ export type Intent = t.TypeOf<typeof Intent>;
 /** Writes `intent` as a new record (atomically); its file name, to clear it by. */
 export const writeIntent = async (dir: string, intent: Intent): Promise<string> => {
   const name = `${INTENT_PREFIX}${randomBytes(8).toString('hex')}`;
-  await writeFileAtomic(dir, name, JSON.stringify(intent));
+  await writeFileAtomic(dir, name, JSON.stringify(intent), PUBLIC_FILE_MODE);
   return name;
 };
 
@@ -191,4 +191,4 @@ export const recoverIntents = async (
 };
 
 /** Replaces record `name` with `intent` in one step (a rename), so the old one is never acted on after it. */
-export const replaceIntent = (dir: string, name: string, intent: Intent): Promise<void> => writeFileAtomic(dir, name, JSON.stringify(intent));
+export const replaceIntent = (dir: string, name: string, intent: Intent): Promise<void> => writeFileAtomic(dir, name, JSON.stringify(intent), PUBLIC_FILE_MODE);

@@ -3,7 +3,7 @@ import * as t from 'io-ts';
 import { open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { syncDir, writeFileAtomic } from './atomic-write.js';
+import { PRIVATE_FILE_MODE, syncDir, writeFileAtomic } from './atomic-write.js';
 import { isEnoent, readFileIfPresent } from './file-errors.js';
 
 /** The journal's file name in the data directory (a dot file: no valid thread or upload name can take it). */
@@ -137,7 +137,9 @@ export const recoverJournal = async (dir: string): Promise<RecoveryReport> => {
     // taken over (this recovery is the new holder's) still has the old file open, and its write, when it wakes,
     // then lands in a file nobody reads (attack round 9: it landed over the new holder's appended lines).
     const head = current.length >= offset ? current.subarray(0, offset) : Buffer.concat([current, Buffer.alloc(offset - current.length)]);
-    await writeFileAtomic(dir, file, Buffer.concat([head, r.bytes]));
+    // The file keeps its mode (credentials.txt was put back 0644, readable by any local user); one gone since it
+    // was read is made owner-only, which never widens it.
+    await writeFileAtomic(dir, file, Buffer.concat([head, r.bytes]), PRIVATE_FILE_MODE);
     restored.push(file);
   }
   await unlink(path);
@@ -314,10 +316,11 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
           // server that lost the directory to this one and woke mid-change (attack round 9: this server then went
           // read-only with EEXIST). While the directory is this one's (`owned`), it is deleted, not acted on: its
           // undo records describe that server's files, which this server's recovery already put back.
-          handle = await open(path, 'wx', 0o644).catch(async (e: unknown) => {
+          // Owner-only: its records hold the bytes each change replaced, credentials.txt's lines among them.
+          handle = await open(path, 'wx', PRIVATE_FILE_MODE).catch(async (e: unknown) => {
             if ((e as { code?: unknown }).code !== 'EEXIST' || !(await owned().catch(() => false))) throw e;
             await unlink(path).catch(() => undefined);
-            return open(path, 'wx', 0o644);
+            return open(path, 'wx', PRIVATE_FILE_MODE);
           });
           size = 0;
           // The journal must be findable after a power loss before any file it protects is touched.

@@ -19,7 +19,7 @@
  * Each case: exit status, seconds, the UPDs the fake server saw, TCP connections made, and the client's stdout and
  * stderr lines about the upload. Loopback only; ends by itself (each client has a deadline of 40 s).
  */
-import { writeFile, mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TOO_MANY_TRANSFERS_TEXT } from '../packages/forum-protocol/dist/index.js';
@@ -56,6 +56,7 @@ const runCase = async (name: string): Promise<void> => {
   await writeFile(join(cwd, 'f.txt'), 'x'.repeat(20_000));
   const run = await runClient(server.port, ['u', 'p', 'UPD t f.txt', 'XIT'], 40, { cwd });
   await server.close();
+  await rm(cwd, { recursive: true, force: true });
   const lines = `${run.stdout}\n${run.stderr}`.split('\n').filter((l) => /f\.txt|Upload|busy|too many/.test(l));
   console.log(`[${name}] exit ${String(run.code)} after ${run.seconds} s; UPDs ${upds}, transfer connections ${connections}`);
   for (const l of lines) console.log(`  ${l}`);

@@ -34,12 +34,21 @@ export const tryLaterRefusal = (result: TransferResult): string | undefined =>
 /**
  * The stderr notice of a transfer asked for again in `waitMs` (`what`: `Upload of F`; `cmd`: UPD or DWN).
  * `lastByteSent`: an upload's try refused after it handed over its last byte, which may be stored if the refusal
- * was forged; it read `not begun` of it too, and nothing then said why the new UPD might be refused.
+ * was forged; it read `not begun` of it too, and nothing then said why the new UPD might be refused. The refusal is
+ * said to be unauthenticated ({@link inClear}).
  */
 export const transferRetryNotice = (what: string, refusal: string, waitMs: number, cmd: string, lastByteSent: boolean): string =>
   lastByteSent
-    ? `${what} refused (${refusal}) after its last byte was sent: trying again in ${waitMs / 1000} s with a new ${cmd}; if that try was stored, the new ${cmd} is refused as a name already in the thread`
-    : `${what} not begun (${refusal}): trying again in ${waitMs / 1000} s with a new ${cmd}`;
+    ? `${what} refused (${inClear(refusal)}) after its last byte was sent: trying again in ${waitMs / 1000} s with a new ${cmd}; if that try was stored, the new ${cmd} is refused as a name already in the thread`
+    : `${what} not begun (${inClear(refusal)}): trying again in ${waitMs / 1000} s with a new ${cmd}`;
+
+/**
+ * A refusal in clear, as the retry's lines quote it: said to be unauthenticated, as every other refusal in clear is
+ * (transfer-connection.ts). `server busy: ` may be followed by any words, and anyone on the path may write the line:
+ * quoted bare, a forged `ERR server busy: your file was stored; log in at …` read as the server's own word in each
+ * notice and in the line of the transfer given up (attack round 32, attack/round32-retry-forged.ts).
+ */
+export const inClear = (refusal: string): string => `unauthenticated, sent in clear: ${refusal}`;
 
 /** How many tries were made in how long, for the line of a transfer given up. */
 const triesText = (pausesMs: readonly number[]): string => `${pausesMs.length + 1} tries in ${pausesMs.reduce((a, b) => a + b, 0) / 1000} s`;
@@ -47,13 +56,14 @@ const triesText = (pausesMs: readonly number[]): string => `${pausesMs.length + 
 /**
  * The reason of a transfer still refused for want of room after the pauses `pausesMs`. An upload's `nothingSent`:
  * no try handed over its last byte, so nothing can have been stored, whoever wrote the refusals; otherwise the
- * line is one of an upload whose outcome is unknown (`uploadUnknownLine`).
+ * line is one of an upload whose outcome is unknown (`uploadUnknownLine`). Each says the refusals were unauthenticated
+ * (their words may be anyone's on the path, see {@link inClear}).
  */
 export const givenUpReason = (direction: TransferDirection, refusal: string, pausesMs: readonly number[], nothingSent: boolean): string =>
   direction === 'download'
-    ? `${refusal} (refused before it began, ${triesText(pausesMs)})`
+    ? `${refusal} (refused before it began in unauthenticated answers, ${triesText(pausesMs)})`
     : nothingSent
-      ? `${refusal} (refused before it began, ${triesText(pausesMs)}; nothing was stored)`
+      ? `${refusal} (refused before it began in unauthenticated answers, ${triesText(pausesMs)}; nothing was stored)`
       : `${refusal} (${triesText(pausesMs)}, refused in unauthenticated answers, one after its last byte was sent)`;
 
 /**

@@ -139,7 +139,7 @@ describe('forum-client: a transfer evicted at every try (real processes, pauses 
     await writeFile(join(cwd, 'big.bin'), Buffer.alloc(8 * 1024 * 1024, 7));
     const run = await runYoda(server.port, cwd, ['CRT t', 'UPD t big.bin', 'RDT t', 'XIT'], SCALE);
     expect(run.code).toBe(0);
-    const given = `Upload of big.bin failed: ${TOO_MANY_TRANSFERS_TEXT} (refused before it began, 4 tries in 0.07 s; nothing was stored)`;
+    const given = `Upload of big.bin failed: ${TOO_MANY_TRANSFERS_TEXT} (refused before it began in unauthenticated answers, 4 tries in 0.07 s; nothing was stored)`;
     expect(run.stdout).toBe(WELCOME + answered(['Thread t created'], [given], ['Thread t is empty'], ['Goodbye']));
     expect(withoutFirstContact(run.stderr)).toBe(notices('Upload of big.bin', 'UPD'));
     expect([proxy.evicted(), proxy.passed()]).toEqual([4, 0]);
@@ -162,7 +162,7 @@ describe('forum-client: a refusal for want of room forged after the upload was s
     expect(earlierTryLine('f.txt', 't')).toBe('Upload of f.txt: an earlier try, refused in clear after its last byte was sent, may be the one stored (RDT t shows who uploaded it)');
     // Before: `Upload of f.txt not begun (…)`, of a try the thread held.
     expect(run.stderr).toContain(
-      `Upload of f.txt refused (${TOO_MANY_TRANSFERS_TEXT}) after its last byte was sent: trying again in 0.01 s with a new UPD; if that try was stored, the new UPD is refused as a name already in the thread\n`,
+      `Upload of f.txt refused (unauthenticated, sent in clear: ${TOO_MANY_TRANSFERS_TEXT}) after its last byte was sent: trying again in 0.01 s with a new UPD; if that try was stored, the new UPD is refused as a name already in the thread\n`,
     );
     expect(run.stderr).not.toContain('not begun');
   });

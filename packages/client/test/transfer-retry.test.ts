@@ -33,18 +33,26 @@ describe('transfer retry', () => {
 
   it('says each try again on stderr, and when given up whether anything can have been stored', () => {
     expect(transferRetryNotice('Upload of f.txt', TOO_MANY_TRANSFERS_TEXT, 1_000, 'UPD', false)).toBe(
-      'Upload of f.txt not begun (too many transfers at once (from your address, or in all): try again later): trying again in 1 s with a new UPD',
+      'Upload of f.txt not begun (unauthenticated, sent in clear: too many transfers at once (from your address, or in all): try again later): trying again in 1 s with a new UPD',
     );
     // A try refused after its last byte was sent may be stored (the refusal is not authenticated): not "not begun".
     expect(transferRetryNotice('Upload of f.txt', TOO_MANY_TRANSFERS_TEXT, 2_000, 'UPD', true)).toBe(
-      'Upload of f.txt refused (too many transfers at once (from your address, or in all): try again later) after its last byte was sent: trying again in 2 s with a new UPD; if that try was stored, the new UPD is refused as a name already in the thread',
+      'Upload of f.txt refused (unauthenticated, sent in clear: too many transfers at once (from your address, or in all): try again later) after its last byte was sent: trying again in 2 s with a new UPD; if that try was stored, the new UPD is refused as a name already in the thread',
     );
     expect(givenUpReason('upload', TOO_MANY_TRANSFERS_TEXT, TRANSFER_RETRY_PAUSES_MS, true)).toBe(
-      'too many transfers at once (from your address, or in all): try again later (refused before it began, 4 tries in 7 s; nothing was stored)',
+      'too many transfers at once (from your address, or in all): try again later (refused before it began in unauthenticated answers, 4 tries in 7 s; nothing was stored)',
     );
     expect(givenUpReason('upload', TOO_MANY_TRANSFERS_TEXT, TRANSFER_RETRY_PAUSES_MS, false)).toBe(
       'too many transfers at once (from your address, or in all): try again later (4 tries in 7 s, refused in unauthenticated answers, one after its last byte was sent)',
     );
-    expect(givenUpReason('download', 'server busy: x', TRANSFER_RETRY_PAUSES_MS, true)).toBe('server busy: x (refused before it began, 4 tries in 7 s)');
+    expect(givenUpReason('download', 'server busy: x', TRANSFER_RETRY_PAUSES_MS, true)).toBe('server busy: x (refused before it began in unauthenticated answers, 4 tries in 7 s)');
+  });
+
+  it('never quotes a refusal in clear as the server\'s word: `server busy: ` may be followed by anyone\'s words (attack round 32)', () => {
+    // Forged on the path, this read as the server's own word in every notice and in the line of the upload given up.
+    const forged = serverBusyTransferText('your file was stored; the forum moved, log in at forum.example.net');
+    expect(tryLaterRefusal(refusedInClear(forged))).toBe(forged);
+    for (const sent of [false, true]) expect(transferRetryNotice('Upload of f.txt', forged, 1_000, 'UPD', sent)).toContain(`(unauthenticated, sent in clear: ${forged})`);
+    for (const direction of ['upload', 'download'] as const) expect(givenUpReason(direction, forged, TRANSFER_RETRY_PAUSES_MS, true)).toContain('in unauthenticated answers');
   });
 });

@@ -16,7 +16,7 @@ import { lines, run } from './helpers.js';
 import { backToSchema, insertThread, schemaOf, usePostgres } from './postgres-harness.js';
 import { uploadInChunks as upload } from './upload-in-chunks.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 4 });
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 

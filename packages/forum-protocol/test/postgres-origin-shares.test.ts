@@ -17,7 +17,7 @@ import { loopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
 import { backToSchema, schemaOf, usePostgres } from './postgres-harness.js';
 import { uploadInChunks as upload } from './upload-in-chunks.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 8 });
 
 const ROOM = 64 * UPLOAD_CHUNK_BYTES;
 const SHARE = 4 * UPLOAD_CHUNK_BYTES;

@@ -7,7 +7,7 @@ import { lines, run } from './helpers.js';
 import { usePostgres } from './postgres-harness.js';
 import { uploadInChunks as upload } from './upload-in-chunks.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 5 });
 
 // The forum has room for 64 chunks, each account for 4 (attack round 27: one account filled the forum's room alone).
 const ROOM = 64 * UPLOAD_CHUNK_BYTES;

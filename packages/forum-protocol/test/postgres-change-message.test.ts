@@ -1,5 +1,4 @@
 import * as E from 'fp-ts/lib/Either.js';
-import type postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../src/store/memory-store.js';
 import { openPostgresStore, type PostgresStore } from '../src/postgres.js';
@@ -7,12 +6,10 @@ import type { ForumStore } from '../src/store/store.js';
 import type { Thread, ThreadEntry } from '../src/store/thread.js';
 import { byteCountingProxy } from './loopback-proxy.js';
 import { lines, run } from './helpers.js';
-import { insertThread, usePostgres } from './postgres-harness.js';
+import { insertThread, schemaOf, usePostgres } from './postgres-harness.js';
 import { prng } from './seeded-random.js';
 
 const pg = usePostgres({ migrated: 3 });
-
-const schemaOf = async (sql: postgres.Sql): Promise<string> => (await sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
 
 /** A thread of `messages` messages of `text`, by alice and bob in turn, with an upload line and a hand-written line every so often. */
 const longThread = (title: string, messages: number, text: string): Thread => {
@@ -86,7 +83,7 @@ describe('PostgreSQL EDT and DLT', () => {
 
   it('EDT and DLT of one thread from two servers at once number and size it as if run one after another', async () => {
     const a = await pg.openStore();
-    const b = await pg.openPeer(await schemaOf(a.sql));
+    const b = await pg.openPeer(a);
     const texts = Array.from({ length: 200 }, (_, i) => `y${i + 1}`);
     await insertThread(a.sql, { title: 'race', creator: 'alice', entries: texts.map((text) => ({ kind: 'message', author: 'alice', text })) });
     // 40 deletes of the first message and 20 edits of message 160, half on each server, all at once.

@@ -11,8 +11,8 @@ import { ABANDON_AFTER_MS } from '../src/postgres-store/postgres-abandon.js';
 import { UNDO_AT_CLOSE_MS, UNDO_QUESTION_MS } from '../src/postgres-store/postgres-claim-undo.js';
 import { withCommandDeadline } from '../src/store/command-deadline.js';
 import { holdingProxy, type HoldingProxy } from './holding-proxy.js';
-import { claimBackend, proxiedRegistry, schemaOf, TIMEOUTS } from './proxied-registry.js';
-import { usePostgres } from './postgres-harness.js';
+import { claimBackend, proxiedRegistry, TIMEOUTS } from './proxied-registry.js';
+import { schemaOf, usePostgres } from './postgres-harness.js';
 import { until } from './poll-until.js';
 
 const pg = usePostgres({ migrated: 5 });
@@ -37,7 +37,7 @@ describe('PostgreSQL: a given-up lease claim still on its way to the database', 
         'not 60 s of refused questions during which every login on that connection is refused as "not yet undone"',
       async () => {
         const direct = await pg.openStore({ timeouts: TIMEOUTS });
-        const schema = await schemaOf(direct);
+        const schema = await schemaOf(direct.sql);
         // A role of its own, denied pg_stat_activity (a hardened database); the superuser (every other store here) is not.
         const [{ db } = { db: '' }] = await direct.sql<{ db: string }[]>`SELECT current_database() AS db`;
         await direct.sql.unsafe(`CREATE ROLE undo_denied LOGIN PASSWORD 'pw'; GRANT CREATE ON DATABASE ${db} TO undo_denied; GRANT ALL ON SCHEMA ${schema} TO undo_denied; GRANT ALL ON ALL TABLES IN SCHEMA ${schema} TO undo_denied; GRANT ALL ON ALL SEQUENCES IN SCHEMA ${schema} TO undo_denied`);

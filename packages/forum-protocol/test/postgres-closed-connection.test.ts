@@ -14,11 +14,7 @@ const pg = usePostgres({ migrated: 1 });
  * A pool of one connection of its own (no store), ended after the file's tests. `socket` (postgres.js's,
  * not in its types) makes each connection's socket.
  */
-const pool = (options: postgres.Options<Record<string, postgres.PostgresType>> & { readonly socket?: () => Socket } = {}): Sql => {
-  const sql = postgres(pg.url(), { max: 1, onnotice: () => undefined, ...options });
-  pg.onClose(() => sql.end({ timeout: 1 }));
-  return sql;
-};
+const pool = (options: postgres.Options<Record<string, postgres.PostgresType>> & { readonly socket?: () => Socket } = {}): Sql => pg.connect(options);
 
 /** Waits until the backend `pid` runs `pg_sleep` (seen by `admin`): the statement is in flight there. */
 const sleeping = async (admin: Sql, pid: number): Promise<void> => {

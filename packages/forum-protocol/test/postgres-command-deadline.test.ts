@@ -290,8 +290,7 @@ describe.concurrent("on the file's PostgreSQL", () => {
       // A cancel that does not land within the connection's 100 ms limit: a pg_cancel_backend found before
       // pg_catalog's on the search path, cancelling nothing.
       await watcher().unsafe(`CREATE OR REPLACE FUNCTION ${shadow}.pg_cancel_backend(integer) RETURNS boolean LANGUAGE sql AS 'SELECT false'`);
-      const probed = postgres(pg.url(), { max: 1, onnotice: () => undefined, connection: { search_path: `${shadow}, pg_catalog`, statement_timeout: 100 } });
-      pg.onClose(() => probed.end({ timeout: 1 }));
+      const probed = pg.connect({ connection: { search_path: `${shadow}, pg_catalog`, statement_timeout: 100 } });
       await learnUserCancel(probed);
       const timedOut = await probed`SELECT pg_sleep(1)`.then(() => undefined, (e: unknown) => e);
       expect(timedOut).toMatchObject({ code: '57014', message: 'canceling statement due to statement timeout' });

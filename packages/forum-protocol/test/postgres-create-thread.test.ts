@@ -1,20 +1,13 @@
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { CREATE_LOCK_CLASS, CREATE_SLOTS, createSlot, GATE_KEY_OID, lockForCreate, type CreateMode } from '../src/postgres-store/postgres-create-thread.js';
-import type { PostgresStore } from '../src/postgres.js';
 import { lines, run } from './helpers.js';
-import { usePostgres } from './postgres-harness.js';
+import { schemaOf, usePostgres } from './postgres-harness.js';
 
 const pg = usePostgres({ migrated: 4 });
 
-const schemaOf = async (store: PostgresStore): Promise<string> => (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
-
 /** A raw connection (not a store) for holding a CRT's locks, closed after the file. */
-const rawConnection = (): postgres.Sql => {
-  const sql = postgres(pg.url(), { max: 2, onnotice: () => undefined });
-  pg.onClose(() => sql.end({ timeout: 1 }));
-  return sql;
-};
+const rawConnection = (): postgres.Sql => pg.connect({ max: 2 });
 
 /** Holds the locks a CRT by `creator` holds, in an open transaction, until `release` is called. */
 const holdCreateLocks = async (sql: postgres.Sql, creator: string, mode: CreateMode): Promise<{ release(): Promise<void> }> => {
@@ -57,7 +50,7 @@ const waitingFor = async (sql: postgres.Sql, key: number): Promise<void> => {
 describe('PostgreSQL CRT locking', () => {
   it("an account's CRT in flight holds back that account's next CRT, on any server, and no other account's", async () => {
     const a = await pg.openStore();
-    const b = await pg.openPeer(await schemaOf(a));
+    const b = await pg.openPeer(a);
     const raw = rawConnection();
     const [alice, bob] = [await createSlot(raw, 'alice'), await createSlot(raw, 'bob')];
     expect(alice).not.toBe(bob);
@@ -93,7 +86,7 @@ describe('PostgreSQL CRT locking', () => {
   it("an account's CRTs on several servers at once create exactly its limit", async () => {
     const threadLimits = { maxThreadsPerUser: 4 };
     const first = await pg.openStore({ threadLimits });
-    const schema = await schemaOf(first);
+    const schema = await schemaOf(first.sql);
     const servers = [first, await pg.openPeer(schema, { threadLimits }), await pg.openPeer(schema, { threadLimits })];
     const replies = await Promise.all(Array.from({ length: 36 }, (_, i) => lines(run(servers[i % servers.length] ?? first, 'alice', `CRT t${i}`))));
     expect(replies.filter((r) => r[0]?.endsWith(' created'))).toHaveLength(4);
@@ -103,7 +96,7 @@ describe('PostgreSQL CRT locking', () => {
   it('CRTs by many accounts on several servers at once fill the forum exactly to its limit, through and past the last CREATE_SLOTS', async () => {
     const threadLimits = { maxThreads: CREATE_SLOTS + 24 };
     const first = await pg.openStore({ threadLimits });
-    const schema = await schemaOf(first);
+    const schema = await schemaOf(first.sql);
     const servers = [first, ...(await Promise.all([1, 2, 3].map(() => pg.openPeer(schema, { threadLimits }))))];
     const attempts = Array.from({ length: 3 * threadLimits.maxThreads }, (_, i) => ({ server: servers[i % servers.length] ?? first, user: `u${i % 50}`, title: `t${i}` }));
     const replies = await Promise.all(attempts.map((t) => lines(run(t.server, t.user, `CRT ${t.title}`))));

@@ -10,11 +10,9 @@ import { expectSameBytes } from '../../../test-support/same-bytes.js';
 import { openPostgresStore, SCHEMA_VERSION, UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
 import { sweepDoomedBatch } from '../src/postgres-store/postgres-doomed-uploads.js';
 import { lines, readAll, run, upload } from './helpers.js';
-import { backToSchema, usePostgres } from './postgres-harness.js';
+import { backToSchema, schemaOf, usePostgres } from './postgres-harness.js';
 
 const pg = usePostgres({ migrated: 21 });
-
-const schemaOf = async (sql: postgres.Sql): Promise<string> => (await sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
 
 /** A committed upload's row and `chunks` chunks of `bytes` each, written straight into the tables (quicker than the writer for thousands); no line. */
 const storeChunks = async (store: PostgresStore, title: string, filename: string, chunks: number, bytes = 16): Promise<string> => {
@@ -61,7 +59,7 @@ const SLOW_STATEMENT_MS = 600;
 const SLOW_CHUNK_MS = 25;
 
 /** A store on `store`'s schema with the default timeouts, sweeping nothing by itself: it writes the chunks, whatever `store`'s statement_timeout. */
-const unlimited = async (store: PostgresStore): Promise<PostgresStore> => pg.openPeer(await schemaOf(store.sql), { doomedUploadSweep: { auto: false } });
+const unlimited = async (store: PostgresStore): Promise<PostgresStore> => pg.openPeer(store, { doomedUploadSweep: { auto: false } });
 
 // The rolling upgrade's tests (4 s, most of it waiting on locks and deadlock_timeout) run beside the rest of the file on
 // a PostgreSQL of their own (their migration and the others' sweeps read pg_stat_activity for lock waits, cluster-wide);
@@ -141,13 +139,12 @@ describe.concurrent("on the file's PostgreSQL", () => {
 
     it("a server killed mid-batch (its connection ended) loses that batch's deletion, not the chunks: the other server sweeps them all, never having waited for it", async () => {
       const a = await pg.openStore({ doomedUploadSweep: { auto: false, batchChunks: 64 } });
-      const b = await pg.openPeer(await schemaOf(a.sql), { doomedUploadSweep: { auto: false } });
+      const b = await pg.openPeer(a, { doomedUploadSweep: { auto: false } });
       await run(a, 'alice', 'CRT t');
       await storeChunks(a, 't', 'f', 300);
       expect(await lines(run(a, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
       // a's batch stops inside its DELETE (a disk that hangs), its doomed upload locked, until a lock the test holds goes.
-      const holder = postgres(pg.url(), { max: 1, onnotice: () => undefined });
-      pg.onClose(() => holder.end({ timeout: 1 }));
+      const holder = pg.connect();
       await holder`SELECT pg_advisory_lock(5151)`;
       await a.sql`CREATE FUNCTION hang_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(5151); RETURN NULL; END $$`;
       await a.sql`CREATE TRIGGER hang_delete BEFORE DELETE ON upload_chunks FOR EACH STATEMENT EXECUTE FUNCTION hang_delete()`;
@@ -181,7 +178,7 @@ describe.concurrent("on the file's PostgreSQL", () => {
 
     it('two servers sweeping at once: neither fails, waits for the other, or deletes a chunk the other did', async () => {
       const a = await pg.openStore({ doomedUploadSweep: { auto: false, batchChunks: 16 } });
-      const b = await pg.openPeer(await schemaOf(a.sql), { doomedUploadSweep: { auto: false, batchChunks: 16 } });
+      const b = await pg.openPeer(a, { doomedUploadSweep: { auto: false, batchChunks: 16 } });
       const seen = await recordChunkDeletes(a.sql);
       for (let t = 0; t < 6; t++) {
         await run(a, 'alice', `CRT t${t}`);
@@ -253,8 +250,7 @@ describe.concurrent("on the file's PostgreSQL", () => {
 
     it("an administrator's cancel of a batch fails the pass and leaves the batch size alone (not read as a time limit)", async () => {
       const store = await pg.openStore({ doomedUploadSweep: { auto: false, batchChunks: 64 } });
-      const admin = postgres(pg.url(), { max: 1, onnotice: () => undefined });
-      pg.onClose(() => admin.end({ timeout: 1 }));
+      const admin = pg.connect();
       await run(store, 'alice', 'CRT t');
       await run(store, 'alice', 'CRT u');
       await storeChunks(store, 't', 'f', 40);
@@ -290,8 +286,7 @@ describe.concurrent("on the file's PostgreSQL", () => {
       await run(store, 'alice', 'CRT t');
       const id = await storeChunks(store, 't', 'f', 10);
       expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
-      const other = postgres(pg.url(), { max: 1, onnotice: () => undefined, connection: { search_path: await schemaOf(store.sql) } });
-      pg.onClose(() => other.end({ timeout: 1 }));
+      const other = pg.connect({ connection: { search_path: await schemaOf(store.sql) } });
       let release = (): void => undefined;
       let held = (): void => undefined;
       const isHeld = new Promise<void>((resolve) => (held = resolve));
@@ -339,7 +334,7 @@ describe.concurrent("on the file's PostgreSQL", () => {
 
     it("another server's RMV stops a download at its next chunk though the chunks are still there", async () => {
       const a = await pg.openStore({ doomedUploadSweep: { auto: false } });
-      const b = await pg.openPeer(await schemaOf(a.sql), { doomedUploadSweep: { auto: false } });
+      const b = await pg.openPeer(a, { doomedUploadSweep: { auto: false } });
       await run(a, 'alice', 'CRT t');
       expect(await upload(a, 't', 'f', 'alice', randomBytes(3 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
       const d = await a.openDownload('t', 'f')();
@@ -355,7 +350,7 @@ describe.concurrent("on the file's PostgreSQL", () => {
 
     it('uploads in flight during RMV: stopped at their next chunk (another server) or at once (this one), refused at commit; none lands in the thread made again', async () => {
       const a = await pg.openStore({ doomedUploadSweep: { auto: false } });
-      const b = await pg.openPeer(await schemaOf(a.sql), { doomedUploadSweep: { auto: false } });
+      const b = await pg.openPeer(a, { doomedUploadSweep: { auto: false } });
       await run(a, 'alice', 'CRT t');
       const begin = async (store: PostgresStore, filename: string) => {
         const w = await store.beginUpload('t', filename, 'bob')();
@@ -404,8 +399,7 @@ describe.concurrent('rolling upgrade to schema 8', () => {
     await storeChunks(a, 'old', 'f', 3);
     await a.close();
     // The schema 7 server's connection, with the limits its pool sets.
-    const old = postgres(pg.url(), { max: 1, onnotice: () => undefined, connection: { search_path: schema, lock_timeout: 2_000, statement_timeout: 5_000 } });
-    pg.onClose(() => old.end({ timeout: 1 }));
+    const old = pg.connect({ connection: { search_path: schema, lock_timeout: 2_000, statement_timeout: 5_000 } });
     await backToSchema(old, 7);
     // Its RMV as schema 7 ran it: the thread locked, the chunks counted (allowForDeletedChunks: upload_chunks
     // read), then the thread deleted (uploads and upload_chunks written by the cascade).
@@ -432,8 +426,7 @@ describe.concurrent('rolling upgrade to schema 8', () => {
       pg.onClose(() => o.right.close());
       return 'opened';
     });
-    const watcher = postgres(pg.url(), { max: 1, onnotice: () => undefined });
-    pg.onClose(() => watcher.end({ timeout: 1 }));
+    const watcher = pg.connect();
     await vi.waitFor(
       async () => {
         const waiting = await watcher`
@@ -489,8 +482,7 @@ describe.concurrent('rolling upgrade to schema 8', () => {
     expect(await upload(a, 'kept', 'f', 'alice', bytes)).toEqual(E.right(undefined));
     await a.close();
     // a's pool is closed: the schema turned back through another connection.
-    const raw = postgres(pg.url(), { max: 1, onnotice: () => undefined, connection: { search_path: schema } });
-    pg.onClose(() => raw.end({ timeout: 1 }));
+    const raw = pg.connect({ connection: { search_path: schema } });
     await backToSchema(raw, 7);
     expect(await raw`SELECT count(*)::int AS n FROM pg_constraint WHERE conname = 'upload_chunks_upload_id_fkey'`).toEqual([{ n: 1 }]);
     const b = await pg.openPeer(schema, { doomedUploadSweep: { auto: false } });

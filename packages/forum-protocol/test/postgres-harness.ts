@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
 import type { DerivedTemplate } from '../../../scripts/template-cluster.mjs';
-import type { Sql } from 'postgres';
+import postgres, { type Sql } from 'postgres';
 import { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from '../src/postgres.js';
 import { originCounterStatements } from '../src/postgres-store/postgres-origin-counters.js';
 
@@ -21,10 +21,15 @@ export interface PostgresHarness {
   openStore(options?: PostgresStoreOptions): Promise<PostgresStore>;
   /** A store on a new schema, which it creates and migrates from empty as it opens (a new database's path). */
   openNewStore(options?: PostgresStoreOptions): Promise<PostgresStore>;
-  /** Another store (another "server") on `schema`, the schema of a store opened before. */
-  openPeer(schema: string, options?: PostgresStoreOptions): Promise<PostgresStore>;
-  /** Another store on `schema` that reaches the database at `url` (a proxy in front of it). */
-  openPeerVia(url: string, schema: string, options?: PostgresStoreOptions): Promise<PostgresStore>;
+  /** Another store (another "server") on the schema of `of`, a store opened before, or on the schema so named. */
+  openPeer(of: PostgresStore | string, options?: PostgresStoreOptions): Promise<PostgresStore>;
+  /** Another store on the schema of `of` (a store, or a schema's name) that reaches the database at `url` (a proxy in front of it). */
+  openPeerVia(url: string, of: PostgresStore | string, options?: PostgresStoreOptions): Promise<PostgresStore>;
+  /**
+   * A pool of its own on the file's PostgreSQL, not a store's: one connection and notices dropped unless
+   * `options` say otherwise (`connection: { search_path }` to reach a store's tables). Ended after the file's tests.
+   */
+  connect(options?: postgres.Options<Record<string, postgres.PostgresType>>): Sql;
   /** Registers something to close after the file's tests, before PostgreSQL stops (all of them at once). */
   onClose(close: () => Promise<void>): void;
 }
@@ -39,6 +44,12 @@ export interface PostgresHarnessOptions {
    */
   readonly migrated?: number;
 }
+
+/** The schema `sql`'s connections keep their tables in (the store's, for a store's `sql`). */
+export const schemaOf = async (sql: Sql): Promise<string> => (await sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+
+/** The schema's name `of` is, or the one store `of` keeps its tables in. */
+const schemaNamed = async (of: PostgresStore | string): Promise<string> => (typeof of === 'string' ? of : schemaOf(of.sql));
 
 let schemas = 0;
 
@@ -120,8 +131,13 @@ export const usePostgres = (options: PostgresHarnessOptions = {}): PostgresHarne
     url,
     openStore: (options = {}) => open({ schema: taken < migrated ? migratedSchema(++taken) : `t${process.pid}_${++schemas}`, ...options }),
     openNewStore: (options = {}) => open({ schema: `t${process.pid}_${++schemas}`, ...options }),
-    openPeer: (schema, options = {}) => open({ ...options, schema }),
-    openPeerVia: (at, schema, options = {}) => open({ ...options, schema }, at),
+    openPeer: async (of, options = {}) => open({ ...options, schema: await schemaNamed(of) }),
+    openPeerVia: async (at, of, options = {}) => open({ ...options, schema: await schemaNamed(of) }, at),
+    connect: (options = {}) => {
+      const sql = postgres(url(), { max: 1, onnotice: () => undefined, ...options });
+      closers.push(() => sql.end({ timeout: 1 }));
+      return sql;
+    },
     onClose: (close) => void closers.push(close),
   };
 };

@@ -13,17 +13,16 @@ import { hostOf, originLevels, originOfAddress } from '../src/index.js';
 import { SCHEMA_VERSION, UPLOAD_CHUNK_BYTES, type PostgresStore, type PostgresStoreOptions } from '../src/postgres.js';
 import { ORIGIN_RECOUNT } from '../src/postgres-store/postgres-origin-shares.js';
 import { lines, run } from './helpers.js';
-import { backToSchema, insertThread, usePostgres } from './postgres-harness.js';
+import { backToSchema, insertThread, schemaOf, usePostgres } from './postgres-harness.js';
 import { uploadInChunks as upload } from './upload-in-chunks.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 4 });
 
-const schemaOf = async (sql: postgres.Sql): Promise<string> => (await sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 
 const twoServers = async (options: PostgresStoreOptions): Promise<readonly [PostgresStore, PostgresStore]> => {
   const a = await pg.openStore(options);
-  const b = await pg.openPeer(await schemaOf(a.sql), options);
+  const b = await pg.openPeer(a, options);
   return [a, b];
 };
 
@@ -111,7 +110,7 @@ describe("an IPv6 origin's /56 and /48 hold 4 and 16 origins' shares (PostgreSQL
     for (let i = 0; i < 6; i++) expect(await lines(run(a, `h${i}`, `CRT t${i}`))).toEqual([`Thread t${i} created`]);
     expect(a.warnings).toEqual([]);
     // Lowered to 1 a user: each /64 may hold 1 (none past it), the /56 4 (past by 2), the /48 16.
-    const lowered = await pg.openPeer(await schemaOf(a.sql), { ...options, threadLimits: { maxThreadsPerUser: 1, originShares: 1 } });
+    const lowered = await pg.openPeer(a, { ...options, threadLimits: { maxThreadsPerUser: 1, originShares: 1 } });
     expect(lowered.warnings).toEqual([
       "1 origin (the accounts one host, or one IPv6 /56 or /48, created) already holds more than --origin-shares lets them: the most, 2001:db8:0:100::/56's accounts, hold 6 threads, more than the 4 they may together; all is served, and a CRT of any of them is refused until RMV brings them under it",
     ]);

@@ -14,22 +14,20 @@ import { ORIGIN_RECOUNT } from '../src/postgres-store/postgres-origin-shares.js'
 import { commandErrorText } from '../src/store/errors.js';
 import { lines, run } from './helpers.js';
 import { loopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
-import { backToSchema, usePostgres } from './postgres-harness.js';
+import { backToSchema, schemaOf, usePostgres } from './postgres-harness.js';
 import { uploadInChunks as upload } from './upload-in-chunks.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 8 });
 
 const ROOM = 64 * UPLOAD_CHUNK_BYTES;
 const SHARE = 4 * UPLOAD_CHUNK_BYTES;
 const ORIGIN = 2 * SHARE;
 
-const schemaOf = async (sql: postgres.Sql): Promise<string> => (await sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
-
 /** Two servers on one fresh forum: `ROOM` for all uploads, `SHARE` for each account's, the accounts of one origin 2 shares together. */
 const twoServers = async (threadLimits = {}): Promise<readonly [PostgresStore, PostgresStore]> => {
   const options = { maxStoredUploadBytes: ROOM, maxUserUploadBytes: SHARE, threadLimits: { originShares: 2, ...threadLimits }, doomedUploadSweep: { auto: false } };
   const a = await pg.openStore(options);
-  const b = await pg.openPeer(await schemaOf(a.sql), options);
+  const b = await pg.openPeer(a, options);
   return [a, b];
 };
 
@@ -144,7 +142,7 @@ describe("the accounts of one origin hold a few accounts' shares together (Postg
     const [a] = await twoServers();
     const proxy = await flightCountingProxy(pg.url());
     try {
-      const b = await pg.openPeerVia(proxy.url, await schemaOf(a.sql), { maxStoredUploadBytes: ROOM, maxUserUploadBytes: SHARE, threadLimits: { originShares: 2 }, doomedUploadSweep: { auto: false } });
+      const b = await pg.openPeerVia(proxy.url, a, { maxStoredUploadBytes: ROOM, maxUserUploadBytes: SHARE, threadLimits: { originShares: 2 }, doomedUploadSweep: { auto: false } });
       await account(a, 'o', '127.0.0.9');
       await account(a, 'n');
       await run(a, 'o', 'CRT t');
@@ -180,14 +178,14 @@ describe("the accounts of one origin hold a few accounts' shares together (Postg
     expect(await upload(a, 'p1', 'f', randomBytes(3 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
     expect(a.warnings).toEqual([]);
     // Lowered: each origin may hold 3 threads and 2 chunks.
-    const lowered = await pg.openPeer(await schemaOf(a.sql), { maxStoredUploadBytes: ROOM, maxUserUploadBytes: 2 * UPLOAD_CHUNK_BYTES, threadLimits: { maxThreadsPerUser: 3, originShares: 1 }, doomedUploadSweep: { auto: false } });
+    const lowered = await pg.openPeer(a, { maxStoredUploadBytes: ROOM, maxUserUploadBytes: 2 * UPLOAD_CHUNK_BYTES, threadLimits: { maxThreadsPerUser: 3, originShares: 1 }, doomedUploadSweep: { auto: false } });
     expect(lowered.warnings).toEqual([
       "2 origins (the accounts one host created) already hold more than --origin-shares lets them: the most, 127.0.0.1's accounts, hold 5 threads, more than the 3 they may together; all is served, and a CRT of any of them is refused until RMV brings them under it",
       `1 origin (the accounts one host created) already holds more than --origin-shares lets them: the most, 127.0.0.1's accounts, hold ${3 * UPLOAD_CHUNK_BYTES} bytes of uploads, more than the ${2 * UPLOAD_CHUNK_BYTES} they may together; all is served, and an UPD of any of them is refused until RMV brings them under it`,
     ]);
     expect(await lines(run(lowered, 'p2', 'CRT x'))).toEqual(['Your account and the others created from the same address have created too many threads (at most 3): remove one of theirs before creating another']);
     // Off: nothing said.
-    expect((await pg.openPeer(await schemaOf(a.sql), { maxUserUploadBytes: UPLOAD_CHUNK_BYTES, threadLimits: { maxThreadsPerUser: 1, originShares: 0 }, doomedUploadSweep: { auto: false } })).warnings).toEqual([]);
+    expect((await pg.openPeer(a, { maxUserUploadBytes: UPLOAD_CHUNK_BYTES, threadLimits: { maxThreadsPerUser: 1, originShares: 0 }, doomedUploadSweep: { auto: false } })).warnings).toEqual([]);
   });
 
   it('CRTs by 4 accounts of one origin at once over two servers (each its own slot, most likely) create exactly the origin\'s limit', async () => {

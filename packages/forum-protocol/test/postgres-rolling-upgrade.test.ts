@@ -8,11 +8,9 @@ import { UPLOADER_BYTES_RECOUNT, uploaderBytes } from '../src/postgres-store/pos
 import { createPostgresTransferTokens, openPostgresStore, SCHEMA_VERSION, UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
 import { lines, run, upload } from './helpers.js';
 import { holdings, uploaderCounters } from './postgres-share-recount.js';
-import { backToSchema, usePostgres } from './postgres-harness.js';
+import { backToSchema, schemaOf, usePostgres } from './postgres-harness.js';
 
 const pg = usePostgres({ migrated: 9 });
-
-const schemaOf = async (sql: postgres.Sql): Promise<string> => (await sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
 
 const OLD_SERVER = /older than schema 3 is still running on this database \(stop it\)/;
 

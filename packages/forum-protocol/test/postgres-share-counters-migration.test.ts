@@ -5,16 +5,13 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { randomBytes } from 'node:crypto';
-import type postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION, UPLOAD_CHUNK_BYTES } from '../src/postgres.js';
 import { run, upload } from './helpers.js';
-import { backToSchema, insertThread, usePostgres } from './postgres-harness.js';
+import { backToSchema, insertThread, schemaOf, usePostgres } from './postgres-harness.js';
 import { holdings, uploaderCounters } from './postgres-share-recount.js';
 
 const pg = usePostgres({ migrated: 1 });
-
-const schemaOf = async (sql: postgres.Sql): Promise<string> => (await sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
 
 describe('migration 14 beside a schema 13 server writing', () => {
   it('two servers migrating at once fill counters that equal the rows, the old server writing all along', async () => {

@@ -6,7 +6,6 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { randomBytes } from 'node:crypto';
-import type postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
 import type { UploadWriter } from '../src/store/store.js';
@@ -15,8 +14,6 @@ import { usePostgres } from './postgres-harness.js';
 import { uploaderCounters } from './postgres-share-recount.js';
 
 const pg = usePostgres({ migrated: 2 });
-
-const schemaOf = async (sql: postgres.Sql): Promise<string> => (await sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
 
 const begin = async (store: PostgresStore, name: string, who: string): Promise<UploadWriter> => {
   const w = await store.beginUpload('t', name, who)();
@@ -31,7 +28,7 @@ describe("the upload share's counters through the sweeps of dead servers' upload
   it('equal the rows summed after lapsed and stale uploads of several accounts are swept beside live ones, and after their chunks go', async () => {
     const options = { maxStoredUploadBytes: 200 * UPLOAD_CHUNK_BYTES, maxUserUploadBytes: 40 * UPLOAD_CHUNK_BYTES, doomedUploadSweep: { auto: false } };
     const a = await pg.openStore({ ...options, uploadLeaseMs: 60_000 });
-    const b = await pg.openPeer(await schemaOf(a.sql), { ...options, staleSweepEveryMs: 0 });
+    const b = await pg.openPeer(a, { ...options, staleSweepEveryMs: 0 });
     await run(a, 'alice', 'CRT t');
     const users = ['alice', 'bob', 'Bob', 'carol'] as const;
     // Per user: one upload that its server will be taken for dead in (2 chunks), one that lives on.

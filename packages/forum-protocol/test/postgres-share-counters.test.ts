@@ -29,8 +29,6 @@ const USERS = ['alice', 'bob', 'carol', 'mallory'] as const;
 const TEXTS = ['x', 'hello', 'quote " and \\ back', 'é ünïcode 😀', '<tag> & {json}', 'a'.repeat(300)] as const;
 
 
-const schemaOf = async (sql: postgres.Sql): Promise<string> => (await sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
-
 /** Uploads `size` bytes by `who` to `title`: committed, or (`abortAfter`) aborted after that many chunks. */
 const upload = async (store: PostgresStore, title: string, name: string, who: string, size: number, abortAfter?: number): Promise<string> => {
   const begun = await store.beginUpload(title, name, who)();
@@ -62,7 +60,7 @@ describe("the shares' counters (schema 14)", () => {
   it('after a seeded mix of MSG, EDT, DLT, uploads (committed, refused, aborted), RMV and CRT on two servers at once, every counter equals its recount', async () => {
     const options = { maxStoredUploadBytes: 400 * UPLOAD_CHUNK_BYTES, maxUserUploadBytes: 5 * UPLOAD_CHUNK_BYTES, doomedUploadSweep: { auto: false } };
     const a = await pg.openStore(options);
-    const b = await pg.openPeer(await schemaOf(a.sql), options);
+    const b = await pg.openPeer(a, options);
     const random = seeded(27);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
     // A thread of 1,050 messages of every user: DLTs renumber messages across 10, 100 and 1,000.

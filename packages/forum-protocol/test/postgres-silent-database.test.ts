@@ -19,7 +19,7 @@ import { commandErrorText, outcomeUnknownText, timedOutText } from '../src/store
 import { lines, run } from './helpers.js';
 import { loopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
 import { freezePostgres } from './postgres-freeze.js';
-import { usePostgres, type PostgresHarness } from './postgres-harness.js';
+import { type PostgresHarness, schemaOf, usePostgres } from './postgres-harness.js';
 import { frontendMessages } from './postgres-wire.js';
 import { holdAnswersAfter, partitionAfterCommit } from './answer-holding-proxies.js';
 import { until } from './poll-until.js';
@@ -53,18 +53,15 @@ const command = (store: PostgresStore, line: string): Promise<readonly string[]>
 
 /** A connection of its own to `pg`'s database (a watcher, another server's session), closed after the file. */
 const ownConnection = (pg: PostgresHarness): postgres.Sql => {
-  const sql = postgres(pg.url(), { max: 1, onnotice: () => undefined });
-  pg.onClose(() => sql.end({ timeout: 1 }));
+  const sql = pg.connect();
   return sql;
 };
 
 /** The schema `store` keeps its tables in. */
-const schemaOf = async (store: PostgresStore): Promise<string> => (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
-
 /** A store on `direct`'s schema that reaches `pg`'s database through `proxy` (both closed after the file). */
 const storeBehind = async (pg: PostgresHarness, direct: PostgresStore, proxy: LoopbackProxy, maxConnections = 2, options: PostgresStoreOptions = {}): Promise<PostgresStore> => {
   pg.onClose(() => proxy.close());
-  return pg.openPeerVia(proxy.url, await schemaOf(direct), { timeouts: TIMEOUTS, maxConnections, ...options });
+  return pg.openPeerVia(proxy.url, direct, { timeouts: TIMEOUTS, maxConnections, ...options });
 };
 
 /**
@@ -135,7 +132,7 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
           'after it resumes the MSG is not in the thread, and the same store serves again',
         async () => {
           const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 2 });
-          const schema = await schemaOf(store);
+          const schema = await schemaOf(store.sql);
           expect(await lines(run(store, 'alice', 'CRT t'))).toEqual(['Thread t created']);
           // Another server's transaction holds the thread's row: the MSG's first statement waits for it, at the database.
           const holder = await ownConnection(pg).reserve();
@@ -188,7 +185,7 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
         "a login whose password check is at the database when it hangs is answered just past its deadline, not once its throttle's settlement (outside the deadline) gets an answer",
         async () => {
           const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 3 });
-          const schema = await schemaOf(store);
+          const schema = await schemaOf(store.sql);
           await store.createAccount({ username: 'ann', password: 'right' })();
           const policy = accountPolicy({ counts: createPostgresThrottleCounts(store.sql) });
           const verify = (): Promise<unknown> => policy.verify(store, 'ann', 'right', { peerAddress: '192.0.2.1:4000', now: Date.now() })();
@@ -429,7 +426,7 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
     "an upload's commit whose statement the deadline cancelled (rolled back, its COMMIT never sent) is answered with the timeout's line, not \"may or may not be stored\"",
     async () => {
       const store = await pg.openStore({ timeouts: TIMEOUTS });
-      const schema = await schemaOf(store);
+      const schema = await schemaOf(store.sql);
       expect(await command(store, 'CRT w')).toEqual(['Thread w created']);
       const begun = await store.beginUpload('w', 'f.txt', 'alice')();
       if (E.isLeft(begun)) throw new Error(`not begun: ${JSON.stringify(begun.left)}`);

@@ -7,15 +7,10 @@ import { createPostgresSessionRegistry, createPostgresTransferTokens, openPostgr
 import { deriveTransferKeys } from '../src/transfer/transfer-keys.js';
 import { MAX_THREAD_ENTRIES } from '../src/protocol/limits.js';
 import { lines, readAll, run, upload } from './helpers.js';
-import { backToSchema, insertThread, usePostgres } from './postgres-harness.js';
+import { backToSchema, insertThread, schemaOf, usePostgres } from './postgres-harness.js';
 import { threadOfLines } from './thread-seed.js';
 
 const pg = usePostgres({ migrated: 20 });
-
-const schemaOf = async (sql: postgres.Sql): Promise<string> => {
-  const rows = await sql<{ s: string }[]>`SELECT current_schema() AS s`;
-  return rows[0]?.s ?? '';
-};
 
 /** What the store's schema defines, each definition with the schema's name as `S`. */
 const schemaDefinition = async (sql: postgres.Sql): Promise<readonly string[]> => {
@@ -80,7 +75,7 @@ describe('PostgreSQL store', () => {
 
   it('two servers posting to one thread at once never give two messages one number', async () => {
     const a = await pg.openStore();
-    const b = await pg.openPeer(await schemaOf(a.sql));
+    const b = await pg.openPeer(a);
     await run(a, 'alice', 'CRT busy');
     const posts = Array.from({ length: 60 }, (_, i) => ({ store: i % 2 === 0 ? a : b, user: `u${i}` }));
     const replies = await Promise.all(posts.map((p) => lines(run(p.store, p.user, `MSG busy from ${p.user}`))));
@@ -118,7 +113,7 @@ describe('PostgreSQL store', () => {
 
   it('of two uploads of one name committed by two servers, one wins and the other leaves nothing', async () => {
     const a = await pg.openStore();
-    const b = await pg.openPeer(await schemaOf(a.sql));
+    const b = await pg.openPeer(a);
     await run(a, 'alice', 'CRT t');
     const [wa, wb] = await Promise.all([a.beginUpload('t', 'f', 'alice')(), b.beginUpload('t', 'f', 'bob')()]);
     if (E.isLeft(wa) || E.isLeft(wb)) throw new Error('beginUpload failed');
@@ -133,7 +128,7 @@ describe('PostgreSQL store', () => {
 
   it('uploads committed by two servers and MSGs racing for the last lines of a thread end at its limit; a refused upload leaves no row and no chunk', async () => {
     const a = await pg.openStore();
-    const b = await pg.openPeer(await schemaOf(a.sql));
+    const b = await pg.openPeer(a);
     await insertThread(a.sql, threadOfLines('t', 'mallory', MAX_THREAD_ENTRIES - 2));
     // Chunks are stored as they arrive: each upload has one in the table before it commits.
     const bytes = randomBytes(UPLOAD_CHUNK_BYTES + 1);
@@ -170,7 +165,7 @@ describe('PostgreSQL store: a thread removed under an upload', () => {
 
   it("a grant names the thread's row: another server's RMV and CRT of the title in between refuse the upload as it begins", async () => {
     const a = await pg.openStore();
-    const b = await pg.openPeer(await schemaOf(a.sql));
+    const b = await pg.openPeer(a);
     await run(a, 'alice', 'CRT t');
     const granted = await run(a, 'alice', 'UPD t f');
     if (granted.kind !== 'transfer') throw new Error('expected a transfer');
@@ -184,7 +179,7 @@ describe('PostgreSQL store: a thread removed under an upload', () => {
 
   it("another server's RMV stops an upload as it stores its next chunk, or refuses it at commit; either leaves no row", async () => {
     const a = await pg.openStore();
-    const b = await pg.openPeer(await schemaOf(a.sql));
+    const b = await pg.openPeer(a);
     await run(a, 'alice', 'CRT t');
     const begin = async (filename: string) => {
       const w = await a.beginUpload('t', filename, 'bob')();
@@ -214,7 +209,7 @@ describe('PostgreSQL store: a thread removed under an upload', () => {
 describe('PostgreSQL store: a thread removed under a download', () => {
   it("a DWN grant names the thread's row: another server's RMV, CRT and upload of the name in between refuse the download as it opens", async () => {
     const a = await pg.openStore();
-    const b = await pg.openPeer(await schemaOf(a.sql));
+    const b = await pg.openPeer(a);
     await run(a, 'alice', 'CRT t');
     await upload(a, 't', 'f', 'alice', Buffer.from('the old thread\'s file'));
     const granted = await run(a, 'bob', 'DWN t f');
@@ -230,7 +225,7 @@ describe('PostgreSQL store: a thread removed under a download', () => {
 
   it("another server's RMV stops a download as it reads its next chunk, with the missing-thread error", async () => {
     const a = await pg.openStore();
-    const b = await pg.openPeer(await schemaOf(a.sql));
+    const b = await pg.openPeer(a);
     await run(a, 'alice', 'CRT t');
     const bytes = randomBytes(3 * UPLOAD_CHUNK_BYTES);
     expect(E.isRight(await upload(a, 't', 'f', 'alice', bytes))).toBe(true);
@@ -340,7 +335,7 @@ describe('PostgreSQL session leases: a lapsed lease taken by another server', ()
 describe('PostgreSQL transfer tokens', () => {
   it('a token is redeemed once, by exactly one of two servers redeeming it at once', async () => {
     const a = await pg.openStore();
-    const b = await pg.openPeer(await schemaOf(a.sql));
+    const b = await pg.openPeer(a);
     const ta = createPostgresTransferTokens(a.sql, { randomBytes });
     const tb = createPostgresTransferTokens(b.sql, { randomBytes });
     const allowance = { direction: 'download' as const, thread: 't', filename: 'f', username: 'u', expiresAt: Date.now() + 60_000, incarnation: '7' };
@@ -365,7 +360,7 @@ describe('PostgreSQL transfer tokens', () => {
 
   it("a session's end on one server revokes its own tokens only: the account's new session on another server keeps its token", async () => {
     const a = await pg.openStore();
-    const b = await pg.openPeer(await schemaOf(a.sql));
+    const b = await pg.openPeer(a);
     const ta = createPostgresTransferTokens(a.sql, { randomBytes });
     const tb = createPostgresTransferTokens(b.sql, { randomBytes });
     const session = { exportKeyingMaterial: (_label: string, context: Uint8Array, length: number) => Uint8Array.from({ length }, (_, i) => (context[i % context.length] ?? 0) ^ i) };
@@ -389,7 +384,7 @@ describe('PostgreSQL transfer tokens', () => {
 
   it("an upload or download token keeps its thread's row for the redeeming server; one issued by a schema 4 server (without) is refused as invalid", async () => {
     const a = await pg.openStore();
-    const b = await pg.openPeer(await schemaOf(a.sql));
+    const b = await pg.openPeer(a);
     const ta = createPostgresTransferTokens(a.sql, { randomBytes });
     const tb = createPostgresTransferTokens(b.sql, { randomBytes });
     const session = { exportKeyingMaterial: (_label: string, context: Uint8Array, length: number) => Uint8Array.from({ length }, (_, i) => (context[i % context.length] ?? 0) ^ i) };
@@ -417,7 +412,7 @@ describe('PostgreSQL transfer tokens', () => {
 
   it("caps each user's tokens over all servers, dropping only that user's oldest, even with concurrent issues", async () => {
     const a = await pg.openStore();
-    const b = await pg.openPeer(await schemaOf(a.sql));
+    const b = await pg.openPeer(a);
     const ta = createPostgresTransferTokens(a.sql, { randomBytes, perUser: 3 });
     const tb = createPostgresTransferTokens(b.sql, { randomBytes, perUser: 3 });
     const session = { exportKeyingMaterial: (_label: string, context: Uint8Array, length: number) => Uint8Array.from({ length }, (_, i) => (context[i % context.length] ?? 0) ^ i) };

@@ -1,14 +1,11 @@
 import type postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { CREATE_SLOTS, createSlot, lockForCreate } from '../src/postgres-store/postgres-create-thread.js';
-import type { PostgresStore } from '../src/postgres.js';
 import { lines, run } from './helpers.js';
-import { backToSchema, usePostgres } from './postgres-harness.js';
+import { backToSchema, schemaOf, usePostgres } from './postgres-harness.js';
 import { prng } from './seeded-random.js';
 
 const pg = usePostgres({ migrated: 6 });
-
-const schemaOf = async (store: PostgresStore): Promise<string> => (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
 
 const FORUM_FULL = /^The forum is full/;
 const TOO_MANY = /^You have created too many threads/;
@@ -46,7 +43,7 @@ describe('PostgreSQL thread counts (CRT limits)', () => {
 
   it("a CRT in flight, its counters written, holds back no other slot's CRT", async () => {
     const a = await pg.openStore();
-    const b = await pg.openPeer(await schemaOf(a));
+    const b = await pg.openPeer(a);
     expect(await createSlot(a.sql, 'alice')).not.toBe(await createSlot(a.sql, 'bob'));
     let release = (): void => undefined;
     const released = new Promise<void>((resolve) => (release = resolve));
@@ -75,7 +72,7 @@ describe('PostgreSQL thread counts (CRT limits)', () => {
   it('CRTs and RMVs from three servers at once never take the forum or an account past its limit, and the counters stay a recount', async () => {
     const threadLimits = { maxThreads: 70, maxThreadsPerUser: 9 };
     const first = await pg.openStore({ threadLimits });
-    const schema = await schemaOf(first);
+    const schema = await schemaOf(first.sql);
     const servers = [first, await pg.openPeer(schema, { threadLimits }), await pg.openPeer(schema, { threadLimits })];
     const random = prng(5);
     const users = Array.from({ length: 12 }, (_, i) => `u${i}`);
@@ -118,7 +115,7 @@ describe('PostgreSQL thread counts (CRT limits)', () => {
 
   it('the migration counts the threads a schema 3 server left, per slot and per account', async () => {
     const a = await pg.openStore({ threadLimits: { maxThreadsPerUser: 40 } });
-    const schema = await schemaOf(a);
+    const schema = await schemaOf(a.sql);
     // Back to schema 3, as a server of that version left it, with threads of 30 accounts.
     await backToSchema(a.sql, 3);
     await a.sql`INSERT INTO threads (title, creator) SELECT 'old' || g, 'user' || (g % 30) FROM generate_series(1, 1000) g`;

@@ -26,12 +26,10 @@ const SHARE_FULL = (title: string, limit: number, unit: string): string =>
 
 const POSTED = (title: string): string => `Message posted to ${title} thread`;
 
-const schemaOf = async (store: PostgresStore): Promise<string> => (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
-
 /** Two stores ("servers") on one schema. */
 const twoServers = async (): Promise<readonly [PostgresStore, PostgresStore]> => {
   const a = await pg.openStore(TIMEOUTS);
-  return [a, await pg.openPeer(await schemaOf(a), TIMEOUTS)];
+  return [a, await pg.openPeer(a, TIMEOUTS)];
 };
 
 /** Runs `commands` while a transaction holds thread `title`'s row (every change of its lines waits for it). */

@@ -25,12 +25,10 @@ const FULL = (title: string): string => `Thread ${title} is full: it cannot grow
 // The waits are released by the test as soon as both commands wait: a lock_timeout (2 s by default) on a loaded machine must not end them first.
 const TIMEOUTS = { timeouts: { lockMs: 30_000 } } as const;
 
-const schemaOf = async (store: PostgresStore): Promise<string> => (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
-
 /** Two stores ("servers") on one schema. */
 const twoServers = async (): Promise<readonly [PostgresStore, PostgresStore]> => {
   const a = await pg.openStore(TIMEOUTS);
-  return [a, await pg.openPeer(await schemaOf(a), TIMEOUTS)];
+  return [a, await pg.openPeer(a, TIMEOUTS)];
 };
 
 const readThread = async (store: PostgresStore, title: string): Promise<Thread> => {

@@ -12,8 +12,6 @@ const pg = usePostgres({ migrated: 5 });
 
 const FULL = (title: string): string => `Thread ${title} is full: it cannot grow any longer (delete or shorten messages, or start a new thread)`;
 
-const schemaOf = async (store: PostgresStore): Promise<string> => (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
-
 /** The thread's size counted from its lines, as RDT shows them: JSON bytes of the lines, plus the one comma too many the store counts. */
 const recount = (thread: Thread): { entry_count: number; message_count: number; reply_bytes: string } => ({
   entry_count: thread.entries.length,
@@ -38,7 +36,7 @@ const storedSize = async (sql: postgres.Sql, title: string): Promise<unknown> =>
 const writtenByVersion2 = async (store: PostgresStore, write: (sql: postgres.Sql) => Promise<void>): Promise<PostgresStore> => {
   await backToSchema(store.sql, 2);
   await write(store.sql);
-  return pg.openPeer(await schemaOf(store));
+  return pg.openPeer(store);
 };
 
 /** JSON bytes of message number `n`'s line, with its comma. */
@@ -67,7 +65,7 @@ describe('PostgreSQL thread sizes', () => {
 
   it('stays equal to a recount through a random mix of MSG, EDT, DLT and uploads from two servers at once', async () => {
     const a = await pg.openStore();
-    const b = await pg.openPeer(await schemaOf(a));
+    const b = await pg.openPeer(a);
     await run(a, 'alice', 'CRT mix');
     const random = prng(11);
     const users = ['alice', 'bob', 'carol'];
@@ -104,7 +102,7 @@ describe('PostgreSQL thread sizes', () => {
       await sql`INSERT INTO threads (title, creator) VALUES ('big', 'alice')`;
       await sql`INSERT INTO entries (thread, pos, kind, author, body) SELECT 'big', g, 'message', ${author}, ${filler} FROM generate_series(1, ${n}) g`;
     });
-    const c = await pg.openPeer(await schemaOf(b));
+    const c = await pg.openPeer(b);
     const room = MAX_THREAD_REPLY_BYTES - bytes;
     // Three messages of a third of the room but 500 bytes, posted ten at once over two servers: exactly three fit.
     const third = 'z'.repeat(Math.floor((room - 500) / 3) - lineCost(n + 1, 'mallory', ''));
@@ -147,7 +145,7 @@ describe('PostgreSQL thread sizes', () => {
       await sql`INSERT INTO threads (title, creator) VALUES ('long', 'bob')`;
       await sql`INSERT INTO entries (thread, pos, kind, author, body) SELECT 'long', g, 'message', 'bob', 'm' FROM generate_series(1, ${MAX_THREAD_ENTRIES - 3}) g`;
     });
-    const c = await pg.openPeer(await schemaOf(b));
+    const c = await pg.openPeer(b);
     const posts = await Promise.all(Array.from({ length: 8 }, (_, i) => run(i % 2 === 0 ? b : c, 'bob', 'MSG long last ones')));
     expect(posts.filter((p) => replyOf(p).status === 'ok')).toHaveLength(3);
     expect(posts.filter((p) => replyOf(p).lines[0] === FULL('long'))).toHaveLength(5);

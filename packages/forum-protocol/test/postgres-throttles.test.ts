@@ -4,7 +4,7 @@ import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { accountPolicy, type AccountPolicy, type PasswordVerdict, type RegisterVerdict, type ThrottleSlot } from '../src/index.js';
 import { createPostgresThrottleCounts, SCHEMA_VERSION, type PostgresStore } from '../src/postgres.js';
-import { backToSchema, usePostgres } from './postgres-harness.js';
+import { backToSchema, schemaOf, usePostgres } from './postgres-harness.js';
 
 const pg = usePostgres({ migrated: 12 });
 
@@ -13,11 +13,6 @@ interface Server {
   readonly store: PostgresStore;
   readonly policy: AccountPolicy;
 }
-
-const schemaOf = async (sql: postgres.Sql): Promise<string> => {
-  const rows = await sql<{ s: string }[]>`SELECT current_schema() AS s`;
-  return rows[0]?.s ?? '';
-};
 
 /** `n` servers on one fresh forum, each with the default limits and its own pool; `clock`: whose time measures the windows. */
 const servers = async (n: number, clock: 'database' | 'caller' = 'caller'): Promise<readonly Server[]> => {

@@ -6,7 +6,7 @@ import { openPostgresStore, UPLOAD_CHUNK_BYTES, type PostgresStore } from '../sr
 import { commandErrorText, timedOutText } from '../src/store/errors.js';
 import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE } from '../src/index.js';
 import { lines, run } from './helpers.js';
-import { usePostgres } from './postgres-harness.js';
+import { schemaOf, usePostgres } from './postgres-harness.js';
 
 const pg = usePostgres({ migrated: 11 });
 
@@ -16,18 +16,12 @@ const TIMEOUTS = { statementMs: 1_500, lockMs: 300, idleInTransactionMs: 2_000 }
 /** Longer than any of {@link TIMEOUTS}: a request still waiting then was not given up by them. */
 const HUNG_MS = 4_000;
 
-const schemaOf = async (store: PostgresStore): Promise<string> => {
-  const rows = await store.sql<{ s: string }[]>`SELECT current_schema() AS s`;
-  return rows[0]?.s ?? '';
-};
-
 /**
  * Another server stuck mid-transaction, as seen from the database: a connection of its own (no time
  * limits) that runs `lock` in a transaction and holds it open until `release()`.
  */
 const holdLock = async (store: PostgresStore, lock: (tx: postgres.TransactionSql) => Promise<unknown>): Promise<{ release(): Promise<void> }> => {
-  const peer = postgres(pg.url(), { max: 1, onnotice: () => undefined, connection: { search_path: await schemaOf(store) } });
-  pg.onClose(() => peer.end({ timeout: 1 }));
+  const peer = pg.connect({ connection: { search_path: await schemaOf(store.sql) } });
   let release = (): void => undefined;
   let held = (): void => undefined;
   const isHeld = new Promise<void>((resolve) => (held = resolve));
@@ -145,7 +139,7 @@ describe('PostgreSQL time limits (statement_timeout, lock_timeout, idle_in_trans
   it("a server hung in a transaction loses it at idle_in_transaction_session_timeout, its locks with it: another server's MSG then goes through", async () => {
     // The other server waits for locks longer than the hung one may sit in its transaction.
     const hung = await pg.openStore({ timeouts: { ...TIMEOUTS, idleInTransactionMs: 500 } });
-    const other = await pg.openPeer(await schemaOf(hung), { timeouts: { ...TIMEOUTS, lockMs: 3_000, statementMs: 3_500 } });
+    const other = await pg.openPeer(hung, { timeouts: { ...TIMEOUTS, lockMs: 3_000, statementMs: 3_500 } });
     await run(hung, 'alice', 'CRT t');
     let held = (): void => undefined;
     const isHeld = new Promise<void>((resolve) => (held = resolve));
@@ -190,7 +184,7 @@ describe('PostgreSQL time limits (statement_timeout, lock_timeout, idle_in_trans
 
   it('a store opening while another server migrates (its lock held longer than lock_timeout) waits for it rather than failing', async () => {
     const first = await pg.openStore({ timeouts: TIMEOUTS });
-    const schema = await schemaOf(first);
+    const schema = await schemaOf(first.sql);
     // The migration lock of postgres-schema.ts, held as a migrating server holds it.
     const lock = await holdLock(first, (tx) => tx`SELECT pg_advisory_xact_lock(${0x666f72756d})`);
     const opening = pg.openPeer(schema, { timeouts: TIMEOUTS });
@@ -247,7 +241,7 @@ describe('PostgreSQL time limits (statement_timeout, lock_timeout, idle_in_trans
   });
 
   it("the URL's parameters override the store's limits (forum-server --store 'postgres://…?lock_timeout=…')", async () => {
-    const schema = await schemaOf(await pg.openStore({ timeouts: TIMEOUTS }));
+    const schema = await schemaOf((await pg.openStore({ timeouts: TIMEOUTS })).sql);
     const opened = await openPostgresStore(`${pg.url()}?lock_timeout=777&statement_timeout=0`, { schema, timeouts: TIMEOUTS })();
     if (E.isLeft(opened)) throw new Error(opened.left.message);
     pg.onClose(() => opened.right.close());

@@ -20,15 +20,13 @@ import { usePostgres } from './postgres-harness.js';
 
 const pg = usePostgres({ migrated: 4 });
 
-const schemaOf = async (store: PostgresStore): Promise<string> => (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
-
 describe('PostgreSQL upload commit against the deletion of its lapsed lease', () => {
   /** An upload of one whole chunk on `a`, its lease made lapsed by hand; its writer and its row's id. */
   const lapsedUpload = async (): Promise<{ readonly a: PostgresStore; readonly b: PostgresStore; readonly writer: UploadWriter; readonly id: string }> => {
     // No renewal during the test (the lease is made lapsed by hand); the waits are released by the test.
     const options = { uploadLeaseMs: 600_000, timeouts: { lockMs: 30_000 } } as const;
     const a = await pg.openStore(options);
-    const b = await pg.openPeer(await schemaOf(a), options);
+    const b = await pg.openPeer(a, options);
     await run(a, 'alice', 'CRT t');
     const writer = await a.beginUpload('t', 'f.bin', 'alice')();
     if (E.isLeft(writer)) throw new Error(writer.left.kind);

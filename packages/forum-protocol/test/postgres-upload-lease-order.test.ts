@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { deleteUploads } from '../src/postgres-store/postgres-doomed-uploads.js';
 import { lapsedUploads, UploadLeases } from '../src/postgres-store/postgres-upload-leases.js';
 import { run } from './helpers.js';
-import { usePostgres } from './postgres-harness.js';
+import { schemaOf, usePostgres } from './postgres-harness.js';
 
 const pg = usePostgres({ migrated: 1 });
 
@@ -41,8 +41,7 @@ describe('PostgreSQL: upload lease renewal beside the deletion of lapsed uploads
     for (const id of ids) leases.hold(id);
     pg.onClose(async () => leases.close());
 
-    const holder = postgres(pg.url(), { max: 1, onnotice: () => undefined, connection: { search_path: (await sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '' } });
-    pg.onClose(() => holder.end({ timeout: 1 }));
+    const holder = pg.connect({ connection: { search_path: await schemaOf(sql) } });
     let release: () => void = () => undefined;
     let held: () => void = () => undefined;
     const isHeld = new Promise<void>((resolve) => (held = resolve));
@@ -53,8 +52,7 @@ describe('PostgreSQL: upload lease renewal beside the deletion of lapsed uploads
     });
     await isHeld;
 
-    const watcher = postgres(pg.url(), { max: 1, onnotice: () => undefined });
-    pg.onClose(() => watcher.end({ timeout: 1 }));
+    const watcher = pg.connect();
     /** Until `n` statements on the uploads wait for a lock (5 s at most). */
     const waiting = async (n: number): Promise<void> => {
       for (let i = 0; i < 250; i++) {

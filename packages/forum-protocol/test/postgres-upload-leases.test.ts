@@ -1,6 +1,5 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { randomBytes } from 'node:crypto';
-import type postgres from 'postgres';
 import { describe, expect, it, vi } from 'vitest';
 import { UPLOAD_CHUNK_BYTES, type PostgresStore, type PostgresStoreOptions } from '../src/postgres.js';
 import { commandErrorText } from '../src/store/errors.js';
@@ -14,13 +13,11 @@ const LIMIT = 4 * UPLOAD_CHUNK_BYTES;
 /** Short, so that a killed server's leases lapse within the test; its heartbeat renews every third of it. */
 const LEASE_MS = 1_000;
 
-const schemaOf = async (sql: postgres.Sql): Promise<string> => (await sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
-
 /** Two servers on one fresh forum with thread `t`, refusing uploads past `LIMIT` stored bytes in all. */
 const twoServers = async (options: PostgresStoreOptions = {}): Promise<readonly [PostgresStore, PostgresStore]> => {
   const common = { maxStoredUploadBytes: LIMIT, uploadLeaseMs: LEASE_MS, ...options };
   const a = await pg.openStore(common);
-  const b = await pg.openPeer(await schemaOf(a.sql), common);
+  const b = await pg.openPeer(a, common);
   await run(a, 'mallory', 'CRT t');
   return [a, b];
 };
@@ -110,7 +107,7 @@ describe.concurrent('pending uploads of a server that is gone (their lease lapse
   it("a server whose own lease lapsed (cut off past it) and whose upload another server gave up: told so, not that the thread was removed", async () => {
     // a's heartbeat is slow (its lease long): the test makes the lease lapse, as a server cut off would find it.
     const a = await pg.openStore({ maxStoredUploadBytes: LIMIT, uploadLeaseMs: 60_000 });
-    const b = await pg.openPeer(await schemaOf(a.sql), { maxStoredUploadBytes: LIMIT, uploadLeaseMs: LEASE_MS, staleSweepEveryMs: 0 });
+    const b = await pg.openPeer(a, { maxStoredUploadBytes: LIMIT, uploadLeaseMs: LEASE_MS, staleSweepEveryMs: 0 });
     await run(a, 'mallory', 'CRT t');
     const w = await begin(a, 'cut');
     await write(w, randomBytes(UPLOAD_CHUNK_BYTES));
@@ -129,7 +126,7 @@ describe.concurrent('pending uploads of a server that is gone (their lease lapse
   it('a live upload slower than a chunk per staleUploadMs, its lease renewed: the sweep of stale uploads leaves it, and it commits', async () => {
     // a renews its lease (heartbeat); its row is untouched by a chunk for longer than b's staleUploadMs.
     const a = await pg.openStore({ maxStoredUploadBytes: LIMIT, uploadLeaseMs: LEASE_MS });
-    const b = await pg.openPeer(await schemaOf(a.sql), { maxStoredUploadBytes: LIMIT, uploadLeaseMs: LEASE_MS, staleUploadMs: 300, staleSweepEveryMs: 0 });
+    const b = await pg.openPeer(a, { maxStoredUploadBytes: LIMIT, uploadLeaseMs: LEASE_MS, staleUploadMs: 300, staleSweepEveryMs: 0 });
     await run(a, 'mallory', 'CRT t');
     const slow = await begin(a, 'slow');
     await write(slow, randomBytes(UPLOAD_CHUNK_BYTES));

@@ -12,11 +12,6 @@ const pg = usePostgres({ migrated: 8 });
 
 const LIMIT = 4 * UPLOAD_CHUNK_BYTES;
 
-const schemaOf = async (sql: postgres.Sql): Promise<string> => {
-  const rows = await sql<{ s: string }[]>`SELECT current_schema() AS s`;
-  return rows[0]?.s ?? '';
-};
-
 /** Two servers on one fresh forum, each refusing uploads past `LIMIT` stored bytes in all. */
 const twoServers = async (): Promise<readonly [PostgresStore, PostgresStore]> => {
   // Swept when a test says (the sweep of deleted uploads' chunks otherwise runs as it likes, in the background).
@@ -24,7 +19,7 @@ const twoServers = async (): Promise<readonly [PostgresStore, PostgresStore]> =>
   // some waited past the 2 s default and were refused for that (a fresh-clone run, session 51), not for the room.
   const options = { maxStoredUploadBytes: LIMIT, doomedUploadSweep: { auto: false }, timeouts: { lockMs: 30_000, statementMs: 30_000 } } as const;
   const a = await pg.openStore(options);
-  const b = await pg.openPeer(await schemaOf(a.sql), options);
+  const b = await pg.openPeer(a, options);
   return [a, b];
 };
 
@@ -109,7 +104,7 @@ describe('bytes of uploads over several servers on one database (maxStoredUpload
 
   it("a server killed mid-upload: its pending chunks go as another server's next upload begins, not only when a server starts", async () => {
     const a = await pg.openStore({ maxStoredUploadBytes: LIMIT });
-    const b = await pg.openPeer(await schemaOf(a.sql), { maxStoredUploadBytes: LIMIT, staleSweepEveryMs: 0 });
+    const b = await pg.openPeer(a, { maxStoredUploadBytes: LIMIT, staleSweepEveryMs: 0 });
     await run(a, 'mallory', 'CRT t');
     const begun = await a.beginUpload('t', 'half', 'mallory')();
     if (E.isLeft(begun)) throw new Error('beginUpload failed');
@@ -127,7 +122,7 @@ describe('bytes of uploads over several servers on one database (maxStoredUpload
   it("a server killed mid-upload on a full forum: the next upload, its size announced, begins in the room its pending chunks held (their sweep as it begins is done before its check)", async () => {
     const a = await pg.openStore({ maxStoredUploadBytes: LIMIT, doomedUploadSweep: { auto: false } });
     // Two connections: one for a sweep's transaction, one that the upload's statements and the test's take in turn.
-    const b = await pg.openPeer(await schemaOf(a.sql), { maxStoredUploadBytes: LIMIT, staleSweepEveryMs: 0, maxConnections: 2 });
+    const b = await pg.openPeer(a, { maxStoredUploadBytes: LIMIT, staleSweepEveryMs: 0, maxConnections: 2 });
     await Promise.all([b.sql`SELECT pg_sleep(0.05)`, b.sql`SELECT pg_sleep(0.05)`]);
     await run(a, 'mallory', 'CRT t');
     expect(await upload(a, 'kept', randomBytes(UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
@@ -141,8 +136,7 @@ describe('bytes of uploads over several servers on one database (maxStoredUpload
     await b.sql`UPDATE uploads SET touched_at = now() - interval '11 minutes', lease_expires_at = now() - interval '10 minutes' WHERE NOT committed`;
     // The sweep of those chunks (whoever runs it) stops inside its DELETE until the test lets it go: a
     // stale upload of GiBs, whose sweep takes seconds.
-    const holder = postgres(pg.url(), { max: 1, onnotice: () => undefined });
-    pg.onClose(() => holder.end({ timeout: 1 }));
+    const holder = pg.connect();
     await holder`SELECT pg_advisory_lock(5252)`;
     await b.sql`CREATE FUNCTION hang_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(5252); RETURN NULL; END $$`;
     await b.sql`CREATE TRIGGER hang_delete BEFORE DELETE ON upload_chunks FOR EACH STATEMENT EXECUTE FUNCTION hang_delete()`;
@@ -170,7 +164,7 @@ describe('bytes of uploads over several servers on one database (maxStoredUpload
   it("a server gone between its RMV and the sweep: another server's refusal of an upload for want of room starts a sweep, so the retry is taken, not refused until that server's next 60 s tick", async () => {
     // b sweeps by itself (every 60 s, and after its own deletions); a never does (it dies after its RMV).
     const a = await pg.openStore({ maxStoredUploadBytes: LIMIT, doomedUploadSweep: { auto: false } });
-    const b = await pg.openPeer(await schemaOf(a.sql), { maxStoredUploadBytes: LIMIT });
+    const b = await pg.openPeer(a, { maxStoredUploadBytes: LIMIT });
     await run(a, 'mallory', 'CRT t');
     expect(await upload(a, 'big', randomBytes(LIMIT))).toEqual(E.right(undefined));
     expect(await lines(run(a, 'mallory', 'RMV t'))).toEqual(['Thread t removed']);

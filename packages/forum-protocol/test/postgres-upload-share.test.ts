@@ -1,6 +1,5 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { randomBytes } from 'node:crypto';
-import type postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { defaultMaxUserUploadBytes, UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
 import { commandErrorText } from '../src/store/errors.js';
@@ -8,19 +7,17 @@ import { lines, run } from './helpers.js';
 import { usePostgres } from './postgres-harness.js';
 import { uploadInChunks as upload } from './upload-in-chunks.js';
 
-const pg = usePostgres();
+const pg = usePostgres({ migrated: 5 });
 
 // The forum has room for 64 chunks, each account for 4 (attack round 27: one account filled the forum's room alone).
 const ROOM = 64 * UPLOAD_CHUNK_BYTES;
 const SHARE = 4 * UPLOAD_CHUNK_BYTES;
 
-const schemaOf = async (sql: postgres.Sql): Promise<string> => (await sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
-
 /** Two servers on one fresh forum, with `ROOM` for all uploads and `SHARE` for each account's. */
 const twoServers = async (): Promise<readonly [PostgresStore, PostgresStore]> => {
   const options = { maxStoredUploadBytes: ROOM, maxUserUploadBytes: SHARE, doomedUploadSweep: { auto: false } };
   const a = await pg.openStore(options);
-  const b = await pg.openPeer(await schemaOf(a.sql), options);
+  const b = await pg.openPeer(a, options);
   return [a, b];
 };
 

@@ -107,8 +107,7 @@ describe('PostgreSQL: an upload place taken or given back at a database that doe
     if (taken === 'still waiting') return;
     expect(taken.value).toMatchObject(E.left({ kind: 'io', timedOut: true }));
     expect(taken.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
-    const watcher = postgres(pg.url(), { max: 1, onnotice: () => undefined });
-    pg.onClose(() => watcher.end({ timeout: 1 }));
+    const watcher = pg.connect();
     // The take's connection destroyed: its backend reads the end and rolls back what it had open.
     await until(() => allIdle(watcher));
     // Before: the take ran on its own and committed with nobody told: ann's one place held for its lease (15 s).
@@ -165,8 +164,7 @@ describe('PostgreSQL: an upload place taken or given back at a database that doe
     expect(await places('dan')).toBe(0);
     // The COMMIT lands (the place is taken), then the connection's end; the undo then deletes the place.
     proxy.heal();
-    const watcher = postgres(pg.url(), { max: 1, onnotice: () => undefined });
-    pg.onClose(() => watcher.end({ timeout: 1 }));
+    const watcher = pg.connect();
     await until(() => allIdle(watcher));
     // An undo that took the backend in its transaction for one that had run the take deleted nothing: the place stayed.
     await until(async () => (await places('dan')) === 0);

@@ -2,14 +2,9 @@ import * as E from 'fp-ts/lib/Either.js';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { createPostgresUploadSlots, type PostgresStore, type PostgresUploadSlots } from '../src/postgres.js';
-import { usePostgres } from './postgres-harness.js';
+import { schemaOf, usePostgres } from './postgres-harness.js';
 
 const pg = usePostgres({ migrated: 5 });
-
-const schemaOf = async (sql: postgres.Sql): Promise<string> => {
-  const rows = await sql<{ s: string }[]>`SELECT current_schema() AS s`;
-  return rows[0]?.s ?? '';
-};
 
 /** `n` servers' upload places (4 per user, a 15 s lease) on one fresh forum, each server with its own pool. */
 const servers = async (n: number): Promise<{ readonly stores: readonly PostgresStore[]; readonly slots: readonly PostgresUploadSlots[] }> => {
@@ -34,7 +29,7 @@ const slotOf = (all: readonly PostgresUploadSlots[], i: number): PostgresUploadS
 describe('uploads per user over several servers on one database', () => {
   it("a server's stop frees its own places, not those of another process of the same server id (the one restarted in its place)", async () => {
     const first = await pg.openStore();
-    const peer = await pg.openPeer(await schemaOf(first.sql));
+    const peer = await pg.openPeer(first);
     const [old, restarted] = [first, peer].map((store) => createPostgresUploadSlots(store.sql, { serverId: 'same', perUser: 1, leaseMs: 15_000 }));
     if (old === undefined || restarted === undefined) throw new Error('no slots');
     pg.onClose(() => restarted.close());

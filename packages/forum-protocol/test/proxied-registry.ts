@@ -3,7 +3,7 @@
  * store reaches PostgreSQL through a {@link holdingProxy}, a partition to hold what it sends, and the backend
  * that ran a claim, watched on a connection of its own.
  */
-import postgres, { type Sql } from 'postgres';
+import type { Sql } from 'postgres';
 import { createPostgresSessionRegistry, type PostgresSessionRegistry, type PostgresStore } from '../src/postgres.js';
 import { holdingProxy, type HoldingProxy } from './holding-proxy.js';
 import type { PostgresHarness } from './postgres-harness.js';
@@ -12,8 +12,6 @@ import type { PostgresHarness } from './postgres-harness.js';
 export const TIMEOUTS = { statementMs: 60_000, lockMs: 60_000, idleInTransactionMs: 60_000 } as const;
 
 /** The schema `store` keeps its tables in. */
-export const schemaOf = async (store: PostgresStore): Promise<string> => (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
-
 /** A registry through a holding proxy, the store under it, and a store on the same schema that reaches the database directly. */
 export interface ProxiedRegistry {
   readonly direct: PostgresStore;
@@ -52,7 +50,7 @@ export const proxiedRegistry = async (pg: PostgresHarness, options: ProxiedRegis
   const direct = await pg.openStore({ timeouts: TIMEOUTS });
   const proxy = await holdingProxy(pg.url());
   pg.onClose(() => proxy.close());
-  const store = await pg.openPeerVia(asRole(proxy.url, options.role), await schemaOf(direct), { timeouts: TIMEOUTS, maxConnections: options.connections });
+  const store = await pg.openPeerVia(asRole(proxy.url, options.role), direct, { timeouts: TIMEOUTS, maxConnections: options.connections });
   const errors: string[] = [];
   const registry = createPostgresSessionRegistry(options.sql?.(store.sql) ?? store.sql, {
     serverId: options.serverId,
@@ -70,8 +68,7 @@ export const proxiedRegistry = async (pg: PostgresHarness, options: ProxiedRegis
  * backends of `role` ({@link ProxiedRegistryOptions.role}) when given, else among all.
  */
 export const claimBackend = async (pg: PostgresHarness, role?: string): Promise<{ readonly watcher: Sql; readonly pid: number }> => {
-  const watcher = postgres(pg.url(), { max: 1, onnotice: () => undefined });
-  pg.onClose(() => watcher.end({ timeout: 1 }));
+  const watcher = pg.connect();
   const [backend] = await watcher<{ pid: number }[]>`
     SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND state = 'idle' AND query LIKE '%INSERT INTO session_leases%'
       AND (${role ?? null}::text IS NULL OR usename = ${role ?? null})`;

@@ -1,7 +1,8 @@
 /**
  * The forum's migrations, in order: the Nth brings schema version N-1 to N
  * (`migrate`, postgres-schema.ts). Never edit a migration that has shipped:
- * append the next one, in a file of its own, and list it here.
+ * append the next one, in a file of its own, list it here, and pin its
+ * statements' hash in test/migration-pin.test.ts (which fails on an edit).
  */
 import type { Migration } from './migration.js';
 import { migration1 } from './migration-01-first-tables.js';

@@ -95,11 +95,32 @@ const slowDown = async (sql: postgres.Sql, table: string, event: 'INSERT' | 'UPD
   };
 };
 
-/** The backend running a statement like `like` (waited for). */
+/**
+ * Makes each statement of `event` on `table` wait for advisory lock `key`, which `sql`'s one connection takes
+ * first (held, not slowed by a sleep: at load ~11 a 2 s sleep ran out before the cancel landed, the CI failure
+ * postgres-command-deadline.test.ts had met before); returns the lock's release and the trigger's removal.
+ */
+const holdOn = async (sql: postgres.Sql, table: string, event: 'INSERT' | 'UPDATE', key: number): Promise<() => Promise<void>> => {
+  const fn = `held_${table}_${event.toLowerCase()}`;
+  await sql`SELECT pg_advisory_lock(${key})`;
+  await sql.unsafe(`CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(${key}); RETURN NULL; END $$`);
+  await sql.unsafe(`CREATE TRIGGER ${fn} BEFORE ${event} ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`);
+  return async () => {
+    await sql`SELECT pg_advisory_unlock(${key})`;
+    await sql.unsafe(`DROP TRIGGER ${fn} ON ${table}; DROP FUNCTION ${fn}()`);
+  };
+};
+
+/**
+ * The backend running a statement like `like` (waited for): running, not parsed and waiting for the client's
+ * Bind (`ClientRead`, shown as active too), where a cancel is dropped.
+ */
 const backendOf = async (sql: postgres.Sql, like: string): Promise<number> => {
   const deadline = performance.now() + 5_000;
   for (;;) {
-    const [row] = await sql<{ pid: number }[]>`SELECT pid FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE ${like}`;
+    const [row] = await sql<{ pid: number }[]>`
+      SELECT pid FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE ${like}
+        AND wait_event_type IS DISTINCT FROM 'Client'`;
     if (row !== undefined) return row.pid;
     if (performance.now() > deadline) throw new Error(`no statement like ${like} runs`);
     await new Promise((r) => setTimeout(r, 10));
@@ -165,7 +186,7 @@ describe('a forum-server on PostgreSQL behind a lock held by a stuck peer', () =
       const bob = await login('admin', 21);
       expect((await bob.request('c', 'CRT', ['ended'])).lines).toEqual(['Thread ended created']);
       const sql = postgres(pg.url, { max: 1, onnotice: () => undefined });
-      const undo = await slowDown(sql, 'entries', 'INSERT', 2);
+      const undo = await holdOn(sql, 'entries', 'INSERT', 6161);
       try {
         const cancelled = bob.request('m1', 'MSG', ['ended', 'one']);
         await sql`SELECT pg_cancel_backend(${await backendOf(sql, '%INSERT INTO entries%')})`;

@@ -40,9 +40,11 @@ export const levelMultiple = (key: string): number => {
   return hostLevelsOf(key.slice(0, at)).find((l) => l.key === key)?.multiple ?? 1;
 };
 
+/** `bound` times `multiple`, kept an exact integer. */
+const scaled = (bound: number, multiple: number): number => Math.min(Number.MAX_SAFE_INTEGER, bound * multiple);
+
 /** A level's bound: `bound` (one origin's, {@link originLimit}) times `multiple`, or `undefined` (no bound). */
-export const levelLimit = (bound: number | undefined, multiple: number): number | undefined =>
-  bound === undefined ? undefined : Math.min(Number.MAX_SAFE_INTEGER, bound * multiple);
+export const levelLimit = (bound: number | undefined, multiple: number): number | undefined => (bound === undefined ? undefined : scaled(bound, multiple));
 
 /** A level an account's change would pass: its bound, what its accounts hold, and whether it is wider than the origin (a /56 or /48: `network`). */
 export interface LevelPassed {
@@ -59,7 +61,7 @@ export interface LevelPassed {
 export const levelPassed = (levels: readonly HostLevel[], held: (key: string) => number, growth: number, bound: number | undefined): LevelPassed | undefined => {
   if (bound === undefined || growth <= 0) return undefined;
   for (const [i, level] of levels.entries()) {
-    const limit = levelLimit(bound, level.multiple) as number;
+    const limit = scaled(bound, level.multiple);
     const ours = held(level.key);
     if (ours + growth > limit) return { limit, held: ours, network: i > 0 };
   }

@@ -14,6 +14,7 @@ import { basename, dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { freePort } from './free-port.mjs';
+import { alive } from './process-alive.mjs';
 
 const run = promisify(execFile);
 const require = createRequire(import.meta.url);
@@ -119,15 +120,6 @@ const templatesDir = async () => {
   return dir;
 };
 
-/** True if `pid` is a live process (ours or another user's). */
-const alive = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return e?.code === 'EPERM';
-  }
-};
 
 /** Whether `lock` was left by a crash (its process gone, or held past `STALE_LOCK_MS`), with its pid and age. */
 const isStale = async (lock) => {

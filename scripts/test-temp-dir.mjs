@@ -10,6 +10,7 @@
 import { chmod, mkdir, readdir, rm, statfs } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { alive } from './process-alive.mjs';
 
 /** Where a memory file system is mounted on Linux. */
 const SHM = '/dev/shm';
@@ -17,15 +18,6 @@ const SHM = '/dev/shm';
 const MIN_FREE_BYTES = 4 * 1024 ** 3;
 const PREFIX = `forum-tests-${userInfo().uid}-`;
 
-/** Whether a process of this pid is alive (EPERM: alive, another user's). */
-const alive = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return e?.code === 'EPERM';
-  }
-};
 
 /** Room on the memory file system in bytes, or 0 where there is none (not Linux, not mounted, not writable). */
 const shmRoom = async () => {

@@ -12,8 +12,8 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { alive } from './process-alive.mjs';
 
-/** Where a memory file system is mounted on Linux. */
-const SHM = '/dev/shm';
+/** Where a memory file system is mounted on Linux (another place only for this script's own test). */
+const SHM = process.env.FORUM_TEST_SHM ?? '/dev/shm';
 /** Below this much free memory file system the tests keep the system's temporary directory. */
 const MIN_FREE_BYTES = 4 * 1024 ** 3;
 const PREFIX = `forum-tests-${userInfo().uid}-`;

@@ -359,6 +359,43 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in hmacSha256']);
   });
 
+  it("a provider whose new keys throw sealing the first packet after a key update (their derivation worked): the CLOSE is sealed with the previous keys, which the peer still reads, and it hears it", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
+    // Keys made once armed (past the handshake: only a key update makes a send key) throw as they seal.
+    let armed = false;
+    let threw = 0;
+    const crypto: CryptoProvider = {
+      ...base,
+      aeadKey(key: Uint8Array): AeadKey {
+        const k = base.aeadKey(key);
+        const broken = armed;
+        return {
+          sealInto(nonce, ad, plaintext, out) {
+            if (broken) {
+              threw++;
+              throw new Error('new keys broke');
+            }
+            k.sealInto(nonce, ad, plaintext, out);
+          },
+          openInto: (nonce, ad, ciphertext, out) => k.openInto(nonce, ad, ciphertext, out),
+        };
+      },
+    };
+    const p = makePair({ client: { crypto, keyUpdateAfterPackets: 32 } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    armed = true;
+    for (let i = 0; i < 100; i++) p.conn.send(new Uint8Array(1000).fill(i));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(3000);
+    expectFault(closedReason(p.clientEvents, p.conn.localCid), 'crypto provider', 'sealInto', 'new keys broke');
+    // The update never reached the wire: the keys it made sealed nothing, and were tried once.
+    expect([threw, p.conn.stats().keyUpdates]).toEqual([1, 0]);
+    const server = closedReason(p.serverEvents);
+    expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in sealInto']);
+  });
+
   it("a crypto provider whose key throws when opening: the server's connection ends, and its CLOSE reaches the client", () => {
     const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
     let broken = false;

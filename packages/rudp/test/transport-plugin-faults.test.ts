@@ -255,6 +255,25 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect(p.client.stats().datagramsSent - sentBefore).toBe(1);
   });
 
+  it("a packet a controller's onPacketSent threw for is not counted in the connection's packetsSent and bytesSent (it never reached the socket): they match what the endpoint sent", () => {
+    let broken = false;
+    const p = makePair({ client: { congestion: onlyNth(2, breakingController('onPacketSent', () => broken)) } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    const endpointBefore = p.client.stats();
+    const connBefore = p.conn.stats();
+    broken = true;
+    p.conn.send(new Uint8Array(100));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(100);
+    expectFault(closedEvent(p.client, p.clientEvents)?.reason, 'congestion controller', 'onPacketSent', 'onPacketSent broke');
+    const endpointAfter = p.client.stats();
+    const connAfter = p.conn.stats();
+    // The CLOSE alone, on both counts.
+    expect(endpointAfter.datagramsSent - endpointBefore.datagramsSent).toBe(1);
+    expect([connAfter.packetsSent - connBefore.packetsSent, connAfter.bytesSent - connBefore.bytesSent]).toEqual([1, endpointAfter.bytesSent - endpointBefore.bytesSent]);
+  });
+
   it("a path MTU probe (no message in it) whose sealing throws right after a message's first packet left: that message stays sent (unsentFrom past it)", () => {
     const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
     let seals = -1;

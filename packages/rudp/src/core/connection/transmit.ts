@@ -142,15 +142,11 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
     // A message begun from an earlier answer stays held to its pace (timeouts.ts).
     c.overcommitTimer = { answer: c.flow.overcommits, since: now, pn, ackedAt: Number.POSITIVE_INFINITY, pace: c.overcommitTimer?.pace };
   }
-  if (p.repairSent) c.stat.repairsSent++;
   if (p.chunks.length > 0 && w.room() < FULL_PACKET_SLACK) c.filledPacket = true;
   const datagram = sealDatagram(c.protection, w, pn, scratch);
   // Never below 0: only a packet seen before (a copy anyone on the path can send again, which brings no
   // credit) gets a packet past the credit, and a debt its copies ran up cut the peer's next ACKs to one range.
   if (ackOnly) c.ackCredit = spendCredit(c.ackCredit, datagram.length);
-  c.stat.packetsSent++;
-  c.stat.bytesSent += datagram.length;
-  if (p.retransmission) c.stat.packetsRetransmitted++;
   if (p.ackEliciting) {
     const o = OUTGOING;
     o.pn = pn;
@@ -169,7 +165,12 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
     c.pacer.onSent(datagram.length);
     c.acks.onAckElicitingSent(now);
   }
-  // Only now did the messages begun in it leave: a throw above (a plug-in sealing or counting it) lost the packet.
+  // Only now did the messages begun in it leave, and the packet count as sent: a throw above (a plug-in sealing
+  // or counting it) lost the packet, which never reached the socket.
+  c.stat.packetsSent++;
+  c.stat.bytesSent += datagram.length;
+  if (p.retransmission) c.stat.packetsRetransmitted++;
+  if (p.repairSent) c.stat.repairsSent++;
   c.sendQueue.packetLeft();
   releasePacketContents();
   return datagram;

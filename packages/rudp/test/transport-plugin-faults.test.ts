@@ -321,6 +321,42 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect(closed?.unsentFrom).toBe(id + 1);
   });
 
+  it("a controller that destroys its own connection from onPacketSent: nothing is left tracked (no packet in flight, no bytes), no timer but the drain's, and the drain ends with nothing thrown", () => {
+    let destroyIn: (() => void) | undefined;
+    const healthy = failingAt('onAck', Number.POSITIVE_INFINITY);
+    const closing: CongestionControllerFactory = (mtu) => {
+      const cc = healthy(mtu);
+      return {
+        ...cc,
+        onPacketSent: (now, bytes) => {
+          cc.onPacketSent(now, bytes);
+          const d = destroyIn;
+          destroyIn = undefined;
+          d?.();
+        },
+      };
+    };
+    const p = makePair({ client: { congestion: onlyNth(2, closing) } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    // Several packets' worth, so more than one would be in flight had the connection lived.
+    p.conn.send(new Uint8Array(5000).fill(7));
+    destroyIn = () => p.conn.destroy(p.sim.now, 1, 'controller gave up');
+    p.sim.wake(CLIENT);
+    p.sim.runFor(1);
+    expect(p.conn.state).toBe('draining');
+    // The packet it was told of left after the close forgot what was in flight: it is not tracked, nor its bytes.
+    expect([...p.conn.recovery.packets()].length).toBe(0);
+    expect([p.conn.recovery.bytesInFlight, p.conn.stats().bytesInFlight]).toEqual([0, 0]);
+    // No loss or probe timer for it: the drain's end is the only deadline.
+    expect(p.conn.nextTimeout()).toBe(p.conn.closing?.drainUntil);
+    const sent = p.client.stats().datagramsSent;
+    expect(() => p.sim.runFor(5000)).not.toThrow();
+    expect(p.conn.state).toBe('closed');
+    // Nothing went after the CLOSE (no probe of the forgotten packet).
+    expect(p.client.stats().datagramsSent).toBe(sent);
+  });
+
   it("a provider whose key throws when a key update disposes of the old one: the CLOSE is sealed with the keys its key phase names, so the peer opens it", () => {
     const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
     const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));

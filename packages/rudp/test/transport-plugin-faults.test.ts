@@ -10,7 +10,7 @@ import { CLIENT, SERVER, firstOf, makePair, messagesOf, type Recorded } from './
 import { Bbr } from '../src/core/congestion/bbr.js';
 import type { CongestionController, CongestionControllerFactory } from '../src/core/congestion/controller.js';
 import type { CloseReason, EndpointEvent } from '../src/core/events.js';
-import type { Endpoint } from '../src/core/endpoint.js';
+import { Endpoint } from '../src/core/endpoint.js';
 import type { AeadKey, CryptoProvider } from '../src/crypto/crypto-provider.js';
 import { PluginFault } from '../src/crypto/plugin-fault.js';
 import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
@@ -505,6 +505,37 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect(p.server.stats().dropped.pluginFault).toBeGreaterThan(0);
     expect(firstOf(p.serverEvents, 'incoming')).toBeUndefined();
     expect(firstOf(p.clientEvents, 'connected')).toBeUndefined();
+  });
+
+  it("a hello the server's provider throws on at maxConnections ends no drain: the room is made only for a connection that is made", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('server-crypto'));
+    let broken = false;
+    const dh: CryptoProvider['dh'] = (priv, pub) => {
+      if (broken) throw new Error('dh broke');
+      return base.dh(priv, pub);
+    };
+    const p = makePair({ server: { crypto: { ...base, dh }, maxConnections: 1 } });
+    p.sim.runFor(300);
+    const served = p.serverConn();
+    expect(served?.state).toBe('established');
+    // The server ends its one connection: it drains, and the server is full but for that drain.
+    served?.destroy(p.sim.now, 0, 'bye');
+    p.sim.wake(SERVER);
+    p.sim.runFor(1);
+    expect(served?.state).toBe('draining');
+    broken = true;
+    const other = new Endpoint({ random: p.sim.random('other'), crypto: deterministicCrypto(defaultCryptoProvider, p.sim.random('other-crypto')) });
+    p.sim.addNode('10.0.0.3:5000', other);
+    const attempt = other.connect(p.sim.now, SERVER);
+    p.sim.wake('10.0.0.3:5000');
+    // Until the newcomer's hello (with its cookie) reaches the server and its answer throws.
+    while (p.server.stats().dropped.pluginFault === 0 && p.sim.now < 1000) p.sim.runFor(5);
+    expect(p.server.stats().dropped.pluginFault).toBe(1);
+    // The drain goes on: no connection was made to take its place.
+    expect(served?.state).toBe('draining');
+    expect(p.server.connectionCount).toBe(1);
+    expect(attempt.state).toBe('handshake');
   });
 
   it("a hello the server's provider throws on still costs its host a handshake of the rate: a provider that throws on what a client sends cannot run key exchanges past it", () => {

@@ -82,8 +82,9 @@ export interface ProtectionCounters {
 }
 
 /**
- * `sendPhaseStart` once a derivation of the next send keys threw (a provider's fault): the current phase then
- * never counts as acknowledged, so no key update is tried again (see `initiateKeyUpdate`).
+ * `sendPhaseStart` once a derivation of the next send keys threw, or the keys it made threw sealing their first
+ * packet (a provider's fault): the current phase then never counts as acknowledged, so no key update is tried
+ * again (see `initiateKeyUpdate`).
  */
 const NO_UPDATE = -2;
 
@@ -249,10 +250,11 @@ export class PacketProtection {
    * previous receive keys are discarded ({@link discardPreviousKeys}, three
    * probe timeouts after the last update: late packets of a phase two back
    * would carry the bit of the new one). Returns whether it started.
-   * Never again once a derivation of the next keys threw (a provider's
-   * fault, which ends the connection: {@link NO_UPDATE}): the current keys
-   * still seal, and its CLOSE, sealed with them, would otherwise try the
-   * update again and throw in its turn, the goodbye lost.
+   * Never again once a derivation of the next keys threw, or the keys it
+   * made threw sealing their first packet (a provider's fault, which ends
+   * the connection: {@link NO_UPDATE}): the keys in use (or taken back,
+   * `keepPreviousSend`) still seal, and its CLOSE, sealed with them, would
+   * otherwise try the update again and throw in its turn, the goodbye lost.
    */
   initiateKeyUpdate(): boolean {
     if (this.sendGen !== this.recvGen || !this.peerUsesCurrent || !this.sendPhaseAcked || this.recvPrevious !== undefined) return false;

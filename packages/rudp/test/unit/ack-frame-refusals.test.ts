@@ -2,7 +2,8 @@
  * The ACK frame's decoder refuses each malformed shape (`readAck` answers `undefined`, which makes the
  * whole packet malformed), and takes the shape just inside each bound: a frame cut short in any field,
  * more than `MAX_ACK_RANGES` further ranges, a first range below packet 0, a gap or a range length
- * running below packet 0. And an empty range list writes and sizes no frame. In `test/unit`, so the
+ * running below packet 0. And an empty range list writes and sizes no frame, and a frame's size is what is
+ * written across the range count's step to two bytes. In `test/unit`, so the
  * mutation run (stryker.config.mjs, `wire/ack-frame.ts`) sees them: the fuzzers that send such frames
  * run outside it.
  */
@@ -115,6 +116,17 @@ describe('an empty range list makes no ACK frame', () => {
     expect(ackRangesThatFit([], 0, 1, 100)).toBe(0);
     expect(ackRangesThatFit(ranges, 0, 0, 100)).toBe(0);
     expect(ackRangesThatFit(ranges, 0, 2, 100)).toBe(2);
+  });
+
+  it('ackFrameSize is the bytes writeAck writes, on both sides of the range count field\'s step to two bytes (64 further ranges)', () => {
+    const many: PnRange[] = [];
+    for (let i = 0; i < 70; i++) many.push({ lo: 1000 - 3 * i, hi: 1000 - 3 * i });
+    for (const count of [1, 62, 63, 64, 65, 66, 70]) {
+      const w = new PacketWriter(new Uint8Array(512), PacketType.Data, 9, 1, 2);
+      const start = w.pos;
+      writeAck(w, many, 0, count);
+      expect([count, w.pos - start]).toEqual([count, ackFrameSize(many, 0, count)]);
+    }
   });
 
   it('writeAck writes nothing for no ranges, or a count of 0', () => {

@@ -451,6 +451,119 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in sealInto']);
   });
 
+  it("a provider whose new keys throw sealing the first packet after a key update, that packet being the CLOSE itself (destroy() right after the update began): the CLOSE goes again with the previous keys, and the peer hears it", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
+    let armed = false;
+    let threw = 0;
+    const crypto: CryptoProvider = {
+      ...base,
+      aeadKey(key: Uint8Array): AeadKey {
+        const k = base.aeadKey(key);
+        const broken = armed;
+        return {
+          sealInto(nonce, ad, plaintext, out) {
+            if (broken) {
+              threw++;
+              throw new Error('new keys broke');
+            }
+            k.sealInto(nonce, ad, plaintext, out);
+          },
+          openInto: (nonce, ad, ciphertext, out) => k.openInto(nonce, ad, ciphertext, out),
+        };
+      },
+    };
+    const p = makePair({ client: { crypto, keyUpdateAfterPackets: 32 } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    armed = true;
+    // One message at a time until the update begins: the keys it made have sealed nothing yet (any seal of theirs throws).
+    for (let i = 0; i < 200 && p.conn.stats().keyUpdates === 0; i++) {
+      p.conn.send(new Uint8Array(100).fill(i));
+      p.sim.wake(CLIENT);
+      p.sim.runFor(20);
+    }
+    expect([p.conn.state, p.conn.stats().keyUpdates, threw]).toEqual(['established', 1, 0]);
+    p.conn.destroy(p.sim.now, 7, 'bye');
+    p.sim.wake(CLIENT);
+    p.sim.runFor(1000);
+    // The new keys were tried once, on the CLOSE; the previous keys sealed it again.
+    expect([threw, p.conn.stats().keyUpdates]).toEqual([1, 0]);
+    const server = closedReason(p.serverEvents);
+    expect([server?.kind, server?.code, server?.message]).toEqual(['peer', 7, 'bye']);
+  });
+
+  it("a provider that throws deriving the next send keys at a key update the CLOSE itself reached (the 32nd packet): the CLOSE goes again with the keys that sealed it, and the peer hears it", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
+    let broken = false;
+    let threw = 0;
+    const crypto: CryptoProvider = {
+      ...base,
+      hmacSha256(key, ...parts) {
+        if (broken) {
+          threw++;
+          throw new Error('hmac broke');
+        }
+        return base.hmacSha256(key, ...parts);
+      },
+    };
+    const p = makePair({ client: { crypto, keyUpdateAfterPackets: 32 } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    // One message at a time (one packet each) until the next packet sealed is the one that starts the update.
+    for (let i = 0; i < 100 && (p.conn.protection?.counters().sealed ?? 0) < 31; i++) {
+      p.conn.send(new Uint8Array(100).fill(i));
+      p.sim.wake(CLIENT);
+      p.sim.runFor(20);
+    }
+    expect([p.conn.state, p.conn.protection?.counters().sealed, p.conn.stats().keyUpdates]).toEqual(['established', 31, 0]);
+    // Past the handshake only a key update asks the client's provider for an HMAC.
+    broken = true;
+    p.conn.destroy(p.sim.now, 7, 'bye');
+    p.sim.wake(CLIENT);
+    p.sim.runFor(1000);
+    // The update was tried once, as the CLOSE was sealed; not again for the CLOSE sent again.
+    expect([threw, p.conn.stats().keyUpdates]).toEqual([1, 0]);
+    const server = closedReason(p.serverEvents);
+    expect([server?.kind, server?.code, server?.message]).toEqual(['peer', 7, 'bye']);
+  });
+
+  it("a provider whose key throws as a key update's replaced send keys are wiped, that being at the CLOSE (the new keys' first packet, destroy() right after the update began): the CLOSE goes again with the new keys, and the peer hears it", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
+    let disposed = 0;
+    const crypto: CryptoProvider = {
+      ...base,
+      aeadKey(key: Uint8Array): AeadKey {
+        const k = base.aeadKey(key);
+        return {
+          sealInto: (nonce, ad, plaintext, out) => k.sealInto(nonce, ad, plaintext, out),
+          openInto: (nonce, ad, ciphertext, out) => k.openInto(nonce, ad, ciphertext, out),
+          dispose() {
+            disposed++;
+            throw new Error('dispose broke');
+          },
+        };
+      },
+    };
+    const p = makePair({ client: { crypto, keyUpdateAfterPackets: 32 } });
+    p.sim.runFor(300);
+    for (let i = 0; i < 200 && p.conn.stats().keyUpdates === 0; i++) {
+      p.conn.send(new Uint8Array(100).fill(i));
+      p.sim.wake(CLIENT);
+      p.sim.runFor(20);
+    }
+    // The update began, and the keys it replaced are not wiped yet: nothing was sealed with the new ones.
+    expect([p.conn.state, p.conn.stats().keyUpdates, disposed]).toEqual(['established', 1, 0]);
+    p.conn.destroy(p.sim.now, 7, 'bye');
+    p.sim.wake(CLIENT);
+    p.sim.runFor(1000);
+    expect([disposed, p.conn.stats().keyUpdates]).toEqual([1, 1]);
+    const server = closedReason(p.serverEvents);
+    expect([server?.kind, server?.code, server?.message]).toEqual(['peer', 7, 'bye']);
+  });
+
   it("a crypto provider whose key throws when opening: the server's connection ends, and its CLOSE reaches the client", () => {
     const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
     let broken = false;

@@ -564,6 +564,44 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect([server?.kind, server?.code, server?.message]).toEqual(['peer', 7, 'bye']);
   });
 
+  it("a provider whose new keys throw sealing the first packet of a key update the PEER began (the client follows the server's): the CLOSE is sealed with the previous keys, which the server still reads, and it hears it", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
+    // Keys made once armed (the server's next phase and the client's, derived as the client follows) throw as they seal.
+    let armed = false;
+    let threw = 0;
+    const crypto: CryptoProvider = {
+      ...base,
+      aeadKey(key: Uint8Array): AeadKey {
+        const k = base.aeadKey(key);
+        const broken = armed;
+        return {
+          sealInto(nonce, ad, plaintext, out) {
+            if (broken) {
+              threw++;
+              throw new Error('new keys broke');
+            }
+            k.sealInto(nonce, ad, plaintext, out);
+          },
+          openInto: (nonce, ad, ciphertext, out) => k.openInto(nonce, ad, ciphertext, out),
+        };
+      },
+    };
+    const p = makePair({ client: { crypto }, server: { keyUpdateAfterPackets: 32 } });
+    p.sim.runFor(300);
+    const served = p.serverConn();
+    expect([p.conn.state, served?.state]).toEqual(['established', 'established']);
+    armed = true;
+    for (let i = 0; i < 100; i++) served?.send(new Uint8Array(1000).fill(i));
+    p.sim.wake(SERVER);
+    p.sim.runFor(3000);
+    expectFault(closedReason(p.clientEvents, p.conn.localCid), 'crypto provider', 'sealInto', 'new keys broke');
+    // The server's update reached the client (which followed it), the client's never reached the wire.
+    expect([threw, p.conn.stats().keyUpdates, served?.stats().keyUpdates]).toEqual([1, 0, 1]);
+    const server = closedReason(p.serverEvents);
+    expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in sealInto']);
+  });
+
   it("a crypto provider whose key throws when opening: the server's connection ends, and its CLOSE reaches the client", () => {
     const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
     let broken = false;

@@ -282,7 +282,7 @@ console.log(checks.join(' '));
 
   const consumerTs = `
 import { connect, listen, RudpError, type RudpConnection, type ConnectOptions } from '${name}';
-import { Endpoint, type ConnectionConfig } from '${name}/core';
+import { Endpoint, type Connection, type ConnectionConfig } from '${name}/core';
 import { SimNetwork } from '${name}/testing';
 import { fingerprint, type CryptoProvider } from '${name}/crypto';
 const options: ConnectOptions = { host: 'localhost', port: 4000, signal: AbortSignal.timeout(1000), highWaterMark: 1 << 20 };
@@ -293,6 +293,8 @@ export async function use(conn: RudpConnection): Promise<number> {
 }
 export const refs: readonly unknown[] = [connect, options, Endpoint, SimNetwork, fingerprint, (p: CryptoProvider) => p.sha256, (c: Partial<ConnectionConfig>) => c.mtu];
 export const code: string = new RudpError('ENOTFOUND', 'x').code;
+// A core connection's public fields, declared on the base class it extends (core/connection/members.ts), which no entry names.
+export const described = (c: Connection): string => \`\${c.role} \${c.localCid} \${c.remoteCid} \${c.state} \${String(c.userData)} \${c.closeReason?.kind ?? ''} \${c.keyMismatch === undefined}\`;
 // Options read from a configuration that may leave them out: under exactOptionalPropertyTypes an option
 // typed \`?: string\` refused \`string | undefined\`, though every option takes undefined as "the default".
 declare const env: { readonly [name: string]: string | undefined };
@@ -316,7 +318,9 @@ export async function scoped(): Promise<void> {
 
   const internals = `
 import { RudpConnection, RudpServer } from '${name}';
-import type { Connection, Endpoint } from '${name}/core';
+import type { Connection, ConnectionMembers, Endpoint } from '${name}/core';
+import type { ConnectionMembers as Members } from '${name}';
+export type Bases = ConnectionMembers | Members;
 export function misuse(conn: RudpConnection, core: Connection, ep: Endpoint): void {
   new RudpServer();
   new RudpConnection();
@@ -417,6 +421,9 @@ export function misuse(conn: RudpConnection, core: Connection, ep: Endpoint): vo
     for (const member of ['setHold', 'fail', 'onAcked', 'emit', 'wake', 'pollQueued', 'acked', 'closedWith', 'buffered', 'nextPn', 'protection', 'sendQueue', 'drops', 'stateless']) {
       expect(out).toMatch(new RegExp(`Property '${member}' does not exist on type`));
     }
+    // Connection's base class (its fields, core/connection/members.ts) is in the published types, as a class extended
+    // must be, but no entry exports it: an application cannot name it, extend it or make one.
+    expect(out.match(/has no exported member(?: named)? 'ConnectionMembers'/g)?.length).toBe(2);
     // Only made by listen and connect: a bare `new` is refused (it was taken for EventEmitter's constructor).
     expect(out.match(/error TS2554: Expected [0-9]+(-[0-9]+)? arguments, but got 0/g)).toHaveLength(2);
   }, 180_000);

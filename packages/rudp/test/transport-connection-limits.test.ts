@@ -137,6 +137,35 @@ describe('connection limits', () => {
     expect(net.server.stats().dropped.full).toBe(0);
   });
 
+  it('at maxConnections, a hello the server refuses (pinned to another key) ends no drain; the next that is answered ends the oldest', () => {
+    const net = network({ maxConnections: 1 });
+    const one = net.connect('10.0.0.1:5000');
+    net.sim.runFor(400);
+    expect(one.state).toBe('established');
+    const served = net.accepted[0] as Connection;
+    served.destroy(net.sim.now, 0, 'bye');
+    net.sim.wake(SERVER);
+    net.sim.runFor(1);
+    expect(served.state).toBe('draining');
+    // A client that expects another server key: its hello is answered statelessly with ours, no connection made.
+    const pinned = new Endpoint({ random: net.sim.random('pinned'), crypto: deterministicCrypto(nodeCryptoProvider, net.sim.random('pinned-crypto')) });
+    net.sim.addNode('10.0.0.7:5000', pinned, { onActivity: () => void drainEvents(pinned) });
+    const wrong = pinned.connect(net.sim.now, SERVER, { serverKey: new Uint8Array(32).fill(9) });
+    net.sim.wake('10.0.0.7:5000');
+    // The cookie exchange and the refused hello: two round trips of ~70 ms, well inside the drain.
+    net.sim.runFor(300);
+    expect(wrong.state).not.toBe('established');
+    expect(net.server.stats().connectionsAccepted).toBe(1);
+    expect(served.state).toBe('draining');
+    expect(net.server.connectionCount).toBe(1);
+    // A newcomer the server answers takes the drain's place.
+    const newcomer = net.connect('10.0.0.9:5000');
+    net.sim.runFor(300);
+    expect(newcomer.state).toBe('established');
+    expect(served.state).toBe('closed');
+    expect(net.server.connectionCount).toBe(1);
+  });
+
   it('counts IPv6 clients by their /64 and IPv4-mapped ones as IPv4', () => {
     const net = network({ maxConnectionsPerHost: 1 });
     const a = net.connect('[2001:db8:1:2::10]:5000');

@@ -10,7 +10,7 @@ import { CLIENT, SERVER, firstOf, makePair, messagesOf, type Recorded } from './
 import { Bbr } from '../src/core/congestion/bbr.js';
 import type { CongestionController, CongestionControllerFactory } from '../src/core/congestion/controller.js';
 import type { CloseReason, EndpointEvent } from '../src/core/events.js';
-import type { Endpoint } from '../src/core/endpoint.js';
+import { Endpoint } from '../src/core/endpoint.js';
 import type { AeadKey, CryptoProvider } from '../src/crypto/crypto-provider.js';
 import { PluginFault } from '../src/crypto/plugin-fault.js';
 import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
@@ -255,6 +255,25 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect(p.client.stats().datagramsSent - sentBefore).toBe(1);
   });
 
+  it("a packet a controller's onPacketSent threw for is not counted in the connection's packetsSent and bytesSent (it never reached the socket): they match what the endpoint sent", () => {
+    let broken = false;
+    const p = makePair({ client: { congestion: onlyNth(2, breakingController('onPacketSent', () => broken)) } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    const endpointBefore = p.client.stats();
+    const connBefore = p.conn.stats();
+    broken = true;
+    p.conn.send(new Uint8Array(100));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(100);
+    expectFault(closedEvent(p.client, p.clientEvents)?.reason, 'congestion controller', 'onPacketSent', 'onPacketSent broke');
+    const endpointAfter = p.client.stats();
+    const connAfter = p.conn.stats();
+    // The CLOSE alone, on both counts.
+    expect(endpointAfter.datagramsSent - endpointBefore.datagramsSent).toBe(1);
+    expect([connAfter.packetsSent - connBefore.packetsSent, connAfter.bytesSent - connBefore.bytesSent]).toEqual([1, endpointAfter.bytesSent - endpointBefore.bytesSent]);
+  });
+
   it("a path MTU probe (no message in it) whose sealing throws right after a message's first packet left: that message stays sent (unsentFrom past it)", () => {
     const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
     let seals = -1;
@@ -300,6 +319,42 @@ describe('a plug-in that throws ends its connection alone', () => {
     // The message's packet left (the server read it): reported sent, not unsent.
     expect(messagesOf(p.serverEvents).length).toBe(1);
     expect(closed?.unsentFrom).toBe(id + 1);
+  });
+
+  it("a controller that destroys its own connection from onPacketSent: nothing is left tracked (no packet in flight, no bytes), no timer but the drain's, and the drain ends with nothing thrown", () => {
+    let destroyIn: (() => void) | undefined;
+    const healthy = failingAt('onAck', Number.POSITIVE_INFINITY);
+    const closing: CongestionControllerFactory = (mtu) => {
+      const cc = healthy(mtu);
+      return {
+        ...cc,
+        onPacketSent: (now, bytes) => {
+          cc.onPacketSent(now, bytes);
+          const d = destroyIn;
+          destroyIn = undefined;
+          d?.();
+        },
+      };
+    };
+    const p = makePair({ client: { congestion: onlyNth(2, closing) } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    // Several packets' worth, so more than one would be in flight had the connection lived.
+    p.conn.send(new Uint8Array(5000).fill(7));
+    destroyIn = () => p.conn.destroy(p.sim.now, 1, 'controller gave up');
+    p.sim.wake(CLIENT);
+    p.sim.runFor(1);
+    expect(p.conn.state).toBe('draining');
+    // The packet it was told of left after the close forgot what was in flight: it is not tracked, nor its bytes.
+    expect([...p.conn.recovery.packets()].length).toBe(0);
+    expect([p.conn.recovery.bytesInFlight, p.conn.stats().bytesInFlight]).toEqual([0, 0]);
+    // No loss or probe timer for it: the drain's end is the only deadline.
+    expect(p.conn.nextTimeout()).toBe(p.conn.closing?.drainUntil);
+    const sent = p.client.stats().datagramsSent;
+    expect(() => p.sim.runFor(5000)).not.toThrow();
+    expect(p.conn.state).toBe('closed');
+    // Nothing went after the CLOSE (no probe of the forgotten packet).
+    expect(p.client.stats().datagramsSent).toBe(sent);
   });
 
   it("a provider whose key throws when a key update disposes of the old one: the CLOSE is sealed with the keys its key phase names, so the peer opens it", () => {
@@ -359,6 +414,194 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in hmacSha256']);
   });
 
+  it("a provider whose new keys throw sealing the first packet after a key update (their derivation worked): the CLOSE is sealed with the previous keys, which the peer still reads, and it hears it", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
+    // Keys made once armed (past the handshake: only a key update makes a send key) throw as they seal.
+    let armed = false;
+    let threw = 0;
+    const crypto: CryptoProvider = {
+      ...base,
+      aeadKey(key: Uint8Array): AeadKey {
+        const k = base.aeadKey(key);
+        const broken = armed;
+        return {
+          sealInto(nonce, ad, plaintext, out) {
+            if (broken) {
+              threw++;
+              throw new Error('new keys broke');
+            }
+            k.sealInto(nonce, ad, plaintext, out);
+          },
+          openInto: (nonce, ad, ciphertext, out) => k.openInto(nonce, ad, ciphertext, out),
+        };
+      },
+    };
+    const p = makePair({ client: { crypto, keyUpdateAfterPackets: 32 } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    armed = true;
+    for (let i = 0; i < 100; i++) p.conn.send(new Uint8Array(1000).fill(i));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(3000);
+    expectFault(closedReason(p.clientEvents, p.conn.localCid), 'crypto provider', 'sealInto', 'new keys broke');
+    // The update never reached the wire: the keys it made sealed nothing, and were tried once.
+    expect([threw, p.conn.stats().keyUpdates]).toEqual([1, 0]);
+    const server = closedReason(p.serverEvents);
+    expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in sealInto']);
+  });
+
+  it("a provider whose new keys throw sealing the first packet after a key update, that packet being the CLOSE itself (destroy() right after the update began): the CLOSE goes again with the previous keys, and the peer hears it", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
+    let armed = false;
+    let threw = 0;
+    const crypto: CryptoProvider = {
+      ...base,
+      aeadKey(key: Uint8Array): AeadKey {
+        const k = base.aeadKey(key);
+        const broken = armed;
+        return {
+          sealInto(nonce, ad, plaintext, out) {
+            if (broken) {
+              threw++;
+              throw new Error('new keys broke');
+            }
+            k.sealInto(nonce, ad, plaintext, out);
+          },
+          openInto: (nonce, ad, ciphertext, out) => k.openInto(nonce, ad, ciphertext, out),
+        };
+      },
+    };
+    const p = makePair({ client: { crypto, keyUpdateAfterPackets: 32 } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    armed = true;
+    // One message at a time until the update begins: the keys it made have sealed nothing yet (any seal of theirs throws).
+    for (let i = 0; i < 200 && p.conn.stats().keyUpdates === 0; i++) {
+      p.conn.send(new Uint8Array(100).fill(i));
+      p.sim.wake(CLIENT);
+      p.sim.runFor(20);
+    }
+    expect([p.conn.state, p.conn.stats().keyUpdates, threw]).toEqual(['established', 1, 0]);
+    p.conn.destroy(p.sim.now, 7, 'bye');
+    p.sim.wake(CLIENT);
+    p.sim.runFor(1000);
+    // The new keys were tried once, on the CLOSE; the previous keys sealed it again.
+    expect([threw, p.conn.stats().keyUpdates]).toEqual([1, 0]);
+    const server = closedReason(p.serverEvents);
+    expect([server?.kind, server?.code, server?.message]).toEqual(['peer', 7, 'bye']);
+  });
+
+  it("a provider that throws deriving the next send keys at a key update the CLOSE itself reached (the 32nd packet): the CLOSE goes again with the keys that sealed it, and the peer hears it", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
+    let broken = false;
+    let threw = 0;
+    const crypto: CryptoProvider = {
+      ...base,
+      hmacSha256(key, ...parts) {
+        if (broken) {
+          threw++;
+          throw new Error('hmac broke');
+        }
+        return base.hmacSha256(key, ...parts);
+      },
+    };
+    const p = makePair({ client: { crypto, keyUpdateAfterPackets: 32 } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    // One message at a time (one packet each) until the next packet sealed is the one that starts the update.
+    for (let i = 0; i < 100 && (p.conn.protection?.counters().sealed ?? 0) < 31; i++) {
+      p.conn.send(new Uint8Array(100).fill(i));
+      p.sim.wake(CLIENT);
+      p.sim.runFor(20);
+    }
+    expect([p.conn.state, p.conn.protection?.counters().sealed, p.conn.stats().keyUpdates]).toEqual(['established', 31, 0]);
+    // Past the handshake only a key update asks the client's provider for an HMAC.
+    broken = true;
+    p.conn.destroy(p.sim.now, 7, 'bye');
+    p.sim.wake(CLIENT);
+    p.sim.runFor(1000);
+    // The update was tried once, as the CLOSE was sealed; not again for the CLOSE sent again.
+    expect([threw, p.conn.stats().keyUpdates]).toEqual([1, 0]);
+    const server = closedReason(p.serverEvents);
+    expect([server?.kind, server?.code, server?.message]).toEqual(['peer', 7, 'bye']);
+  });
+
+  it("a provider whose key throws as a key update's replaced send keys are wiped, that being at the CLOSE (the new keys' first packet, destroy() right after the update began): the CLOSE goes again with the new keys, and the peer hears it", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
+    let disposed = 0;
+    const crypto: CryptoProvider = {
+      ...base,
+      aeadKey(key: Uint8Array): AeadKey {
+        const k = base.aeadKey(key);
+        return {
+          sealInto: (nonce, ad, plaintext, out) => k.sealInto(nonce, ad, plaintext, out),
+          openInto: (nonce, ad, ciphertext, out) => k.openInto(nonce, ad, ciphertext, out),
+          dispose() {
+            disposed++;
+            throw new Error('dispose broke');
+          },
+        };
+      },
+    };
+    const p = makePair({ client: { crypto, keyUpdateAfterPackets: 32 } });
+    p.sim.runFor(300);
+    for (let i = 0; i < 200 && p.conn.stats().keyUpdates === 0; i++) {
+      p.conn.send(new Uint8Array(100).fill(i));
+      p.sim.wake(CLIENT);
+      p.sim.runFor(20);
+    }
+    // The update began, and the keys it replaced are not wiped yet: nothing was sealed with the new ones.
+    expect([p.conn.state, p.conn.stats().keyUpdates, disposed]).toEqual(['established', 1, 0]);
+    p.conn.destroy(p.sim.now, 7, 'bye');
+    p.sim.wake(CLIENT);
+    p.sim.runFor(1000);
+    expect([disposed, p.conn.stats().keyUpdates]).toEqual([1, 1]);
+    const server = closedReason(p.serverEvents);
+    expect([server?.kind, server?.code, server?.message]).toEqual(['peer', 7, 'bye']);
+  });
+
+  it("a provider whose new keys throw sealing the first packet of a key update the PEER began (the client follows the server's): the CLOSE is sealed with the previous keys, which the server still reads, and it hears it", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
+    // Keys made once armed (the server's next phase and the client's, derived as the client follows) throw as they seal.
+    let armed = false;
+    let threw = 0;
+    const crypto: CryptoProvider = {
+      ...base,
+      aeadKey(key: Uint8Array): AeadKey {
+        const k = base.aeadKey(key);
+        const broken = armed;
+        return {
+          sealInto(nonce, ad, plaintext, out) {
+            if (broken) {
+              threw++;
+              throw new Error('new keys broke');
+            }
+            k.sealInto(nonce, ad, plaintext, out);
+          },
+          openInto: (nonce, ad, ciphertext, out) => k.openInto(nonce, ad, ciphertext, out),
+        };
+      },
+    };
+    const p = makePair({ client: { crypto }, server: { keyUpdateAfterPackets: 32 } });
+    p.sim.runFor(300);
+    const served = p.serverConn();
+    expect([p.conn.state, served?.state]).toEqual(['established', 'established']);
+    armed = true;
+    for (let i = 0; i < 100; i++) served?.send(new Uint8Array(1000).fill(i));
+    p.sim.wake(SERVER);
+    p.sim.runFor(3000);
+    expectFault(closedReason(p.clientEvents, p.conn.localCid), 'crypto provider', 'sealInto', 'new keys broke');
+    // The server's update reached the client (which followed it), the client's never reached the wire.
+    expect([threw, p.conn.stats().keyUpdates, served?.stats().keyUpdates]).toEqual([1, 0, 1]);
+    const server = closedReason(p.serverEvents);
+    expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in sealInto']);
+  });
+
   it("a crypto provider whose key throws when opening: the server's connection ends, and its CLOSE reaches the client", () => {
     const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
     let broken = false;
@@ -413,6 +656,37 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect(p.server.stats().dropped.pluginFault).toBeGreaterThan(0);
     expect(firstOf(p.serverEvents, 'incoming')).toBeUndefined();
     expect(firstOf(p.clientEvents, 'connected')).toBeUndefined();
+  });
+
+  it("a hello the server's provider throws on at maxConnections ends no drain: the room is made only for a connection that is made", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('server-crypto'));
+    let broken = false;
+    const dh: CryptoProvider['dh'] = (priv, pub) => {
+      if (broken) throw new Error('dh broke');
+      return base.dh(priv, pub);
+    };
+    const p = makePair({ server: { crypto: { ...base, dh }, maxConnections: 1 } });
+    p.sim.runFor(300);
+    const served = p.serverConn();
+    expect(served?.state).toBe('established');
+    // The server ends its one connection: it drains, and the server is full but for that drain.
+    served?.destroy(p.sim.now, 0, 'bye');
+    p.sim.wake(SERVER);
+    p.sim.runFor(1);
+    expect(served?.state).toBe('draining');
+    broken = true;
+    const other = new Endpoint({ random: p.sim.random('other'), crypto: deterministicCrypto(defaultCryptoProvider, p.sim.random('other-crypto')) });
+    p.sim.addNode('10.0.0.3:5000', other);
+    const attempt = other.connect(p.sim.now, SERVER);
+    p.sim.wake('10.0.0.3:5000');
+    // Until the newcomer's hello (with its cookie) reaches the server and its answer throws.
+    while (p.server.stats().dropped.pluginFault === 0 && p.sim.now < 1000) p.sim.runFor(5);
+    expect(p.server.stats().dropped.pluginFault).toBe(1);
+    // The drain goes on: no connection was made to take its place.
+    expect(served?.state).toBe('draining');
+    expect(p.server.connectionCount).toBe(1);
+    expect(attempt.state).toBe('handshake');
   });
 
   it("a hello the server's provider throws on still costs its host a handshake of the rate: a provider that throws on what a client sends cannot run key exchanges past it", () => {

@@ -82,10 +82,20 @@ export interface ProtectionCounters {
 }
 
 /**
- * `sendPhaseStart` once a derivation of the next send keys threw (a provider's fault): the current phase then
- * never counts as acknowledged, so no key update is tried again (see `initiateKeyUpdate`).
+ * `sendPhaseStart` once a derivation of the next send keys threw, or the keys it made threw sealing their first
+ * packet (a provider's fault): the current phase then never counts as acknowledged, so no key update is tried
+ * again (see `initiateKeyUpdate`).
  */
 const NO_UPDATE = -2;
+
+/**
+ * The send keys a key update replaced, with the packets they had sealed, kept until the first packet
+ * sealed with the new keys works: a provider whose new keys throw there (a fault, which ends the
+ * connection) gets the previous ones back, which the peer still reads (it saw no packet of the new
+ * phase), so the CLOSE is sealed and heard. By connection, beside it, not a field of each: a connection
+ * holds an entry only from a key update to its next packet.
+ */
+const PREVIOUS_SEND = new WeakMap<PacketProtection, { readonly key: PacketKey; readonly sealed: number }>();
 
 /** Packet protection of one connection (both directions). */
 export class PacketProtection {
@@ -172,10 +182,15 @@ export class PacketProtection {
    */
   sealInto(header: Uint8Array, pn: number, payload: Uint8Array, out: Uint8Array): boolean {
     if (this.sealedWithKey >= this.limits.confidentialityLimit) return false;
-    this.send.sealInto(header, pn, payload, out);
-    if (this.sendPhaseStart === -1) this.sendPhaseStart = pn;
+    try {
+      this.send.sealInto(header, pn, payload, out);
+    } catch (e) {
+      this.keepPreviousSend();
+      throw e;
+    }
     this.sealedWithKey++;
     this.sealed++;
+    if (this.sendPhaseStart === -1) this.sealedFirst(pn);
     if (this.sealedWithKey >= this.limits.updateAfterPackets) this.initiateKeyUpdate();
     return true;
   }
@@ -213,10 +228,16 @@ export class PacketProtection {
    */
   sealPacket(pn: number, source: Uint8Array, headerLength: number, end: number, datagram: Uint8Array): boolean {
     if (this.sealedWithKey >= this.limits.confidentialityLimit) return false;
-    this.send.sealPacket(pn, source, headerLength, end, datagram);
-    if (this.sendPhaseStart === -1) this.sendPhaseStart = pn;
+    try {
+      this.send.sealPacket(pn, source, headerLength, end, datagram);
+    } catch (e) {
+      this.keepPreviousSend();
+      throw e;
+    }
     this.sealed++;
-    if (++this.sealedWithKey >= this.limits.updateAfterPackets) this.initiateKeyUpdate();
+    ++this.sealedWithKey;
+    if (this.sendPhaseStart === -1) this.sealedFirst(pn);
+    if (this.sealedWithKey >= this.limits.updateAfterPackets) this.initiateKeyUpdate();
     return true;
   }
 
@@ -229,10 +250,11 @@ export class PacketProtection {
    * previous receive keys are discarded ({@link discardPreviousKeys}, three
    * probe timeouts after the last update: late packets of a phase two back
    * would carry the bit of the new one). Returns whether it started.
-   * Never again once a derivation of the next keys threw (a provider's
-   * fault, which ends the connection: {@link NO_UPDATE}): the current keys
-   * still seal, and its CLOSE, sealed with them, would otherwise try the
-   * update again and throw in its turn, the goodbye lost.
+   * Never again once a derivation of the next keys threw, or the keys it
+   * made threw sealing their first packet (a provider's fault, which ends
+   * the connection: {@link NO_UPDATE}): the keys in use (or taken back,
+   * `keepPreviousSend`) still seal, and its CLOSE, sealed with them, would
+   * otherwise try the update again and throw in its turn, the goodbye lost.
    */
   initiateKeyUpdate(): boolean {
     if (this.sendGen !== this.recvGen || !this.peerUsesCurrent || !this.sendPhaseAcked || this.recvPrevious !== undefined) return false;
@@ -249,6 +271,40 @@ export class PacketProtection {
     if (!this.sendPhaseAcked && this.sendPhaseStart >= 0 && largestAcked >= this.sendPhaseStart) this.sendPhaseAcked = true;
   }
 
+  /**
+   * Packet `pn` is the first the current send keys sealed: the keys a key update replaced (if any) are
+   * not needed any more ({@link PREVIOUS_SEND}). Wiped last: a provider's key that throws as it is disposed
+   * of leaves the new keys and their phase bit in step, so the connection's CLOSE, sealed with them,
+   * carries that bit and the peer opens it (the packet just sealed is lost with the throw).
+   */
+  private sealedFirst(pn: number): void {
+    this.sendPhaseStart = pn;
+    const previous = PREVIOUS_SEND.get(this);
+    if (previous === undefined) return;
+    PREVIOUS_SEND.delete(this);
+    previous.key.wipe();
+  }
+
+  /**
+   * The current send keys threw sealing (a provider's fault, which ends the connection): if they sealed
+   * nothing yet after a key update, the keys they replaced are taken back, with their phase bit and count,
+   * and no update is tried again ({@link NO_UPDATE}). The peer saw no packet of the new phase, so it still
+   * reads the previous one: the CLOSE, sealed with those keys, reaches it. The keys that threw are wiped.
+   */
+  private keepPreviousSend(): void {
+    const previous = PREVIOUS_SEND.get(this);
+    if (previous === undefined) return;
+    PREVIOUS_SEND.delete(this);
+    const failed = this.send;
+    this.send = previous.key;
+    this.sendGen--;
+    this.sealedWithKey = previous.sealed;
+    this.keyUpdates--;
+    this.sendPhaseAcked = false;
+    this.sendPhaseStart = NO_UPDATE;
+    wipeQuietly(failed);
+  }
+
   private advanceSend(): void {
     const old = this.send;
     try {
@@ -260,15 +316,13 @@ export class PacketProtection {
       this.sendPhaseStart = NO_UPDATE;
       throw e;
     }
+    // Kept until the new keys sealed a packet (sealedFirst), then wiped: taken back if they cannot (keepPreviousSend).
+    PREVIOUS_SEND.set(this, { key: old, sealed: this.sealedWithKey });
     this.sendGen++;
     this.sealedWithKey = 0;
     this.sendPhaseStart = -1;
     this.sendPhaseAcked = false;
     this.keyUpdates++;
-    // Nothing is sealed with the old key again (a resend takes a new number): its bytes need not linger. Last: a
-    // provider's key that throws as it is disposed of leaves the new key and its phase bit in step, so the
-    // connection's CLOSE, sealed with the new key, carries that key's bit and the peer opens it.
-    old.wipe();
   }
 
   /** Counts a dropped packet; `'integrity-limit'` in place of `'auth'` once forgeries reach the limit. */

@@ -224,6 +224,111 @@ for (const way of ways) {
       expect(server.counters().keyUpdates).toBe(1);
     });
 
+    it("new send keys that throw sealing their first packet (a provider's fault): the previous keys come back, with their phase bit and no update counted, and what they seal opens at the peer; no update is tried again", () => {
+      let armed = false;
+      const broke = (): never => {
+        throw new Error('new keys broke');
+      };
+      const whole = provider.packetAead?.bind(provider);
+      // Keys made once armed (the client's next phase) throw as they seal; the others are the provider's own.
+      const breaking: CryptoProvider = {
+        ...provider,
+        aeadKey(key) {
+          const k = provider.aeadKey(key);
+          if (!armed) return k;
+          return { sealInto: broke, openInto: (nonce, ad, ciphertext, out) => k.openInto(nonce, ad, ciphertext, out) };
+        },
+        ...(whole === undefined
+          ? {}
+          : {
+              packetAead(key: Uint8Array) {
+                const k = whole(key);
+                if (!armed) return k;
+                return { sealPacket: broke, openPacket: (pn: number, d: Uint8Array, hl: number, end: number) => k.openPacket(pn, d, hl, end) };
+              },
+            }),
+      };
+      const c2s = crypto.randomBytes(32);
+      const s2c = crypto.randomBytes(32);
+      const client = new PacketProtection(breaking, { sendSecret: c2s, receiveSecret: s2c });
+      const server = new PacketProtection(provider, { sendSecret: s2c, receiveSecret: c2s });
+      expect(text(receive(server, send(client, 0, 'c0')))).toBe('c0');
+      expect(text(receive(client, send(server, 0, 's0')))).toBe('s0');
+      client.acknowledged(0);
+      armed = true;
+      expect(client.initiateKeyUpdate()).toBe(true);
+      expect(client.keyPhase()).toBe(1);
+      expect(() => send(client, 1, 'lost')).toThrow();
+      expect([client.keyPhase(), client.counters().keyUpdates]).toEqual([0, 0]);
+      armed = false;
+      const goodbye = send(client, 2, 'goodbye');
+      expect(goodbye.phase).toBe(0);
+      expect(text(receive(server, goodbye))).toBe('goodbye');
+      client.acknowledged(2);
+      expect(client.initiateKeyUpdate()).toBe(false);
+    });
+
+    it("both ends begin a key update at once, and the client's new send keys throw on its first packet after the server's of the new phase opened: the previous keys come back, and the server (still reading them) opens the goodbye", () => {
+      let armed = false;
+      const broke = (): never => {
+        throw new Error('new keys broke');
+      };
+      const whole = provider.packetAead?.bind(provider);
+      const breaking: CryptoProvider = {
+        ...provider,
+        aeadKey(key) {
+          const k = provider.aeadKey(key);
+          if (!armed) return k;
+          return { sealInto: broke, openInto: (nonce, ad, ciphertext, out) => k.openInto(nonce, ad, ciphertext, out) };
+        },
+        ...(whole === undefined
+          ? {}
+          : {
+              packetAead(key: Uint8Array) {
+                const k = whole(key);
+                if (!armed) return k;
+                return { sealPacket: broke, openPacket: (pn: number, d: Uint8Array, hl: number, end: number) => k.openPacket(pn, d, hl, end) };
+              },
+            }),
+      };
+      const c2s = crypto.randomBytes(32);
+      const s2c = crypto.randomBytes(32);
+      const client = new PacketProtection(breaking, { sendSecret: c2s, receiveSecret: s2c });
+      const server = new PacketProtection(provider, { sendSecret: s2c, receiveSecret: c2s });
+      expect(text(receive(server, send(client, 0, 'c0')))).toBe('c0');
+      expect(text(receive(client, send(server, 0, 's0')))).toBe('s0');
+      client.acknowledged(0);
+      server.acknowledged(0);
+      armed = true;
+      expect([client.initiateKeyUpdate(), server.initiateKeyUpdate()]).toEqual([true, true]);
+      // The server's first packet of its new phase reaches the client before the client sealed any of its own.
+      const s1 = send(server, 1, 's1');
+      expect(s1.phase).toBe(1);
+      expect(text(receive(client, s1))).toBe('s1');
+      expect(() => send(client, 1, 'lost')).toThrow();
+      expect([client.keyPhase(), client.counters().keyUpdates]).toEqual([0, 0]);
+      armed = false;
+      const goodbye = send(client, 2, 'goodbye');
+      expect(goodbye.phase).toBe(0);
+      expect(text(receive(server, goodbye))).toBe('goodbye');
+      // The client still reads the server's new phase, and starts no update.
+      expect(text(receive(client, send(server, 2, 's2')))).toBe('s2');
+      client.acknowledged(2);
+      expect(client.initiateKeyUpdate()).toBe(false);
+    });
+
+    it('the send keys a key update replaced are kept until the new ones sealed their first packet, then wiped', () => {
+      const { client, server } = pair();
+      expect(receive(server, send(client, 0, 'c0')).ok).toBe(true);
+      expect(receive(client, send(server, 0, 's0')).ok).toBe(true);
+      client.acknowledged(0);
+      const replaced = client['send'];
+      expect(client.initiateKeyUpdate()).toBe(true);
+      expect(replaced.secret.some((b) => b !== 0)).toBe(true);
+      expect(text(receive(server, send(client, 1, 'c1')))).toBe('c1');
+      expect(replaced.secret.every((b) => b === 0)).toBe(true);
+    });
+
     /** A pair one key update in (the client started it, the server followed), with the packets of each phase, none acknowledged yet. */
     const updated = () => {
       const { client, server } = pair({ updateAfterPackets: 4, confidentialityLimit: 1000, integrityLimit: 1000 });

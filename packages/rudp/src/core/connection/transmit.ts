@@ -16,6 +16,7 @@ import { OUTGOING, PLAN, SOURCES } from '../send/packet-scratch.js';
 import { writeMtuProbe } from '../send/path-mtu.js';
 import { emptyArray } from '../shared-empty.js';
 import { AcceptAnswer } from '../handshake.js';
+import { PluginFault } from '../../crypto/plugin-fault.js';
 import { PROTOCOL_VIOLATION, startClose } from './close.js';
 import { spendCredit } from './answer-credit.js';
 import { amplificationBlocked, pathProbeDue, pollPathProbe } from './migration.js';
@@ -142,15 +143,11 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
     // A message begun from an earlier answer stays held to its pace (timeouts.ts).
     c.overcommitTimer = { answer: c.flow.overcommits, since: now, pn, ackedAt: Number.POSITIVE_INFINITY, pace: c.overcommitTimer?.pace };
   }
-  if (p.repairSent) c.stat.repairsSent++;
   if (p.chunks.length > 0 && w.room() < FULL_PACKET_SLACK) c.filledPacket = true;
   const datagram = sealDatagram(c.protection, w, pn, scratch);
   // Never below 0: only a packet seen before (a copy anyone on the path can send again, which brings no
   // credit) gets a packet past the credit, and a debt its copies ran up cut the peer's next ACKs to one range.
   if (ackOnly) c.ackCredit = spendCredit(c.ackCredit, datagram.length);
-  c.stat.packetsSent++;
-  c.stat.bytesSent += datagram.length;
-  if (p.retransmission) c.stat.packetsRetransmitted++;
   if (p.ackEliciting) {
     const o = OUTGOING;
     o.pn = pn;
@@ -169,7 +166,12 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
     c.pacer.onSent(datagram.length);
     c.acks.onAckElicitingSent(now);
   }
-  // Only now did the messages begun in it leave: a throw above (a plug-in sealing or counting it) lost the packet.
+  // Only now did the messages begun in it leave, and the packet count as sent: a throw above (a plug-in sealing
+  // or counting it) lost the packet, which never reached the socket.
+  c.stat.packetsSent++;
+  c.stat.bytesSent += datagram.length;
+  if (p.retransmission) c.stat.packetsRetransmitted++;
+  if (p.repairSent) c.stat.repairsSent++;
   c.sendQueue.packetLeft();
   releasePacketContents();
   return datagram;
@@ -244,9 +246,10 @@ function syncDatagramSize(c: Connection): void {
  * answer to them is no larger than their credit (`Closing.answerCredit`, 3x their bytes): the reason is
  * cut to fit, so a peer that missed the first CLOSE is still told at once, by the code at least. An
  * encrypted connection's answers are whole: only the peer can make a packet it takes, and it is answered
- * at its own validated address.
+ * at its own validated address. `again`: whether a provider's fault that lost it but left keys the peer
+ * reads may have it sealed once more (see the catch).
  */
-function pollCloseFrame(c: Connection, now: number, scratch: DatagramScratch): Uint8Array | undefined {
+function pollCloseFrame(c: Connection, now: number, scratch: DatagramScratch, again = true): Uint8Array | undefined {
   const closing = c.closing;
   if (closing === undefined || !closing.sendDue) return undefined;
   // Keys at their confidentiality limit seal nothing more: the peer learns of the close from its idle timeout or a stateless reset.
@@ -264,7 +267,21 @@ function pollCloseFrame(c: Connection, now: number, scratch: DatagramScratch): U
   // The ACK still owed goes first: alone, the CLOSE told a peer whose last messages we had read that they failed.
   if (c.acks.peerLacksAck()) c.acks.write(now, w, w.room() >> 1);
   writeCloseFitting(w, closing.frame.code, closing.frame.reason);
-  const datagram = sealDatagram(c.protection, w, pn, scratch);
+  const protection = c.protection;
+  const phase = protection?.keyPhase();
+  const sealed = protection?.counters().sealed;
+  let datagram: Uint8Array;
+  try {
+    datagram = sealDatagram(protection, w, pn, scratch);
+  } catch (e) {
+    // The provider's fault lost this CLOSE but left keys the peer reads: the new keys of a key update threw on
+    // it, their first packet, and the previous ones came back (its key phase bit is stale); or it was sealed
+    // and what followed threw (the next keys' derivation, the wipe of the keys an update replaced). Sealed
+    // again, once, with a new number, the goodbye still leaves; a provider whose keys cannot seal throws again.
+    if (!again || !(e instanceof PluginFault) || protection === undefined || (protection.keyPhase() === phase && protection.counters().sealed === sealed)) throw e;
+    closing.sendDue = true;
+    return pollCloseFrame(c, now, scratch, false);
+  }
   if (answer) closing.answerCredit = spendCredit(closing.answerCredit, datagram.length);
   closing.firstSent = true;
   return account(c, datagram);

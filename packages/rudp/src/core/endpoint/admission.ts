@@ -63,16 +63,19 @@ export function handleInitial(e: Endpoint, now: number, size: number, payload: U
   if (serverFull && e.drainingServed.size === 0) return refuseBusy(e, from, init.scid, BusyReason.ServerFull);
   // A full /56 or /48 is refused as a full host is: to its client it is one.
   if (e.hosts.full(levels) !== undefined) return refuseBusy(e, from, init.scid, BusyReason.HostFull);
-  // Charged here, past every cheap refusal and before the key exchange (and before a drain is ended
+  // Charged here, past every cheap refusal and before the key exchange (and so before a drain is ended
   // for the newcomer): only what would cost a handshake, and only from an address that proved itself.
   // Not refunded when the provider then throws (`dropped.pluginFault`): the work was done, and a provider
   // that throws on what a client sends would otherwise run key exchanges for it past the rate.
   if (e.handshakeRate?.take(now, levels) !== undefined) return refuseBusy(e, from, init.scid, BusyReason.HostRate);
-  if (serverFull) endOldestDrain(e);
   const cid = e.newCid();
   if (cid === undefined) return refuseBusy(e, from, init.scid, BusyReason.ServerFull);
   const security = answerHello(e, from, init, cid);
   if (security === undefined) return;
+  // Room made only for a connection that is made: a hello refused, or one whose answer threw (the provider's
+  // fault, `dropped.pluginFault`), ended a drain for a newcomer that never came. Nothing above reads what the
+  // drain holds (its receive credit went back when it began).
+  if (serverFull) endOldestDrain(e);
   const conn = new Connection(e, e.config, 'server', cid, init.scid, from, now, init.params, security);
   e.add(conn);
   e.hosts.add(levels);

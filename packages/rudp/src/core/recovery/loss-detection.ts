@@ -242,6 +242,8 @@ export class LossDetection {
     });
     this.bytesInFlight += p.size;
     this.ackElicitingSentAt = now;
+    // Last: a controller may end the connection from here (destroy(): `clear`), which must find the packet
+    // recorded to forget it; nothing after this call may record it again.
     this.cc.onPacketSent(now, p.size);
   }
 

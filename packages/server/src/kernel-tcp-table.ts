@@ -8,10 +8,15 @@ export interface TcpRow {
   readonly state: number;
   /** Bytes written to the connection that its peer has not acknowledged (queued, or sent and unacknowledged). */
   readonly sendQueue: number;
+  /** Bytes the peer sent that this process has not read (what makes the kernel reset a connection closed). */
+  readonly receiveQueue: number;
 }
 
 /** The kernel's TCP_CLOSE: a connection reset (one so is usually no longer listed at all). */
 export const TCP_CLOSE = 7;
+
+/** The kernel's TCP_FIN_WAIT2: this side's FIN (and so all it wrote before it) acknowledged, the peer's not come. */
+export const TCP_FIN_WAIT2 = 5;
 
 /** How often the kernel's table is read while a connection is watched, ms. */
 export const TCP_TABLE_EVERY_MS = 500;
@@ -47,9 +52,9 @@ const inodeOf = (socket: net.Socket | net.Server): string | undefined => {
 
 /**
  * A row of a /proc/net/tcp table (tcp6's addresses are longer): slot, local and remote address, state (hex),
- * `tx_queue:rx_queue` (hex), timer, retransmits, uid, timeout, inode. The state, tx_queue and inode captured.
+ * `tx_queue:rx_queue` (hex), timer, retransmits, uid, timeout, inode. The state, both queues and inode captured.
  */
-const ROW = /^ *\d+: [0-9A-F]+:[0-9A-F]+ [0-9A-F]+:[0-9A-F]+ ([0-9A-F]+) ([0-9A-F]+):[0-9A-F]+ [0-9A-F]+:[0-9A-F]+ [0-9A-F]+ +\d+ +-?\d+ (\d+) /gm;
+const ROW = /^ *\d+: [0-9A-F]+:[0-9A-F]+ [0-9A-F]+:[0-9A-F]+ ([0-9A-F]+) ([0-9A-F]+):([0-9A-F]+) [0-9A-F]+:[0-9A-F]+ [0-9A-F]+ +\d+ +-?\d+ (\d+) /gm;
 
 /**
  * Rows of `text` (a /proc/net/tcp table) whose inode is in `wanted`. One expression over the whole text, on
@@ -57,9 +62,9 @@ const ROW = /^ *\d+: [0-9A-F]+:[0-9A-F]+ [0-9A-F]+:[0-9A-F]+ ([0-9A-F]+) ([0-9A-
  * for 21,500 rows, on a loaded machine), and a host's table holds its TIME_WAIT rows too.
  */
 const rowsIn = (text: string, wanted: ReadonlySet<string>, into: Map<string, TcpRow>): void => {
-  for (const [, state, sendQueue, inode] of text.matchAll(ROW)) {
+  for (const [, state, sendQueue, receiveQueue, inode] of text.matchAll(ROW)) {
     if (inode === undefined || !wanted.has(inode)) continue;
-    into.set(inode, { state: parseInt(state ?? '', 16), sendQueue: parseInt(sendQueue ?? '', 16) });
+    into.set(inode, { state: parseInt(state ?? '', 16), sendQueue: parseInt(sendQueue ?? '', 16), receiveQueue: parseInt(receiveQueue ?? '', 16) });
   }
 };
 
@@ -152,7 +157,11 @@ export class KernelTcpTable {
       // A row missing may be the read's own: the kernel lists a table over several reads, resuming each at its
       // place in a hash bucket, so a socket of the bucket removed between two reads shifts the rest and one row
       // is skipped. Read again (only when one is missing: a reset), a live connection is there.
-      const missing = new Set([...wanted].filter((inode) => !rows.has(inode)));
+      // Only of watches still on: a refusal's grace ended while the table was read (its socket closed, its row
+      // gone) made every tick read the tables twice, at some 16 ms of the kernel's time each with 3,000 rows.
+      const still = new Set(due.flatMap((w) => (w.inode !== undefined && this.watchers.has(w) ? [w.inode] : [])));
+      if (witness !== undefined) still.add(witness);
+      const missing = new Set([...still].filter((inode) => !rows.has(inode)));
       if (missing.size > 0) {
         const again = await this.rowsOf(missing);
         if (again === undefined) return;

@@ -5,7 +5,7 @@
 import net from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KernelTcpTable, TCP_CLOSE, type TableReader, type TcpRow } from '../src/kernel-tcp-table.js';
+import { KernelTcpTable, TCP_CLOSE, TCP_FIN_WAIT2, type TableReader, type TcpRow } from '../src/kernel-tcp-table.js';
 import { until } from './until.js';
 
 const TICK_MS = 40;
@@ -63,13 +63,37 @@ describe.runIf(process.platform === 'linux')('KernelTcpTable', () => {
     const rowsA = watched(table, a.served);
     const rowsB = watched(table, b.served);
     expect(await until(() => rowsA.length > 0 && rowsB.length > 0, 2_000)).toBe(true);
-    expect(rowsA[0]).toEqual({ state: TCP_ESTABLISHED, sendQueue: 0 });
+    expect(rowsA[0]).toEqual({ state: TCP_ESTABLISHED, sendQueue: 0, receiveQueue: 0 });
     a.client.end();
     b.client.resetAndDestroy();
     const settled = await until(() => rowsA.at(-1)?.state === TCP_CLOSE_WAIT && rowsB.at(-1) === undefined, 2_000);
-    expect({ settled, a: rowsA.at(-1), b: rowsB.at(-1) }).toEqual({ settled: true, a: { state: TCP_CLOSE_WAIT, sendQueue: 0 }, b: undefined });
+    expect({ settled, a: rowsA.at(-1), b: rowsB.at(-1) }).toEqual({ settled: true, a: { state: TCP_CLOSE_WAIT, sendQueue: 0, receiveQueue: 0 }, b: undefined });
     // An honest close is never told as gone.
     expect(rowsA.every((row) => row !== undefined && row.state !== TCP_CLOSE)).toBe(true);
+  });
+
+  it("tells bytes this end has not read (its receive queue), and its FIN acknowledged by a half-open peer (fin-wait-2)", async () => {
+    // Paused from its accept (a socket accepted otherwise reads at once, and its queue empties before a tick).
+    const listener = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    ends.push(() => listener.close());
+    const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve));
+    // Half-open, as an attacker holding its refusal's grace: Node's default answers a FIN with its own.
+    const client = net.connect({ port: (listener.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
+    const served = await accepted;
+    for (const s of [client, served]) {
+      s.on('error', () => undefined);
+      open.push(s);
+    }
+    const table = new KernelTcpTable(TICK_MS, undefined, () => listener);
+    client.write('hello');
+    const rows = watched(table, served);
+    // Not read: a close now would be answered with a reset.
+    expect(await until(() => rows.at(-1)?.receiveQueue === 5, 2_000)).toBe(true);
+    served.resume();
+    served.end('ERR line\n');
+    expect(await until(() => rows.at(-1)?.state === TCP_FIN_WAIT2, 2_000)).toBe(true);
+    expect(rows.at(-1)).toEqual({ state: TCP_FIN_WAIT2, sendQueue: 0, receiveQueue: 0 });
   });
 
   it('tells nothing in a tick where one table could not be read (EMFILE): its connections are not gone', async () => {
@@ -91,7 +115,7 @@ describe.runIf(process.platform === 'linux')('KernelTcpTable', () => {
     const table = new KernelTcpTable(TICK_MS, noTcp6);
     const rows = watched(table, served);
     expect(await until(() => rows.length > 0, 2_000)).toBe(true);
-    expect(rows[0]).toEqual({ state: TCP_ESTABLISHED, sendQueue: 0 });
+    expect(rows[0]).toEqual({ state: TCP_ESTABLISHED, sendQueue: 0, receiveQueue: 0 });
   });
 
   it('a row missing from one read (the kernel skips one when another socket of its bucket goes between two reads) is read again before it is told gone', async () => {
@@ -128,7 +152,7 @@ describe.runIf(process.platform === 'linux')('KernelTcpTable', () => {
       rows.push(watched(table, served) as (TcpRow | undefined)[]);
     }
     expect(await until(() => rows.every((r) => r.length > 0), 2_000)).toBe(true);
-    for (const r of rows) expect(r[0]).toEqual({ state: TCP_ESTABLISHED, sendQueue: 0 });
+    for (const r of rows) expect(r[0]).toEqual({ state: TCP_ESTABLISHED, sendQueue: 0, receiveQueue: 0 });
   });
 
   it("tells nothing when the table does not list the server's own listening socket (WSL 1's empty table): its connections are not gone", async () => {

@@ -106,7 +106,13 @@ export class KernelTcpTable {
     const w: Watcher = { socket, inode: undefined, since: performance.now(), onRow };
     this.watchers.add(w);
     this.schedule();
-    return () => void this.watchers.delete(w);
+    return () => {
+      this.watchers.delete(w);
+      // No wake-up for nothing: a refusal's grace is watched from its start, and most end within a round trip.
+      if (this.watchers.size > 0 || this.timer === undefined) return;
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    };
   }
 
   private schedule(): void {

@@ -64,6 +64,8 @@ export interface TransferLimits {
   readonly closeSettleMs?: number;
   /** A refused connection's grace, {@link REFUSAL_GRACE_MS} by default. */
   readonly refusalGraceMs?: number;
+  /** How often the kernel's table is read for graces whose line is safe, {@link GRACE_TABLE_EVERY_MS} by default. */
+  readonly graceTableEveryMs?: number;
 }
 
 /** How long close waits for the transfers it cut to clean up (an upload deletes its temporary file). */
@@ -189,7 +191,7 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
   // Hosts each within its share, half-open, still kept all 64 (attack round 32): a grace whose line the peer's
   // kernel has acknowledged is ended when another is needed. Its own table: read more often than uploads need,
   // and only while a grace outlives half a tick.
-  const graceTable = new KernelTcpTable(GRACE_TABLE_EVERY_MS, undefined, () => server);
+  const graceTable = new KernelTcpTable(limits.graceTableEveryMs ?? GRACE_TABLE_EVERY_MS, undefined, () => server);
   const graces = new RefusalGraces({ total: MAX_REFUSALS_IN_GRACE, perHost: REFUSALS_IN_GRACE_PER_HOST }, undefined, lineWatchOf(graceTable));
   /** Refuses a connection on arrival with `line` (in clear: no token, no keys yet). */
   const refuseOnArrival = (socket: net.Socket, line: string): void => {

@@ -96,6 +96,8 @@ export class KernelTcpTable {
     private readonly everyMs = TCP_TABLE_EVERY_MS,
     private readonly read: TableReader = readTable,
     private readonly witness: () => net.Server | undefined = () => undefined,
+    /** Whether a tick reads at all (its watches told nothing that tick): the refusal graces' need of it. */
+    private readonly wanted: () => boolean = () => true,
   ) {}
 
   /**
@@ -148,6 +150,7 @@ export class KernelTcpTable {
     this.reading = true;
     try {
       // Only watches a tick old: a wait that ends sooner costs no read of the table.
+      if (!this.wanted()) return;
       const due = [...this.watchers].filter((w) => performance.now() - w.since >= this.everyMs / 2);
       for (const w of due) w.inode ??= inodeOf(w.socket);
       const wanted = new Set(due.flatMap((w) => (w.inode === undefined ? [] : [w.inode])));

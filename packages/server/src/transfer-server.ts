@@ -190,8 +190,8 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
   // closed bare again: graces beyond a host's share are lent, and taken back for a host below its share.
   // Hosts each within its share, half-open, still kept all 64 (attack round 32): a grace whose line the peer's
   // kernel has acknowledged is ended when another is needed. Its own table: read more often than uploads need,
-  // and only while a grace outlives half a tick.
-  const graceTable = new KernelTcpTable(limits.graceTableEveryMs ?? GRACE_TABLE_EVERY_MS, undefined, () => server);
+  // only while a grace outlives half a tick and the pool is short of graces known safe (wantsWatch).
+  const graceTable: KernelTcpTable = new KernelTcpTable(limits.graceTableEveryMs ?? GRACE_TABLE_EVERY_MS, undefined, () => server, (): boolean => graces.wantsWatch);
   const graces = new RefusalGraces({ total: MAX_REFUSALS_IN_GRACE, perHost: REFUSALS_IN_GRACE_PER_HOST }, undefined, lineWatchOf(graceTable));
   /** Refuses a connection on arrival with `line` (in clear: no token, no keys yet). */
   const refuseOnArrival = (socket: net.Socket, line: string): void => {

@@ -108,6 +108,23 @@ describe.runIf(process.platform === 'linux')('KernelTcpTable', () => {
     expect(rows).toEqual([]);
   });
 
+  it('reads nothing while not wanted (the refusal graces not short of lines known safe), and reads again once wanted', async () => {
+    const { served } = await pair();
+    const reads = new Map<string, number>();
+    let wanted = false;
+    let asked = 0;
+    const table = new KernelTcpTable(TICK_MS, counting(reads), undefined, () => {
+      asked++;
+      return wanted;
+    });
+    const rows = watched(table, served);
+    expect(await until(() => asked >= 4, 3_000)).toBe(true);
+    expect({ reads: reads.size, rows }).toEqual({ reads: 0, rows: [] });
+    wanted = true;
+    expect(await until(() => rows.length > 0, 3_000)).toBe(true);
+    expect(reads.get('/proc/net/tcp')).toBeGreaterThan(0);
+  });
+
   it('a table absent (ENOENT: IPv6 disabled) is no failure: the other is read and its rows told', async () => {
     const { served } = await pair();
     const noTcp6: TableReader = (path) =>

@@ -132,6 +132,21 @@ describe('RefusalGraces: a grace whose line is safe', () => {
     expect(held.flat().filter((s) => s?.destroyed).length).toBe(1);
   });
 
+  it("asks for the kernel's table only while the pool is at least half full and short of lines known safe", () => {
+    const { watch, tell } = toldWatch();
+    const graces = new RefusalGraces({ total: 64, perHost: 8 }, undefined, watch);
+    const held = sockets(64);
+    held.slice(0, 31).forEach((s, i) => graces.take(s, hosts[i % 8] ?? ''));
+    expect(graces.wantsWatch).toBe(false);
+    held.slice(31).forEach((s, i) => graces.take(s, hosts[i % 8] ?? ''));
+    expect(graces.wantsWatch).toBe(true);
+    for (const s of held.slice(0, 16)) tell(s, true);
+    expect(graces.wantsWatch).toBe(false);
+    // One drawn on: short again.
+    expect(graces.take(new net.Socket(), '203.0.113.9')).toBe(true);
+    expect(graces.wantsWatch).toBe(true);
+  });
+
   it('is ended for a host beyond its share too, oldest found first, and the shares are kept otherwise', () => {
     const { watch, tell } = toldWatch();
     const graces = new RefusalGraces({ total: 16, perHost: 2 }, undefined, watch);

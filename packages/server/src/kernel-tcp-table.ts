@@ -149,8 +149,8 @@ export class KernelTcpTable {
     if (this.reading) return;
     this.reading = true;
     try {
-      // Only watches a tick old: a wait that ends sooner costs no read of the table.
       if (!this.wanted()) return;
+      // Only watches a tick old: a wait that ends sooner costs no read of the table.
       const due = [...this.watchers].filter((w) => performance.now() - w.since >= this.everyMs / 2);
       for (const w of due) w.inode ??= inodeOf(w.socket);
       const wanted = new Set(due.flatMap((w) => (w.inode === undefined ? [] : [w.inode])));

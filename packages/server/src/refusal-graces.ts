@@ -100,13 +100,18 @@ export class RefusalGraces {
   }
 
   /**
-   * Whether knowing more lines safe is of use: the pool at least half full, fewer than a quarter of it known safe.
-   * Each read of the kernel's table costs some 13 ms of CPU with 3,000 rows (attack round 32's host): read for
+   * Whether knowing more lines safe is of use: the pool at least half full, fewer than half of it known safe.
+   * Each read of the kernel's table costs some 18 ms of CPU with 3,000 rows (attack round 32's host): read for
    * every grace a tick, 8 hosts at 4 connections a second tripled the server's CPU; read on need, the graces
    * known safe are a stock the refusals draw on between reads.
    */
   get wantsWatch(): boolean {
-    return this.held.size >= this.limits.total / 2 && this.delivered.size < this.limits.total / 4;
+    if (this.held.size < this.limits.total / 2) return false;
+    // Only those still of use: a peer that sends a byte after each read (an attacker's, or an upload still
+    // streaming) must not stop the reads by a stock it has spoiled.
+    let usable = 0;
+    for (const [socket, read] of this.delivered) if (socket.bytesRead === read && ++usable >= this.limits.total / 2) return false;
+    return true;
   }
 
   /** Graces ended early so far, their line found safe. */
@@ -137,7 +142,11 @@ export class RefusalGraces {
    */
   private release(): boolean {
     for (const [socket, read] of this.delivered) {
-      if (socket.bytesRead !== read) continue;
+      // Not safe until a read finds it so again.
+      if (socket.bytesRead !== read) {
+        this.delivered.delete(socket);
+        continue;
+      }
       this.remove(socket);
       this.releases++;
       socket.destroy();

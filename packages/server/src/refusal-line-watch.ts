@@ -6,7 +6,8 @@ import type { LineWatch } from './refusal-graces.js';
  * this after it began, and a grace unknown cannot be ended early, so between one read and the next a flood of
  * refusals has about 1.5 of these to fill the 64 with graces not yet known delivered (at 500, as uploads read it,
  * 128 a second could; at 200 it takes some 210 a second). No read at all while every grace ends sooner (an
- * honest client closes at the line within a round trip).
+ * honest client closes at the line within a round trip), nor while the pool has room or a stock of graces known
+ * safe (`RefusalGraces.wantsWatch`).
  */
 export const GRACE_TABLE_EVERY_MS = 200;
 

@@ -140,10 +140,15 @@ describe('RefusalGraces: a grace whose line is safe', () => {
     expect(graces.wantsWatch).toBe(false);
     held.slice(31).forEach((s, i) => graces.take(s, hosts[i % 8] ?? ''));
     expect(graces.wantsWatch).toBe(true);
-    for (const s of held.slice(0, 16)) tell(s, true);
+    for (const s of held.slice(0, 32)) tell(s, true);
     expect(graces.wantsWatch).toBe(false);
     // One drawn on: short again.
     expect(graces.take(new net.Socket(), '203.0.113.9')).toBe(true);
+    expect(graces.wantsWatch).toBe(true);
+    tell(held[32] as net.Socket, true);
+    expect(graces.wantsWatch).toBe(false);
+    // A peer that sent a byte since spoils its place in the stock: it cannot stop the reads.
+    Object.defineProperty(held[2], 'bytesRead', { value: 1 });
     expect(graces.wantsWatch).toBe(true);
   });
 

@@ -21,6 +21,15 @@ export const TCP_FIN_WAIT2 = 5;
 /** How often the kernel's table is read while a connection is watched, ms. */
 export const TCP_TABLE_EVERY_MS = 500;
 
+/**
+ * The least wait after a read of the kernel's tables, as a multiple of that read's time: reads take at most a
+ * fifth of the time, however long the tables. A read costs in proportion to the rows, and anyone can add rows:
+ * each connection the server closes first stays listed some 60 s (TIME-WAIT, or an orphan in FIN-WAIT), so a
+ * flood of refused connections at 1,000 a second lists some 60,000, and reads of ~7 µs a row each tick after
+ * 200 ms took most of a core.
+ */
+export const TCP_TABLE_READ_SPACING = 4;
+
 const TABLES = ['/proc/net/tcp', '/proc/net/tcp6'] as const;
 
 /** Reads one of the kernel's tables (`path`) as text; rejects as `readFile` does. */
@@ -86,6 +95,8 @@ export class KernelTcpTable {
   private readonly watchers = new Set<Watcher>();
   private timer: NodeJS.Timeout | undefined;
   private reading = false;
+  // When the next read may start (performance.now()): its last read's time × TCP_TABLE_READ_SPACING after it.
+  private nextReadAt = 0;
 
   /**
    * `read` is the kernel's table read (a test's stand-in elsewhere). `witness`, the server's listening socket,
@@ -119,7 +130,7 @@ export class KernelTcpTable {
 
   private schedule(): void {
     if (this.timer !== undefined || this.watchers.size === 0) return;
-    this.timer = setTimeout(() => void this.tick(), this.everyMs);
+    this.timer = setTimeout(() => void this.tick(), Math.max(this.everyMs, this.nextReadAt - performance.now()));
     // Cleared when the last watch ends: it must not keep a stopping process alive meanwhile.
     this.timer.unref();
   }
@@ -148,6 +159,7 @@ export class KernelTcpTable {
     this.timer = undefined;
     if (this.reading) return;
     this.reading = true;
+    let started: number | undefined;
     try {
       if (!this.wanted()) return;
       // Only watches a tick old: a wait that ends sooner costs no read of the table.
@@ -158,6 +170,7 @@ export class KernelTcpTable {
       const witnessed = this.witness();
       const witness = witnessed === undefined ? undefined : inodeOf(witnessed);
       if (witness !== undefined) wanted.add(witness);
+      started = performance.now();
       const rows = await this.rowsOf(wanted);
       // A table not read whole (EMFILE, EACCES, …): its connections are unknown, not gone; nor is any row told
       // where no table is (not Linux, /proc not mounted). Before, a failed tcp left its IPv4 connections absent
@@ -179,6 +192,8 @@ export class KernelTcpTable {
       if (witness !== undefined && !rows.has(witness)) return;
       for (const w of due) if (w.inode !== undefined && this.watchers.has(w)) w.onRow(rows.get(w.inode));
     } finally {
+      // Its time on the wall, the threadpool's wait and the main thread's parse included: never less than its cost.
+      if (started !== undefined) this.nextReadAt = performance.now() + (performance.now() - started) * TCP_TABLE_READ_SPACING;
       this.reading = false;
       this.schedule();
     }

@@ -15,7 +15,7 @@
  * against a run with no attacker (attackers=0); what the attack costs (connections a second, its own sockets open).
  * Loopback only; ends by itself.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -35,6 +35,12 @@ const server = await startServer(dir, port, tcp, ['--min-free-bytes', '0']);
 const serverFds = (): number => readdirSync(`/proc/${server.child.pid ?? 0}/fd`).length;
 const fdsBefore = serverFds();
 let fdsPeak = fdsBefore;
+/** The server's CPU time so far, ms (utime + stime of /proc/PID/stat, in clock ticks of 10 ms). */
+const serverCpuMs = (): number => {
+  const fields = readFileSync(`/proc/${server.child.pid ?? 0}/stat`, 'latin1').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+};
+const cpuBefore = serverCpuMs();
 
 /** Opens a silent connection from `localAddress`; resolves what it read before its end ('' if nothing: a bare close). */
 const open = (localAddress: string, held: Set<net.Socket>, halfOpen = false): { readonly ended: Promise<string> } => {
@@ -88,6 +94,9 @@ for (let t = 0; t < seconds - 3; t++) {
 }
 running = false;
 await Promise.all(attacks);
+// The attack's price to the server: its CPU over the attack (accepts, evictions, refusals, graces, the kernel's
+// table read for them), over the connections it opened.
+const cpuAttack = serverCpuMs() - cpuBefore;
 for (const s of attackerSockets) s.destroy();
 // Past the header deadline (10 s) and every grace (2 s): what is still open was never let go.
 await sleep(12_000);
@@ -97,6 +106,7 @@ await server.exited;
 await rm(dir, { recursive: true, force: true });
 
 console.log(`attackers ${attackers} hosts × ${rate} connections/s (${attackers * rate}/s in all), ${attackerOpened} opened, its own sockets open at most ${Math.max(0, ...peakHeld)}`);
+console.log(`server CPU during the attack: ${cpuAttack} ms, ${attackerOpened === 0 ? '-' : ((cpuAttack * 1000) / attackerOpened).toFixed(0)} µs per attacker connection (each one refused: evicted into a grace or closed bare)`);
 console.log(`attacker's refused connections: ${attackerLines} read the line, ${attackerBare} closed bare`);
 console.log(`server descriptors: ${fdsBefore} before, ${fdsPeak} at most, ${fdsAfter} 12 s after the attack`);
 console.log(`victim bursts: ${victimOwed}, evicted connections that read the refusal line: ${victimLines} (${victimOwed - victimLines} closed without it)`);

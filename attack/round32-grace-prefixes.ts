@@ -9,10 +9,11 @@
  * For each attacker layout: graces are taken in turn, 200 refusals of each attacking host, round robin (each host
  * within or beyond its shares as the class lets it); then a newcomer of another prefix is refused once, and whether
  * it got a grace is printed, with what each level holds. Also: what the class costs per refusal when full (a
- * `take` that looks for a lender), over 100,000 refusals.
+ * `take` that looks for a lender), over 100,000 refusals. Then the same with every line known acknowledged (the
+ * server's LineWatch, its kernel's table, found each grace safe): a newcomer ends the oldest such grace instead.
  */
 import net from 'node:net';
-import { RefusalGraces } from '../packages/server/src/refusal-graces.js';
+import { type LineWatch, RefusalGraces } from '../packages/server/src/refusal-graces.js';
 
 const TOTAL = 64;
 const PER_HOST = 8;
@@ -60,4 +61,26 @@ for (const [name, hosts] of [['64 IPv4 hosts of 1 grace', v4(64)], ['64 /64s of 
   for (let i = 0; i < n; i++) graces.take(new net.Socket(), `2001:db8:c0de:${(i % 65_536).toString(16)}::1`);
   const us = ((performance.now() - t0) * 1000) / n;
   console.log(`${name}: a newcomer's refusal when full costs ${us.toFixed(2)} µs (a net.Socket made included)`);
+}
+
+// The fix: a grace whose line the peer's kernel acknowledged (the server's table read, here told at once) is ended
+// for a newcomer, whatever the shares.
+const allSafe: LineWatch = (_socket, onRead) => {
+  onRead(true);
+  return () => undefined;
+};
+for (const layout of layouts.filter((l) => l.name === '8 IPv4 addresses' || l.name === '8 /64s over 2 /48s (each its own /56)')) {
+  const graces = new RefusalGraces({ total: TOTAL, perHost: PER_HOST }, undefined, allSafe);
+  for (let round = 0; round < 200; round++) for (const h of layout.hosts) graces.take(new net.Socket(), h);
+  const newcomer = graces.take(new net.Socket(), '2001:db8:beef::1') ? 'got a grace' : 'closed bare';
+  console.log(`${layout.name}, every line acknowledged: ${graces.size} of ${TOTAL} held, ${graces.released} ended early; an IPv6 newcomer ${newcomer}`);
+}
+{
+  const graces = new RefusalGraces({ total: TOTAL, perHost: PER_HOST }, undefined, allSafe);
+  for (const h of v4(64)) graces.take(new net.Socket(), h);
+  const n = 100_000;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) graces.take(new net.Socket(), `2001:db8:c0de:${(i % 65_536).toString(16)}::1`);
+  const us = ((performance.now() - t0) * 1000) / n;
+  console.log(`64 IPv4 hosts of 1 grace, every line acknowledged: a newcomer's refusal when full costs ${us.toFixed(2)} µs (a net.Socket made, and the one ended destroyed, included)`);
 }

@@ -13,6 +13,7 @@ import { KernelTcpTable, TCP_CLOSE, TCP_TABLE_EVERY_MS } from './kernel-tcp-tabl
 import type { TransferServerDeps } from './transfer-server-deps.js';
 import { refuse } from './transfer-refusal.js';
 import { RefusalGraces } from './refusal-graces.js';
+import { GRACE_TABLE_EVERY_MS, lineWatchOf } from './refusal-line-watch.js';
 import { storeRefusalText, storeStep } from './transfer-store-step.js';
 import { receiveUpload, type SenderWatch } from './transfer-upload.js';
 import { sendDownload } from './transfer-download.js';
@@ -61,6 +62,10 @@ export interface TransferLimits {
   readonly uploadPace?: TransferPace;
   /** How long close waits for the transfers it cut, {@link CLOSE_SETTLE_MS} by default. */
   readonly closeSettleMs?: number;
+  /** A refused connection's grace, {@link REFUSAL_GRACE_MS} by default. */
+  readonly refusalGraceMs?: number;
+  /** How often the kernel's table is read for graces whose line is safe, {@link GRACE_TABLE_EVERY_MS} by default. */
+  readonly graceTableEveryMs?: number;
 }
 
 /** How long close waits for the transfers it cut to clean up (an upload deletes its temporary file). */
@@ -183,13 +188,17 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
   const serving = new Set<Promise<void>>();
   // One host flooding the port kept all 64 graces by itself, and every other host's evicted connections were
   // closed bare again: graces beyond a host's share are lent, and taken back for a host below its share.
-  const graces = new RefusalGraces({ total: MAX_REFUSALS_IN_GRACE, perHost: REFUSALS_IN_GRACE_PER_HOST });
+  // Hosts each within its share, half-open, still kept all 64 (attack round 32): a grace whose line the peer's
+  // kernel has acknowledged is ended when another is needed. Its own table: read more often than uploads need,
+  // only while a grace outlives half a tick and the pool is short of graces known safe (wantsWatch).
+  const graceTable: KernelTcpTable = new KernelTcpTable(limits.graceTableEveryMs ?? GRACE_TABLE_EVERY_MS, undefined, () => server, (): boolean => graces.wantsWatch);
+  const graces = new RefusalGraces({ total: MAX_REFUSALS_IN_GRACE, perHost: REFUSALS_IN_GRACE_PER_HOST }, undefined, lineWatchOf(graceTable));
   /** Refuses a connection on arrival with `line` (in clear: no token, no keys yet). */
   const refuseOnArrival = (socket: net.Socket, line: string): void => {
     if (!graces.take(socket, socket.remoteAddress ?? '')) return void socket.destroy();
     // Read and drop what the peer sent (closing with unread bytes would reset the connection and
     // lose the line), and do not keep the socket past a short grace: it holds no slot.
-    const graceOver = setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
+    const graceOver = setTimeout(() => socket.destroy(), limits.refusalGraceMs ?? REFUSAL_GRACE_MS).unref();
     // The timer goes with the socket: left running, a peer that closes at the line (as forum-client does) freed
     // its place in the cap at once while its timer, and the socket it holds, stayed the whole grace, so a flood
     // of refused connections kept rate × 2 s of them, however few were in grace at once.

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { RefusalGraces } from '../src/refusal-graces.js';
+import { type LineWatch, RefusalGraces } from '../src/refusal-graces.js';
 
 const sockets = (n: number): net.Socket[] => Array.from({ length: n }, () => new net.Socket());
 
@@ -87,5 +87,90 @@ describe('RefusalGraces', () => {
     // A fresh /64 of that /48 is not below its /48's share (56 of 32): it takes nothing back.
     expect(graces.take(new net.Socket(), '2001:db8:2:ff00::1')).toBe(false);
     expect(ipv4.some((s) => s.destroyed)).toBe(false);
+  });
+});
+
+describe('RefusalGraces: a grace whose line is safe', () => {
+  /** A {@link LineWatch} told by the test: `tell(socket, safe)` as a read of the kernel's table would. */
+  const toldWatch = (): { readonly watch: LineWatch; readonly tell: (socket: net.Socket, safe: boolean) => void } => {
+    const listeners = new Map<net.Socket, (safe: boolean) => void>();
+    return {
+      watch: (socket, onRead) => {
+        listeners.set(socket, onRead);
+        return () => void listeners.delete(socket);
+      },
+      tell: (socket, safe) => listeners.get(socket)?.(safe),
+    };
+  };
+  const hosts = Array.from({ length: 8 }, (_, i) => `198.51.100.${i + 1}`);
+
+  it('is ended for a newcomer when 8 hosts, each within its share, hold all 64 (attack round 32)', () => {
+    const { watch, tell } = toldWatch();
+    const graces = new RefusalGraces({ total: 64, perHost: 8 }, undefined, watch);
+    const held = hosts.map((h) => sockets(8).map((s) => (graces.take(s, h) ? s : undefined)));
+    expect(graces.size).toBe(64);
+    // No line known safe: as before, none beyond its share to take from, and a newcomer is closed at once.
+    expect(graces.take(new net.Socket(), '203.0.113.9')).toBe(false);
+    // Found safe, then not (its line in flight again cannot be; a read may find the peer's bytes unread).
+    const [first, second, third] = held[2] ?? [];
+    if (first === undefined || second === undefined || third === undefined) throw new Error('unreachable');
+    tell(first, true);
+    tell(first, false);
+    expect(graces.take(new net.Socket(), '203.0.113.9')).toBe(false);
+    // Safe, but its peer sent a byte since the read: maybe the first of more, which a close would answer with a reset.
+    tell(second, true);
+    Object.defineProperty(second, 'bytesRead', { value: 1 });
+    expect(graces.take(new net.Socket(), '203.0.113.9')).toBe(false);
+    expect(second.destroyed).toBe(false);
+    tell(third, true);
+    const newcomer = new net.Socket();
+    expect(graces.take(newcomer, '203.0.113.9')).toBe(true);
+    expect([third.destroyed, graces.size, graces.released, graces.heldBy('198.51.100.3'), graces.heldBy('203.0.113.9')]).toEqual([true, 64, 1, 7, 1]);
+    // Ended once: told of again (a read under way), it is not counted twice nor ended for another.
+    tell(third, true);
+    expect(graces.take(new net.Socket(), '203.0.113.10')).toBe(false);
+    expect(held.flat().filter((s) => s?.destroyed).length).toBe(1);
+  });
+
+  it("asks for the kernel's table only while the pool is at least half full and short of lines known safe", () => {
+    const { watch, tell } = toldWatch();
+    const graces = new RefusalGraces({ total: 64, perHost: 8 }, undefined, watch);
+    const held = sockets(64);
+    held.slice(0, 31).forEach((s, i) => graces.take(s, hosts[i % 8] ?? ''));
+    expect(graces.wantsWatch).toBe(false);
+    held.slice(31).forEach((s, i) => graces.take(s, hosts[i % 8] ?? ''));
+    expect(graces.wantsWatch).toBe(true);
+    for (const s of held.slice(0, 32)) tell(s, true);
+    expect(graces.wantsWatch).toBe(false);
+    // One drawn on: short again.
+    expect(graces.take(new net.Socket(), '203.0.113.9')).toBe(true);
+    expect(graces.wantsWatch).toBe(true);
+    tell(held[32] as net.Socket, true);
+    expect(graces.wantsWatch).toBe(false);
+    // A peer that sent a byte since spoils its place in the stock: it cannot stop the reads.
+    Object.defineProperty(held[2], 'bytesRead', { value: 1 });
+    expect(graces.wantsWatch).toBe(true);
+  });
+
+  it('is ended for a host beyond its share too, oldest found first, and the shares are kept otherwise', () => {
+    const { watch, tell } = toldWatch();
+    const graces = new RefusalGraces({ total: 16, perHost: 2 }, undefined, watch);
+    // One host holds all 16 (14 on loan).
+    const flood = sockets(16);
+    for (const s of flood) graces.take(s, '192.0.2.1');
+    tell(flood[5] as net.Socket, true);
+    tell(flood[3] as net.Socket, true);
+    // Its own next refusal ends the grace found safe first, not one whose line may still be in flight.
+    expect(graces.take(new net.Socket(), '192.0.2.1')).toBe(true);
+    expect(flood.map((s, i) => (s.destroyed ? i : -1)).filter((i) => i >= 0)).toEqual([5]);
+    // Safe ones go first even for a host below its share, which could take one back.
+    expect(graces.take(new net.Socket(), '198.51.100.7')).toBe(true);
+    expect(flood.map((s, i) => (s.destroyed ? i : -1)).filter((i) => i >= 0)).toEqual([3, 5]);
+    // None safe left: that host, still below its share, takes back the oldest on loan, as before.
+    expect(graces.take(new net.Socket(), '198.51.100.7')).toBe(true);
+    expect(flood.map((s, i) => (s.destroyed ? i : -1)).filter((i) => i >= 0)).toEqual([0, 3, 5]);
+    // At its share now, and none safe: closed at once, as before.
+    expect(graces.take(new net.Socket(), '198.51.100.7')).toBe(false);
+    expect(graces.released).toBe(2);
   });
 });

@@ -6,7 +6,7 @@
  * not make the connection spin (plugin-fault.ts). Seeded simulator.
  */
 import { describe, expect, it } from 'vitest';
-import { CLIENT, SERVER, firstOf, makePair, messagesOf, type Recorded } from './helpers/pair.js';
+import { CLIENT, SERVER, firstOf, makePair, messagesOf, type Pair, type Recorded } from './helpers/pair.js';
 import { Bbr } from '../src/core/congestion/bbr.js';
 import type { CongestionController, CongestionControllerFactory } from '../src/core/congestion/controller.js';
 import type { CloseReason, EndpointEvent } from '../src/core/events.js';
@@ -94,6 +94,55 @@ function breakingKeys(seed: string, sim: SimNetwork, method: 'sealInto' | 'openI
       };
     },
   };
+}
+
+/**
+ * A provider (`seed` of `sim`'s randomness) whose AEAD keys made while `armed()` holds throw as they seal ('new keys
+ * broke'); keys made before work on. Past the handshake only a key update makes keys. `threw()`: the throws so far.
+ */
+function newKeysBreaking(seed: string, sim: SimNetwork, armed: () => boolean): { readonly crypto: CryptoProvider; readonly threw: () => number } {
+  const base = deterministicCrypto(defaultCryptoProvider, sim.random(seed));
+  let threw = 0;
+  const crypto: CryptoProvider = {
+    ...base,
+    aeadKey(key: Uint8Array): AeadKey {
+      const k = base.aeadKey(key);
+      const broken = armed();
+      return {
+        sealInto(nonce, ad, plaintext, out) {
+          if (broken) {
+            threw++;
+            throw new Error('new keys broke');
+          }
+          k.sealInto(nonce, ad, plaintext, out);
+        },
+        openInto: (nonce, ad, ciphertext, out) => k.openInto(nonce, ad, ciphertext, out),
+      };
+    },
+  };
+  return { crypto, threw: () => threw };
+}
+
+/** The client sends one 100-byte message at a time (one packet each), 20 ms apart, until `done()` or `most` messages. */
+function sendOneByOne(p: Pair, done: () => boolean, most: number): void {
+  for (let i = 0; i < most && !done(); i++) {
+    p.conn.send(new Uint8Array(100).fill(i));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(20);
+  }
+}
+
+/** The client ends its connection with code 7, 'bye', and the simulation runs a second for the goodbye to travel. */
+function sayGoodbye(p: Pair): void {
+  p.conn.destroy(p.sim.now, 7, 'bye');
+  p.sim.wake(CLIENT);
+  p.sim.runFor(1000);
+}
+
+/** The server heard the client's goodbye: code 7, 'bye'. */
+function expectGoodbyeHeard(p: Pair): void {
+  const server = closedReason(p.serverEvents);
+  expect([server?.kind, server?.code, server?.message]).toEqual(['peer', 7, 'bye']);
 }
 
 const expectFault = (reason: CloseReason | undefined, plugin: string, method: string, thrown: string): void => {
@@ -185,8 +234,7 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect([p.conn.closeReason?.code, p.conn.closeReason?.message]).toEqual([7, 'bye']);
     p.sim.wake(CLIENT);
     p.sim.runFor(3000);
-    const server = closedReason(p.serverEvents);
-    expect([server?.kind, server?.code, server?.message]).toEqual(['peer', 7, 'bye']);
+    expectGoodbyeHeard(p);
     expect(p.conn.state).toBe('closed');
   });
 
@@ -416,27 +464,9 @@ describe('a plug-in that throws ends its connection alone', () => {
 
   it("a provider whose new keys throw sealing the first packet after a key update (their derivation worked): the CLOSE is sealed with the previous keys, which the peer still reads, and it hears it", () => {
     const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
-    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
     // Keys made once armed (past the handshake: only a key update makes a send key) throw as they seal.
     let armed = false;
-    let threw = 0;
-    const crypto: CryptoProvider = {
-      ...base,
-      aeadKey(key: Uint8Array): AeadKey {
-        const k = base.aeadKey(key);
-        const broken = armed;
-        return {
-          sealInto(nonce, ad, plaintext, out) {
-            if (broken) {
-              threw++;
-              throw new Error('new keys broke');
-            }
-            k.sealInto(nonce, ad, plaintext, out);
-          },
-          openInto: (nonce, ad, ciphertext, out) => k.openInto(nonce, ad, ciphertext, out),
-        };
-      },
-    };
+    const { crypto, threw } = newKeysBreaking('client-crypto', sim, () => armed);
     const p = makePair({ client: { crypto, keyUpdateAfterPackets: 32 } });
     p.sim.runFor(300);
     expect(p.conn.state).toBe('established');
@@ -446,51 +476,26 @@ describe('a plug-in that throws ends its connection alone', () => {
     p.sim.runFor(3000);
     expectFault(closedReason(p.clientEvents, p.conn.localCid), 'crypto provider', 'sealInto', 'new keys broke');
     // The update never reached the wire: the keys it made sealed nothing, and were tried once.
-    expect([threw, p.conn.stats().keyUpdates]).toEqual([1, 0]);
+    expect([threw(), p.conn.stats().keyUpdates]).toEqual([1, 0]);
     const server = closedReason(p.serverEvents);
     expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in sealInto']);
   });
 
   it("a provider whose new keys throw sealing the first packet after a key update, that packet being the CLOSE itself (destroy() right after the update began): the CLOSE goes again with the previous keys, and the peer hears it", () => {
     const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
-    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
     let armed = false;
-    let threw = 0;
-    const crypto: CryptoProvider = {
-      ...base,
-      aeadKey(key: Uint8Array): AeadKey {
-        const k = base.aeadKey(key);
-        const broken = armed;
-        return {
-          sealInto(nonce, ad, plaintext, out) {
-            if (broken) {
-              threw++;
-              throw new Error('new keys broke');
-            }
-            k.sealInto(nonce, ad, plaintext, out);
-          },
-          openInto: (nonce, ad, ciphertext, out) => k.openInto(nonce, ad, ciphertext, out),
-        };
-      },
-    };
+    const { crypto, threw } = newKeysBreaking('client-crypto', sim, () => armed);
     const p = makePair({ client: { crypto, keyUpdateAfterPackets: 32 } });
     p.sim.runFor(300);
     expect(p.conn.state).toBe('established');
     armed = true;
     // One message at a time until the update begins: the keys it made have sealed nothing yet (any seal of theirs throws).
-    for (let i = 0; i < 200 && p.conn.stats().keyUpdates === 0; i++) {
-      p.conn.send(new Uint8Array(100).fill(i));
-      p.sim.wake(CLIENT);
-      p.sim.runFor(20);
-    }
-    expect([p.conn.state, p.conn.stats().keyUpdates, threw]).toEqual(['established', 1, 0]);
-    p.conn.destroy(p.sim.now, 7, 'bye');
-    p.sim.wake(CLIENT);
-    p.sim.runFor(1000);
+    sendOneByOne(p, () => p.conn.stats().keyUpdates > 0, 200);
+    expect([p.conn.state, p.conn.stats().keyUpdates, threw()]).toEqual(['established', 1, 0]);
+    sayGoodbye(p);
     // The new keys were tried once, on the CLOSE; the previous keys sealed it again.
-    expect([threw, p.conn.stats().keyUpdates]).toEqual([1, 0]);
-    const server = closedReason(p.serverEvents);
-    expect([server?.kind, server?.code, server?.message]).toEqual(['peer', 7, 'bye']);
+    expect([threw(), p.conn.stats().keyUpdates]).toEqual([1, 0]);
+    expectGoodbyeHeard(p);
   });
 
   it("a provider that throws deriving the next send keys at a key update the CLOSE itself reached (the 32nd packet): the CLOSE goes again with the keys that sealed it, and the peer hears it", () => {
@@ -512,21 +517,14 @@ describe('a plug-in that throws ends its connection alone', () => {
     p.sim.runFor(300);
     expect(p.conn.state).toBe('established');
     // One message at a time (one packet each) until the next packet sealed is the one that starts the update.
-    for (let i = 0; i < 100 && (p.conn.protection?.counters().sealed ?? 0) < 31; i++) {
-      p.conn.send(new Uint8Array(100).fill(i));
-      p.sim.wake(CLIENT);
-      p.sim.runFor(20);
-    }
+    sendOneByOne(p, () => (p.conn.protection?.counters().sealed ?? 0) >= 31, 100);
     expect([p.conn.state, p.conn.protection?.counters().sealed, p.conn.stats().keyUpdates]).toEqual(['established', 31, 0]);
     // Past the handshake only a key update asks the client's provider for an HMAC.
     broken = true;
-    p.conn.destroy(p.sim.now, 7, 'bye');
-    p.sim.wake(CLIENT);
-    p.sim.runFor(1000);
+    sayGoodbye(p);
     // The update was tried once, as the CLOSE was sealed; not again for the CLOSE sent again.
     expect([threw, p.conn.stats().keyUpdates]).toEqual([1, 0]);
-    const server = closedReason(p.serverEvents);
-    expect([server?.kind, server?.code, server?.message]).toEqual(['peer', 7, 'bye']);
+    expectGoodbyeHeard(p);
   });
 
   it("a provider whose key throws as a key update's replaced send keys are wiped, that being at the CLOSE (the new keys' first packet, destroy() right after the update began): the CLOSE goes again with the new keys, and the peer hears it", () => {
@@ -549,44 +547,19 @@ describe('a plug-in that throws ends its connection alone', () => {
     };
     const p = makePair({ client: { crypto, keyUpdateAfterPackets: 32 } });
     p.sim.runFor(300);
-    for (let i = 0; i < 200 && p.conn.stats().keyUpdates === 0; i++) {
-      p.conn.send(new Uint8Array(100).fill(i));
-      p.sim.wake(CLIENT);
-      p.sim.runFor(20);
-    }
+    sendOneByOne(p, () => p.conn.stats().keyUpdates > 0, 200);
     // The update began, and the keys it replaced are not wiped yet: nothing was sealed with the new ones.
     expect([p.conn.state, p.conn.stats().keyUpdates, disposed]).toEqual(['established', 1, 0]);
-    p.conn.destroy(p.sim.now, 7, 'bye');
-    p.sim.wake(CLIENT);
-    p.sim.runFor(1000);
+    sayGoodbye(p);
     expect([disposed, p.conn.stats().keyUpdates]).toEqual([1, 1]);
-    const server = closedReason(p.serverEvents);
-    expect([server?.kind, server?.code, server?.message]).toEqual(['peer', 7, 'bye']);
+    expectGoodbyeHeard(p);
   });
 
   it("a provider whose new keys throw sealing the first packet of a key update the PEER began (the client follows the server's): the CLOSE is sealed with the previous keys, which the server still reads, and it hears it", () => {
     const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
-    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
     // Keys made once armed (the server's next phase and the client's, derived as the client follows) throw as they seal.
     let armed = false;
-    let threw = 0;
-    const crypto: CryptoProvider = {
-      ...base,
-      aeadKey(key: Uint8Array): AeadKey {
-        const k = base.aeadKey(key);
-        const broken = armed;
-        return {
-          sealInto(nonce, ad, plaintext, out) {
-            if (broken) {
-              threw++;
-              throw new Error('new keys broke');
-            }
-            k.sealInto(nonce, ad, plaintext, out);
-          },
-          openInto: (nonce, ad, ciphertext, out) => k.openInto(nonce, ad, ciphertext, out),
-        };
-      },
-    };
+    const { crypto, threw } = newKeysBreaking('client-crypto', sim, () => armed);
     const p = makePair({ client: { crypto }, server: { keyUpdateAfterPackets: 32 } });
     p.sim.runFor(300);
     const served = p.serverConn();
@@ -597,7 +570,7 @@ describe('a plug-in that throws ends its connection alone', () => {
     p.sim.runFor(3000);
     expectFault(closedReason(p.clientEvents, p.conn.localCid), 'crypto provider', 'sealInto', 'new keys broke');
     // The server's update reached the client (which followed it), the client's never reached the wire.
-    expect([threw, p.conn.stats().keyUpdates, served?.stats().keyUpdates]).toEqual([1, 0, 1]);
+    expect([threw(), p.conn.stats().keyUpdates, served?.stats().keyUpdates]).toEqual([1, 0, 1]);
     const server = closedReason(p.serverEvents);
     expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in sealInto']);
   });

@@ -41,6 +41,37 @@ for (const way of ways) {
     };
   };
 
+  /**
+   * A pair as {@link pair}, the client's provider making keys that throw as they seal while `armed()` holds (a
+   * key update's next phase, once armed); the others are the provider's own, per call and whole datagrams.
+   */
+  const pairWithNewKeysBreaking = (armed: () => boolean) => {
+    const broke = (): never => {
+      throw new Error('new keys broke');
+    };
+    const whole = provider.packetAead?.bind(provider);
+    const breaking: CryptoProvider = {
+      ...provider,
+      aeadKey(key) {
+        const k = provider.aeadKey(key);
+        if (!armed()) return k;
+        return { sealInto: broke, openInto: (nonce, ad, ciphertext, out) => k.openInto(nonce, ad, ciphertext, out) };
+      },
+      ...(whole === undefined
+        ? {}
+        : {
+            packetAead(key: Uint8Array) {
+              const k = whole(key);
+              if (!armed()) return k;
+              return { sealPacket: broke, openPacket: (pn: number, d: Uint8Array, hl: number, end: number) => k.openPacket(pn, d, hl, end) };
+            },
+          }),
+    };
+    const c2s = crypto.randomBytes(32);
+    const s2c = crypto.randomBytes(32);
+    return { client: new PacketProtection(breaking, { sendSecret: c2s, receiveSecret: s2c }), server: new PacketProtection(provider, { sendSecret: s2c, receiveSecret: c2s }) };
+  };
+
   interface Wire {
     readonly header: Uint8Array;
     readonly phase: KeyPhase;
@@ -226,32 +257,8 @@ for (const way of ways) {
 
     it("new send keys that throw sealing their first packet (a provider's fault): the previous keys come back, with their phase bit and no update counted, and what they seal opens at the peer; no update is tried again", () => {
       let armed = false;
-      const broke = (): never => {
-        throw new Error('new keys broke');
-      };
-      const whole = provider.packetAead?.bind(provider);
       // Keys made once armed (the client's next phase) throw as they seal; the others are the provider's own.
-      const breaking: CryptoProvider = {
-        ...provider,
-        aeadKey(key) {
-          const k = provider.aeadKey(key);
-          if (!armed) return k;
-          return { sealInto: broke, openInto: (nonce, ad, ciphertext, out) => k.openInto(nonce, ad, ciphertext, out) };
-        },
-        ...(whole === undefined
-          ? {}
-          : {
-              packetAead(key: Uint8Array) {
-                const k = whole(key);
-                if (!armed) return k;
-                return { sealPacket: broke, openPacket: (pn: number, d: Uint8Array, hl: number, end: number) => k.openPacket(pn, d, hl, end) };
-              },
-            }),
-      };
-      const c2s = crypto.randomBytes(32);
-      const s2c = crypto.randomBytes(32);
-      const client = new PacketProtection(breaking, { sendSecret: c2s, receiveSecret: s2c });
-      const server = new PacketProtection(provider, { sendSecret: s2c, receiveSecret: c2s });
+      const { client, server } = pairWithNewKeysBreaking(() => armed);
       expect(text(receive(server, send(client, 0, 'c0')))).toBe('c0');
       expect(text(receive(client, send(server, 0, 's0')))).toBe('s0');
       client.acknowledged(0);
@@ -270,31 +277,7 @@ for (const way of ways) {
 
     it("both ends begin a key update at once, and the client's new send keys throw on its first packet after the server's of the new phase opened: the previous keys come back, and the server (still reading them) opens the goodbye", () => {
       let armed = false;
-      const broke = (): never => {
-        throw new Error('new keys broke');
-      };
-      const whole = provider.packetAead?.bind(provider);
-      const breaking: CryptoProvider = {
-        ...provider,
-        aeadKey(key) {
-          const k = provider.aeadKey(key);
-          if (!armed) return k;
-          return { sealInto: broke, openInto: (nonce, ad, ciphertext, out) => k.openInto(nonce, ad, ciphertext, out) };
-        },
-        ...(whole === undefined
-          ? {}
-          : {
-              packetAead(key: Uint8Array) {
-                const k = whole(key);
-                if (!armed) return k;
-                return { sealPacket: broke, openPacket: (pn: number, d: Uint8Array, hl: number, end: number) => k.openPacket(pn, d, hl, end) };
-              },
-            }),
-      };
-      const c2s = crypto.randomBytes(32);
-      const s2c = crypto.randomBytes(32);
-      const client = new PacketProtection(breaking, { sendSecret: c2s, receiveSecret: s2c });
-      const server = new PacketProtection(provider, { sendSecret: s2c, receiveSecret: c2s });
+      const { client, server } = pairWithNewKeysBreaking(() => armed);
       expect(text(receive(server, send(client, 0, 'c0')))).toBe('c0');
       expect(text(receive(client, send(server, 0, 's0')))).toBe('s0');
       client.acknowledged(0);

@@ -10,7 +10,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { commandErrorText, openFileStore, originOfAddress, type FileStoreOptions, type ForumStore, type UploadError } from '../src/index.js';
+import { openFileStore, originOfAddress, type FileStoreOptions, type ForumStore } from '../src/index.js';
+import { uploadOutcomeText as text, uploadSized as sized } from './sized-upload.js';
 import { lines, run } from './helpers.js';
 
 const KIB = 1024;
@@ -24,13 +25,6 @@ const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 const account = async (s: ForumStore, username: string, address: string): Promise<void> => {
   expect(await s.createAccount({ username, password: 'pw', origin: originOfAddress(address) })()).toEqual(E.right(true));
 };
-const sized = async (store: ForumStore, title: string, filename: string, user: string, size: number): Promise<E.Either<UploadError, void>> => {
-  const writer = await store.beginUpload(title, filename, user, undefined, size)();
-  if (E.isLeft(writer)) return writer;
-  await new Promise<void>((resolve, reject) => writer.right.stream.write(Buffer.alloc(size, 7), (err) => (err ? reject(err) : resolve())));
-  return writer.right.commit();
-};
-const text = (r: E.Either<UploadError, void>): string => (E.isLeft(r) ? commandErrorText(r.left) : 'OK');
 const networkLines = (n: number, unit: string): string =>
   `Your account and the others created from the same network hold as much of the forum as one network may: at most ${n} ${unit} of the forum's threads (delete some of their messages to make room)`;
 

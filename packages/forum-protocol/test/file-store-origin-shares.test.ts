@@ -10,7 +10,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { commandErrorText, openFileStore, type FileStoreOptions, type ForumStore, type UploadError } from '../src/index.js';
+import { openFileStore, type FileStoreOptions, type ForumStore } from '../src/index.js';
+import { uploadOutcomeText as text, uploadSized as sized } from './sized-upload.js';
 import { lines, run } from './helpers.js';
 
 const KIB = 1024;
@@ -23,13 +24,6 @@ const account = async (s: ForumStore, username: string, origin?: string): Promis
   const made = await s.createAccount(origin === undefined ? { username, password: 'pw' } : { username, password: 'pw', origin })();
   expect(made).toEqual(E.right(true));
 };
-const sized = async (store: ForumStore, title: string, filename: string, user: string, size: number): Promise<E.Either<UploadError, void>> => {
-  const writer = await store.beginUpload(title, filename, user, undefined, size)();
-  if (E.isLeft(writer)) return writer;
-  await new Promise<void>((resolve, reject) => writer.right.stream.write(Buffer.alloc(size, 7), (err) => (err ? reject(err) : resolve())));
-  return writer.right.commit();
-};
-const text = (r: E.Either<UploadError, void>): string => (E.isLeft(r) ? commandErrorText(r.left) : 'OK');
 const ORIGIN_LINES = (n: number): string =>
   `Your account and the others created from the same address hold as much of the forum as one address may: at most ${n} lines of the forum's threads (delete some of their messages to make room)`;
 

@@ -10,7 +10,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { commandErrorText, openFileStore, type ForumStore, type UploadError } from '../src/index.js';
+import { openFileStore, type ForumStore } from '../src/index.js';
+import { uploadOutcomeText as text, uploadSized as sized } from './sized-upload.js';
 import { lines, run, upload } from './helpers.js';
 
 const KIB = 1024;
@@ -22,15 +23,6 @@ const open = async (dir: string, maxUserUploadBytes: number | 'none' = SHARE): P
   return s.right;
 };
 
-/** An upload as the server makes it: its size announced as it begins, its bytes written, then committed. */
-const sized = async (store: ForumStore, title: string, filename: string, user: string, size: number): Promise<E.Either<UploadError, void>> => {
-  const writer = await store.beginUpload(title, filename, user, undefined, size)();
-  if (E.isLeft(writer)) return writer;
-  await new Promise<void>((resolve, reject) => writer.right.stream.write(Buffer.alloc(size, 7), (err) => (err ? reject(err) : resolve())));
-  return writer.right.commit();
-};
-
-const text = (r: E.Either<UploadError, void>): string => (E.isLeft(r) ? commandErrorText(r.left) : 'OK');
 const shareLine = (free: number, size: number): string =>
   `Your uploads hold as much of the forum as one user may: at most ${SHARE} bytes, ${free} are left to you, this file has ${size} (an upload goes with its thread: remove threads of yours, or ask the creators of the other threads you uploaded to)`;
 

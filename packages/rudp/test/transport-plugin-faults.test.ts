@@ -70,6 +70,28 @@ function breakingController(method: 'window' | 'onPacketSent', broken: () => boo
 }
 
 /** Only the connection made `nth` (counting from 1; the option check made one before any) gets `bad`'s controller. */
+/**
+ * A working controller that, told of the next packet sent after `destroyNext(destroy)`, calls `destroy` (once),
+ * from inside `onPacketSent`: an application's controller ending its own connection.
+ */
+function destroyingFromOnPacketSent(): { readonly closing: CongestionControllerFactory; readonly destroyNext: (destroy: () => void) => void } {
+  let destroyIn: (() => void) | undefined;
+  const healthy = failingAt('onAck', Number.POSITIVE_INFINITY);
+  const closing: CongestionControllerFactory = (mtu) => {
+    const cc = healthy(mtu);
+    return {
+      ...cc,
+      onPacketSent: (now, bytes) => {
+        cc.onPacketSent(now, bytes);
+        const d = destroyIn;
+        destroyIn = undefined;
+        d?.();
+      },
+    };
+  };
+  return { closing, destroyNext: (destroy) => (destroyIn = destroy) };
+}
+
 function onlyNth(nth: number, bad: CongestionControllerFactory): CongestionControllerFactory {
   let made = 0;
   return (mtu) => (++made === nth ? bad(mtu) : new Bbr(mtu));
@@ -340,26 +362,13 @@ describe('a plug-in that throws ends its connection alone', () => {
   });
 
   it("a controller that destroys its own connection from onPacketSent: the packet it was told of still leaves, so its message is reported sent (unsentFrom past it)", () => {
-    let destroyIn: (() => void) | undefined;
-    const healthy = failingAt('onAck', Number.POSITIVE_INFINITY);
-    const closing: CongestionControllerFactory = (mtu) => {
-      const cc = healthy(mtu);
-      return {
-        ...cc,
-        onPacketSent: (now, bytes) => {
-          cc.onPacketSent(now, bytes);
-          const d = destroyIn;
-          destroyIn = undefined;
-          d?.();
-        },
-      };
-    };
+    const { closing, destroyNext } = destroyingFromOnPacketSent();
     const p = makePair({ client: { congestion: onlyNth(2, closing) } });
     p.sim.runFor(300);
     expect(p.conn.state).toBe('established');
     const id = p.conn.send(new Uint8Array(100).fill(7));
     // The application's controller ends the connection as it hears of the packet carrying the message (sealed, and sent after).
-    destroyIn = () => p.conn.destroy(p.sim.now, 1, 'controller gave up');
+    destroyNext(() => p.conn.destroy(p.sim.now, 1, 'controller gave up'));
     p.sim.wake(CLIENT);
     p.sim.runFor(300);
     const closed = closedEvent(p.client, p.clientEvents);
@@ -370,26 +379,13 @@ describe('a plug-in that throws ends its connection alone', () => {
   });
 
   it("a controller that destroys its own connection from onPacketSent: nothing is left tracked (no packet in flight, no bytes), no timer but the drain's, and the drain ends with nothing thrown", () => {
-    let destroyIn: (() => void) | undefined;
-    const healthy = failingAt('onAck', Number.POSITIVE_INFINITY);
-    const closing: CongestionControllerFactory = (mtu) => {
-      const cc = healthy(mtu);
-      return {
-        ...cc,
-        onPacketSent: (now, bytes) => {
-          cc.onPacketSent(now, bytes);
-          const d = destroyIn;
-          destroyIn = undefined;
-          d?.();
-        },
-      };
-    };
+    const { closing, destroyNext } = destroyingFromOnPacketSent();
     const p = makePair({ client: { congestion: onlyNth(2, closing) } });
     p.sim.runFor(300);
     expect(p.conn.state).toBe('established');
     // Several packets' worth, so more than one would be in flight had the connection lived.
     p.conn.send(new Uint8Array(5000).fill(7));
-    destroyIn = () => p.conn.destroy(p.sim.now, 1, 'controller gave up');
+    destroyNext(() => p.conn.destroy(p.sim.now, 1, 'controller gave up'));
     p.sim.wake(CLIENT);
     p.sim.runFor(1);
     expect(p.conn.state).toBe('draining');

@@ -11,20 +11,15 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TOO_MANY_TRANSFERS_TEXT } from 'forum-protocol';
 import { describe, expect, it } from 'vitest';
-import { answered, cleanupAfterEach, P, spawnClient, startServer, tempDir, withoutFirstContact, type TestScope } from '../../server/test/forum-processes.js';
+import { answered, cleanupAfterEach, P, spawnClient, tempDir, withoutFirstContact, type TestScope } from '../../server/test/forum-processes.js';
 import { startEvictingProxy } from './evicting-proxy.js';
 import { startForgingProxy } from './forging-proxy.js';
+import { serverBehindTransferProxy } from './server-behind-transfer-proxy.js';
 import { earlierTryLine, TRANSFER_PAUSE_SCALE_ENV, transferRetryNotice, transferRetryPauses } from '../src/transfer-retry.js';
 
 /** A server whose advertised transfer port is an evicting proxy (its first `evictions` connections evicted), and a working directory. */
 const serverBehindProxy = async (scope: TestScope, evictions: number, drop = true) => {
-  const proxy = await startEvictingProxy('127.0.0.9', evictions, drop);
-  scope.stops.push(() => void proxy.close());
-  const [data, cwd] = [await tempDir('data'), await tempDir('cwd')];
-  scope.dirs.push(data, cwd);
-  const server = await startServer(data, ['--advertised-transfer-port', String(proxy.port)]);
-  scope.servers.push(server);
-  proxy.target(server.tcpPort);
+  const { proxy, server, cwd } = await serverBehindTransferProxy(scope, await startEvictingProxy('127.0.0.9', evictions, drop));
   return { proxy, server, cwd };
 };
 
@@ -47,13 +42,7 @@ const runYoda = async (port: number, cwd: string, lines: readonly string[], scal
  * the server's answer to an upload, and a working directory holding f.txt.
  */
 const behindForgingProxy = async (scope: TestScope) => {
-  const proxy = await startForgingProxy(`ERR ${TOO_MANY_TRANSFERS_TEXT}\n`);
-  scope.stops.push(() => void proxy.close());
-  const [data, cwd] = [await tempDir('data'), await tempDir('cwd')];
-  scope.dirs.push(data, cwd);
-  const server = await startServer(data, ['--advertised-transfer-port', String(proxy.port)]);
-  scope.servers.push(server);
-  proxy.target(server.tcpPort);
+  const { proxy, server, cwd } = await serverBehindTransferProxy(scope, await startForgingProxy(`ERR ${TOO_MANY_TRANSFERS_TEXT}\n`));
   await writeFile(join(cwd, 'f.txt'), 'hello from yoda\n');
   return { proxy, server, cwd };
 };

@@ -12,18 +12,13 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rawClient, rawLogin, sealedExchange, type RawClient } from '../../server/test/raw-client.js';
-import { answered, cleanupAfterEach, P, spawnClient, startServer, tempDir, waitForEntry, type TestScope } from '../../server/test/forum-processes.js';
+import { answered, cleanupAfterEach, P, spawnClient, waitForEntry, type TestScope } from '../../server/test/forum-processes.js';
 import { startHoldingProxy, type HeldDirection } from './holding-proxy.js';
+import { serverBehindTransferProxy } from './server-behind-transfer-proxy.js';
 
 /** A server whose advertised transfer port is a holding proxy (`holdAfter` bytes pass `direction`), and obi logged in with thread t made. */
 const serverBehindProxy = async (scope: TestScope, holdAfter: number, direction: HeldDirection = 'toServer') => {
-  const proxy = await startHoldingProxy(holdAfter, direction);
-  scope.stops.push(() => void proxy.close());
-  const [data, cwd] = [await tempDir('data'), await tempDir('cwd')];
-  scope.dirs.push(data, cwd);
-  const server = await startServer(data, ['--advertised-transfer-port', String(proxy.port)]);
-  scope.servers.push(server);
-  proxy.target(server.tcpPort);
+  const { proxy, server, data, cwd } = await serverBehindTransferProxy(scope, await startHoldingProxy(holdAfter, direction));
   const obi = await rawClient(server.port);
   scope.stops.push(() => void obi.close());
   await rawLogin(obi, 'obi', 'pw2');

@@ -145,6 +145,26 @@ function newKeysBreaking(seed: string, sim: SimNetwork, armed: () => boolean): {
   return { crypto, threw: () => threw };
 }
 
+/**
+ * A provider (`seed` of `sim`'s randomness) whose `hmacSha256` throws ('hmac broke') while `broken()` holds:
+ * past the handshake only a key update's derivation asks for one. `threw()`: the throws so far.
+ */
+function hmacBreaking(seed: string, sim: SimNetwork, broken: () => boolean): { readonly crypto: CryptoProvider; readonly threw: () => number } {
+  const base = deterministicCrypto(defaultCryptoProvider, sim.random(seed));
+  let threw = 0;
+  const crypto: CryptoProvider = {
+    ...base,
+    hmacSha256(key, ...parts) {
+      if (broken()) {
+        threw++;
+        throw new Error('hmac broke');
+      }
+      return base.hmacSha256(key, ...parts);
+    },
+  };
+  return { crypto, threw: () => threw };
+}
+
 /** The client sends one 100-byte message at a time (one packet each), 20 ms apart, until `done()` or `most` messages. */
 function sendOneByOne(p: Pair, done: () => boolean, most: number): void {
   for (let i = 0; i < most && !done(); i++) {
@@ -429,19 +449,8 @@ describe('a plug-in that throws ends its connection alone', () => {
 
   it("a provider that throws deriving the next send keys at a key update: the CLOSE is sealed with the keys that still work, and the peer hears it", () => {
     const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
-    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
     let broken = false;
-    let threw = 0;
-    const crypto: CryptoProvider = {
-      ...base,
-      hmacSha256(key, ...parts) {
-        if (broken) {
-          threw++;
-          throw new Error('hmac broke');
-        }
-        return base.hmacSha256(key, ...parts);
-      },
-    };
+    const { crypto, threw } = hmacBreaking('client-crypto', sim, () => broken);
     const p = makePair({ client: { crypto, keyUpdateAfterPackets: 32 } });
     p.sim.runFor(300);
     expect(p.conn.state).toBe('established');
@@ -453,7 +462,7 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect(p.conn.stats().keyUpdates).toBe(0);
     expectFault(closedReason(p.clientEvents, p.conn.localCid), 'crypto provider', 'hmacSha256', 'hmac broke');
     // Tried once: the goodbye did not try again.
-    expect(threw).toBe(1);
+    expect(threw()).toBe(1);
     const server = closedReason(p.serverEvents);
     expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in hmacSha256']);
   });
@@ -496,19 +505,8 @@ describe('a plug-in that throws ends its connection alone', () => {
 
   it("a provider that throws deriving the next send keys at a key update the CLOSE itself reached (the 32nd packet): the CLOSE goes again with the keys that sealed it, and the peer hears it", () => {
     const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
-    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
     let broken = false;
-    let threw = 0;
-    const crypto: CryptoProvider = {
-      ...base,
-      hmacSha256(key, ...parts) {
-        if (broken) {
-          threw++;
-          throw new Error('hmac broke');
-        }
-        return base.hmacSha256(key, ...parts);
-      },
-    };
+    const { crypto, threw } = hmacBreaking('client-crypto', sim, () => broken);
     const p = makePair({ client: { crypto, keyUpdateAfterPackets: 32 } });
     p.sim.runFor(300);
     expect(p.conn.state).toBe('established');
@@ -519,7 +517,7 @@ describe('a plug-in that throws ends its connection alone', () => {
     broken = true;
     sayGoodbye(p);
     // The update was tried once, as the CLOSE was sealed; not again for the CLOSE sent again.
-    expect([threw, p.conn.stats().keyUpdates]).toEqual([1, 0]);
+    expect([threw(), p.conn.stats().keyUpdates]).toEqual([1, 0]);
     expectGoodbyeHeard(p);
   });
 

@@ -20,6 +20,7 @@ import { DEFAULT_MAX_RECEIVE_BUFFER_BYTES } from '../src/core/receive/receive-po
 import { checkTransportOptions } from '../src/node/check-options.js';
 import { AcceptKind, BusyReason } from '../src/wire/packet.js';
 import { DEFAULT_HIGH_WATER_MARK } from '../src/node/connection-options.js';
+import * as rudpx from '../src/index.js';
 
 const readme = readFileSync(join(fileURLToPath(new URL('..', import.meta.url)), 'README.md'), 'utf8');
 
@@ -221,5 +222,13 @@ describe('README: the stack trace it shows', () => {
     const throwLine = lines.findIndex((l) => l.includes("throw new RangeError(`rudp: option '${field}' must be")) + 1;
     expect(throwLine).toBeGreaterThan(0);
     expect(readme).toContain(`(\`src/core/config.ts:${throwLine}\`, not`);
+  });
+});
+
+describe('README entry points', () => {
+  it("the `rudpx` row names every value the package's main entry exports", () => {
+    const row = table('| import ').get('rudpx')?.[0] ?? '';
+    const named = new Set([...row.matchAll(/`([A-Za-z_]+)`/g)].map((m) => m[1] as string));
+    expect(Object.keys(rudpx).filter((name) => !named.has(name))).toEqual([]);
   });
 });

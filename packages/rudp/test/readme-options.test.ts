@@ -14,11 +14,13 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONNECTION_CONFIG, validateConnectionOptions } from '../src/core/config.js';
 import { Endpoint } from '../src/core/endpoint.js';
-import { DEFAULT_HANDSHAKES_PER_HOST_PER_SECOND } from '../src/core/endpoint/endpoint-config.js';
+import { COOKIE_KEY_ROTATION_MS } from '../src/core/cookie.js';
+import { DEFAULT_HANDSHAKES_PER_HOST_PER_SECOND, ENDPOINT_KEYS, MIN_DEFAULT_HANDSHAKE_BURST } from '../src/core/endpoint/endpoint-config.js';
 import { DEFAULT_MAX_RECEIVE_BUFFER_BYTES } from '../src/core/receive/receive-pool.js';
 import { checkTransportOptions } from '../src/node/check-options.js';
 import { AcceptKind, BusyReason } from '../src/wire/packet.js';
 import { DEFAULT_HIGH_WATER_MARK } from '../src/node/connection-options.js';
+import * as rudpx from '../src/index.js';
 
 const readme = readFileSync(join(fileURLToPath(new URL('..', import.meta.url)), 'README.md'), 'utf8');
 
@@ -179,5 +181,54 @@ describe('README stats and refusals', () => {
     expect(kinds.match(/\b[0-9]+(?= )/g)).toEqual(Object.values(AcceptKind).map(String));
     const reasons = /reason byte \(([^)]*)[;)]/.exec(accept)?.[1] ?? '';
     expect(reasons.match(/\b[0-9]+(?= )/g)).toEqual(Object.values(BusyReason).map(String));
+  });
+});
+
+describe('README EndpointConfig table', () => {
+  const rows = table('`EndpointConfig` extends');
+  const endpoint = new Endpoint({ random: () => 7, plaintext: true });
+
+  it('has a row for every field new Endpoint takes, and no other', () => {
+    expect([...rows.keys()].sort()).toEqual([...ENDPOINT_KEYS].sort());
+  });
+
+  it('quotes the defaults the endpoint applies', () => {
+    expect(leadingNumber(rows.get('maxConnections')?.[0] ?? '')).toBe(endpoint.maxConnections);
+    expect(leadingNumber(rows.get('maxStatelessQueue')?.[0] ?? '')).toBe(endpoint.maxStatelessQueue);
+    expect(leadingNumber(rows.get('cookieLifetimeMs')?.[0] ?? '')).toBe(endpoint.cookies.lifetimeMs);
+    expect(rows.get('cookieLifetimeMs')?.[1]).toContain(`rotates every ${COOKIE_KEY_ROTATION_MS / 1000} s`);
+    expect(leadingNumber(rows.get('handshakesPerHostPerSecond')?.[0] ?? '')).toBe(DEFAULT_HANDSHAKES_PER_HOST_PER_SECOND);
+    expect(rows.get('handshakeBurstPerHost')?.[0]).toBe(`\`maxConnectionsPerHost\`, at least ${MIN_DEFAULT_HANDSHAKE_BURST}`);
+    expect(rows.get('maxReceiveBufferBytes')?.[0]).toBe(`${DEFAULT_MAX_RECEIVE_BUFFER_BYTES / 2 ** 30} GiB (\`DEFAULT_MAX_RECEIVE_BUFFER_BYTES\`)`);
+  });
+});
+
+describe('README ## Errors', () => {
+  // The codes the type names: the union's string literals (the rest are passed through from dns and dgram).
+  const source = readFileSync(fileURLToPath(new URL('../src/node/rudp-error.ts', import.meta.url)), 'utf8');
+  const union = /export type RudpErrorCode =([^;]*);/.exec(source)?.[1] ?? '';
+  const codes = [...union.matchAll(/\| '([A-Z_]+)'/g)].map((m) => m[1] as string);
+
+  it('the table has a row for every code RudpErrorCode names', () => {
+    expect(codes.length).toBeGreaterThanOrEqual(9);
+    const named = new Set([...table('| code | when |').keys()].flatMap((cell) => cell.split(/,\s*/)));
+    expect(codes.filter((c) => !named.has(c))).toEqual([]);
+  });
+});
+
+describe('README: the stack trace it shows', () => {
+  it('names the line of src/core/config.ts that throws for an option out of range', () => {
+    const lines = readFileSync(fileURLToPath(new URL('../src/core/config.ts', import.meta.url)), 'utf8').split('\n');
+    const throwLine = lines.findIndex((l) => l.includes("throw new RangeError(`rudp: option '${field}' must be")) + 1;
+    expect(throwLine).toBeGreaterThan(0);
+    expect(readme).toContain(`(\`src/core/config.ts:${throwLine}\`, not`);
+  });
+});
+
+describe('README entry points', () => {
+  it("the `rudpx` row names every value the package's main entry exports", () => {
+    const row = table('| import ').get('rudpx')?.[0] ?? '';
+    const named = new Set([...row.matchAll(/`([A-Za-z_]+)`/g)].map((m) => m[1] as string));
+    expect(Object.keys(rudpx).filter((name) => !named.has(name))).toEqual([]);
   });
 });

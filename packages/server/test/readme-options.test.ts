@@ -55,6 +55,22 @@ describe('root README: Running the forum', () => {
     expect(client).toContain(`\`--host HOST\` (default ${c.args.host})`);
   });
 
+  it("quotes, for every server option it gives a number as the default of, the parser's default", () => {
+    const s = parseServerArgs(['4000']);
+    if (s.kind !== 'run') throw new Error('server args did not parse');
+    const args = s.args as unknown as Readonly<Record<string, unknown>>;
+    // `--disk-stall-ms N` (default 30,000: …): a whole number, not a share (`1/16 of …`).
+    const quoted = [...server.slice(0, server.indexOf('Client options:')).replace(/\n/g, ' ').matchAll(/`(--[a-z-]+)[^`]*` \(default ([0-9][0-9,]*)(?![0-9,]*\/)/g)];
+    expect(quoted.length).toBeGreaterThanOrEqual(8);
+    for (const [, option, text] of quoted) {
+      const camel = (option as string).slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+      // The parsed field is named for the option, with its unit where the option's value has one.
+      const field = [camel, `${camel}Seconds`, `${camel}Mib`, `${camel}Kib`, `${camel}Percent`].find((f) => f in args);
+      expect(field, `${option as string}: no parsed field`).toBeDefined();
+      expect(Number((text as string).replace(/,/g, '')), option).toBe(args[field as string]);
+    }
+  });
+
   it('Passwords: the login throttle figures are the defaults', () => {
     const text = readme.slice(readme.indexOf('Login throttling is on in both modes'), readme.indexOf('## Deployment')).replace(/\s+/g, ' ');
     expect(text).toContain(`after ${LOGIN_DEFAULTS.attempts} wrong passwords for one account, or ${LOGIN_DEFAULTS.hostAttempts} from one client host`);

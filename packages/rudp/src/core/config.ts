@@ -74,7 +74,7 @@ export interface ConnectionConfig {
 /**
  * When and how much redundancy small messages get. Packets of new data carry
  * a REPAIR over the small messages still unacknowledged (see
- * core/repair-code.ts); the last small messages before the sender falls
+ * core/repair/repair-code.ts); the last small messages before the sender falls
  * silent get tail copies instead, as nothing follows them to carry repairs.
  */
 export interface RedundancyConfig {

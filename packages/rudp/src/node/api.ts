@@ -28,7 +28,7 @@ export interface ListenOptions extends TransportOptions, ConnectionOptions {
   readonly port: number;
   /** Address or host name to bind. Default `127.0.0.1`; `0.0.0.0` or `::` for every interface. */
   readonly host?: string | undefined;
-  /** Most live connections; a client beyond is refused: its `connect` rejects with `ECONNREFUSED`. Default 100,000. */
+  /** Most live connections; at the limit a newcomer first ends the oldest connection still draining after its close, and with none draining it is refused: its `connect` rejects with `ECONNREFUSED`. Default 100,000. */
   readonly maxConnections?: number | undefined;
   /**
    * Most live connections from one client host (an IPv4 address, or an IPv6
@@ -229,12 +229,14 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
  * resolved to every address of both families, tried in order, each next one
  * 250 ms after the last (or at once when it fails); the first to answer wins.
  * Rejects with a `RudpError`: `ECONNREFUSED` at once if the port is closed
- * or the server refused (at a connection limit, or because it encrypts and
- * this client has `plaintext: true` or the other way round), `EPROTO` at
- * once if the server's authenticated answer announced an invalid receive
- * window, `ENOTFOUND` for an unknown name, `ETIMEDOUT` after `handshakeTimeoutMs`,
- * `ABORT_ERR` when `signal` aborts. The connection owns its socket and
- * closes it when it ends.
+ * or the server refused (at a connection limit or its host's handshake
+ * rate, or because it encrypts and this client has `plaintext: true` or the
+ * other way round), `EPROTO` at once if the server speaks another protocol
+ * version or its authenticated answer announced an invalid receive window,
+ * `ENOTFOUND` for an unknown name, `ETIMEDOUT` after `handshakeTimeoutMs`,
+ * `ABORT_ERR` when `signal` aborts, `ERR_RUDP_SERVER_KEY_MISMATCH` (a
+ * `ServerKeyMismatchError`) when the server proves another key than
+ * `serverKey`. The connection owns its socket and closes it when it ends.
  */
 export async function connect(options: ConnectOptions): Promise<RudpConnection> {
   checkOptions(options, 'connect');

@@ -52,7 +52,7 @@ export interface RudpConnectionEvents {
   migrate: [previous: { readonly address: string; readonly port: number }];
   /** The connection ended (after any messages that arrived before the close). */
   close: [CloseReason];
-  /** The connection failed (timeout, port closed, shutdown). Emitted only while someone listens. */
+  /** The connection failed (idle timeout, the peer's port closed, a stateless reset, a plug-in's fault); not when closed or destroyed here, closed by the peer, or ended by `server.close()`. Emitted only while someone listens. */
   error: [RudpError];
   /** EventEmitter's own: a listener is about to be added. */
   newListener: [event: string | symbol, listener: (...args: never[]) => unknown];

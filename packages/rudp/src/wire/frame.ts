@@ -88,7 +88,7 @@ export interface DatagramFrame {
 
 /**
  * REPAIR: Σ cᵢ · sᵢ over the source symbols of messages `baseId` …
- * `baseId + count − 1` (see core/repair-code.ts).
+ * `baseId + count − 1` (see core/repair/repair-code.ts).
  */
 export interface RepairFrame {
   readonly type: 'repair';

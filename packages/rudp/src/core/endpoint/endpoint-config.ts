@@ -13,7 +13,7 @@ export interface EndpointConfig extends Partial<ConnectionConfig> {
   readonly random: RandomSource;
   /** Accept incoming connections (a server). Default false. */
   readonly acceptIncoming?: boolean;
-  /** Most live connections; a client beyond is refused (a `Busy` ACCEPT: its connect fails as refused). Default 100,000. */
+  /** Most live connections; at the limit a newcomer first ends the oldest drain (a closed connection still draining), and with none draining it is refused (a `Busy` ACCEPT: its connect fails as refused). Default 100,000. */
   readonly maxConnections?: number;
   /**
    * Most live connections from one client host (an IPv4 address, or an IPv6

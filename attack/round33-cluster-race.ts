@@ -5,7 +5,7 @@
  *   npx tsx attack/round33-cluster-race.ts [rounds=6]
  *
  * Phases, each `rounds` times:
- *   login   the account logged out, 16 logins of it at once (8 a server, each its own connection): the one live
+ *   login   an account made and logged out, 16 logins of it at once (8 a server, each its own connection): the one live
  *           session must be one (`session_leases`), and the losers told `already logged in`;
  *   token   one UPD granted on server A, its token redeemed at once on A's and B's transfer ports (two bodies of
  *           different bytes): at most one stored, and the file's bytes one body whole;
@@ -32,22 +32,24 @@ const note = (p: string): void => {
 };
 
 // --- login: one live session, raced over both servers -------------------------------------------------------
-const first = await session(a.port, 'dup', signal);
-await first.request('XIT', []);
+// A new account a round, from a new address: one account's checks are 10 a window, a host's 60.
 let loginWins = 0;
 for (let r = 0; r < rounds; r++) {
+  const name = `dup${r}`;
+  const from = `127.0.0.${20 + r}`;
+  await (await session(a.port, name, signal, from)).request('XIT', []);
   const tries = await Promise.all(
     Array.from({ length: 16 }, async (_, i) => {
-      const c = await rawConnection(i % 2 === 0 ? a.port : b.port, { signal });
-      const u = await c.request('username', ['dup']);
+      const c = await rawConnection(i % 2 === 0 ? a.port : b.port, { signal, localAddress: from });
+      const u = await c.request('username', [name]);
       const next = u.data.kind === 'auth' ? u.data.next : 'password';
-      const w = await c.request(next as 'password', ['pw-dup']);
+      const w = await c.request(next as 'password', [`pw-${name}`]);
       return { c, won: w.lines[0] === 'Welcome to the forum', said: w.lines[0] ?? '' };
     }),
   );
   const won = tries.filter((t) => t.won);
   loginWins += won.length;
-  const [leases] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM session_leases WHERE username = 'dup' AND expires_at >= now()`;
+  const [leases] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM session_leases WHERE username = ${name} AND expires_at >= now()`;
   const losersSaid = [...new Set(tries.filter((t) => !t.won).map((t) => t.said))];
   console.log(`login ${r}: ${won.length} of 16 logged in, live leases ${leases?.n}; the others: ${losersSaid.join(' | ')}`);
   if (won.length !== 1 || leases?.n !== 1) note(`login ${r}: ${won.length} sessions, ${leases?.n} leases`);
@@ -91,8 +93,8 @@ const lineOf = async (s: Session, n: number): Promise<string | undefined> => {
 };
 for (let r = 0; r < rounds; r++) {
   // Lines of 'ed' (the account's own on A). Its number is the line's index in the thread; MSG answers it.
-  const m = await onA.request('MSG', ['ed', `line ${r}`]);
-  const n = Number(/(\d+)/.exec(m.lines[0] ?? '')?.[1]);
+  await onA.request('MSG', ['ed', `line ${r}`]);
+  const n = Number(/^(\d+) /.exec((await onA.request('RDT', ['ed'])).lines.find((l) => l.endsWith(`line ${r}`)) ?? '')?.[1]);
   const [edt, dlt] = await Promise.all([onA.request('EDT', ['ed', String(n), `edited ${r}`]), onA.request('DLT', ['ed', String(n)])]);
   const [viewA, viewB] = await Promise.all([lineOf(onA, n), lineOf(onB, n)]);
   console.log(`edt ${r}: line ${n}: EDT ${edt.lines[0]} | DLT ${dlt.lines[0]}; A shows ${JSON.stringify(viewA)}, B ${JSON.stringify(viewB)}`);

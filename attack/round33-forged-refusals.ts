@@ -66,7 +66,8 @@ const busy =
   (init) =>
     init.token.length === 0
       ? undefined
-      : encodeAccept(new Uint8Array(MAX_DATAGRAM), init.scid, { scid: 1 + Math.floor(Math.random() * 1e9), params: { receiveWindow: 0, initialLimit: 0 }, kind: AcceptKind.Busy, handshake: Uint8Array.of(reason) });
+      : // As the server's own (admission.ts `refuse`): connection id 0, no window.
+        encodeAccept(new Uint8Array(MAX_DATAGRAM), init.scid, { scid: 0, params: { receiveWindow: 0, initialLimit: 0 }, kind: AcceptKind.Busy, handshake: Uint8Array.of(reason) }).slice();
 const modes: readonly (readonly [string, Forge])[] = [
   ['none', () => undefined],
   ['version-early', (init) => (init.token.length === 0 ? encodeVersionPacket(init.scid, others) : undefined)],

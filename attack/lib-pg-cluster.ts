@@ -21,6 +21,10 @@ export type ClusterServer = Awaited<ReturnType<typeof startServerProcess>>;
 /** The database, its client, and the servers started on it. */
 export interface PgCluster {
   readonly sql: ReturnType<typeof Postgres>;
+  /** The database's URL: for a server started otherwise (another build's, attack/round33-rolling-origin.ts). */
+  readonly url: string;
+  /** A directory the cluster removes at `close`. */
+  readonly keyDir: string;
   /** Aborted by `close`: the sessions the script opened end with it. */
   readonly signal: AbortSignal;
   /** One more server (`--account-limit 0` and `extra`), its transport idle timeout `idleTimeoutSeconds` if given. */
@@ -47,6 +51,8 @@ export async function openPgCluster(prefix: string): Promise<PgCluster> {
   };
   return {
     sql,
+    url: pg.url,
+    keyDir,
     signal: stop.signal,
     start,
     startAll: async (n, extra = []) => {

@@ -20,6 +20,16 @@ export interface GraceLimits {
  */
 export type LineWatch = (socket: net.Socket, onRead: (safe: boolean) => void) => () => void;
 
+/**
+ * How long after a read first found a grace's line safe its peer may go on sending and still keep its grace, ms. A
+ * peer that sends nothing since is ended at once when one is needed; one that sends now and then was never ended
+ * early (a close with its bytes unread, or theirs arriving after, is answered by a reset), so one byte every 50 ms
+ * from each attacker connection kept every grace its whole 2 s again: 16 hosts × 8 connections a second left 0 of 9
+ * victims their line (attack round 33). A peer still sending this long after its kernel acknowledged the line is
+ * not reading it (forum-client stops at the line within a round trip), and at 2 s it would be ended the same way.
+ */
+export const CHATTY_AFTER_SAFE_MS = 300;
+
 /** A level's count of graces, and its share of them. */
 interface LevelCount {
   n: number;
@@ -51,7 +61,9 @@ interface LevelCount {
  * reached the peer's kernel it protects nothing. So when all are taken, a refusal (of any host, within its share
  * or not) first ends the oldest grace whose line a {@link LineWatch} found safe (and whose peer has sent nothing
  * since), before any taking back: the 64 then bound only the lines not yet known delivered. Only a peer that
- * does not acknowledge the line (its own TCP stack) holds its grace the whole 2 s.
+ * does not acknowledge the line (its own TCP stack) holds its grace the whole 2 s. A peer that sent since was not
+ * ended, and one byte every 50 ms from each attacker connection undid it (attack round 33); it is ended too once
+ * its line has been known safe {@link CHATTY_AFTER_SAFE_MS}, after those whose peers are silent.
  */
 export class RefusalGraces {
   // Insertion order is age order: a host's first entry is its oldest.
@@ -59,8 +71,9 @@ export class RefusalGraces {
   // Level keys (`HostLevel.key`) are distinct across levels, so one map holds them all.
   private readonly counts = new Map<string, LevelCount>();
   // Graces whose line was last found safe, with the bytes their socket had read then (one read since may be the
-  // first of more, not yet read, that a close would answer with a reset). In the order first found: oldest first.
-  private readonly delivered = new Map<net.Socket, number>();
+  // first of more, not yet read, that a close would answer with a reset) and when a read first found it so. In the
+  // order first found: oldest first.
+  private readonly delivered = new Map<net.Socket, { readonly read: number; readonly since: number }>();
   private releases = 0;
 
   /**
@@ -71,6 +84,8 @@ export class RefusalGraces {
     private readonly limits: GraceLimits,
     private readonly cut: (socket: net.Socket) => void = (socket) => void socket.destroy(),
     private readonly watch?: LineWatch,
+    /** The clock (ms) that times {@link CHATTY_AFTER_SAFE_MS}; a test's stand-in. */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /**
@@ -91,7 +106,7 @@ export class RefusalGraces {
       const stop = this.watch(socket, (safe) => {
         // A grace already ended (released, taken back) may still be told of at the read under way.
         if (!this.held.has(socket)) return;
-        if (safe) this.delivered.set(socket, socket.bytesRead);
+        if (safe) this.delivered.set(socket, { read: socket.bytesRead, since: this.delivered.get(socket)?.since ?? this.now() });
         else this.delivered.delete(socket);
       });
       socket.once('close', stop);
@@ -108,9 +123,10 @@ export class RefusalGraces {
   get wantsWatch(): boolean {
     if (this.held.size < this.limits.total / 2) return false;
     // Only those still of use: a peer that sends a byte after each read (an attacker's, or an upload still
-    // streaming) must not stop the reads by a stock it has spoiled.
+    // streaming) must not stop the reads by a stock it has spoiled, until it has sent for CHATTY_AFTER_SAFE_MS.
     let usable = 0;
-    for (const [socket, read] of this.delivered) if (socket.bytesRead === read && ++usable >= this.limits.total / 2) return false;
+    const now = this.now();
+    for (const [socket, d] of this.delivered) if (this.endable(socket, d, now) && ++usable >= this.limits.total / 2) return false;
     return true;
   }
 
@@ -136,23 +152,37 @@ export class RefusalGraces {
     return Math.max(perHost, Math.min(perHost * level.multiple, Math.floor(total / 2)));
   }
 
+  /** Whether a grace found safe (`d`) may be ended now: its peer silent since, or sending for too long after. */
+  private endable(socket: net.Socket, d: { readonly read: number; readonly since: number }, now: number): boolean {
+    return socket.bytesRead === d.read || now - d.since >= CHATTY_AFTER_SAFE_MS;
+  }
+
   /**
    * Ends the oldest grace whose line was found safe, its peer silent since (closed, it sends nothing: its FIN went
-   * with the line); `false`: none.
+   * with the line); failing that, the oldest found safe at least {@link CHATTY_AFTER_SAFE_MS} ago whose peer goes on
+   * sending (its close is answered by a reset, as at the grace's end; its line has been in its kernel that long);
+   * `false`: none.
    */
   private release(): boolean {
-    for (const [socket, read] of this.delivered) {
-      // Not safe until a read finds it so again.
-      if (socket.bytesRead !== read) {
-        this.delivered.delete(socket);
+    let chatty: net.Socket | undefined;
+    const now = this.now();
+    for (const [socket, d] of this.delivered) {
+      if (socket.bytesRead !== d.read) {
+        if (chatty === undefined && this.endable(socket, d, now)) chatty = socket;
         continue;
       }
-      this.remove(socket);
-      this.releases++;
-      socket.destroy();
+      this.end(socket);
       return true;
     }
-    return false;
+    if (chatty === undefined) return false;
+    this.end(chatty);
+    return true;
+  }
+
+  private end(socket: net.Socket): void {
+    this.remove(socket);
+    this.releases++;
+    socket.destroy();
   }
 
   /**

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { type LineWatch, RefusalGraces } from '../src/refusal-graces.js';
+import { CHATTY_AFTER_SAFE_MS, type LineWatch, RefusalGraces } from '../src/refusal-graces.js';
 
 const sockets = (n: number): net.Socket[] => Array.from({ length: n }, () => new net.Socket());
 
@@ -150,6 +150,46 @@ describe('RefusalGraces: a grace whose line is safe', () => {
     // A peer that sent a byte since spoils its place in the stock: it cannot stop the reads.
     Object.defineProperty(held[2], 'bytesRead', { value: 1 });
     expect(graces.wantsWatch).toBe(true);
+  });
+
+  it('is ended for a newcomer when its peer goes on sending long after its line was found safe (attack round 33)', () => {
+    const { watch, tell } = toldWatch();
+    let now = 1_000;
+    const graces = new RefusalGraces({ total: 64, perHost: 8 }, undefined, watch, () => now);
+    const held = hosts.flatMap((h) => sockets(8).filter((s) => graces.take(s, h)));
+    expect(graces.size).toBe(64);
+    // Every line found safe, and every peer sends a byte after the read (one every 50 ms, between the reads).
+    let sent = 0;
+    const spoil = (): void => {
+      sent++;
+      for (const s of held) Object.defineProperty(s, 'bytesRead', { value: sent, configurable: true });
+    };
+    for (const s of held) tell(s, true);
+    spoil();
+    // Still sending just after: maybe an honest client's last bytes before it reads the line. Kept, and read again.
+    now += CHATTY_AFTER_SAFE_MS - 1;
+    expect(graces.take(new net.Socket(), '203.0.113.9')).toBe(false);
+    expect(graces.wantsWatch).toBe(true);
+    // Found safe again at the next read (the first finding's time kept), sent again since.
+    for (const s of held) tell(s, true);
+    spoil();
+    now += 1;
+    // Still sending that long after its kernel acknowledged the line: the oldest is ended for the newcomer.
+    expect(graces.wantsWatch).toBe(false);
+    const newcomer = new net.Socket();
+    expect(graces.take(newcomer, '203.0.113.9')).toBe(true);
+    expect([held.filter((s) => s.destroyed).length, held[0]?.destroyed, graces.released, graces.heldBy('203.0.113.9')]).toEqual([1, true, 1, 1]);
+    // A peer silent since its read goes first, however young: the chatty one is ended only when none is.
+    const quiet = held[40] as net.Socket;
+    tell(quiet, true);
+    expect(graces.take(new net.Socket(), '203.0.113.10')).toBe(true);
+    expect([quiet.destroyed, held[1]?.destroyed]).toEqual([true, false]);
+    // Found unsafe (the peer's bytes unread at a read): no longer counted, its time starts again when found safe.
+    tell(held[1] as net.Socket, false);
+    tell(held[1] as net.Socket, true);
+    spoil();
+    expect(graces.take(new net.Socket(), '203.0.113.11')).toBe(true);
+    expect([held[1]?.destroyed, held[2]?.destroyed]).toEqual([false, true]);
   });
 
   it('is ended for a host beyond its share too, oldest found first, and the shares are kept otherwise', () => {

@@ -96,6 +96,12 @@ const seconds = (text: string): number | undefined => {
  */
 const hostOf = (text: string): { readonly host: string } | { readonly error: string } => {
   if (text === '') return { error: 'empty host' };
+  // One colon is never an IPv6 address (it has two at least): a name or IPv4 address with a port, as people
+  // copy `host:port`. Before, it went to the resolver: `the host name 127.0.0.1:4000 does not resolve`.
+  const hostPort = /^([^:[\]]+):([0-9]*)$/.exec(text);
+  if (hostPort?.[1] !== undefined && hostPort[2] !== undefined) {
+    return { error: `invalid host: ${text} (the port is the <port> argument, not part of --host: forum-client ${hostPort[2] === '' ? '<port>' : hostPort[2]} --host ${hostPort[1]})` };
+  }
   if (!text.includes('[') && !text.includes(']')) return { host: text };
   const inner = /^\[([^[\]]*)\]$/.exec(text)?.[1];
   if (inner !== undefined && isIPv6(inner)) return { host: inner };

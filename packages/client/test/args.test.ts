@@ -73,4 +73,18 @@ describe('forum-client --host', () => {
     });
     expect(parseClientArgs(['4000', '--host', ''])).toEqual({ kind: 'error', message: 'empty host' });
   });
+
+  it('refuses a name or IPv4 address with a port, naming the <port> argument', () => {
+    // Before: sent to the resolver (`the host name 127.0.0.1:4000 does not resolve (getaddrinfo ENOTFOUND)`).
+    expect(parseClientArgs(['4000', '--host', '127.0.0.1:4000'])).toEqual({
+      kind: 'error',
+      message: 'invalid host: 127.0.0.1:4000 (the port is the <port> argument, not part of --host: forum-client 4000 --host 127.0.0.1)',
+    });
+    expect(parseClientArgs(['4000', '--host=forum.example:'])).toEqual({
+      kind: 'error',
+      message: 'invalid host: forum.example: (the port is the <port> argument, not part of --host: forum-client <port> --host forum.example)',
+    });
+    // Two colons or more: an IPv6 address, as before.
+    expect(parseClientArgs(['4000', '--host', 'fe80::1'])).toMatchObject({ kind: 'run', args: { host: 'fe80::1' } });
+  });
 });

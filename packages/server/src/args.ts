@@ -107,6 +107,12 @@ export const USAGE =
   ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-checks N] [--login-host-checks N] [--login-window SECONDS]' +
   ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-data-bytes-per-user N] [--max-thread-bytes N] [--max-thread-bytes-per-user N] [--min-free-bytes N] [--disk-stall-ms N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--handshake-rate N] [--max-threads-per-user N] [--origin-shares N] [--max-accounts N] [--request-rate N] [--max-reply-bytes N] [--large-reply-rate MIB] [--request-charge KIB] [--rate-idle-below PERCENT] [--show-fingerprint]';
 
+/**
+ * What an argument error prints under its message: the usage's first options and where the rest are. The whole
+ * {@link USAGE} is over 1,000 characters, which buried the one line that said what was wrong.
+ */
+export const SHORT_USAGE = 'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [options] (forum-server --help lists every option)';
+
 /** The `--help` text. */
 export const HELP = `${USAGE}
 

@@ -2,7 +2,7 @@ import { guardStandardStreams, terminalText } from 'forum-protocol';
 import { stat } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
-import { durationMs, HELP, parseServerArgs, USAGE } from './args.js';
+import { durationMs, HELP, parseServerArgs, SHORT_USAGE } from './args.js';
 import { abandonDataDirLocks } from './data-dir-lock.js';
 import { exitAfterLogs } from './exit-after-logs.js';
 import { redactUrl, startForumServer, type ForumServer } from './forum-server.js';
@@ -47,7 +47,7 @@ const main = async (): Promise<number | undefined> => {
   }
   if (command.kind === 'error') {
     console.error(`forum-server: ${command.message}`);
-    console.error(USAGE);
+    console.error(SHORT_USAGE);
     return 2;
   }
   const { args } = command;

@@ -43,7 +43,7 @@ describe('forum-client and forum-server of different protocol versions', () => {
     const r = await runClient(port, cwd, ['yoda', 'pw', 'XIT'], ['--timeout', '30']);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
-      `Unable to reach the server at 127.0.0.1:${port}: the server at 127.0.0.1:${port} refused the connection: it speaks rudp protocol version ${PROTOCOL_VERSION + 1}, this client version ${PROTOCOL_VERSION} (another release: use a client and server of one protocol version)\n`,
+      `Unable to reach the server at 127.0.0.1:${port}: the server at 127.0.0.1:${port} refused the connection: it speaks rudp protocol version ${PROTOCOL_VERSION + 1}, this client version ${PROTOCOL_VERSION} (another release: use a client and server of one protocol version) (unauthenticated, sent in clear before the handshake)\n`,
     );
     // One round trip, not the 30 s timeout.
     expect(performance.now() - (await connecting)).toBeLessThan(10_000);

@@ -11,6 +11,7 @@ import { SimNetwork } from '../src/testing/sim-network.js';
 import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
 import { nodeCryptoProvider } from '../src/node/crypto-provider.js';
 import { AcceptKind, BusyReason, MAX_DATAGRAM, decodeAccept, encodeAccept, parseHeader, PacketType } from '../src/wire/packet.js';
+import { UNAUTHENTICATED_REFUSAL } from '../src/core/connect-attempt.js';
 
 const SERVER = '10.0.0.2:4000';
 
@@ -61,7 +62,7 @@ describe('connection limits', () => {
     for (const c of [samePort, otherPort]) {
       expect(c.state).toBe('closed');
       expect(c.closeReason?.kind).toBe('refused');
-      expect(c.closeReason?.message).toBe(`the server at ${SERVER} refused the connection: it has too many connections from this address`);
+      expect(c.closeReason?.message).toBe(`the server at ${SERVER} refused the connection: it has too many connections from this address${UNAUTHENTICATED_REFUSAL}`);
     }
     expect(otherHost.state).toBe('established');
     expect(net.server.stats().dropped.hostFull).toBeGreaterThanOrEqual(2);
@@ -181,7 +182,7 @@ describe('connection limits', () => {
 
   /** A client address in /64 number `sub` (0-0xffff) of the /48 2001:db8:`site`::/48; /64s 0-0xff are one /56, 0x100-0x1ff the next, and so on. */
   const inSite = (site: number, sub: number): string => `[2001:db8:${site.toString(16)}:${sub.toString(16)}::10]:5000`;
-  const REFUSED = `the server at ${SERVER} refused the connection: it has too many connections from this address`;
+  const REFUSED = `the server at ${SERVER} refused the connection: it has too many connections from this address${UNAUTHENTICATED_REFUSAL}`;
 
   it('counts an IPv6 client also against its /56 (4 hosts) and its /48 (16 hosts), refusing past either as past its host', () => {
     const net = network({ maxConnectionsPerHost: 1 });
@@ -236,7 +237,7 @@ describe('connection limits', () => {
     const second = net.connect('10.0.0.9:5000');
     net.sim.runFor(400);
     expect(first.state).toBe('established');
-    expect(second.closeReason).toEqual({ kind: 'refused', code: 0, message: `the server at ${SERVER} refused the connection: it has too many connections` });
+    expect(second.closeReason).toEqual({ kind: 'refused', code: 0, message: `the server at ${SERVER} refused the connection: it has too many connections${UNAUTHENTICATED_REFUSAL}` });
     expect(net.server.stats().dropped.full).toBeGreaterThanOrEqual(1);
   });
 

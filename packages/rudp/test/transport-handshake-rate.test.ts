@@ -12,9 +12,10 @@ import type { CryptoProvider } from '../src/crypto/index.js';
 import { SimNetwork } from '../src/testing/sim-network.js';
 import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
 import { nodeCryptoProvider } from '../src/node/crypto-provider.js';
+import { UNAUTHENTICATED_REFUSAL } from '../src/core/connect-attempt.js';
 
 const SERVER = '10.0.0.2:4000';
-const RATE_REFUSED = `the server at ${SERVER} refused the connection: too many new connections from this address; try again in a few seconds`;
+const RATE_REFUSED = `the server at ${SERVER} refused the connection: too many new connections from this address; try again in a few seconds${UNAUTHENTICATED_REFUSAL}`;
 
 /** A server whose X25519 operations are counted, and client endpoints made on first use; events drained as they come. */
 function network(server: Partial<EndpointConfig>) {

@@ -6,6 +6,7 @@ import { MAX_DATAGRAM, PacketType, PacketWriter, decodeRetry, encodeInitial, par
 import { MAX_RECEIVE_WINDOW, writePing } from '../src/wire/frame.js';
 import { createRandom, fillRandomBytes } from '../src/testing/prng.js';
 import { CLIENT, SERVER, makePair } from './helpers/pair.js';
+import { UNAUTHENTICATED_REFUSAL } from '../src/core/connect-attempt.js';
 
 const params = { receiveWindow: 1 << 20, initialLimit: 1 << 20 };
 
@@ -106,7 +107,7 @@ describe('an encrypting client and a plaintext server, or the other way round', 
       expect(p.conn.closeReason).toEqual({
         kind: 'refused',
         code: 0,
-        message: `the server at ${SERVER} refused the connection: ${clientEncrypts ? "the server does not encrypt (it has 'plaintext: true'; this client requires encryption)" : "the server requires encryption (this client has 'plaintext: true')"}`,
+        message: `the server at ${SERVER} refused the connection: ${clientEncrypts ? "the server does not encrypt (it has 'plaintext: true'; this client requires encryption)" : "the server requires encryption (this client has 'plaintext: true')"}${UNAUTHENTICATED_REFUSAL}`,
       });
       expect(p.clientEvents.some((r) => r.event.type === 'connected')).toBe(false);
       expect(p.server.connectionCount).toBe(0);

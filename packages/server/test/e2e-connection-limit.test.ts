@@ -26,7 +26,7 @@ describe('connections per client host (real server)', () => {
     const run = await runClient(server.port, cwd, ['yoda']);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(
-      `Unable to reach the server at 127.0.0.1:${server.port}: the server at 127.0.0.1:${server.port} refused the connection: it has too many connections from this address\n`,
+      `Unable to reach the server at 127.0.0.1:${server.port}: the server at 127.0.0.1:${server.port} refused the connection: it has too many connections from this address (unauthenticated, sent in clear before the handshake)\n`,
     );
 
     const other = await rawClient(server.port, { localAddress: '127.0.0.2', handshakeTimeoutMs: 30_000 });

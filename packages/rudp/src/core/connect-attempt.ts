@@ -20,6 +20,13 @@ import { MAX_RECEIVE_WINDOW } from '../wire/frame.js';
 import { type AcceptPayload, AcceptKind, BusyReason } from '../wire/packet.js';
 import { MIN_RECEIVE_WINDOW } from './credit.js';
 
+/**
+ * Ends the message of a refusal that came before the handshake (a `Busy` ACCEPT, a VERSION packet): nothing
+ * authenticates it, so its words may be anyone's who saw the INITIAL (attack round 33: a forged one read as the
+ * server's). What it can say is one of a few fixed reasons, and it ends only the one attempt.
+ */
+export const UNAUTHENTICATED_REFUSAL = ' (unauthenticated, sent in clear before the handshake)';
+
 /** A server key other than the pinned one, reported by a `refused` close. */
 export interface KeyMismatch {
   readonly expected: Uint8Array;
@@ -112,7 +119,7 @@ export class ConnectAttempt {
       // It only ever ends the attempt: an encrypting client told the server does not encrypt never falls back to plaintext.
       const why = refusalReason(accept.handshake[0], noise !== undefined);
       if (why === undefined) return MALFORMED;
-      return { kind: 'refused', message: `the server at ${remote} refused the connection: ${why}`, mismatch: undefined };
+      return { kind: 'refused', message: `the server at ${remote} refused the connection: ${why}${UNAUTHENTICATED_REFUSAL}`, mismatch: undefined };
     }
     if (noise === undefined) {
       if (accept.kind !== AcceptKind.Plaintext) return MALFORMED;

@@ -11,6 +11,7 @@ import { encodeServerParams } from '../../src/core/security.js';
 import type { ClientHandshake, ClientHandshakeResult, SessionKeys } from '../../src/crypto/index.js';
 import { MAX_RECEIVE_WINDOW } from '../../src/wire/frame.js';
 import { type AcceptPayload, AcceptKind, BusyReason } from '../../src/wire/packet.js';
+import { UNAUTHENTICATED_REFUSAL } from '../../src/core/connect-attempt.js';
 
 const PARAMS: HandshakeParams = { localCid: 0x1234, receiveWindow: 65_536, initialLimit: 65_536, mtu: 1_200, handshakeTimeoutMs: 5_000, copies: 1, copySpacingMs: 3 };
 const REMOTE = '192.0.2.1:4000';
@@ -40,7 +41,7 @@ describe('connect attempt: plaintext', () => {
     const a = withCookie(new ConnectAttempt(PARAMS, 0, undefined));
     expect(a.check(accept(AcceptKind.Busy, Uint8Array.of(BusyReason.HostFull), 0), REMOTE)).toEqual({
       kind: 'refused',
-      message: `the server at ${REMOTE} refused the connection: it has too many connections from this address`,
+      message: `the server at ${REMOTE} refused the connection: it has too many connections from this address${UNAUTHENTICATED_REFUSAL}`,
       mismatch: undefined,
     });
   });
@@ -50,7 +51,7 @@ describe('connect attempt: plaintext', () => {
     expect(a.check(accept(AcceptKind.Busy, Uint8Array.of(BusyReason.NoEncryption), 0), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
     expect(a.check(accept(AcceptKind.Busy, Uint8Array.of(BusyReason.EncryptionRequired), 0), REMOTE)).toEqual({
       kind: 'refused',
-      message: `the server at ${REMOTE} refused the connection: the server requires encryption (this client has 'plaintext: true')`,
+      message: `the server at ${REMOTE} refused the connection: the server requires encryption (this client has 'plaintext: true')${UNAUTHENTICATED_REFUSAL}`,
       mismatch: undefined,
     });
   });
@@ -180,7 +181,7 @@ describe('connect attempt: encrypted', () => {
     expect(a.check(accept(AcceptKind.Busy, Uint8Array.of(BusyReason.EncryptionRequired), 0), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
     expect(a.check(accept(AcceptKind.Busy, Uint8Array.of(BusyReason.NoEncryption), 0), REMOTE)).toEqual({
       kind: 'refused',
-      message: `the server at ${REMOTE} refused the connection: the server does not encrypt (it has 'plaintext: true'; this client requires encryption)`,
+      message: `the server at ${REMOTE} refused the connection: the server does not encrypt (it has 'plaintext: true'; this client requires encryption)${UNAUTHENTICATED_REFUSAL}`,
       mismatch: undefined,
     });
   });

@@ -16,6 +16,7 @@ import { MAX_DATAGRAM, PROTOCOL_VERSION, TRAILER_SIZE } from '../../src/wire/pac
 import { readU32, writeU32 } from '../../src/wire/varint.js';
 import { decodeVersionPacket, encodeVersionPacket, otherVersionInitialCid } from '../../src/wire/version-packet.js';
 import { asVersion, drain } from '../helpers/other-version.js';
+import { UNAUTHENTICATED_REFUSAL } from '../../src/core/connect-attempt.js';
 
 const SERVER = '10.0.0.2:4000';
 const CLIENT = '10.0.0.1:5000';
@@ -113,7 +114,7 @@ describe('VERSION packet: the client side', () => {
     expect(conn.closeReason).toEqual({
       kind: 'refused',
       code: 3,
-      message: `the server at ${SERVER} refused the connection: it speaks rudp protocol versions ${PROTOCOL_VERSION + 1}, ${PROTOCOL_VERSION + 2}, this client version ${PROTOCOL_VERSION} (another release: use a client and server of one protocol version)`,
+      message: `the server at ${SERVER} refused the connection: it speaks rudp protocol versions ${PROTOCOL_VERSION + 1}, ${PROTOCOL_VERSION + 2}, this client version ${PROTOCOL_VERSION} (another release: use a client and server of one protocol version)${UNAUTHENTICATED_REFUSAL}`,
     });
     // Nothing said back: a forged answer makes the client send nothing.
     expect(drain(client, 10)).toEqual([]);

@@ -13,6 +13,7 @@
  * 1,200, so no amplifier, and bounded by the stateless queue.
  */
 import type { Endpoint } from '../endpoint.js';
+import { UNAUTHENTICATED_REFUSAL } from '../connect-attempt.js';
 import type { PeerAddress } from '../sans-io.js';
 import { PROTOCOL_VIOLATION, finish } from '../connection/close.js';
 import { PROTOCOL_VERSION } from '../../wire/packet.js';
@@ -44,7 +45,7 @@ export function handleVersionPacket(e: Endpoint, data: Uint8Array, from: PeerAdd
   // A server of our version never sends one: a forgery, or a broken server; the attempt goes on.
   if (v.versions.includes(PROTOCOL_VERSION)) return void e.drops.malformed++;
   const theirs = v.versions.length === 1 ? `version ${v.versions[0]}` : `versions ${v.versions.join(', ')}`;
-  const message = `the server at ${from} refused the connection: it speaks rudp protocol ${theirs}, this client version ${PROTOCOL_VERSION} (another release: use a client and server of one protocol version)`;
+  const message = `the server at ${from} refused the connection: it speaks rudp protocol ${theirs}, this client version ${PROTOCOL_VERSION} (another release: use a client and server of one protocol version)${UNAUTHENTICATED_REFUSAL}`;
   finish(conn, 'refused', PROTOCOL_VIOLATION, message, false);
   e.touch(conn);
 }

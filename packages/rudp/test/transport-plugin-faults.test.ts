@@ -92,6 +92,53 @@ function destroyingFromOnPacketSent(): { readonly closing: CongestionControllerF
   return { closing, destroyNext: (destroy) => (destroyIn = destroy) };
 }
 
+/** A controller's method (`CongestionController`'s, by name). */
+type ControllerMethod = 'window' | 'pacingRate' | 'onPacketSent' | 'onAck' | 'onLoss' | 'onSpuriousLoss';
+
+/**
+ * A working controller that, once `destroyNext(destroy)` armed it, calls `destroy` (once) from inside its next call
+ * of `method`, after BBR's answer: an application's controller ending its own connection. `callsAfter` names every
+ * call it got after that one.
+ */
+function destroyingFrom(method: ControllerMethod): {
+  readonly closing: CongestionControllerFactory;
+  readonly destroyNext: (destroy: () => void) => void;
+  readonly callsAfter: string[];
+} {
+  let destroyIn: (() => void) | undefined;
+  let destroyed = false;
+  const callsAfter: string[] = [];
+  const closing: CongestionControllerFactory = (mtu) => {
+    const bbr = new Bbr(mtu);
+    const call = <T>(m: ControllerMethod, answer: T): T => {
+      if (destroyed) callsAfter.push(m);
+      if (m === method && destroyIn !== undefined) {
+        const d = destroyIn;
+        destroyIn = undefined;
+        destroyed = true;
+        d();
+      }
+      return answer;
+    };
+    return {
+      name: 'destroying',
+      window: () => call('window', bbr.window()),
+      pacingRate: (srtt) => call('pacingRate', bbr.pacingRate(srtt)),
+      onPacketSent: (now, bytes) => call('onPacketSent', bbr.onPacketSent(now, bytes)),
+      onAck: (now, sample) => call('onAck', bbr.onAck(now, sample)),
+      onLoss: (now, lost, inFlight) => call('onLoss', bbr.onLoss(now, lost, inFlight)),
+      onSpuriousLoss: (now, bytes) => call('onSpuriousLoss', bbr.onSpuriousLoss(now, bytes)),
+    };
+  };
+  return { closing, destroyNext: (destroy) => (destroyIn = destroy), callsAfter };
+}
+
+/** The types of `log`'s events after its first `closed` event (all of them if there is none). */
+function eventsAfterClosed(log: readonly Recorded[]): string[] {
+  const at = log.findIndex((r) => r.event.type === 'closed');
+  return log.slice(at + 1).map((r) => r.event.type);
+}
+
 function onlyNth(nth: number, bad: CongestionControllerFactory): CongestionControllerFactory {
   let made = 0;
   return (mtu) => (++made === nth ? bad(mtu) : new Bbr(mtu));
@@ -671,6 +718,73 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect([dropped.pluginFault, exchanges]).toEqual([2, 2]);
     expect(dropped.hostRate).toBeGreaterThan(0);
     expect(closedReason(p.clientEvents)?.kind).toBe('refused');
+  });
+});
+
+describe("a controller that ends its own connection (destroy()) from one of its calls", () => {
+  /**
+   * The client sends 200 messages of 1000 bytes over a link that loses, delays and reorders (so ACKs declare losses,
+   * and some late ones spurious), with its controller armed to call destroy() from `method`, until 100 ms after the
+   * connection ended. Returns the pair, the calls the controller got after, what was thrown, and what loss detection
+   * knew as the connection ended.
+   */
+  function destroyMidTransfer(method: ControllerMethod): { readonly p: Pair; readonly callsAfter: readonly string[]; readonly thrown: unknown; readonly at: { readonly largestAcked: number; readonly srtt: number } } {
+    const { closing, destroyNext, callsAfter } = destroyingFrom(method);
+    const p = makePair({ client: { congestion: onlyNth(2, closing) }, link: { delayMs: 35, jitterMs: 5, loss: 0.05, reorder: 0.2, reorderHoldMs: 60 } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    const at = { largestAcked: Number.NaN, srtt: Number.NaN };
+    destroyNext(() => {
+      p.conn.destroy(p.sim.now, 1, 'controller gave up');
+      // What loss detection knew as the connection ended: an ACK under way must not go on recording.
+      at.largestAcked = p.conn.recovery.largestAcked;
+      at.srtt = p.conn.rtt.srtt;
+    });
+    for (let i = 0; i < 200; i++) p.conn.send(new Uint8Array(1000).fill(i));
+    p.sim.wake(CLIENT);
+    let thrown: unknown;
+    try {
+      for (let t = 0; t < 3000 && p.conn.state === 'established'; t += 5) p.sim.runFor(5);
+      // Two one-way trips (35 ± 5 ms) for the CLOSE: well within the drain (three probe timeouts).
+      p.sim.runFor(100);
+    } catch (e) {
+      thrown = e;
+    }
+    return { p, callsAfter, thrown, at };
+  }
+
+  it("from onLoss, mid-ACK: it is not called again (no onAck for that ACK, whose flight the close forgot), the ACK's acknowledgements are reported before the close, nothing is left tracked, and the peer hears the goodbye", () => {
+    const { p, callsAfter, thrown, at } = destroyMidTransfer('onLoss');
+    expect(thrown).toBeUndefined();
+    expect(p.conn.state).toBe('draining');
+    expect(callsAfter).toEqual([]);
+    expect([p.conn.recovery.largestAcked, p.conn.rtt.srtt]).toEqual([at.largestAcked, at.srtt]);
+    const closed = closedEvent(p.client, p.clientEvents);
+    expect(closed?.reason.message).toBe('controller gave up');
+    // Acknowledged messages were reported (some before the loss), none after the close: past it the Node driver has let go.
+    expect(p.clientEvents.some((r) => r.event.type === 'acked')).toBe(true);
+    expect(eventsAfterClosed(p.clientEvents)).toEqual([]);
+    expect([[...p.conn.recovery.packets()].length, p.conn.recovery.bytesInFlight, p.conn.recovery.lossDeadline()]).toEqual([0, 0, Number.POSITIVE_INFINITY]);
+    expect(p.conn.nextTimeout()).toBe(p.conn.closing?.drainUntil);
+    const server = closedReason(p.serverEvents);
+    expect([server?.kind, server?.message]).toEqual(['peer', 'controller gave up']);
+    expect(() => p.sim.runFor(5000)).not.toThrow();
+    expect(p.conn.state).toBe('closed');
+  });
+
+  it.each(['onAck', 'onSpuriousLoss', 'window', 'pacingRate'] as const)("from %s: it is called no more, the ACK under way (if any) records nothing past it, nothing is reported after the close, and the peer hears the goodbye at once", (method) => {
+    const { p, callsAfter, thrown, at } = destroyMidTransfer(method);
+    expect(thrown).toBeUndefined();
+    expect(p.conn.state).toBe('draining');
+    expect(callsAfter).toEqual([]);
+    expect([p.conn.recovery.largestAcked, p.conn.rtt.srtt]).toEqual([at.largestAcked, at.srtt]);
+    const closed = closedEvent(p.client, p.clientEvents);
+    expect(closed?.reason.message).toBe('controller gave up');
+    expect(eventsAfterClosed(p.clientEvents)).toEqual([]);
+    expect([[...p.conn.recovery.packets()].length, p.conn.recovery.bytesInFlight]).toEqual([0, 0]);
+    // Within the 100 ms after: the CLOSE left with the poll that ended the connection (a one-way trip is 35 ± 5 ms).
+    const server = closedReason(p.serverEvents);
+    expect([server?.kind, server?.message]).toEqual(['peer', 'controller gave up']);
   });
 });
 

@@ -496,6 +496,20 @@ export class PacketProtection {
   }
 
   /**
+   * The connection ended: the send keys a key update replaced, still kept when no packet followed the update
+   * ({@link PREVIOUS_SEND}: a connection that ended right after it, without a goodbye or before its CLOSE was
+   * sealed), are wiped, as they would have been by that packet. The keys in use are the connection's to the
+   * end. A provider's key that throws as it is disposed of is dropped: its bytes are zeroed before, and the
+   * connection has ended, with no one left to tell.
+   */
+  end(): void {
+    const previous = PREVIOUS_SEND.get(this);
+    if (previous === undefined) return;
+    PREVIOUS_SEND.delete(this);
+    wipeQuietly(previous.key);
+  }
+
+  /**
    * Forgets the previous phase's receive keys: late packets of the old phase
    * are dropped as too old from then on. The core calls this three probe
    * timeouts after a key update (RFC 9001 §6.5: core/connection/old-keys.ts);

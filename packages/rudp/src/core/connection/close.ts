@@ -105,6 +105,8 @@ export function startClose(c: Connection, now: number, told: CloseReason): void 
 export function finish(c: Connection, kind: CloseKind, code: number, message: string, alreadyReported: boolean, note?: string, cause?: Error): void {
   c.state = 'closed';
   forgetFlight(c);
+  // Nothing is sealed any more: send keys a key update replaced just before are wiped now, not left for the collector.
+  c.protection?.end();
   c.retransmits.clear();
   const unsentFrom = c.sendQueue.firstUnsentId();
   c.sendQueue.discard();

@@ -17,6 +17,7 @@ import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
 import { defaultCryptoProvider, nodeCryptoProvider, packetCipherProviders } from '../src/node/crypto-provider.js';
 import { guardProvider } from '../src/crypto/guarded-provider.js';
 import { PacketKey } from '../src/crypto/packet-key.js';
+import type { PacketProtection } from '../src/crypto/packet-protection.js';
 import { SimNetwork } from '../src/testing/sim-network.js';
 
 /** The close reason of the first `closed` event a log holds for connection `localCid` (any, if omitted). */
@@ -548,6 +549,26 @@ describe('a plug-in that throws ends its connection alone', () => {
     // The new keys were tried once, on the CLOSE; the previous keys sealed it again.
     expect([threw(), p.conn.stats().keyUpdates]).toEqual([1, 0]);
     expectGoodbyeHeard(p);
+  });
+
+  it("the CLOSE sealed again after such a fault asks the keys' counters without an object (counters() is not called for the goodbye)", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    let armed = false;
+    const { crypto, threw } = newKeysBreaking('client-crypto', sim, () => armed);
+    const p = makePair({ client: { crypto, keyUpdateAfterPackets: 32 } });
+    p.sim.runFor(300);
+    armed = true;
+    sendOneByOne(p, () => p.conn.stats().keyUpdates > 0, 200);
+    expect([p.conn.state, p.conn.stats().keyUpdates, threw()]).toEqual(['established', 1, 0]);
+    const protection = p.conn.protection as PacketProtection;
+    let asked = 0;
+    const counters = protection.counters.bind(protection);
+    protection.counters = () => (asked++, counters());
+    sayGoodbye(p);
+    // Sealed twice (the new keys threw on it), heard, and no counters object made for it.
+    expect(threw()).toBe(1);
+    expectGoodbyeHeard(p);
+    expect(asked).toBe(0);
   });
 
   it("a provider that throws deriving the next send keys at a key update the CLOSE itself reached (the 32nd packet): the CLOSE goes again with the keys that sealed it, and the peer hears it", () => {

@@ -280,7 +280,7 @@ function pollCloseFrame(c: Connection, now: number, scratch: DatagramScratch, ag
   writeCloseFitting(w, closing.frame.code, closing.frame.reason);
   const protection = c.protection;
   const phase = protection?.keyPhase();
-  const sealed = protection?.counters().sealed;
+  const sealed = protection?.packetsSealed;
   let datagram: Uint8Array;
   try {
     datagram = sealDatagram(protection, w, pn, scratch);
@@ -289,7 +289,7 @@ function pollCloseFrame(c: Connection, now: number, scratch: DatagramScratch, ag
     // it, their first packet, and the previous ones came back (its key phase bit is stale); or it was sealed
     // and what followed threw (the next keys' derivation, the wipe of the keys an update replaced). Sealed
     // again, once, with a new number, the goodbye still leaves; a provider whose keys cannot seal throws again.
-    if (!again || !(e instanceof PluginFault) || protection === undefined || (protection.keyPhase() === phase && protection.counters().sealed === sealed)) throw e;
+    if (!again || !(e instanceof PluginFault) || protection === undefined || (protection.keyPhase() === phase && protection.packetsSealed === sealed)) throw e;
     closing.sendDue = true;
     return pollCloseFrame(c, now, scratch, false);
   }

@@ -749,18 +749,31 @@ describe("a controller that ends its own connection (destroy()) from one of its 
    * connection ended. Returns the pair, the calls the controller got after, what was thrown, and what loss detection
    * knew as the connection ended.
    */
-  function destroyMidTransfer(method: ControllerMethod): { readonly p: Pair; readonly callsAfter: readonly string[]; readonly thrown: unknown; readonly at: { readonly largestAcked: number; readonly srtt: number } } {
+  function destroyMidTransfer(method: ControllerMethod): {
+    readonly p: Pair;
+    readonly callsAfter: readonly string[];
+    readonly thrown: unknown;
+    readonly at: { readonly largestAcked: number; readonly srtt: number; readonly firstSentAfter: string };
+  } {
     const { closing, destroyNext, callsAfter } = destroyingFrom(method);
     const p = makePair({ client: { congestion: onlyNth(2, closing) }, link: { delayMs: 35, jitterMs: 5, loss: 0.05, reorder: 0.2, reorderHoldMs: 60 } });
     p.sim.runFor(300);
     expect(p.conn.state).toBe('established');
-    const at = { largestAcked: Number.NaN, srtt: Number.NaN };
+    const at = { largestAcked: Number.NaN, srtt: Number.NaN, firstSentAfter: 'none' };
     destroyNext(() => {
       p.conn.destroy(p.sim.now, 1, 'controller gave up');
       // What loss detection knew as the connection ended: an ACK under way must not go on recording.
       at.largestAcked = p.conn.recovery.largestAcked;
       at.srtt = p.conn.rtt.srtt;
+      at.firstSentAfter = 'pending';
     });
+    // The first datagram the client sends once its controller ended the connection (in the poll under way, if that is where).
+    const poll = p.client.pollTransmit.bind(p.client);
+    p.client.pollTransmit = (now) => {
+      const t = poll(now);
+      if (t !== undefined && at.firstSentAfter === 'pending') at.firstSentAfter = p.conn.closing?.firstSent === true ? 'its CLOSE' : 'another packet';
+      return t;
+    };
     for (let i = 0; i < 200; i++) p.conn.send(new Uint8Array(1000).fill(i));
     p.sim.wake(CLIENT);
     let thrown: unknown;
@@ -780,6 +793,7 @@ describe("a controller that ends its own connection (destroy()) from one of its 
     expect(p.conn.state).toBe('draining');
     expect(callsAfter).toEqual([]);
     expect([p.conn.recovery.largestAcked, p.conn.rtt.srtt]).toEqual([at.largestAcked, at.srtt]);
+    expect(at.firstSentAfter).toBe('its CLOSE');
     const closed = closedEvent(p.client, p.clientEvents);
     expect(closed?.reason.message).toBe('controller gave up');
     // Acknowledged messages were reported (some before the loss), none after the close: past it the Node driver has let go.
@@ -799,6 +813,8 @@ describe("a controller that ends its own connection (destroy()) from one of its 
     expect(p.conn.state).toBe('draining');
     expect(callsAfter).toEqual([]);
     expect([p.conn.recovery.largestAcked, p.conn.rtt.srtt]).toEqual([at.largestAcked, at.srtt]);
+    // Nothing else was built once it ended: the next datagram out was its goodbye.
+    expect(at.firstSentAfter).toBe('its CLOSE');
     const closed = closedEvent(p.client, p.clientEvents);
     expect(closed?.reason.message).toBe('controller gave up');
     expect(eventsAfterClosed(p.clientEvents)).toEqual([]);
@@ -806,6 +822,35 @@ describe("a controller that ends its own connection (destroy()) from one of its 
     // Within the 100 ms after: the CLOSE left with the poll that ended the connection (a one-way trip is 35 ± 5 ms).
     const server = closedReason(p.serverEvents);
     expect([server?.kind, server?.message]).toEqual(['peer', 'controller gave up']);
+  });
+
+  it("from window() in the poll that owes the peer an ACK (a message just came): no packet of that ACK is built, the CLOSE goes instead", () => {
+    const { closing, destroyNext, callsAfter } = destroyingFrom('window');
+    const p = makePair({ client: { congestion: onlyNth(2, closing) } });
+    p.sim.runFor(300);
+    const server = p.serverConn();
+    expect([p.conn.state, server?.state]).toEqual(['established', 'established']);
+    p.sim.runFor(500);
+    let nextSent = 'none';
+    destroyNext(() => {
+      // A lone message after a quiet spell is acknowledged at once (README: maxAckDelayMs).
+      expect(p.conn.acks.isDue(p.sim.now)).toBe(true);
+      p.conn.destroy(p.sim.now, 1, 'controller gave up');
+      nextSent = 'pending';
+    });
+    const poll = p.client.pollTransmit.bind(p.client);
+    p.client.pollTransmit = (now) => {
+      const t = poll(now);
+      if (t !== undefined && nextSent === 'pending') nextSent = p.conn.closing?.firstSent === true ? 'its CLOSE' : 'another packet';
+      return t;
+    };
+    server?.send(new Uint8Array(100).fill(1));
+    p.sim.wake(SERVER);
+    p.sim.runFor(100);
+    expect([p.conn.state, nextSent, callsAfter]).toEqual(['draining', 'its CLOSE', []]);
+    expect(messagesOf(p.clientEvents).length + (p.conn.hasMessage() ? 1 : 0)).toBe(1);
+    const heard = closedReason(p.serverEvents);
+    expect([heard?.kind, heard?.message]).toEqual(['peer', 'controller gave up']);
   });
 });
 

@@ -745,11 +745,14 @@ describe('a plug-in that throws ends its connection alone', () => {
 describe("a controller that ends its own connection (destroy()) from one of its calls", () => {
   /**
    * The client sends 200 messages of 1000 bytes over a link that loses, delays and reorders (so ACKs declare losses,
-   * and some late ones spurious), with its controller armed to call destroy() from `method`, until 100 ms after the
-   * connection ended. Returns the pair, the calls the controller got after, what was thrown, and what loss detection
+   * and some late ones spurious), with its controller armed to call destroy() (or `end`) from `method`, until 100 ms
+   * after the connection ended. Returns the pair, the calls the controller got after, what was thrown, and what loss detection
    * knew as the connection ended.
    */
-  function destroyMidTransfer(method: ControllerMethod): {
+  function destroyMidTransfer(
+    method: ControllerMethod,
+    end: (p: Pair) => void = (p) => p.conn.destroy(p.sim.now, 1, 'controller gave up'),
+  ): {
     readonly p: Pair;
     readonly callsAfter: readonly string[];
     readonly thrown: unknown;
@@ -761,7 +764,7 @@ describe("a controller that ends its own connection (destroy()) from one of its 
     expect(p.conn.state).toBe('established');
     const at = { largestAcked: Number.NaN, srtt: Number.NaN, firstSentAfter: 'none' };
     destroyNext(() => {
-      p.conn.destroy(p.sim.now, 1, 'controller gave up');
+      end(p);
       // What loss detection knew as the connection ended: an ACK under way must not go on recording.
       at.largestAcked = p.conn.recovery.largestAcked;
       at.srtt = p.conn.rtt.srtt;
@@ -822,6 +825,64 @@ describe("a controller that ends its own connection (destroy()) from one of its 
     // Within the 100 ms after: the CLOSE left with the poll that ended the connection (a one-way trip is 35 ± 5 ms).
     const server = closedReason(p.serverEvents);
     expect([server?.kind, server?.message]).toEqual(['peer', 'controller gave up']);
+  });
+
+  it("an endpoint aborted from onLoss, mid-ACK (abortAll(): no goodbye): the ACK's acknowledgements are still reported before the close", () => {
+    const { p, callsAfter, thrown } = destroyMidTransfer('onLoss', (pair) => pair.client.abortAll());
+    expect(thrown).toBeUndefined();
+    expect([p.conn.state, callsAfter]).toEqual(['closed', []]);
+    const closed = closedEvent(p.client, p.clientEvents);
+    expect([closed?.reason.kind, closed?.reason.message]).toEqual(['shutdown', 'endpoint closed']);
+    expect(p.clientEvents.some((r) => r.event.type === 'acked')).toBe(true);
+    // Past `closed` the Node driver has let go: an `acked` after it would reject a send the peer acknowledged.
+    expect(eventsAfterClosed(p.clientEvents)).toEqual([]);
+  });
+
+  it("from pacingRate() asked as pacing holds the sender back (the poll's second ask, in block()): the CLOSE leaves from that very poll", () => {
+    // pacingRate() calls in the endpoint poll under way: the first is the pacer's refill, a second only its block().
+    let asks = 0;
+    let destroyIn: (() => void) | undefined;
+    // An open window and a slow rate (50 bytes/ms): 1000-byte messages wait for pacing, never for the window.
+    const slow: CongestionControllerFactory = () => ({
+      name: 'slow',
+      window: () => 1 << 30,
+      pacingRate: () => {
+        if (++asks === 2 && destroyIn !== undefined) {
+          const d = destroyIn;
+          destroyIn = undefined;
+          d();
+        }
+        return 50;
+      },
+      onPacketSent: () => undefined,
+      onAck: () => undefined,
+      onLoss: () => undefined,
+      onSpuriousLoss: () => undefined,
+    });
+    const p = makePair({ client: { congestion: onlyNth(2, slow) } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    let destroyedInPoll = false;
+    let outcome = 'not destroyed';
+    destroyIn = () => {
+      p.conn.destroy(p.sim.now, 1, 'controller gave up');
+      destroyedInPoll = true;
+    };
+    const poll = p.client.pollTransmit.bind(p.client);
+    p.client.pollTransmit = (now) => {
+      asks = 0;
+      destroyedInPoll = false;
+      const t = poll(now);
+      if (destroyedInPoll) outcome = t === undefined ? 'nothing' : p.conn.closing?.firstSent === true ? 'its CLOSE' : 'another packet';
+      return t;
+    };
+    for (let i = 0; i < 20; i++) p.conn.send(new Uint8Array(1000).fill(i));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(100);
+    // A poll that returns nothing is not polled again for the wake-up destroy() gave during it: the CLOSE would wait for the peer's next packet.
+    expect([p.conn.state, outcome]).toEqual(['draining', 'its CLOSE']);
+    const heard = closedReason(p.serverEvents);
+    expect([heard?.kind, heard?.message]).toEqual(['peer', 'controller gave up']);
   });
 
   it("from window() in the poll that owes the peer an ACK (a message just came): no packet of that ACK is built, the CLOSE goes instead", () => {

@@ -12,7 +12,9 @@
 import { describe, expect, it } from 'vitest';
 import { expectSameByteLists } from '../../../test-support/same-bytes.js';
 import type { Connection } from '../src/core/connection.js';
+import type { Endpoint } from '../src/core/endpoint.js';
 import type { CryptoProvider, KeyPhase, PacketProtection } from '../src/crypto/index.js';
+import { PacketKey } from '../src/crypto/packet-key.js';
 import { defaultCryptoProvider, packetCipherProviders } from '../src/node/crypto-provider.js';
 import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
 import type { LinkConfig } from '../src/testing/impairment.js';
@@ -447,8 +449,9 @@ interface GivenKey {
 /**
  * A seeded provider (`seed`) that keeps every AEAD key it is given, seen as the provider sees it: `sealer()` is the key
  * that sealed the newest packet. Its spread drops the whole-datagram path, so every packet seals through these keys.
+ * `disposeThrows`: each key throws once disposed of (after its library copy is let go).
  */
-function keysAsGiven(seed: number): { readonly crypto: CryptoProvider; readonly sealer: () => GivenKey | undefined } {
+function keysAsGiven(seed: number, disposeThrows = false): { readonly crypto: CryptoProvider; readonly sealer: () => GivenKey | undefined } {
   const base = deterministicCrypto(defaultCryptoProvider, deriveRandom(seed, 'client-keys'));
   let sealer: GivenKey | undefined;
   const crypto: CryptoProvider = {
@@ -465,6 +468,7 @@ function keysAsGiven(seed: number): { readonly crypto: CryptoProvider; readonly 
         dispose() {
           given.disposed = true;
           k.dispose?.();
+          if (disposeThrows) throw new Error('dispose broke');
         },
       };
     },
@@ -474,10 +478,16 @@ function keysAsGiven(seed: number): { readonly crypto: CryptoProvider; readonly 
 
 const zeros = (a: Uint8Array): boolean => a.every((b) => b === 0);
 
+/** The kind of the first `closed` event `endpoint` has not handed out yet. */
+function closedKind(endpoint: Endpoint): string | undefined {
+  for (let e = endpoint.pollEvent(); e !== undefined; e = endpoint.pollEvent()) if (e.type === 'closed') return e.reason.kind;
+  return undefined;
+}
+
 describe('the send keys a key update replaced are wiped when the connection ends before another packet was sealed', () => {
   /** The client (its keys updated every 32 packets) sends 100-byte messages one at a time until it has sealed `sealed` packets. */
-  function sentUntil(sealed: number): { readonly p: Pair; readonly sealer: () => GivenKey | undefined } {
-    const { crypto, sealer } = keysAsGiven(1);
+  function sentUntil(sealed: number, disposeThrows = false): { readonly p: Pair; readonly sealer: () => GivenKey | undefined } {
+    const { crypto, sealer } = keysAsGiven(1, disposeThrows);
     const p = makePair({ client: { crypto, keyUpdateAfterPackets: 32 } });
     p.sim.runFor(300);
     expect(p.conn.state).toBe('established');
@@ -523,5 +533,27 @@ describe('the send keys a key update replaced are wiped when the connection ends
     expect(p.conn.state).toBe('closed');
     expect(protection.counters().sealed).toBe(32);
     expect(replaced !== undefined && zeros(replaced.bytes) && replaced.disposed).toBe(true);
+  });
+
+  it("a provider's key that throws as that wipe disposes of it is dropped (zeroed, the close reported); a bug of rudp's own thrown there propagates", () => {
+    const faulty = sentUntil(32, true);
+    const replaced = faulty.sealer();
+    expect(() => faulty.p.client.abortAll()).not.toThrow();
+    expect(replaced !== undefined && zeros(replaced.bytes) && replaced.disposed).toBe(true);
+    expect(closedKind(faulty.p.client)).toBe('shutdown');
+
+    const { p } = sentUntil(32);
+    const wipe = PacketKey.prototype.wipe;
+    PacketKey.prototype.wipe = function (this: PacketKey): void {
+      throw new TypeError("a bug of rudp's own");
+    };
+    try {
+      expect(() => p.client.abortAll()).toThrow("a bug of rudp's own");
+    } finally {
+      PacketKey.prototype.wipe = wipe;
+    }
+    // Thrown last: the connection's close was done and reported first.
+    expect(p.conn.state).toBe('closed');
+    expect(closedKind(p.client)).toBe('shutdown');
   });
 });

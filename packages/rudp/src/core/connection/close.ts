@@ -105,8 +105,6 @@ export function startClose(c: Connection, now: number, told: CloseReason): void 
 export function finish(c: Connection, kind: CloseKind, code: number, message: string, alreadyReported: boolean, note?: string, cause?: Error): void {
   c.state = 'closed';
   forgetFlight(c);
-  // Nothing is sealed any more: send keys a key update replaced just before are wiped now, not left for the collector.
-  c.protection?.end();
   c.retransmits.clear();
   const unsentFrom = c.sendQueue.firstUnsentId();
   c.sendQueue.discard();
@@ -119,6 +117,9 @@ export function finish(c: Connection, kind: CloseKind, code: number, message: st
     reportAckedRun();
     c.host.emit({ type: 'closed', connection: c, reason, unsentFrom });
   }
+  // Nothing is sealed any more: send keys a key update replaced just before are wiped now, not left for the collector.
+  // Last: a bug of rudp's own thrown there propagates from a connection whose close is otherwise done and reported.
+  c.protection?.end();
 }
 
 /**

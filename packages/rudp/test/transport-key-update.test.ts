@@ -12,8 +12,10 @@
 import { describe, expect, it } from 'vitest';
 import { expectSameByteLists } from '../../../test-support/same-bytes.js';
 import type { Connection } from '../src/core/connection.js';
+import type { Endpoint } from '../src/core/endpoint.js';
 import type { CryptoProvider, KeyPhase, PacketProtection } from '../src/crypto/index.js';
-import { packetCipherProviders } from '../src/node/crypto-provider.js';
+import { PacketKey } from '../src/crypto/packet-key.js';
+import { defaultCryptoProvider, packetCipherProviders } from '../src/node/crypto-provider.js';
 import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
 import type { LinkConfig } from '../src/testing/impairment.js';
 import { deriveRandom } from '../src/testing/prng.js';
@@ -435,5 +437,123 @@ describe.each(packetCipherProviders)('key updates across a whole connection: %s'
     expect((p.conn.protection as PacketProtection).counters().keyUpdates).toBeGreaterThanOrEqual(12);
     expect(p.client.stats().dropped.auth + p.server.stats().dropped.auth).toBe(0);
     expect(p.conn.state).toBe('established');
+  });
+});
+
+/** A packet key as the provider was given it: its bytes (a view of the connection's key arena), and whether it was disposed of. */
+interface GivenKey {
+  readonly bytes: Uint8Array;
+  disposed: boolean;
+}
+
+/**
+ * A seeded provider (`seed`) that keeps every AEAD key it is given, seen as the provider sees it: `sealer()` is the key
+ * that sealed the newest packet. Its spread drops the whole-datagram path, so every packet seals through these keys.
+ * `disposeThrows`: each key throws once disposed of (after its library copy is let go).
+ */
+function keysAsGiven(seed: number, disposeThrows = false): { readonly crypto: CryptoProvider; readonly sealer: () => GivenKey | undefined } {
+  const base = deterministicCrypto(defaultCryptoProvider, deriveRandom(seed, 'client-keys'));
+  let sealer: GivenKey | undefined;
+  const crypto: CryptoProvider = {
+    ...base,
+    aeadKey(bytes: Uint8Array) {
+      const k = base.aeadKey(bytes);
+      const given: GivenKey = { bytes, disposed: false };
+      return {
+        sealInto(nonce, ad, plaintext, out) {
+          k.sealInto(nonce, ad, plaintext, out);
+          sealer = given;
+        },
+        openInto: (nonce, ad, ciphertext, out) => k.openInto(nonce, ad, ciphertext, out),
+        dispose() {
+          given.disposed = true;
+          k.dispose?.();
+          if (disposeThrows) throw new Error('dispose broke');
+        },
+      };
+    },
+  };
+  return { crypto, sealer: () => sealer };
+}
+
+const zeros = (a: Uint8Array): boolean => a.every((b) => b === 0);
+
+/** The kind of the first `closed` event `endpoint` has not handed out yet. */
+function closedKind(endpoint: Endpoint): string | undefined {
+  for (let e = endpoint.pollEvent(); e !== undefined; e = endpoint.pollEvent()) if (e.type === 'closed') return e.reason.kind;
+  return undefined;
+}
+
+describe('the send keys a key update replaced are wiped when the connection ends before another packet was sealed', () => {
+  /** The client (its keys updated every 32 packets) sends 100-byte messages one at a time until it has sealed `sealed` packets. */
+  function sentUntil(sealed: number, disposeThrows = false): { readonly p: Pair; readonly sealer: () => GivenKey | undefined } {
+    const { crypto, sealer } = keysAsGiven(1, disposeThrows);
+    const p = makePair({ client: { crypto, keyUpdateAfterPackets: 32 } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    const protection = p.conn.protection as PacketProtection;
+    for (let i = 0; i < 100 && protection.counters().sealed < sealed; i++) {
+      p.conn.send(new Uint8Array(100).fill(i));
+      p.sim.wake(CLIENT);
+      p.sim.runFor(20);
+    }
+    expect(protection.counters().sealed).toBe(sealed);
+    return { p, sealer };
+  }
+
+  it('the CLOSE started the update (destroy() as the 32nd packet was due) and nothing was sealed after it: once the drain ends, the keys that sealed it are zeros, and the library was told to drop its copy', () => {
+    const { p, sealer } = sentUntil(31);
+    // Every ACK of the server's in: none of its packets reaches the draining client but its CLOSE, which gets no answer.
+    p.sim.runFor(300);
+    expect((p.conn.protection as PacketProtection).counters().sealed).toBe(31);
+    p.conn.destroy(p.sim.now, 7, 'bye');
+    p.sim.wake(CLIENT);
+    p.sim.runFor(50);
+    const protection = p.conn.protection as PacketProtection;
+    expect([p.conn.state, protection.counters().sealed, protection.counters().keyUpdates]).toEqual(['draining', 32, 1]);
+    // The CLOSE's keys, replaced as it was sealed, are kept for the new keys' first packet: none comes (the peer's CLOSE is not answered).
+    const replaced = sealer();
+    expect(replaced !== undefined && !zeros(replaced.bytes) && !replaced.disposed).toBe(true);
+    p.sim.runFor(2000);
+    expect(p.conn.state).toBe('closed');
+    expect(protection.counters().sealed).toBe(32);
+    expect(sealer()).toBe(replaced);
+    expect(replaced !== undefined && zeros(replaced.bytes) && replaced.disposed).toBe(true);
+    const server = p.serverEvents.find((r) => r.event.type === 'closed');
+    expect(server?.event.type === 'closed' && [server.event.reason.kind, server.event.reason.message]).toEqual(['peer', 'bye']);
+  });
+
+  it('the endpoint is aborted (no goodbye) right after a message\'s packet started the update: the keys that sealed it are zeros', () => {
+    const { p, sealer } = sentUntil(32);
+    const protection = p.conn.protection as PacketProtection;
+    expect(protection.counters().keyUpdates).toBe(1);
+    const replaced = sealer();
+    expect(replaced !== undefined && !zeros(replaced.bytes)).toBe(true);
+    p.client.abortAll();
+    expect(p.conn.state).toBe('closed');
+    expect(protection.counters().sealed).toBe(32);
+    expect(replaced !== undefined && zeros(replaced.bytes) && replaced.disposed).toBe(true);
+  });
+
+  it("a provider's key that throws as that wipe disposes of it is dropped (zeroed, the close reported); a bug of rudp's own thrown there propagates", () => {
+    const faulty = sentUntil(32, true);
+    const replaced = faulty.sealer();
+    expect(() => faulty.p.client.abortAll()).not.toThrow();
+    expect(replaced !== undefined && zeros(replaced.bytes) && replaced.disposed).toBe(true);
+    expect(closedKind(faulty.p.client)).toBe('shutdown');
+
+    const { p } = sentUntil(32);
+    const wipe = PacketKey.prototype.wipe;
+    PacketKey.prototype.wipe = function (this: PacketKey): void {
+      throw new TypeError("a bug of rudp's own");
+    };
+    try {
+      expect(() => p.client.abortAll()).toThrow("a bug of rudp's own");
+    } finally {
+      PacketKey.prototype.wipe = wipe;
+    }
+    // Thrown last: the connection's close was done and reported first.
+    expect(p.conn.state).toBe('closed');
+    expect(closedKind(p.client)).toBe('shutdown');
   });
 });

@@ -17,6 +17,7 @@ import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
 import { defaultCryptoProvider, nodeCryptoProvider, packetCipherProviders } from '../src/node/crypto-provider.js';
 import { guardProvider } from '../src/crypto/guarded-provider.js';
 import { PacketKey } from '../src/crypto/packet-key.js';
+import type { PacketProtection } from '../src/crypto/packet-protection.js';
 import { SimNetwork } from '../src/testing/sim-network.js';
 
 /** The close reason of the first `closed` event a log holds for connection `localCid` (any, if omitted). */
@@ -90,6 +91,53 @@ function destroyingFromOnPacketSent(): { readonly closing: CongestionControllerF
     };
   };
   return { closing, destroyNext: (destroy) => (destroyIn = destroy) };
+}
+
+/** A controller's method (`CongestionController`'s, by name). */
+type ControllerMethod = 'window' | 'pacingRate' | 'onPacketSent' | 'onAck' | 'onLoss' | 'onSpuriousLoss';
+
+/**
+ * A working controller that, once `destroyNext(destroy)` armed it, calls `destroy` (once) from inside its next call
+ * of `method`, after BBR's answer: an application's controller ending its own connection. `callsAfter` names every
+ * call it got after that one.
+ */
+function destroyingFrom(method: ControllerMethod): {
+  readonly closing: CongestionControllerFactory;
+  readonly destroyNext: (destroy: () => void) => void;
+  readonly callsAfter: string[];
+} {
+  let destroyIn: (() => void) | undefined;
+  let destroyed = false;
+  const callsAfter: string[] = [];
+  const closing: CongestionControllerFactory = (mtu) => {
+    const bbr = new Bbr(mtu);
+    const call = <T>(m: ControllerMethod, answer: T): T => {
+      if (destroyed) callsAfter.push(m);
+      if (m === method && destroyIn !== undefined) {
+        const d = destroyIn;
+        destroyIn = undefined;
+        destroyed = true;
+        d();
+      }
+      return answer;
+    };
+    return {
+      name: 'destroying',
+      window: () => call('window', bbr.window()),
+      pacingRate: (srtt) => call('pacingRate', bbr.pacingRate(srtt)),
+      onPacketSent: (now, bytes) => call('onPacketSent', bbr.onPacketSent(now, bytes)),
+      onAck: (now, sample) => call('onAck', bbr.onAck(now, sample)),
+      onLoss: (now, lost, inFlight) => call('onLoss', bbr.onLoss(now, lost, inFlight)),
+      onSpuriousLoss: (now, bytes) => call('onSpuriousLoss', bbr.onSpuriousLoss(now, bytes)),
+    };
+  };
+  return { closing, destroyNext: (destroy) => (destroyIn = destroy), callsAfter };
+}
+
+/** The types of `log`'s events after its first `closed` event (all of them if there is none). */
+function eventsAfterClosed(log: readonly Recorded[]): string[] {
+  const at = log.findIndex((r) => r.event.type === 'closed');
+  return log.slice(at + 1).map((r) => r.event.type);
 }
 
 function onlyNth(nth: number, bad: CongestionControllerFactory): CongestionControllerFactory {
@@ -503,6 +551,26 @@ describe('a plug-in that throws ends its connection alone', () => {
     expectGoodbyeHeard(p);
   });
 
+  it("the CLOSE sealed again after such a fault asks the keys' counters without an object (counters() is not called for the goodbye)", () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
+    let armed = false;
+    const { crypto, threw } = newKeysBreaking('client-crypto', sim, () => armed);
+    const p = makePair({ client: { crypto, keyUpdateAfterPackets: 32 } });
+    p.sim.runFor(300);
+    armed = true;
+    sendOneByOne(p, () => p.conn.stats().keyUpdates > 0, 200);
+    expect([p.conn.state, p.conn.stats().keyUpdates, threw()]).toEqual(['established', 1, 0]);
+    const protection = p.conn.protection as PacketProtection;
+    let asked = 0;
+    const counters = protection.counters.bind(protection);
+    protection.counters = () => (asked++, counters());
+    sayGoodbye(p);
+    // Sealed twice (the new keys threw on it), heard, and no counters object made for it.
+    expect(threw()).toBe(1);
+    expectGoodbyeHeard(p);
+    expect(asked).toBe(0);
+  });
+
   it("a provider that throws deriving the next send keys at a key update the CLOSE itself reached (the 32nd packet): the CLOSE goes again with the keys that sealed it, and the peer hears it", () => {
     const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 35, jitterMs: 5 } });
     let broken = false;
@@ -671,6 +739,179 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect([dropped.pluginFault, exchanges]).toEqual([2, 2]);
     expect(dropped.hostRate).toBeGreaterThan(0);
     expect(closedReason(p.clientEvents)?.kind).toBe('refused');
+  });
+});
+
+describe("a controller that ends its own connection (destroy()) from one of its calls", () => {
+  /**
+   * The client sends 200 messages of 1000 bytes over a link that loses, delays and reorders (so ACKs declare losses,
+   * and some late ones spurious), with its controller armed to call destroy() (or `end`) from `method`, until 100 ms
+   * after the connection ended. Returns the pair, the calls the controller got after, what was thrown, and what loss detection
+   * knew as the connection ended.
+   */
+  function destroyMidTransfer(
+    method: ControllerMethod,
+    end: (p: Pair) => void = (p) => p.conn.destroy(p.sim.now, 1, 'controller gave up'),
+  ): {
+    readonly p: Pair;
+    readonly callsAfter: readonly string[];
+    readonly thrown: unknown;
+    readonly at: { readonly largestAcked: number; readonly srtt: number; readonly firstSentAfter: string };
+  } {
+    const { closing, destroyNext, callsAfter } = destroyingFrom(method);
+    const p = makePair({ client: { congestion: onlyNth(2, closing) }, link: { delayMs: 35, jitterMs: 5, loss: 0.05, reorder: 0.2, reorderHoldMs: 60 } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    const at = { largestAcked: Number.NaN, srtt: Number.NaN, firstSentAfter: 'none' };
+    destroyNext(() => {
+      end(p);
+      // What loss detection knew as the connection ended: an ACK under way must not go on recording.
+      at.largestAcked = p.conn.recovery.largestAcked;
+      at.srtt = p.conn.rtt.srtt;
+      at.firstSentAfter = 'pending';
+    });
+    // The first datagram the client sends once its controller ended the connection (in the poll under way, if that is where).
+    const poll = p.client.pollTransmit.bind(p.client);
+    p.client.pollTransmit = (now) => {
+      const t = poll(now);
+      if (t !== undefined && at.firstSentAfter === 'pending') at.firstSentAfter = p.conn.closing?.firstSent === true ? 'its CLOSE' : 'another packet';
+      return t;
+    };
+    for (let i = 0; i < 200; i++) p.conn.send(new Uint8Array(1000).fill(i));
+    p.sim.wake(CLIENT);
+    let thrown: unknown;
+    try {
+      for (let t = 0; t < 3000 && p.conn.state === 'established'; t += 5) p.sim.runFor(5);
+      // Two one-way trips (35 ± 5 ms) for the CLOSE: well within the drain (three probe timeouts).
+      p.sim.runFor(100);
+    } catch (e) {
+      thrown = e;
+    }
+    return { p, callsAfter, thrown, at };
+  }
+
+  it("from onLoss, mid-ACK: it is not called again (no onAck for that ACK, whose flight the close forgot), the ACK's acknowledgements are reported before the close, nothing is left tracked, and the peer hears the goodbye", () => {
+    const { p, callsAfter, thrown, at } = destroyMidTransfer('onLoss');
+    expect(thrown).toBeUndefined();
+    expect(p.conn.state).toBe('draining');
+    expect(callsAfter).toEqual([]);
+    expect([p.conn.recovery.largestAcked, p.conn.rtt.srtt]).toEqual([at.largestAcked, at.srtt]);
+    expect(at.firstSentAfter).toBe('its CLOSE');
+    const closed = closedEvent(p.client, p.clientEvents);
+    expect(closed?.reason.message).toBe('controller gave up');
+    // Acknowledged messages were reported (some before the loss), none after the close: past it the Node driver has let go.
+    expect(p.clientEvents.some((r) => r.event.type === 'acked')).toBe(true);
+    expect(eventsAfterClosed(p.clientEvents)).toEqual([]);
+    expect([[...p.conn.recovery.packets()].length, p.conn.recovery.bytesInFlight, p.conn.recovery.lossDeadline()]).toEqual([0, 0, Number.POSITIVE_INFINITY]);
+    expect(p.conn.nextTimeout()).toBe(p.conn.closing?.drainUntil);
+    const server = closedReason(p.serverEvents);
+    expect([server?.kind, server?.message]).toEqual(['peer', 'controller gave up']);
+    expect(() => p.sim.runFor(5000)).not.toThrow();
+    expect(p.conn.state).toBe('closed');
+  });
+
+  it.each(['onAck', 'onSpuriousLoss', 'window', 'pacingRate'] as const)("from %s: it is called no more, the ACK under way (if any) records nothing past it, nothing is reported after the close, and the peer hears the goodbye at once", (method) => {
+    const { p, callsAfter, thrown, at } = destroyMidTransfer(method);
+    expect(thrown).toBeUndefined();
+    expect(p.conn.state).toBe('draining');
+    expect(callsAfter).toEqual([]);
+    expect([p.conn.recovery.largestAcked, p.conn.rtt.srtt]).toEqual([at.largestAcked, at.srtt]);
+    // Nothing else was built once it ended: the next datagram out was its goodbye.
+    expect(at.firstSentAfter).toBe('its CLOSE');
+    const closed = closedEvent(p.client, p.clientEvents);
+    expect(closed?.reason.message).toBe('controller gave up');
+    expect(eventsAfterClosed(p.clientEvents)).toEqual([]);
+    expect([[...p.conn.recovery.packets()].length, p.conn.recovery.bytesInFlight]).toEqual([0, 0]);
+    // Within the 100 ms after: the CLOSE left with the poll that ended the connection (a one-way trip is 35 ± 5 ms).
+    const server = closedReason(p.serverEvents);
+    expect([server?.kind, server?.message]).toEqual(['peer', 'controller gave up']);
+  });
+
+  it("an endpoint aborted from onLoss, mid-ACK (abortAll(): no goodbye): the ACK's acknowledgements are still reported before the close", () => {
+    const { p, callsAfter, thrown } = destroyMidTransfer('onLoss', (pair) => pair.client.abortAll());
+    expect(thrown).toBeUndefined();
+    expect([p.conn.state, callsAfter]).toEqual(['closed', []]);
+    const closed = closedEvent(p.client, p.clientEvents);
+    expect([closed?.reason.kind, closed?.reason.message]).toEqual(['shutdown', 'endpoint closed']);
+    expect(p.clientEvents.some((r) => r.event.type === 'acked')).toBe(true);
+    // Past `closed` the Node driver has let go: an `acked` after it would reject a send the peer acknowledged.
+    expect(eventsAfterClosed(p.clientEvents)).toEqual([]);
+  });
+
+  it("from pacingRate() asked as pacing holds the sender back (the poll's second ask, in block()): the CLOSE leaves from that very poll", () => {
+    // pacingRate() calls in the endpoint poll under way: the first is the pacer's refill, a second only its block().
+    let asks = 0;
+    let destroyIn: (() => void) | undefined;
+    // An open window and a slow rate (50 bytes/ms): 1000-byte messages wait for pacing, never for the window.
+    const slow: CongestionControllerFactory = () => ({
+      name: 'slow',
+      window: () => 1 << 30,
+      pacingRate: () => {
+        if (++asks === 2 && destroyIn !== undefined) {
+          const d = destroyIn;
+          destroyIn = undefined;
+          d();
+        }
+        return 50;
+      },
+      onPacketSent: () => undefined,
+      onAck: () => undefined,
+      onLoss: () => undefined,
+      onSpuriousLoss: () => undefined,
+    });
+    const p = makePair({ client: { congestion: onlyNth(2, slow) } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    let destroyedInPoll = false;
+    let outcome = 'not destroyed';
+    destroyIn = () => {
+      p.conn.destroy(p.sim.now, 1, 'controller gave up');
+      destroyedInPoll = true;
+    };
+    const poll = p.client.pollTransmit.bind(p.client);
+    p.client.pollTransmit = (now) => {
+      asks = 0;
+      destroyedInPoll = false;
+      const t = poll(now);
+      if (destroyedInPoll) outcome = t === undefined ? 'nothing' : p.conn.closing?.firstSent === true ? 'its CLOSE' : 'another packet';
+      return t;
+    };
+    for (let i = 0; i < 20; i++) p.conn.send(new Uint8Array(1000).fill(i));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(100);
+    // A poll that returns nothing is not polled again for the wake-up destroy() gave during it: the CLOSE would wait for the peer's next packet.
+    expect([p.conn.state, outcome]).toEqual(['draining', 'its CLOSE']);
+    const heard = closedReason(p.serverEvents);
+    expect([heard?.kind, heard?.message]).toEqual(['peer', 'controller gave up']);
+  });
+
+  it("from window() in the poll that owes the peer an ACK (a message just came): no packet of that ACK is built, the CLOSE goes instead", () => {
+    const { closing, destroyNext, callsAfter } = destroyingFrom('window');
+    const p = makePair({ client: { congestion: onlyNth(2, closing) } });
+    p.sim.runFor(300);
+    const server = p.serverConn();
+    expect([p.conn.state, server?.state]).toEqual(['established', 'established']);
+    p.sim.runFor(500);
+    let nextSent = 'none';
+    destroyNext(() => {
+      // A lone message after a quiet spell is acknowledged at once (README: maxAckDelayMs).
+      expect(p.conn.acks.isDue(p.sim.now)).toBe(true);
+      p.conn.destroy(p.sim.now, 1, 'controller gave up');
+      nextSent = 'pending';
+    });
+    const poll = p.client.pollTransmit.bind(p.client);
+    p.client.pollTransmit = (now) => {
+      const t = poll(now);
+      if (t !== undefined && nextSent === 'pending') nextSent = p.conn.closing?.firstSent === true ? 'its CLOSE' : 'another packet';
+      return t;
+    };
+    server?.send(new Uint8Array(100).fill(1));
+    p.sim.wake(SERVER);
+    p.sim.runFor(100);
+    expect([p.conn.state, nextSent, callsAfter]).toEqual(['draining', 'its CLOSE', []]);
+    expect(messagesOf(p.clientEvents).length + (p.conn.hasMessage() ? 1 : 0)).toBe(1);
+    const heard = closedReason(p.serverEvents);
+    expect([heard?.kind, heard?.message]).toEqual(['peer', 'controller gave up']);
   });
 });
 

@@ -17,6 +17,7 @@
 import { CHACHA20_POLY1305_LIMITS, type AeadLimits } from './aead-limits.js';
 import { TAG_LEN, type CryptoProvider } from './crypto-provider.js';
 import { KeyArena } from './key-arena.js';
+import { PluginFault } from './plugin-fault.js';
 import { nextPacketKey, packetKeyBytes, packetKeyFromSecret, type PacketKey } from './packet-key.js';
 import { DEFAULT_REPLAY_WINDOW, ReplayWindow } from './replay-window.js';
 
@@ -157,6 +158,11 @@ export class PacketProtection {
   /** The key phase bit to write into the header of the next packet. */
   keyPhase(): KeyPhase {
     return (this.sendGen & 1) as KeyPhase;
+  }
+
+  /** Packets sealed so far (`counters().sealed`, without the object: the goodbye asks it of every CLOSE). */
+  get packetsSealed(): number {
+    return this.sealed;
   }
 
   /** Counters so far. */
@@ -493,6 +499,25 @@ export class PacketProtection {
   /** Whether the previous phase's receive keys are still held (late packets of the old phase still open). */
   get holdsPreviousKeys(): boolean {
     return this.recvPrevious !== undefined;
+  }
+
+  /**
+   * The connection ended: the send keys a key update replaced, still kept when no packet followed the update
+   * ({@link PREVIOUS_SEND}: a connection that ended right after it, without a goodbye or before its CLOSE was
+   * sealed), are wiped, as they would have been by that packet. The keys in use are the connection's to the
+   * end. A provider's key that throws as it is disposed of (a {@link PluginFault}) is dropped: its bytes are
+   * zeroed before, and the connection has ended, with no one left to tell. Anything else thrown is a bug of
+   * rudp's own (its shipped providers' included) and propagates, as everywhere: no other error is on its way here.
+   */
+  end(): void {
+    const previous = PREVIOUS_SEND.get(this);
+    if (previous === undefined) return;
+    PREVIOUS_SEND.delete(this);
+    try {
+      previous.key.wipe();
+    } catch (e) {
+      if (!(e instanceof PluginFault)) throw e;
+    }
   }
 
   /**

@@ -61,3 +61,19 @@ export interface CongestionController {
 
 /** Builds a controller for a new connection; `mtu` is the datagram size limit. */
 export type CongestionControllerFactory = (mtu: number) => CongestionController;
+
+/**
+ * What loss detection and the pacer hold in place of the controller once their connection ended: told
+ * nothing, it answers an open window and no pacing. An application's controller may end its connection from
+ * any of its calls (`destroy()`): from then on it is called no more, not told of an ACK whose flight the close
+ * forgot. Shared: an ended connection keeps no storage for it.
+ */
+export const ENDED_CONTROLLER: CongestionController = Object.freeze({
+  name: 'ended',
+  window: () => Number.MAX_SAFE_INTEGER,
+  pacingRate: () => Number.POSITIVE_INFINITY,
+  onPacketSent: () => undefined,
+  onAck: () => undefined,
+  onLoss: () => undefined,
+  onSpuriousLoss: () => undefined,
+});

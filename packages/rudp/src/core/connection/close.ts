@@ -9,6 +9,7 @@ import type { Connection } from '../connection.js';
 import type { CloseKind, CloseReason } from '../events.js';
 import { closeReasonRoom, utf8PrefixLength } from '../../wire/frame.js';
 import { HEADER_SIZE, TAG_SIZE, TRAILER_SIZE } from '../../wire/packet.js';
+import { reportAckedRun } from '../send/acked-runs.js';
 
 /**
  * Close code of a connection the transport ends because the rules were
@@ -86,13 +87,16 @@ export function startClose(c: Connection, now: number, told: CloseReason): void 
   };
   c.state = 'draining';
   c.retransmits.clear();
-  c.recovery.clear();
+  forgetFlight(c);
   // Read before the queue forgets which messages never left.
   const unsentFrom = c.sendQueue.firstUnsentId();
   // Forgotten, so its bytes go now, not at the drain's end (the application was told they will not arrive).
   c.sendQueue.discard();
   // A draining connection takes no more data: what it granted goes back to the endpoint's budget.
   c.flow.release(c.reassembly.datagramsHeld);
+  // Messages an ACK under way acknowledged (a controller ended the connection from its `onLoss`) are reported
+  // before the close, not after it: past `closed` the Node driver has let go, and rejected them as unacknowledged.
+  reportAckedRun();
   c.host.emit({ type: 'closed', connection: c, reason, unsentFrom });
   c.closeReason = reason;
 }
@@ -100,7 +104,7 @@ export function startClose(c: Connection, now: number, told: CloseReason): void 
 /** Ends `c` without a goodbye (or after draining); `alreadyReported`: its `closed` event was emitted when the drain began. */
 export function finish(c: Connection, kind: CloseKind, code: number, message: string, alreadyReported: boolean, note?: string, cause?: Error): void {
   c.state = 'closed';
-  c.recovery.clear();
+  forgetFlight(c);
   c.retransmits.clear();
   const unsentFrom = c.sendQueue.firstUnsentId();
   c.sendQueue.discard();
@@ -109,6 +113,21 @@ export function finish(c: Connection, kind: CloseKind, code: number, message: st
     const noted: CloseReason = note === undefined ? { kind, code, message } : { kind, code, message, note };
     const reason: CloseReason = cause === undefined ? noted : { ...noted, cause };
     c.closeReason = reason;
+    // Before the close, as `startClose` does.
+    reportAckedRun();
     c.host.emit({ type: 'closed', connection: c, reason, unsentFrom });
   }
+  // Nothing is sealed any more: send keys a key update replaced just before are wiped now, not left for the collector.
+  // Last: a bug of rudp's own thrown there propagates from a connection whose close is otherwise done and reported.
+  c.protection?.end();
+}
+
+/**
+ * `c` ended: what it had in flight is forgotten, and its controller is called no more (loss detection and the
+ * pacer let go of it). An application's controller may have ended it from one of its own calls (destroy()
+ * in `onLoss`, mid-ACK): the ACK stops there, and the controller is not told of it with nothing in flight.
+ */
+function forgetFlight(c: Connection): void {
+  c.recovery.clear();
+  c.pacer.end();
 }

@@ -140,7 +140,8 @@ function handleFrame(c: Connection, now: number, pn: number, f: Frame): void {
       c.pmtu.onAck(now, f.ranges);
       const progressed = c.recovery.onAck(now, f, c.nextPn - 1, pn >= c.acks.largest);
       reportAckedRun();
-      if (progressed) {
+      // Not for a connection its controller ended from the ACK's calls (destroy(): loss detection stopped there).
+      if (progressed && (c.state === 'established' || c.state === 'closing')) {
         noteAcknowledged(c);
         c.sendQueue.compact();
         c.repairPolicy.forgetAcknowledged();

@@ -83,7 +83,12 @@ export function newDataProbeDeadline(c: Connection): number {
 function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Array | undefined {
   c.lastPollTime = now;
   c.lastActivity = now;
+  // Asked once a poll: by the window test here, an MTU probe's or a new-data probe's resends (not by a probe timeout's probes).
+  const window = c.probesDue > 0 ? Number.POSITIVE_INFINITY : c.cc.window();
   c.pacer.refill(now);
+  // The application's controller may end its connection from those calls (destroy(); the pacer asks it nothing
+  // after): nothing more is built, and the goodbye goes now (a poll that returned nothing is not polled again for it).
+  if (ended(c)) return nextDatagram(c, now, scratch);
   c.pmtu.checkProbeLost(now, c.rtt.pto(c.config.maxAckDelayMs));
   syncDatagramSize(c);
   const dataProbe = c.probesDue === 0 && now >= newDataProbeDeadline(c);
@@ -91,7 +96,7 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
   // Probe-timeout packets go at the base size while larger ones are in use: if the path black-holes
   // large datagrams, these still arrive, and their ACK shows the large ones lost.
   const mtu = probe ? c.config.mtu : c.datagramSize;
-  const cwndOpen = probe || c.recovery.bytesInFlight + mtu <= c.cc.window();
+  const cwndOpen = probe || c.recovery.bytesInFlight + mtu <= window;
   const canSendData = cwndOpen && (probe || c.pacer.open);
   // Drop what no longer needs sending first, so a stale entry cannot make an empty packet.
   const hasRetransmit = c.retransmits.pruneAndCheckReady(now);
@@ -106,12 +111,13 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
   c.acceptAnswer = AcceptAnswer.Armed;
   if (!wantData && !wantAck && !answer) {
     if (!canSendData && (hasRetransmit || hasNew)) c.pacer.block(now, cwndOpen);
-    return undefined;
+    // `block` asked the pacing rate.
+    return ended(c) ? nextDatagram(c, now, scratch) : undefined;
   }
   c.pacer.unblock();
   // No MTU probe to a port not validated yet: it would spend most of the amplification limit on padding.
   const probeSize = wantData && !probe && c.path === undefined ? c.pmtu.probeDue(now, c.filledPacket) : undefined;
-  if (probeSize !== undefined && c.recovery.bytesInFlight + probeSize <= c.cc.window()) return pollMtuProbe(c, now, scratch, probeSize);
+  if (probeSize !== undefined && c.recovery.bytesInFlight + probeSize <= window) return pollMtuProbe(c, now, scratch, probeSize);
 
   const pn = takePn(c);
   const pnBytes = packetNumberLength(pn, c.recovery.largestAcked);
@@ -128,7 +134,7 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
   plan.newData = hasNew && c.sendQueue.hasNewReliableData();
   plan.ping = c.pingDue || probe;
   // Resends wait for the window: the packet-threshold rule sends them once this packet's ACK comes.
-  plan.resends = !dataProbe || c.recovery.bytesInFlight + mtu <= c.cc.window();
+  plan.resends = !dataProbe || c.recovery.bytesInFlight + mtu <= window;
   const room = w.room();
   const p = populate(c, now, pn, w, plan);
   // Nothing else to say: PADDING alone, which asks for no acknowledgement (an old peer parses it as no frame).
@@ -175,6 +181,11 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
   c.sendQueue.packetLeft();
   releasePacketContents();
   return datagram;
+}
+
+/** Whether `c` ended during its poll: its controller, the application's, called destroy() (it may from any call). */
+function ended(c: Connection): boolean {
+  return c.state !== 'established' && c.state !== 'closing';
 }
 
 /**
@@ -269,7 +280,7 @@ function pollCloseFrame(c: Connection, now: number, scratch: DatagramScratch, ag
   writeCloseFitting(w, closing.frame.code, closing.frame.reason);
   const protection = c.protection;
   const phase = protection?.keyPhase();
-  const sealed = protection?.counters().sealed;
+  const sealed = protection?.packetsSealed;
   let datagram: Uint8Array;
   try {
     datagram = sealDatagram(protection, w, pn, scratch);
@@ -278,7 +289,7 @@ function pollCloseFrame(c: Connection, now: number, scratch: DatagramScratch, ag
     // it, their first packet, and the previous ones came back (its key phase bit is stale); or it was sealed
     // and what followed threw (the next keys' derivation, the wipe of the keys an update replaced). Sealed
     // again, once, with a new number, the goodbye still leaves; a provider whose keys cannot seal throws again.
-    if (!again || !(e instanceof PluginFault) || protection === undefined || (protection.keyPhase() === phase && protection.counters().sealed === sealed)) throw e;
+    if (!again || !(e instanceof PluginFault) || protection === undefined || (protection.keyPhase() === phase && protection.packetsSealed === sealed)) throw e;
     closing.sendDue = true;
     return pollCloseFrame(c, now, scratch, false);
   }

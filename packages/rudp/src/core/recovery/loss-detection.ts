@@ -23,7 +23,7 @@
  * left out and what an ACK may cover (`packet-number-skips.ts`), the record
  * of packets declared lost (`lost-record.ts`).
  */
-import type { AckSample, CongestionController } from '../congestion/controller.js';
+import { type AckSample, type CongestionController, ENDED_CONTROLLER } from '../congestion/controller.js';
 import type { AckFrame, PnRange } from '../../wire/ack-frame.js';
 import type { RttEstimator } from './rtt.js';
 import { SentQueue } from './sent-queue.js';
@@ -299,7 +299,7 @@ export class LossDetection {
     const top = ranges[0];
     if (!top) return false;
     const acked = this.processAck(now, f, ranges, top.hi);
-    if (fresh) this.detectSilentLosses(now);
+    if (fresh && !this.ended) this.detectSilentLosses(now);
     return acked;
   }
 
@@ -335,6 +335,9 @@ export class LossDetection {
     }
     if (this.lostRecord.length > 0) this.detectSpuriousLosses(now, ranges);
     if (!newest) return false;
+    // Its controller may have ended the connection from `onSpuriousLoss` (an application's calling destroy(),
+    // which `clear`s): what the ACK tells past that is neither recorded nor told.
+    if (this.ended) return true;
     this.deliveredAt = now;
     let latestRttMs: number | undefined;
     if (largest > this.largestAcked) {
@@ -351,6 +354,8 @@ export class LossDetection {
     this.ptoCount = 0;
     this.narrowReorderWindow(now);
     this.detectLosses(now);
+    // …or from `onLoss`: then it is not told of an ACK whose flight the close forgot.
+    if (this.ended) return true;
     const s = SAMPLE;
     s.ackedBytes = ackedBytes;
     s.bytesInFlight = this.bytesInFlight;
@@ -588,10 +593,20 @@ export class LossDetection {
     return this.sent.values();
   }
 
-  /** Forgets everything in flight (the connection is closing). */
+  /**
+   * Forgets everything in flight, and the controller (the connection ended): nothing is told to it from
+   * now, also by a call under way when it ended the connection (see `ENDED_CONTROLLER`).
+   */
   clear(): void {
     this.sent.clear();
     this.lostRecord = emptyArray();
     this.bytesInFlight = 0;
+    this.lossTime = undefined;
+    this.cc = ENDED_CONTROLLER;
+  }
+
+  /** Whether the connection ended (`clear`): an ACK under way stops where its controller ended it. */
+  private get ended(): boolean {
+    return this.cc === ENDED_CONTROLLER;
   }
 }

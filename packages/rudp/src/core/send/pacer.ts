@@ -11,7 +11,7 @@
  * is owed what the rate earned while it overslept (up to a few ticks), so a
  * driver's late timers do not lower the rate below the controller's.
  */
-import type { CongestionController } from '../congestion/controller.js';
+import { type CongestionController, ENDED_CONTROLLER } from '../congestion/controller.js';
 import type { RttEstimator } from '../recovery/rtt.js';
 
 /** A driver's timer granularity (Node's setTimeout floor), ms: the shortest wait for tokens. */
@@ -48,6 +48,11 @@ export class Pacer {
     this.tokens = 2 * this.mtu;
     this.time = now;
     this.blockedUntil = 0;
+  }
+
+  /** The connection ended: the controller is asked nothing more, also by a refill under way when it ended it (destroy()). */
+  end(): void {
+    this.cc = ENDED_CONTROLLER;
   }
 
   /** Adds the tokens earned since the last refill. */
@@ -102,8 +107,9 @@ export class Pacer {
   private tokenCap(rate: number): number {
     // At least what the rate earns in two driver timer ticks (capped at half the window): the tick
     // a held sender waits, and a wake-up that comes a tick late must not throw that tick away.
-    const ticks = Number.isFinite(rate) ? Math.min(2 * rate * PACING_TICK_MS, this.cc.window() / 2) : 0;
-    return Math.max(2 * this.mtu, Math.min(10 * this.mtu, this.cc.window() / 4), ticks);
+    const window = this.cc.window();
+    const ticks = Number.isFinite(rate) ? Math.min(2 * rate * PACING_TICK_MS, window / 2) : 0;
+    return Math.max(2 * this.mtu, Math.min(10 * this.mtu, window / 4), ticks);
   }
 
   private readyAt(now: number): number {

@@ -1,0 +1,26 @@
+/**
+ * An array made at its first use: every read (an index, `length`, `map`, iteration, `Array.isArray`'s
+ * answer is the target's) reaches the array `make` returns, called once then. For an export whose items
+ * cost something to find that most importers never read: rudpx's packetCipherProviders, whose libsodium
+ * entry loads the sodium-native addon (~25 ms of a process's start) where OpenSSL's addon is the default.
+ */
+export const madeOnFirstUse = <T>(make: () => readonly T[]): readonly T[] => {
+  const target: T[] = [];
+  let made = false;
+  const filled = (): T[] => {
+    if (!made) {
+      made = true;
+      target.push(...make());
+    }
+    return target;
+  };
+  return new Proxy(target, {
+    get: (_, key, receiver: unknown) => Reflect.get(filled(), key, receiver),
+    set: (_, key, value: unknown, receiver: unknown) => Reflect.set(filled(), key, value, receiver),
+    has: (_, key) => Reflect.has(filled(), key),
+    ownKeys: () => Reflect.ownKeys(filled()),
+    getOwnPropertyDescriptor: (_, key) => Reflect.getOwnPropertyDescriptor(filled(), key),
+    defineProperty: (_, key, descriptor) => Reflect.defineProperty(filled(), key, descriptor),
+    deleteProperty: (_, key) => Reflect.deleteProperty(filled(), key),
+  });
+};

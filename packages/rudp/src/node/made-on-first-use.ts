@@ -1,6 +1,6 @@
 /**
  * An array made at its first use: every read (an index, `length`, `map`, iteration, `Array.isArray`'s
- * answer is the target's) reaches the array `make` returns, called once then. For an export whose items
+ * answer is the target's, util.inspect's) reaches the array `make` returns, called once then. For an export whose items
  * cost something to find that most importers never read: rudpx's packetCipherProviders, whose libsodium
  * entry loads the sodium-native addon (~25 ms of a process's start) where OpenSSL's addon is the default.
  */
@@ -14,6 +14,8 @@ export const madeOnFirstUse = <T>(make: () => readonly T[]): readonly T[] => {
     }
     return target;
   };
+  // util.inspect (console.log) formats a proxy's target, not through its traps: the target makes itself first.
+  Object.defineProperty(target, Symbol.for('nodejs.util.inspect.custom'), { value: filled, enumerable: false });
   return new Proxy(target, {
     get: (_, key, receiver: unknown) => Reflect.get(filled(), key, receiver),
     set: (_, key, value: unknown, receiver: unknown) => Reflect.set(filled(), key, value, receiver),

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { SourceMap, type SourceMapPayload } from 'node:module';
+import { isAbsolute } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The map of each generated file (its URL) seen in a trace, or `null` where it has none that reads. */
@@ -31,8 +32,9 @@ const readMap = (fileUrl: string): SourceMap | null => {
 };
 
 const mapOf = (file: string): SourceMap | null => {
-  const url = /^[a-z]+:/i.test(file) ? file : pathToFileURL(file).href;
-  if (!url.startsWith('file:')) return null;
+  // An ES module's frames name a file: URL, a CommonJS one's an absolute path; others ('node:…', 'evalmachine.<anonymous>') no file.
+  const url = file.startsWith('file:') ? file : isAbsolute(file) ? pathToFileURL(file).href : undefined;
+  if (url === undefined) return null;
   let map = maps.get(url);
   if (map === undefined) {
     map = readMap(url);
@@ -42,8 +44,7 @@ const mapOf = (file: string): SourceMap | null => {
 };
 
 /** V8's text for `site`, its file's place replaced by the source's where the file has a map that covers it. */
-const frameText = (site: NodeJS.CallSite): string => {
-  const text = String(site);
+const mappedFrameText = (site: NodeJS.CallSite, text: string): string => {
   const file = site.getFileName();
   const line = site.getLineNumber();
   const column = site.getColumnNumber();
@@ -59,10 +60,42 @@ const frameText = (site: NodeJS.CallSite): string => {
   return `${text.slice(0, at)}${source}:${entry.originalLine + 1}:${entry.originalColumn + 1}${text.slice(at + place.length)}`;
 };
 
-/** `error`'s first line as V8 writes it (Error.prototype.toString, or the value's own string). */
+/**
+ * `site`'s text, mapped where that works: a throw here would make reading the error's `stack` throw, and an
+ * uncaught error print without its trace or cause (fileURLToPath refuses a source named with an encoded '/', say).
+ */
+const frameText = (site: NodeJS.CallSite): string => {
+  const text = String(site);
+  try {
+    return mappedFrameText(site, text);
+  } catch {
+    return text;
+  }
+};
+
+/**
+ * Whether `error` is one of Node's own (internal/errors.js), whose trace Node heads `Name [CODE]: message`. Node
+ * marks them by a symbol of its own on their prototype, not exported: found by its description.
+ */
+const isNodeError = (error: object): boolean => {
+  for (let o: object | null = error; o !== null; o = Object.getPrototypeOf(o) as object | null) {
+    if (Object.getOwnPropertySymbols(o).some((s) => s.description === 'kIsNodeError')) return true;
+  }
+  return false;
+};
+
+/**
+ * `error`'s first line as Node writes it: `Name [CODE]: message` for Node's own errors, else Error.prototype.toString,
+ * which takes any object (Error.captureStackTrace's: `{ name: 'X', message: 'm' }` is 'X: m', `{}` 'Error').
+ */
 const headline = (error: unknown): string => {
   try {
-    return error instanceof Error ? Error.prototype.toString.call(error) : String(error);
+    if (typeof error !== 'object' || error === null) return String(error);
+    if (isNodeError(error)) {
+      const { name, code, message } = error as { readonly name: unknown; readonly code: unknown; readonly message: unknown };
+      return `${String(name)} [${String(code)}]: ${String(message)}`;
+    }
+    return Error.prototype.toString.call(error);
   } catch {
     return '<error>';
   }

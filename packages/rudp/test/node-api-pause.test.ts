@@ -74,6 +74,13 @@ function busyWait(ms: number): void {
   }
 }
 
+/**
+ * How long the 400 ms idle timeout tests block their loop, ms: past the timeout by more than the peer's 20 ms ticks.
+ * Each pause burns its CPU (the loop spins): 1,000 ms before, in a file that runs twice (the native and node:dgram
+ * sockets); the pause is long enough to put every due timeout behind the backlog, how much longer adds nothing.
+ */
+const PAUSE_MS = 700;
+
 const children: ChildProcess[] = [];
 afterEach(() => {
   // SIGKILL: a stopped child would keep a SIGTERM pending.
@@ -98,14 +105,15 @@ describe('a process paused past its idle timeout', () => {
       return Promise.race([new Promise<string>((resolve) => (onWanted = () => resolve('messages'))), closed]);
     };
     expect(await more(1)).toBe('messages');
-    // Paused in a timer callback (the timers phase).
-    await pauseInTimer(1_000);
+    // Paused in a timer callback (the timers phase). PAUSE_MS is past the idle timeout, and the last tick heard
+    // came at most one tick (20 ms) before the pause on an idle machine: the timeout is due when the pause ends.
+    await pauseInTimer(PAUSE_MS);
     expect(await more(3)).toBe('messages');
     // Paused in a message listener (the poll or check phase: the adapter's timer, due meanwhile, runs before
     // the next poll phase, and its end-of-burst wake-up may too).
     const paused = new Promise<void>((resolve) =>
       conn.once('message', () => {
-        busyWait(1_000);
+        busyWait(PAUSE_MS);
         resolve();
       }),
     );
@@ -162,15 +170,17 @@ describe('a process paused past its idle timeout', () => {
       await chattyClients(server.address().port, count);
       expect(await everyOneHeard(0)).toBe('all');
       expect(conns.length).toBe(count);
-      // Some 1,200 datagrams wait after the pause; the socket hands over 32 (node:dgram) or 128 (the addon) a turn.
+      // Some 900 datagrams wait after the pause (150 clients, 4 a second, 1.5 s); the socket hands over 32 (node:dgram)
+      // or 128 (the addon) a turn.
       let pausedAt = Date.now();
-      await pauseInTimer(2 * idleTimeoutMs);
+      // 1.5 idle timeouts: every connection's timeout is due when it ends (each client sends every 250 ms).
+      await pauseInTimer(1.5 * idleTimeoutMs);
       expect(await everyOneHeard(pausedAt)).toBe('all');
       // Paused in a message listener: the wake-up after it finds the backlog too.
       const paused = new Promise<void>((resolve) =>
         conns[0]?.once('message', () => {
           pausedAt = Date.now();
-          busyWait(2 * idleTimeoutMs);
+          busyWait(1.5 * idleTimeoutMs);
           resolve();
         }),
       );
@@ -197,7 +207,7 @@ describe('a process paused past its idle timeout', () => {
       // From its last message heard, not from the stop: a peer starved of CPU by a loaded machine may have gone
       // quiet before it (its ACKs between ticks can only put the timeout later).
       const silentFrom = lastHeard;
-      if (pause) await pauseInTimer(1_000);
+      if (pause) await pauseInTimer(PAUSE_MS);
       const resumed = performance.now();
       const end = await closed;
       expect(end.kind).toBe('timeout');

@@ -8,6 +8,7 @@ import { ownProvider } from '../crypto/guarded-provider.js';
 import { DH_LEN, KEY_LEN, NONCE_LEN, TAG_LEN, type AeadKey, type CryptoProvider, type KeyPair } from '../crypto/crypto-provider.js';
 import { loadOpensslAead, OpensslAeadKey, OpensslPacketAead, type OpensslAead } from './openssl-aead.js';
 import { loadSodium, SodiumAeadKey } from './sodium-aead.js';
+import { madeOnFirstUse } from './made-on-first-use.js';
 
 // Raw X25519 keys reach node:crypto as KeyObjects through JWK (RFC 8037): 16–45 µs a key. Through
 // DER (RFC 8410), as before, OpenSSL 3's decoder search took 80 µs for a public and 500 µs for a
@@ -158,11 +159,17 @@ export const nodeCryptoProvider: CryptoProvider = ownProvider({
   },
 });
 
-const sodium = loadSodium();
-const sodiumAead = sodium === undefined ? undefined : aeadOf((key) => new SodiumAeadKey(sodium, key));
+/** libsodium's packet AEAD, or `undefined` where sodium-native is not installed or does not load. */
+const loadSodiumAead = (): Pick<CryptoProvider, 'seal' | 'open' | 'aeadKey'> | undefined => {
+  const sodium = loadSodium();
+  return sodium === undefined ? undefined : aeadOf((key) => new SodiumAeadKey(sodium, key));
+};
 // The addon must pass RFC 8439's known answer before it is trusted.
 const openssl = loadOpensslAead();
 const opensslAead = openssl === undefined ? undefined : aeadOf((key) => new OpensslAeadKey(openssl, key));
+// sodium-native (~25 ms of a start) is loaded here only where it is the default, OpenSSL's addon missing;
+// else at the first read of packetCipherProviders, which lists it beside the default.
+const sodiumAeadAtStart = opensslAead === undefined ? loadSodiumAead() : undefined;
 
 /**
  * `provider` with OpenSSL's whole-datagram path (CryptoProvider.packetAead) as a
@@ -178,19 +185,28 @@ const withPacketAead = (provider: CryptoProvider, addon: OpensslAead): CryptoPro
 export type PacketCipherLibrary = 'openssl' | 'libsodium' | 'node:crypto';
 
 /** Which library seals and opens packets under {@link defaultCryptoProvider}. */
-export const packetCipherLibrary: PacketCipherLibrary = opensslAead !== undefined ? 'openssl' : sodiumAead !== undefined ? 'libsodium' : 'node:crypto';
+export const packetCipherLibrary: PacketCipherLibrary = opensslAead !== undefined ? 'openssl' : sodiumAeadAtStart !== undefined ? 'libsodium' : 'node:crypto';
+
+// rudpx's own, as nodeCryptoProvider is: not guarded (crypto/guarded-provider.ts), a throw there is a bug of rudpx's.
+const opensslProvider = opensslAead === undefined || openssl === undefined ? undefined : ownProvider(withPacketAead({ ...nodeCryptoProvider, ...opensslAead }, openssl));
+const sodiumProviderOf = (sodiumAead: Pick<CryptoProvider, 'seal' | 'open' | 'aeadKey'> | undefined): CryptoProvider | undefined =>
+  sodiumAead === undefined ? undefined : ownProvider({ ...nodeCryptoProvider, ...sodiumAead });
+const sodiumProviderAtStart = sodiumProviderOf(sodiumAeadAtStart);
 
 /**
  * The providers of every packet cipher library that loads here, fastest first
  * (the first is {@link defaultCryptoProvider}): for benchmarks and for tests
- * that check the libraries against each other.
+ * that check the libraries against each other. Made at its first read
+ * (madeOnFirstUse), which loads sodium-native where OpenSSL's addon serves.
  */
-export const packetCipherProviders: readonly (readonly [PacketCipherLibrary, CryptoProvider])[] = [
-  // rudpx's own, as nodeCryptoProvider is: not guarded (crypto/guarded-provider.ts), a throw there is a bug of rudpx's.
-  ...(opensslAead === undefined || openssl === undefined ? [] : [['openssl', ownProvider(withPacketAead({ ...nodeCryptoProvider, ...opensslAead }, openssl))] as const]),
-  ...(sodiumAead === undefined ? [] : [['libsodium', ownProvider({ ...nodeCryptoProvider, ...sodiumAead })] as const]),
-  ['node:crypto', nodeCryptoProvider] as const,
-];
+export const packetCipherProviders: readonly (readonly [PacketCipherLibrary, CryptoProvider])[] = madeOnFirstUse(() => {
+  const sodiumProvider = opensslProvider === undefined ? sodiumProviderAtStart : sodiumProviderOf(loadSodiumAead());
+  return [
+    ...(opensslProvider === undefined ? [] : [['openssl', opensslProvider] as const]),
+    ...(sodiumProvider === undefined ? [] : [['libsodium', sodiumProvider] as const]),
+    ['node:crypto', nodeCryptoProvider] as const,
+  ];
+});
 
 /**
  * The provider `listen` and `connect` use unless given one: `node:crypto`
@@ -200,4 +216,4 @@ export const packetCipherProviders: readonly (readonly [PacketCipherLibrary, Cry
  * `sodium-native` dependency), else `node:crypto`. All are the same RFC 8439
  * cipher, so peers using any of them interoperate.
  */
-export const defaultCryptoProvider: CryptoProvider = (packetCipherProviders[0] as readonly [PacketCipherLibrary, CryptoProvider])[1];
+export const defaultCryptoProvider: CryptoProvider = opensslProvider ?? sodiumProviderAtStart ?? nodeCryptoProvider;

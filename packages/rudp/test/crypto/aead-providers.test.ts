@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { expectSameBytes } from '../../../../test-support/same-bytes.js';
 import { fromHex, toHex, utf8 } from '../../src/crypto/bytes.js';
@@ -31,6 +33,28 @@ describe('packet AEAD providers', () => {
     expect(packetCipherLibrary).toBe(addonExpected ? 'openssl' : 'libsodium');
     expect(defaultCryptoProvider).toBe((packetCipherProviders[0] as readonly [string, CryptoProvider])[1]);
   });
+
+  it.skipIf(!addonExpected || !existsSync(new URL('../../dist/index.js', import.meta.url)))(
+    'where the addon serves, sodium-native is loaded at the first read of packetCipherProviders, not as rudpx loads (~25 ms of every start)',
+    () => {
+      // The built package in a process of its own: whether sodium-native's module is loaded, before and after the read.
+      const dist = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+      const code = `
+        import { createRequire } from 'node:module';
+        import { inspect } from 'node:util';
+        const rudpx = await import(${JSON.stringify(dist)});
+        const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((f) => f.includes('sodium-native'));
+        const atStart = loaded();
+        // The first read an inspection (console.log), which formats a proxy's target: it shows the whole list.
+        const shown = inspect(rudpx.packetCipherProviders).includes("'libsodium'");
+        const libraries = rudpx.packetCipherProviders.map(([library]) => library).join(' ');
+        console.log(rudpx.packetCipherLibrary, atStart, shown, loaded(), libraries);
+      `;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('openssl false true true openssl libsodium node:crypto\n');
+    },
+  );
 
   for (const [name, crypto] of providers) {
     describe(name, () => {

@@ -2,13 +2,12 @@ import { defineConfig } from 'tsup';
 import { fpTsEs6 } from '../../scripts/fp-ts-es6.mjs';
 
 export default defineConfig({
-  // The bin's stack-trace mapping apart from main (forum-protocol's process/stack-source-maps.ts): set before the bundle loads.
-  entry: { main: 'src/main.ts', 'stack-source-maps': '../forum-protocol/src/process/stack-source-maps.ts' },
+  entry: { main: 'src/main.ts' },
   format: ['esm'],
   clean: true,
-  // Source maps, so that a stack trace names src/*.ts (the bin maps traces, reading a map at the first trace
-  // through its file). Mappings only, as rudpx's: the sources inside (fp-ts, io-ts and all) made it ~1 MB, and
-  // a stack trace needs the mappings alone.
+  // Source maps, so that a stack trace names src/*.ts (the bin turns them on). Mappings only, as rudpx's: Node
+  // reads and parses the whole map at every start, and the sources inside (fp-ts, io-ts and all) made it
+  // ~1 MB, ~25 ms of CPU a start; a stack trace needs the mappings alone.
   sourcemap: true,
   esbuildOptions(options) {
     options.sourcesContent = false;

@@ -213,6 +213,26 @@ describe('data-directory store', () => {
     expect(await lines(run(s, 'Yoda', 'CRT README.md'))).toEqual(['Thread README.md exists']);
   });
 
+  it('opens a directory holding a file whose name is not UTF-8 (a Latin-1 name copied in): warned of, left as it is', async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, 't'), 'alice\n1 alice: hi\n');
+    // `café` in Latin-1 (0xe9), and a name of bytes alone: read as strings they became U+FFFD, which no file is named.
+    const latin1 = Buffer.concat([Buffer.from(`${dir}/caf`), Buffer.from([0xe9])]);
+    const bytes = Buffer.concat([Buffer.from(`${dir}/`), Buffer.from([0xff, 0xfe])]);
+    writeFileSync(latin1, 'notes');
+    writeFileSync(bytes, 'x');
+    const s = await open(dir);
+    expect([...s.warnings].sort()).toEqual([
+      'a file whose name is not UTF-8 (\\xff\\xfe) is not served, left as it is',
+      'a file whose name is not UTF-8 (caf\\xe9) is not served, left as it is',
+    ]);
+    expect(await lines(run(s, 'alice', 'LST'))).toEqual(['The list of active threads:', 't']);
+    // The name U+FFFD reads as is a name of its own, and a thread may take it.
+    expect(await lines(run(s, 'alice', 'CRT \ufffd\ufffd'))).toEqual(['Thread \ufffd\ufffd created']);
+    expect(readFileSync(latin1, 'utf8')).toBe('notes');
+    expect(readFileSync(bytes, 'utf8')).toBe('x');
+  });
+
   it('deletes temporary files left by a killed process and keeps the real files intact', async () => {
     const dir = freshDir();
     writeFileSync(join(dir, 't'), 'alice\n1 alice: old\n');

@@ -32,6 +32,19 @@ export interface LoadedDirectory {
   readonly recovered: readonly string[];
 }
 
+/** `bytes` as UTF-8, or `undefined` if they are not UTF-8. */
+const utf8Name = (bytes: Uint8Array): string | undefined => {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+};
+
+/** A file name's bytes for a log line: printable ASCII as it is, every other byte as `\xHH`. */
+const escapedName = (bytes: Uint8Array): string =>
+  Array.from(bytes, (b) => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+
 /** Reads `path` as a thread file, or says why it is not one (too big, not UTF-8, a NUL, not the thread format). */
 export const readThreadFile = async (path: string, title: string, maxBytes: number): Promise<StoredThread | string> => {
   const size = (await stat(path)).size;
@@ -90,8 +103,15 @@ export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number,
 
   const names: string[] = [];
   const otherNames: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const name = entry.name;
+  // Names as bytes: one that is not UTF-8 (a Latin-1 `café` copied in) read as a string came back with U+FFFD
+  // in place of its bytes, a name no file has, and its stat failed the whole start with ENOENT.
+  for (const entry of await readdir(dir, { withFileTypes: true, encoding: 'buffer' })) {
+    const name = utf8Name(entry.name);
+    if (name === undefined) {
+      // No request can name it (names travel as Unicode, and the store writes them as UTF-8), so it takes no name.
+      warnings.push(`a file whose name is not UTF-8 (${escapedName(entry.name)}) is not served, left as it is`);
+      continue;
+    }
     if (isOwnTempName(name) || recordTemps.has(name)) {
       // Left by a process killed mid-write; the real file is intact. Only names this store makes: another
       // program's `.forum-tmp-notes` (or anything of the prefix) was deleted at every start.

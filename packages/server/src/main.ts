@@ -11,6 +11,7 @@ import { otherIdentityBeside, replacedIdentityWarning } from './identity-replace
 import { lockRenewMs } from './lock-renew.js';
 import { maxLeaseMs } from './session-lease.js';
 import { stopGraceMs } from './stop-grace.js';
+import { readTerminalInForeground } from './terminal-foreground.js';
 import { transportIdle } from './transport-idle.js';
 
 /**
@@ -206,10 +207,12 @@ const main = async (): Promise<number | undefined> => {
   console.error(`forum-server: UDP ${args.host}:${server.udpPort}, TCP ${server.tcpPort}, ${where}`);
   if (replaced !== undefined) console.error(replaced);
   if (!dirExisted) console.error(`forum-server: created the data directory ${dataDir}: it did not exist (a new, empty forum; if it should hold one, check the path)`);
-  // Ctrl-D ends a server run at a terminal; a server started with no terminal (a service, `&`) keeps running.
+  // Ctrl-D ends a server run at a terminal; a server started with no terminal (a service) keeps running, and
+  // one started in the background of an interactive shell (`&`) reads its terminal only once brought to the
+  // foreground (read from the background, it was stopped by SIGTTIN).
   if (atTerminal) {
     process.stdin.on('end', () => stop(running, 'end of input'));
-    process.stdin.resume();
+    readTerminalInForeground(process.stdin);
   }
   return undefined;
 };

@@ -233,6 +233,31 @@ describe('data-directory store', () => {
     expect(readFileSync(bytes, 'utf8')).toBe('x');
   });
 
+  it('reads a file whose name starts with a byte order mark as that name, not as the name without it', async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, 't'), 'alice\n1 alice: real\n');
+    // A name a Windows tool may make (U+FEFF first). TextDecoder drops a leading BOM unless told not to: read back as
+    // `notes` (no such file) the open failed with ENOENT, and as `t` it was the real thread read a second time.
+    writeFileSync(join(dir, '\ufeffnotes'), 'bob\n1 bob: hi\n');
+    writeFileSync(join(dir, '\ufefft'), 'carol\n1 carol: fake\n');
+    const s = await open(dir);
+    expect(await lines(run(s, 'alice', 'RDT t'))).toEqual(['1 alice: real']);
+    expect(await lines(run(s, 'alice', 'LST'))).toEqual(['The list of active threads:', 't', '\ufeffnotes', '\ufefft']);
+    expect(await lines(run(s, 'alice', 'RDT notes'))).toEqual(['Thread notes does not exist']);
+  });
+
+  it('opens a directory holding a file named as an intent record but not UTF-8: warned of, left as it is', async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, 't'), 'alice\n1 alice: hi\n');
+    // Read as a string its name became `.forum-intent-\ufffd`, no file's name: its read failed the open ("cannot be read (ENOENT)").
+    const odd = Buffer.concat([Buffer.from(`${dir}/.forum-intent-`), Buffer.from([0xff])]);
+    writeFileSync(odd, '{}');
+    const s = await open(dir);
+    expect(s.warnings).toEqual(['a file whose name is not UTF-8 (.forum-intent-\\xff) is not served, left as it is']);
+    expect(await lines(run(s, 'alice', 'LST'))).toEqual(['The list of active threads:', 't']);
+    expect(readFileSync(odd, 'utf8')).toBe('{}');
+  });
+
   it('deletes temporary files left by a killed process and keeps the real files intact', async () => {
     const dir = freshDir();
     writeFileSync(join(dir, 't'), 'alice\n1 alice: old\n');

@@ -11,6 +11,7 @@ import { storedNameProblem } from './stored-name.js';
 import type { StoredThread } from '../store/thread-change.js';
 import { formatThreadFile, parseThreadFile, uploadFileName } from '../store/thread.js';
 import { recoverJournal } from './undo-journal.js';
+import { escapedName, utf8Name } from './utf8-name.js';
 
 /** A data directory as {@link loadDataDirectory} found it, after recovery. */
 export interface LoadedDirectory {
@@ -31,19 +32,6 @@ export interface LoadedDirectory {
   /** What recovery did: changes a crash cut short undone or finished, temporary files deleted (for the log). */
   readonly recovered: readonly string[];
 }
-
-/** `bytes` as UTF-8, or `undefined` if they are not UTF-8. */
-const utf8Name = (bytes: Uint8Array): string | undefined => {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return undefined;
-  }
-};
-
-/** A file name's bytes for a log line: printable ASCII as it is, every other byte as `\xHH`. */
-const escapedName = (bytes: Uint8Array): string =>
-  Array.from(bytes, (b) => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
 
 /** Reads `path` as a thread file, or says why it is not one (too big, not UTF-8, a NUL, not the thread format). */
 export const readThreadFile = async (path: string, title: string, maxBytes: number): Promise<StoredThread | string> => {

@@ -4,27 +4,37 @@
  * SIGTTIN: the next command typed in that shell (the client, say) stopped the server, and every client was
  * then told `Unable to reach the server`. So does Ctrl-Z then `bg`.
  */
-import { readFileSync } from 'node:fs';
+import { fstatSync, readFileSync } from 'node:fs';
 
 /**
  * Whether `/proc/PID/stat`'s text says its process is in its terminal's foreground process group (its
- * `pgrp` is the terminal's `tpgid`); `undefined` for text that is not such a line, or a process without a
- * controlling terminal.
+ * `pgrp` is the terminal's `tpgid`); `undefined` for text that is not such a line, a process without a
+ * controlling terminal, or input from a terminal that is not the controlling one (`inputDevice`, its
+ * `st_rdev`, is not the line's `tty_nr`).
  */
-export const foregroundOfStat = (stat: string): boolean | undefined => {
+export const foregroundOfStat = (stat: string, inputDevice?: number): boolean | undefined => {
   // The command name (field 2) is in parentheses and may hold spaces and parentheses itself: the fields after it.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const pgrp = Number(fields[2]);
+  const ttyNr = Number(fields[4]);
   const tpgid = Number(fields[5]);
-  if (stat.lastIndexOf(')') < 0 || !Number.isInteger(pgrp) || !Number.isInteger(tpgid) || fields.length < 6) return undefined;
-  // -1: no controlling terminal (a terminal given as input is another's, `< /dev/pts/3`): no job control to meet.
-  return tpgid < 0 ? undefined : pgrp === tpgid;
+  if (stat.lastIndexOf(')') < 0 || !Number.isInteger(pgrp) || !Number.isInteger(ttyNr) || !Number.isInteger(tpgid) || fields.length < 6) return undefined;
+  // -1: no controlling terminal (`setsid`): no job control to meet.
+  if (tpgid < 0) return undefined;
+  // Input from another terminal than the controlling one (`forum-server 4000 < /dev/pts/3 &`): job control stops
+  // only readers of their controlling terminal, so it is read. Judged by the controlling terminal's foreground
+  // group, it was not read while the server was a background job of its own shell: Ctrl-D there did nothing.
+  if (inputDevice !== undefined && inputDevice !== ttyNr) return undefined;
+  return pgrp === tpgid;
 };
 
-/** Whether this process is its terminal's foreground job; `undefined` where `/proc` cannot say (not Linux). */
-export const inForeground = (): boolean | undefined => {
+/**
+ * Whether this process is the foreground job of the terminal it reads at `fd`; `undefined` where `/proc` cannot
+ * say (not Linux) or `fd` is not its controlling terminal.
+ */
+export const inForeground = (fd = 0): boolean | undefined => {
   try {
-    return foregroundOfStat(readFileSync('/proc/self/stat', 'latin1'));
+    return foregroundOfStat(readFileSync('/proc/self/stat', 'latin1'), fstatSync(fd).rdev);
   } catch {
     return undefined;
   }

@@ -22,4 +22,11 @@ describe('foregroundOfStat', () => {
     expect(foregroundOfStat('4242 node S 1 2 3 4 5')).toBeUndefined();
     expect(foregroundOfStat('4242 (node) S 4100')).toBeUndefined();
   });
+
+  it('cannot say for input from a terminal that is not the controlling one: reading it stops no background job', () => {
+    // tty_nr 34817 is /dev/pts/1 (major 136, minor 1); `forum-server 4000 < /dev/pts/2 &` reads pts/2 (34818).
+    expect(foregroundOfStat(stat('node', 4242, 4100), 34818)).toBeUndefined();
+    expect(foregroundOfStat(stat('node', 4242, 4100), 34817)).toBe(false);
+    expect(foregroundOfStat(stat('node', 4242, 4242), 34817)).toBe(true);
+  });
 });

@@ -7,10 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { openFileStore } from 'forum-protocol';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
+import { pastRelayWindow } from './relay-window.js';
 import { LOCK_RENEW_ENV, MIN_TEST_LOCK_RENEW_MS } from '../src/lock-renew.js';
-import { RELAYED_STOP_MS } from '../src/relayed-stop.js';
 import { answered, cleanupAfterEach, itWithScope, LOCK_FILE, P, runClient, SERVER_BIN, spawnClient, startServer, tempDir } from './forum-processes.js';
 
 /** Runs forum-server to its exit (a refused start exits at once; the timeout only ends a hang). */
@@ -240,7 +239,7 @@ describe('forum-server data directory lock (real processes)', () => {
     server.child.kill(signal);
     await server.stdout.waitFor(`Server shutting down (${signal})`);
     // Sooner, the second signal is taken as the first relayed (a wrapper such as pnpm exec passing Ctrl-C on).
-    await delay(RELAYED_STOP_MS);
+    await pastRelayWindow();
     const second = Date.now();
     server.child.kill(signal);
     expect(await server.exited).toBe(status);

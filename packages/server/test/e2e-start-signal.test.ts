@@ -15,9 +15,8 @@ import { open, readFile, readlink, stat, unlink, writeFile } from 'node:fs/promi
 import { createServer, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { RELAYED_STOP_MS } from '../src/relayed-stop.js';
+import { pastRelayWindow } from './relay-window.js';
 import { answered, cleanupAfterEach, LOCK_FILE, P, runClient, spawnServer, startServer, tempDir, type Proc } from './forum-processes.js';
 
 const SIGNALS = [
@@ -99,7 +98,7 @@ describe('forum-server given a stop signal during start-up (real processes)', ()
     server.child.kill(signal);
     await said(server, `Stopping during start-up (${signal})\n`, lock);
     // The store's read still waits: the first signal's stop cannot end, as on a hung disk. Sooner, the second is the first relayed.
-    await delay(RELAYED_STOP_MS);
+    await pastRelayWindow();
     const second = performance.now();
     server.child.kill(signal);
     await server.stderr.waitFor(`forum-server: exiting at once (${signal} while stopping)\n`);
@@ -120,7 +119,7 @@ describe('forum-server given a stop signal during start-up (real processes)', ()
     const mine = await readFile(lock, 'utf8');
     server.child.kill('SIGTERM');
     await said(server, 'Stopping during start-up (SIGTERM)\n', lock);
-    await delay(RELAYED_STOP_MS);
+    await pastRelayWindow();
     server.child.kill('SIGTERM');
     await server.stderr.waitFor('forum-server: exiting at once (SIGTERM while stopping)\n');
     // Before: deleted here, while the recovery's file operation was still to land (the exit waits for it).

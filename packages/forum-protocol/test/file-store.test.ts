@@ -258,6 +258,18 @@ describe('data-directory store', () => {
     expect(readFileSync(odd, 'utf8')).toBe('{}');
   });
 
+  it('a hand-written thread file that starts with a byte order mark is rewritten whole at its first change, not edited in place', async () => {
+    const dir = freshDir();
+    // Notepad saves UTF-8 with a mark. Decoded, the text lost it and matched what the store writes, so the file was
+    // taken for its own and edited at offsets 3 bytes short: the creator line became `\ufeffali`, and at the next
+    // start `t is neither a thread file (not in the thread format)`.
+    writeFileSync(join(dir, 't'), '\ufeffalice\n1 alice: hello\n2 alice: second\n');
+    const s = await open(dir);
+    expect(await lines(run(s, 'alice', 'DLT t 1'))).toEqual(['The message has been deleted']);
+    expect(readFileSync(join(dir, 't'), 'utf8')).toBe('alice\n1 alice: second\n');
+    expect(await lines(run(await open(dir), 'alice', 'RDT t'))).toEqual(['1 alice: second']);
+  });
+
   it('deletes temporary files left by a killed process and keeps the real files intact', async () => {
     const dir = freshDir();
     writeFileSync(join(dir, 't'), 'alice\n1 alice: old\n');

@@ -46,7 +46,10 @@ export const readThreadFile = async (path: string, title: string, maxBytes: numb
   }
   if (text.includes('\u0000')) return 'holds a NUL byte';
   const thread = parseThreadFile(title, text);
-  return thread === undefined ? 'not in the thread format' : { thread, bytes: bytes.length, canonical: formatThreadFile(thread) === text };
+  if (thread === undefined) return 'not in the thread format';
+  // Canonical by its bytes, not its text: the decoder drops a leading byte order mark (Notepad saves one), and a file
+  // taken for the store's own is edited in place at offsets 3 bytes short (its creator line cut, unreadable after).
+  return { thread, bytes: bytes.length, canonical: Buffer.from(formatThreadFile(thread), 'utf8').equals(bytes) };
 };
 
 /**

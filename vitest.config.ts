@@ -32,7 +32,7 @@ const SHARED_MODULE_TESTS = [
   'packages/forum-protocol/test/{account-policy,codec,command-deadline,commands-file,commands-memory,grammar,host-of,known-hosts,layers,login-checks,migration-pin,names-identity,rate-limit,readme-limits,record-framing,registries,reply-bytes-properties,semaphore,session-exporter,terminal-text,thread-entries-limit,thread-format,thread-limits,thread-reply-size,token-buckets,undo-journal,undo-journal-bound,upload-name-space,write-budget}.test.ts',
   // The data-directory store in a temporary directory of each test's.
   'packages/forum-protocol/test/file-store{,-foreign-append,-rmv-namespace,-thread-bytes,-upload-discard,-upload-share,-write-budget}.test.ts',
-  'packages/server/test/{args-limits,args-store,client-connection-close-reason,client-connection-large-replies,client-connection-lines-cache,client-connection-request-turns,client-connection-request-work,disk-quota,comparable-files,fake-clock-rate,fenced-store,large-reply-rate,lock-renew,log-limiter,login-room,memory-budget,queue-budget,readme-options,reply-budget,request-pacer,session-lease,stop-grace,transfer-activity,transport-idle,transport-receive-budget,upload-reservation}.test.ts',
+  'packages/server/test/{args-limits,args-store,client-connection-close-reason,client-connection-large-replies,client-connection-lines-cache,client-connection-request-turns,client-connection-request-work,disk-quota,comparable-files,fake-clock-rate,fenced-store,large-reply-rate,lock-renew,log-limiter,login-room,memory-budget,queue-budget,readme-options,reply-budget,request-pacer,session-lease,stop-grace,terminal-foreground,transfer-activity,transport-idle,transport-receive-budget,upload-reservation}.test.ts',
 ];
 
 /**

@@ -132,6 +132,8 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
   let loginBusy = 0;
   /** The refusal of the script's last password, while its next line answers the username prompt. */
   let refused: string | undefined;
+  /** That refusal, through the login it began again (its username sent): a new account's password must not be a command. */
+  let loginAfterRefusal: string | undefined;
 
   /** A script's login refused where none of its lines can answer what follows: it ends, nothing more read. */
   const refusedScript = (reason: string): Promise<number> => {
@@ -162,6 +164,15 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
         }
         username = line;
         loginAnswers = [];
+        loginAfterRefusal = state.scripted ? refused : undefined;
+      } else if (next === 'newPassword' && loginAfterRefusal !== undefined) {
+        // `alice`, `wrong`, `secret`, `LST`: the script's second password was sent as a username, which was new, and
+        // its first command became that account's password, the commands after it run as that account.
+        const command = commandWordOf(line);
+        if (command !== undefined) {
+          err(`Login refused (${loginAfterRefusal}): the script went on with the command ${command}, not taken for a new account's password; the commands were not run`);
+          return end.quit(link, EXIT.loginRefused);
+        }
       }
       loginAnswers.push(line);
       const step = next;

@@ -102,9 +102,12 @@ export class LineInput {
       history: this.history,
       crlfDelay: Infinity,
     });
-    this.rl.on('line', (line) => {
+    this.rl.on('line', (read) => {
       // Ended by Ctrl-C or SIGHUP: what a pipe delivers later is the rest of the script, which is not run.
       if (this.ended) return;
+      // A file's byte order mark (Notepad saves UTF-8 with one) is no part of its first line: kept, it made the
+      // username `\ufeffalice`, refused as containing spaces.
+      const line = !this.sawLine && !terminal && read.startsWith('\ufeff') ? read.slice(1) : read;
       this.sawLine = true;
       this.settleFirst(true);
       const w = this.waiter;

@@ -192,6 +192,17 @@ describe.concurrent('forum-client with piped answers, a login refused', () => {
     expect(run.code).toBe(7);
   });
 
+  it('a refused password, another line taken for a new username, then a command: the command is not made its password; status 7', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
+    // `secret` is a new account here: the server asks for its password.
+    const { port, seen } = await fake(closers, (req) => (req.cmd === 'username' && req.args[0] === 'secret' ? simpleReply(req.id, 'ok', [], { kind: 'auth', next: 'newPassword' }) : undefined));
+    const run = await runClient(port, await cwd(), ['yoda', 'wrong', 'secret', 'LST', 'CRT news']);
+    // Before: [..., 'username secret', 'newPassword LST', 'CRT news']: an account secret made with the password LST, CRT run as it.
+    expect(seen).toEqual(['username yoda', 'password wrong', 'username secret']);
+    expect(run.stderr).toContain("Login refused (Invalid password): the script went on with the command LST, not taken for a new account's password; the commands were not run\n");
+    expect(run.code).toBe(7);
+  });
+
   it('"Server busy" at the username: the same username again after a pause, then the password at its prompt', async (test) => {
     const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const { port, seen } = await fake(closers, (req, n) => (n === 1 ? simpleReply(req.id, 'error', [BUSY_LINE], { kind: 'auth', next: 'username' }) : undefined));

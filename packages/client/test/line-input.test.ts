@@ -124,6 +124,18 @@ describe('LineInput from a pipe', () => {
     lines.close();
   });
 
+  it("drops the byte order mark a file saved by Windows' Notepad starts with: the first line is the username typed", async () => {
+    const input = new PassThrough();
+    const output = new Writable({ write: (_chunk, _enc, done) => done() });
+    const lines = new LineInput(false, () => undefined, { input, output });
+    // Before, the username was '\ufeffyoda', refused as `Invalid username: must not contain spaces` (exit 7).
+    input.end('\ufeffyoda\r\n\ufeffpw\r\n');
+    expect(await lines.ask('Enter username: ')).toBe('yoda');
+    // Only the input's start is a file's: a mark later is the line's own.
+    expect(await lines.ask('Enter password: ')).toBe('\ufeffpw');
+    lines.close();
+  });
+
   it('once ended (Ctrl-C, SIGHUP), lines the pipe delivers later are not answered either', async () => {
     // A script's lines arrive as its writer sends them: those after the interrupt are the rest that is not run.
     const input = new PassThrough();

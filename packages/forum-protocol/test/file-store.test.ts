@@ -213,6 +213,63 @@ describe('data-directory store', () => {
     expect(await lines(run(s, 'Yoda', 'CRT README.md'))).toEqual(['Thread README.md exists']);
   });
 
+  it('opens a directory holding a file whose name is not UTF-8 (a Latin-1 name copied in): warned of, left as it is', async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, 't'), 'alice\n1 alice: hi\n');
+    // `café` in Latin-1 (0xe9), and a name of bytes alone: read as strings they became U+FFFD, which no file is named.
+    const latin1 = Buffer.concat([Buffer.from(`${dir}/caf`), Buffer.from([0xe9])]);
+    const bytes = Buffer.concat([Buffer.from(`${dir}/`), Buffer.from([0xff, 0xfe])]);
+    writeFileSync(latin1, 'notes');
+    writeFileSync(bytes, 'x');
+    const s = await open(dir);
+    expect([...s.warnings].sort()).toEqual([
+      'a file whose name is not UTF-8 (\\xff\\xfe) is not served, left as it is',
+      'a file whose name is not UTF-8 (caf\\xe9) is not served, left as it is',
+    ]);
+    expect(await lines(run(s, 'alice', 'LST'))).toEqual(['The list of active threads:', 't']);
+    // The name U+FFFD reads as is a name of its own, and a thread may take it.
+    expect(await lines(run(s, 'alice', 'CRT \ufffd\ufffd'))).toEqual(['Thread \ufffd\ufffd created']);
+    expect(readFileSync(latin1, 'utf8')).toBe('notes');
+    expect(readFileSync(bytes, 'utf8')).toBe('x');
+  });
+
+  it('reads a file whose name starts with a byte order mark as that name, not as the name without it', async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, 't'), 'alice\n1 alice: real\n');
+    // A name a Windows tool may make (U+FEFF first). TextDecoder drops a leading BOM unless told not to: read back as
+    // `notes` (no such file) the open failed with ENOENT, and as `t` it was the real thread read a second time.
+    writeFileSync(join(dir, '\ufeffnotes'), 'bob\n1 bob: hi\n');
+    writeFileSync(join(dir, '\ufefft'), 'carol\n1 carol: fake\n');
+    const s = await open(dir);
+    expect(await lines(run(s, 'alice', 'RDT t'))).toEqual(['1 alice: real']);
+    expect(await lines(run(s, 'alice', 'LST'))).toEqual(['The list of active threads:', 't', '\ufeffnotes', '\ufefft']);
+    expect(await lines(run(s, 'alice', 'RDT notes'))).toEqual(['Thread notes does not exist']);
+  });
+
+  it('opens a directory holding a file named as an intent record but not UTF-8: warned of, left as it is', async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, 't'), 'alice\n1 alice: hi\n');
+    // Read as a string its name became `.forum-intent-\ufffd`, no file's name: its read failed the open ("cannot be read (ENOENT)").
+    const odd = Buffer.concat([Buffer.from(`${dir}/.forum-intent-`), Buffer.from([0xff])]);
+    writeFileSync(odd, '{}');
+    const s = await open(dir);
+    expect(s.warnings).toEqual(['a file whose name is not UTF-8 (.forum-intent-\\xff) is not served, left as it is']);
+    expect(await lines(run(s, 'alice', 'LST'))).toEqual(['The list of active threads:', 't']);
+    expect(readFileSync(odd, 'utf8')).toBe('{}');
+  });
+
+  it('a hand-written thread file that starts with a byte order mark is rewritten whole at its first change, not edited in place', async () => {
+    const dir = freshDir();
+    // Notepad saves UTF-8 with a mark. Decoded, the text lost it and matched what the store writes, so the file was
+    // taken for its own and edited at offsets 3 bytes short: the creator line became `\ufeffali`, and at the next
+    // start `t is neither a thread file (not in the thread format)`.
+    writeFileSync(join(dir, 't'), '\ufeffalice\n1 alice: hello\n2 alice: second\n');
+    const s = await open(dir);
+    expect(await lines(run(s, 'alice', 'DLT t 1'))).toEqual(['The message has been deleted']);
+    expect(readFileSync(join(dir, 't'), 'utf8')).toBe('alice\n1 alice: second\n');
+    expect(await lines(run(await open(dir), 'alice', 'RDT t'))).toEqual(['1 alice: second']);
+  });
+
   it('deletes temporary files left by a killed process and keeps the real files intact', async () => {
     const dir = freshDir();
     writeFileSync(join(dir, 't'), 'alice\n1 alice: old\n');

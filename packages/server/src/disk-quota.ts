@@ -14,10 +14,12 @@ export type QuotaGrant =
 /** Bytes in the regular files directly inside `dir` (the data directory is flat). */
 export const directoryBytes = async (dir: string): Promise<number> => {
   let total = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
+  // Names as bytes: a name that is not UTF-8, read as a string, came back with U+FFFD, and its stat found nothing.
+  const prefix = Buffer.from(join(dir, '/'));
+  for (const entry of await readdir(dir, { withFileTypes: true, encoding: 'buffer' })) {
     if (!entry.isFile()) continue;
     // A file may vanish between readdir and stat (an RMV, a temp renamed): it then costs nothing.
-    total += await stat(join(dir, entry.name)).then(
+    total += await stat(Buffer.concat([prefix, entry.name])).then(
       (s) => s.size,
       () => 0,
     );

@@ -9,8 +9,10 @@ import { redactUrl, startForumServer, type ForumServer } from './forum-server.js
 import { createdIdentityNotice, loadOrCreateIdentity } from './identity-key.js';
 import { otherIdentityBeside, replacedIdentityWarning } from './identity-replaced.js';
 import { lockRenewMs } from './lock-renew.js';
+import { isRelayedStop } from './relayed-stop.js';
 import { maxLeaseMs } from './session-lease.js';
 import { stopGraceMs } from './stop-grace.js';
+import { readTerminalInForeground } from './terminal-foreground.js';
 import { transportIdle } from './transport-idle.js';
 
 /**
@@ -86,7 +88,8 @@ const main = async (): Promise<number | undefined> => {
       );
   };
   // A second SIGINT or SIGTERM while it stops (telling clients, or waiting for a log reader that does not read)
-  // ends it at once, as a process killed by that signal: a supervisor's escalation, Ctrl-C twice. The lock goes
+  // ends it at once, as a process killed by that signal: a supervisor's escalation, Ctrl-C twice (not one within
+  // RELAYED_STOP_MS of the first: the same Ctrl-C, passed on by a wrapper such as pnpm exec). The lock goes
   // first (the stop that would have released it never ends): left behind, the next start had to judge it, and
   // a restarted container (a new pid namespace) waited up to 30 s for renewals that never come. Not while a write
   // is under way (`ForumServer.abandon`): the exit runs the file operations already queued, and a slow disk's
@@ -106,7 +109,11 @@ const main = async (): Promise<number | undefined> => {
   // given up first (no server exists yet whose client writes could be under way), unless the directory's recovery
   // is writing under it: the exit runs that write, and one on a hung disk would land after the lock file is gone,
   // beside a server that took the directory (`LockOptions.busy`). What the exit cuts short is the next start's to redo.
+  let firstStopAt: number | undefined;
   const onSignal = (signal: StopSignal): void => {
+    const now = performance.now();
+    if (firstStopAt !== undefined && isRelayedStop(firstStopAt, now)) return;
+    firstStopAt ??= now;
     if (server === undefined) {
       if (startStoppedBy === undefined) {
         startStoppedBy = signal;
@@ -206,10 +213,12 @@ const main = async (): Promise<number | undefined> => {
   console.error(`forum-server: UDP ${args.host}:${server.udpPort}, TCP ${server.tcpPort}, ${where}`);
   if (replaced !== undefined) console.error(replaced);
   if (!dirExisted) console.error(`forum-server: created the data directory ${dataDir}: it did not exist (a new, empty forum; if it should hold one, check the path)`);
-  // Ctrl-D ends a server run at a terminal; a server started with no terminal (a service, `&`) keeps running.
+  // Ctrl-D ends a server run at a terminal; a server started with no terminal (a service) keeps running, and
+  // one started in the background of an interactive shell (`&`) reads its terminal only once brought to the
+  // foreground (read from the background, it was stopped by SIGTTIN).
   if (atTerminal) {
     process.stdin.on('end', () => stop(running, 'end of input'));
-    process.stdin.resume();
+    readTerminalInForeground(process.stdin);
   }
   return undefined;
 };

@@ -74,6 +74,14 @@ describe('DiskQuota', () => {
     expect((await none.reserve(1e12)).ok).toBe(true);
   });
 
+  it('counts a file whose name is not UTF-8 (read as a string, its name came back with U+FFFD and its stat found nothing)', async () => {
+    const dir = await tempDir();
+    await writeFile(Buffer.concat([Buffer.from(join(dir, 'caf')), Buffer.from([0xe9])]), Buffer.alloc(3_000));
+    const quota = new DiskQuota(dir, 5_000, 0, async () => 1_000_000);
+    expect(await quota.reserve(2_001)).toMatchObject({ ok: false, reason: expect.stringMatching(/^disk quota exceeded/) as unknown });
+    expect((await quota.reserve(2_000)).ok).toBe(true);
+  });
+
   it('measures the real file system', async () => {
     const free = await availableBytes(await tempDir());
     expect(Number.isSafeInteger(free) && free > 0).toBe(true);

@@ -16,6 +16,7 @@ import { createServer, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { pastRelayWindow } from './relay-window.js';
 import { answered, cleanupAfterEach, LOCK_FILE, P, runClient, spawnServer, startServer, tempDir, type Proc } from './forum-processes.js';
 
 const SIGNALS = [
@@ -96,7 +97,8 @@ describe('forum-server given a stop signal during start-up (real processes)', ()
     const { server, dataDir, lock, release } = await heldStarting();
     server.child.kill(signal);
     await said(server, `Stopping during start-up (${signal})\n`, lock);
-    // The store's read still waits: the first signal's stop cannot end, as on a hung disk.
+    // The store's read still waits: the first signal's stop cannot end, as on a hung disk. Sooner, the second is the first relayed.
+    await pastRelayWindow();
     const second = performance.now();
     server.child.kill(signal);
     await server.stderr.waitFor(`forum-server: exiting at once (${signal} while stopping)\n`);
@@ -117,6 +119,7 @@ describe('forum-server given a stop signal during start-up (real processes)', ()
     const mine = await readFile(lock, 'utf8');
     server.child.kill('SIGTERM');
     await said(server, 'Stopping during start-up (SIGTERM)\n', lock);
+    await pastRelayWindow();
     server.child.kill('SIGTERM');
     await server.stderr.waitFor('forum-server: exiting at once (SIGTERM while stopping)\n');
     // Before: deleted here, while the recovery's file operation was still to land (the exit waits for it).

@@ -11,6 +11,7 @@ import { storedNameProblem } from './stored-name.js';
 import type { StoredThread } from '../store/thread-change.js';
 import { formatThreadFile, parseThreadFile, uploadFileName } from '../store/thread.js';
 import { recoverJournal } from './undo-journal.js';
+import { escapedName, utf8Name } from './utf8-name.js';
 
 /** A data directory as {@link loadDataDirectory} found it, after recovery. */
 export interface LoadedDirectory {
@@ -45,7 +46,10 @@ export const readThreadFile = async (path: string, title: string, maxBytes: numb
   }
   if (text.includes('\u0000')) return 'holds a NUL byte';
   const thread = parseThreadFile(title, text);
-  return thread === undefined ? 'not in the thread format' : { thread, bytes: bytes.length, canonical: formatThreadFile(thread) === text };
+  if (thread === undefined) return 'not in the thread format';
+  // Canonical by its bytes, not its text: the decoder drops a leading byte order mark (Notepad saves one), and a file
+  // taken for the store's own is edited in place at offsets 3 bytes short (its creator line cut, unreadable after).
+  return { thread, bytes: bytes.length, canonical: Buffer.from(formatThreadFile(thread), 'utf8').equals(bytes) };
 };
 
 /**
@@ -90,8 +94,15 @@ export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number,
 
   const names: string[] = [];
   const otherNames: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const name = entry.name;
+  // Names as bytes: one that is not UTF-8 (a Latin-1 `café` copied in) read as a string came back with U+FFFD
+  // in place of its bytes, a name no file has, and its stat failed the whole start with ENOENT.
+  for (const entry of await readdir(dir, { withFileTypes: true, encoding: 'buffer' })) {
+    const name = utf8Name(entry.name);
+    if (name === undefined) {
+      // No request can name it (names travel as Unicode, and the store writes them as UTF-8), so it takes no name.
+      warnings.push(`a file whose name is not UTF-8 (${escapedName(entry.name)}) is not served, left as it is`);
+      continue;
+    }
     if (isOwnTempName(name) || recordTemps.has(name)) {
       // Left by a process killed mid-write; the real file is intact. Only names this store makes: another
       // program's `.forum-tmp-notes` (or anything of the prefix) was deleted at every start.

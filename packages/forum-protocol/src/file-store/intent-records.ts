@@ -11,6 +11,7 @@ import { basename, join } from 'node:path';
 import { PUBLIC_FILE_MODE, TEMP_PREFIX, syncDir, writeFileAtomic } from './atomic-write.js';
 import { errorCode, isEnoent, unlinkIfPresent } from './file-errors.js';
 import { storedNameProblem } from './stored-name.js';
+import { utf8Name } from './utf8-name.js';
 import { hasUpload, parseThreadFile, uploadFileName, wordProblem } from '../store/thread.js';
 
 // An intent record is written (atomically) before a change that touches two
@@ -160,7 +161,12 @@ export const recoverIntents = async (
 ): Promise<{ readonly held: ReadonlySet<string>; readonly temps: ReadonlySet<string> }> => {
   const held = new Set<string>();
   const temps = new Set<string>();
-  const names = (await readdir(dir)).filter((n) => n.startsWith(INTENT_PREFIX));
+  // As bytes: a name that is not UTF-8 is no record of this store's (it names them in hex), and read as a string it came
+  // back with U+FFFD, a name no file has: its read failed the open (ENOENT). The open warns of it and leaves it alone.
+  const names = (await readdir(dir, { encoding: 'buffer' })).flatMap((b) => {
+    const n = utf8Name(b);
+    return n?.startsWith(INTENT_PREFIX) === true ? [n] : [];
+  });
   for (const name of names) {
     const intent = await readIntent(join(dir, name));
     if (intent === undefined) {

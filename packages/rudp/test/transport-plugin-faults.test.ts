@@ -790,28 +790,12 @@ describe("a controller that ends its own connection (destroy()) from one of its 
     return { p, callsAfter, thrown, at };
   }
 
-  it("from onLoss, mid-ACK: it is not called again (no onAck for that ACK, whose flight the close forgot), the ACK's acknowledgements are reported before the close, nothing is left tracked, and the peer hears the goodbye", () => {
-    const { p, callsAfter, thrown, at } = destroyMidTransfer('onLoss');
-    expect(thrown).toBeUndefined();
-    expect(p.conn.state).toBe('draining');
-    expect(callsAfter).toEqual([]);
-    expect([p.conn.recovery.largestAcked, p.conn.rtt.srtt]).toEqual([at.largestAcked, at.srtt]);
-    expect(at.firstSentAfter).toBe('its CLOSE');
-    const closed = closedEvent(p.client, p.clientEvents);
-    expect(closed?.reason.message).toBe('controller gave up');
-    // Acknowledged messages were reported (some before the loss), none after the close: past it the Node driver has let go.
-    expect(p.clientEvents.some((r) => r.event.type === 'acked')).toBe(true);
-    expect(eventsAfterClosed(p.clientEvents)).toEqual([]);
-    expect([[...p.conn.recovery.packets()].length, p.conn.recovery.bytesInFlight, p.conn.recovery.lossDeadline()]).toEqual([0, 0, Number.POSITIVE_INFINITY]);
-    expect(p.conn.nextTimeout()).toBe(p.conn.closing?.drainUntil);
-    const server = closedReason(p.serverEvents);
-    expect([server?.kind, server?.message]).toEqual(['peer', 'controller gave up']);
-    expect(() => p.sim.runFor(5000)).not.toThrow();
-    expect(p.conn.state).toBe('closed');
-  });
-
-  it.each(['onAck', 'onSpuriousLoss', 'window', 'pacingRate'] as const)("from %s: it is called no more, the ACK under way (if any) records nothing past it, nothing is reported after the close, and the peer hears the goodbye at once", (method) => {
-    const { p, callsAfter, thrown, at } = destroyMidTransfer(method);
+  /**
+   * What every way a controller ends its connection leaves: no throw, the controller called no more, the ACK under
+   * way recording nothing past it, the next datagram its CLOSE, nothing reported after `closed`, nothing tracked,
+   * and the peer told.
+   */
+  function expectEndedByController({ p, callsAfter, thrown, at }: ReturnType<typeof destroyMidTransfer>): void {
     expect(thrown).toBeUndefined();
     expect(p.conn.state).toBe('draining');
     expect(callsAfter).toEqual([]);
@@ -820,11 +804,28 @@ describe("a controller that ends its own connection (destroy()) from one of its 
     expect(at.firstSentAfter).toBe('its CLOSE');
     const closed = closedEvent(p.client, p.clientEvents);
     expect(closed?.reason.message).toBe('controller gave up');
+    // Past the close the Node driver has let go: nothing may be reported after it.
     expect(eventsAfterClosed(p.clientEvents)).toEqual([]);
     expect([[...p.conn.recovery.packets()].length, p.conn.recovery.bytesInFlight]).toEqual([0, 0]);
     // Within the 100 ms after: the CLOSE left with the poll that ended the connection (a one-way trip is 35 ± 5 ms).
     const server = closedReason(p.serverEvents);
     expect([server?.kind, server?.message]).toEqual(['peer', 'controller gave up']);
+  }
+
+  it("from onLoss, mid-ACK: it is not called again (no onAck for that ACK, whose flight the close forgot), the ACK's acknowledgements are reported before the close, nothing is left tracked, and the peer hears the goodbye", () => {
+    const ended = destroyMidTransfer('onLoss');
+    expectEndedByController(ended);
+    const { p } = ended;
+    // Acknowledged messages were reported (some before the loss), none after the close.
+    expect(p.clientEvents.some((r) => r.event.type === 'acked')).toBe(true);
+    expect(p.conn.recovery.lossDeadline()).toBe(Number.POSITIVE_INFINITY);
+    expect(p.conn.nextTimeout()).toBe(p.conn.closing?.drainUntil);
+    expect(() => p.sim.runFor(5000)).not.toThrow();
+    expect(p.conn.state).toBe('closed');
+  });
+
+  it.each(['onAck', 'onSpuriousLoss', 'window', 'pacingRate'] as const)("from %s: it is called no more, the ACK under way (if any) records nothing past it, nothing is reported after the close, and the peer hears the goodbye at once", (method) => {
+    expectEndedByController(destroyMidTransfer(method));
   });
 
   it("an endpoint aborted from onLoss, mid-ACK (abortAll(): no goodbye): the ACK's acknowledgements are still reported before the close", () => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pastRelayWindow } from './relay-window.js';
 import { LOCK_RENEW_ENV, MIN_TEST_LOCK_RENEW_MS } from '../src/lock-renew.js';
-import { answered, cleanupAfterEach, itWithScope, LOCK_FILE, P, runClient, SERVER_BIN, spawnClient, startServer, tempDir } from './forum-processes.js';
+import { answered, cleanupAfterEach, itWithScope, LOCK_FILE, P, runClient, SERVER_BIN, type ServerProc, spawnClient, startServer, tempDir, type TestScope } from './forum-processes.js';
 
 /** Runs forum-server to its exit (a refused start exits at once; the timeout only ends a hang). */
 const runServer = (args: readonly string[]): { code: number | null; stdout: string; stderr: string } => {
@@ -221,13 +221,9 @@ describe('forum-server data directory lock (real processes)', () => {
     expect(await reopened(server.dataDir)).toEqual({ recovered: [], warnings: [], leftovers: [] });
   });
 
-  itWithScope.concurrent.for([
-    ['SIGTERM', 143],
-    ['SIGINT', 130],
-  ] as const)('a second %s during the graceful stop exits at once (status %i) and still gives the lock up', async ([signal, status], { scope }) => {
+  /** A server with a logged-in client that then acknowledges nothing (stopped): its graceful stop waits for it (2 s). */
+  const startWithStoppedClient = async (scope: TestScope): Promise<ServerProc> => {
     const { server, cwd } = await scope.startInTemp();
-    const lock = join(server.dataDir, LOCK_FILE);
-    // A logged-in client that then acknowledges nothing (stopped): the graceful stop waits for it (2 s).
     const client = spawnClient(server.port, cwd);
     scope.stops.push(() => {
       client.child.kill('SIGKILL');
@@ -236,6 +232,15 @@ describe('forum-server data directory lock (real processes)', () => {
     client.send('pw');
     await client.stdout.waitFor('Welcome to the forum');
     client.child.kill('SIGSTOP');
+    return server;
+  };
+
+  itWithScope.concurrent.for([
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const)('a second %s during the graceful stop exits at once (status %i) and still gives the lock up', async ([signal, status], { scope }) => {
+    const server = await startWithStoppedClient(scope);
+    const lock = join(server.dataDir, LOCK_FILE);
     server.child.kill(signal);
     await server.stdout.waitFor(`Server shutting down (${signal})`);
     // Sooner, the second signal is taken as the first relayed (a wrapper such as pnpm exec passing Ctrl-C on).
@@ -259,16 +264,8 @@ describe('forum-server data directory lock (real processes)', () => {
   itWithScope.concurrent.for([['SIGINT', 'SIGTERM']] as const)(
     'Ctrl-C through a wrapper (%s to the process group, then %s passed on within a few ms, as pnpm exec does) is one graceful stop, exit 0',
     async ([first, relayed], { scope }) => {
-      const { server, cwd } = await scope.startInTemp();
-      // A logged-in client that acknowledges nothing (stopped): the graceful stop waits for it (2 s), so the relayed signal comes during it.
-      const client = spawnClient(server.port, cwd);
-      scope.stops.push(() => {
-        client.child.kill('SIGKILL');
-      });
-      client.send('yoda');
-      client.send('pw');
-      await client.stdout.waitFor('Welcome to the forum');
-      client.child.kill('SIGSTOP');
+      // The graceful stop waits for the stopped client (2 s), so the relayed signal comes during it.
+      const server = await startWithStoppedClient(scope);
       server.child.kill(first);
       server.child.kill(relayed);
       // Before: `forum-server: exiting at once (SIGTERM while stopping)`, status 143 (130), the client never told.

@@ -165,12 +165,13 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
         username = line;
         loginAnswers = [];
         loginAfterRefusal = state.scripted ? refused : undefined;
-      } else if (next === 'newPassword' && loginAfterRefusal !== undefined) {
-        // `alice`, `wrong`, `secret`, `LST`: the script's second password was sent as a username, which was new, and
-        // its first command became that account's password, the commands after it run as that account.
+      } else if (loginAfterRefusal !== undefined) {
+        // `alice`, `wrong`, `secret`, `LST`: the script's second password was sent as a username, and its first command
+        // answered that username's password prompt: a new account's (made with it, the commands after it run as that
+        // account), or an existing one's (a wrong password charged to that account's login throttle).
         const command = commandWordOf(line);
         if (command !== undefined) {
-          err(`Login refused (${loginAfterRefusal}): the script went on with the command ${command}, not taken for a new account's password; the commands were not run`);
+          err(`Login refused (${loginAfterRefusal}): the script went on with the command ${command}, not taken for ${next === 'newPassword' ? "a new account's password" : `${username}'s password`}; the commands were not run`);
           return end.quit(link, EXIT.loginRefused);
         }
       }

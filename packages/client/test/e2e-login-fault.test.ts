@@ -203,6 +203,25 @@ describe.concurrent('forum-client with piped answers, a login refused', () => {
     expect(run.code).toBe(7);
   });
 
+  it("a refused password, another line taken for an existing account's username, then a command: the command is not sent as its password; status 7", async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
+    // `secret` is an existing account here (the fake asks every username for its password).
+    const { port, seen } = await fake(closers, () => undefined);
+    const run = await runClient(port, await cwd(), ['yoda', 'wrong', 'secret', 'LST', 'CRT news']);
+    // Before: [..., 'username secret', 'password LST'] and a second refusal: a wrong password charged to the account secret.
+    expect(seen).toEqual(['username yoda', 'password wrong', 'username secret']);
+    expect(run.stderr).toContain("Login refused (Invalid password): the script went on with the command LST, not taken for secret's password; the commands were not run\n");
+    expect(run.code).toBe(7);
+  });
+
+  it('a refused password, then the same account with its right password: logged in, the commands run', async (test) => {
+    const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
+    const { port, seen } = await fake(closers, () => undefined);
+    const run = await runClient(port, await cwd(), ['yoda', 'wrong', 'yoda', 'pw', 'LST', 'XIT']);
+    expect(seen).toEqual(['username yoda', 'password wrong', 'username yoda', 'password pw', 'LST', 'XIT']);
+    expect(run.code).toBe(0);
+  });
+
   it('"Server busy" at the username: the same username again after a pause, then the password at its prompt', async (test) => {
     const { closers, cwd } = ownScopeWithCwd(test, 'login-fault');
     const { port, seen } = await fake(closers, (req, n) => (n === 1 ? simpleReply(req.id, 'error', [BUSY_LINE], { kind: 'auth', next: 'username' }) : undefined));

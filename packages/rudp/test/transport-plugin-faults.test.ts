@@ -235,6 +235,19 @@ function expectGoodbyeHeard(p: Pair): void {
   expect([server?.kind, server?.code, server?.message]).toEqual(['peer', 7, 'bye']);
 }
 
+/** The server was told the client's crypto provider threw in `method` (the CLOSE reached it). */
+function expectPeerToldOfProviderFault(p: Pair, method: string): void {
+  const server = closedReason(p.serverEvents);
+  expect([server?.kind, server?.message]).toEqual(['peer', `the crypto provider threw in ${method}`]);
+}
+
+/** 100 messages of 1,000 B from the client, over three seconds: past `keyUpdateAfterPackets: 32`, so keys update. */
+function sendPastKeyUpdates(p: Pair): void {
+  for (let i = 0; i < 100; i++) p.conn.send(new Uint8Array(1000).fill(i));
+  p.sim.wake(CLIENT);
+  p.sim.runFor(3000);
+}
+
 const expectFault = (reason: CloseReason | undefined, plugin: string, method: string, thrown: string): void => {
   expect(reason?.kind).toBe('local');
   expect(reason?.message).toBe(`the ${plugin} threw in ${method}`);
@@ -487,12 +500,9 @@ describe('a plug-in that throws ends its connection alone', () => {
     };
     const p = makePair({ client: { crypto, keyUpdateAfterPackets: 32 } });
     p.sim.runFor(300);
-    for (let i = 0; i < 100; i++) p.conn.send(new Uint8Array(1000).fill(i));
-    p.sim.wake(CLIENT);
-    p.sim.runFor(3000);
+    sendPastKeyUpdates(p);
     expectFault(closedReason(p.clientEvents, p.conn.localCid), 'crypto provider', 'dispose', 'dispose broke');
-    const server = closedReason(p.serverEvents);
-    expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in dispose']);
+    expectPeerToldOfProviderFault(p, 'dispose');
   });
 
   it("a provider that throws deriving the next send keys at a key update: the CLOSE is sealed with the keys that still work, and the peer hears it", () => {
@@ -504,15 +514,12 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect(p.conn.state).toBe('established');
     // Past the handshake only a key update asks the client's provider for an HMAC.
     broken = true;
-    for (let i = 0; i < 100; i++) p.conn.send(new Uint8Array(1000).fill(i));
-    p.sim.wake(CLIENT);
-    p.sim.runFor(3000);
+    sendPastKeyUpdates(p);
     expect(p.conn.stats().keyUpdates).toBe(0);
     expectFault(closedReason(p.clientEvents, p.conn.localCid), 'crypto provider', 'hmacSha256', 'hmac broke');
     // Tried once: the goodbye did not try again.
     expect(threw()).toBe(1);
-    const server = closedReason(p.serverEvents);
-    expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in hmacSha256']);
+    expectPeerToldOfProviderFault(p, 'hmacSha256');
   });
 
   it("a provider whose new keys throw sealing the first packet after a key update (their derivation worked): the CLOSE is sealed with the previous keys, which the peer still reads, and it hears it", () => {
@@ -524,14 +531,11 @@ describe('a plug-in that throws ends its connection alone', () => {
     p.sim.runFor(300);
     expect(p.conn.state).toBe('established');
     armed = true;
-    for (let i = 0; i < 100; i++) p.conn.send(new Uint8Array(1000).fill(i));
-    p.sim.wake(CLIENT);
-    p.sim.runFor(3000);
+    sendPastKeyUpdates(p);
     expectFault(closedReason(p.clientEvents, p.conn.localCid), 'crypto provider', 'sealInto', 'new keys broke');
     // The update never reached the wire: the keys it made sealed nothing, and were tried once.
     expect([threw(), p.conn.stats().keyUpdates]).toEqual([1, 0]);
-    const server = closedReason(p.serverEvents);
-    expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in sealInto']);
+    expectPeerToldOfProviderFault(p, 'sealInto');
   });
 
   it("a provider whose new keys throw sealing the first packet after a key update, that packet being the CLOSE itself (destroy() right after the update began): the CLOSE goes again with the previous keys, and the peer hears it", () => {
@@ -633,8 +637,7 @@ describe('a plug-in that throws ends its connection alone', () => {
     expectFault(closedReason(p.clientEvents, p.conn.localCid), 'crypto provider', 'sealInto', 'new keys broke');
     // The server's update reached the client (which followed it), the client's never reached the wire.
     expect([threw(), p.conn.stats().keyUpdates, served?.stats().keyUpdates]).toEqual([1, 0, 1]);
-    const server = closedReason(p.serverEvents);
-    expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in sealInto']);
+    expectPeerToldOfProviderFault(p, 'sealInto');
   });
 
   it("a crypto provider whose key throws when opening: the server's connection ends, and its CLOSE reaches the client", () => {
@@ -673,8 +676,7 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect(p.conn.state).toBe('draining');
     p.sim.wake(CLIENT);
     p.sim.runFor(3000);
-    const server = closedReason(p.serverEvents);
-    expect([server?.kind, server?.message]).toEqual(['peer', 'the crypto provider threw in sha256']);
+    expectPeerToldOfProviderFault(p, 'sha256');
   });
 
   it("a provider that throws while the server answers a hello: the INITIAL is dropped and counted, nothing escapes", () => {

@@ -59,14 +59,16 @@ interface Receiver {
 }
 const receivers: Receiver[] = [];
 const timers: NodeJS.Timeout[] = [];
+/** Receivers that still run: `OK` or not, a refused one is closed by the server. */
+const runningOf = (rs: readonly Receiver[]): number => rs.filter((r) => !r.closed).length;
 /**
  * One DWN redeemed from `host` at once. Its receiver reads raw TCP (no channel: a channel reads on by itself)
  * one socket read every READ_EVERY_MS (A34_READ_MS, 1 s by default), over the 4 KiB/s pace; whatever the server sealed is not opened.
  */
-const open = async (host: string): Promise<void> => {
-  const r = await owner.request('DWN', ['big', 'f.bin']);
+const open = async (host: string, s: Session = owner, into: Receiver[] = receivers): Promise<void> => {
+  const r = await s.request('DWN', ['big', 'f.bin']);
   const rec: Receiver = { host, bytes: 0, closed: false, failure: '' };
-  receivers.push(rec);
+  into.push(rec);
   if (r.data.kind !== 'transfer') {
     rec.failure = `DWN: ${r.lines.join('|')}`;
     rec.closed = true;
@@ -82,7 +84,9 @@ const open = async (host: string): Promise<void> => {
   socket.on('close', () => (rec.closed = true));
   timers.push(setInterval(() => socket.resume(), READ_EVERY_MS));
   abort.signal.addEventListener('abort', () => socket.destroy());
+  sockets.push(socket);
 };
+const sockets: net.Socket[] = [];
 for (const host of HOSTS) for (let i = 0; i < perHost; i++) await open(host);
 await new Promise((r) => setTimeout(r, 3000));
 const early = { rss: await rssMiB(), kernel: kernelHeld() };
@@ -108,6 +112,22 @@ console.log(`  kernel, server side: ${early.kernel.sockets} sockets, Send-Q ${(e
 const stopped = server.out.split('\n').filter((l) => l.includes('stopped:'));
 console.log(`  the server's log: ${stopped.length} downloads stopped${stopped[0] === undefined ? '' : `, the first: ${JSON.stringify(stopped[0])}`}`);
 if (process.env.A34_LOG === '1') console.log(server.out);
+
+// Under concurrency and across sessions: the receivers above gone, another account asks 8 DWNs at once (pipelined)
+// and redeems them at once from ::1; then its session ends and a new one of it asks 4 more while those run.
+for (const socket of sockets.splice(0)) socket.destroy();
+await new Promise((r) => setTimeout(r, 1000));
+const second = await session(port, 'dl1', abort.signal, '127.0.0.1');
+const burst: Receiver[] = [];
+await Promise.all(Array.from({ length: 8 }, () => open('::1', second, burst)));
+await new Promise((r) => setTimeout(r, 3000));
+second.conn.destroy();
+await new Promise((r) => setTimeout(r, 500));
+const third = await session(port, 'dl1', abort.signal, '127.0.0.1');
+const relogged: Receiver[] = [];
+for (let i = 0; i < 4; i++) await open('::1', third, relogged);
+await new Promise((r) => setTimeout(r, 3000));
+console.log(`another account: 8 DWNs redeemed at once from ::1, ${runningOf(burst)} running 3 s on; its session ended and a new one's 4 more: ${runningOf(relogged)} running, the first ${runningOf(burst)} still running`);
 for (const t of timers) clearInterval(t);
 abort.abort();
 server.child.kill('SIGTERM');

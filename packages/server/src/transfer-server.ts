@@ -159,14 +159,15 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
       headerDone();
       // Counted to the connection's close, as its slot and the kernel's memory for it are held: with only the
       // host's and the server's connection caps, one account read 32 downloads at once from two hosts
-      // (all 512 from 32), some 3 MiB of the kernel's memory each (attack round 34).
+      // (all 512 from 32), some 3 MiB of the kernel's memory each (attack round 34). A download its store
+      // refuses sends nothing of the file, and lets go at the refusal, as one refused here is never counted.
       const ended = perUser.downloads.start(g.username);
       if (ended === undefined) {
         deps.log(`Download of ${g.filename} by ${g.username} refused: ${perUser.downloads.refusal}`);
         return refuse(channel, perUser.downloads.refusal);
       }
       socket.once('close', ended);
-      await sendDownload(deps, channel, socket, g, { pace: limits.downloadPace ?? DEFAULT_TRANSFER_PACE, stallMs, stall, sendBufferCeiling, tcpTable });
+      await sendDownload(deps, channel, socket, g, { pace: limits.downloadPace ?? DEFAULT_TRANSFER_PACE, stallMs, stall, sendBufferCeiling, tcpTable, refused: ended });
     }
   } finally {
     unmark();

@@ -11,6 +11,8 @@ import { withFile } from './store-with-file.js';
 import { startTransferServer } from '../src/transfer-server.js';
 import { DiskQuota } from '../src/disk-quota.js';
 import { TransferActivity } from '../src/transfer-activity.js';
+import { DownloadsPerUser } from '../src/downloads-per-user.js';
+import { UploadsPerUser } from '../src/uploads-per-user.js';
 
 const MiB = 1024 * 1024;
 const keysOf = (token: string): TransferGrant['keys'] => deriveTransferKeys({ exportKeyingMaterial: (_label, _context, length) => new Uint8Array(length) }, token);
@@ -74,4 +76,18 @@ describe("a user's downloads at once", () => {
     // in the paused socket) until the stall limit reset it 30 s on: refused, `too many downloads at once`.
     expect(await download(server.port, 2)).toBe(`OK ${MiB}`);
   }, 20_000);
+
+  it("counts apart from the user's uploads (one PerUserCount each): a place freed in one is not the other's", () => {
+    const downloads = new DownloadsPerUser(1);
+    const uploads = new UploadsPerUser(1);
+    const down = downloads.start('u');
+    expect(uploads.start('u')).toBeDefined();
+    expect(downloads.start('u')).toBeUndefined();
+    down?.();
+    down?.();
+    expect(downloads.start('u')).toBeDefined();
+    expect(downloads.start('u')).toBeUndefined();
+    expect(uploads.start('u')).toBeUndefined();
+    expect(downloads.refusal).toBe('too many downloads at once: a user may receive at most 1 at a time');
+  });
 });

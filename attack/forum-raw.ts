@@ -127,12 +127,12 @@ export const uploadAnswer = (s: Session, reply: Reply, bytes: Buffer, signal: Ab
     ch.write(`${bytes.length}\n`);
     ch.end(bytes);
   });
-/** Download over TCP; the bytes, or a string saying why not. */
-export const download = (s: Session, reply: Reply, signal: AbortSignal): Promise<Buffer | string> =>
+/** Download over TCP (to and from `host`, 127.0.0.1 by default); the bytes, or a string saying why not. */
+export const download = (s: Session, reply: Reply, signal: AbortSignal, host = '127.0.0.1'): Promise<Buffer | string> =>
   new Promise((resolve) => {
     if (reply.data.kind !== 'transfer') return resolve(reply.lines.join('|'));
     const { port, token } = reply.data;
-    const socket = net.connect({ host: '127.0.0.1', port });
+    const socket = net.connect({ host, port, ...(host === '127.0.0.1' ? {} : { localAddress: host }) });
     const chunks: Buffer[] = [];
     let failure = '';
     const stop = (): void => void socket.destroy();

@@ -25,6 +25,11 @@ export interface DownloadLimits {
   readonly sendBufferCeiling: number;
   /** Where the tail reads how much of the download its receiver has acknowledged. */
   readonly tcpTable: KernelTcpTable;
+  /**
+   * Ends the download's place among its user's downloads (downloads-per-user.ts) before its connection closes:
+   * called when the store refuses it, as nothing of the file is then sent (no tail to hold).
+   */
+  readonly refused: () => void;
 }
 
 /**
@@ -77,7 +82,12 @@ export const sendDownload = async (deps: TransferServerDeps, socket: SecureTrans
   // Only the file of the thread DWN found (the grant's incarnation): removed since, it is refused as no thread,
   // even if the title was made again with a file of that name.
   const opened = await whileHeld(limits.stall, () => storeStep(deps, deps.store.openDownload(grant.thread, grant.filename, grant.incarnation)));
-  if (opened._tag === 'Left') return refuse(socket, storeRefusalText(opened.left, 'download'));
+  if (opened._tag === 'Left') {
+    // Counted to the close, a refusal held the user's place until the stall limit when its client had sent
+    // anything (its final record first, say) before closing: those bytes left unread, the close went unseen.
+    limits.refused();
+    return refuse(socket, storeRefusalText(opened.left, 'download'));
+  }
   const { stream, size, stopped } = opened.right;
   // The client may have gone while the store opened the file (a FIN with its token line ends the channel,
   // cut before a final record): its close has passed, and the wait for a drain below would never end,

@@ -8,6 +8,7 @@ import { DEFAULT_TRANSFER_PACE, type TransferPace } from './transfer-pace.js';
 import { watchStall } from './transfer-stall.js';
 import { HEADER_TIMEOUT_MS } from './server-defaults.js';
 import { UploadsPerUser } from './uploads-per-user.js';
+import { DownloadsPerUser, MAX_DOWNLOADS_PER_USER } from './downloads-per-user.js';
 import { within } from './within.js';
 import { KernelTcpTable, TCP_CLOSE, TCP_TABLE_EVERY_MS } from './kernel-tcp-table.js';
 import type { TransferServerDeps } from './transfer-server-deps.js';
@@ -62,6 +63,8 @@ export interface TransferLimits {
   readonly uploadPace?: TransferPace;
   /** How long close waits for the transfers it cut, {@link CLOSE_SETTLE_MS} by default. */
   readonly closeSettleMs?: number;
+  /** Downloads one user may have running at once, {@link MAX_DOWNLOADS_PER_USER} by default. */
+  readonly downloadsPerUser?: number;
   /** A refused connection's grace, {@link REFUSAL_GRACE_MS} by default. */
   readonly refusalGraceMs?: number;
   /** How often the kernel's table is read for graces whose line is safe, {@link GRACE_TABLE_EVERY_MS} by default. */
@@ -72,7 +75,13 @@ export interface TransferLimits {
 const CLOSE_SETTLE_MS = 5_000;
 
 
-const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: TransferAdmission, uploads: UploadSlots, limits: TransferLimits, sendBufferCeiling: number, tcpTable: KernelTcpTable): Promise<void> => {
+/** What {@link serve} counts per user: uploads (maybe over all servers) and downloads (this server's). */
+interface PerUser {
+  readonly uploads: UploadSlots;
+  readonly downloads: DownloadsPerUser;
+}
+
+const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: TransferAdmission, perUser: PerUser, limits: TransferLimits, sendBufferCeiling: number, tcpTable: KernelTcpTable): Promise<void> => {
   socket.on('error', () => undefined);
   const deadline = setTimeout(() => socket.destroy(), limits.headerTimeoutMs ?? HEADER_TIMEOUT_MS);
   socket.once('close', () => clearTimeout(deadline));
@@ -145,10 +154,20 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
         tcpTable.watch(socket, (row) => {
           if (row === undefined || row.state === TCP_CLOSE) onGone();
         });
-      await receiveUpload(deps, channel, g, headerDone, uploads, limits.uploadPace ?? DEFAULT_TRANSFER_PACE, stall, unmark, watchSender);
+      await receiveUpload(deps, channel, g, headerDone, perUser.uploads, limits.uploadPace ?? DEFAULT_TRANSFER_PACE, stall, unmark, watchSender);
     } else {
       headerDone();
-      await sendDownload(deps, channel, socket, g, { pace: limits.downloadPace ?? DEFAULT_TRANSFER_PACE, stallMs, stall, sendBufferCeiling, tcpTable });
+      // Counted to the connection's close, as its slot and the kernel's memory for it are held: with only the
+      // host's and the server's connection caps, one account read 32 downloads at once from two hosts
+      // (all 512 from 32), some 3 MiB of the kernel's memory each (attack round 34). A download its store
+      // refuses sends nothing of the file, and lets go at the refusal, as one refused here is never counted.
+      const ended = perUser.downloads.start(g.username);
+      if (ended === undefined) {
+        deps.log(`Download of ${g.filename} by ${g.username} refused: ${perUser.downloads.refusal}`);
+        return refuse(channel, perUser.downloads.refusal);
+      }
+      socket.once('close', ended);
+      await sendDownload(deps, channel, socket, g, { pace: limits.downloadPace ?? DEFAULT_TRANSFER_PACE, stallMs, stall, sendBufferCeiling, tcpTable, refused: ended });
     }
   } finally {
     unmark();
@@ -178,7 +197,7 @@ export interface TransferServer {
  */
 export const startTransferServer = async (deps: TransferServerDeps, port: number, host: string, limits: TransferLimits = {}): Promise<TransferServer> => {
   const sockets = new Set<net.Socket>();
-  const uploads = deps.uploadSlots ?? new UploadsPerUser().slots();
+  const perUser: PerUser = { uploads: deps.uploadSlots ?? new UploadsPerUser().slots(), downloads: new DownloadsPerUser(limits.downloadsPerUser ?? MAX_DOWNLOADS_PER_USER) };
   // Read once: it bounds what a download's tail may still have queued in the kernel.
   const sendBufferCeiling = await socketBufferMaximum('tcp_wmem', DEFAULT_SEND_BUFFER_CEILING);
   // One read of the kernel's TCP table a tick for every connection watched (see KernelTcpTable); trusted
@@ -223,7 +242,7 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
     }
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    const served = serve(deps, socket, admission, uploads, limits, sendBufferCeiling, tcpTable).catch((e: unknown) => {
+    const served = serve(deps, socket, admission, perUser, limits, sendBufferCeiling, tcpTable).catch((e: unknown) => {
       deps.log(`Transfer error: ${e instanceof Error ? e.message : String(e)}`);
       socket.destroy();
     });

@@ -1,4 +1,5 @@
 import { uploadSlotsOf, uploadSlotsRefusal, type UploadSlots } from 'forum-protocol';
+import { PerUserCount } from './per-user-count.js';
 
 /** Uploads one user may have running at once (on one server; over all of them with PostgreSQL). */
 export const MAX_UPLOADS_PER_USER = 4;
@@ -11,29 +12,14 @@ export const MAX_UPLOADS_PER_USER = 4;
  * process's memory: servers sharing a database count in it instead
  * (`createPostgresUploadSlots`).
  */
-export class UploadsPerUser {
-  private readonly running = new Map<string, number>();
-
-  constructor(private readonly max = MAX_UPLOADS_PER_USER) {}
+export class UploadsPerUser extends PerUserCount {
+  constructor(max = MAX_UPLOADS_PER_USER) {
+    super(max);
+  }
 
   /** These counts as the transfer server's {@link UploadSlots} (never a store error). */
   slots(): UploadSlots {
     return uploadSlotsOf(this.max, (username) => this.start(username));
-  }
-
-  /** Starts an upload of `username`: the function that ends it, or `undefined` if the user is at the limit. */
-  start(username: string): (() => void) | undefined {
-    const n = this.running.get(username) ?? 0;
-    if (n >= this.max) return undefined;
-    this.running.set(username, n + 1);
-    let ended = false;
-    return () => {
-      if (ended) return;
-      ended = true;
-      const left = (this.running.get(username) ?? 1) - 1;
-      if (left <= 0) this.running.delete(username);
-      else this.running.set(username, left);
-    };
   }
 
   /** The refusal line for a user at the limit. */

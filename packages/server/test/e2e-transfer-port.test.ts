@@ -411,6 +411,35 @@ describe('TCP transfer port: hostile peers are cut off and leave nothing behind 
     for (const h of held) h.channel.destroy();
   });
 
+  it("a user's downloads are counted to their connections' close: a fifth at once is refused, sealed; one closed makes room (attack round 34)", async () => {
+    const { server, c } = await setup();
+    expect(await sealedExchange(server.tcpPort, c, await grant(c, 'u1', 'UPD', ['t', 'doc']), '3\nabc')).toBe('OK\n');
+    // Four downloads whose receivers keep their side open after the final record: each holds its connection (the
+    // server waits in its tail for the close), as a receiver reading at the pace holds one for size ÷ 4 KiB/s.
+    const held = await Promise.all([1, 2, 3, 4].map(async (i) => openTransfer(server.tcpPort, c, await grant(c, `d${i}`, 'DWN', ['t', 'doc']), true)));
+    for (const h of held) expect(await h.answer).toBe('OK 3\nabc');
+    // Before, nothing but the host's 16 connections and the server's 512 bounded one account's downloads: served.
+    expect(await sealedExchange(server.tcpPort, c, await grant(c, 'd5', 'DWN', ['t', 'doc']), '')).toBe('ERR too many downloads at once: a user may receive at most 4 at a time\n');
+    await server.stdout.waitFor('\nDownload of doc by yoda refused: too many downloads at once: a user may receive at most 4 at a time\n');
+    // Another user's download is not this user's: served.
+    const other = await rawClient(server.port);
+    clients.push(other);
+    expect((await rawLogin(other, 'leia', 'pw2')).lines).toEqual(['Welcome to the forum']);
+    expect(await sealedExchange(server.tcpPort, other, await grant(other, 'o1', 'DWN', ['t', 'doc']), '')).toBe('OK 3\nabc');
+    // One receiver closes: its place comes back once the server sees the close (a refusal is no failure of the port).
+    const closed = held[0]?.channel;
+    closed?.destroy();
+    const deadline = Date.now() + 5_000;
+    let again = '';
+    do {
+      again = await sealedExchange(server.tcpPort, c, await grant(c, `d6-${Date.now()}`, 'DWN', ['t', 'doc']), '');
+      if (again === 'OK 3\nabc' || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } while (again.startsWith('ERR too many downloads at once'));
+    expect(again).toBe('OK 3\nabc');
+    for (const h of held) h.channel.destroy();
+  });
+
   it('a grant dies with its thread (even mid-upload) and with its session: refused, nothing written', async () => {
     const { root, data, server, c } = await setup();
     // Thread removed between the grant and the transfer.

@@ -39,11 +39,15 @@ const plaintextOf = (wire: number): number => Math.floor((wire * MAX_RECORD_PLAI
 /** Keys of a test token (the session's exporter is all zeros here). */
 const keysOf = (token: string): TransferGrant['keys'] => deriveTransferKeys({ exportKeyingMaterial: (_label, _context, length) => new Uint8Array(length) }, token);
 
-/** Tokens that grant `direction` of `t`'s `big` to any token, keyed by the token itself. */
+/**
+ * Tokens that grant `direction` of `t`'s `big` to any token, keyed by the token itself, each to a user of its own
+ * (`u` and the token's last 8 digits): a user runs at most 4 transfers of a direction at once, and these measure
+ * memory per transfer.
+ */
 const grantingTokens = (direction: TransferGrant['direction'], incarnation: string): TransferTokens => ({
   issue: () => async () => ({ _tag: 'Left', left: { kind: 'io', message: 'not in this test' } }),
   redeem: (token) => async () => {
-    const grant: TransferGrant = { direction, thread: 't', incarnation, filename: 'big', username: 'u', expiresAt: Date.now() + 60_000, keys: keysOf(token) };
+    const grant: TransferGrant = { direction, thread: 't', incarnation, filename: 'big', username: `u${token.slice(-8)}`, expiresAt: Date.now() + 60_000, keys: keysOf(token) };
     return { _tag: 'Right', right: { _tag: 'Some', value: grant } };
   },
   revokeSession: () => async () => undefined,

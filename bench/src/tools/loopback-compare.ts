@@ -6,18 +6,23 @@
  * round (median and min–max over rounds).
  *
  * A build is `name=path/to/rudp/dist/index.js`; `new` (this workspace's
- * built rudpx) runs by default.
+ * built rudpx) runs by default. A size written `s1024` writes each rudp
+ * connection's `stream()` as a byte stream (as udx-native is written)
+ * instead of messages.
  *
  * Usage (from bench/): node --expose-gc --import tsx src/tools/loopback-compare.ts
- *   [rounds=5] [size=64000] [ms=1000] [builds='base=…;new=rudpx']
+ *   [rounds=5] [size=64000|s64000] [ms=1000] [builds='base=…;new=rudpx']
  */
 import { loadUdx } from '../peers/udx-native.js';
 import { collectGarbage } from '../run/many-run.js';
-import { type Rate, rudpThroughput, udxThroughput } from '../udp/throughput.js';
+import { type Rate, rudpStreamThroughput, rudpThroughput, udxThroughput } from '../udp/throughput.js';
 import { cell } from './median-cell.js';
 
 const rounds = Number(process.argv[2] ?? '5');
-const size = Number(process.argv[3] ?? '64000');
+const sizeArg = process.argv[3] ?? '64000';
+const asStream = sizeArg.startsWith('s');
+const size = Number(asStream ? sizeArg.slice(1) : sizeArg);
+const rudpRun = asStream ? rudpStreamThroughput : rudpThroughput;
 const ms = Number(process.argv[4] ?? '1000');
 const builds = (process.argv[5] ?? 'new=rudpx').split(';').map((b) => {
   const at = b.indexOf('=');
@@ -39,7 +44,7 @@ for (let round = 0; round < rounds; round++) {
   const thisRound = new Map<string, Rate>();
   for (const name of order) {
     collectGarbage();
-    const r = name === undefined ? await udxThroughput(udx, size, ms) : await rudpThroughput(apis.get(name) as Api, size, ms);
+    const r = name === undefined ? await udxThroughput(udx, size, ms) : await rudpRun(apis.get(name) as Api, size, ms);
     thisRound.set(name ?? 'udx-native', r);
     rates.set(name ?? 'udx-native', [...(rates.get(name ?? 'udx-native') ?? []), r]);
     console.log(`round ${round + 1} ${name ?? 'udx-native'}: ${((r.messagesPerSec * size) / 1e6).toFixed(1)} MB/s, ${perGb(r).toFixed(2)} CPU s/GB`);

@@ -10,8 +10,14 @@
  * connection's `stream()` as a byte stream (as udx-native is written)
  * instead of messages.
  *
+ * Every run follows a forced GC, as in the bench, unless the fifth argument
+ * is `keep`: a full GC while no rudp connection is alive lets the hidden
+ * classes of rudp's per-connection objects die, and with them the type
+ * feedback and optimized code built on them, so the run after it warms V8
+ * up again (udx-native, C, has nothing to lose).
+ *
  * Usage (from bench/): node --expose-gc --import tsx src/tools/loopback-compare.ts
- *   [rounds=5] [size=64000|s64000] [ms=1000] [builds='base=…;new=rudpx']
+ *   [rounds=5] [size=64000|s64000] [ms=1000] [builds='base=…;new=rudpx'] [gc|keep]
  */
 import { loadUdx } from '../peers/udx-native.js';
 import { collectGarbage } from '../run/many-run.js';
@@ -28,6 +34,7 @@ const builds = (process.argv[5] ?? 'new=rudpx').split(';').map((b) => {
   const at = b.indexOf('=');
   return { name: b.slice(0, at), path: b.slice(at + 1) };
 });
+const forceGc = process.argv[6] !== 'keep';
 const udx = loadUdx();
 if (typeof udx === 'string') throw new Error(`udx-native: ${udx}`);
 
@@ -43,7 +50,7 @@ for (let round = 0; round < rounds; round++) {
   if (round % 2 === 1) order.reverse();
   const thisRound = new Map<string, Rate>();
   for (const name of order) {
-    collectGarbage();
+    if (forceGc) collectGarbage();
     const r = name === undefined ? await udxThroughput(udx, size, ms) : await rudpRun(apis.get(name) as Api, size, ms);
     thisRound.set(name ?? 'udx-native', r);
     rates.set(name ?? 'udx-native', [...(rates.get(name ?? 'udx-native') ?? []), r]);

@@ -10,14 +10,15 @@
  * connection's `stream()` as a byte stream (as udx-native is written)
  * instead of messages.
  *
- * Every run follows a forced GC, as in the bench, unless the fifth argument
- * is `keep`: a full GC while no rudp connection is alive lets the hidden
- * classes of rudp's per-connection objects die, and with them the type
- * feedback and optimized code built on them, so the run after it warms V8
- * up again (udx-native, C, has nothing to lose).
+ * Every run follows a forced GC, as in the bench, unless the sixth argument
+ * is `keep` (none) or `minor` (a scavenge only): a forced full GC, which
+ * V8 runs to reduce memory, while no rudp connection is alive lets the
+ * hidden classes of rudp's per-connection objects die, and the optimized
+ * code built on them is thrown away ("weak objects" in --trace-deopt), so
+ * the run after it warms V8 up again (udx-native, C, has nothing to lose).
  *
  * Usage (from bench/): node --expose-gc --import tsx src/tools/loopback-compare.ts
- *   [rounds=5] [size=64000|s64000] [ms=1000] [builds='base=…;new=rudpx'] [gc|keep]
+ *   [rounds=5] [size=64000|s64000] [ms=1000] [builds='base=…;new=rudpx'] [gc|minor|keep]
  */
 import { loadUdx } from '../peers/udx-native.js';
 import { collectGarbage } from '../run/many-run.js';
@@ -34,7 +35,9 @@ const builds = (process.argv[5] ?? 'new=rudpx').split(';').map((b) => {
   const at = b.indexOf('=');
   return { name: b.slice(0, at), path: b.slice(at + 1) };
 });
-const forceGc = process.argv[6] !== 'keep';
+const gcMode = process.argv[6] ?? 'gc';
+/** A scavenge: young garbage gone, hidden classes and optimized code kept. */
+const minorGc = (): void => (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc?.({ type: 'minor' });
 const udx = loadUdx();
 if (typeof udx === 'string') throw new Error(`udx-native: ${udx}`);
 
@@ -50,7 +53,8 @@ for (let round = 0; round < rounds; round++) {
   if (round % 2 === 1) order.reverse();
   const thisRound = new Map<string, Rate>();
   for (const name of order) {
-    if (forceGc) collectGarbage();
+    if (gcMode === 'gc') collectGarbage();
+    else if (gcMode === 'minor') minorGc();
     const r = name === undefined ? await udxThroughput(udx, size, ms) : await rudpRun(apis.get(name) as Api, size, ms);
     thisRound.set(name ?? 'udx-native', r);
     rates.set(name ?? 'udx-native', [...(rates.get(name ?? 'udx-native') ?? []), r]);

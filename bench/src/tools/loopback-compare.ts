@@ -6,23 +6,38 @@
  * round (median and min–max over rounds).
  *
  * A build is `name=path/to/rudp/dist/index.js`; `new` (this workspace's
- * built rudpx) runs by default.
+ * built rudpx) runs by default. A size written `s1024` writes each rudp
+ * connection's `stream()` as a byte stream (as udx-native is written)
+ * instead of messages.
+ *
+ * Every run follows a forced GC, as in the bench, unless the sixth argument
+ * is `keep` (none) or `minor` (a scavenge only): a forced full GC, which
+ * V8 runs to reduce memory, while no rudp connection is alive lets the
+ * hidden classes of rudp's per-connection objects die, and the optimized
+ * code built on them is thrown away ("weak objects" in --trace-deopt), so
+ * the run after it warms V8 up again (udx-native, C, has nothing to lose).
  *
  * Usage (from bench/): node --expose-gc --import tsx src/tools/loopback-compare.ts
- *   [rounds=5] [size=64000] [ms=1000] [builds='base=…;new=rudpx']
+ *   [rounds=5] [size=64000|s64000] [ms=1000] [builds='base=…;new=rudpx'] [gc|minor|keep]
  */
 import { loadUdx } from '../peers/udx-native.js';
 import { collectGarbage } from '../run/many-run.js';
-import { type Rate, rudpThroughput, udxThroughput } from '../udp/throughput.js';
+import { type Rate, rudpStreamThroughput, rudpThroughput, udxThroughput } from '../udp/throughput.js';
 import { cell } from './median-cell.js';
 
 const rounds = Number(process.argv[2] ?? '5');
-const size = Number(process.argv[3] ?? '64000');
+const sizeArg = process.argv[3] ?? '64000';
+const asStream = sizeArg.startsWith('s');
+const size = Number(asStream ? sizeArg.slice(1) : sizeArg);
+const rudpRun = asStream ? rudpStreamThroughput : rudpThroughput;
 const ms = Number(process.argv[4] ?? '1000');
 const builds = (process.argv[5] ?? 'new=rudpx').split(';').map((b) => {
   const at = b.indexOf('=');
   return { name: b.slice(0, at), path: b.slice(at + 1) };
 });
+const gcMode = process.argv[6] ?? 'gc';
+/** A scavenge: young garbage gone, hidden classes and optimized code kept. */
+const minorGc = (): void => (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc?.({ type: 'minor' });
 const udx = loadUdx();
 if (typeof udx === 'string') throw new Error(`udx-native: ${udx}`);
 
@@ -38,8 +53,9 @@ for (let round = 0; round < rounds; round++) {
   if (round % 2 === 1) order.reverse();
   const thisRound = new Map<string, Rate>();
   for (const name of order) {
-    collectGarbage();
-    const r = name === undefined ? await udxThroughput(udx, size, ms) : await rudpThroughput(apis.get(name) as Api, size, ms);
+    if (gcMode === 'gc') collectGarbage();
+    else if (gcMode === 'minor') minorGc();
+    const r = name === undefined ? await udxThroughput(udx, size, ms) : await rudpRun(apis.get(name) as Api, size, ms);
     thisRound.set(name ?? 'udx-native', r);
     rates.set(name ?? 'udx-native', [...(rates.get(name ?? 'udx-native') ?? []), r]);
     console.log(`round ${round + 1} ${name ?? 'udx-native'}: ${((r.messagesPerSec * size) / 1e6).toFixed(1)} MB/s, ${perGb(r).toFixed(2)} CPU s/GB`);

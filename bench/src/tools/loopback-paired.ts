@@ -13,14 +13,16 @@
  * paired rounds of fresh processes were the measurement that repeated.
  *
  * A build is `name=path/to/rudp/dist/index.js`; `new` (this workspace's
- * built rudpx) by default.
+ * built rudpx) by default. A size written `s1024` writes the connection's
+ * `stream()` as a byte stream (as udx-native is written) instead of
+ * messages.
  *
  * Usage (from bench/): node --import tsx src/tools/loopback-paired.ts
- *   [size=1024] [rounds=12] [ms=1000] [builds='base=…/dist/index.js;new=rudpx']
+ *   [size=1024|s1024] [rounds=12] [ms=1000] [builds='base=…/dist/index.js;new=rudpx']
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { rudpThroughput } from '../udp/throughput.js';
+import { rudpStreamThroughput, rudpThroughput } from '../udp/throughput.js';
 import { cell } from './median-cell.js';
 
 /** What one run measured. */
@@ -33,14 +35,17 @@ interface Run {
 type RudpApi = typeof import('rudpx');
 
 /** One run in this process: rudp from `path`, as the bench's real-UDP part runs it. */
-async function runOne(size: number, path: string, ms: number): Promise<Run> {
-  const r = await rudpThroughput((await import(path)) as RudpApi, size, ms);
+async function runOne(sizeArg: string, path: string, ms: number): Promise<Run> {
+  const stream = sizeArg.startsWith('s');
+  const size = Number(stream ? sizeArg.slice(1) : sizeArg);
+  const api = (await import(path)) as RudpApi;
+  const r = await (stream ? rudpStreamThroughput : rudpThroughput)(api, size, ms);
   return { cpuPerGB: (r.cpuSeconds * 1e9) / r.bytes, mbPerSec: (r.messagesPerSec * size) / 1e6, datagramsPerSec: r.datagramsPerSec };
 }
 
 const self = fileURLToPath(import.meta.url);
 if (process.argv[2] === '--one') {
-  console.log(JSON.stringify(await runOne(Number(process.argv[3]), process.argv[4] as string, Number(process.argv[5]))));
+  console.log(JSON.stringify(await runOne(process.argv[3] as string, process.argv[4] as string, Number(process.argv[5]))));
 } else {
   const size = process.argv[2] ?? '1024';
   const rounds = Number(process.argv[3] ?? '12');

@@ -1,5 +1,5 @@
 import type { LinkConfig } from '../lib/rudp-imports.js';
-import { collectGarbage } from '../run/many-run.js';
+import { collectGarbage, collectYoungGarbage } from '../run/many-run.js';
 import { BULK, BULK_QUICK } from '../scenarios/bulk.js';
 import { BASE_LINK, jitterReorder, plainLoss } from '../scenarios/link-variants.js';
 import { IP_UDP_HEADER_BYTES } from '../sim/sim-pair.js';
@@ -91,10 +91,14 @@ async function throughputRuns(api: typeof import('rudpx'), udx: UdxConstructor |
   for (const size of UDP_SIZES) {
     // Every peer's run of every round, with its bytes/s against udx-native's and rudp plaintext's in that round.
     const runs: { readonly peer: UdpPeer; readonly rate: Rate; readonly toUdx: number; readonly toPlain: number }[] = [];
+    // One full GC per size; between runs a scavenge only (collectYoungGarbage): a full GC before each run
+    // discarded rudp's optimized code, so every rudp run was measured partly cold (udx-native, in C, lost nothing):
+    // loopback CPU per byte ÷ udx-native's 2.9–4.5 with it, 1.2–1.8 without, in one session (real-udp-session56.md).
+    collectGarbage();
     for (let round = 0; round < rounds; round++) {
       progress(`real UDP ${size} B round ${round + 1}/${rounds}`);
       // Peers alternate within a round, and each round's ratios pair runs taken seconds apart: this VM's speed drifts.
-      collectGarbage();
+      collectYoungGarbage();
       let raw: Rate | undefined;
       for (const w of rawWindows(size)) {
         const r = await rawThroughput(size, msPerRun / 2, w);
@@ -104,7 +108,7 @@ async function throughputRuns(api: typeof import('rudpx'), udx: UdxConstructor |
       if (raw) thisRound.set('raw dgram', raw);
       // A discarded rudp run first: whichever rudp run came first after raw dgram lost about a third
       // of its bytes/s (64 B and 64 KB), so the first peer measured was handicapped.
-      collectGarbage();
+      collectYoungGarbage();
       await rudpThroughput(api, size, msPerRun / 2);
       // rudp and rudp plain back to back, in mirrored pairs (encryption-pairs.ts): their ratio is the cost of
       // encryption, the median of the pairs' ratios. Runs taken further apart (or always in one order) add this
@@ -112,32 +116,32 @@ async function throughputRuns(api: typeof import('rudpx'), udx: UdxConstructor |
       const order = encryptionRunOrder(round);
       const pairRates: Rate[] = [];
       for (const plaintext of order) {
-        collectGarbage();
+        collectYoungGarbage();
         pairRates.push(await rudpThroughput(api, size, msPerRun, plaintext ? { plaintext: true } : {}));
       }
       const pairs = pairRuns(order, pairRates);
       thisRound.set('rudp', pooled(pairs.map((p) => p.encrypted)));
       thisRound.set('rudp plain', pooled(pairs.map((p) => p.plain)));
       const encryptedToPlain = encryptionRatio(pairs);
-      collectGarbage();
+      collectYoungGarbage();
       // The sockets the default (batched, rudp's addon) replaces, where it is built.
       if (api.datagramIoLibrary === 'batched') {
         thisRound.set('rudp node:dgram', await rudpThroughput(api, size, msPerRun, { socketBatching: false }));
-        collectGarbage();
+        collectYoungGarbage();
       }
       // The fallbacks the default (OpenSSL through rudp's addon) replaces, where they differ from it.
       if (sodium !== undefined && api.packetCipherLibrary !== 'libsodium') {
         thisRound.set('rudp libsodium', await rudpThroughput(api, size, msPerRun, { crypto: sodium }));
-        collectGarbage();
+        collectYoungGarbage();
       }
       thisRound.set('rudp node:crypto', await rudpThroughput(api, size, msPerRun, { crypto: api.nodeCryptoProvider }));
-      collectGarbage();
+      collectYoungGarbage();
       thisRound.set('rudp stream()', await rudpStreamThroughput(api, size, msPerRun));
       if (typeof udx !== 'string') {
-        collectGarbage();
+        collectYoungGarbage();
         thisRound.set('udx-native', await udxThroughput(udx, size, msPerRun));
       }
-      collectGarbage();
+      collectYoungGarbage();
       thisRound.set('TCP', await tcpThroughput(size, msPerRun));
       const udxRate = thisRound.get('udx-native');
       const plainRate = thisRound.get('rudp plain');

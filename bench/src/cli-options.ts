@@ -2,11 +2,11 @@ import { parseArgs } from 'node:util';
 import { SYSTEMS, type SystemId } from './peers/systems.js';
 
 /** Scenario names accepted by `--scenario`. */
-export const SCENARIOS = ['chat', 'bulk', 'many', 'forum', 'micro', 'udp', 'many-real', 'relay-bulk'] as const;
+export const SCENARIOS = ['chat', 'bulk', 'many', 'forum', 'micro', 'udp', 'many-real', 'relay-bulk', 'loopback'] as const;
 /** One of `SCENARIOS`. */
 export type ScenarioName = (typeof SCENARIOS)[number];
-/** What a run without `--scenario` runs: every scenario (`relay-bulk` is a part of `udp`). */
-export const DEFAULT_SCENARIOS: readonly ScenarioName[] = SCENARIOS.filter((s) => s !== 'relay-bulk');
+/** What a run without `--scenario` runs: every scenario (`relay-bulk` and `loopback` are parts of `udp`). */
+export const DEFAULT_SCENARIOS: readonly ScenarioName[] = SCENARIOS.filter((s) => s !== 'relay-bulk' && s !== 'loopback');
 
 /** Parsed command line. */
 export interface CliOptions {
@@ -32,6 +32,7 @@ export const USAGE = `Usage: pnpm bench [-- options]
   --scenario NAME       chat | bulk | many | forum | micro | udp | many-real (repeatable; default: all)
                         many-real: 10,000 connections on real sockets, one server process (--quick: 1,000)
                         | relay-bulk (only udp's bulk transfers through the relay)
+                        | loopback (only udp's throughput and CPU per byte on 127.0.0.1)
   --loss P              only this loss rate per direction, e.g. 0.1 (chat, bulk, forum)
   --seed N              first simulator seed (default 1)
   --seeds K             run every scenario on seeds N … N+K−1 (default 5; --quick: 2)

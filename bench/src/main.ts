@@ -186,10 +186,10 @@ async function main(argv: readonly string[]): Promise<number> {
       },
     });
   }
-  if (wants('udp') || wants('relay-bulk')) {
-    const parts = wants('udp') ? ALL_UDP_PARTS : { throughput: false, relayBulk: true, relayChat: false };
+  if (wants('udp') || wants('relay-bulk') || wants('loopback')) {
+    const parts = wants('udp') ? ALL_UDP_PARTS : { throughput: wants('loopback'), relayBulk: wants('relay-bulk'), relayChat: false };
     jobs.push({
-      label: wants('udp') ? 'real UDP on 127.0.0.1' : 'bulk through the relay on 127.0.0.1',
+      label: wants('udp') ? 'real UDP on 127.0.0.1' : [wants('loopback') && 'loopback throughput', wants('relay-bulk') && 'bulk through the relay'].filter(Boolean).join(' and ') + ' on 127.0.0.1',
       run: async () => {
         // In a fresh process: after the simulated scenarios this one's heap would handicap rudp (udp-child.ts).
         const r = await runUdpInChild(opts.quick, opts.seeds, (line) => progress.log(`  ${line}`), parts);

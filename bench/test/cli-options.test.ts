@@ -15,6 +15,12 @@ describe('parseCli', () => {
     expect(o instanceof Error ? [] : o.scenarios).not.toContain('relay-bulk');
   });
 
+  it('accepts loopback (udp\'s throughput part) as a scenario of its own, not in the default set', () => {
+    expect(parseCli(['--scenario', 'loopback'])).toMatchObject({ scenarios: ['loopback'], partial: true });
+    const o = parseCli([]);
+    expect(o instanceof Error ? [] : o.scenarios).not.toContain('loopback');
+  });
+
   it('accepts relay-bulk as a scenario of its own', () => {
     expect(parseCli(['--scenario', 'relay-bulk'])).toMatchObject({ scenarios: ['relay-bulk'], partial: true });
   });

@@ -18,7 +18,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { systemErrorCode } from 'forum-protocol';
 import { deleteIfOursSync, nodeLockFs, type LockFs } from './lock-fs.js';
 import { holding, type DataDirLock } from './lock-holder.js';
@@ -125,6 +125,22 @@ interface Locker {
  */
 const created = async (l: Locker, path: string, content: string): Promise<boolean> =>
   (await createWhole(l.fs, path, `${path}.${process.pid}.${randomUUID()}`, content, 0o644)).created;
+
+/**
+ * {@link created}, the directory made again if it went since `lockDataDir`
+ * made or found it: a start that failed removes the directory it made, once
+ * empty and its lock released (start-leftovers.ts), and a start on the same
+ * directory that came between was refused with ENOENT.
+ */
+const createdIn = async (l: Locker, path: string, content: string): Promise<boolean> => {
+  try {
+    return await created(l, path, content);
+  } catch (e) {
+    if (systemErrorCode(e) !== 'ENOENT') throw e;
+    await l.fs.mkdir(dirname(path));
+    return created(l, path, content);
+  }
+};
 
 /** The verdict on the file `path` holding `text` (its clocks kept in `l`). */
 const judged = async (l: Locker, path: string, text: string): Promise<Verdict> => {
@@ -250,7 +266,7 @@ const takeLock = async (l: Locker, path: string, dir: string): Promise<DataDirLo
   // something else.
   for (let attempt = 0; attempt < 200; ) {
     l.signal?.throwIfAborted();
-    if (await created(l, path, mine)) {
+    if (await createdIn(l, path, mine)) {
       const lock = holding({ fs: l.fs, renewMs: l.renewMs, staleMs: l.staleMs, recreate: () => created(l, path, mine), onRelease: () => heldHere.delete(dir) }, path, mine, tookOver);
       heldHere.set(dir, () => {
         if (l.busy?.() !== true) lock.abandon();

@@ -943,3 +943,45 @@ describe("the providers rudpx ships are its own code: not guarded, so a bug of r
     expect(seal({ ...nodeCryptoProvider })).toBeInstanceOf(PluginFault);
   });
 });
+
+describe('a crypto provider that ends its own connection (destroy()) from its seal', () => {
+  it('the goodbye still goes out at once: the peer hears the close within a round trip, not at its idle timeout', () => {
+    const sim = new SimNetwork({ seed: 1 });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
+    let destroyIn: (() => void) | undefined;
+    let seals = 0;
+    const crypto: CryptoProvider = {
+      ...base,
+      aeadKey(key: Uint8Array): AeadKey {
+        const k = base.aeadKey(key);
+        return {
+          sealInto(nonce, ad, plaintext, out) {
+            seals++;
+            const d = destroyIn;
+            destroyIn = undefined;
+            d?.();
+            k.sealInto(nonce, ad, plaintext, out);
+          },
+          openInto: (nonce, ad, ciphertext, out) => k.openInto(nonce, ad, ciphertext, out),
+        };
+      },
+    };
+    const p = makePair({ client: { crypto }, link: { delayMs: 20 } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    const sealsBefore = seals;
+    destroyIn = () => p.conn.destroy(p.sim.now, 7, 'provider gave up');
+    p.conn.send(new Uint8Array(100).fill(1));
+    p.sim.wake(CLIENT);
+    const at = p.sim.now;
+    p.sim.runFor(200);
+    expect(seals).toBeGreaterThan(sealsBefore);
+    expect(destroyIn).toBeUndefined();
+    const local = closedReason(p.clientEvents);
+    expect([local?.kind, local?.code, local?.message]).toEqual(['local', 7, 'provider gave up']);
+    const heard = p.serverEvents.find((r) => r.event.type === 'closed');
+    expect(heard?.event.type === 'closed' && [heard.event.reason.kind, heard.event.reason.code, heard.event.reason.message]).toEqual(['peer', 7, 'provider gave up']);
+    // One way is 20 ms: the CLOSE left with the poll that destroyed, or the next, not at a timer's turn.
+    expect((heard?.at ?? Number.POSITIVE_INFINITY) - at).toBeLessThan(100);
+  });
+});

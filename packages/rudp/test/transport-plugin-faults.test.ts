@@ -294,9 +294,14 @@ describe('a plug-in that throws ends its connection alone', () => {
     const p = makePair({ client: { congestion: onlyNth(2, flaky) } });
     p.sim.runFor(300);
     expect(p.conn.state).toBe('established');
+    const last = p.conn.stats().cwndBytes;
+    expect(last).toBeGreaterThan(0);
     broken = true;
     const now = p.sim.now + 10_000;
-    expect(p.conn.stats(now).messagesSent).toBe(0);
+    const stats = p.conn.stats(now);
+    expect(stats.messagesSent).toBe(0);
+    // The last window it gave, not the inert stand-in's 2^53 - 1 (what the old stats() reported).
+    expect(stats.cwndBytes).toBe(last);
     expectFault(p.conn.closeReason, 'congestion controller', 'window', 'window broke');
     expect(p.conn.state).toBe('draining');
     // The drain is counted from the time stats() was given, not from the connection's last activity before it.
@@ -324,15 +329,19 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect(p.clientEvents.filter((r) => r.event.type === 'closed').length).toBe(1);
   });
 
-  it("a controller that throws when stats() asks a draining connection for its window: the drain goes on (its CLOSE needs no controller)", () => {
+  it("stats() of a draining connection asks its controller nothing (one that would throw now cannot cut the drain short): its window is the last the controller gave, and the drain goes on", () => {
     let broken = false;
     const flaky = breakingController('window', () => broken);
     const p = makePair({ client: { congestion: onlyNth(2, flaky) } });
     p.sim.runFor(300);
+    const last = p.conn.stats().cwndBytes;
     p.conn.destroy(p.sim.now, 7, 'bye');
     expect(p.conn.state).toBe('draining');
     broken = true;
-    expect(p.conn.stats().messagesSent).toBe(0);
+    const stats = p.conn.stats();
+    expect(stats.messagesSent).toBe(0);
+    // Before: asked, it threw, and the guard's inert stand-in answered 2^53 - 1.
+    expect([stats.cwndBytes, stats.congestionController]).toEqual([last, 'failing']);
     expect(p.conn.state).toBe('draining');
     expect([p.conn.closeReason?.code, p.conn.closeReason?.message]).toEqual([7, 'bye']);
     p.sim.wake(CLIENT);
@@ -800,6 +809,10 @@ describe("a controller that ends its own connection (destroy()) from one of its 
   function expectEndedByController({ p, callsAfter, thrown, at }: ReturnType<typeof destroyMidTransfer>): void {
     expect(thrown).toBeUndefined();
     expect(p.conn.state).toBe('draining');
+    // A stats() after the end asks it nothing either (it asked its window): the last window it gave stands.
+    const { cwndBytes } = p.conn.stats();
+    expect(cwndBytes).toBeGreaterThan(0);
+    expect(cwndBytes).toBeLessThan(Number.MAX_SAFE_INTEGER);
     expect(callsAfter).toEqual([]);
     expect([p.conn.recovery.largestAcked, p.conn.rtt.srtt]).toEqual([at.largestAcked, at.srtt]);
     // Nothing else was built once it ended: the next datagram out was its goodbye.

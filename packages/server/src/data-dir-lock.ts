@@ -216,6 +216,26 @@ const removedStale = async (l: Locker, path: string, stale: string): Promise<{ r
   return { kind: 'done' };
 };
 
+/** Makes the directory `dir` (if needed), once more if it went before its real path was read; its real path. */
+const madeAndFound = async (fs: LockFs, dir: string): Promise<string> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await fs.mkdir(dir);
+    } catch (e) {
+      // mkdir's own words for a file in the way ("EEXIST: file already exists, mkdir") name the wrong problem.
+      if (systemErrorCode(e) === 'EEXIST' || systemErrorCode(e) === 'ENOTDIR') throw new Error('not a directory');
+      throw e;
+    }
+    try {
+      return await fs.realpath(dir);
+    } catch (e) {
+      // A start that failed removes the directories it made (start-leftovers.ts), and its rmdir may land between
+      // this mkdir and this realpath, as between it and the lock file's create (`createdIn`).
+      if (systemErrorCode(e) !== 'ENOENT' || attempt >= 3) throw e;
+    }
+  }
+};
+
 /**
  * Takes the lock of data directory `dir` (creating the directory if needed).
  * Rejects with a readable error when a running process holds it, or one that
@@ -223,15 +243,8 @@ const removedStale = async (l: Locker, path: string, stale: string): Promise<{ r
  */
 export const lockDataDir = async (dir: string, options: LockOptions = {}): Promise<DataDirLock> => {
   const fs = options.fs ?? nodeLockFs;
-  try {
-    await fs.mkdir(dir);
-  } catch (e) {
-    // mkdir's own words for a file in the way ("EEXIST: file already exists, mkdir") name the wrong problem.
-    if (systemErrorCode(e) === 'EEXIST' || systemErrorCode(e) === 'ENOTDIR') throw new Error('not a directory');
-    throw e;
-  }
   const path = join(dir, LOCK_FILE);
-  const here = await fs.realpath(dir);
+  const here = await madeAndFound(fs, dir);
   if (heldHere.has(here)) throw new Error(`in use by a server of this process (${path}); one server per data directory`);
   // Held from here on, not only once taken: two starts in this process at once would otherwise both see
   // the other's fresh lock, naming this process, as stale.

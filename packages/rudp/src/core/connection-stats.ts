@@ -38,7 +38,11 @@ export interface ConnectionStats extends PathMtuStats {
   readonly srttMs: number;
   readonly rttVarMs: number;
   readonly minRttMs: number;
-  /** The congestion window, bytes; once the connection ended, the last its controller gave (it is asked no more). */
+  /**
+   * The congestion window, bytes; once the connection ended, the last its controller gave (it is asked no more):
+   * 0 if it was never asked before the end (by a data poll or a stats(): a server connection destroyed in its
+   * `connection` listener).
+   */
   readonly cwndBytes: number;
   readonly bytesInFlight: number;
   readonly congestionController: string;

@@ -277,7 +277,7 @@ export class Connection extends ConnectionMembers {
    * Counters and estimates. If the application's congestion controller throws when asked for its window, the
    * connection ends for it (see `endForFault`), its drain counted from `now` (by default its last activity).
    * Once the connection ended (draining or closed) its controller is not asked: `cwndBytes` is the last
-   * window it gave.
+   * window it gave (0 if none was asked before the end).
    */
   stats(now = this.lastActivity): ConnectionStats {
     try {

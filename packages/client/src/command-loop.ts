@@ -77,10 +77,12 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
         if (input.promptPending && process.stdout.isTTY === true) process.stdout.write('\n');
         err(`Terminated (SIGTERM) at the ${promptName(step)} prompt: not logged in`);
       } else if (state.interrupts > 0) {
-        // Ctrl-C before logging in: no session to end, but the same farewell as XIT.
-        if (input.promptPending) process.stdout.write('\n');
-        out('Goodbye');
-        if (state.interruptedScript()) err(`Interrupted (SIGINT) at the ${promptName(step)} prompt: not logged in`);
+        // Ctrl-C before logging in: no session to end, so not XIT's `Goodbye` (the spec's answer to a logout, which
+        // the server logs as `U exited`; printed here, a script or reader took it for one). Said as the end of
+        // input and SIGTERM at a prompt are, at a terminal too; as theirs, standard output stays the exchange (its
+        // last prompt, unanswered) and only a terminal's line is ended (the newline was Goodbye's line, piped).
+        if (input.promptPending && process.stdout.isTTY === true) process.stdout.write('\n');
+        err(`Interrupted (SIGINT) at the ${promptName(step)} prompt: not logged in`);
       } else if (input.overlong && !state.hungUp) {
         // A line no answer can be (`< /dev/zero`): what follows it is not read. A bad input, as an empty one is.
         if (input.promptPending && process.stdout.isTTY === true) process.stdout.write('\n');

@@ -188,7 +188,7 @@ describe.concurrent('forum-client UX (real processes)', () => {
     expect(again.stdout).toContain('small.bin uploaded to t thread\n');
   });
 
-  it('Ctrl-C at a piped prompt logs out (Goodbye), runs none of the rest, says so and exits 130', async (test) => {
+  it('Ctrl-C at a piped prompt logs out (Goodbye; before login no Goodbye), runs none of the rest, says so and exits 130', async (test) => {
     // The old client exited 0: a script cut short read as one that ran to its end.
     const scope = ownScope(test);
     const { server } = shared;
@@ -207,14 +207,17 @@ describe.concurrent('forum-client UX (real processes)', () => {
     expect(c.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + P.cmd + '\nGoodbye\n');
     expect(withoutFirstContact(c.stderr.text)).toBe('Interrupted (SIGINT): the commands after this point were not run\n');
     expect(server.lines().filter((l) => l.startsWith('leia'))).toEqual(['leia successfully logged in', 'leia issued XIT command', 'leia exited']);
-    // Before logging in: the same farewell, said on stderr, 130.
+    // Before logging in: no session, so no Goodbye (XIT's answer to a logout; the old client printed it here too),
+    // said on stderr, 130.
     const early = spawnClient(server.port, cwd);
     scope.stops.push(() => early.child.kill('SIGKILL'));
     early.send('leia');
     await early.stdout.waitFor(P.pass);
     early.child.kill('SIGINT');
     expect(await early.exited).toBe(130);
-    expect(early.stdout.text).toBe(P.user + P.pass + '\nGoodbye\n');
+    // Standard output the exchange, as for SIGTERM or the end of input there: the unanswered prompt, no line of its
+    // own after it (helper/noticed left the newline that had begun Goodbye's line).
+    expect(early.stdout.text).toBe(P.user + P.pass);
     expect(withoutFirstContact(early.stderr.text)).toBe('Interrupted (SIGINT) at the password prompt: not logged in\n');
   });
 
@@ -276,6 +279,23 @@ describe.skipIf(!HAVE_SCRIPT)('forum-client on a terminal (pseudo-terminal throu
     expect(await again.exited).toBe(0);
     expect(again.screen.text).not.toContain('first-Secret');
     expect(server.lines().filter((l) => l.startsWith('obi'))).toEqual(['obi successfully logged in', 'obi issued XIT command', 'obi exited', 'obi successful login', 'obi issued XIT command', 'obi exited']);
+  });
+
+  it('Ctrl-C at the password prompt, before any login: no Goodbye (no one logged out), it says so, exit 0', async (test) => {
+    const scope = ownScope(test);
+    const { server } = shared;
+    const cwd = await shared.cwd();
+    const t = spawnTerminalClient(server.port, cwd);
+    scope.stops.push(() => t.kill());
+    await t.screen.waitFor(P.user);
+    t.type('lando\r');
+    await t.screen.waitFor(P.newPass);
+    t.type('\x03');
+    expect(await t.exited).toBe(0);
+    expect(t.screen.text).toContain('Interrupted (SIGINT) at the password prompt: not logged in');
+    // Before: `Goodbye`, XIT's answer, with no session to end.
+    expect(t.screen.text).not.toContain('Goodbye');
+    expect(server.lines().filter((l) => l.startsWith('lando'))).toEqual([]);
   });
 
   it('Ctrl-C while connecting exits at once (130), not after the connect timeout', async (test) => {

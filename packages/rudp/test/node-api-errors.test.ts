@@ -310,13 +310,46 @@ describe('connect: host names and Node-style errors', () => {
     expect(e.reason?.kind).toBe('unreachable');
   });
 
+  it('takes a port as a string of an integer (process.env.PORT), as net.connect and dgram do; refuses the strings Node refuses', async () => {
+    // Node's validatePort: Number() of the string, blanks around it and 0x too, an integer in range; blank, '1.5', '-1' refused.
+    const s = await listen({ port: '0' });
+    opened.push(s);
+    const { port } = s.address();
+    expect(port).toBeGreaterThan(0);
+    s.once('connection', (c) => c.on('message', (m) => void c.send(m).catch(() => undefined)));
+    const conn = await connect({ port: String(port), handshakeTimeoutMs: 20_000 });
+    opened.push({ close: () => conn.close() });
+    expect(conn.remotePort).toBe(port);
+    const echoed = once(conn, 'message') as Promise<[Buffer]>;
+    await conn.send('by a string port');
+    expect((await echoed)[0].toString()).toBe('by a string port');
+    // Bound by a string, the port is a number (a free one from '0'; the one named, as Node reads it, from ' 0x…\n').
+    const free = await closedPort();
+    const named = await listen({ port: ` 0x${free.toString(16)}\n` });
+    opened.push(named);
+    expect(named.address().port).toBe(free);
+    const minusZero = await listen({ port: '-0' });
+    opened.push(minusZero);
+    expect(minusZero.address().port).toBeGreaterThan(0);
+    for (const bad of ['', ' ', '1.5', '-1', '65536', 'abc', '4000abc', '1_000', 'Infinity', '\uff11']) {
+      await expect(listen({ port: bad }), JSON.stringify(bad)).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_SOCKET_BAD_PORT' });
+      await expect(connect({ port: bad }), JSON.stringify(bad)).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_SOCKET_BAD_PORT' });
+    }
+    // A client cannot connect to port 0, given as a number or as a string (Node lets the string '0' through to dgram's connect).
+    await expect(connect({ port: '0' })).rejects.toMatchObject({ code: 'ERR_SOCKET_BAD_PORT' });
+    await expect(connect({ port: ' 0 ' })).rejects.toMatchObject({ code: 'ERR_SOCKET_BAD_PORT' });
+    for (const bad of [4000n, null, true, ['4000'], { valueOf: () => 4000 }]) {
+      await expect(listen({ port: bad as unknown as number })).rejects.toMatchObject({ code: 'ERR_SOCKET_BAD_PORT' });
+    }
+  });
+
   it('rejects bad arguments at once with Node codes', async () => {
     await expect(connect({ port: 0 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_SOCKET_BAD_PORT' });
     await expect(connect({ port: 70_000 })).rejects.toMatchObject({ code: 'ERR_SOCKET_BAD_PORT' });
     await expect(connect({ port: 1, host: '' })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
     await expect(listen({ port: -1 })).rejects.toMatchObject({ code: 'ERR_SOCKET_BAD_PORT' });
-    // A string that looks like a number is named as a string ("received 0" read as if the number 0 were refused).
-    await expect(listen({ port: '0' as unknown as number })).rejects.toThrow('received the string "0"');
+    // A refused string that looks like a number is named as a string ("received 1.5" read as if the number were refused).
+    await expect(listen({ port: '1.5' })).rejects.toThrow('received the string "1.5"');
     await expect(connect({ port: 1, mtu: 2000 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
     await expect(connect({ port: 1, handshakeTimeoutMs: Number.NaN })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     await expect(connect({ port: 1, highWaterMark: 0 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });

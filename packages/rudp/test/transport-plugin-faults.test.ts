@@ -294,9 +294,14 @@ describe('a plug-in that throws ends its connection alone', () => {
     const p = makePair({ client: { congestion: onlyNth(2, flaky) } });
     p.sim.runFor(300);
     expect(p.conn.state).toBe('established');
+    const last = p.conn.stats().cwndBytes;
+    expect(last).toBeGreaterThan(0);
     broken = true;
     const now = p.sim.now + 10_000;
-    expect(p.conn.stats(now).messagesSent).toBe(0);
+    const stats = p.conn.stats(now);
+    expect(stats.messagesSent).toBe(0);
+    // The last window it gave, not the inert stand-in's 2^53 - 1 (what the old stats() reported).
+    expect(stats.cwndBytes).toBe(last);
     expectFault(p.conn.closeReason, 'congestion controller', 'window', 'window broke');
     expect(p.conn.state).toBe('draining');
     // The drain is counted from the time stats() was given, not from the connection's last activity before it.
@@ -324,15 +329,19 @@ describe('a plug-in that throws ends its connection alone', () => {
     expect(p.clientEvents.filter((r) => r.event.type === 'closed').length).toBe(1);
   });
 
-  it("a controller that throws when stats() asks a draining connection for its window: the drain goes on (its CLOSE needs no controller)", () => {
+  it("stats() of a draining connection asks its controller nothing (one that would throw now cannot cut the drain short): its window is the last the controller gave, and the drain goes on", () => {
     let broken = false;
     const flaky = breakingController('window', () => broken);
     const p = makePair({ client: { congestion: onlyNth(2, flaky) } });
     p.sim.runFor(300);
+    const last = p.conn.stats().cwndBytes;
     p.conn.destroy(p.sim.now, 7, 'bye');
     expect(p.conn.state).toBe('draining');
     broken = true;
-    expect(p.conn.stats().messagesSent).toBe(0);
+    const stats = p.conn.stats();
+    expect(stats.messagesSent).toBe(0);
+    // Before: asked, it threw, and the guard's inert stand-in answered 2^53 - 1.
+    expect([stats.cwndBytes, stats.congestionController]).toEqual([last, 'failing']);
     expect(p.conn.state).toBe('draining');
     expect([p.conn.closeReason?.code, p.conn.closeReason?.message]).toEqual([7, 'bye']);
     p.sim.wake(CLIENT);
@@ -800,6 +809,10 @@ describe("a controller that ends its own connection (destroy()) from one of its 
   function expectEndedByController({ p, callsAfter, thrown, at }: ReturnType<typeof destroyMidTransfer>): void {
     expect(thrown).toBeUndefined();
     expect(p.conn.state).toBe('draining');
+    // A stats() after the end asks it nothing either (it asked its window): the last window it gave stands.
+    const { cwndBytes } = p.conn.stats();
+    expect(cwndBytes).toBeGreaterThan(0);
+    expect(cwndBytes).toBeLessThan(Number.MAX_SAFE_INTEGER);
     expect(callsAfter).toEqual([]);
     expect([p.conn.recovery.largestAcked, p.conn.rtt.srtt]).toEqual([at.largestAcked, at.srtt]);
     // Nothing else was built once it ended: the next datagram out was its goodbye.
@@ -941,5 +954,47 @@ describe("the providers rudpx ships are its own code: not guarded, so a bug of r
     expect(own).toBeInstanceOf(Error);
     expect(own).not.toBeInstanceOf(PluginFault);
     expect(seal({ ...nodeCryptoProvider })).toBeInstanceOf(PluginFault);
+  });
+});
+
+describe('a crypto provider that ends its own connection (destroy()) from its seal', () => {
+  it('the goodbye still goes out at once: the peer hears the close within a round trip, not at its idle timeout', () => {
+    const sim = new SimNetwork({ seed: 1 });
+    const base = deterministicCrypto(defaultCryptoProvider, sim.random('client-crypto'));
+    let destroyIn: (() => void) | undefined;
+    let seals = 0;
+    const crypto: CryptoProvider = {
+      ...base,
+      aeadKey(key: Uint8Array): AeadKey {
+        const k = base.aeadKey(key);
+        return {
+          sealInto(nonce, ad, plaintext, out) {
+            seals++;
+            const d = destroyIn;
+            destroyIn = undefined;
+            d?.();
+            k.sealInto(nonce, ad, plaintext, out);
+          },
+          openInto: (nonce, ad, ciphertext, out) => k.openInto(nonce, ad, ciphertext, out),
+        };
+      },
+    };
+    const p = makePair({ client: { crypto }, link: { delayMs: 20 } });
+    p.sim.runFor(300);
+    expect(p.conn.state).toBe('established');
+    const sealsBefore = seals;
+    destroyIn = () => p.conn.destroy(p.sim.now, 7, 'provider gave up');
+    p.conn.send(new Uint8Array(100).fill(1));
+    p.sim.wake(CLIENT);
+    const at = p.sim.now;
+    p.sim.runFor(200);
+    expect(seals).toBeGreaterThan(sealsBefore);
+    expect(destroyIn).toBeUndefined();
+    const local = closedReason(p.clientEvents);
+    expect([local?.kind, local?.code, local?.message]).toEqual(['local', 7, 'provider gave up']);
+    const heard = p.serverEvents.find((r) => r.event.type === 'closed');
+    expect(heard?.event.type === 'closed' && [heard.event.reason.kind, heard.event.reason.code, heard.event.reason.message]).toEqual(['peer', 7, 'provider gave up']);
+    // One way is 20 ms: the CLOSE left with the poll that destroyed, or the next, not at a timer's turn.
+    expect((heard?.at ?? Number.POSITIVE_INFINITY) - at).toBeLessThan(100);
   });
 });

@@ -18,7 +18,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { systemErrorCode } from 'forum-protocol';
 import { deleteIfOursSync, nodeLockFs, type LockFs } from './lock-fs.js';
 import { holding, type DataDirLock } from './lock-holder.js';
@@ -126,6 +126,22 @@ interface Locker {
 const created = async (l: Locker, path: string, content: string): Promise<boolean> =>
   (await createWhole(l.fs, path, `${path}.${process.pid}.${randomUUID()}`, content, 0o644)).created;
 
+/**
+ * {@link created}, the directory made again if it went since `lockDataDir`
+ * made or found it: a start that failed removes the directory it made, once
+ * empty and its lock released (start-leftovers.ts), and a start on the same
+ * directory that came between was refused with ENOENT.
+ */
+const createdIn = async (l: Locker, path: string, content: string): Promise<boolean> => {
+  try {
+    return await created(l, path, content);
+  } catch (e) {
+    if (systemErrorCode(e) !== 'ENOENT') throw e;
+    await l.fs.mkdir(dirname(path));
+    return created(l, path, content);
+  }
+};
+
 /** The verdict on the file `path` holding `text` (its clocks kept in `l`). */
 const judged = async (l: Locker, path: string, text: string): Promise<Verdict> => {
   const mtimeMs = await l.fs.mtimeMs(path).catch(() => undefined);
@@ -200,6 +216,26 @@ const removedStale = async (l: Locker, path: string, stale: string): Promise<{ r
   return { kind: 'done' };
 };
 
+/** Makes the directory `dir` (if needed), once more if it went before its real path was read; its real path. */
+const madeAndFound = async (fs: LockFs, dir: string): Promise<string> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await fs.mkdir(dir);
+    } catch (e) {
+      // mkdir's own words for a file in the way ("EEXIST: file already exists, mkdir") name the wrong problem.
+      if (systemErrorCode(e) === 'EEXIST' || systemErrorCode(e) === 'ENOTDIR') throw new Error('not a directory');
+      throw e;
+    }
+    try {
+      return await fs.realpath(dir);
+    } catch (e) {
+      // A start that failed removes the directories it made (start-leftovers.ts), and its rmdir may land between
+      // this mkdir and this realpath, as between it and the lock file's create (`createdIn`).
+      if (systemErrorCode(e) !== 'ENOENT' || attempt >= 3) throw e;
+    }
+  }
+};
+
 /**
  * Takes the lock of data directory `dir` (creating the directory if needed).
  * Rejects with a readable error when a running process holds it, or one that
@@ -207,15 +243,8 @@ const removedStale = async (l: Locker, path: string, stale: string): Promise<{ r
  */
 export const lockDataDir = async (dir: string, options: LockOptions = {}): Promise<DataDirLock> => {
   const fs = options.fs ?? nodeLockFs;
-  try {
-    await fs.mkdir(dir);
-  } catch (e) {
-    // mkdir's own words for a file in the way ("EEXIST: file already exists, mkdir") name the wrong problem.
-    if (systemErrorCode(e) === 'EEXIST' || systemErrorCode(e) === 'ENOTDIR') throw new Error('not a directory');
-    throw e;
-  }
   const path = join(dir, LOCK_FILE);
-  const here = await fs.realpath(dir);
+  const here = await madeAndFound(fs, dir);
   if (heldHere.has(here)) throw new Error(`in use by a server of this process (${path}); one server per data directory`);
   // Held from here on, not only once taken: two starts in this process at once would otherwise both see
   // the other's fresh lock, naming this process, as stale.
@@ -250,7 +279,7 @@ const takeLock = async (l: Locker, path: string, dir: string): Promise<DataDirLo
   // something else.
   for (let attempt = 0; attempt < 200; ) {
     l.signal?.throwIfAborted();
-    if (await created(l, path, mine)) {
+    if (await createdIn(l, path, mine)) {
       const lock = holding({ fs: l.fs, renewMs: l.renewMs, staleMs: l.staleMs, recreate: () => created(l, path, mine), onRelease: () => heldHere.delete(dir) }, path, mine, tookOver);
       heldHere.set(dir, () => {
         if (l.busy?.() !== true) lock.abandon();

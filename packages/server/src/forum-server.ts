@@ -20,12 +20,14 @@ import {
   type UploadSlots,
 } from 'forum-protocol';
 import { randomBytes } from 'node:crypto';
+import { unlink } from 'node:fs/promises';
 import { listen, type RudpConnection, type RudpServer } from 'rudpx';
 import { quicLbCidGenerator } from 'rudpx/core';
 import { refuseConnection, serveConnection } from './client-connection.js';
 import { DEFAULT_MIN_FREE_BYTES, DiskQuota } from './disk-quota.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { STOP_GRACE_MS } from './stop-grace.js';
+import { missingDirectories, removeEmptyDirectories } from './start-leftovers.js';
 import { fencedStore } from './fenced-store.js';
 import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
 import { DEFAULT_RATE_IDLE_BELOW, eventLoopBusy } from './event-loop-busy.js';
@@ -343,8 +345,25 @@ const checkTimeout = (name: string, ms: number): void => {
   throw Object.assign(e, { code: 'ERR_OUT_OF_RANGE' });
 };
 
-/** Opens the store (data directory or PostgreSQL), then listens on UDP (rudp) and TCP (transfers). Rejects with a readable error. */
+/**
+ * Opens the store (data directory or PostgreSQL), then listens on UDP (rudp)
+ * and TCP (transfers). Rejects with a readable error, leaving on disk none of
+ * what the start made: the directories of the data directory's path it
+ * created (once empty), and, with a data directory, the identity key it
+ * created there (removed under the directory's lock, before it is released).
+ */
 export const startForumServer = async (options: ForumServerOptions): Promise<ForumServer> => {
+  const made = await missingDirectories(options.dataDir);
+  try {
+    return await startOnce(options);
+  } catch (e) {
+    await removeEmptyDirectories(made);
+    throw e;
+  }
+};
+
+/** {@link startForumServer} but for the directories it made, removed when it fails. */
+const startOnce = async (options: ForumServerOptions): Promise<ForumServer> => {
   const replyBudgetBytes = options.replyBudgetBytes ?? REPLY_BUDGET_PER_HOST;
   // A request reserves one largest reply before it runs: a smaller budget would let no request run.
   if (!(replyBudgetBytes >= MAX_SERVER_MESSAGE_BYTES + 256)) throw new RangeError(`replyBudgetBytes must be at least ${MAX_SERVER_MESSAGE_BYTES + 256}, got ${replyBudgetBytes}`);
@@ -377,7 +396,18 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     await state.close();
     throw new Error(`cannot load the identity key: ${e instanceof Error ? e.message : String(e)}`);
   }
-  await closedIfAborted(state.close);
+  const created = identity;
+  /**
+   * The store closed (its lock released), the key this start created removed first: with a data directory, its own
+   * key, which no other server can have loaded (none loads it without the lock). A key made at `--identity-file`, or
+   * with PostgreSQL (no lock), stays: servers started together on one missing key file load the one any of them
+   * made, and one that failed took that key away from those running with it.
+   */
+  const closeState = async (): Promise<void> => {
+    if (created.created && options.identityFile === undefined && options.databaseUrl === undefined) await unlink(created.path).catch(() => undefined);
+    await state.close();
+  };
+  await closedIfAborted(closeState);
   const { store, tokens } = state;
   const activity = new TransferActivity();
   const memory = new MemoryBudget(options.memoryBudgetBytes, options.readRss);
@@ -400,10 +430,10 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
       ...options.transportIdle,
     });
   } catch (e) {
-    await state.close();
+    await closeState();
     throw e;
   }
-  await closedIfAborted(() => udp.close(), state.close);
+  await closedIfAborted(() => udp.close(), closeState);
   const udpPort = udp.address().port;
   // Said once at start, not only in each refused upload's log line.
   const short = await quota.freeUnderFloor();
@@ -432,14 +462,14 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     );
   } catch (e) {
     await udp.close();
-    await state.close();
+    await closeState();
     // Node's own words (`listen EADDRINUSE: address already in use 127.0.0.1:4000`) named neither the
     // transfer port nor TCP, beside the UDP port's `cannot listen on …` (attack round 19).
     const where = `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.transferPort ?? (options.port === 0 ? 0 : udpPort)}`;
     throw Object.assign(new Error(`cannot listen for file transfers on TCP ${where}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }), { code: (e as { code?: unknown }).code });
   }
   // The start's last wait: given up after it, the server has started and is stopped as any other.
-  await closedIfAborted(() => tcp.close(), () => udp.close(), state.close);
+  await closedIfAborted(() => tcp.close(), () => udp.close(), closeState);
   const transferPort = tcp.port;
   // One policy per server: the throttle's counts are shared by every connection (and, in PostgreSQL, every server).
   const accounts = accountPolicy({

@@ -12,6 +12,48 @@ import { AFTER_WRITE_REREAD_MS, AFTER_WRITE_REREADS, fencedStore, LOCK_LOST_ERRO
 describe('data directory lock in one process', () => {
   const { dirs } = cleanupAfterEach();
 
+  it('a directory removed after it was made, before the lock file is created (a failed start taking away what it made), is made again and locked', async () => {
+    const top = await tempDir('forum-lock');
+    dirs.push(top);
+    const dir = join(top, 'data');
+    // The failed start's rmdir (start-leftovers.ts) lands between this start's mkdir and its lock file's create.
+    const fs: LockFs = {
+      ...nodeLockFs,
+      realpath: async (path) => {
+        const real = await nodeLockFs.realpath(path);
+        await rmdir(path);
+        return real;
+      },
+    };
+    // Before: refused, "ENOENT: no such file or directory, open '…/.forum-server.lock.PID.UUID'".
+    const lock = await lockDataDir(dir, { fs });
+    expect(JSON.parse(await readFile(join(dir, LOCK_FILE), 'utf8'))).toMatchObject({ pid: process.pid });
+    await lock.release();
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('a directory removed between its mkdir and its realpath (a failed start taking away what it made, parents too) is made again and locked', async () => {
+    const top = await tempDir('forum-lock');
+    dirs.push(top);
+    const dir = join(top, 'made', 'data');
+    // The failed start's rmdirs (start-leftovers.ts, deepest first) land just after this start's mkdir.
+    let removed = 0;
+    const fs: LockFs = {
+      ...nodeLockFs,
+      mkdir: async (path) => {
+        await nodeLockFs.mkdir(path);
+        if (removed++ > 0) return;
+        await rmdir(path);
+        await rmdir(join(top, 'made'));
+      },
+    };
+    // Before: refused, "ENOENT: no such file or directory, realpath '…/made/data'".
+    const lock = await lockDataDir(dir, { fs });
+    expect(JSON.parse(await readFile(join(dir, LOCK_FILE), 'utf8'))).toMatchObject({ pid: process.pid });
+    await lock.release();
+    expect(await readdir(dir)).toEqual([]);
+  });
+
   it('a second server of this process on the directory (by another path too) is refused, and the first keeps its lock', async () => {
     const top = await tempDir('forum-lock');
     dirs.push(top);

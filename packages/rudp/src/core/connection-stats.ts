@@ -5,7 +5,6 @@
  * read from the modules that own it when asked (cold: nothing here runs per
  * packet).
  */
-import type { CongestionController } from './congestion/controller.js';
 import type { RttEstimator } from './recovery/rtt.js';
 import type { PathMtuStats } from './send/path-mtu.js';
 
@@ -39,6 +38,11 @@ export interface ConnectionStats extends PathMtuStats {
   readonly srttMs: number;
   readonly rttVarMs: number;
   readonly minRttMs: number;
+  /**
+   * The congestion window, bytes; once the connection ended, the last its controller gave (it is asked no more):
+   * 0 if it was never asked before the end (by a data poll or a stats(): a server connection destroyed in its
+   * `connection` listener).
+   */
   readonly cwndBytes: number;
   readonly bytesInFlight: number;
   readonly congestionController: string;
@@ -98,7 +102,10 @@ export interface StatsSources {
   readonly repairReceiver: { readonly recovered: number };
   readonly recovery: { readonly packetThreshold: number; readonly reorderDelayMs: number; readonly bytesInFlight: number };
   readonly rtt: Pick<RttEstimator, 'srtt' | 'rttvar' | 'minRtt'>;
-  readonly cc: Pick<CongestionController, 'window' | 'name'>;
+  /** The congestion window, bytes: the controller's answer now, or its last once the connection ended. */
+  readonly window: number;
+  /** The controller's `name`. */
+  readonly controller: string;
   readonly pmtu: { stats(): PathMtuStats };
   /** The packet keys (`undefined`: plaintext, or before the handshake). */
   readonly protection: { counters(): { readonly keyUpdates: number } } | undefined;
@@ -116,9 +123,9 @@ export function connectionStats(counters: Readonly<ConnectionCounters>, s: Stats
     srttMs: s.rtt.srtt,
     rttVarMs: s.rtt.rttvar,
     minRttMs: Number.isFinite(s.rtt.minRtt) ? s.rtt.minRtt : 0,
-    cwndBytes: s.cc.window(),
+    cwndBytes: s.window,
     bytesInFlight: s.recovery.bytesInFlight,
-    congestionController: s.cc.name,
+    congestionController: s.controller,
     keyUpdates: s.protection?.counters().keyUpdates ?? 0,
     ...s.pmtu.stats(),
   };

@@ -276,6 +276,8 @@ export class Connection extends ConnectionMembers {
   /**
    * Counters and estimates. If the application's congestion controller throws when asked for its window, the
    * connection ends for it (see `endForFault`), its drain counted from `now` (by default its last activity).
+   * Once the connection ended (draining or closed) its controller is not asked: `cwndBytes` is the last
+   * window it gave (0 if none was asked before the end).
    */
   stats(now = this.lastActivity): ConnectionStats {
     try {
@@ -289,8 +291,11 @@ export class Connection extends ConnectionMembers {
   }
 
   private statsNow(): ConnectionStats {
-    const { reassembly, sendQueue, repairReceiver, recovery, rtt, cc, pmtu, protection } = this;
-    return connectionStats(this.stat, { reassembly, sendQueue, repairReceiver, recovery, rtt, cc, pmtu, protection });
+    const { reassembly, sendQueue, repairReceiver, recovery, rtt, pmtu, protection } = this;
+    // Ended, its controller is asked nothing more, by stats() either (it may have ended the connection itself, or
+    // thrown: the guard's inert stand-in would answer a window of 2^53): the last window it gave stands.
+    if (this.state !== 'draining' && this.state !== 'closed') this.windowSeen = this.cc.window();
+    return connectionStats(this.stat, { reassembly, sendQueue, repairReceiver, recovery, rtt, window: this.windowSeen, controller: this.cc.name, pmtu, protection });
   }
 
   // ---------------------------------------------------------------- endpoint calls: handshake

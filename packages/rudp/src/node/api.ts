@@ -24,8 +24,11 @@ const NEXT_ADDRESS_DELAY_MS = 250;
 
 /** Options of `listen`. */
 export interface ListenOptions extends TransportOptions, ConnectionOptions {
-  /** UDP port, 0–65535 (0 picks a free one; see `server.address().port`). */
-  readonly port: number;
+  /**
+   * UDP port, 0–65535 (0 picks a free one; see `server.address().port`): a
+   * number, or a string of one (`process.env.PORT`), as `dgram`'s `bind` takes.
+   */
+  readonly port: number | string;
   /** Address or host name to bind. Default `127.0.0.1`; `0.0.0.0` or `::` for every interface. */
   readonly host?: string | undefined;
   /** Most live connections; at the limit a newcomer first ends the oldest connection still draining after its close, and with none draining it is refused: its `connect` rejects with `ECONNREFUSED`. Default 100,000. */
@@ -81,8 +84,8 @@ export interface ListenOptions extends TransportOptions, ConnectionOptions {
 
 /** Options of `connect`. */
 export interface ConnectOptions extends TransportOptions, ConnectionOptions {
-  /** The server's UDP port, 1–65535. */
-  readonly port: number;
+  /** The server's UDP port, 1–65535: a number, or a string of one (`process.env.PORT`), as `net.connect` takes. */
+  readonly port: number | string;
   /** The server's IP address or host name (resolved with `dns.lookup`, both families). Default `127.0.0.1`. */
   readonly host?: string | undefined;
   /** The local address to send from (e.g. `127.0.0.2`, to look like another host to an address-hashing balancer). Default: any address of the target's family. */
@@ -209,8 +212,8 @@ brand(RudpServer, 'RudpServer');
 /** Starts a server on UDP `port`. Rejects with a `RudpError` (`EADDRINUSE`, `EACCES`, …) if the port cannot be bound. */
 export async function listen(options: ListenOptions): Promise<RudpServer> {
   checkOptions(options, 'listen');
-  const { port, host = '127.0.0.1', maxConnections, maxConnectionsPerHost, handshakesPerHostPerSecond, handshakeBurstPerHost, maxReceiveBufferBytes, highWaterMark, identity, ...transport } = options;
-  checkPort(port, 0);
+  const { port: portGiven, host = '127.0.0.1', maxConnections, maxConnectionsPerHost, handshakesPerHostPerSecond, handshakeBurstPerHost, maxReceiveBufferBytes, highWaterMark, identity, ...transport } = options;
+  const port = portOf(portGiven, 0);
   if (typeof host !== 'string' || host === '') throw invalidArgType('The "options.host" property must be a non-empty string');
   checkTransportOptions({ ...transport, maxConnections, maxConnectionsPerHost, handshakesPerHostPerSecond, handshakeBurstPerHost, maxReceiveBufferBytes, highWaterMark, identity });
   const socket = openDatagramSocket(isIPv6(host) ? 6 : 4, host, transport.socketBatching, undefined, transport.segmentOffload);
@@ -240,8 +243,8 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
  */
 export async function connect(options: ConnectOptions): Promise<RudpConnection> {
   checkOptions(options, 'connect');
-  const { port, host = '127.0.0.1', localAddress, signal, lookup, highWaterMark, serverKey, ...transport } = options;
-  checkPort(port, 1);
+  const { port: portGiven, host = '127.0.0.1', localAddress, signal, lookup, highWaterMark, serverKey, ...transport } = options;
+  const port = portOf(portGiven, 1);
   if (lookup !== undefined && typeof lookup !== 'function') throw invalidArgType('The "options.lookup" property must be a function');
   if (typeof host !== 'string' || host === '') throw invalidArgType('The "options.host" property must be a non-empty string');
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('The "options.signal" property must be an AbortSignal');
@@ -472,10 +475,21 @@ function checkOptions(options: unknown, fn: string): void {
   if (typeof options !== 'object' || options === null) throw invalidArgType(`The "options" argument of ${fn}() must be an object`);
 }
 
-function checkPort(port: unknown, min: number): void {
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < min || port > 65535) {
-    throw Object.assign(new RangeError(`The "options.port" property must be an integer from ${min} to 65535; received ${describeValue(port)}`), {
+/**
+ * `port` as a number, taken as Node's `validatePort` takes the port of
+ * `net.connect` and `dgram`'s `bind`: a number, or a string (as
+ * `process.env.PORT`) that `Number()` reads as one, blanks around it, `0x`
+ * and exponents included ('' and blanks alone are refused, not read as 0);
+ * either an integer from `min` to 65535. (Node lets the string '0' through
+ * where it refuses the number 0; `connect` refuses both.)
+ */
+function portOf(port: unknown, min: number): number {
+  const value = typeof port === 'number' ? port : typeof port === 'string' && port.trim() !== '' ? Number(port) : Number.NaN;
+  if (!Number.isInteger(value) || value < min || value > 65535) {
+    throw Object.assign(new RangeError(`The "options.port" property must be an integer from ${min} to 65535 (a number or a string of one); received ${describeValue(port)}`), {
       code: 'ERR_SOCKET_BAD_PORT',
     });
   }
+  // -0 (from '-0' too) as 0, as Node's `port | 0`: a bound port is never reported as -0.
+  return value | 0;
 }

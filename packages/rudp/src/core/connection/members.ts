@@ -167,6 +167,12 @@ export abstract class ConnectionMembers {
   /** @internal When `pollTransmit` last looked for data (resend and pacing timers earlier than it are spent); set in the constructor, see `heardAgainAt`. */
   lastPollTime: number;
   /**
+   * @internal The last window the controller gave (0 before its first): what `stats()` reports once the
+   * connection ended, when its controller is asked nothing more (connection/close.ts); set in the
+   * constructor, see `heardAgainAt`.
+   */
+  windowSeen: number;
+  /**
    * @internal The overcommit answer whose time to begin is counted (connection/timeouts.ts): made when
    * the first leaves, so the many connections that never take one hold one empty field, not four
    * numbers (one boxed).
@@ -257,6 +263,7 @@ export abstract class ConnectionMembers {
     this.heardAgainAt = 0;
     // Times set here, not as `= 0` initializers: see `heardAgainAt` (a box in every connection, else).
     this.lastPollTime = 0;
+    this.windowSeen = 0;
     this.lastActivity = now;
     this.state = role === 'client' ? 'handshake' : 'established';
   }

@@ -84,7 +84,7 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
   c.lastPollTime = now;
   c.lastActivity = now;
   // Asked once a poll: by the window test here, an MTU probe's or a new-data probe's resends (not by a probe timeout's probes).
-  const window = c.probesDue > 0 ? Number.POSITIVE_INFINITY : c.cc.window();
+  const window = c.probesDue > 0 ? Number.POSITIVE_INFINITY : (c.windowSeen = c.cc.window());
   c.pacer.refill(now);
   // The application's controller may end its connection from those calls (destroy(); the pacer asks it nothing
   // after): nothing more is built, and the goodbye goes now (a poll that returned nothing is not polled again for it).

@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, type TestContext } from 'vitest';
-import { cleanup, CLIENT_BIN, ownKnownHosts, ownScope, P, spawnClient, startServer, tempDir, type Proc, type ServerProc, type TestScope } from '../../server/test/forum-processes.js';
+import { cleanup, CLIENT_BIN, OUTPUT_WAIT_MS, ownKnownHosts, ownScope, P, spawnClient, startServer, tempDir, type Proc, type ServerProc, type TestScope } from '../../server/test/forum-processes.js';
 
 /** The server helpers' per-test scope (for tests run side by side), here beside the client's own helpers. */
 export { ownScope };
@@ -31,8 +31,11 @@ class Screen {
       }
     }
   }
-  /** Resolves once the output so far matches `test` (a string: contains it); rejects after `timeoutMs`. */
-  waitFor(test: RegExp | string, timeoutMs = 15_000): Promise<void> {
+  /**
+   * Resolves once the output so far matches `test` (a string: contains it); rejects after `timeoutMs`: by default
+   * OUTPUT_WAIT_MS, as the piped clients' waits (what is waited for is mostly a client's start or login, CPU).
+   */
+  waitFor(test: RegExp | string, timeoutMs = OUTPUT_WAIT_MS): Promise<void> {
     const re = typeof test === 'string' ? new RegExp(test.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : test;
     if (re.test(this.text)) return Promise.resolve();
     return new Promise((resolve, reject) => {

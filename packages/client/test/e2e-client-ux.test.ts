@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { answered, CLIENT_BIN, isServerOwnFile, ownKnownHosts, P, runClient, spawnClient, type ServerProc, startServer, tempDir, type TestScope, waitForEntry, waitForNoEntry, withoutFirstContact } from '../../server/test/forum-processes.js';
+import { answered, CLIENT_BIN, isServerOwnFile, OUTPUT_WAIT_MS, ownKnownHosts, P, runClient, spawnClient, type ServerProc, startServer, tempDir, type TestScope, waitForEntry, waitForNoEntry, withoutFirstContact } from '../../server/test/forum-processes.js';
 import { dataWithUpload, HAVE_SCRIPT, loggedInWithThread, ownScope, pause, sharedServer, sparseFile, spawnTerminalClient } from './client-processes.js';
 
 /** Long enough that a loopback transfer is still running when the server is paused. */
@@ -365,7 +365,7 @@ describe.skipIf(!HAVE_SCRIPT)('forum-client on a terminal (pseudo-terminal throu
     let screen = '';
     const seen = (text: string | RegExp): Promise<void> =>
       new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`never saw ${JSON.stringify(text)}; got ${JSON.stringify(screen)}`)), 15_000);
+        const timer = setTimeout(() => reject(new Error(`never saw ${JSON.stringify(text)}; got ${JSON.stringify(screen)}`)), OUTPUT_WAIT_MS);
         const look = (): void => {
           if (typeof text === 'string' ? !screen.includes(text) : !text.test(screen)) return;
           clearTimeout(timer);

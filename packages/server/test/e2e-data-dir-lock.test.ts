@@ -1,5 +1,5 @@
 /** One server per data directory (real processes): a second is refused while the first runs; a killed one's lock is taken over. */
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { dirname } from 'node:path';
@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { openFileStore } from 'forum-protocol';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { pastRelayWindow } from './relay-window.js';
 import { LOCK_RENEW_ENV, MIN_TEST_LOCK_RENEW_MS } from '../src/lock-renew.js';
 import { answered, cleanupAfterEach, itWithScope, LOCK_FILE, P, runClient, SERVER_BIN, type ServerProc, spawnClient, startServer, tempDir, type TestScope } from './forum-processes.js';
@@ -235,6 +235,27 @@ describe('forum-server data directory lock (real processes)', () => {
     return server;
   };
 
+  /**
+   * Runs `send` while `child` is stopped (SIGSTOP), every one of its threads seen stopped first (Linux: /proc), then
+   * continues it: the signals `send` sends are all pending when it next runs, whatever the scheduler did between them.
+   * A thread still running when the stop is sent takes the stop before any later signal (the kernel's get_signal).
+   */
+  const whileStopped = async (child: ChildProcess, send: () => void): Promise<void> => {
+    const pid = child.pid ?? 0;
+    child.kill('SIGSTOP');
+    const stopped = async (): Promise<boolean> => {
+      const tasks = await readdir(`/proc/${pid}/task`);
+      const states = await Promise.all(tasks.map(async (t) => /^\d+ \(.*\) (\S)/s.exec(await readFile(`/proc/${pid}/task/${t}/stat`, 'utf8'))?.[1]));
+      return states.every((s) => s === 'T');
+    };
+    try {
+      await vi.waitFor(async () => expect(await stopped()).toBe(true), { timeout: 10_000, interval: 5 });
+      send();
+    } finally {
+      child.kill('SIGCONT');
+    }
+  };
+
   itWithScope.concurrent.for([
     ['SIGTERM', 143],
     ['SIGINT', 130],
@@ -266,12 +287,18 @@ describe('forum-server data directory lock (real processes)', () => {
     async ([first, relayed], { scope }) => {
       // The graceful stop waits for the stopped client (2 s), so the relayed signal comes during it.
       const server = await startWithStoppedClient(scope);
-      server.child.kill(first);
-      server.child.kill(relayed);
+      // Both pending before the server can take either, as when they come within a few ms. Sent back to back to a
+      // running server instead, their gap as the server measured it included any time this process was descheduled
+      // between its two kill() calls: 100 ms (RELAYED_STOP_MS) on a loaded machine failed the test (143), as a
+      // 150 ms wait put there does every time.
+      await whileStopped(server.child, () => {
+        server.child.kill(first);
+        server.child.kill(relayed);
+      });
       // Before: `forum-server: exiting at once (SIGTERM while stopping)`, status 143 (130), the client never told.
       expect(await server.exited).toBe(0);
-      // Sent microseconds apart, the two may reach the process on two of its threads and be read in either
-      // order (CI once read SIGTERM first): one graceful stop, named for whichever came first.
+      // Taken together, the two may be read by two of the process's threads and so in either order (CI once read
+      // SIGTERM first, sent back to back): one graceful stop, named for whichever came first.
       expect(server.stdout.text.match(/Server shutting down \((SIGINT|SIGTERM)\)/g)).toHaveLength(1);
       expect(server.stderr.text).toContain('forum-server: stopped, 1 connected client told');
       expect(server.stderr.text).not.toContain('exiting at once');

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLIENT_BIN, cleanup, ownKnownHosts, P, runClient, SERVER_BIN, spawnClient, startServer, tempDir, type ServerProc } from './forum-processes.js';
+import { CLIENT_BIN, cleanup, OUTPUT_WAIT_MS, ownKnownHosts, P, runClient, SERVER_BIN, spawnClient, startServer, tempDir, type ServerProc } from './forum-processes.js';
 import { until } from './silent-client.js';
 
 /** `script` (util-linux) gives the binary a terminal of its own; killing `script` hangs that terminal up. */
@@ -46,7 +46,8 @@ const hangUpAt = async (
   let seen = '';
   await new Promise<void>((resolve, reject) => {
     // The terminal is closed too when the test fails here: script and the binary at it would outlive the test.
-    const timer = setTimeout(() => (term.kill('SIGKILL'), reject(new Error(`never saw ${JSON.stringify(ready)}; got ${JSON.stringify(seen)}`))), 20_000);
+    // What is waited for is a binary's start (and a client's login): CPU, as OUTPUT_WAIT_MS says.
+    const timer = setTimeout(() => (term.kill('SIGKILL'), reject(new Error(`never saw ${JSON.stringify(ready)}; got ${JSON.stringify(seen)}`))), OUTPUT_WAIT_MS);
     term.stdout.on('data', (d: Buffer) => {
       seen += d.toString('utf8');
       if (seen.includes(ready)) (clearTimeout(timer), resolve());
@@ -93,10 +94,11 @@ describe('forum-client sent SIGHUP with its commands from a pipe', () => {
       const c = spawnClient(server.port, dir);
       c.send('ann');
       c.send('pw');
-      await until(() => c.stdout.text.includes('Welcome to the forum'), 10_000, 'the login');
+      // A client's start and login: CPU (OUTPUT_WAIT_MS), as the logout after it.
+      await until(() => c.stdout.text.includes('Welcome to the forum'), OUTPUT_WAIT_MS, 'the login');
       c.child.kill('SIGHUP');
       // Logged out (the server prints `ann exited`): a script's next command, arriving now, must not run.
-      await until(() => server.lines().includes('ann exited'), 10_000, 'the logout');
+      await until(() => server.lines().includes('ann exited'), OUTPUT_WAIT_MS, 'the logout');
       c.send('CRT after');
       expect(await c.exited).toBe(129);
       expect(c.stderr.text).toContain('Hung up (SIGHUP): the commands after this point were not run');

@@ -16,7 +16,9 @@
  * - `idle`: `connections` connections, each sending a 16-byte message every
  *   10 s (staggered), the server echoing nothing: the many scenario's traffic.
  * - `stream`: one connection sending 64 KiB messages back to back (at most
- *   `inflight` unacknowledged).
+ *   8 unacknowledged).
+ * - `small`: one connection sending 64-byte messages back to back (at most
+ *   1,000 unacknowledged: some 20 share a packet, as the loopback bench's do).
  *
  * `--predictable` (one thread, seeded hashing) makes the figure repeat to the
  * byte; without it it wanders by some 10% with the JIT's timing.
@@ -35,11 +37,11 @@ import { createRandom } from '../lib/rudp-imports.js';
 
 const mode = process.argv[2] ?? 'idle';
 const windowMessages = Number(process.argv[3] ?? '2000');
-const connections = mode === 'stream' ? 1 : Number(process.argv[4] ?? '200');
+const connections = mode === 'stream' || mode === 'small' ? 1 : Number(process.argv[4] ?? '200');
 const ONE_WAY_MS = 5;
 const IDLE_INTERVAL_MS = 10_000;
-const STREAM_SIZE = 64 * 1024;
-const STREAM_INFLIGHT = 8;
+const STREAM_SIZE = mode === 'small' ? 64 : 64 * 1024;
+const STREAM_INFLIGHT = mode === 'small' ? 1000 : 8;
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with --expose-gc');

@@ -18,6 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { loadUdx } from '../peers/udx-native.js';
+import { udxStreamPair } from '../udp/throughput.js';
 import { cell } from './median-cell.js';
 
 /** Half-second slices of one run: CPU s/GB and MB/s each. */
@@ -95,30 +96,7 @@ async function rudpPair(asStream: boolean): Promise<Pair> {
 function udxPair(): Pair {
   const UDX = loadUdx();
   if (typeof UDX === 'string') throw new Error(`udx-native: ${UDX}`);
-  const udx = new UDX();
-  const a = udx.createSocket();
-  const b = udx.createSocket();
-  a.bind(0, '127.0.0.1');
-  b.bind(0, '127.0.0.1');
-  const tx = udx.createStream(1);
-  const rx = udx.createStream(2);
-  tx.connect(a, 2, b.address().port, '127.0.0.1');
-  rx.connect(b, 1, a.address().port, '127.0.0.1');
-  let received = 0;
-  rx.on('data', (d: Buffer) => {
-    received += d.length;
-  });
-  tx.on('error', () => {});
-  rx.on('error', () => {});
-  return {
-    writer: tx,
-    receivedBytes: () => received,
-    close: async () => {
-      tx.destroy();
-      rx.destroy();
-      await Promise.all([a.close(), b.close()]);
-    },
-  };
+  return udxStreamPair(UDX);
 }
 
 const PEERS = ['rudp', 'rudp stream()', 'udx-native'] as const;

@@ -142,7 +142,7 @@ export async function rudpThroughput(api: RudpApi, size: number, durationMs: num
 }
 
 /** A writable byte stream and the counter of bytes its peer received. */
-interface StreamPair {
+export interface StreamPair {
   readonly writer: { write(chunk: Uint8Array): boolean; on(event: 'drain', listener: () => void): unknown };
   readonly receivedBytes: () => number;
   readonly datagrams: () => number;
@@ -234,8 +234,8 @@ export async function tcpThroughput(size: number, durationMs: number): Promise<R
   );
 }
 
-/** One udx-native stream on 127.0.0.1, as its README connects a pair. */
-export async function udxThroughput(UDX: UdxConstructor, size: number, durationMs: number): Promise<Rate> {
+/** One udx-native stream on 127.0.0.1, connected as its README connects a pair: the writer's end and a count of what the other read. */
+export function udxStreamPair(UDX: UdxConstructor): StreamPair {
   const udx = new UDX();
   const a = udx.createSocket();
   const b = udx.createSocket();
@@ -251,18 +251,19 @@ export async function udxThroughput(UDX: UdxConstructor, size: number, durationM
   });
   tx.on('error', () => {});
   rx.on('error', () => {});
-  return streamThroughput(
-    {
-      writer: tx,
-      receivedBytes: () => received,
-      datagrams: () => tx.packetsTransmitted,
-      close: async () => {
-        tx.destroy();
-        rx.destroy();
-        await Promise.all([a.close(), b.close()]);
-      },
+  return {
+    writer: tx,
+    receivedBytes: () => received,
+    datagrams: () => tx.packetsTransmitted,
+    close: async () => {
+      tx.destroy();
+      rx.destroy();
+      await Promise.all([a.close(), b.close()]);
     },
-    size,
-    durationMs,
-  );
+  };
+}
+
+/** One udx-native stream on 127.0.0.1 ({@link udxStreamPair}), written as stream users write. */
+export async function udxThroughput(UDX: UdxConstructor, size: number, durationMs: number): Promise<Rate> {
+  return streamThroughput(udxStreamPair(UDX), size, durationMs);
 }

@@ -5,7 +5,8 @@
  */
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { deriveTransferKeys, openFileStore, SecureTransferChannel, type ForumStore, type TransferGrant, type TransferTokens } from 'forum-protocol';
+import { openFileStore, SecureTransferChannel, type ForumStore } from 'forum-protocol';
+import { downloadTokens, keysOf, tokenOf } from './fixed-grants.js';
 import { transferScope } from './transfer-server-fixture.js';
 import { withFile } from './store-with-file.js';
 import { startTransferServer } from '../src/transfer-server.js';
@@ -15,18 +16,6 @@ import { DownloadsPerUser } from '../src/downloads-per-user.js';
 import { UploadsPerUser } from '../src/uploads-per-user.js';
 
 const MiB = 1024 * 1024;
-const keysOf = (token: string): TransferGrant['keys'] => deriveTransferKeys({ exportKeyingMaterial: (_label, _context, length) => new Uint8Array(length) }, token);
-const tokenOf = (n: number): string => n.toString(16).padStart(64, '0');
-
-/** Tokens that grant user u the download of `t`'s `big`, keyed by the token itself. */
-const downloadTokens = (incarnation: string): TransferTokens => ({
-  issue: () => async () => ({ _tag: 'Left', left: { kind: 'io', message: 'not in this test' } }),
-  redeem: (token) => async () => {
-    const grant: TransferGrant = { direction: 'download', thread: 't', incarnation, filename: 'big', username: 'u', expiresAt: Date.now() + 60_000, keys: keysOf(token) };
-    return { _tag: 'Right', right: { _tag: 'Some', value: grant } };
-  },
-  revokeSession: () => async () => undefined,
-});
 
 describe("a user's downloads at once", () => {
   const scope = transferScope();

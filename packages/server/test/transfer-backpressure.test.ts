@@ -12,7 +12,6 @@ import net from 'node:net';
 import { Writable, type Readable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  deriveTransferKeys,
   MAX_RECORD_PLAINTEXT,
   openFileStore,
   SecureTransferChannel,
@@ -23,6 +22,7 @@ import {
 } from 'forum-protocol';
 import { openPostgresStore } from 'forum-protocol/postgres';
 import type { TransferServer } from '../src/transfer-server.js';
+import { keysOf } from './fixed-grants.js';
 import { suitePostgres, transferScope } from './transfer-server-fixture.js';
 import { withFile } from './store-with-file.js';
 import { until } from './until.js';
@@ -37,7 +37,6 @@ const USERLAND_BOUND = MiB;
 const plaintextOf = (wire: number): number => Math.floor((wire * MAX_RECORD_PLAINTEXT) / (MAX_RECORD_PLAINTEXT + RECORD_OVERHEAD));
 
 /** Keys of a test token (the session's exporter is all zeros here). */
-const keysOf = (token: string): TransferGrant['keys'] => deriveTransferKeys({ exportKeyingMaterial: (_label, _context, length) => new Uint8Array(length) }, token);
 
 /**
  * Tokens that grant `direction` of `t`'s `big` to any token, keyed by the token itself, each to a user of its own

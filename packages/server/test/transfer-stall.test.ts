@@ -10,7 +10,8 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, vi } from 'vitest';
-import { deriveTransferKeys, openFileStore, SecureTransferChannel, type ForumStore, type TransferGrant, type TransferTokens } from 'forum-protocol';
+import { openFileStore, SecureTransferChannel, type ForumStore } from 'forum-protocol';
+import { downloadTokens, keysOf, tokenOf } from './fixed-grants.js';
 import { DiskQuota } from '../src/disk-quota.js';
 import { downloadTailMs, type TransferPace } from '../src/transfer-pace.js';
 import { TransferActivity } from '../src/transfer-activity.js';
@@ -28,19 +29,6 @@ const PACE: TransferPace = { minBytesPerSecond: 256 * 1024, windowMs: 1000 };
 const NO_PACE: TransferPace = { minBytesPerSecond: 0, windowMs: 1000 };
 /** A file larger than what the kernel's buffers take of it (tcp_wmem's maximum, 4 MiB here). */
 const SIZE = 16 * MiB;
-
-const keysOf = (token: string): TransferGrant['keys'] => deriveTransferKeys({ exportKeyingMaterial: (_label, _context, length) => new Uint8Array(length) }, token);
-const tokenOf = (n: number): string => n.toString(16).padStart(64, '0');
-
-/** Tokens that grant the download of `t`'s `big` to any token, keyed by the token itself. */
-const downloadTokens = (incarnation: string): TransferTokens => ({
-  issue: () => async () => ({ _tag: 'Left', left: { kind: 'io', message: 'not in this test' } }),
-  redeem: (token) => async () => {
-    const grant: TransferGrant = { direction: 'download', thread: 't', incarnation, filename: 'big', username: 'u', expiresAt: Date.now() + 60_000, keys: keysOf(token) };
-    return { _tag: 'Right', right: { _tag: 'Some', value: grant } };
-  },
-  revokeSession: () => async () => undefined,
-});
 
 /**
  * Bytes queued in the kernel to send from 127.0.0.1:`port` (the server's side, whether its process still
